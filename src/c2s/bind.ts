@@ -1,0 +1,54 @@
+import { randomBytes } from "node:crypto";
+import { xml, type Element } from "@xmpp/xml";
+import { JIDError, makeJID, type JID } from "../jid.js";
+import { NS } from "../xmpp/ns.js";
+import { StanzaError, StreamError } from "../xmpp/errors.js";
+import { iqResult } from "../stanza.js";
+import type { C2SSession } from "./session.js";
+
+/** Resource binding (RFC 6120 §7). */
+export function handleBind(session: C2SSession, iq: Element): void {
+  if (iq.attrs.type !== "set" || !iq.attrs.id) {
+    throw new StanzaError("bad-request", "bind is an IQ set with an id (RFC 6120 §7.4)");
+  }
+  const ctx = session.ctx;
+  const requested = iq.getChild("bind", NS.bind)?.getChildText("resource");
+  let jid: JID;
+  try {
+    // §7.6: an empty or absent resource means "pick one for me"; ours are unguessable.
+    const resource = requested ? requested : randomBytes(9).toString("base64url");
+    jid = makeJID(session.username!, session.host!, resource);
+  } catch (err) {
+    if (err instanceof JIDError) {
+      throw new StanzaError("bad-request", `the resource is not allowed: ${err.message}`);
+    }
+    throw err;
+  }
+  const bare = jid.bare();
+  const existing = ctx.sm.get(jid);
+  const others = ctx.sm.resourceCount(bare) - (existing ? 1 : 0);
+  const limit = ctx.config.maxUserSessions;
+  if (others >= limit) {
+    // §7.6.2.1: the account has reached its limit of connected resources.
+    throw new StanzaError("resource-constraint", `at most ${limit} sessions per account`);
+  }
+  session.onBound(jid);
+  const replaced = ctx.sm.register(session);
+  // §7.7.2.2: the newer session wins; the older one is told why it is closed.
+  if (replaced && replaced !== session) {
+    replaced.close(new StreamError("conflict", "replaced by a new connection with the same resource"));
+  }
+  session.deliver(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", {}, jid.toString()))));
+  ctx.hooks.run("sm_register_connection", { session });
+}
+
+/**
+ * The legacy session establishment request (RFC 3921 §3, kept "optional" by RFC 6121): answered
+ * with an empty result so old clients proceed.
+ */
+export function handleLegacySession(session: C2SSession, iq: Element): void {
+  if (iq.attrs.type !== "set") throw new StanzaError("bad-request");
+  const reply = iqResult(iq);
+  delete reply.attrs.from;
+  session.deliver(reply);
+}

@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError, defaultConfig, loadConfig, type ServerConfig } from "../config/config.js";
+
+/** The folder holding Parley's package.json (works from src/ under tsx and from dist/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "parley") {
+      return dir;
+    }
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+/** Splits `--config PATH` (or `--config=PATH`) out of argv. */
+export function takeConfigOption(argv: string[]): { configPath: string | null; rest: string[] } {
+  const rest: string[] = [];
+  let configPath: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--config" || a === "-c") {
+      const next = argv[i + 1];
+      if (next === undefined) throw new UsageError("--config needs a path");
+      configPath = next;
+      i++;
+    } else if (a.startsWith("--config=")) {
+      configPath = a.slice("--config=".length);
+    } else {
+      rest.push(a);
+    }
+  }
+  return { configPath, rest };
+}
+
+export class UsageError extends Error {}
+
+/**
+ * The config named on the command line, else the package's config/parley.yml, else the
+ * embedded defaults (domain localhost, data in ./data).
+ */
+export function resolveConfig(configPath: string | null): ServerConfig {
+  if (configPath) return loadConfig(configPath);
+  const bundled = join(packageRoot(), "config", "parley.yml");
+  if (existsSync(bundled)) return loadConfig(bundled);
+  return defaultConfig(process.cwd());
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof ConfigError) return `configuration error: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,29 @@
+/** Default values of the configuration, kept apart so every config module can import them. */
+
+import type { ListenerConfig } from "./config.js";
+
+/** `file` of a configuration that did not come from a file. */
+export const EMBEDDED_DEFAULTS_FILE = "<embedded defaults>";
+/** Default listener address: all IPv4 addresses (works where IPv6 is disabled). */
+export const DEFAULT_IP = "0.0.0.0";
+export const DEFAULT_MAX_STANZA_SIZE = 262144;
+/** What `max_stanza_size: infinity` means, and the largest value accepted: 64 MiB. */
+export const MAX_STANZA_SIZE_LIMIT = 64 * 1024 * 1024;
+/** RFC 6120 §13.12: servers must accept stanzas of at least 10000 bytes. */
+export const MIN_STANZA_SIZE = 10000;
+export const DEFAULT_UNAUTHENTICATED_TIMEOUT = 60;
+export const DEFAULT_MAX_USER_SESSIONS = 10;
+
+/** A c2s listener with every option at its default: STARTTLS required, or direct TLS. */
+export function defaultListener(port: number, tls = false): ListenerConfig {
+  return {
+    port,
+    ip: DEFAULT_IP,
+    module: "c2s",
+    tls,
+    starttls: !tls,
+    starttlsRequired: !tls,
+    maxStanzaSize: DEFAULT_MAX_STANZA_SIZE,
+    unauthenticatedTimeout: DEFAULT_UNAUTHENTICATED_TIMEOUT,
+  };
+}

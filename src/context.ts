@@ -1,0 +1,23 @@
+import type { ServerConfig } from "./config/config.js";
+import type { Logger } from "./log.js";
+import type { SessionManager } from "./sm.js";
+import type { Router } from "./router.js";
+import type { Hooks } from "./hooks.js";
+import type { AccountStore } from "./auth/accounts.js";
+import type { CertStore } from "./tls.js";
+import type { AuthThrottle } from "./auth/throttle.js";
+import type { IqHandlers } from "./iq.js";
+
+/** What the core hands to each c2s session: the shared server state, read-mostly. */
+export interface CoreContext {
+  readonly config: ServerConfig;
+  readonly hosts: Set<string>;
+  readonly log: Logger;
+  readonly sm: SessionManager;
+  readonly router: Router;
+  readonly hooks: Hooks;
+  readonly iq: IqHandlers;
+  readonly accounts: AccountStore;
+  readonly certs: CertStore;
+  readonly throttle: AuthThrottle;
+}

@@ -1,0 +1,167 @@
+import type { Element } from "@xmpp/xml";
+import type { JID } from "./jid.js";
+import type { Hooks } from "./hooks.js";
+import type { IqHandlers } from "./iq.js";
+import type { SessionManager } from "./sm.js";
+import { StanzaError } from "./xmpp/errors.js";
+import { iqPayload, iqResult } from "./stanza.js";
+
+/** Answers "does this local account exist?" without loading anything else. */
+export interface AccountLookup {
+  exists(username: string, host: string): boolean;
+}
+
+/** The reply path: the router, seen from here. */
+export interface ReplyRoute {
+  route(stanza: Element, from: JID, to: JID): void;
+  bounce(stanza: Element, from: JID, to: JID, err: unknown): void;
+}
+
+const SUBSCRIPTION_TYPES = new Set(["subscribe", "subscribed", "unsubscribe", "unsubscribed"]);
+
+/**
+ * Delivery to addresses on a host this server serves: RFC 6121 §8.5 (local user) and RFC 6120
+ * §10.3/§10.5 (the server itself). Each branch names the rule it implements.
+ */
+export class LocalDelivery {
+  constructor(
+    private readonly sm: SessionManager,
+    private readonly accounts: AccountLookup,
+    private readonly iq: IqHandlers,
+    private readonly hooks: Hooks,
+    private readonly router: ReplyRoute,
+  ) {}
+
+  deliver(stanza: Element, from: JID, to: JID): void {
+    if (!to.local) return this.toServer(stanza, from, to);
+    if (to.resource) return this.toFullJid(stanza, from, to);
+    return this.toBareJid(stanza, from, to);
+  }
+
+  /** RFC 6120 §10.3: stanzas addressed to the server's own domain (or domain/resource). */
+  private toServer(stanza: Element, from: JID, to: JID): void {
+    const type = stanza.attrs.type;
+    switch (stanza.name) {
+      case "iq":
+        if (type === "get" || type === "set") return this.handleIq(stanza, from, to, "host");
+        return; // A result or error for the server: nothing is waiting for it yet.
+      case "message":
+        // We offer no message service on the domain itself; say so rather than drop it.
+        if (type === "error" || type === "headline" || type === "groupchat") return;
+        throw new StanzaError("service-unavailable");
+      default:
+        return; // Presence to the server: nothing to do with it (no server-side presence yet).
+    }
+  }
+
+  /** RFC 6121 §8.5.3: to a full JID. */
+  private toFullJid(stanza: Element, from: JID, to: JID): void {
+    const session = this.sm.get(to);
+    const type = stanza.attrs.type;
+    if (session) {
+      // §8.5.3.1: a matching connected resource gets the stanza, except a probe, which the
+      // server answers on the user's behalf (through the roster module's presence_in handler).
+      if (stanza.name === "presence" && (type === "probe" || SUBSCRIPTION_TYPES.has(type ?? ""))) {
+        return this.presenceIn(stanza, from, to.bare());
+      }
+      session.deliver(stanza);
+      return;
+    }
+    // §8.5.3.2: no such resource.
+    switch (stanza.name) {
+      case "message":
+        if (type === "groupchat") throw new StanzaError("service-unavailable");
+        if (type === "error") return;
+        return this.toBareJid(stanza, from, to.bare()); // §8.5.3.2.1: treat as bare JID.
+      case "presence":
+        if (SUBSCRIPTION_TYPES.has(type ?? "") || type === "probe") {
+          return this.presenceIn(stanza, from, to.bare()); // §8.5.3.2.2
+        }
+        return; // Available/unavailable to a gone resource: silently ignored (§8.5.3.2.2).
+      case "iq":
+        if (type === "get" || type === "set") throw new StanzaError("service-unavailable");
+        return; // §8.5.3.2.3 applies to get/set; results and errors are ignored.
+    }
+  }
+
+  /** RFC 6121 §8.5.2 (user exists) and §8.5.1 (no such user): to a bare JID. */
+  private toBareJid(stanza: Element, from: JID, to: JID): void {
+    const type = stanza.attrs.type;
+    const bare = to.toString();
+    const known = this.sm.resourceCount(bare) > 0 || this.accounts.exists(to.local, to.domain);
+    if (!known) {
+      // §8.5.1: no such user.
+      if (stanza.name === "presence") return; // silently ignored, whatever the type.
+      if (type === "error" || (stanza.name === "iq" && type === "result")) return;
+      throw new StanzaError("service-unavailable");
+    }
+    switch (stanza.name) {
+      case "message":
+        return this.messageToBare(stanza, from, to);
+      case "presence":
+        if (SUBSCRIPTION_TYPES.has(type ?? "") || type === "probe") {
+          return this.presenceIn(stanza, from, to);
+        }
+        // §8.5.2.1.2: directed available/unavailable presence goes to every available resource;
+        // with none, it is ignored (§8.5.2.2.2).
+        for (const s of this.sm.available(bare)) s.deliver(stanza);
+        return;
+      case "iq":
+        // §8.5.2.1.3: the server answers IQs to a bare JID on the user's behalf.
+        if (type === "get" || type === "set") return this.handleIq(stanza, from, to, "account");
+        return;
+    }
+  }
+
+  /** RFC 6121 §8.5.2.1.1 and §8.5.2.2.1: a message to a user's bare JID. */
+  private messageToBare(stanza: Element, from: JID, to: JID): void {
+    const type = stanza.attrs.type ?? "normal";
+    if (type === "error") return; // silently ignored, both with and without resources
+    if (type === "groupchat") throw new StanzaError("service-unavailable");
+    const candidates = this.sm.available(to).filter((s) => s.priority >= 0);
+    if (candidates.length === 0) {
+      // §8.5.2.2.1: no available resource. A headline is ignored; normal and chat go to offline
+      // storage if a module keeps it, else the sender learns that delivery failed.
+      if (type === "headline") return;
+      if (!this.hooks.run("offline_message", { from, to, stanza })) return;
+      throw new StanzaError("service-unavailable");
+    }
+    if (type === "headline") {
+      for (const s of candidates) s.deliver(stanza); // §8.5.2.1.1: every non-negative resource
+      return;
+    }
+    // Normal and chat: the "most available" resources, i.e. all those sharing the highest
+    // priority (§8.5.2.1.1 leaves the choice to the server; this is what users expect).
+    const top = Math.max(...candidates.map((s) => s.priority));
+    for (const s of candidates) if (s.priority === top) s.deliver(stanza);
+  }
+
+  /**
+   * Subscription-related presence and probes are handled by the server for the user (RFC 6121
+   * §3, §4.3). The roster module takes them through the presence_in hook; without it, requests
+   * are shown to the user's available resources so nothing vanishes, and probes are ignored.
+   */
+  private presenceIn(stanza: Element, from: JID, to: JID): void {
+    if (!this.hooks.run("presence_in", { from, to, stanza })) return;
+    if (stanza.attrs.type === "probe") return;
+    for (const s of this.sm.available(to)) s.deliver(stanza);
+  }
+
+  private handleIq(stanza: Element, from: JID, to: JID, target: "host" | "account"): void {
+    const type = stanza.attrs.type as "get" | "set";
+    const payload = iqPayload(stanza);
+    const handler = this.iq.find(target, type, payload);
+    // RFC 6120 §8.2.3 / §10.3.3: an IQ nobody understands gets service-unavailable.
+    if (!handler) throw new StanzaError("service-unavailable");
+    const reply = (result: Element | null): void => {
+      const res = iqResult(stanza, result ?? undefined);
+      res.attrs.from = to.toString();
+      res.attrs.to = from.toString();
+      this.router.route(res, to, from);
+    };
+    const fail = (err: unknown): void => this.router.bounce(stanza, from, to, err);
+    const out = handler({ iq: stanza, payload, from, to });
+    if (out instanceof Promise) out.then(reply, fail);
+    else reply(out);
+  }
+}

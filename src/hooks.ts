@@ -1,0 +1,101 @@
+import type { Element } from "@xmpp/xml";
+import type { JID } from "./jid.js";
+import type { SessionHandle } from "./session-handle.js";
+
+/**
+ * The typed hook map: hook name -> payload. Names follow ejabberd's where the meaning is the
+ * same, so someone who knows ejabberd finds their way. A handler may change the payload in
+ * place (e.g. replace `payload.stanza`) or return STOP to end the chain.
+ */
+export interface HookMap {
+  /** A stanza from a bound client session, after `from` was stamped, before routing. */
+  user_send_packet: { session: SessionHandle; stanza: Element };
+  /** A stanza about to be written to a bound client session. */
+  user_receive_packet: { session: SessionHandle; stanza: Element };
+  /** A session was bound to a resource (RFC 6120 §7). */
+  sm_register_connection: { session: SessionHandle };
+  /** A bound session ended, for whatever reason. */
+  sm_remove_connection: { session: SessionHandle; reason: string };
+  /** Stream features being offered; handlers append children to `features`. */
+  c2s_stream_features: {
+    session: SessionHandle;
+    features: Element;
+    stage: "pre-auth" | "post-auth";
+  };
+  /**
+   * A message for an existing user with no available resource (RFC 6121 §8.5.2.2.1). A handler
+   * that stores it returns STOP; if none does, the core answers `service-unavailable`.
+   */
+  offline_message: { from: JID; to: JID; stanza: Element };
+  /**
+   * Subscription presence or a probe for a local user (RFC 6121 §3, §4.3), handled by the
+   * server on the user's behalf. The roster module returns STOP once it has dealt with it.
+   */
+  presence_in: { from: JID; to: JID; stanza: Element };
+  /**
+   * Presence a client broadcasts (initial/available/unavailable, no `to`). The core adds the
+   * user's other available resources; the roster module adds subscribers (RFC 6121 §4.2.2).
+   */
+  presence_broadcast: { session: SessionHandle; stanza: Element; recipients: Set<string> };
+}
+
+export type HookName = keyof HookMap;
+
+export const STOP = Symbol("stop");
+export type HookResult = void | typeof STOP;
+export type HookHandler<K extends HookName> = (payload: HookMap[K]) => HookResult;
+
+interface Registered<K extends HookName> {
+  handler: HookHandler<K>;
+  priority: number;
+  owner: string;
+}
+
+type Registry = { [K in HookName]?: Registered<K>[] };
+
+/**
+ * Hook registry. Higher priority runs first; equal priorities run in registration order.
+ * Errors propagate to the caller (the session boundary), which knows whether a reply is due.
+ */
+export class Hooks {
+  private readonly handlers: Registry = {};
+
+  add<K extends HookName>(
+    name: K,
+    handler: HookHandler<K>,
+    opts: { priority?: number; owner?: string } = {},
+  ): () => void {
+    const list = (this.handlers[name] ??= []) as Registered<K>[];
+    const entry: Registered<K> = {
+      handler,
+      priority: opts.priority ?? 0,
+      owner: opts.owner ?? "core",
+    };
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.priority < entry.priority) i--;
+    list.splice(i, 0, entry);
+    return () => {
+      const at = list.indexOf(entry);
+      if (at >= 0) list.splice(at, 1);
+    };
+  }
+
+  /** Runs the chain; returns false when a handler stopped it. */
+  run<K extends HookName>(name: K, payload: HookMap[K]): boolean {
+    const list = this.handlers[name] as Registered<K>[] | undefined;
+    if (!list || list.length === 0) return true;
+    for (const entry of [...list]) {
+      if (entry.handler(payload) === STOP) return false;
+    }
+    return true;
+  }
+
+  /** Removes every handler registered by `owner` (a module being stopped). */
+  removeOwner(owner: string): void {
+    for (const name of Object.keys(this.handlers) as HookName[]) {
+      const list = this.handlers[name] as Registered<HookName>[] | undefined;
+      if (!list) continue;
+      for (let i = list.length - 1; i >= 0; i--) if (list[i]!.owner === owner) list.splice(i, 1);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import type { Element } from "@xmpp/xml";
+import type { JID } from "./jid.js";
+import type { Logger } from "./log.js";
+import { StanzaError } from "./xmpp/errors.js";
+import { errorReply } from "./stanza.js";
+import type { LocalDelivery } from "./delivery.js";
+
+/**
+ * The router: picks where a stanza goes by the domain of its `to` (design: local host, later
+ * services such as conference.* and remote servers over s2s). Every stanza it cannot deliver is
+ * bounced to the sender with the error the RFC names; nothing is dropped without a rule saying so.
+ */
+export class Router {
+  private local: LocalDelivery | null = null;
+
+  constructor(
+    private readonly hosts: Set<string>,
+    private readonly log: Logger,
+  ) {}
+
+  attachLocal(local: LocalDelivery): void {
+    this.local = local;
+  }
+
+  isLocal(domain: string): boolean {
+    return this.hosts.has(domain);
+  }
+
+  /** Routes a stanza whose `from` and `to` attributes are already set and normalized. */
+  route(stanza: Element, from: JID, to: JID): void {
+    try {
+      if (this.hosts.has(to.domain) && this.local) {
+        this.local.deliver(stanza, from, to);
+        return;
+      }
+      // RFC 6120 §10.4: no server-to-server yet, so every other domain is unreachable.
+      throw new StanzaError("remote-server-not-found", `no route to ${to.domain}`);
+    } catch (err) {
+      this.bounce(stanza, from, to, err);
+    }
+  }
+
+  /**
+   * Answers a stanza that could not be handled: a StanzaError as itself, anything else as
+   * internal-server-error (logged, since it is our bug, not the sender's).
+   */
+  bounce(stanza: Element, from: JID, to: JID, err: unknown): void {
+    let error: StanzaError;
+    if (err instanceof StanzaError) {
+      error = err;
+    } else {
+      this.log.error({ err, from: from.toString(), to: to.toString() }, "error while routing a stanza");
+      error = new StanzaError("internal-server-error");
+    }
+    const reply = errorReply(stanza, error);
+    if (!reply) return; // RFC 6120 §8.3.1: an error is never answered with an error.
+    // The error travels back from the address the sender aimed at.
+    reply.attrs.from = to.toString();
+    reply.attrs.to = from.toString();
+    this.route(reply, to, from);
+  }
+}

@@ -1,0 +1,26 @@
+import type { Element } from "@xmpp/xml";
+import type { JID } from "./jid.js";
+import type { Logger } from "./log.js";
+import type { StreamError } from "./xmpp/errors.js";
+
+/**
+ * What the rest of the server sees of a bound client session. Only the session itself changes
+ * its state; everyone else talks to it through `deliver` and `close`.
+ */
+export interface SessionHandle {
+  /** Stream id, unique per connection; used in logs. */
+  readonly id: string;
+  /** The full JID after resource binding. */
+  readonly jid: JID;
+  readonly log: Logger;
+  /** True between initial presence and unavailable presence (RFC 6121 §4.2, §4.5). */
+  readonly available: boolean;
+  /** Priority from the last broadcast presence (RFC 6121 §4.7.2.3), 0 by default. */
+  readonly priority: number;
+  /** The last broadcast available presence, used to answer probes. */
+  readonly presence: Element | null;
+  /** Hands a stanza to the session's outbound queue (after the user_receive_packet hook). */
+  deliver(stanza: Element): void;
+  /** Ends the session with a stream error (or a plain close when none is given). */
+  close(error?: StreamError): void;
+}

@@ -1,0 +1,54 @@
+import { xml, type Element } from "@xmpp/xml";
+import { StanzaError } from "./xmpp/errors.js";
+
+export type StanzaKind = "message" | "presence" | "iq";
+
+export function stanzaKind(el: Element): StanzaKind | null {
+  const n = el.name;
+  return n === "message" || n === "presence" || n === "iq" ? n : null;
+}
+
+/**
+ * The error reply to a stanza (RFC 6120 §8.3.1): addressed back to the sender, type 'error',
+ * same id, the original payload kept so the sender can tell what failed. Returns null for an
+ * error stanza, which must never be answered with another error.
+ */
+export function errorReply(stanza: Element, err: StanzaError, by?: string): Element | null {
+  if (stanza.attrs.type === "error") return null;
+  const reply = xml(stanza.name, {
+    xmlns: stanza.attrs.xmlns,
+    from: stanza.attrs.to,
+    to: stanza.attrs.from,
+    id: stanza.attrs.id,
+    type: "error",
+  });
+  // An IQ error carries no payload of its own beyond the error; for message and presence the
+  // original children let the sender match the failure to what it sent.
+  if (stanza.name !== "iq") {
+    for (const child of stanza.children) if (typeof child !== "string") reply.append(child);
+  }
+  reply.append(err.toElement(by));
+  return reply;
+}
+
+/** An empty IQ result (RFC 6120 §8.2.3) or one with a payload. */
+export function iqResult(iq: Element, payload?: Element): Element {
+  const reply = xml("iq", {
+    xmlns: iq.attrs.xmlns,
+    from: iq.attrs.to,
+    to: iq.attrs.from,
+    id: iq.attrs.id,
+    type: "result",
+  });
+  if (payload) reply.append(payload);
+  return reply;
+}
+
+/** The one payload child of an IQ get/set, or a bad-request error (RFC 6120 §8.2.3). */
+export function iqPayload(iq: Element): Element {
+  const children = iq.getChildElements();
+  if (children.length !== 1) {
+    throw new StanzaError("bad-request", "an IQ get or set must have exactly one child element");
+  }
+  return children[0]!;
+}

@@ -1,0 +1,14 @@
+// XML namespaces used by the core (RFC 6120, RFC 6121 and the XEPs named beside each).
+export const NS = {
+  client: "jabber:client",
+  server: "jabber:server",
+  stream: "http://etherx.jabber.org/streams",
+  streams: "urn:ietf:params:xml:ns:xmpp-streams",
+  stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  tls: "urn:ietf:params:xml:ns:xmpp-tls",
+  sasl: "urn:ietf:params:xml:ns:xmpp-sasl",
+  bind: "urn:ietf:params:xml:ns:xmpp-bind",
+  session: "urn:ietf:params:xml:ns:xmpp-session",
+  saslChannelBinding: "urn:xmpp:sasl-cb:0", // XEP-0440
+  xml: "http://www.w3.org/XML/1998/namespace",
+} as const;

@@ -1,0 +1,116 @@
+import { connect as tcpConnect, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+
+/**
+ * A bare socket that speaks XMPP by hand, for sending what no well-behaved client library would
+ * send (bad XML, oversize stanzas, stanzas out of order).
+ */
+export class RawClient {
+  private buf = "";
+  private waiters: (() => void)[] = [];
+  closed = false;
+  readonly closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+
+  private constructor(private socket: Socket | TLSSocket) {
+    this.closedPromise = new Promise((r) => (this.resolveClosed = r));
+    this.listen(socket);
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const socket = tcpConnect({ port, host: "127.0.0.1" });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    return new RawClient(socket);
+  }
+
+  private listen(socket: Socket): void {
+    socket.on("data", (d: Buffer) => {
+      this.buf += d.toString("utf8");
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      this.closed = true;
+      this.resolveClosed();
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Everything received so far. */
+  get received(): string {
+    return this.buf;
+  }
+
+  /** Waits until the received text matches, and returns (and consumes) all of it. */
+  async readUntil(pattern: RegExp | string, ms = 5000): Promise<string> {
+    const deadline = Date.now() + ms;
+    const matches = (): boolean =>
+      typeof pattern === "string" ? this.buf.includes(pattern) : pattern.test(this.buf);
+    while (!matches()) {
+      if (this.closed) throw new Error(`connection closed before ${String(pattern)}; got: ${this.buf}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${String(pattern)}; got: ${this.buf}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    const out = this.buf;
+    this.buf = "";
+    return out;
+  }
+
+  header(to = "localhost"): void {
+    this.send(
+      `<?xml version='1.0'?><stream:stream to='${to}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`,
+    );
+  }
+
+  /** Opens the stream and upgrades it with STARTTLS (RFC 6120 §5); returns the new features. */
+  async starttls(restartTo = "localhost"): Promise<string> {
+    this.header();
+    await this.readUntil("</stream:features>");
+    this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await this.readUntil("<proceed");
+    const raw = this.socket;
+    raw.removeAllListeners("data");
+    raw.removeAllListeners("close");
+    const tls = tlsConnect({ socket: raw, servername: "localhost", rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      tls.once("secureConnect", resolve);
+      tls.once("error", reject);
+    });
+    this.socket = tls;
+    this.listen(tls);
+    this.header(restartTo);
+    return this.readUntil("</stream:features>");
+  }
+
+  /** STARTTLS, SASL PLAIN and resource binding: a session ready for stanzas. */
+  async login(user: string, password: string, resource = "raw"): Promise<void> {
+    await this.starttls();
+    const creds = Buffer.from(`\0${user}\0${password}`).toString("base64");
+    this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${creds}</auth>`);
+    await this.readUntil("<success");
+    this.header();
+    await this.readUntil("</stream:features>");
+    this.send(
+      `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`,
+    );
+    await this.readUntil("</iq>");
+  }
+
+  end(): void {
+    this.socket.destroy();
+  }
+}

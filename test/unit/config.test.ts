@@ -1,0 +1,625 @@
+import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  ConfigError,
+  MAX_STANZA_SIZE_LIMIT,
+  defaultConfig,
+  loadConfig,
+  parseConfig,
+  type ListenerConfig,
+} from "../../src/config/config.js";
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const fixtures = resolve(repoRoot, "test/fixtures/config");
+/** Where inline test configurations pretend to live. */
+const FILE = resolve("/etc/parley/parley.yml");
+
+/** Parses `text` expecting a ConfigError, and returns it. */
+function configError(text: string, file = FILE): ConfigError {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  assert.fail(`expected a ConfigError for:\n${text}`);
+}
+
+/** Asserts where a ConfigError points and that its message names the key and what is valid. */
+function assertError(
+  err: ConfigError,
+  expected: { line: number | undefined; key: string | undefined; says: RegExp[] },
+): void {
+  assert.equal(err.file, FILE);
+  assert.equal(err.line, expected.line, err.message);
+  assert.equal(err.key, expected.key, err.message);
+  const prefix = expected.line === undefined ? `${FILE}: ` : `${FILE}:${expected.line}:`;
+  assert.ok(err.message.startsWith(prefix), `message should start with ${prefix}: ${err.message}`);
+  if (expected.key !== undefined) {
+    assert.ok(err.message.includes(`'${expected.key}'`), `message names the key: ${err.message}`);
+  }
+  for (const pattern of expected.says) assert.match(err.message, pattern);
+}
+
+function listener(overrides: Partial<ListenerConfig>): ListenerConfig {
+  return {
+    port: 5222,
+    ip: "0.0.0.0",
+    module: "c2s",
+    tls: false,
+    starttls: true,
+    starttlsRequired: true,
+    maxStanzaSize: 262144,
+    unauthenticatedTimeout: 60,
+    ...overrides,
+  };
+}
+
+describe("config", () => {
+  describe("config/parley.yml", () => {
+    it("parses and gives the documented defaults, with data in the repository's data/", () => {
+      const file = resolve(repoRoot, "config/parley.yml");
+      const config = loadConfig(file);
+      const data = resolve(repoRoot, "data");
+      assert.deepEqual(config, {
+        file,
+        hosts: ["localhost"],
+        loglevel: "info",
+        certfiles: [],
+        dataDir: data,
+        defaultDb: "sql",
+        sqlType: "sqlite",
+        sqlDatabase: join(data, "parley.db"),
+        authMethod: "sql",
+        authPasswordFormat: "scram",
+        maxUserSessions: 10,
+        controlSocket: join(data, "parleyctl.sock"),
+        listen: [
+          listener({ port: 5222 }),
+          listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
+        ],
+        modules: {},
+        warnings: [],
+      });
+    });
+  });
+
+  describe("defaults", () => {
+    it("defaultConfig serves localhost with STARTTLS on 5222 and direct TLS on 5223", () => {
+      const config = defaultConfig("/srv/parley");
+      assert.equal(config.file, "<embedded defaults>");
+      assert.deepEqual(config.hosts, ["localhost"]);
+      assert.equal(config.loglevel, "info");
+      assert.equal(config.dataDir, resolve("/srv/parley/data"));
+      assert.equal(config.sqlDatabase, resolve("/srv/parley/data/parley.db"));
+      assert.equal(config.controlSocket, resolve("/srv/parley/data/parleyctl.sock"));
+      assert.equal(config.maxUserSessions, 10);
+      assert.deepEqual(config.listen, [
+        listener({ port: 5222 }),
+        listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
+      ]);
+      assert.deepEqual(config.warnings, []);
+    });
+
+    it("defaultConfig without a base directory puts data under the current directory", () => {
+      assert.equal(defaultConfig().dataDir, resolve(process.cwd(), "data"));
+    });
+
+    it("a file with only hosts gets every other option at its default", () => {
+      const config = parseConfig("hosts: [example.org]\n", FILE);
+      const defaults = defaultConfig("/etc/parley");
+      assert.deepEqual(config, { ...defaults, file: FILE, hosts: ["example.org"] });
+      assert.equal("authScramHash" in config, false);
+    });
+
+    it("a listener with only port and module gets STARTTLS required, 262144 bytes, 60 s", () => {
+      const config = parseConfig(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n",
+        FILE,
+      );
+      assert.deepEqual(config.listen, [listener({})]);
+    });
+
+    it("hosts are lowercased", () => {
+      assert.deepEqual(parseConfig("hosts: [Example.ORG]\n", FILE).hosts, ["example.org"]);
+    });
+  });
+
+  describe("ejabberd names and values", () => {
+    it("accepts the c2s part of a stock ejabberd.yml, warning about options not used yet", () => {
+      const file = join(fixtures, "ejabberd-style.yml");
+      const config = loadConfig(file);
+      assert.deepEqual(config.hosts, ["example.org"]);
+      assert.equal(config.loglevel, "warn");
+      assert.deepEqual(config.certfiles, [join(fixtures, "certs/example.org.pem")]);
+      assert.equal(config.maxUserSessions, Infinity);
+      assert.equal(config.authMethod, "sql");
+      assert.deepEqual(config.listen, [
+        listener({ ip: "::" }),
+        listener({
+          port: 5223,
+          ip: "::",
+          tls: true,
+          starttls: false,
+          starttlsRequired: false,
+          maxStanzaSize: MAX_STANZA_SIZE_LIMIT,
+        }),
+      ]);
+      assert.deepEqual(config.modules, {
+        mod_ping: {},
+        mod_stream_mgmt: { resend_on_timeout: "if_offline" },
+        mod_version: {},
+      });
+      const ignored = config.warnings.map((w) => /key '([^']+)'/.exec(w)?.[1]);
+      assert.deepEqual(ignored, [
+        "listen[0].shaper",
+        "listen[0].access",
+        "listen[1].shaper",
+        "listen[1].access",
+        "s2s_use_starttls",
+        "acl",
+        "access_rules",
+        "shaper",
+        "shaper_rules",
+      ]);
+      assert.ok(config.warnings.every((w) => w.startsWith(`${file}:`)));
+      assert.match(
+        config.warnings.find((w) => w.includes("'acl'")) ?? "",
+        /^.*ejabberd-style\.yml:\d+: key 'acl' is accepted for ejabberd compatibility and not used yet$/,
+      );
+    });
+
+    it("ejabberd_c2s, c2s and parley_c2s all name the client listener", () => {
+      for (const module of ["ejabberd_c2s", "c2s", "parley_c2s"]) {
+        const text = `hosts: [a.example]\nlisten:\n  - port: 5222\n    module: ${module}\n`;
+        assert.equal(parseConfig(text, FILE).listen[0].module, "c2s");
+      }
+    });
+
+    it("maps ejabberd log levels, names and numbers, to Parley's", () => {
+      const cases: Array<[string, string]> = [
+        ["none", "silent"],
+        ["emergency", "fatal"],
+        ["alert", "fatal"],
+        ["critical", "fatal"],
+        ["error", "error"],
+        ["warning", "warn"],
+        ["notice", "info"],
+        ["info", "info"],
+        ["debug", "debug"],
+        ["trace", "trace"],
+        ["0", "silent"],
+        ["1", "fatal"],
+        ["2", "error"],
+        ["3", "warn"],
+        ["4", "info"],
+        ["5", "debug"],
+      ];
+      for (const [given, expected] of cases) {
+        const config = parseConfig(`hosts: [a.example]\nloglevel: ${given}\n`, FILE);
+        assert.equal(config.loglevel, expected, `loglevel: ${given}`);
+      }
+    });
+
+    it("max_user_sessions: infinity means no limit; a number is kept", () => {
+      assert.equal(
+        parseConfig("hosts: [a.example]\nmax_user_sessions: infinity\n", FILE).maxUserSessions,
+        Infinity,
+      );
+      assert.equal(
+        parseConfig("hosts: [a.example]\nmax_user_sessions: 3\n", FILE).maxUserSessions,
+        3,
+      );
+    });
+
+    it("max_stanza_size: infinity is clamped to 64 MiB", () => {
+      const text =
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    max_stanza_size: infinity\n";
+      assert.equal(parseConfig(text, FILE).listen[0].maxStanzaSize, 64 * 1024 * 1024);
+    });
+
+    it("auth_method sql, internal or a list of them all mean the SQLite store", () => {
+      for (const value of ["sql", "internal", "[sql, internal]"]) {
+        const config = parseConfig(`hosts: [a.example]\nauth_method: ${value}\n`, FILE);
+        assert.equal(config.authMethod, "sql");
+      }
+    });
+
+    it("records auth_scram_hash when present", () => {
+      const config = parseConfig("hosts: [a.example]\nauth_scram_hash: sha256\n", FILE);
+      assert.equal(config.authScramHash, "sha256");
+    });
+
+    it("unauthenticated_timeout takes seconds or an ejabberd-style duration", () => {
+      const timeout = (value: string) =>
+        parseConfig(
+          `hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    unauthenticated_timeout: ${value}\n`,
+          FILE,
+        ).listen[0].unauthenticatedTimeout;
+      assert.equal(timeout("30"), 30);
+      assert.equal(timeout("2 minutes"), 120);
+    });
+
+    it("warns about a listener without any TLS", () => {
+      const config = parseConfig(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    starttls: false\n",
+        FILE,
+      );
+      assert.equal(config.listen[0].starttls, false);
+      assert.equal(config.listen[0].starttlsRequired, false);
+      assert.equal(config.warnings.length, 1);
+      assert.match(config.warnings[0], /^.*parley\.yml:3: .*no TLS/);
+    });
+  });
+
+  describe("paths", () => {
+    it("resolves relative paths against the config file's folder", () => {
+      const text = [
+        "hosts: [a.example]",
+        "certfiles: [certs/a.pem, /abs/b.pem]",
+        "data_dir: ../var",
+        "sql_database: db/x.db",
+        "control_socket: run/ctl.sock",
+        "",
+      ].join("\n");
+      const config = parseConfig(text, "/etc/parley/conf/parley.yml");
+      assert.equal(config.file, resolve("/etc/parley/conf/parley.yml"));
+      assert.deepEqual(config.certfiles, [
+        resolve("/etc/parley/conf/certs/a.pem"),
+        resolve("/abs/b.pem"),
+      ]);
+      assert.equal(config.dataDir, resolve("/etc/parley/var"));
+      assert.equal(config.sqlDatabase, resolve("/etc/parley/conf/db/x.db"));
+      assert.equal(config.controlSocket, resolve("/etc/parley/conf/run/ctl.sock"));
+    });
+
+    it("puts the database and the control socket in data_dir unless they are set", () => {
+      const config = parseConfig("hosts: [a.example]\ndata_dir: /var/lib/parley\n", FILE);
+      assert.equal(config.sqlDatabase, resolve("/var/lib/parley/parley.db"));
+      assert.equal(config.controlSocket, resolve("/var/lib/parley/parleyctl.sock"));
+    });
+
+    it("a relative file name is made absolute against the current directory", () => {
+      const config = parseConfig("hosts: [a.example]\n", "conf/parley.yml");
+      assert.equal(config.file, resolve("conf/parley.yml"));
+      assert.equal(config.dataDir, resolve("conf/data"));
+    });
+  });
+
+  describe("errors", () => {
+    it("a missing file names the path and the OS reason", () => {
+      const dir = mkdtempSync(join(tmpdir(), "parley-config-"));
+      try {
+        const file = join(dir, "missing.yml");
+        assert.throws(
+          () => loadConfig(file),
+          (err: unknown) => {
+            assert.ok(err instanceof ConfigError);
+            assert.equal(err.file, file);
+            assert.equal(err.line, undefined);
+            assert.ok(err.message.startsWith(`${file}: `), err.message);
+            assert.match(err.message, /ENOENT/);
+            return true;
+          },
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("loadConfig reports errors against the file it read", () => {
+      const dir = mkdtempSync(join(tmpdir(), "parley-config-"));
+      try {
+        const file = join(dir, "parley.yml");
+        writeFileSync(file, "hosts: [a.example]\nhostz: [b.example]\n");
+        assert.throws(
+          () => loadConfig(file),
+          (err: unknown) => err instanceof ConfigError && err.file === file && err.line === 2,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("a YAML syntax error reports the line and column yaml gives", () => {
+      const err = configError("hosts: [a.example]\nlisten:\n  - port: 5222\n   module: c2s\n");
+      assertError(err, { line: 4, key: undefined, says: [/YAML syntax error: Sequence item/] });
+      assert.equal(err.column, 1);
+    });
+
+    it("an unclosed bracket is a YAML syntax error", () => {
+      const err = configError("hosts: [a.example\nloglevel: info\n");
+      assertError(err, { line: 2, key: undefined, says: [/YAML syntax error: .*\]/] });
+    });
+
+    it("an unknown top-level key suggests the nearest valid key", () => {
+      const err = configError("hostz: [a.example]\n");
+      assertError(err, {
+        line: 1,
+        key: "hostz",
+        says: [/unknown key 'hostz'; did you mean 'hosts'\?/],
+      });
+      assert.equal(err.column, 1);
+    });
+
+    it("an unknown key in camelCase or with dashes suggests the ejabberd spelling", () => {
+      const err = configError("hosts: [a.example]\nmaxUserSessions: 3\n");
+      assertError(err, {
+        line: 2,
+        key: "maxUserSessions",
+        says: [/did you mean 'max_user_sessions'\?/],
+      });
+      const dashed = configError("hosts: [a.example]\ndata-dir: x\n");
+      assertError(dashed, { line: 2, key: "data-dir", says: [/did you mean 'data_dir'\?/] });
+    });
+
+    it("an unknown top-level key with nothing close lists the valid keys", () => {
+      const err = configError("hosts: [a.example]\nfrobnicate: 1\n");
+      assertError(err, {
+        line: 2,
+        key: "frobnicate",
+        says: [/unknown key 'frobnicate'; valid keys here are: hosts, loglevel, .*listen, modules/],
+      });
+    });
+
+    it("a listener key at the top level says where it belongs", () => {
+      const err = configError("hosts: [a.example]\nport: 5222\n");
+      assertError(err, { line: 2, key: "port", says: [/belongs inside an entry of 'listen'/] });
+    });
+
+    it("an unknown listener key suggests the nearest listener key", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    starttls_requird: true\n",
+      );
+      assertError(err, {
+        line: 5,
+        key: "listen[0].starttls_requird",
+        says: [/unknown key 'listen\[0\]\.starttls_requird'; did you mean 'starttls_required'\?/],
+      });
+    });
+
+    it("an unknown listener key with nothing close lists the listener keys", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    wibble: 1\n",
+      );
+      assertError(err, {
+        line: 5,
+        key: "listen[0].wibble",
+        says: [/valid keys here are: port, ip, module, tls, starttls, starttls_required/],
+      });
+    });
+
+    it("a port that is not an integer 1-65535 is refused, quoting the value", () => {
+      for (const [value, shown] of [
+        ['"abc"', '"abc"'],
+        ["0", "0"],
+        ["70000", "70000"],
+        ["52.5", "52.5"],
+        ['"5222"', '"5222"'],
+      ]) {
+        const err = configError(
+          `hosts: [a.example]\nlisten:\n  - port: ${value}\n    module: c2s\n`,
+        );
+        assertError(err, {
+          line: 3,
+          key: "listen[0].port",
+          says: [new RegExp(`expected an integer port 1-65535, got ${shown}$`)],
+        });
+        assert.equal(
+          err.message,
+          `${FILE}:3:11: key 'listen[0].port': expected an integer port 1-65535, got ${shown}`,
+        );
+      }
+    });
+
+    it("a listener without a port says one is required", () => {
+      const err = configError("hosts: [a.example]\nlisten:\n  - module: c2s\n");
+      assertError(err, { line: 3, key: "listen[0].port", says: [/required.*1-65535/] });
+    });
+
+    it("two listeners on the same port and address are refused", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n  - port: 5222\n    module: c2s\n    ip: 127.0.0.1\n",
+      );
+      assertError(err, {
+        line: 5,
+        key: "listen[1].port",
+        says: [/clashes with listen\[0\] \(line 3\)/],
+      });
+    });
+
+    it("empty hosts is refused with an example of a valid value", () => {
+      const err = configError("hosts: []\n");
+      assertError(err, {
+        line: 1,
+        key: "hosts",
+        says: [/at least one domain name/, /hosts: \["example\.org"\]/],
+      });
+    });
+
+    it("missing hosts is refused", () => {
+      const err = configError("loglevel: info\n");
+      assertError(err, {
+        line: undefined,
+        key: "hosts",
+        says: [/required/, /hosts: \["example\.org"\]/],
+      });
+    });
+
+    it("hosts given as a string says a list is expected", () => {
+      const err = configError("hosts: example.org\n");
+      assertError(err, {
+        line: 1,
+        key: "hosts",
+        says: [/expected a list of domain names/, /got "example\.org"/],
+      });
+    });
+
+    it("an invalid host is refused, naming its position in the list", () => {
+      for (const bad of [
+        '"user@example.org"',
+        '"exa mple.org"',
+        '"example.org."',
+        '"-a.example"',
+        "42",
+      ]) {
+        const err = configError(`hosts:\n  - a.example\n  - ${bad}\n`);
+        assertError(err, {
+          line: 3,
+          key: "hosts[1]",
+          says: [/expected a domain name such as "example\.org"/],
+        });
+      }
+    });
+
+    it("a host listed twice is refused", () => {
+      const err = configError("hosts: [a.example, A.example]\n");
+      assertError(err, { line: 1, key: "hosts[1]", says: [/already listed as hosts\[0\]/] });
+    });
+
+    it("default_db: mnesia is refused, explaining that Parley stores in SQLite", () => {
+      const err = configError("hosts: [a.example]\ndefault_db: mnesia\n");
+      assertError(err, { line: 2, key: "default_db", says: [/SQLite/, /valid: sql$/] });
+    });
+
+    it("sql_type other than sqlite is not supported yet", () => {
+      const err = configError("hosts: [a.example]\nsql_type: pgsql\n");
+      assertError(err, { line: 2, key: "sql_type", says: [/not supported yet/, /valid: sqlite$/] });
+    });
+
+    it("auth_password_format: plain is refused: Parley never stores plaintext passwords", () => {
+      const err = configError("hosts: [a.example]\nauth_password_format: plain\n");
+      assertError(err, {
+        line: 2,
+        key: "auth_password_format",
+        says: [/never stores plaintext passwords/, /valid: scram$/],
+      });
+    });
+
+    it("auth_method ldap is not supported yet, also inside a list", () => {
+      const err = configError("hosts: [a.example]\nauth_method:\n  - internal\n  - ldap\n");
+      assertError(err, {
+        line: 4,
+        key: "auth_method[1]",
+        says: [/not supported yet/, /valid: sql, internal$/],
+      });
+    });
+
+    it("an ejabberd listener module Parley lacks is not supported yet, listing the supported ones", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5280\n    module: ejabberd_http\n    request_handlers: {}\n",
+      );
+      assertError(err, {
+        line: 4,
+        key: "listen[0].module",
+        says: [/"ejabberd_http" is not supported yet/, /supported: ejabberd_c2s, c2s, parley_c2s/],
+      });
+    });
+
+    it("an unknown listener module lists the supported ones", () => {
+      const err = configError("hosts: [a.example]\nlisten:\n  - port: 5222\n    module: mod_foo\n");
+      assertError(err, {
+        line: 4,
+        key: "listen[0].module",
+        says: [/unknown listener module "mod_foo"/, /supported: ejabberd_c2s, c2s, parley_c2s/],
+      });
+    });
+
+    it("a duplicate key is refused, naming both lines", () => {
+      const err = configError("hosts: [a.example]\nloglevel: info\nhosts: [b.example]\n");
+      assertError(err, {
+        line: 3,
+        key: "hosts",
+        says: [/duplicate key 'hosts' \(first set on line 1\)/],
+      });
+    });
+
+    it("a duplicate key inside a listener names its path", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    port: 5223\n",
+      );
+      assertError(err, {
+        line: 5,
+        key: "listen[0].port",
+        says: [/duplicate key 'listen\[0\]\.port' \(first set on line 3\)/],
+      });
+    });
+
+    it("options whose omission would change meaning or security are not supported yet", () => {
+      const err = configError("hosts: [a.example]\ndefine_macro:\n  A: 1\n");
+      assertError(err, { line: 2, key: "define_macro", says: [/not supported yet/] });
+      const certfile = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    certfile: x.pem\n",
+      );
+      assertError(certfile, {
+        line: 5,
+        key: "listen[0].certfile",
+        says: [/not supported yet/, /'certfiles'/],
+      });
+    });
+
+    it("a wrong type says what would be valid", () => {
+      assertError(configError("hosts: [a.example]\nlisten:\n  port: 5222\n"), {
+        line: 3,
+        key: "listen",
+        says: [/expected a list of listeners/, /got a map$/],
+      });
+      assertError(
+        configError("hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    tls: yes\n"),
+        { line: 5, key: "listen[0].tls", says: [/expected true or false, got "yes"$/] },
+      );
+      assertError(configError("hosts: [a.example]\nloglevel: verbose\n"), {
+        line: 2,
+        key: "loglevel",
+        says: [/expected one of fatal, error, warn, info, debug, trace, silent/, /got "verbose"$/],
+      });
+      assertError(configError("hosts: [a.example]\nmax_user_sessions: 0\n"), {
+        line: 2,
+        key: "max_user_sessions",
+        says: [/positive whole number .* or infinity, got 0$/],
+      });
+      assertError(configError("hosts: [a.example]\nmodules:\n  mod_ping: yes\n"), {
+        line: 3,
+        key: "modules.mod_ping",
+        says: [/expected a map of options .*\{\} for none/],
+      });
+      assertError(configError("- hosts\n"), {
+        line: 1,
+        key: undefined,
+        says: [/expected a map of options/],
+      });
+    });
+
+    it("max_stanza_size outside 10000 bytes to 64 MiB is refused", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    max_stanza_size: 100\n",
+      );
+      assertError(err, {
+        line: 5,
+        key: "listen[0].max_stanza_size",
+        says: [/from 10000 .* or infinity/],
+      });
+    });
+
+    it("STARTTLS on a direct TLS listener is refused", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5223\n    module: c2s\n    tls: true\n    starttls: true\n",
+      );
+      assertError(err, { line: 6, key: "listen[0].starttls", says: [/direct TLS listener/] });
+    });
+
+    it("an IP address that is not one is refused", () => {
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    ip: localhost\n",
+      );
+      assertError(err, {
+        line: 5,
+        key: "listen[0].ip",
+        says: [/expected an IP address/, /got "localhost"$/],
+      });
+    });
+  });
+});
