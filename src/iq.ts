@@ -40,7 +40,9 @@ export class IqHandlers {
     const key = IqHandlers.key(target, type, xmlns, name);
     const existing = this.handlers.get(key);
     if (existing) {
-      throw new Error(`IQ ${type} ${xmlns} <${name}/> for ${target} is already handled by ${existing.owner}`);
+      throw new Error(
+        `IQ ${type} ${xmlns} <${name}/> for ${target} is already handled by ${existing.owner}`,
+      );
     }
     this.handlers.set(key, { handler, owner });
     return () => {

@@ -241,7 +241,9 @@ const RE_FAST_DOMAIN_NUMERIC_END = /(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)$/;
  * pass the PRECIS IdentifierClass (RFC 8264 §4.2, whose derivation follows
  * IDNA2008's) with its contextual rules and the Bidi Rule (RFC 5893), the
  * latter per label. This rejects symbols such as U+2665 that UTS #46 would
- * accept. Underscores are rejected (not LDH); IPvFuture literals and IPv6
+ * accept. Underscores are rejected (not LDH); so is a name whose last label
+ * is a number (decimal or 0x-hex), which the WHATWG host parser behind
+ * domainToASCII would turn into an IPv4 address. IPvFuture literals and IPv6
  * zone identifiers are not supported.
  */
 export function prepDomainpart(s: string): string {

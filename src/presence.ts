@@ -6,11 +6,11 @@ import type { SessionHandle } from "./session-handle.js";
 
 /** A copy of a stanza addressed to someone else (presence fans out to many recipients). */
 export function readdress(stanza: Element, to: string): Element {
-  const copy = new (stanza.constructor as new (name: string, attrs: Record<string, string>) => Element)(
-    stanza.name,
-    { ...stanza.attrs, to },
-  );
-  for (const child of stanza.children) copy.cnode(typeof child === "string" ? child : deepCopy(child));
+  const copy = new (
+    stanza.constructor as new (name: string, attrs: Record<string, string>) => Element
+  )(stanza.name, { ...stanza.attrs, to });
+  for (const child of stanza.children)
+    copy.cnode(typeof child === "string" ? child : deepCopy(child));
   return copy;
 }
 

@@ -49,7 +49,10 @@ export class Router {
     if (err instanceof StanzaError) {
       error = err;
     } else {
-      this.log.error({ err, from: from.toString(), to: to.toString() }, "error while routing a stanza");
+      this.log.error(
+        { err, from: from.toString(), to: to.toString() },
+        "error while routing a stanza",
+      );
       error = new StanzaError("internal-server-error");
     }
     const reply = errorReply(stanza, error);

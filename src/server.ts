@@ -138,11 +138,15 @@ export class Server {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    // Stop accepting first; server.close() resolves only once every connection has ended.
+    const closed = Promise.all(
+      this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))),
+    );
     for (const s of [...this.connections]) {
       s.close(new StreamError("system-shutdown", "the server is stopping"));
     }
     await this.control?.stop();
+    await closed;
     // Let the closing stream errors reach the sockets before the process goes on.
     await new Promise((r) => setTimeout(r, 50));
     this.storage.close();

@@ -101,7 +101,9 @@ export class CertStore {
   }
 
   /** The SNI callback for tls servers, with `fallback` for clients that send no SNI. */
-  sniCallback(fallback: string): (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
+  sniCallback(
+    fallback: string,
+  ): (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
     return (servername, cb) => {
       cb(null, this.contextFor(servername.toLowerCase()) ?? this.contextFor(fallback));
     };
@@ -125,7 +127,8 @@ export class CertStore {
     const context = createSecureContext({ key, cert });
     const entry: CertEntry = { file, key, cert, context, names, notAfter };
     this.entries.push(entry);
-    for (const n of names) if (!n.startsWith("*.") && !this.byHost.has(n)) this.byHost.set(n, entry.context);
+    for (const n of names)
+      if (!n.startsWith("*.") && !this.byHost.has(n)) this.byHost.set(n, entry.context);
   }
 
   private matchWildcard(host: string): SecureContext | undefined {

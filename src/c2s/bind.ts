@@ -36,7 +36,9 @@ export function handleBind(session: C2SSession, iq: Element): void {
   const replaced = ctx.sm.register(session);
   // §7.7.2.2: the newer session wins; the older one is told why it is closed.
   if (replaced && replaced !== session) {
-    replaced.close(new StreamError("conflict", "replaced by a new connection with the same resource"));
+    replaced.close(
+      new StreamError("conflict", "replaced by a new connection with the same resource"),
+    );
   }
   session.deliver(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", {}, jid.toString()))));
   ctx.hooks.run("sm_register_connection", { session });

@@ -3,7 +3,7 @@ import { JIDError, parseJID, type JID } from "../jid.js";
 import { NS } from "../xmpp/ns.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqPayload, stanzaKind } from "../stanza.js";
-import { broadcastPresence } from "../presence.js";
+import { broadcastPresence, readdress } from "../presence.js";
 import type { C2SSession } from "./session.js";
 
 const IQ_TYPES = new Set(["get", "set", "result", "error"]);
@@ -25,13 +25,19 @@ export function handleClientStanza(session: C2SSession, el: Element): void {
   const kind = stanzaKind(el);
   if (!kind || el.getNS() !== NS.client) {
     // RFC 6120 §4.9.3.24: a first-level element we do not know.
-    throw new StreamError("unsupported-stanza-type", `<${el.name}/> is not a stanza this server accepts`);
+    throw new StreamError(
+      "unsupported-stanza-type",
+      `<${el.name}/> is not a stanza this server accepts`,
+    );
   }
   const type = el.attrs.type;
   if (kind === "iq") {
     // RFC 6120 §8.2.3: id and type are required; get/set carry exactly one payload.
     if (!el.attrs.id || !type || !IQ_TYPES.has(type)) {
-      throw new StanzaError("bad-request", "an IQ needs an id and a type of get, set, result or error");
+      throw new StanzaError(
+        "bad-request",
+        "an IQ needs an id and a type of get, set, result or error",
+      );
     }
     if (type === "get" || type === "set") iqPayload(el);
   } else if (kind === "presence" && type !== undefined && !PRESENCE_TYPES.has(type)) {
@@ -79,8 +85,18 @@ function handlePresence(session: C2SSession, el: Element, to: JID | null): void 
     if (!Number.isInteger(priority) || priority < -128 || priority > 127) {
       throw new StanzaError("bad-request", "priority must be an integer from -128 to 127");
     }
+    const initial = !session.available;
     session.setPresence(true, priority, el);
     broadcastPresence(session.ctx, session, el);
+    // A user is subscribed to their own presence (RFC 6121 §4.2.3, answering the implicit probe):
+    // a resource that comes online learns which of its siblings are online already.
+    if (initial) {
+      for (const other of session.ctx.sm.available(session.jid.bare())) {
+        if (other !== session && other.presence) {
+          session.deliver(readdress(other.presence, session.jid.toString()));
+        }
+      }
+    }
   } else if (type === "unavailable") {
     session.setPresence(false, 0, null);
     broadcastPresence(session.ctx, session, el, session.directed);

@@ -148,12 +148,20 @@ export class C2SSession implements SessionHandle {
     const major = version ? Number.parseInt(version.split(".")[0] ?? "", 10) : 0;
     const to = (attrs.to ?? "").toLowerCase().replace(/\.$/, "");
     // Send our header before any error so the error is well-formed (RFC 6120 §4.9.1.1).
-    this.sendHeader(this.ctx.hosts.has(to) ? to : (this.host ?? this.ctx.config.hosts[0]!), attrs.from);
+    this.sendHeader(
+      this.ctx.hosts.has(to) ? to : (this.host ?? this.ctx.config.hosts[0]!),
+      attrs.from,
+    );
     if (!version || major !== 1) {
       return this.close(new StreamError("unsupported-version", "this server speaks XMPP 1.0"));
     }
     if (!to || !this.ctx.hosts.has(to)) {
-      return this.close(new StreamError("host-unknown", to ? `${to} is not served here` : "no 'to' in the stream header"));
+      return this.close(
+        new StreamError(
+          "host-unknown",
+          to ? `${to} is not served here` : "no 'to' in the stream header",
+        ),
+      );
     }
     if (this.host && this.host !== to) {
       // RFC 6120 §4.3.3: a restarted stream is for the same host as before.
@@ -328,9 +336,16 @@ export class C2SSession implements SessionHandle {
     this.secure = true;
     // RFC 9266: tls-exporter is defined for TLS 1.3 only; with 1.2 no -PLUS is offered.
     if (tls.getProtocol() === "TLSv1.3") {
-      this.channelBinding = tls.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0));
+      this.channelBinding = tls.exportKeyingMaterial(
+        32,
+        "EXPORTER-Channel-Binding",
+        Buffer.alloc(0),
+      );
     }
-    this.log.debug({ protocol: tls.getProtocol(), cipher: tls.getCipher().name }, "TLS established");
+    this.log.debug(
+      { protocol: tls.getProtocol(), cipher: tls.getCipher().name },
+      "TLS established",
+    );
     if (this.state === "tls-handshake") this.restartStream();
   }
 
@@ -382,7 +397,12 @@ export class C2SSession implements SessionHandle {
     if (!this.headerSent) this.sendHeader(this.host ?? this.ctx.config.hosts[0]!);
     if (error) {
       this.write(error.toElement().toString());
-      const level = error.condition === "internal-server-error" ? "error" : CLIENT_FAULT.has(error.condition) ? "warn" : "info";
+      const level =
+        error.condition === "internal-server-error"
+          ? "error"
+          : CLIENT_FAULT.has(error.condition)
+            ? "warn"
+            : "info";
       this.log[level]({ condition: error.condition, text: error.text }, "stream error");
     }
     this.write("</stream:stream>");

@@ -1,5 +1,11 @@
 import { Server } from "../server.js";
-import { describeError, packageVersion, resolveConfig, takeConfigOption, UsageError } from "./common.js";
+import {
+  describeError,
+  packageVersion,
+  resolveConfig,
+  takeConfigOption,
+  UsageError,
+} from "./common.js";
 
 const USAGE = `usage: parley [--config PATH]
 

@@ -30,10 +30,15 @@ const COMMANDS: Record<string, Command> = {
     args: ["USER", "HOST"],
     help: "Unregister a user (and close their sessions if the server runs)",
     run: async (config, [user, host]) => {
-      const code = await withAccounts(config, host!, async (accounts) => accounts.unregister(user!, host!));
+      const code = await withAccounts(config, host!, async (accounts) =>
+        accounts.unregister(user!, host!),
+      );
       if (code !== OK) return code;
       try {
-        await sendControl(config.controlSocket, "kick_user", [AccountStore.prepUsername(user!), host!]);
+        await sendControl(config.controlSocket, "kick_user", [
+          AccountStore.prepUsername(user!),
+          host!,
+        ]);
       } catch (err) {
         if (!(err instanceof ControlUnreachable)) throw err;
       }

@@ -4,7 +4,12 @@ import type { ControlResponse } from "./protocol.js";
 export class ControlUnreachable extends Error {}
 
 /** Sends one command to the running server; rejects with ControlUnreachable if none listens. */
-export function sendControl(path: string, command: string, args: string[], timeoutMs = 10_000): Promise<ControlResponse> {
+export function sendControl(
+  path: string,
+  command: string,
+  args: string[],
+  timeoutMs = 10_000,
+): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = "";
@@ -21,7 +26,12 @@ export function sendControl(path: string, command: string, args: string[], timeo
     sock.on("data", (chunk: string) => (buf += chunk));
     sock.on("error", (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (!connected) reject(new ControlUnreachable(`the server is not running (${err.code ?? err.message} on ${path})`));
+      if (!connected)
+        reject(
+          new ControlUnreachable(
+            `the server is not running (${err.code ?? err.message} on ${path})`,
+          ),
+        );
       else reject(err);
     });
     sock.on("end", () => {

@@ -4,7 +4,10 @@ import type { Server } from "../server.js";
 import type { ControlHandler } from "./server.js";
 
 /** Commands answered by the running server, named as in ejabberdctl. */
-export function controlCommands(server: Server, requestStop: () => void): Record<string, ControlHandler> {
+export function controlCommands(
+  server: Server,
+  requestStop: () => void,
+): Record<string, ControlHandler> {
   const { sm } = server.ctx;
   return {
     status: () => ({
@@ -22,18 +25,22 @@ export function controlCommands(server: Server, requestStop: () => void): Record
       result: [...sm.all()].map((s) => s.jid.toString()).sort(),
     }),
     kick_session: ([user, host, resource, ...reason]) => {
-      if (!user || !host || !resource) return { ok: false, error: "usage: kick_session USER HOST RESOURCE REASON" };
+      if (!user || !host || !resource)
+        return { ok: false, error: "usage: kick_session USER HOST RESOURCE REASON" };
       const session = sm.get(makeJID(user, host, resource));
       if (!session) return { ok: false, error: `no session ${user}@${host}/${resource}` };
       // ejabberd closes a kicked session with policy-violation and the admin's reason as text.
-      session.close(new StreamError("policy-violation", reason.join(" ") || "kicked by an administrator"));
+      session.close(
+        new StreamError("policy-violation", reason.join(" ") || "kicked by an administrator"),
+      );
       return { ok: true, result: "" };
     },
     /** Used by `unregister`: the account is gone, so are its sessions. */
     kick_user: ([user, host]) => {
       if (!user || !host) return { ok: false, error: "usage: kick_user USER HOST" };
       const sessions = sm.resources(makeJID(user, host));
-      for (const s of sessions) s.close(new StreamError("not-authorized", "the account was removed"));
+      for (const s of sessions)
+        s.close(new StreamError("not-authorized", "the account was removed"));
       return { ok: true, result: String(sessions.length) };
     },
     stop: () => {

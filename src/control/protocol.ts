@@ -9,5 +9,4 @@ export interface ControlRequest {
 }
 
 export type ControlResponse =
-  | { ok: true; result: string | string[] | Record<string, unknown> }
-  | { ok: false; error: string };
+  { ok: true; result: string | string[] | Record<string, unknown> } | { ok: false; error: string };

@@ -14,8 +14,7 @@ export function applyMigrations(db: Database, owner: string, migrations: Migrati
     "CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)",
   );
   const row = db.prepare("SELECT version FROM schema_versions WHERE owner = ?").get(owner) as
-    | { version: number }
-    | undefined;
+    { version: number } | undefined;
   let current = row?.version ?? 0;
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   for (const m of sorted) {

@@ -54,7 +54,8 @@ export class RawClient {
     const matches = (): boolean =>
       typeof pattern === "string" ? this.buf.includes(pattern) : pattern.test(this.buf);
     while (!matches()) {
-      if (this.closed) throw new Error(`connection closed before ${String(pattern)}; got: ${this.buf}`);
+      if (this.closed)
+        throw new Error(`connection closed before ${String(pattern)}; got: ${this.buf}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${String(pattern)}; got: ${this.buf}`);
       await new Promise<void>((resolve) => {

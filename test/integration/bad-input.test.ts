@@ -23,7 +23,12 @@ describe("bad input gets its stream error and harms nobody else (RFC 6120 §4.9,
     });
     await t.register("alice", "secret");
     await t.register("bob", "secret");
-    witness = await connect({ port: t.port, username: "bob", password: "secret", resource: "witness" });
+    witness = await connect({
+      port: t.port,
+      username: "bob",
+      password: "secret",
+      resource: "witness",
+    });
     await witness.send(xml("presence"));
     await witness.next((el) => el.is("presence"));
   });
@@ -32,7 +37,9 @@ describe("bad input gets its stream error and harms nobody else (RFC 6120 §4.9,
   afterEach(async () => {
     const probe = `still alive ${Math.random()}`;
     const alice = await connect({ port: t.port, username: "alice", password: "secret" });
-    await alice.send(xml("message", { to: "bob@localhost/witness", type: "chat" }, xml("body", {}, probe)));
+    await alice.send(
+      xml("message", { to: "bob@localhost/witness", type: "chat" }, xml("body", {}, probe)),
+    );
     const got = await witness.next((el) => el.is("message") && el.getChildText("body") === probe);
     assert.ok(got);
     await alice.stop();
@@ -63,7 +70,9 @@ describe("bad input gets its stream error and harms nobody else (RFC 6120 §4.9,
 
   it("closes with restricted-xml on a DOCTYPE (RFC 6120 §11.1)", async () => {
     const raw = await RawClient.connect(t.port);
-    raw.send("<?xml version='1.0'?><!DOCTYPE lol [<!ENTITY lol 'lol'>]><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
+    raw.send(
+      "<?xml version='1.0'?><!DOCTYPE lol [<!ENTITY lol 'lol'>]><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+    );
     assert.equal(await streamError(raw), "restricted-xml");
   });
 
@@ -81,7 +90,13 @@ describe("bad input gets its stream error and harms nobody else (RFC 6120 §4.9,
 
   it("closes with not-well-formed on invalid UTF-8 (RFC 6120 §11.6)", async () => {
     const raw = await authed();
-    raw.send(Buffer.concat([Buffer.from("<message to='bob@localhost'><body>"), Buffer.from([0xff, 0xfe]), Buffer.from("</body></message>")]));
+    raw.send(
+      Buffer.concat([
+        Buffer.from("<message to='bob@localhost'><body>"),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from("</body></message>"),
+      ]),
+    );
     assert.equal(await streamError(raw), "not-well-formed");
   });
 
@@ -125,13 +140,17 @@ describe("bad input gets its stream error and harms nobody else (RFC 6120 §4.9,
 
   it("closes with unsupported-version for a stream without version 1.0 (RFC 6120 §4.9.3.25)", async () => {
     const raw = await RawClient.connect(t.port);
-    raw.send("<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
+    raw.send(
+      "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+    );
     assert.equal(await streamError(raw), "unsupported-version");
   });
 
   it("closes with invalid-namespace for a wrong stream namespace (RFC 6120 §4.9.3.10)", async () => {
     const raw = await RawClient.connect(t.port);
-    raw.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='urn:wrong'>");
+    raw.send(
+      "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='urn:wrong'>",
+    );
     assert.equal(await streamError(raw), "invalid-namespace");
   });
 

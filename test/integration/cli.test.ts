@@ -52,18 +52,24 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
     configFile = join(t.dir, "parley.yml");
     writeFileSync(
       configFile,
-      `hosts: [localhost]\nloglevel: warning\ndata_dir: ${t.dir}\nlisten:\n  - port: 5999\n    module: ejabberd_c2s\n    ip: 127.0.0.1\n`,
+      `hosts: [localhost]\nloglevel: warning\ndata_dir: ${t.config.dataDir}\nlisten:\n  - port: 5999\n    module: ejabberd_c2s\n    ip: 127.0.0.1\n`,
     );
   });
   after(async () => t.stop());
 
-  const ctl = (...args: string[]): Promise<Run> => run("parleyctl", ["--config", configFile, ...args]);
+  const ctl = (...args: string[]): Promise<Run> =>
+    run("parleyctl", ["--config", configFile, ...args]);
 
   it("registers a user who can log in at once while the server runs", async () => {
     const r = await ctl("register", "Erin", "localhost", "s3cret");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /erin@localhost successfully registered/);
-    const c = await connect({ port: t.port, username: "erin", password: "s3cret", resource: "cli" });
+    const c = await connect({
+      port: t.port,
+      username: "erin",
+      password: "s3cret",
+      resource: "cli",
+    });
     const users = await ctl("connected_users");
     assert.equal(users.code, 0, users.stderr);
     assert.deepEqual(users.stdout.trim().split("\n"), ["erin@localhost/cli"]);
@@ -182,9 +188,13 @@ describe("parley start-up errors", () => {
         file,
         `hosts: [localhost]\nloglevel: info\nlisten:\n  - port: ${port}\n    module: c2s\n    ip: 127.0.0.1\n`,
       );
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/parley.ts", "--config", file], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "src/cli/parley.ts", "--config", file],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let out = "";
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no start: ${out}`)), 20000);

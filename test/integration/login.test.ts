@@ -12,7 +12,12 @@ describe("login (RFC 6120 §5-§7)", () => {
   after(async () => t.stop());
 
   it("logs in over STARTTLS with SCRAM-SHA-1 and binds the requested resource (RFC 6120 §5, §6, §7)", async () => {
-    const c = await connect({ port: t.port, username: "alice", password: "wonderland", resource: "laptop" });
+    const c = await connect({
+      port: t.port,
+      username: "alice",
+      password: "wonderland",
+      resource: "laptop",
+    });
     assert.equal(c.jid, "alice@localhost/laptop");
     const bound = t.logs.find((l) => l.msg === "session bound");
     assert.equal(bound?.jid, "alice@localhost/laptop");
@@ -22,7 +27,12 @@ describe("login (RFC 6120 §5-§7)", () => {
   });
 
   it("logs in over direct TLS (XEP-0368)", async () => {
-    const c = await connect({ port: t.tlsPort, scheme: "xmpps", username: "alice", password: "wonderland" });
+    const c = await connect({
+      port: t.tlsPort,
+      scheme: "xmpps",
+      username: "alice",
+      password: "wonderland",
+    });
     assert.match(c.jid, /^alice@localhost\/.+/);
     await c.stop();
   });
@@ -62,7 +72,10 @@ describe("login (RFC 6120 §5-§7)", () => {
     const raw = await RawClient.connect(t.port);
     raw.header();
     const features = await raw.readUntil("</stream:features>");
-    assert.match(features, /<starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"><required\/><\/starttls>/);
+    assert.match(
+      features,
+      /<starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"><required\/><\/starttls>/,
+    );
     assert.doesNotMatch(features, /mechanisms/);
     raw.end();
   });
@@ -71,7 +84,9 @@ describe("login (RFC 6120 §5-§7)", () => {
     const raw = await RawClient.connect(t.port);
     raw.header();
     await raw.readUntil("</stream:features>");
-    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHdvbmRlcmxhbmQ=</auth>");
+    raw.send(
+      "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHdvbmRlcmxhbmQ=</auth>",
+    );
     assert.match(await raw.readUntil("</failure>"), /<encryption-required\/>/);
     raw.end();
   });
@@ -88,7 +103,10 @@ describe("login (RFC 6120 §5-§7)", () => {
       "SCRAM-SHA-1",
       "PLAIN",
     ]);
-    assert.match(features, /<sasl-channel-binding xmlns="urn:xmpp:sasl-cb:0"><channel-binding type="tls-exporter"\/>/);
+    assert.match(
+      features,
+      /<sasl-channel-binding xmlns="urn:xmpp:sasl-cb:0"><channel-binding type="tls-exporter"\/>/,
+    );
     raw.end();
   });
 
@@ -106,11 +124,13 @@ describe("login (RFC 6120 §5-§7)", () => {
     const raw = await RawClient.connect(t.port);
     await raw.starttls();
     const bad = Buffer.from("\0alice\0nope").toString("base64");
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 2; i++) {
       raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${bad}</auth>`);
       assert.match(await raw.readUntil("</failure>", 15000), /<not-authorized\/>/);
     }
+    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${bad}</auth>`);
     const rest = await raw.readUntil("</stream:stream>", 15000);
+    assert.match(rest, /<not-authorized\/><\/failure>/);
     assert.match(rest, /<policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
   });
 });

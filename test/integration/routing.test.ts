@@ -32,13 +32,17 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
     const bob = await login("bob", "desk");
     await bob.send(xml("presence"));
     await bob.next((el) => el.is("presence"));
-    await alice.send(xml("message", { to: "bob@localhost", type: "chat", id: "m1" }, xml("body", {}, "hi bob")));
+    await alice.send(
+      xml("message", { to: "bob@localhost", type: "chat", id: "m1" }, xml("body", {}, "hi bob")),
+    );
     const msg = await bob.next(isMessage);
     assert.equal(msg.attrs.from, "alice@localhost/phone");
     assert.equal(msg.attrs.to, "bob@localhost");
     assert.equal(msg.getChildText("body"), "hi bob");
     // And back, to the full JID.
-    await bob.send(xml("message", { to: "alice@localhost/phone", type: "chat" }, xml("body", {}, "hi alice")));
+    await bob.send(
+      xml("message", { to: "alice@localhost/phone", type: "chat" }, xml("body", {}, "hi alice")),
+    );
     const reply = await alice.next(isMessage);
     assert.equal(reply.attrs.from, "bob@localhost/desk");
     assert.equal(reply.getChildText("body"), "hi alice");
@@ -50,7 +54,11 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
     await bob.send(xml("presence"));
     await bob.next((el) => el.is("presence"));
     await alice.send(
-      xml("message", { to: "bob@localhost/b", from: "carol@localhost/x", type: "chat" }, xml("body", {}, "spoof")),
+      xml(
+        "message",
+        { to: "bob@localhost/b", from: "carol@localhost/x", type: "chat" },
+        xml("body", {}, "spoof"),
+      ),
     );
     const msg = await bob.next(isMessage);
     assert.equal(msg.attrs.from, "alice@localhost/a");
@@ -62,10 +70,14 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
     await one.send(xml("presence"));
     await one.next((el) => el.is("presence") && el.attrs.from === "carol@localhost/one");
     await two.send(xml("presence", {}, xml("priority", {}, "5")));
-    const seen = await one.next((el) => el.is("presence") && el.attrs.from === "carol@localhost/two");
+    const seen = await one.next(
+      (el) => el.is("presence") && el.attrs.from === "carol@localhost/two",
+    );
     assert.equal(seen.getChildText("priority"), "5");
     await two.stop();
-    const gone = await one.next((el) => el.is("presence") && el.attrs.from === "carol@localhost/two");
+    const gone = await one.next(
+      (el) => el.is("presence") && el.attrs.from === "carol@localhost/two",
+    );
     assert.equal(gone.attrs.type, "unavailable");
   });
 
@@ -77,7 +89,9 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
     await high.next((el) => el.is("presence") && el.attrs.from === "carol@localhost/low");
     await low.next((el) => el.is("presence") && el.attrs.from === "carol@localhost/high");
     const alice = await login("alice");
-    await alice.send(xml("message", { to: "carol@localhost", type: "chat" }, xml("body", {}, "which one?")));
+    await alice.send(
+      xml("message", { to: "carol@localhost", type: "chat" }, xml("body", {}, "which one?")),
+    );
     const msg = await high.next(isMessage);
     assert.equal(msg.getChildText("body"), "which one?");
     await assert.rejects(low.next(isMessage, 300));
@@ -93,7 +107,10 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
     const errored = new Promise<any>((resolve) => first.xmpp.on("error", resolve));
     const second = await login("dave", "same");
     assert.equal(second.jid, "dave@localhost/same");
-    const err = await Promise.race([closed.then((el) => el.getChildElements()[0]!.name), errored.then((e) => e.condition)]);
+    const err = await Promise.race([
+      closed.then((el) => el.getChildElements()[0]!.name),
+      errored.then((e) => e.condition),
+    ]);
     assert.equal(err, "conflict");
   });
 
@@ -106,7 +123,13 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
 
   it("answers a message to an offline existing user with service-unavailable (RFC 6121 §8.5.2.2.1)", async () => {
     const alice = await login("alice");
-    await alice.send(xml("message", { to: "bob@localhost", type: "chat", id: "off1" }, xml("body", {}, "you there?")));
+    await alice.send(
+      xml(
+        "message",
+        { to: "bob@localhost", type: "chat", id: "off1" },
+        xml("body", {}, "you there?"),
+      ),
+    );
     const err = await alice.next((el) => el.is("message") && el.attrs.type === "error");
     assert.equal(err.attrs.id, "off1");
     assert.equal(err.attrs.from, "bob@localhost");
@@ -115,14 +138,18 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
 
   it("answers a message to a non-existent user with service-unavailable (RFC 6121 §8.5.1)", async () => {
     const alice = await login("alice");
-    await alice.send(xml("message", { to: "nobody@localhost", type: "chat", id: "n1" }, xml("body", {}, "?")));
+    await alice.send(
+      xml("message", { to: "nobody@localhost", type: "chat", id: "n1" }, xml("body", {}, "?")),
+    );
     const err = await alice.next((el) => el.is("message") && el.attrs.type === "error");
     assert.equal(errorCondition(err), "service-unavailable");
   });
 
   it("answers a stanza to an unknown domain with remote-server-not-found (RFC 6120 §10.4)", async () => {
     const alice = await login("alice");
-    await alice.send(xml("message", { to: "someone@elsewhere.example", id: "r1" }, xml("body", {}, "hello")));
+    await alice.send(
+      xml("message", { to: "someone@elsewhere.example", id: "r1" }, xml("body", {}, "hello")),
+    );
     const err = await alice.next((el) => el.is("message") && el.attrs.type === "error");
     assert.equal(errorCondition(err), "remote-server-not-found");
   });
@@ -136,7 +163,13 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
 
   it("answers an IQ in an unknown namespace with service-unavailable (RFC 6120 §8.4)", async () => {
     const alice = await login("alice");
-    await alice.send(xml("iq", { type: "get", id: "q1", to: "localhost" }, xml("query", { xmlns: "urn:example:nothing" })));
+    await alice.send(
+      xml(
+        "iq",
+        { type: "get", id: "q1", to: "localhost" },
+        xml("query", { xmlns: "urn:example:nothing" }),
+      ),
+    );
     const res = await alice.next((el) => el.is("iq") && el.attrs.id === "q1");
     assert.equal(res.attrs.type, "error");
     assert.equal(errorCondition(res), "service-unavailable");
@@ -145,7 +178,12 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
   it("answers an IQ get with two payloads with bad-request (RFC 6120 §8.2.3)", async () => {
     const alice = await login("alice");
     await alice.send(
-      xml("iq", { type: "get", id: "q2", to: "localhost" }, xml("a", { xmlns: "urn:x" }), xml("b", { xmlns: "urn:x" })),
+      xml(
+        "iq",
+        { type: "get", id: "q2", to: "localhost" },
+        xml("a", { xmlns: "urn:x" }),
+        xml("b", { xmlns: "urn:x" }),
+      ),
     );
     const res = await alice.next((el) => el.is("iq") && el.attrs.id === "q2");
     assert.equal(errorCondition(res), "bad-request");
@@ -153,7 +191,13 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
 
   it("answers an IQ to an unavailable full JID with service-unavailable (RFC 6121 §8.5.3.2.3)", async () => {
     const alice = await login("alice");
-    await alice.send(xml("iq", { type: "get", id: "q3", to: "bob@localhost/gone" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    await alice.send(
+      xml(
+        "iq",
+        { type: "get", id: "q3", to: "bob@localhost/gone" },
+        xml("ping", { xmlns: "urn:xmpp:ping" }),
+      ),
+    );
     const res = await alice.next((el) => el.is("iq") && el.attrs.id === "q3");
     assert.equal(errorCondition(res), "service-unavailable");
   });
@@ -161,7 +205,13 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
   it("delivers an IQ between two full JIDs and its result back (RFC 6121 §8.5.3.1)", async () => {
     const alice = await login("alice", "a");
     const bob = await login("bob", "b");
-    await alice.send(xml("iq", { type: "get", id: "p1", to: "bob@localhost/b" }, xml("query", { xmlns: "jabber:iq:version" })));
+    await alice.send(
+      xml(
+        "iq",
+        { type: "get", id: "p1", to: "bob@localhost/b" },
+        xml("query", { xmlns: "jabber:iq:version" }),
+      ),
+    );
     const req = await bob.next((el) => el.is("iq") && el.attrs.id === "p1");
     assert.equal(req.attrs.from, "alice@localhost/a");
     await bob.send(xml("iq", { type: "result", id: "p1", to: "alice@localhost/a" }));
@@ -173,7 +223,9 @@ describe("sessions and routing (RFC 6120 §8, §10; RFC 6121 §4, §8)", () => {
   it("never answers an error with an error (RFC 6120 §8.3.1)", async () => {
     const alice = await login("alice");
     await alice.send(xml("message", { to: "nobody@localhost", type: "error", id: "e1" }));
-    await alice.send(xml("message", { to: "alice@localhost", type: "chat", id: "after" }, xml("body", {}, "me")));
+    await alice.send(
+      xml("message", { to: "alice@localhost", type: "chat", id: "after" }, xml("body", {}, "me")),
+    );
     // The only error-type stanza that may come back is none at all.
     await assert.rejects(alice.next((el) => el.attrs.id === "e1", 300));
   });
