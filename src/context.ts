@@ -7,10 +7,13 @@ import type { AccountStore } from "./auth/accounts.js";
 import type { CertStore } from "./tls.js";
 import type { AuthThrottle } from "./auth/throttle.js";
 import type { IqHandlers } from "./iq.js";
+import type { DiscoRegistry } from "./disco.js";
+import type { SqliteStorage } from "./storage/sqlite.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
-  readonly config: ServerConfig;
+  /** Replaced as a whole by reload_config. */
+  config: ServerConfig;
   readonly hosts: Set<string>;
   readonly log: Logger;
   readonly sm: SessionManager;
@@ -20,4 +23,7 @@ export interface CoreContext {
   readonly accounts: AccountStore;
   readonly certs: CertStore;
   readonly throttle: AuthThrottle;
+  readonly disco: DiscoRegistry;
+  readonly storage: SqliteStorage;
+  readonly startedAt: number;
 }

@@ -3,6 +3,7 @@ import type { JID } from "./jid.js";
 import type { Hooks } from "./hooks.js";
 import type { IqHandlers } from "./iq.js";
 import type { SessionManager } from "./sm.js";
+import type { SessionHandle } from "./session-handle.js";
 import { StanzaError } from "./xmpp/errors.js";
 import { iqPayload, iqResult } from "./stanza.js";
 
@@ -34,6 +35,7 @@ export class LocalDelivery {
 
   deliver(stanza: Element, from: JID, to: JID): void {
     if (!to.local) return this.toServer(stanza, from, to);
+    if (!this.hooks.run("local_delivery", { from, to, stanza })) return;
     if (to.resource) return this.toFullJid(stanza, from, to);
     return this.toBareJid(stanza, from, to);
   }
@@ -65,6 +67,7 @@ export class LocalDelivery {
         return this.presenceIn(stanza, from, to.bare());
       }
       session.deliver(stanza);
+      if (stanza.name === "message") this.delivered(stanza, from, to, [session]);
       return;
     }
     // §8.5.3.2: no such resource.
@@ -126,14 +129,16 @@ export class LocalDelivery {
       if (!this.hooks.run("offline_message", { from, to, stanza })) return;
       throw new StanzaError("service-unavailable");
     }
-    if (type === "headline") {
-      for (const s of candidates) s.deliver(stanza); // §8.5.2.1.1: every non-negative resource
-      return;
-    }
-    // Normal and chat: the "most available" resources, i.e. all those sharing the highest
-    // priority (§8.5.2.1.1 leaves the choice to the server; this is what users expect).
+    // Headline: every non-negative resource. Normal and chat: the "most available" ones, i.e.
+    // all sharing the highest priority (§8.5.2.1.1 leaves the choice to the server).
     const top = Math.max(...candidates.map((s) => s.priority));
-    for (const s of candidates) if (s.priority === top) s.deliver(stanza);
+    const targets = type === "headline" ? candidates : candidates.filter((s) => s.priority === top);
+    for (const s of targets) s.deliver(stanza);
+    this.delivered(stanza, from, to, targets);
+  }
+
+  private delivered(stanza: Element, from: JID, to: JID, sessions: SessionHandle[]): void {
+    this.hooks.run("message_delivered", { from, to, stanza, delivered: sessions });
   }
 
   /**
@@ -150,7 +155,7 @@ export class LocalDelivery {
   private handleIq(stanza: Element, from: JID, to: JID, target: "host" | "account"): void {
     const type = stanza.attrs.type as "get" | "set";
     const payload = iqPayload(stanza);
-    const handler = this.iq.find(target, type, payload);
+    const handler = this.iq.find(to.domain, target, type, payload);
     // RFC 6120 §8.2.3 / §10.3.3: an IQ nobody understands gets service-unavailable.
     if (!handler) throw new StanzaError("service-unavailable");
     const reply = (result: Element | null): void => {

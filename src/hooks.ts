@@ -33,6 +33,35 @@ export interface HookMap {
    */
   presence_in: { from: JID; to: JID; stanza: Element };
   /**
+   * Any stanza for a local user (to has a localpart), before the RFC 6121 §8.5 rules run. A
+   * handler that deals with it itself (e.g. blocking, which answers or drops per XEP-0191)
+   * returns STOP.
+   */
+  local_delivery: { from: JID; to: JID; stanza: Element };
+  /**
+   * A message was handed to local sessions of `to` (possibly none, when it went offline).
+   * Carbons (XEP-0280) copies it to the user's other resources from here.
+   */
+  message_delivered: { from: JID; to: JID; stanza: Element; delivered: SessionHandle[] };
+  /**
+   * A first-level element on a stream that has not authenticated yet and that the core does not
+   * negotiate itself (e.g. XEP-0077 in-band registration IQs). STOP when handled; otherwise the
+   * stream is closed with not-authorized.
+   */
+  c2s_unauthenticated_packet: { session: SessionHandle; stanza: Element };
+  /** An account was removed while the server runs; modules drop what they keep in memory. */
+  remove_user: { username: string; host: string };
+  /**
+   * A disco#info answer being built (XEP-0030), so modules can add XEP-0128 data forms or
+   * node-specific features. `query` is the <query/> element of the reply.
+   */
+  disco_info: {
+    host: string;
+    target: "host" | "account";
+    node: string | undefined;
+    query: Element;
+  };
+  /**
    * Presence a client broadcasts (initial/available/unavailable, no `to`). The core adds the
    * user's other available resources; the roster module adds subscribers (RFC 6121 §4.2.2).
    */
@@ -40,6 +69,26 @@ export interface HookMap {
 }
 
 export type HookName = keyof HookMap;
+
+/**
+ * The virtual host each hook invocation belongs to, so a module started for one host only sees
+ * its own host's events.
+ */
+export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = {
+  user_send_packet: (p) => p.session.jid.domain,
+  user_receive_packet: (p) => p.session.jid.domain,
+  sm_register_connection: (p) => p.session.jid.domain,
+  sm_remove_connection: (p) => p.session.jid.domain,
+  c2s_stream_features: (p) => p.session.host,
+  offline_message: (p) => p.to.domain,
+  presence_in: (p) => p.to.domain,
+  local_delivery: (p) => p.to.domain,
+  message_delivered: (p) => p.to.domain,
+  c2s_unauthenticated_packet: (p) => p.session.host,
+  remove_user: (p) => p.host,
+  disco_info: (p) => p.host,
+  presence_broadcast: (p) => p.session.jid.domain,
+};
 
 export const STOP = Symbol("stop");
 export type HookResult = void | typeof STOP;

@@ -20,16 +20,23 @@ export interface IqRequest {
  */
 export type IqHandler = (req: IqRequest) => Element | null | Promise<Element | null>;
 
-/** IQ handlers by target, type and payload namespace. */
+/** IQ handlers by host, target, type and payload (namespace and element name). */
 export class IqHandlers {
   private readonly handlers = new Map<string, { handler: IqHandler; owner: string }>();
 
-  private static key(target: IqTarget, type: IqType, xmlns: string, name: string): string {
-    return `${target} ${type} ${xmlns} ${name}`;
+  private static key(
+    host: string,
+    target: IqTarget,
+    type: IqType,
+    xmlns: string,
+    name: string,
+  ): string {
+    return `${host} ${target} ${type} ${xmlns} ${name}`;
   }
 
   /** Registers a handler; throws if another owner already handles the same request. */
   add(
+    host: string,
     target: IqTarget,
     type: IqType,
     xmlns: string,
@@ -37,7 +44,7 @@ export class IqHandlers {
     handler: IqHandler,
     owner = "core",
   ): () => void {
-    const key = IqHandlers.key(target, type, xmlns, name);
+    const key = IqHandlers.key(host, target, type, xmlns, name);
     const existing = this.handlers.get(key);
     if (existing) {
       throw new Error(
@@ -50,9 +57,9 @@ export class IqHandlers {
     };
   }
 
-  find(target: IqTarget, type: IqType, payload: Element): IqHandler | undefined {
+  find(host: string, target: IqTarget, type: IqType, payload: Element): IqHandler | undefined {
     const ns = payload.getNS() ?? "";
-    return this.handlers.get(IqHandlers.key(target, type, ns, payload.getName()))?.handler;
+    return this.handlers.get(IqHandlers.key(host, target, type, ns, payload.getName()))?.handler;
   }
 
   removeOwner(owner: string): void {

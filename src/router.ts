@@ -4,14 +4,19 @@ import type { Logger } from "./log.js";
 import { StanzaError } from "./xmpp/errors.js";
 import { errorReply } from "./stanza.js";
 import type { LocalDelivery } from "./delivery.js";
+import { ModuleFault } from "./module-fault.js";
 
 /**
  * The router: picks where a stanza goes by the domain of its `to` (design: local host, later
  * services such as conference.* and remote servers over s2s). Every stanza it cannot deliver is
  * bounced to the sender with the error the RFC names; nothing is dropped without a rule saying so.
  */
+export type ServiceHandler = (stanza: Element, from: JID, to: JID) => void;
+
 export class Router {
   private local: LocalDelivery | null = null;
+  /** Domains served by a module (e.g. conference.example.org), not by the session manager. */
+  private readonly services = new Map<string, ServiceHandler>();
 
   constructor(
     private readonly hosts: Set<string>,
@@ -23,7 +28,17 @@ export class Router {
   }
 
   isLocal(domain: string): boolean {
-    return this.hosts.has(domain);
+    return this.hosts.has(domain) || this.services.has(domain);
+  }
+
+  addService(domain: string, handler: ServiceHandler): () => void {
+    if (this.hosts.has(domain) || this.services.has(domain)) {
+      throw new Error(`${domain} is already served`);
+    }
+    this.services.set(domain, handler);
+    return () => {
+      if (this.services.get(domain) === handler) this.services.delete(domain);
+    };
   }
 
   /** Routes a stanza whose `from` and `to` attributes are already set and normalized. */
@@ -31,6 +46,11 @@ export class Router {
     try {
       if (this.hosts.has(to.domain) && this.local) {
         this.local.deliver(stanza, from, to);
+        return;
+      }
+      const service = this.services.get(to.domain);
+      if (service) {
+        service(stanza, from, to);
         return;
       }
       // RFC 6120 §10.4: no server-to-server yet, so every other domain is unreachable.
@@ -49,10 +69,13 @@ export class Router {
     if (err instanceof StanzaError) {
       error = err;
     } else {
-      this.log.error(
-        { err, from: from.toString(), to: to.toString() },
-        "error while routing a stanza",
-      );
+      // A ModuleFault was logged with the module's name where it happened.
+      if (!(err instanceof ModuleFault)) {
+        this.log.error(
+          { err, from: from.toString(), to: to.toString() },
+          "error while routing a stanza",
+        );
+      }
       error = new StanzaError("internal-server-error");
     }
     const reply = errorReply(stanza, error);

@@ -1,6 +1,6 @@
 import type { Server as NetServer, AddressInfo } from "node:net";
 import { mkdirSync } from "node:fs";
-import type { ServerConfig } from "./config/config.js";
+import { EMBEDDED_DEFAULTS_FILE, loadConfig, type ServerConfig } from "./config/config.js";
 import type { CoreContext } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
 import { SqliteStorage } from "./storage/sqlite.js";
@@ -17,6 +17,8 @@ import type { C2SSession } from "./c2s/session.js";
 import { ControlServer } from "./control/server.js";
 import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
+import { DiscoRegistry } from "./disco.js";
+import { ModuleManager } from "./modulemanager.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -31,22 +33,22 @@ export class Server {
   private readonly listeners: NetServer[] = [];
   private control: ControlServer | null = null;
   private stopped = false;
-  readonly startedAt = Date.now();
+  readonly modules: ModuleManager;
 
   private constructor(
     readonly ctx: CoreContext,
     private readonly storage: SqliteStorage,
-  ) {}
+  ) {
+    this.modules = new ModuleManager(ctx);
+  }
+
+  get startedAt(): number {
+    return this.ctx.startedAt;
+  }
 
   static async start(config: ServerConfig, opts: ServerOptions = {}): Promise<Server> {
     const log = createLogger(config.loglevel, opts.logDestination);
     for (const w of config.warnings) log.warn(w);
-    if (Object.keys(config.modules).length > 0) {
-      log.warn(
-        { modules: Object.keys(config.modules) },
-        "modules are configured but this version has no module loader yet; they are not started",
-      );
-    }
     mkdirSync(config.dataDir, { recursive: true });
     const storage = new SqliteStorage(config.sqlDatabase);
     try {
@@ -71,8 +73,17 @@ export class Server {
         accounts,
         certs,
         throttle: new AuthThrottle(),
+        disco: new DiscoRegistry(),
+        storage,
+        startedAt: Date.now(),
       };
       const server = new Server(ctx, storage);
+      try {
+        await server.modules.startAll(config);
+      } catch (err) {
+        await server.modules.stopAll();
+        throw err;
+      }
       await server.listen(opts);
       log.info(
         { hosts: config.hosts, ports: server.ports().map((p) => p.port), config: config.file },
@@ -118,6 +129,51 @@ export class Server {
     session.onTeardown = () => this.connections.delete(session);
   }
 
+  /**
+   * Re-reads the config file and applies it without dropping connections (ejabberdctl
+   * reload_config): hosts added or removed, modules started, stopped or restarted, log level.
+   * A config that fails validation is refused and the running one stays.
+   */
+  async reloadConfig(): Promise<string[]> {
+    const current = this.ctx.config;
+    if (current.file === EMBEDDED_DEFAULTS_FILE) {
+      throw new Error("the server runs on its embedded defaults; there is no file to reload");
+    }
+    const next = loadConfig(current.file);
+    await this.modules.validate(next);
+    const notes: string[] = [];
+    const added = next.hosts.filter((h) => !this.ctx.hosts.has(h));
+    const removed = [...this.ctx.hosts].filter((h) => !next.hosts.includes(h));
+    if (added.length > 0) {
+      this.ctx.certs.load(next.certfiles.filter((f) => !current.certfiles.includes(f)));
+      await this.ctx.certs.ensureHosts(added, next.dataDir);
+    }
+    for (const h of added) this.ctx.hosts.add(h);
+    for (const h of removed) {
+      this.ctx.hosts.delete(h);
+      for (const s of [...this.connections]) {
+        if (s.host === h) s.close(new StreamError("host-gone", `${h} is no longer served here`));
+      }
+    }
+    if (added.length) notes.push(`hosts added: ${added.join(", ")}`);
+    if (removed.length) notes.push(`hosts removed: ${removed.join(", ")}`);
+    if (JSON.stringify(next.listen) !== JSON.stringify(current.listen)) {
+      notes.push("listener changes take effect at the next restart");
+    }
+    if (next.loglevel !== current.loglevel) {
+      this.ctx.log.level = next.loglevel;
+      notes.push(`loglevel: ${next.loglevel}`);
+    }
+    this.ctx.config = next;
+    const r = await this.modules.reload(next);
+    if (r.started.length) notes.push(`modules started: ${r.started.join(", ")}`);
+    if (r.stopped.length) notes.push(`modules stopped: ${r.stopped.join(", ")}`);
+    if (r.restarted.length) notes.push(`modules restarted: ${r.restarted.join(", ")}`);
+    for (const w of next.warnings) this.ctx.log.warn(w);
+    this.ctx.log.info({ changes: notes }, "configuration reloaded");
+    return notes.length > 0 ? notes : ["no changes"];
+  }
+
   /** Actual listening ports (useful when the config asked for port 0). */
   ports(): { port: number; tls: boolean }[] {
     return this.listeners.map((l, i) => ({
@@ -147,6 +203,7 @@ export class Server {
     }
     await this.control?.stop();
     await closed;
+    await this.modules.stopAll();
     // Let the closing stream errors reach the sockets before the process goes on.
     await new Promise((r) => setTimeout(r, 50));
     this.storage.close();

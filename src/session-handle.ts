@@ -10,6 +10,12 @@ import type { StreamError } from "./xmpp/errors.js";
 export interface SessionHandle {
   /** Stream id, unique per connection; used in logs. */
   readonly id: string;
+  /** The host the client's stream is for (its `to`), once the stream header was read. */
+  readonly host: string | null;
+  /** True once the stream is encrypted (STARTTLS done, or direct TLS). */
+  readonly secure: boolean;
+  /** The client's IP address, for throttling and logs. */
+  readonly remoteAddress: string;
   /** The full JID after resource binding. */
   readonly jid: JID;
   readonly log: Logger;

@@ -15,6 +15,7 @@ import { SaslNegotiation } from "./sasl.js";
 import { handleBind, handleLegacySession } from "./bind.js";
 import { handleClientStanza } from "./client-stanza.js";
 import { broadcastPresence } from "../presence.js";
+import { ModuleFault } from "../module-fault.js";
 
 /**
  * Where a stream is in its negotiation (RFC 6120 §4.3): waiting for a (re)started stream
@@ -277,7 +278,9 @@ export class C2SSession implements SessionHandle {
     if (ns === NS.sasl && (el.name === "auth" || el.name === "response" || el.name === "abort")) {
       return this.sasl.handle(el);
     }
-    // RFC 6120 §4.9.3.12: nothing but negotiation before authentication.
+    // Modules may serve a few things before authentication (XEP-0077 registration).
+    if (!this.ctx.hooks.run("c2s_unauthenticated_packet", { session: this, stanza: el })) return;
+    // RFC 6120 §4.9.3.12: nothing else but negotiation before authentication.
     throw new StreamError("not-authorized", "authenticate first");
   }
 
@@ -287,7 +290,10 @@ export class C2SSession implements SessionHandle {
     if (err instanceof StanzaError) {
       error = err;
     } else {
-      this.log.error({ err, stanza: el.name, id: el.attrs.id }, "error while handling a stanza");
+      // A ModuleFault was logged with the module's name where it happened.
+      if (!(err instanceof ModuleFault)) {
+        this.log.error({ err, stanza: el.name, id: el.attrs.id }, "error while handling a stanza");
+      }
       error = new StanzaError("internal-server-error");
     }
     if (this.state !== "bound" && this.state !== "authenticated") return;

@@ -74,6 +74,11 @@ const COMMANDS: Record<string, Command> = {
     help: "Tell whether the server runs, with its session count and uptime",
     run: (config) => remote(config, "status", []),
   },
+  reload_config: {
+    args: [],
+    help: "Re-read the config file and apply it without dropping connections",
+    run: (config) => remote(config, "reload_config", []),
+  },
   stop: {
     args: [],
     help: "Stop the server",

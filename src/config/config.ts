@@ -77,8 +77,10 @@ export interface ServerConfig {
   controlSocket: string;
   /** Never empty. */
   listen: ListenerConfig[];
-  /** Module name → options; options are not validated here. */
+  /** Module name → options; options are not validated here (the module loader does it). */
   modules: Record<string, Record<string, unknown>>;
+  /** Module name → option name ("" for the module itself) → line in the file, for errors. */
+  moduleLines?: Record<string, Record<string, number>>;
   /** Human-readable notes about options that were accepted but are not used. */
   warnings: string[];
 }

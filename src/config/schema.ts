@@ -350,6 +350,7 @@ class Validator {
   /** Warnings with the offset they refer to, to report them in file order. */
   private readonly warnings: Array<{ offset: number; text: string }> = [];
   private readonly baseDir: string;
+  private readonly moduleLines: Record<string, Record<string, number>> = {};
 
   constructor(
     private readonly file: string,
@@ -669,6 +670,7 @@ class Validator {
 
     const modulesEntry = get("modules");
     const modules = modulesEntry ? this.modules(modulesEntry) : {};
+    const moduleLines = this.moduleLines;
 
     const config: ServerConfig = {
       file: this.file,
@@ -685,6 +687,7 @@ class Validator {
       controlSocket,
       listen,
       modules,
+      moduleLines,
       warnings: this.warnings.sort((a, b) => a.offset - b.offset).map((w) => w.text),
     };
     if (authScramHash !== undefined) config.authScramHash = authScramHash;
@@ -820,6 +823,15 @@ class Validator {
     }
     const modules: Record<string, Record<string, unknown>> = {};
     for (const module of this.entries(value, entry.path)) {
+      // Where each module and option was written, so the module loader's option errors can
+      // name the line too.
+      const lines: Record<string, number> = { "": this.where(module.keyNode).line ?? 0 };
+      if (isMap(module.value)) {
+        for (const o of this.entries(module.value, module.path)) {
+          lines[o.key] = this.where(o.keyNode).line ?? 0;
+        }
+      }
+      this.moduleLines[module.key] = lines;
       if (this.isNull(module.value)) {
         modules[module.key] = {};
       } else if (isMap(module.value)) {

@@ -43,6 +43,7 @@ export function controlCommands(
         s.close(new StreamError("not-authorized", "the account was removed"));
       return { ok: true, result: String(sessions.length) };
     },
+    reload_config: async () => ({ ok: true, result: await server.reloadConfig() }),
     stop: () => {
       setImmediate(requestStop);
       return { ok: true, result: "" };

@@ -39,6 +39,11 @@ export class RawClient {
     });
   }
 
+  /** The TLS layer once STARTTLS is done (for channel binding in tests). */
+  get tls(): TLSSocket | null {
+    return "exportKeyingMaterial" in this.socket ? this.socket : null;
+  }
+
   send(data: string | Buffer): void {
     this.socket.write(data);
   }

@@ -1,0 +1,175 @@
+/**
+ * Module options: each option declares its type, default and one line of docs, in one place
+ * (the way ejabberd's gen_mod keeps mod_opt_type, mod_options and mod_doc together). The loader
+ * validates a module's YAML options against these before the module starts.
+ */
+
+/** Thrown by an option parser; the loader adds file, line and key. */
+export class OptionError extends Error {}
+
+export interface OptionSpec<T> {
+  /** A short description of what is valid, for error messages and docs ("an integer ≥ 1"). */
+  readonly expected: string;
+  readonly default: T;
+  readonly doc: string;
+  parse(value: unknown): T;
+}
+
+/**
+ * The same declared as plain data, for plugins written in JavaScript without importing Parley:
+ * `{ type: "integer", default: 5, doc: "...", min: 1 }`.
+ */
+export type DeclarativeOption =
+  | { type: "boolean"; default: boolean; doc: string }
+  | {
+      type: "integer";
+      default: number;
+      doc: string;
+      min?: number;
+      max?: number;
+      infinity?: boolean;
+    }
+  | { type: "string"; default: string; doc: string; enum?: readonly string[] }
+  | { type: "strings"; default: string[]; doc: string };
+
+export type OptionSpecs = Record<string, OptionSpec<unknown> | DeclarativeOption>;
+
+/** The typed options object a module receives, inferred from its specs. */
+export type OptionsOf<S extends OptionSpecs> = { -readonly [K in keyof S]: S[K]["default"] };
+
+/** Turns a declarative option into a spec with a parser. */
+export function toSpec(o: OptionSpec<unknown> | DeclarativeOption): OptionSpec<unknown> {
+  if ("parse" in o) return o;
+  switch (o.type) {
+    case "boolean":
+      return opt.boolean(o.default, o.doc);
+    case "integer":
+      return opt.integer(o.default, o.doc, o);
+    case "string":
+      return o.enum ? opt.oneOf(o.enum, o.default, o.doc) : opt.string(o.default, o.doc);
+    case "strings":
+      return opt.strings(o.default, o.doc);
+  }
+}
+
+function spec<T>(expected: string, def: T, doc: string, parse: (v: unknown) => T): OptionSpec<T> {
+  return { expected, default: def, doc, parse };
+}
+
+function show(v: unknown): string {
+  return typeof v === "string"
+    ? JSON.stringify(v)
+    : v === null
+      ? "null"
+      : (JSON.stringify(v) ?? String(v));
+}
+
+export const opt = {
+  boolean(def: boolean, doc: string): OptionSpec<boolean> {
+    return spec("true or false", def, doc, (v) => {
+      if (typeof v !== "boolean") throw new OptionError(`expected true or false, got ${show(v)}`);
+      return v;
+    });
+  },
+
+  /** An integer in [min, max]; `infinity` allowed (as Infinity) when `infinity` is set. */
+  integer(
+    def: number,
+    doc: string,
+    range: { min?: number; max?: number; infinity?: boolean } = {},
+  ): OptionSpec<number> {
+    const { min = -Infinity, max = Infinity, infinity = false } = range;
+    const expected =
+      `an integer${Number.isFinite(min) ? ` ≥ ${min}` : ""}${Number.isFinite(max) ? ` ≤ ${max}` : ""}` +
+      (infinity ? " or infinity" : "");
+    return spec(expected, def, doc, (v) => {
+      if (infinity && (v === "infinity" || v === Infinity)) return Infinity;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+        throw new OptionError(`expected ${expected}, got ${show(v)}`);
+      }
+      return v;
+    });
+  },
+
+  string(def: string, doc: string): OptionSpec<string> {
+    return spec("text", def, doc, (v) => {
+      if (typeof v === "number") return String(v);
+      if (typeof v !== "string") throw new OptionError(`expected text, got ${show(v)}`);
+      return v;
+    });
+  },
+
+  oneOf<T extends string>(values: readonly T[], def: T, doc: string): OptionSpec<T> {
+    const expected = `one of ${values.join(", ")}`;
+    return spec(expected, def, doc, (v) => {
+      if (typeof v !== "string" || !values.includes(v as T)) {
+        throw new OptionError(`expected ${expected}, got ${show(v)}`);
+      }
+      return v as T;
+    });
+  },
+
+  strings(def: string[], doc: string): OptionSpec<string[]> {
+    return spec("a list of text values", def, doc, (v) => {
+      if (typeof v === "string") return [v];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+        throw new OptionError(`expected a list of text values, got ${show(v)}`);
+      }
+      return [...(v as string[])];
+    });
+  },
+
+  /** A structured value with its own parser (e.g. a map of room defaults). */
+  custom<T>(expected: string, def: T, doc: string, parse: (v: unknown) => T): OptionSpec<T> {
+    return spec(expected, def, doc, parse);
+  },
+};
+
+/** Keys the loader itself reads from a module's options, not passed to the module. */
+export const LOADER_KEYS = ["path", "package"] as const;
+
+/**
+ * Validates raw YAML options against the specs: unknown keys and bad values throw OptionError
+ * with the key (the caller adds file and line).
+ */
+export function parseOptions<S extends OptionSpecs>(
+  specs: S,
+  raw: Record<string, unknown>,
+): OptionsOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    if ((LOADER_KEYS as readonly string[]).includes(key)) continue;
+    if (!(key in specs)) {
+      const valid = Object.keys(specs);
+      throw new KeyedOptionError(
+        key,
+        valid.length > 0
+          ? `unknown option '${key}'; valid options: ${valid.join(", ")}`
+          : `unknown option '${key}'; this module takes no options`,
+      );
+    }
+  }
+  for (const [key, declared] of Object.entries(specs)) {
+    const s = toSpec(declared);
+    if (raw[key] === undefined || raw[key] === null) {
+      out[key] = s.default;
+      continue;
+    }
+    try {
+      out[key] = s.parse(raw[key]);
+    } catch (err) {
+      if (err instanceof OptionError) throw new KeyedOptionError(key, err.message);
+      throw err;
+    }
+  }
+  return out as OptionsOf<S>;
+}
+
+export class KeyedOptionError extends OptionError {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,142 @@
+import type { Database } from "better-sqlite3";
+import type { Element, xml } from "@xmpp/xml";
+import type { STOP } from "./hooks.js";
+import type { StanzaError, StreamError } from "./xmpp/errors.js";
+import type { Logger } from "./log.js";
+import type { HookHandler, HookName } from "./hooks.js";
+import type { IqHandler, IqTarget, IqType } from "./iq.js";
+import type { DiscoIdentity, DiscoTarget } from "./disco.js";
+import type { JID } from "./jid.js";
+import type { SessionHandle } from "./session-handle.js";
+import type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
+import type { Migration } from "./storage/migrations.js";
+import type { OptionSpecs, OptionsOf } from "./module-options.js";
+
+export { opt } from "./module-options.js";
+export { STOP } from "./hooks.js";
+export { StanzaError, StreamError } from "./xmpp/errors.js";
+export { xml, type Element } from "@xmpp/xml";
+export type { HookMap, HookName, HookHandler, HookResult } from "./hooks.js";
+export type { IqRequest, IqHandler } from "./iq.js";
+export type { OptionSpec, OptionSpecs, OptionsOf } from "./module-options.js";
+
+/**
+ * Events modules define for each other. A module declares its own by augmenting this
+ * interface:
+ *
+ *     declare module "parley/moduleapi" {
+ *       interface ExtensionEvents { "welcome:sent": { to: string } }
+ *     }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ExtensionEvents {}
+
+/** What the rest of the server looks like to a module: read-only views and a few actions. */
+export interface ServerView {
+  /** Every host served. */
+  readonly hosts: ReadonlySet<string>;
+  readonly startedAt: number;
+  /** Bound sessions of a user (bare JID). */
+  sessions(bare: JID | string): readonly SessionHandle[];
+  /** Sessions that sent available presence. */
+  availableSessions(bare: JID | string): readonly SessionHandle[];
+  /** One bound session by full JID. */
+  session(full: JID): SessionHandle | undefined;
+  userExists(username: string, host: string): boolean;
+  /** Every bound session on the server (for admin-like modules; avoid on hot paths). */
+  allSessions(): IterableIterator<SessionHandle>;
+  /** What every module on this host advertises in disco#info (XEP-0030), for mod_disco/mod_caps. */
+  discoInfo(target: DiscoTarget): { identities: DiscoIdentity[]; features: string[] };
+  /** Services listed in this host's disco#items. */
+  discoItems(): { jid: string; name?: string }[];
+}
+
+/**
+ * The API a module gets for one virtual host. Everything registered through it (hooks, IQ
+ * handlers, disco entries, timers, event handlers) is removed when the module stops.
+ */
+export interface ModuleContext<O = Record<string, never>> {
+  readonly name: string;
+  readonly host: string;
+  /** The module's validated options. */
+  readonly options: Readonly<O>;
+  /** A child logger: every line carries the module's name and host. */
+  readonly log: Logger;
+  readonly server: ServerView;
+  /**
+   * The stanza toolkit, also here so a plugin loaded from a path needs no runtime import of
+   * Parley: the element factory, the error values and the hook STOP marker.
+   */
+  readonly xml: typeof xml;
+  readonly StanzaError: typeof StanzaError;
+  readonly StreamError: typeof StreamError;
+  readonly STOP: typeof STOP;
+
+  /** Handles a hook for this host. Higher priority runs first; return STOP to end the chain. */
+  hook<K extends HookName>(name: K, handler: HookHandler<K>, priority?: number): void;
+  /**
+   * Answers IQs of `type` whose payload is <name xmlns=xmlns/>: sent to the host itself
+   * (target "host", the default) or to a user's bare JID on this host ("account", RFC 6121
+   * §8.5.2.1.3).
+   */
+  iq(type: IqType, xmlns: string, name: string, handler: IqHandler, target?: IqTarget): void;
+  /** Advertises a feature in disco#info (XEP-0030) of the host or of user accounts. */
+  feature(xmlns: string, target?: DiscoTarget): void;
+  identity(identity: DiscoIdentity, target?: DiscoTarget): void;
+  /** Lists a service (e.g. conference.<host>) in the host's disco#items. */
+  item(jid: string, name?: string): void;
+  /**
+   * Serves a whole domain (e.g. conference.example.org): every stanza to it comes to
+   * `handler`, which must answer or bounce. The domain is removed when the module stops.
+   */
+  service(domain: string, handler: (stanza: Element, from: JID, to: JID) => void): void;
+
+  /** Routes a stanza as the server would: its `from` and `to` attributes must be set. */
+  route(stanza: Element): void;
+  /** Bounces a stanza back to its sender with `error` (a StanzaError). */
+  bounce(stanza: Element, error: unknown): void;
+
+  /** Per-user JSON values in a named store (use the module's name or a prefix of it). */
+  keyval<T extends Json>(store: string): KeyvalStore<T>;
+  /** Per-user, per-key JSON values in a named store. */
+  map<T extends Json>(store: string): MapStore<T>;
+  /**
+   * Applies the module's own schema migrations (tables it owns; reference users(host, username)
+   * with ON DELETE CASCADE so account removal removes the module's rows too).
+   */
+  migrate(migrations: Migration[]): Database;
+
+  setTimeout(fn: () => void, ms: number): void;
+  setInterval(fn: () => void, ms: number): void;
+  /** Runs `fn` when the module stops (in reverse order of registration). */
+  onStop(fn: () => void | Promise<void>): void;
+
+  on<K extends keyof ExtensionEvents>(
+    event: K,
+    handler: (payload: ExtensionEvents[K]) => void,
+  ): void;
+  emit<K extends keyof ExtensionEvents>(event: K, payload: ExtensionEvents[K]): void;
+  /** The value another module's start() returned on this host (its API), if it runs. */
+  module<T>(name: string): T | undefined;
+}
+
+/** A module: what it is called, what it takes, what it needs, and how it starts. */
+export interface ParleyModule<S extends OptionSpecs = OptionSpecs, E = unknown> {
+  /** As in ejabberd where the feature exists there: "mod_ping". */
+  readonly name: string;
+  /** One line for docs and errors. */
+  readonly description: string;
+  readonly options: S;
+  /** Hard: refuse to start without them. Soft: start after them when they are enabled. */
+  readonly dependencies?: { hard?: readonly string[]; soft?: readonly string[] };
+  /** Called once per host; may return an API object for other modules (ctx.module()). */
+  start(ctx: ModuleContext<OptionsOf<S>>): E | void | Promise<E | void>;
+  stop?(ctx: ModuleContext<OptionsOf<S>>): void | Promise<void>;
+}
+
+/** Declares a module with its option types inferred (the identity function, typed). */
+export function defineModule<S extends OptionSpecs, E = void>(
+  m: ParleyModule<S, E>,
+): ParleyModule<S, E> {
+  return m;
+}

@@ -1,0 +1,72 @@
+import { client, xml } from "@xmpp/client";
+import type { Element } from "@xmpp/xml";
+
+export { xml };
+
+/** A logged-in @xmpp/client connection with a few conveniences for tests. */
+export interface TestClient {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @xmpp/client is untyped
+  xmpp: any;
+  jid: string;
+  /** Resolves with the next stanza matching `pred` (or rejects after `ms`). */
+  next(pred: (el: Element) => boolean, ms?: number): Promise<Element>;
+  send(el: Element): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  port: number;
+  username: string;
+  password: string;
+  resource?: string;
+  domain?: string;
+  /** "xmpp" (STARTTLS) or "xmpps" (direct TLS, XEP-0368). */
+  scheme?: "xmpp" | "xmpps";
+}
+
+/** Connects with STARTTLS + SCRAM-SHA-1, as @xmpp/client does by default, and binds. */
+export async function connect(opts: ConnectOptions): Promise<TestClient> {
+  const xmpp = client({
+    service: `${opts.scheme ?? "xmpp"}://127.0.0.1:${opts.port}`,
+    domain: opts.domain ?? "localhost",
+    username: opts.username,
+    password: opts.password,
+    resource: opts.resource,
+  });
+  xmpp.reconnect.stop();
+  const received: Element[] = [];
+  const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  xmpp.on("stanza", (el: Element) => {
+    const i = waiters.findIndex((w) => w.pred(el));
+    if (i >= 0) waiters.splice(i, 1)[0]!.resolve(el);
+    else received.push(el);
+  });
+  xmpp.on("error", () => {
+    /* surfaced through start() or next() */
+  });
+  const address = await xmpp.start();
+  return {
+    xmpp,
+    jid: address.toString(),
+    next(pred, ms = 5000) {
+      const at = received.findIndex(pred);
+      if (at >= 0) return Promise.resolve(received.splice(at, 1)[0]!);
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve: (el: Element) => (clearTimeout(timer), resolve(el)) };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error("timed out waiting for a stanza"));
+        }, ms);
+        waiters.push(w);
+      });
+    },
+    send: (el) => xmpp.send(el),
+    async stop() {
+      try {
+        await xmpp.stop();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The plugin author's test kit: one call starts a real in-process Parley on free loopback ports
+ * with a temporary data directory and the chosen modules, and hands out logged-in clients
+ * (@xmpp/client, a real client library, over STARTTLS and SCRAM as Gajim would connect).
+ *
+ *     const t = await startTestServer({ modules: { mod_ping: {} } });
+ *     const alice = await t.client("alice");
+ *     ...
+ *     await t.stop();
+ *
+ * `@xmpp/client` must be installed as a dev dependency of the project using the kit.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import type { Element } from "@xmpp/xml";
+import { defaultConfig, defaultListener, type ServerConfig } from "../config/config.js";
+import { Server } from "../server.js";
+import { connect, type TestClient, type ConnectOptions } from "./client.js";
+
+export { connect, type TestClient, type ConnectOptions };
+export { xml } from "@xmpp/xml";
+
+// Test clients accept the generated self-signed certificate, as a user does in Gajim.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+
+export interface TestServerOptions {
+  /** Modules and their options, as under `modules:` in the YAML. */
+  modules?: Record<string, Record<string, unknown>>;
+  /** Served hosts; default ["localhost"]. */
+  hosts?: string[];
+  /** Last word on the config before start. */
+  config?: (c: ServerConfig) => void;
+}
+
+export interface TestServer {
+  server: Server;
+  config: ServerConfig;
+  dir: string;
+  /** The STARTTLS port and the direct-TLS port, both picked by the OS. */
+  port: number;
+  tlsPort: number;
+  /** Every log line the server wrote, parsed. */
+  logs: Record<string, unknown>[];
+  register(user: string, password: string, host?: string): Promise<void>;
+  /**
+   * A logged-in client for `user` (registered on first use with password "pw-<user>"), bound
+   * to `resource` if given. Clients still open are stopped by stop().
+   */
+  client(
+    user: string,
+    opts?: { resource?: string; host?: string; password?: string },
+  ): Promise<TestClient>;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(
+  opts: TestServerOptions | ((c: ServerConfig) => void) = {},
+): Promise<TestServer> {
+  const o: TestServerOptions = typeof opts === "function" ? { config: opts } : opts;
+  const dir = mkdtempSync(join(tmpdir(), "parley-test-"));
+  const config = defaultConfig(dir);
+  config.loglevel = "debug";
+  config.listen = [defaultListener(0), defaultListener(0, true)];
+  for (const l of config.listen) l.ip = "127.0.0.1";
+  if (o.hosts) config.hosts = o.hosts;
+  if (o.modules) config.modules = o.modules;
+  o.config?.(config);
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      if (process.env.PARLEY_TEST_LOG) process.stderr.write(chunk);
+      cb();
+    },
+  });
+  const server = await Server.start(config, { logDestination: sink });
+  const ports = server.ports();
+  const port = ports.find((p) => !p.tls)?.port ?? 0;
+  const clients: TestClient[] = [];
+  const t: TestServer = {
+    server,
+    config,
+    dir,
+    port,
+    tlsPort: ports.find((p) => p.tls)?.port ?? 0,
+    logs,
+    async register(user, password, host = config.hosts[0]!) {
+      await server.ctx.accounts.register(user, host, password);
+    },
+    async client(user, c = {}) {
+      const host = c.host ?? config.hosts[0]!;
+      const password = c.password ?? `pw-${user}`;
+      if (!server.ctx.accounts.exists(user, host)) await t.register(user, password, host);
+      const client = await connect({
+        port,
+        username: user,
+        password,
+        resource: c.resource,
+        domain: host,
+      });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.stop()));
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
+
+/** The first child element of an error stanza's <error/>: its condition name. */
+export function errorCondition(stanza: Element): string | undefined {
+  return stanza.getChild("error")?.getChildElements()[0]?.name;
+}

@@ -1,0 +1,3 @@
+// The XMPP stream parser used by the server: see docs/xml-parser.md for why this one.
+export type { StreamParserHandlers, StreamParserLimits, StreamParserLike } from "./types.js";
+export { StrictStreamParser as StreamParser } from "./strict-stream-parser.js";
