@@ -3,7 +3,7 @@ import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";
 import type { StanzaError, StreamError } from "./xmpp/errors.js";
 import type { Logger } from "./log.js";
-import type { HookHandler, HookName } from "./hooks.js";
+import type { HookHandler, HookMap, HookName } from "./hooks.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
@@ -71,6 +71,7 @@ export interface ModuleContext<O = Record<string, never>> {
   readonly StanzaError: typeof StanzaError;
   readonly StreamError: typeof StreamError;
   readonly STOP: typeof STOP;
+  readonly accounts: AccountsApi;
 
   /** Handles a hook for this host. Higher priority runs first; return STOP to end the chain. */
   hook<K extends HookName>(name: K, handler: HookHandler<K>, priority?: number): void;
@@ -91,6 +92,8 @@ export interface ModuleContext<O = Record<string, never>> {
    */
   service(domain: string, handler: (stanza: Element, from: JID, to: JID) => void): void;
 
+  /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
+  run<K extends HookName>(name: K, payload: HookMap[K]): boolean;
   /** Routes a stanza as the server would: its `from` and `to` attributes must be set. */
   route(stanza: Element): void;
   /** Bounces a stanza back to its sender with `error` (a StanzaError). */
@@ -118,6 +121,19 @@ export interface ModuleContext<O = Record<string, never>> {
   emit<K extends keyof ExtensionEvents>(event: K, payload: ExtensionEvents[K]): void;
   /** The value another module's start() returned on this host (its API), if it runs. */
   module<T>(name: string): T | undefined;
+}
+
+/** Account operations for modules such as mod_register (XEP-0077). */
+export interface AccountsApi {
+  exists(username: string, host: string): boolean;
+  /** Registers; resolves with the normalized username. Rejects with an AccountError. */
+  register(username: string, host: string, password: string): Promise<string>;
+  changePassword(username: string, host: string, password: string): Promise<void>;
+  /**
+   * Removes the account with everything stored for it, fires `remove_user`, and closes the
+   * user's sessions with the stream error `not-authorized`.
+   */
+  unregister(username: string, host: string): void;
 }
 
 /** A module: what it is called, what it takes, what it needs, and how it starts. */

@@ -12,6 +12,7 @@ import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-optio
 import type { ExtensionEvents, ModuleContext, ParleyModule, ServerView } from "./moduleapi.js";
 import { KeyvalStore, MapStore, type Json } from "./storage/keyval.js";
 import type { Logger } from "./log.js";
+import { AccountStore } from "./auth/accounts.js";
 import { ModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
@@ -304,6 +305,13 @@ export class ModuleManager {
       StanzaError,
       StreamError,
       STOP,
+      accounts: {
+        exists: (u, h) => core.accounts.exists(u, h),
+        register: (u, h, p) => core.accounts.register(u, h, p),
+        changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
+        unregister: (u, h) => removeAccount(core, u, h),
+      },
+      run: (hook, payload) => core.hooks.run(hook, payload),
       hook<K extends HookName>(hook: K, handler: HookHandler<K>, priority = 0) {
         const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
         const wrapped = guard((p: HookMap[K]) => (hostOf(p) === host ? handler(p) : undefined));
@@ -378,6 +386,16 @@ export class ModuleManager {
     };
     return ctx;
   }
+}
+
+/** Removes an account while the server runs: storage, module state, then the sessions. */
+export function removeAccount(core: CoreContext, username: string, host: string): number {
+  const user = AccountStore.prepUsername(username);
+  core.accounts.unregister(user, host);
+  core.hooks.run("remove_user", { username: user, host });
+  const sessions = core.sm.resources(`${user}@${host}`);
+  for (const s of sessions) s.close(new StreamError("not-authorized", "the account was removed"));
+  return sessions.length;
 }
 
 function addresses(stanza: Element): { from: JID; to: JID } {

@@ -687,10 +687,10 @@ class Validator {
       controlSocket,
       listen,
       modules,
-      moduleLines,
       warnings: this.warnings.sort((a, b) => a.offset - b.offset).map((w) => w.text),
     };
     if (authScramHash !== undefined) config.authScramHash = authScramHash;
+    if (Object.keys(moduleLines).length > 0) config.moduleLines = moduleLines;
     return config;
   }
 

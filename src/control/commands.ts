@@ -35,9 +35,10 @@ export function controlCommands(
       );
       return { ok: true, result: "" };
     },
-    /** Used by `unregister`: the account is gone, so are its sessions. */
+    /** Used by `unregister` after it removed the account: modules forget it, sessions end. */
     kick_user: ([user, host]) => {
       if (!user || !host) return { ok: false, error: "usage: kick_user USER HOST" };
+      server.ctx.hooks.run("remove_user", { username: user, host });
       const sessions = sm.resources(makeJID(user, host));
       for (const s of sessions)
         s.close(new StreamError("not-authorized", "the account was removed"));
