@@ -9,6 +9,8 @@ import type { AuthThrottle } from "./auth/throttle.js";
 import type { IqHandlers } from "./iq.js";
 import type { DiscoRegistry } from "./disco.js";
 import type { SqliteStorage } from "./storage/sqlite.js";
+import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
+import type { C2SSession } from "./c2s/session.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -26,4 +28,8 @@ export interface CoreContext {
   readonly disco: DiscoRegistry;
   readonly storage: SqliteStorage;
   readonly startedAt: number;
+  /** XEP-0198 settings per host, set by mod_stream_mgmt; absent = not offered. */
+  readonly streamMgmt: Map<string, StreamMgmtOptions>;
+  /** Resumable sessions by their resumption id (XEP-0198 §5). */
+  readonly resumable: Map<string, C2SSession>;
 }

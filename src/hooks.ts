@@ -90,7 +90,8 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   presence_broadcast: (p) => p.session.jid.domain,
 };
 
-export const STOP = Symbol("stop");
+/** Registered globally so a plugin's own copy of this file returns the same marker. */
+export const STOP: unique symbol = Symbol.for("parley.hooks.stop");
 export type HookResult = void | typeof STOP;
 export type HookHandler<K extends HookName> = (payload: HookMap[K]) => HookResult;
 

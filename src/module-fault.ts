@@ -11,3 +11,7 @@ export class ModuleFault extends Error {
     this.name = "ModuleFault";
   }
 }
+
+export function isModuleFault(err: unknown): err is ModuleFault {
+  return err instanceof Error && err.name === "ModuleFault";
+}

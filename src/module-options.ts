@@ -5,7 +5,9 @@
  */
 
 /** Thrown by an option parser; the loader adds file, line and key. */
-export class OptionError extends Error {}
+export class OptionError extends Error {
+  override name = "OptionError";
+}
 
 export interface OptionSpec<T> {
   /** A short description of what is valid, for error messages and docs ("an integer ≥ 1"). */
@@ -158,7 +160,10 @@ export function parseOptions<S extends OptionSpecs>(
     try {
       out[key] = s.parse(raw[key]);
     } catch (err) {
-      if (err instanceof OptionError) throw new KeyedOptionError(key, err.message);
+      // By name: a plugin's own copy of OptionError counts too.
+      if (err instanceof Error && err.name === "OptionError") {
+        throw new KeyedOptionError(key, err.message);
+      }
       throw err;
     }
   }

@@ -11,6 +11,7 @@ import type { SessionHandle } from "./session-handle.js";
 import type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
+import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -92,6 +93,11 @@ export interface ModuleContext<O = Record<string, never>> {
    */
   service(domain: string, handler: (stanza: Element, from: JID, to: JID) => void): void;
 
+  /**
+   * Turns on XEP-0198 stream management for this host's client sessions (mod_stream_mgmt);
+   * turned off again when the module stops.
+   */
+  streamManagement(options: StreamMgmtOptions): void;
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
   run<K extends HookName>(name: K, payload: HookMap[K]): boolean;
   /** Routes a stanza as the server would: its `from` and `to` attributes must be set. */

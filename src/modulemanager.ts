@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { xml, type Element } from "@xmpp/xml";
-import { StanzaError, StreamError } from "./xmpp/errors.js";
+import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/errors.js";
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
 import type { CoreContext } from "./context.js";
@@ -13,7 +13,7 @@ import type { ExtensionEvents, ModuleContext, ParleyModule, ServerView } from ".
 import { KeyvalStore, MapStore, type Json } from "./storage/keyval.js";
 import type { Logger } from "./log.js";
 import { AccountStore } from "./auth/accounts.js";
-import { ModuleFault } from "./module-fault.js";
+import { ModuleFault, isModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
 
@@ -276,7 +276,7 @@ export class ModuleManager {
         try {
           return fn(...args);
         } catch (err) {
-          if (err instanceof ModuleFault || isStanzaLevel(err)) throw err;
+          if (isModuleFault(err) || isStanzaLevel(err)) throw err;
           log.error({ err }, "module handler failed");
           throw new ModuleFault(name, err);
         }
@@ -312,6 +312,12 @@ export class ModuleManager {
         unregister: (u, h) => removeAccount(core, u, h),
       },
       run: (hook, payload) => core.hooks.run(hook, payload),
+      streamManagement(smOptions) {
+        core.streamMgmt.set(host, smOptions);
+        cleanups.push(() => {
+          if (core.streamMgmt.get(host) === smOptions) core.streamMgmt.delete(host);
+        });
+      },
       hook<K extends HookName>(hook: K, handler: HookHandler<K>, priority = 0) {
         const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
         const wrapped = guard((p: HookMap[K]) => (hostOf(p) === host ? handler(p) : undefined));
@@ -406,7 +412,7 @@ function addresses(stanza: Element): { from: JID; to: JID } {
 
 /** StanzaErrors and StreamErrors are a module's answers, not its failures. */
 function isStanzaLevel(err: unknown): boolean {
-  return err instanceof Error && (err.name === "StanzaError" || err.name === "StreamError");
+  return isStanzaError(err) || isStreamError(err);
 }
 
 function guardTimer(fn: () => void, log: Logger): () => void {

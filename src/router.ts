@@ -1,10 +1,10 @@
 import type { Element } from "@xmpp/xml";
 import type { JID } from "./jid.js";
 import type { Logger } from "./log.js";
-import { StanzaError } from "./xmpp/errors.js";
+import { StanzaError, isStanzaError } from "./xmpp/errors.js";
 import { errorReply } from "./stanza.js";
 import type { LocalDelivery } from "./delivery.js";
-import { ModuleFault } from "./module-fault.js";
+import { isModuleFault } from "./module-fault.js";
 
 /**
  * The router: picks where a stanza goes by the domain of its `to` (design: local host, later
@@ -66,11 +66,11 @@ export class Router {
    */
   bounce(stanza: Element, from: JID, to: JID, err: unknown): void {
     let error: StanzaError;
-    if (err instanceof StanzaError) {
+    if (isStanzaError(err)) {
       error = err;
     } else {
       // A ModuleFault was logged with the module's name where it happened.
-      if (!(err instanceof ModuleFault)) {
+      if (!isModuleFault(err)) {
         this.log.error(
           { err, from: from.toString(), to: to.toString() },
           "error while routing a stanza",

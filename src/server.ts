@@ -76,6 +76,8 @@ export class Server {
         disco: new DiscoRegistry(),
         storage,
         startedAt: Date.now(),
+        streamMgmt: new Map(),
+        resumable: new Map(),
       };
       const server = new Server(ctx, storage);
       try {

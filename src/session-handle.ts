@@ -4,6 +4,17 @@ import type { Logger } from "./log.js";
 import type { StreamError } from "./xmpp/errors.js";
 
 /**
+ * Told what became of a stanza handed to a session: `acked` once the client has it (its
+ * XEP-0198 <a/> covered it, or, without stream management, once it was written to the
+ * socket), `failed` when the session ended first. Lets mod_offline erase a message only
+ * after the client accepted it.
+ */
+export interface DeliveryTracker {
+  acked(): void;
+  failed(): void;
+}
+
+/**
  * What the rest of the server sees of a bound client session. Only the session itself changes
  * its state; everyone else talks to it through `deliver` and `close`.
  */
@@ -25,8 +36,11 @@ export interface SessionHandle {
   readonly priority: number;
   /** The last broadcast available presence, used to answer probes. */
   readonly presence: Element | null;
-  /** Hands a stanza to the session's outbound queue (after the user_receive_packet hook). */
-  deliver(stanza: Element): void;
+  /**
+   * Hands a stanza to the session's outbound queue (after the user_receive_packet hook). With
+   * a tracker, the caller learns whether the client accepted it.
+   */
+  deliver(stanza: Element, tracker?: DeliveryTracker): void;
   /** Ends the session with a stream error (or a plain close when none is given). */
   close(error?: StreamError): void;
 }

@@ -1,71 +1,64 @@
-import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
-import { xml, escapeXML, type Element } from "@xmpp/xml";
+import { xml, type Element } from "@xmpp/xml";
 import type { ListenerConfig } from "../config/config.js";
 import type { CoreContext } from "../context.js";
-import type { JID } from "../jid.js";
+import { parseJID, type JID } from "../jid.js";
 import type { Logger } from "../log.js";
-import type { SessionHandle } from "../session-handle.js";
-import { StreamParser } from "../xml/stream-parser.js";
+import type { DeliveryTracker, SessionHandle } from "../session-handle.js";
 import { NS } from "../xmpp/ns.js";
-import { StanzaError, StreamError } from "../xmpp/errors.js";
-import { errorReply } from "../stanza.js";
+import { StanzaError, StreamError, isStanzaError, isStreamError } from "../xmpp/errors.js";
+import { errorReply, stanzaKind } from "../stanza.js";
+import { isModuleFault } from "../module-fault.js";
+import { broadcastPresence } from "../presence.js";
+import { Connection, type ConnectionOwner } from "./connection.js";
 import { SaslNegotiation } from "./sasl.js";
 import { handleBind, handleLegacySession } from "./bind.js";
 import { handleClientStanza } from "./client-stanza.js";
-import { broadcastPresence } from "../presence.js";
-import { ModuleFault } from "../module-fault.js";
+import { StreamManagement, NS_SM, type Unacked } from "./stream-mgmt.js";
 
 /**
- * Where a stream is in its negotiation (RFC 6120 §4.3): waiting for a (re)started stream
- * header, negotiating TLS/SASL, authenticated but unbound, bound (stanzas flow), closed.
+ * Where a session is (RFC 6120 §4.3): waiting for a (re)started stream header, negotiating
+ * TLS/SASL, authenticated but unbound, bound (stanzas flow), hibernated (bound, connection lost,
+ * waiting for XEP-0198 resumption), closed.
  */
-type State = "header" | "negotiating" | "tls-handshake" | "authenticated" | "bound" | "closed";
+type State = "header" | "negotiating" | "authenticated" | "bound" | "hibernated" | "closed";
 
 /** RFC 6120 §6.4.5: a few retries are allowed, then the stream is closed. */
 const MAX_SASL_FAILURES = 3;
 
-/** How long a closed stream waits for the peer's own close before dropping the socket. */
-const CLOSE_GRACE_MS = 3000;
-
 /**
- * One client connection: an actor. It owns its socket, parser and state; it handles its input
+ * One client session: an actor. It owns its state and its connection; it handles its input
  * stanzas one at a time, in order; it talks to the rest of the server only through the router
  * and the session manager. An exception while handling one stanza is caught here.
  */
-export class C2SSession implements SessionHandle {
-  readonly id = randomBytes(9).toString("base64url");
+export class C2SSession implements SessionHandle, ConnectionOwner {
   log: Logger;
   jid!: JID;
   available = false;
   priority = 0;
   presence: Element | null = null;
-
   /** The host named by the first stream header's `to`, pinned across restarts. */
   host: string | null = null;
   /** The authenticated localpart, set on SASL success. */
   username: string | null = null;
-  secure: boolean;
-  /** tls-exporter channel binding data (RFC 9266), when the TLS version allows it. */
-  channelBinding: Buffer | null = null;
+  /** Full JIDs this session sent directed available presence to (RFC 6121 §4.6). */
+  readonly directed = new Set<string>();
+  /** Called once when the session has ended (the server's connection table listens). */
+  onTeardown: (() => void) | null = null;
+  /** XEP-0198 state once the client enabled stream management. */
+  sm: StreamManagement | null = null;
 
+  conn: Connection;
   private state: State = "header";
-  private socket: Socket;
-  private readonly parser: StreamParser;
-  private headerSent = false;
   private readonly inbox: Element[] = [];
   private busy = false;
-  private corked = false;
-  private closing = false;
   private tornDown = false;
   private saslFailures = 0;
   private readonly sasl: SaslNegotiation;
   private authTimer: NodeJS.Timeout | null;
-  /** Called once when the session has ended (the server's connection table listens). */
-  onTeardown: (() => void) | null = null;
-  /** Full JIDs this session sent directed available presence to (RFC 6121 §4.6). */
-  readonly directed = new Set<string>();
+  private resumeTimer: NodeJS.Timeout | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
+  private requestScheduled = false;
 
   constructor(
     readonly ctx: CoreContext,
@@ -73,96 +66,65 @@ export class C2SSession implements SessionHandle {
     socket: Socket,
     secure: boolean,
   ) {
-    this.socket = socket;
-    this.secure = secure;
-    this.log = ctx.log.child({ sid: this.id, ip: socket.remoteAddress });
-    this.parser = new StreamParser(
-      {
-        streamStart: (attrs) => this.onStreamStart(attrs),
-        stanza: (el) => this.enqueue(el),
-        streamEnd: () => this.onStreamEnd(),
-        error: (err) => this.close(err),
-      },
-      { maxStanzaSize: listener.maxStanzaSize, maxDepth: 64, maxAttributes: 64 },
-    );
+    const log = ctx.log.child({ ip: socket.remoteAddress });
+    this.conn = new Connection(this, socket, secure, listener.maxStanzaSize, log);
+    this.log = log.child({ sid: this.conn.id });
+    this.conn.log = this.log;
     this.sasl = new SaslNegotiation(this);
     this.authTimer = setTimeout(
       () => this.close(new StreamError("connection-timeout", "authentication took too long")),
       listener.unauthenticatedTimeout * 1000,
     );
     this.authTimer.unref();
-    this.attach(socket);
-    if (secure && socket instanceof TLSSocket) this.onSecure(socket);
     this.log.debug({ port: listener.port, tls: secure }, "connection opened");
   }
 
+  get id(): string {
+    return this.conn.id;
+  }
+
+  get secure(): boolean {
+    return this.conn.secure;
+  }
+
+  get channelBinding(): Buffer | null {
+    return this.conn.channelBinding;
+  }
+
   get remoteAddress(): string {
-    return this.socket.remoteAddress ?? "unknown";
+    return this.conn.remoteAddress;
   }
 
   get bound(): boolean {
-    return this.state === "bound";
+    return this.state === "bound" || this.state === "hibernated";
   }
 
-  // --- transport -------------------------------------------------------------------------
-
-  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
-  private readonly onError = (err: Error): void => {
-    this.log.debug({ err: err.message }, "socket error");
-    this.teardown("socket error");
-  };
-  private readonly onClose = (): void => this.teardown("connection closed");
-
-  private attach(socket: Socket): void {
-    this.socket = socket;
-    socket.on("data", this.onData);
-    socket.on("error", this.onError);
-    socket.on("close", this.onClose);
+  /** Bytes waiting in the socket: the outbound queue length (design: health signal). */
+  get queuedBytes(): number {
+    return this.state === "hibernated" ? 0 : this.conn.queuedBytes;
   }
 
-  private detach(socket: Socket): void {
-    socket.off("data", this.onData);
-    socket.off("error", this.onError);
-    socket.off("close", this.onClose);
-  }
-
-  /** Writes are batched per tick: many small stanzas become one socket write. */
   write(data: string): void {
-    if (this.state === "closed" || this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(data);
+    if (this.state === "closed" || this.state === "hibernated") return;
+    this.conn.write(data);
   }
 
-  // --- stream level ----------------------------------------------------------------------
+  // --- stream level (ConnectionOwner) -----------------------------------------------------
 
-  private onStreamStart(attrs: Record<string, string>): void {
+  onStreamStart(attrs: Record<string, string>): void {
     if (this.state !== "header") return; // the parser emits this only once per (re)start
     // RFC 6120 §4.7.5: we speak 1.0; a missing version means a pre-1.0 peer.
     const version = attrs.version;
     const major = version ? Number.parseInt(version.split(".")[0] ?? "", 10) : 0;
     const to = (attrs.to ?? "").toLowerCase().replace(/\.$/, "");
     // Send our header before any error so the error is well-formed (RFC 6120 §4.9.1.1).
-    this.sendHeader(
-      this.ctx.hosts.has(to) ? to : (this.host ?? this.ctx.config.hosts[0]!),
-      attrs.from,
-    );
+    this.conn.sendHeader(this.ctx.hosts.has(to) ? to : this.fallbackHost(), attrs.from);
     if (!version || major !== 1) {
       return this.close(new StreamError("unsupported-version", "this server speaks XMPP 1.0"));
     }
     if (!to || !this.ctx.hosts.has(to)) {
-      return this.close(
-        new StreamError(
-          "host-unknown",
-          to ? `${to} is not served here` : "no 'to' in the stream header",
-        ),
-      );
+      const why = to ? `${to} is not served here` : "no 'to' in the stream header";
+      return this.close(new StreamError("host-unknown", why));
     }
     if (this.host && this.host !== to) {
       // RFC 6120 §4.3.3: a restarted stream is for the same host as before.
@@ -173,27 +135,38 @@ export class C2SSession implements SessionHandle {
     this.write(this.features().toString());
   }
 
-  private sendHeader(host: string, peerFrom?: string): void {
-    if (this.headerSent) return;
-    this.headerSent = true;
-    const to = peerFrom ? ` to='${escapeXML(peerFrom)}'` : "";
-    this.write(
-      `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'` +
-        ` id='${this.id}' from='${escapeXML(host)}'${to} version='1.0' xml:lang='en'>`,
-    );
+  onElement(el: Element): void {
+    if (this.conn.closing || this.state === "closed") return;
+    this.inbox.push(el);
+    if (!this.busy) this.drain();
   }
 
-  /** Stream restart (RFC 6120 §4.3.3) after TLS or SASL: a fresh parser and a new header. */
-  private restartStream(): void {
-    this.parser.reset();
-    this.headerSent = false;
-    this.state = "header";
+  onStreamEnd(): void {
+    // RFC 6120 §4.4: the peer closed its stream; close ours. A clean close ends the session
+    // even when it was resumable (XEP-0198 §5).
+    this.close();
+  }
+
+  onStreamError(err: StreamError): void {
+    this.close(err);
+  }
+
+  onDisconnect(reason: string): void {
+    if (this.state === "closed") return;
+    if (this.conn.closing) return this.teardown(reason);
+    // The connection died under a resumable session: keep it for the client to resume.
+    if (this.state === "bound" && this.sm?.resumable) return this.hibernate(reason);
+    this.teardown(reason);
+  }
+
+  private fallbackHost(): string {
+    return this.host ?? this.ctx.config.hosts[0]!;
   }
 
   private features(): Element {
     const features = xml("stream:features");
     if (!this.username) {
-      const tlsOffered = !this.secure && this.listener.starttls;
+      const tlsOffered = !this.conn.secure && this.listener.starttls;
       if (tlsOffered) {
         const starttls = features.c("starttls", { xmlns: NS.tls });
         if (this.listener.starttlsRequired) starttls.c("required");
@@ -205,54 +178,60 @@ export class C2SSession implements SessionHandle {
       features.c("bind", { xmlns: NS.bind });
       // The legacy session request (RFC 3921 §3) is still sent by old clients; marked optional.
       features.c("session", { xmlns: NS.session }).c("optional");
+      if (this.smOptions()) features.c("sm", { xmlns: NS_SM });
       this.ctx.hooks.run("c2s_stream_features", { session: this, features, stage: "post-auth" });
     }
     return features;
   }
 
-  private onStreamEnd(): void {
-    // RFC 6120 §4.4: the peer closed its stream; close ours and let the socket end.
-    this.close();
-  }
-
   // --- the actor loop ------------------------------------------------------------------
-
-  private enqueue(el: Element): void {
-    if (this.state === "tls-handshake" || this.closing) return; // RFC 6120 §5.4.3.3
-    this.inbox.push(el);
-    if (!this.busy) this.drain();
-  }
 
   /**
    * Handles queued stanzas in order. A handler that goes async (SASL) pauses reading from the
    * socket, so nothing can overtake it.
    */
   private drain(): void {
-    while (!this.busy && this.inbox.length > 0 && !this.closing) {
+    while (!this.busy && this.inbox.length > 0 && !this.conn.closing) {
       const el = this.inbox.shift()!;
       let pending: Promise<void> | void;
       try {
         pending = this.handle(el);
       } catch (err) {
         this.onHandlerError(el, err);
+        this.countHandled(el);
         continue;
       }
       if (pending) {
         this.busy = true;
-        this.socket.pause();
+        this.conn.pause();
         pending
           .catch((err: unknown) => this.onHandlerError(el, err))
           .finally(() => {
             this.busy = false;
-            if (this.closing) return;
-            this.socket.resume();
+            if (this.conn.closing) return;
+            this.conn.resume();
             this.drain();
           });
+      } else {
+        this.countHandled(el);
       }
     }
   }
 
+  /**
+   * XEP-0198 §4: h counts stanzas the server has fully handled, i.e. routed (and so stored or
+   * queued to a recipient). Only then may the client forget them.
+   */
+  private countHandled(el: Element): void {
+    if (this.sm && this.state === "bound" && stanzaKind(el) && el.getNS() === NS.client) {
+      this.sm.handled();
+    }
+  }
+
   private handle(el: Element): Promise<void> | void {
+    if (el.getNS() === NS_SM && (this.state === "bound" || this.state === "authenticated")) {
+      return this.handleStreamMgmt(el);
+    }
     switch (this.state) {
       case "negotiating":
         return this.handleNegotiation(el);
@@ -285,13 +264,13 @@ export class C2SSession implements SessionHandle {
   }
 
   private onHandlerError(el: Element, err: unknown): void {
-    if (err instanceof StreamError) return this.close(err);
+    if (isStreamError(err)) return this.close(err);
     let error: StanzaError;
-    if (err instanceof StanzaError) {
+    if (isStanzaError(err)) {
       error = err;
     } else {
       // A ModuleFault was logged with the module's name where it happened.
-      if (!(err instanceof ModuleFault)) {
+      if (!isModuleFault(err)) {
         this.log.error({ err, stanza: el.name, id: el.attrs.id }, "error while handling a stanza");
       }
       error = new StanzaError("internal-server-error");
@@ -308,7 +287,7 @@ export class C2SSession implements SessionHandle {
   // --- TLS -------------------------------------------------------------------------------
 
   private startTls(): void {
-    if (this.secure || !this.listener.starttls) {
+    if (this.conn.secure || !this.listener.starttls) {
       this.write(`<failure xmlns='${NS.tls}'/>`);
       return this.close();
     }
@@ -318,41 +297,9 @@ export class C2SSession implements SessionHandle {
       this.write(`<failure xmlns='${NS.tls}'/>`);
       return this.close();
     }
-    const raw = this.socket;
-    // Nothing the client sent after <starttls/> in the clear may be used (RFC 6120 §5.4.3.3).
-    this.state = "tls-handshake";
-    this.detach(raw);
-    raw.pause();
-    raw.write(`<proceed xmlns='${NS.tls}'/>`, () => {
-      if (this.closing) return;
-      const tls = new TLSSocket(raw, {
-        isServer: true,
-        secureContext: context,
-        SNICallback: this.ctx.certs.sniCallback(this.host!),
-      });
-      this.attach(tls);
-      tls.once("secure", () => this.onSecure(tls));
-      raw.resume();
-    });
-    this.inbox.length = 0;
-    this.parser.reset();
-  }
-
-  private onSecure(tls: TLSSocket): void {
-    this.secure = true;
-    // RFC 9266: tls-exporter is defined for TLS 1.3 only; with 1.2 no -PLUS is offered.
-    if (tls.getProtocol() === "TLSv1.3") {
-      this.channelBinding = tls.exportKeyingMaterial(
-        32,
-        "EXPORTER-Channel-Binding",
-        Buffer.alloc(0),
-      );
-    }
-    this.log.debug(
-      { protocol: tls.getProtocol(), cipher: tls.getCipher().name },
-      "TLS established",
-    );
-    if (this.state === "tls-handshake") this.restartStream();
+    this.inbox.length = 0; // RFC 6120 §5.4.3.3: nothing pipelined in the clear is used
+    this.state = "header";
+    this.conn.startTls(context, this.ctx.certs.sniCallback(this.host!), () => undefined);
   }
 
   // --- authentication and binding (called by sasl.ts and bind.ts) -------------------------
@@ -362,8 +309,10 @@ export class C2SSession implements SessionHandle {
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.log = this.log.child({ jid: `${username}@${this.host}` });
+    this.conn.log = this.log;
     this.log.info({ mechanism: this.sasl.mechanismName }, "authenticated");
-    this.restartStream();
+    this.conn.restartStream();
+    this.state = "header";
   }
 
   /** Counts a failed SASL attempt; true when the stream must now be closed. */
@@ -376,6 +325,7 @@ export class C2SSession implements SessionHandle {
     this.jid = jid;
     this.state = "bound";
     this.log = this.ctx.log.child({ sid: this.id, jid: jid.toString() });
+    this.conn.log = this.log;
     this.log.info("session bound");
   }
 
@@ -385,24 +335,198 @@ export class C2SSession implements SessionHandle {
     this.presence = presence;
   }
 
+  // --- XEP-0198 stream management --------------------------------------------------------
+
+  private smOptions() {
+    return this.host ? this.ctx.streamMgmt.get(this.host) : undefined;
+  }
+
+  private smReply(
+    name: string,
+    attrs: Record<string, string | number> = {},
+    condition?: string,
+  ): void {
+    const el = xml(name, { xmlns: NS_SM, ...attrs });
+    if (condition) el.append(xml(condition, { xmlns: NS.stanzas }));
+    this.write(el.toString());
+  }
+
+  private handleStreamMgmt(el: Element): void {
+    const options = this.smOptions();
+    if (!options) {
+      throw new StreamError("unsupported-stanza-type", "stream management is not enabled here");
+    }
+    switch (el.name) {
+      case "enable": {
+        // §3: only after binding, and only once.
+        if (this.state !== "bound" || this.sm)
+          return this.smReply("failed", {}, "unexpected-request");
+        const sm = new StreamManagement(options);
+        const attrs: Record<string, string | number> = {};
+        if (el.attrs.resume === "true" || el.attrs.resume === "1") {
+          sm.resumable = true;
+          const asked = Number.parseInt(el.attrs.max ?? "", 10);
+          sm.max =
+            Number.isInteger(asked) && asked > 0
+              ? Math.min(asked, options.maxResumeTimeout)
+              : options.resumeTimeout;
+          this.ctx.resumable.set(sm.id, this);
+          Object.assign(attrs, { id: sm.id, resume: "true", max: sm.max });
+        }
+        this.sm = sm;
+        this.smReply("enabled", attrs);
+        this.log.debug({ resumable: sm.resumable, max: sm.max }, "stream management enabled");
+        return;
+      }
+      case "r":
+        if (!this.sm) return this.smReply("failed", {}, "unexpected-request");
+        return this.smReply("a", { h: this.sm.inbound });
+      case "a":
+        if (!this.sm) return this.smReply("failed", {}, "unexpected-request");
+        return this.onAck(el.attrs.h);
+      case "resume":
+        return this.resume(el);
+      default:
+        throw new StreamError("unsupported-stanza-type", `<${el.name}/> is not part of XEP-0198`);
+    }
+  }
+
+  private onAck(hAttr: string | undefined): void {
+    const h = Number(hAttr);
+    if (!Number.isInteger(h) || h < 0 || h >= 2 ** 32) {
+      throw new StreamError("bad-format", "the h of an <a/> is an unsigned 32-bit integer");
+    }
+    const acked = this.sm!.ack(h);
+    if (!acked) {
+      // XEP-0198 §4: the client acknowledged more than was sent.
+      const err = new StreamError("undefined-condition", "handled-count-too-high");
+      return this.close(err);
+    }
+    if (this.ackTimer && this.sm!.requestedAt === null) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = null;
+    }
+    for (const a of acked) a.tracker?.acked();
+  }
+
+  /** XEP-0198 §4: ask for an ack after a batch of outbound stanzas, at most one outstanding. */
+  private scheduleAckRequest(): void {
+    if (this.requestScheduled) return;
+    this.requestScheduled = true;
+    process.nextTick(() => {
+      this.requestScheduled = false;
+      const sm = this.sm;
+      if (!sm || this.state !== "bound" || sm.pending === 0 || sm.requestedAt !== null) return;
+      sm.requestedAt = Date.now();
+      this.write(`<r xmlns='${NS_SM}'/>`);
+      // No answer within ack_timeout: the connection is taken as dead (a cut without FIN).
+      this.ackTimer = setTimeout(() => {
+        if (this.sm?.requestedAt !== null && this.state === "bound") {
+          this.log.info("no ack from the client in time; dropping the connection");
+          this.conn.destroy();
+          this.onDisconnect("ack timeout");
+        }
+      }, sm.options.ackTimeout * 1000);
+      this.ackTimer.unref();
+    });
+  }
+
+  /** XEP-0198 §5: the connection is gone but the session stays, queueing, for max seconds. */
+  private hibernate(reason: string): void {
+    this.state = "hibernated";
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.log.info({ reason, max: this.sm!.max }, "connection lost; session kept for resumption");
+    this.resumeTimer = setTimeout(() => {
+      this.state = "bound"; // so teardown does the bound-session goodbye
+      this.teardown("resumption timed out");
+    }, this.sm!.max * 1000);
+    this.resumeTimer.unref();
+  }
+
+  /** A new stream asks to resume an old session (XEP-0198 §5). */
+  private resume(el: Element): void {
+    const previd = el.attrs.previd ?? "";
+    const h = Number(el.attrs.h);
+    const old = this.ctx.resumable.get(previd);
+    const mine = old && old.username === this.username && old.host === this.host;
+    if (this.state !== "authenticated" || !old || !mine || !old.sm || !Number.isInteger(h)) {
+      // §5: unknown or expired id (or not this user's): item-not-found.
+      return this.smReply(
+        "failed",
+        old && mine && old.sm ? { h: old.sm.inbound } : {},
+        "item-not-found",
+      );
+    }
+    old.takeOver(this, h);
+    // This object was only the negotiation front; the old session owns the connection now.
+    this.state = "closed";
+    this.tornDown = true;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.onTeardown?.();
+  }
+
+  /** Moves `front`'s connection into this (older) session and re-sends what was not acked. */
+  private takeOver(front: C2SSession, h: number): void {
+    const sm = this.sm!;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+    if (this.state === "bound") {
+      // The old connection still looks alive: it is not (XEP-0198 §5), so drop it quietly.
+      this.conn.owner = silentOwner;
+      this.conn.destroy();
+    }
+    const acked = sm.ack(h) ?? [];
+    for (const a of acked) a.tracker?.acked();
+    this.conn = front.conn;
+    this.conn.owner = this;
+    this.conn.log = this.log;
+    this.state = "bound";
+    this.smReply("resumed", { h: sm.inbound, previd: sm.id });
+    sm.restartOutboundCount();
+    for (const u of sm.peekUnacked()) this.write(u.stanza.toString());
+    if (sm.pending > 0) this.scheduleAckRequest();
+    this.log.info({ resent: sm.pending }, "session resumed");
+  }
+
   // --- SessionHandle ---------------------------------------------------------------------
 
-  deliver(stanza: Element): void {
-    if (this.closing) return;
-    if (this.state === "bound") {
+  deliver(stanza: Element, tracker?: DeliveryTracker): void {
+    if (this.state === "closed" || (this.conn.closing && this.state !== "hibernated")) {
+      tracker?.failed();
+      return;
+    }
+    if (this.state === "bound" || this.state === "hibernated") {
       const payload = { session: this as SessionHandle, stanza };
       if (!this.ctx.hooks.run("user_receive_packet", payload)) return;
       stanza = payload.stanza;
     }
-    this.write(stanza.toString());
+    const sm = this.sm;
+    if (sm && stanzaKind(stanza)) {
+      const queued = sm.sent(stanza, tracker);
+      if (queued > sm.options.maxAckQueue) {
+        // ejabberd's max_ack_queue: a client that never acks is cut off; what it did not
+        // acknowledge goes back to routing (offline storage) in teardown.
+        this.close(new StreamError("policy-violation", "too many unacknowledged stanzas"));
+        return;
+      }
+      if (this.state === "hibernated") return; // kept for re-sending on resumption
+      this.write(stanza.toString());
+      this.scheduleAckRequest();
+      return;
+    }
+    // Without stream management the socket write is all we can know (documented in README).
+    const written =
+      this.state !== "hibernated" &&
+      this.conn.write(
+        stanza.toString(),
+        tracker && ((err) => (err ? tracker.failed() : tracker.acked())),
+      );
+    if (!written) tracker?.failed();
   }
 
   close(error?: StreamError): void {
-    if (this.closing || this.state === "closed") return;
-    this.closing = true;
-    if (!this.headerSent) this.sendHeader(this.host ?? this.ctx.config.hosts[0]!);
+    if (this.state === "closed") return;
     if (error) {
-      this.write(error.toElement().toString());
       const level =
         error.condition === "internal-server-error"
           ? "error"
@@ -411,10 +535,7 @@ export class C2SSession implements SessionHandle {
             : "info";
       this.log[level]({ condition: error.condition, text: error.text }, "stream error");
     }
-    this.write("</stream:stream>");
-    const socket = this.socket;
-    socket.end();
-    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+    if (this.state !== "hibernated") this.conn.closeStream(error, this.fallbackHost());
     this.teardown(error ? error.condition : "stream closed");
   }
 
@@ -422,9 +543,11 @@ export class C2SSession implements SessionHandle {
   private teardown(reason: string): void {
     if (this.tornDown) return;
     this.tornDown = true;
-    this.closing = true;
-    if (this.authTimer) clearTimeout(this.authTimer);
-    if (this.state === "bound") {
+    for (const t of [this.authTimer, this.resumeTimer, this.ackTimer]) if (t) clearTimeout(t);
+    const wasBound = this.state === "bound" || this.state === "hibernated";
+    this.state = "closed";
+    if (this.sm) this.ctx.resumable.delete(this.sm.id);
+    if (wasBound) {
       // RFC 6121 §4.5.2: the server sends unavailable presence on the user's behalf.
       if (this.available) {
         this.setPresence(false, 0, null);
@@ -436,14 +559,55 @@ export class C2SSession implements SessionHandle {
         }
       }
       this.ctx.sm.unregister(this); // a no-op when a newer session replaced this one
+      if (this.sm) this.rerouteUnacked(this.sm.takeUnacked());
       this.ctx.hooks.run("sm_remove_connection", { session: this, reason });
     }
-    this.state = "closed";
     this.log.info({ reason }, "session closed");
     this.onTeardown?.();
-    if (reason === "socket error") this.socket.destroy();
+  }
+
+  /**
+   * Nothing the client did not acknowledge is lost (XEP-0198 §5, ejabberd's resend_on_timeout
+   * if_offline): messages go back to routing for the user's bare JID — another resource or
+   * offline storage; IQ requests are answered with an error; presence is not worth keeping.
+   * Stanzas with a tracker belong to whoever sent them (mod_offline keeps its copy).
+   */
+  private rerouteUnacked(items: Unacked[]): void {
+    for (const { stanza, tracker } of items) {
+      if (tracker) {
+        tracker.failed();
+        continue;
+      }
+      const from = stanza.attrs.from;
+      if (!from) continue;
+      try {
+        if (stanza.name === "message") {
+          this.ctx.router.route(stanza, parseJID(from), this.jid.bare());
+        } else if (
+          stanza.name === "iq" &&
+          (stanza.attrs.type === "get" || stanza.attrs.type === "set")
+        ) {
+          this.ctx.router.bounce(
+            stanza,
+            parseJID(from),
+            this.jid,
+            new StanzaError("service-unavailable"),
+          );
+        }
+      } catch (err) {
+        this.log.error({ err }, "could not re-route an unacknowledged stanza");
+      }
+    }
   }
 }
+
+const silentOwner: ConnectionOwner = {
+  onStreamStart: () => undefined,
+  onElement: () => undefined,
+  onStreamEnd: () => undefined,
+  onStreamError: () => undefined,
+  onDisconnect: () => undefined,
+};
 
 /** Stream errors caused by what the peer sent, worth a warning (possible abuse). */
 const CLIENT_FAULT = new Set([

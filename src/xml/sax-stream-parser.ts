@@ -226,7 +226,8 @@ export class SaxStreamParser implements StreamParserLike {
 
   private closeRegion(): void {
     const e = this.sax.position - this.offset;
-    const total = this.regionBytes + (this.ascii ? e - this.mark : utf8Length(this.cur, this.mark, e));
+    const total =
+      this.regionBytes + (this.ascii ? e - this.mark : utf8Length(this.cur, this.mark, e));
     if (total > this.regionLimit) throw this.tooBig();
     this.inRegion = false;
     this.regionBytes = 0;
@@ -247,7 +248,10 @@ export class SaxStreamParser implements StreamParserLike {
           this.fail(
             e instanceof StreamError
               ? e
-              : new StreamError("internal-server-error", e instanceof Error ? e.message : String(e)),
+              : new StreamError(
+                  "internal-server-error",
+                  e instanceof Error ? e.message : String(e),
+                ),
           );
           throw ABORT;
         }
@@ -256,8 +260,15 @@ export class SaxStreamParser implements StreamParserLike {
     };
     p.onerror = guard((err: Error) => {
       const entity = (p as unknown as { entity?: string }).entity ?? "";
-      if (err.message.startsWith("Invalid character entity") && entity !== "" && entity[0] !== "#") {
-        throw new StreamError("restricted-xml", "entity references are not allowed (RFC 6120 §11.1)");
+      if (
+        err.message.startsWith("Invalid character entity") &&
+        entity !== "" &&
+        entity[0] !== "#"
+      ) {
+        throw new StreamError(
+          "restricted-xml",
+          "entity references are not allowed (RFC 6120 §11.1)",
+        );
       }
       throw notWellFormed(err.message.split("\n")[0]);
     });
@@ -317,7 +328,8 @@ export class SaxStreamParser implements StreamParserLike {
       this.closeRegion();
       this.rootName = tag.name;
       this.contentNs = attrs.xmlns;
-      for (const an in attrs) if (an.startsWith("xmlns:")) this.rootPrefixes[an.slice(6)] = attrs[an];
+      for (const an in attrs)
+        if (an.startsWith("xmlns:")) this.rootPrefixes[an.slice(6)] = attrs[an];
       this.phase = STREAM;
       this.h.streamStart(attrs, tag.name, tag.uri);
       return;
@@ -329,7 +341,8 @@ export class SaxStreamParser implements StreamParserLike {
     const el = new Element(tag.name);
     el.attrs = attrs;
     if (depth === 1) {
-      if (!this.inRegion) this.openRegion(this.sax.startTagPosition - 1 - this.offset, this.maxStanza);
+      if (!this.inRegion)
+        this.openRegion(this.sax.startTagPosition - 1 - this.offset, this.maxStanza);
       this.phase = CONTENT;
     } else {
       const parent = this.stack[depth - 2];

@@ -54,9 +54,18 @@ const ATTR = new RegExp(
   "y",
 );
 const END_TAG = new RegExp(`</${QNAME}${WS}*>`, "y");
+const NON_WS = /[^ \t\r\n]/g;
 const SCAN_OUT = /[<>"']/g;
 const SCAN_DQ = /[<"]/g;
 const SCAN_SQ = /[<']/g;
+
+/** Index of the first non-whitespace character of s at or after p (s.length if none). */
+function skipWs(s: string, p: number): number {
+  const c = s.charCodeAt(p);
+  if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return p;
+  NON_WS.lastIndex = p;
+  return NON_WS.test(s) ? NON_WS.lastIndex - 1 : s.length;
+}
 
 interface Header {
   attrs: Record<string, string>;
@@ -261,7 +270,12 @@ export class StrictStreamParser implements StreamParserLike {
 
   /** Exact size check of the region ending at s[e] (indices already bound it for ASCII). */
   private closeRegion(s: string, e: number): void {
-    if (!this.ascii && this.regionBefore + utf8Length(s, this.regionStart, e) > this.regionLimit) {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: count exactly only when that bound is too big.
+    if (
+      !this.ascii &&
+      this.regionBefore + 3 * (e - this.regionStart) > this.regionLimit &&
+      this.regionBefore + utf8Length(s, this.regionStart, e) > this.regionLimit
+    ) {
       throw this.tooBig();
     }
     this.inRegion = false;
@@ -456,8 +470,8 @@ export class StrictStreamParser implements StreamParserLike {
   /** At stream level: whitespace keepalives, a new stanza, or </stream:stream>. */
   private between(s: string, p: number): number {
     const n = s.length;
+    p = skipWs(s, p);
     let c = s.charCodeAt(p);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++p);
     if (p >= n) return n;
     if (c !== 60) throw notWellFormed("text at stream level");
     c = s.charCodeAt(p + 1);
@@ -484,7 +498,8 @@ export class StrictStreamParser implements StreamParserLike {
       return e;
     }
     if (c === 33) return this.bang(s, p, false);
-    if (c === 63) throw new StreamError("restricted-xml", "processing instructions are not allowed");
+    if (c === 63)
+      throw new StreamError("restricted-xml", "processing instructions are not allowed");
     if (p + 1 === n) {
       this.carry = "<";
       return n;
@@ -522,8 +537,8 @@ export class StrictStreamParser implements StreamParserLike {
       }
       this.docStart = false;
     }
+    p = skipWs(s, p);
     let c = s.charCodeAt(p);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++p);
     if (p >= n) return n;
     if (c !== 60) throw notWellFormed("text before the stream header");
     c = s.charCodeAt(p + 1);
@@ -550,8 +565,7 @@ export class StrictStreamParser implements StreamParserLike {
 
   private closed(s: string, p: number): number {
     const n = s.length;
-    let c = s.charCodeAt(p);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = s.charCodeAt(++p);
+    p = skipWs(s, p);
     if (p < n) throw notWellFormed("data after the end of the stream");
     return n;
   }
@@ -618,7 +632,12 @@ export class StrictStreamParser implements StreamParserLike {
         throw notWellFormed(`duplicate attribute '${an}'`);
       }
       if (an === "__proto__") {
-        Object.defineProperty(attrs, an, { value: v, enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(attrs, an, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } else {
         attrs[an] = v;
       }

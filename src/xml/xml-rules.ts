@@ -41,6 +41,8 @@ export function notWellFormed(text: string): StreamError {
 
 const PREDEFINED: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 const REF = /&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
+// XML NameChar deliberately includes combining marks (U+0300-U+036F) and ZWNJ/ZWJ.
+// eslint-disable-next-line no-misleading-character-class
 const NAMED_REF = new RegExp(`&${NAME};`, "y");
 
 /** Replaces character and predefined entity references in `s` (which contains '&'). */
@@ -54,7 +56,10 @@ export function decodeRefs(s: string): string {
     if (m === null) {
       NAMED_REF.lastIndex = i;
       if (NAMED_REF.test(s)) {
-        throw new StreamError("restricted-xml", "entity references are not allowed (RFC 6120 §11.1)");
+        throw new StreamError(
+          "restricted-xml",
+          "entity references are not allowed (RFC 6120 §11.1)",
+        );
       }
       throw notWellFormed("malformed character or entity reference");
     }
@@ -63,7 +68,8 @@ export function decodeRefs(s: string): string {
       v = PREDEFINED[m[1]];
     } else {
       const cp = m[2] !== undefined ? parseInt(m[2], 10) : parseInt(m[3], 16);
-      if (!isXmlChar(cp)) throw notWellFormed("character reference to a character not allowed in XML");
+      if (!isXmlChar(cp))
+        throw notWellFormed("character reference to a character not allowed in XML");
       v = String.fromCodePoint(cp);
     }
     out += s.slice(last, i) + v;
@@ -98,7 +104,8 @@ export function attrValue(raw: string): string {
 
 /** Namespaces in XML 1.0 §3 constraints on `xmlns="..."`. */
 export function checkDefaultNsDecl(uri: string): void {
-  if (uri === NS.xml || uri === XMLNS_NS) throw notWellFormed(`'${uri}' cannot be the default namespace`);
+  if (uri === NS.xml || uri === XMLNS_NS)
+    throw notWellFormed(`'${uri}' cannot be the default namespace`);
 }
 
 /** Namespaces in XML 1.0 §3 constraints on `xmlns:prefix="..."`. */
@@ -109,7 +116,8 @@ export function checkPrefixDecl(prefix: string, uri: string): void {
   }
   if (prefix === "xmlns") throw notWellFormed("the 'xmlns' prefix cannot be declared");
   if (uri === "") throw notWellFormed(`empty namespace for prefix '${prefix}'`);
-  if (uri === NS.xml || uri === XMLNS_NS) throw notWellFormed(`'${uri}' cannot be bound to '${prefix}'`);
+  if (uri === NS.xml || uri === XMLNS_NS)
+    throw notWellFormed(`'${uri}' cannot be bound to '${prefix}'`);
 }
 
 /**

@@ -113,12 +113,20 @@ export class StanzaError extends Error {
   }
 
   toElement(by?: string): Element {
-    const el = xml(
-      "error",
-      { type: this.type, by },
-      xml(this.condition, { xmlns: NS.stanzas }),
-    );
+    const el = xml("error", { type: this.type, by }, xml(this.condition, { xmlns: NS.stanzas }));
     if (this.text) el.append(xml("text", { xmlns: NS.stanzas, "xml:lang": "en" }, this.text));
     return el;
   }
+}
+
+/*
+ * Recognised by name, not instanceof: a plugin loaded from its own path (or, under a test
+ * loader, a second copy of this file) has its own class objects, and its errors still count.
+ */
+export function isStanzaError(err: unknown): err is StanzaError {
+  return err instanceof Error && err.name === "StanzaError" && "condition" in err;
+}
+
+export function isStreamError(err: unknown): err is StreamError {
+  return err instanceof Error && err.name === "StreamError" && "condition" in err;
 }

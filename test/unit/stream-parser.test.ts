@@ -90,7 +90,10 @@ function chunks(input: string | Buffer, split: Split): Buffer[] {
 }
 
 for (const [label, make] of CANDIDATES) {
-  function recorder(limits: StreamParserLimits = LIMITS, hooks: Partial<StreamParserHandlers> = {}): Recorder {
+  function recorder(
+    limits: StreamParserLimits = LIMITS,
+    hooks: Partial<StreamParserHandlers> = {},
+  ): Recorder {
     const r: Recorder = {
       p: undefined as unknown as StreamParserLike,
       events: [],
@@ -182,7 +185,10 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§4.9.3.10 invalid-namespace: wrong stream namespace", () => {
-        expectError(`<stream:stream xmlns='jabber:client' xmlns:stream='urn:wrong'>`, "invalid-namespace");
+        expectError(
+          `<stream:stream xmlns='jabber:client' xmlns:stream='urn:wrong'>`,
+          "invalid-namespace",
+        );
       });
 
       it("§4.9.3.10 invalid-namespace: a root other than <stream/> (e.g. a stanza first)", () => {
@@ -191,11 +197,17 @@ for (const [label, make] of CANDIDATES) {
 
       it("§4.9.3.10 invalid-namespace: missing or unsupported content namespace", () => {
         expectError(`<stream:stream xmlns:stream='${NS.stream}'>`, "invalid-namespace");
-        expectError(`<stream:stream xmlns='urn:other' xmlns:stream='${NS.stream}'>`, "invalid-namespace");
+        expectError(
+          `<stream:stream xmlns='urn:other' xmlns:stream='${NS.stream}'>`,
+          "invalid-namespace",
+        );
       });
 
       it("§4.9.3.2 bad-namespace-prefix: stream namespace under another prefix or none", () => {
-        expectError(`<foo:stream xmlns='jabber:client' xmlns:foo='${NS.stream}'>`, "bad-namespace-prefix");
+        expectError(
+          `<foo:stream xmlns='jabber:client' xmlns:foo='${NS.stream}'>`,
+          "bad-namespace-prefix",
+        );
         expectError(`<stream xmlns='${NS.stream}'>`, "bad-namespace-prefix");
       });
 
@@ -257,12 +269,18 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§11.1 restricted-xml: a second XML declaration", () => {
-        expectError(`<?xml version='1.0'?><?xml version='1.0'?><stream:stream ${STREAM_ATTRS}>`, "restricted-xml");
+        expectError(
+          `<?xml version='1.0'?><?xml version='1.0'?><stream:stream ${STREAM_ATTRS}>`,
+          "restricted-xml",
+        );
         expectError(`${HEADER}<?xml version='1.0'?>`, "restricted-xml");
       });
 
       it("§11.1 restricted-xml: DOCTYPE before the stream", () => {
-        expectError(`<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY x 'y'>]><stream:stream ${STREAM_ATTRS}>`, "restricted-xml");
+        expectError(
+          `<?xml version='1.0'?><!DOCTYPE stream [<!ENTITY x 'y'>]><stream:stream ${STREAM_ATTRS}>`,
+          "restricted-xml",
+        );
         expectError(`<!DOCTYPE stream><stream:stream ${STREAM_ATTRS}>`, "restricted-xml");
       });
 
@@ -283,7 +301,9 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§11.1 allowed: numeric character references &#x41; and &#65;", () => {
-        const [m] = expectOk(`${HEADER}<message id='&#x41;'><body>&#65;&#x42;&#x1F600;</body></message>`);
+        const [m] = expectOk(
+          `${HEADER}<message id='&#x41;'><body>&#65;&#x42;&#x1F600;</body></message>`,
+        );
         assert.equal(m.attrs.id, "A");
         assert.equal(m.getChildText("body"), "AB\u{1F600}");
       });
@@ -302,7 +322,9 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§11.1 allowed: CDATA sections (RFC 6120 does not forbid them)", () => {
-        const [m] = expectOk(`${HEADER}<message><body><![CDATA[<b>&amp;</b> ]] >]]></body></message>`);
+        const [m] = expectOk(
+          `${HEADER}<message><body><![CDATA[<b>&amp;</b> ]] >]]></body></message>`,
+        );
         assert.equal(m.getChildText("body"), "<b>&amp;</b> ]] >");
       });
     });
@@ -330,7 +352,10 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§11.3 not-well-formed: same expanded attribute name through two prefixes", () => {
-        expectError(`${HEADER}<message xmlns:a='urn:x' xmlns:b='urn:x' a:id='1' b:id='2'/>`, "not-well-formed");
+        expectError(
+          `${HEADER}<message xmlns:a='urn:x' xmlns:b='urn:x' a:id='1' b:id='2'/>`,
+          "not-well-formed",
+        );
       });
 
       it("§11.3 not-well-formed: unbound element and attribute prefixes", () => {
@@ -370,13 +395,25 @@ for (const [label, make] of CANDIDATES) {
 
     describe("character encoding (RFC 6120 §11.6)", () => {
       it("§11.6 not-well-formed: invalid UTF-8 byte 0xFF", () => {
-        const bad = Buffer.concat([Buffer.from(`${HEADER}<message><body>`), Buffer.from([0xff]), Buffer.from("</body></message>")]);
+        const bad = Buffer.concat([
+          Buffer.from(`${HEADER}<message><body>`),
+          Buffer.from([0xff]),
+          Buffer.from("</body></message>"),
+        ]);
         expectError(bad, "not-well-formed");
       });
 
       it("§11.6 not-well-formed: UTF-8-encoded surrogate and overlong forms", () => {
-        for (const bytes of [[0xed, 0xa0, 0x80], [0xc0, 0xbc], [0xe0, 0x80, 0xbc]]) {
-          const bad = Buffer.concat([Buffer.from(`${HEADER}<message><body>`), Buffer.from(bytes), Buffer.from("</body></message>")]);
+        for (const bytes of [
+          [0xed, 0xa0, 0x80],
+          [0xc0, 0xbc],
+          [0xe0, 0x80, 0xbc],
+        ]) {
+          const bad = Buffer.concat([
+            Buffer.from(`${HEADER}<message><body>`),
+            Buffer.from(bytes),
+            Buffer.from("</body></message>"),
+          ]);
           expectError(bad, "not-well-formed");
         }
       });
@@ -441,7 +478,11 @@ for (const [label, make] of CANDIDATES) {
         const close = "</body></message>";
         const chars = limit - open.length - close.length;
         expectOk(`${HEADER}${open}${"x".repeat(chars)}${close}`, small);
-        expectError(`${HEADER}${open}${"é".repeat(chars / 2 + 1)}${close}`, "policy-violation", small);
+        expectError(
+          `${HEADER}${open}${"é".repeat(chars / 2 + 1)}${close}`,
+          "policy-violation",
+          small,
+        );
       });
 
       it("§4.9.3.18: an oversize stanza is refused before it completes, memory stays bounded", () => {
@@ -486,7 +527,10 @@ for (const [label, make] of CANDIDATES) {
 
       it("§11.7: whitespace between stanzas does not count toward a stanza", () => {
         const st = sized(limit);
-        const out = expectOk(`${HEADER}${" ".repeat(3 * limit)}${st}${"\n".repeat(3 * limit)}${st}`, small);
+        const out = expectOk(
+          `${HEADER}${" ".repeat(3 * limit)}${st}${"\n".repeat(3 * limit)}${st}`,
+          small,
+        );
         assert.equal(out.length, 2);
       });
 
@@ -518,7 +562,9 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§4.8.2: a stanza declaring its own namespace keeps it", () => {
-        const [m] = expectOk(`${HEADER}<auth xmlns='${NS.sasl}' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>`);
+        const [m] = expectOk(
+          `${HEADER}<auth xmlns='${NS.sasl}' mechanism='PLAIN'>AGp1bGlldAByMG0zMG15cjBtMzA=</auth>`,
+        );
         assert.equal(m.getNS(), NS.sasl);
         assert.equal(m.getText(), "AGp1bGlldAByMG0zMG15cjBtMzA=");
       });
@@ -535,7 +581,9 @@ for (const [label, make] of CANDIDATES) {
       });
 
       it("§4.8.5: stream-prefixed elements (<stream:features/>) resolve standalone", () => {
-        const [f] = expectOk(`${HEADER}<stream:features><bind xmlns='${NS.bind}'/></stream:features>`);
+        const [f] = expectOk(
+          `${HEADER}<stream:features><bind xmlns='${NS.bind}'/></stream:features>`,
+        );
         assert.equal(f.getNS(), NS.stream);
         assert.equal(f.getChild("bind", NS.bind)!.getNS(), NS.bind);
       });
@@ -553,7 +601,7 @@ for (const [label, make] of CANDIDATES) {
     describe("stream lifecycle (RFC 6120 §4.3.3, §4.4)", () => {
       it("§4.4: </stream:stream> gives streamEnd", () => {
         const r = feed(`${HEADER}<message/></stream:stream>`);
-        assert.deepEqual(r.events, ["start", "stanza:<message xmlns=\"jabber:client\"/>", "end"]);
+        assert.deepEqual(r.events, ["start", 'stanza:<message xmlns="jabber:client"/>', "end"]);
         expectOk(`${HEADER}<message/></stream:stream>`);
       });
 
@@ -579,7 +627,11 @@ for (const [label, make] of CANDIDATES) {
             if (el.name === "starttls") r.p.reset();
           },
         });
-        r.p.write(Buffer.from(`${HEADER}<starttls xmlns='${NS.tls}'/><message><body>injected</body></message><pres`));
+        r.p.write(
+          Buffer.from(
+            `${HEADER}<starttls xmlns='${NS.tls}'/><message><body>injected</body></message><pres`,
+          ),
+        );
         r.p.write(Buffer.from(`${HEADER}<presence/>`));
         assert.deepEqual(r.errors, []);
         assert.deepEqual(
@@ -595,7 +647,11 @@ for (const [label, make] of CANDIDATES) {
         r.p.reset();
         r.p.write(Buffer.from(`${HEADER}<message/>`));
         r.p.end();
-        assert.deepEqual(r.events, ["start", 'stanza:<message xmlns="jabber:client"/>', "error:restricted-xml"]);
+        assert.deepEqual(r.events, [
+          "start",
+          'stanza:<message xmlns="jabber:client"/>',
+          "error:restricted-xml",
+        ]);
       });
 
       it("write() never throws: a throwing handler becomes an internal-server-error", () => {
@@ -605,7 +661,10 @@ for (const [label, make] of CANDIDATES) {
           },
         });
         assert.doesNotThrow(() => r.p.write(Buffer.from(`${HEADER}<message/><message/>`)));
-        assert.deepEqual(r.errors.map((e) => e.condition), ["internal-server-error"]);
+        assert.deepEqual(
+          r.errors.map((e) => e.condition),
+          ["internal-server-error"],
+        );
       });
 
       it("end() inside a stanza is not-well-formed; between stanzas it is quiet", () => {

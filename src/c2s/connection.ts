@@ -1,0 +1,212 @@
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
+import { escapeXML, type Element } from "@xmpp/xml";
+import type { Logger } from "../log.js";
+import { StreamParser } from "../xml/stream-parser.js";
+import { NS } from "../xmpp/ns.js";
+import type { StreamError } from "../xmpp/errors.js";
+
+/** What a connection reports to whoever currently owns it (a session; after XEP-0198 resumption, another one). */
+export interface ConnectionOwner {
+  onStreamStart(attrs: Record<string, string>): void;
+  onElement(el: Element): void;
+  onStreamEnd(): void;
+  onStreamError(err: StreamError): void;
+  /** The socket is gone (closed by either side, or failed). */
+  onDisconnect(reason: string): void;
+}
+
+/** How long a closed stream waits for the peer's own close before dropping the socket. */
+const CLOSE_GRACE_MS = 3000;
+
+/**
+ * One client socket: its XML parser, batched writes, STARTTLS upgrade and stream framing. It
+ * knows nothing of sessions; the owner can change when a resumed session takes the connection
+ * over (XEP-0198 §5).
+ */
+export class Connection {
+  /** The stream id (RFC 6120 §4.7.3), unique per connection. */
+  readonly id = randomBytes(9).toString("base64url");
+  secure: boolean;
+  /** tls-exporter channel binding data (RFC 9266), when the TLS version allows it. */
+  channelBinding: Buffer | null = null;
+  headerSent = false;
+  closing = false;
+  private socket: Socket;
+  private readonly parser: StreamParser;
+  private corked = false;
+  private gone = false;
+  private discarding = false;
+
+  constructor(
+    public owner: ConnectionOwner,
+    socket: Socket,
+    secure: boolean,
+    maxStanzaSize: number,
+    public log: Logger,
+  ) {
+    this.socket = socket;
+    this.secure = secure;
+    this.parser = new StreamParser(
+      {
+        streamStart: (attrs) => this.owner.onStreamStart(attrs),
+        stanza: (el) => {
+          if (!this.discarding) this.owner.onElement(el);
+        },
+        streamEnd: () => this.owner.onStreamEnd(),
+        error: (err) => this.owner.onStreamError(err),
+      },
+      { maxStanzaSize, maxDepth: 64, maxAttributes: 64 },
+    );
+    this.attach(socket);
+    if (secure && socket instanceof TLSSocket) this.secured(socket);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? "unknown";
+  }
+
+  /** Bytes written but not yet taken by the kernel: the outbound queue length. */
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  get open(): boolean {
+    return !this.gone && !this.closing;
+  }
+
+  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
+  private readonly onError = (err: Error): void => {
+    this.log.debug({ err: err.message }, "socket error");
+    this.socket.destroy();
+    this.disconnected("socket error");
+  };
+  private readonly onClose = (): void => this.disconnected("connection closed");
+
+  private attach(socket: Socket): void {
+    this.socket = socket;
+    socket.on("data", this.onData);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off("data", this.onData);
+    socket.off("error", this.onError);
+    socket.off("close", this.onClose);
+  }
+
+  private disconnected(reason: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.owner.onDisconnect(reason);
+  }
+
+  /**
+   * Writes are batched per tick: many small stanzas become one socket write. Returns false when
+   * the socket is gone (the callback then never runs).
+   */
+  write(data: string, cb?: (err?: Error | null) => void): boolean {
+    if (this.gone || this.socket.destroyed) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(data, cb);
+    return true;
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.closing) this.socket.resume();
+  }
+
+  sendHeader(host: string, peerFrom?: string): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    const to = peerFrom ? ` to='${escapeXML(peerFrom)}'` : "";
+    this.write(
+      `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'` +
+        ` id='${this.id}' from='${escapeXML(host)}'${to} version='1.0' xml:lang='en'>`,
+    );
+  }
+
+  /** Stream restart (RFC 6120 §4.3.3) after TLS or SASL: a fresh parser and a new header. */
+  restartStream(): void {
+    this.parser.reset();
+    this.headerSent = false;
+  }
+
+  /**
+   * STARTTLS (RFC 6120 §5.4.3.3): answers <proceed/>, then runs the TLS handshake on the same
+   * socket. Whatever the client sent in the clear after <starttls/> is discarded.
+   */
+  startTls(
+    context: SecureContext,
+    sni: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void,
+    onSecure: () => void,
+  ): void {
+    const raw = this.socket;
+    this.discarding = true;
+    this.detach(raw);
+    raw.pause();
+    this.parser.reset();
+    raw.write(`<proceed xmlns='${NS.tls}'/>`, () => {
+      if (this.closing || this.gone) return;
+      const tls = new TLSSocket(raw, { isServer: true, secureContext: context, SNICallback: sni });
+      this.attach(tls);
+      tls.once("secure", () => {
+        this.discarding = false;
+        this.secured(tls);
+        this.headerSent = false;
+        onSecure();
+      });
+      raw.resume();
+    });
+  }
+
+  private secured(tls: TLSSocket): void {
+    this.secure = true;
+    // RFC 9266: tls-exporter is defined for TLS 1.3 only; with 1.2 no -PLUS is offered.
+    if (tls.getProtocol() === "TLSv1.3") {
+      this.channelBinding = tls.exportKeyingMaterial(
+        32,
+        "EXPORTER-Channel-Binding",
+        Buffer.alloc(0),
+      );
+    }
+    this.log.debug(
+      { protocol: tls.getProtocol(), cipher: tls.getCipher()?.name },
+      "TLS established",
+    );
+  }
+
+  /**
+   * Closes the stream: the error (if any) and our closing tag, then the socket once the peer
+   * closes too or after a grace period (RFC 6120 §4.4).
+   */
+  closeStream(error: StreamError | undefined, host: string): void {
+    if (this.closing || this.gone) return;
+    this.closing = true;
+    if (!this.headerSent) this.sendHeader(host);
+    if (error) this.write(error.toElement().toString());
+    this.write("</stream:stream>");
+    const socket = this.socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Drops the socket without a word (a connection already known dead, or handed over). */
+  destroy(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,98 @@
+import { randomBytes } from "node:crypto";
+import type { Element } from "@xmpp/xml";
+import type { DeliveryTracker } from "../session-handle.js";
+
+/** XEP-0198 settings for a host, from mod_stream_mgmt's options (ejabberd's names). */
+export interface StreamMgmtOptions {
+  /** Unacknowledged stanzas allowed before the session is closed (policy-violation). */
+  maxAckQueue: number;
+  /** Seconds a resumable session waits for its client to come back (the default `max`). */
+  resumeTimeout: number;
+  /** Upper bound for a client-requested `max`. */
+  maxResumeTimeout: number;
+  /** Seconds to wait for an <a/> after our <r/> before the connection is taken as dead. */
+  ackTimeout: number;
+}
+
+export const NS_SM = "urn:xmpp:sm:3";
+
+export interface Unacked {
+  stanza: Element;
+  tracker: DeliveryTracker | undefined;
+}
+
+const MOD = 2 ** 32;
+
+/**
+ * The counters and the unacknowledged queue of one stream-managed session (XEP-0198 §4). The
+ * session decides what to do with them; this only does the arithmetic, modulo 2^32.
+ */
+export class StreamManagement {
+  /** Stanzas received from the client and handled (what we report as h). */
+  inbound = 0;
+  /** Stanzas sent to the client, acked or not. */
+  private outbound = 0;
+  /** The last h the client acknowledged. */
+  private acked = 0;
+  private queue: Unacked[] = [];
+  /** A resumption id nobody can guess (XEP-0198 §5, §8 Security). */
+  readonly id = randomBytes(18).toString("base64url");
+  resumable = false;
+  /** Seconds the session stays resumable, as told to the client in `max`. */
+  max = 0;
+  /** An <r/> is outstanding since this time (ms), or null. */
+  requestedAt: number | null = null;
+
+  constructor(readonly options: StreamMgmtOptions) {}
+
+  handled(): void {
+    this.inbound = (this.inbound + 1) % MOD;
+  }
+
+  /** Records a stanza sent to the client; returns the queue length. */
+  sent(stanza: Element, tracker: DeliveryTracker | undefined): number {
+    this.outbound = (this.outbound + 1) % MOD;
+    this.queue.push({ stanza, tracker });
+    return this.queue.length;
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Applies the client's h: returns the stanzas now acknowledged, or null when h counts more
+   * than we ever sent (XEP-0198 §4: handled-count-too-high).
+   */
+  ack(h: number): Unacked[] | null {
+    const newly = (h - this.acked + MOD) % MOD;
+    if (newly > this.queue.length) return null;
+    this.acked = h;
+    this.requestedAt = null;
+    return this.queue.splice(0, newly);
+  }
+
+  /** Everything not acknowledged, in order, leaving the queue empty. */
+  takeUnacked(): Unacked[] {
+    const out = this.queue;
+    this.queue = [];
+    return out;
+  }
+
+  /** The unacknowledged stanzas, still queued (for re-sending after resumption). */
+  peekUnacked(): readonly Unacked[] {
+    return this.queue;
+  }
+
+  /** After resumption the stanzas re-sent are counted again from the acked point. */
+  restartOutboundCount(): void {
+    this.outbound = this.acked;
+    const queued = this.queue;
+    this.queue = [];
+    for (const q of queued) this.sent(q.stanza, q.tracker);
+  }
+
+  get sentCount(): number {
+    return this.outbound;
+  }
+}
