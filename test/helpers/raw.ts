@@ -102,14 +102,19 @@ export class RawClient {
     return this.readUntil("</stream:features>");
   }
 
-  /** STARTTLS, SASL PLAIN and resource binding: a session ready for stanzas. */
-  async login(user: string, password: string, resource = "raw"): Promise<void> {
+  /** STARTTLS and SASL PLAIN, up to the post-authentication features (returned). */
+  async authenticate(user: string, password: string): Promise<string> {
     await this.starttls();
     const creds = Buffer.from(`\0${user}\0${password}`).toString("base64");
     this.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${creds}</auth>`);
     await this.readUntil("<success");
     this.header();
-    await this.readUntil("</stream:features>");
+    return this.readUntil("</stream:features>");
+  }
+
+  /** STARTTLS, SASL PLAIN and resource binding: a session ready for stanzas. */
+  async login(user: string, password: string, resource = "raw"): Promise<void> {
+    await this.authenticate(user, password);
     this.send(
       `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`,
     );
