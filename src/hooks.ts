@@ -14,7 +14,12 @@ export interface HookMap {
   user_receive_packet: { session: SessionHandle; stanza: Element };
   /** A session was bound to a resource (RFC 6120 §7). */
   sm_register_connection: { session: SessionHandle };
-  /** A bound session ended, for whatever reason. */
+  /**
+   * A session sent its initial presence (RFC 6121 §4.2), after the broadcast: the moment to
+   * hand it what waited for it (offline messages, XEP-0160 §2; pending subscription requests).
+   */
+  user_available: { session: SessionHandle };
+  /** A bound session ended, for whatever reason (fired after it left the session manager). */
   sm_remove_connection: { session: SessionHandle; reason: string };
   /** Stream features being offered; handlers append children to `features`. */
   c2s_stream_features: {
@@ -39,8 +44,8 @@ export interface HookMap {
    */
   local_delivery: { from: JID; to: JID; stanza: Element };
   /**
-   * A message was handed to local sessions of `to` (possibly none, when it went offline).
-   * Carbons (XEP-0280) copies it to the user's other resources from here.
+   * A message was handed to one or more local sessions of `to` (not fired when it went to
+   * offline storage). Carbons (XEP-0280) copies it to the user's other resources from here.
    */
   message_delivered: { from: JID; to: JID; stanza: Element; delivered: SessionHandle[] };
   /**
@@ -79,6 +84,7 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   user_receive_packet: (p) => p.session.jid.domain,
   sm_register_connection: (p) => p.session.jid.domain,
   sm_remove_connection: (p) => p.session.jid.domain,
+  user_available: (p) => p.session.jid.domain,
   c2s_stream_features: (p) => p.session.host,
   offline_message: (p) => p.to.domain,
   presence_in: (p) => p.to.domain,

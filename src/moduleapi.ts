@@ -19,7 +19,15 @@ export { StanzaError, StreamError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
 export type { HookMap, HookName, HookHandler, HookResult } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
-export type { OptionSpec, OptionSpecs, OptionsOf } from "./module-options.js";
+export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
+export { OptionError } from "./module-options.js";
+export { AccountError } from "./auth/accounts.js";
+export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
+export type { JID } from "./jid.js";
+export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
+export type { Migration } from "./storage/migrations.js";
+export type { Logger } from "./log.js";
+export type { DiscoIdentity, DiscoTarget } from "./disco.js";
 
 /**
  * Events modules define for each other. A module declares its own by augmenting this
@@ -115,8 +123,9 @@ export interface ModuleContext<O = Record<string, never>> {
    */
   migrate(migrations: Migration[]): Database;
 
-  setTimeout(fn: () => void, ms: number): void;
-  setInterval(fn: () => void, ms: number): void;
+  /** A timer cleared when the module stops; the returned function cancels it earlier. */
+  setTimeout(fn: () => void, ms: number): () => void;
+  setInterval(fn: () => void, ms: number): () => void;
   /** Runs `fn` when the module stops (in reverse order of registration). */
   onStop(fn: () => void | Promise<void>): void;
 

@@ -201,6 +201,13 @@ export class ModuleManager {
         where,
       );
     }
+    if (exported.name !== name) {
+      // Options, reloads and ctx.module() all go by the module's own name.
+      throw new ConfigError(
+        `the module loaded for '${name}' calls itself '${exported.name}'; list it under that name`,
+        where,
+      );
+    }
     this.cache.set(specifier, exported);
     return exported;
   }
@@ -375,12 +382,16 @@ export class ModuleManager {
       setTimeout(fn, ms) {
         const t = setTimeout(guardTimer(fn, log), ms);
         t.unref();
-        cleanups.push(() => clearTimeout(t));
+        const cancel = (): void => clearTimeout(t);
+        cleanups.push(cancel);
+        return cancel;
       },
       setInterval(fn, ms) {
         const t = setInterval(guardTimer(fn, log), ms);
         t.unref();
-        cleanups.push(() => clearInterval(t));
+        const cancel = (): void => clearInterval(t);
+        cleanups.push(cancel);
+        return cancel;
       },
       onStop: (fn) => cleanups.push(fn),
       on: <K extends keyof ExtensionEvents>(event: K, handler: (p: ExtensionEvents[K]) => void) =>

@@ -96,6 +96,7 @@ function handlePresence(session: C2SSession, el: Element, to: JID | null): void 
           session.deliver(readdress(other.presence, session.jid.toString()));
         }
       }
+      session.ctx.hooks.run("user_available", { session });
     }
   } else if (type === "unavailable") {
     session.setPresence(false, 0, null);

@@ -15,6 +15,7 @@ import { SaslNegotiation } from "./sasl.js";
 import { handleBind, handleLegacySession } from "./bind.js";
 import { handleClientStanza } from "./client-stanza.js";
 import { StreamManagement, NS_SM, type Unacked } from "./stream-mgmt.js";
+import { Handoff } from "./handoff.js";
 
 /**
  * Where a session is (RFC 6120 §4.3): waiting for a (re)started stream header, negotiating
@@ -59,6 +60,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
   private resumeTimer: NodeJS.Timeout | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
   private requestScheduled = false;
+  private ackOwed = false;
 
   constructor(
     readonly ctx: CoreContext,
@@ -193,15 +195,31 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
   private drain(): void {
     while (!this.busy && this.inbox.length > 0 && !this.conn.closing) {
       const el = this.inbox.shift()!;
-      let pending: Promise<void> | void;
+      let pending: Promise<void> | void = undefined;
+      const handoff = this.countsAsStanza(el) ? new Handoff() : null;
+      Handoff.current = handoff;
       try {
         pending = this.handle(el);
       } catch (err) {
         this.onHandlerError(el, err);
-        this.countHandled(el);
-        continue;
+      } finally {
+        Handoff.current = null;
+      }
+      if (handoff) {
+        const sm = this.sm!;
+        const slot = sm.begin();
+        handoff.whenSettled(() => {
+          sm.settle(slot);
+          // An <r/> answered while this was in flight got a lower h: follow up unasked
+          // (XEP-0198 §4 lets either side send <a/> at any time).
+          if (this.ackOwed && sm.unsettled === 0 && this.state === "bound") {
+            this.ackOwed = false;
+            this.smReply("a", { h: sm.inbound });
+          }
+        });
       }
       if (pending) {
+        // Only negotiation (SASL) goes async, never a stream-managed stanza.
         this.busy = true;
         this.conn.pause();
         pending
@@ -212,20 +230,21 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
             this.conn.resume();
             this.drain();
           });
-      } else {
-        this.countHandled(el);
       }
     }
   }
 
   /**
-   * XEP-0198 §4: h counts stanzas the server has fully handled, i.e. routed (and so stored or
-   * queued to a recipient). Only then may the client forget them.
+   * XEP-0198 §4: h counts the stanzas (not nonzas) received since enable, once each has been
+   * handled and handed on (see Handoff).
    */
-  private countHandled(el: Element): void {
-    if (this.sm && this.state === "bound" && stanzaKind(el) && el.getNS() === NS.client) {
-      this.sm.handled();
-    }
+  private countsAsStanza(el: Element): boolean {
+    return (
+      this.sm !== null &&
+      this.state === "bound" &&
+      stanzaKind(el) !== null &&
+      el.getNS() === NS.client
+    );
   }
 
   private handle(el: Element): Promise<void> | void {
@@ -380,6 +399,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       }
       case "r":
         if (!this.sm) return this.smReply("failed", {}, "unexpected-request");
+        if (this.sm.unsettled > 0) this.ackOwed = true;
         return this.smReply("a", { h: this.sm.inbound });
       case "a":
         if (!this.sm) return this.smReply("failed", {}, "unexpected-request");
@@ -510,18 +530,23 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
         return;
       }
       if (this.state === "hibernated") return; // kept for re-sending on resumption
-      this.write(stanza.toString());
+      const handedOn = Handoff.current?.track();
+      if (!this.conn.write(stanza.toString(), handedOn)) handedOn?.();
       this.scheduleAckRequest();
       return;
     }
     // Without stream management the socket write is all we can know (documented in README).
+    const handedOn = Handoff.current?.track();
     const written =
       this.state !== "hibernated" &&
-      this.conn.write(
-        stanza.toString(),
-        tracker && ((err) => (err ? tracker.failed() : tracker.acked())),
-      );
-    if (!written) tracker?.failed();
+      this.conn.write(stanza.toString(), (err) => {
+        handedOn?.();
+        if (tracker) (err ? tracker.failed : tracker.acked).call(tracker);
+      });
+    if (!written) {
+      handedOn?.();
+      tracker?.failed();
+    }
   }
 
   close(error?: StreamError): void {
@@ -560,7 +585,12 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       }
       this.ctx.sm.unregister(this); // a no-op when a newer session replaced this one
       if (this.sm) this.rerouteUnacked(this.sm.takeUnacked());
-      this.ctx.hooks.run("sm_remove_connection", { session: this, reason });
+      // Teardown runs from socket events: nothing a module does here may escape.
+      try {
+        this.ctx.hooks.run("sm_remove_connection", { session: this, reason });
+      } catch (err) {
+        if (!isModuleFault(err)) this.log.error({ err }, "sm_remove_connection handler failed");
+      }
     }
     this.log.info({ reason }, "session closed");
     this.onTeardown?.();

@@ -45,8 +45,28 @@ export class StreamManagement {
 
   constructor(readonly options: StreamMgmtOptions) {}
 
-  handled(): void {
-    this.inbound = (this.inbound + 1) % MOD;
+  /** Stanzas received, in order, and whether each has been fully handed on yet. */
+  private handling: { settled: boolean }[] = [];
+
+  /** A stanza from the client starts being handled; settle() it once handed on. */
+  begin(): { settled: boolean } {
+    const slot = { settled: false };
+    this.handling.push(slot);
+    return slot;
+  }
+
+  /** Stanzas received but not yet handed on. */
+  get unsettled(): number {
+    return this.handling.length;
+  }
+
+  /** h advances over the leading settled stanzas only: it counts a prefix (XEP-0198 §4). */
+  settle(slot: { settled: boolean }): void {
+    slot.settled = true;
+    while (this.handling.length > 0 && this.handling[0]!.settled) {
+      this.handling.shift();
+      this.inbound = (this.inbound + 1) % MOD;
+    }
   }
 
   /** Records a stanza sent to the client; returns the queue length. */

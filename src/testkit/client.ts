@@ -34,6 +34,8 @@ export async function connect(opts: ConnectOptions): Promise<TestClient> {
     resource: opts.resource,
   });
   xmpp.reconnect.stop();
+  // The library gives each step 2 s; a loaded CI machine (TLS + SCRAM on 2 cores) may need more.
+  xmpp.timeout = 15000;
   const received: Element[] = [];
   const waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
   xmpp.on("stanza", (el: Element) => {

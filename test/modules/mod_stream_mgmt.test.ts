@@ -47,7 +47,9 @@ describe("mod_stream_mgmt (XEP-0198)", () => {
     raw.send("<presence/>");
     raw.send("<iq type='get' id='x'><ping xmlns='urn:xmpp:ping'/></iq>");
     raw.send(`<r xmlns='${SM}'/>`);
-    assert.equal(h(await raw.readUntil(/<a xmlns[^>]*\/>/), "a"), 2);
+    // The answer may come before both are handed on; a later unasked <a/> then says 2.
+    const acks = await raw.readUntil(/<a xmlns="urn:xmpp:sm:3" h="2"\/>/);
+    assert.ok(h(acks, "a") <= 2);
     raw.end();
   });
 

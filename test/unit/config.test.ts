@@ -64,7 +64,26 @@ describe("config", () => {
       const file = resolve(repoRoot, "config/parley.yml");
       const config = loadConfig(file);
       const data = resolve(repoRoot, "data");
-      assert.deepEqual(config, {
+      const { modules, moduleLines, ...rest } = config;
+      // Every module the default config enables, each with the line it is written on.
+      assert.deepEqual(Object.keys(modules), [
+        "mod_roster",
+        "mod_disco",
+        "mod_caps",
+        "mod_ping",
+        "mod_version",
+        "mod_time",
+        "mod_last",
+        "mod_vcard",
+        "mod_private",
+        "mod_blocking",
+        "mod_register",
+        "mod_carbons",
+        "mod_stream_mgmt",
+      ]);
+      assert.equal(modules.mod_register?.access, "none");
+      assert.ok((moduleLines?.mod_roster?.[""] ?? 0) > 1);
+      assert.deepEqual(rest, {
         file,
         hosts: ["localhost"],
         loglevel: "info",
@@ -81,7 +100,6 @@ describe("config", () => {
           listener({ port: 5222 }),
           listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
         ],
-        modules: {},
         warnings: [],
       });
     });

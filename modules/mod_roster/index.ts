@@ -1,0 +1,150 @@
+// mod_roster: the roster and presence subscriptions of RFC 6121, and the presence the server
+// sends on a user's behalf.
+//
+// Handles:
+//   IQ get/set <query xmlns='jabber:iq:roster'/> to the user's own account   (§2, versions §2.6)
+//   presence subscribe/subscribed/unsubscribe/unsubscribed a user sends      (§3, Appendix A.2)
+//   the same for a local user, and presence probes (presence_in hook)        (§3, A.3, §4.3)
+//   initial presence: probes to contacts, pending requests delivered         (§4.2.2, §3.1.3)
+//   broadcast presence: adds the user's subscribers as recipients            (§4.2-§4.5)
+// Stream features (after authentication): <ver xmlns='urn:xmpp:features:rosterver'/> (§2.6.1)
+// and <sub xmlns='urn:xmpp:features:pre-approval'/> (§3.4.1).
+// API for other modules (ctx.module<RosterApi>("mod_roster")): read-only views of rosters.
+//
+// Storage: its own tables (store.ts), removed with the account.
+import { defineModule, opt, STOP } from "../../src/moduleapi.js";
+import { parseJID } from "../../src/jid.js";
+import type { SessionHandle } from "../../src/session-handle.js";
+import { rosterGet, rosterSet } from "./iq.js";
+import { addSubscribers, answerProbe, onInitialPresence } from "./presence.js";
+import { NS_PREAPPROVAL, NS_ROSTER, NS_ROSTERVER, Roster } from "./service.js";
+import { MIGRATIONS, RosterStore, type RosterItem } from "./store.js";
+import { inbound, isSubscriptionType, outbound } from "./subscription.js";
+
+export type { RosterItem, Subscription } from "./store.js";
+
+/** What mod_roster lets other modules read (mod_blocking, mod_last, mod_vcard…). */
+export interface RosterApi {
+  /** The item for `contactBare` in the roster of user@host. */
+  getItem(user: string, host: string, contactBare: string): RosterItem | undefined;
+  /** Every item of user@host's roster. */
+  items(user: string, host: string): RosterItem[];
+  /** True when `contactBare` may see user@host's presence (subscription 'from' or 'both'). */
+  isSubscribedFrom(user: string, host: string, contactBare: string): boolean;
+}
+
+export default defineModule({
+  name: "mod_roster",
+  description: "RFC 6121: rosters, presence subscriptions and presence on the user's behalf",
+  options: {
+    versioning: opt.boolean(
+      true,
+      "Offer roster versioning (RFC 6121 §2.6, XEP-0237): unchanged rosters are not resent",
+    ),
+    max_roster_size: opt.integer(500, "The most items a roster may hold (or infinity)", {
+      min: 1,
+      infinity: true,
+    }),
+  },
+  start(ctx): RosterApi {
+    const store = new RosterStore(ctx.migrate(MIGRATIONS));
+    const roster = new Roster(ctx, store, {
+      versioning: ctx.options.versioning,
+      maxRosterSize: ctx.options.max_roster_size,
+    });
+    /** Sessions whose initial presence is on its way to being broadcast. */
+    const becomingAvailable = new WeakSet<SessionHandle>();
+
+    // §2.6.1 and §3.4.1: both are announced once the client has authenticated.
+    ctx.hook("c2s_stream_features", ({ features, stage }) => {
+      if (stage !== "post-auth") return;
+      if (ctx.options.versioning) features.c("ver", { xmlns: NS_ROSTERVER });
+      features.c("sub", { xmlns: NS_PREAPPROVAL });
+    });
+
+    // §2: the roster is the user's own: IQs to their bare JID (or with no 'to').
+    ctx.iq("get", NS_ROSTER, "query", (req) => rosterGet(roster, req), "account");
+    ctx.iq("set", NS_ROSTER, "query", (req) => rosterSet(roster, req), "account");
+
+    // §3 (outbound): subscription stanzas the user sends. Low priority, so that modules that
+    // refuse a stanza (blocking, privacy) decide before the roster changes.
+    ctx.hook(
+      "user_send_packet",
+      ({ session, stanza }) => {
+        if (stanza.name !== "presence") return;
+        const type = stanza.attrs.type;
+        if (stanza.attrs.to === undefined) {
+          if (type === undefined && !session.available) becomingAvailable.add(session);
+          return;
+        }
+        if (!isSubscriptionType(type)) return;
+        // §3.1.2 (and §3 for every subscription stanza): both addresses are bare JIDs, the
+        // user's stamped by the server.
+        const user = session.jid.bare();
+        const contact = parseJID(stanza.attrs.to).bare().toString();
+        stanza.attrs.from = user.toString();
+        stanza.attrs.to = contact;
+        outbound(roster, user, contact, type, stanza);
+        return STOP;
+      },
+      -50,
+    );
+
+    // §3 (inbound) and §4.3: subscription stanzas and probes for a local user, which the server
+    // handles for the user.
+    ctx.hook("presence_in", ({ from, to, stanza }) => {
+      const type = stanza.attrs.type;
+      const user = to.bare();
+      if (type === "probe") answerProbe(roster, user, from);
+      else if (isSubscriptionType(type))
+        inbound(roster, user, from.bare().toString(), type, stanza);
+      else return;
+      return STOP;
+    });
+
+    // §4.2-§4.5: broadcast presence also goes to subscribers. High priority, so that modules
+    // that filter recipients (blocking, privacy) see them.
+    ctx.hook(
+      "presence_broadcast",
+      ({ session, recipients }) => {
+        addSubscribers(roster, session, recipients);
+        if (becomingAvailable.has(session)) {
+          becomingAvailable.delete(session);
+          onInitialPresence(roster, session);
+        }
+      },
+      50,
+    );
+
+    // An account removed while the server runs: its own rows went with it; local users who had
+    // it in their roster are told, as its server would when it unsubscribes everyone (§3.2,
+    // §3.3), so their rosters and pending requests are cleaned up the usual way.
+    ctx.hook("remove_user", ({ username, host }) => {
+      const gone = `${username}@${host}`;
+      for (const holder of store.holdersOf(gone)) {
+        const to = `${holder.username}@${holder.host}`;
+        ctx.route(ctx.xml("presence", { from: gone, to, type: "unsubscribe" }));
+        ctx.route(ctx.xml("presence", { from: gone, to, type: "unsubscribed" }));
+      }
+    });
+
+    const user = (username: string, host: string) => parseJID(`${username}@${host}`);
+    const item = (username: string, host: string, contact: string): RosterItem | undefined => {
+      let key: string;
+      try {
+        key = parseJID(contact).bare().toString(); // callers may pass it unnormalized
+      } catch {
+        return undefined;
+      }
+      return store.get(user(username, host), key);
+    };
+    return {
+      getItem: item,
+      items: (username, host) => store.items(user(username, host)),
+      isSubscribedFrom(username, host, contactBare) {
+        const sub = item(username, host, contactBare)?.subscription;
+        return sub === "from" || sub === "both";
+      },
+    };
+  },
+});

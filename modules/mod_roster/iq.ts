@@ -1,0 +1,125 @@
+// Roster management (RFC 6121 §2): roster get, with versioning (§2.6), and roster set, which
+// adds, updates (§2.3, §2.4) or removes (§2.5) one item.
+import { Buffer } from "node:buffer";
+import { StanzaError, xml, type Element, type IqRequest } from "../../src/moduleapi.js";
+import { JIDError, parseJID, type JID } from "../../src/jid.js";
+import { NS_ROSTER, Roster, itemElement } from "./service.js";
+import { stateOf } from "./subscription.js";
+
+/** §2.3.3 leaves the limits on names and group names to the server: as long as a JID part. */
+const MAX_NAME_BYTES = 1023;
+const MAX_GROUP_BYTES = 1023;
+
+/**
+ * §2.1.5, §2.3.3: only the user's own resources may read or change the roster; an IQ to the
+ * bare JID of someone else gets forbidden. Returns the user's bare JID.
+ */
+function owner(req: IqRequest): JID {
+  if (!req.from.bare().equals(req.to)) {
+    throw new StanzaError("forbidden", "a roster belongs to its owner only");
+  }
+  return req.to;
+}
+
+/**
+ * §2.1.3, §2.2: the roster. The asking session becomes an interested resource (roster pushes
+ * go to it from now on). §2.6.3: a client that sends the version it has cached gets an empty
+ * result when nothing changed since; otherwise the whole roster with the current version
+ * (returning the full roster rather than a series of pushes is the RFC's other option).
+ */
+export function rosterGet(r: Roster, req: IqRequest): Element | null {
+  const user = owner(req);
+  const cached = req.payload.attrs.ver;
+  const versioned = r.options.versioning && cached !== undefined;
+  const session = r.ctx.server.session(req.from);
+  if (session) r.markInterested(session, versioned);
+  const ver = versioned ? r.store.version(user) : undefined;
+  if (versioned && cached === ver) return null;
+  return xml("query", { xmlns: NS_ROSTER, ver }, ...r.store.items(user).map(itemElement));
+}
+
+/** §2.3, §2.4, §2.5: one item added, changed or removed; every error condition of §2.3.3. */
+export function rosterSet(r: Roster, req: IqRequest): null {
+  const user = owner(req);
+  // §2.1.5, §2.3.3: a roster set carries exactly one item.
+  const children = req.payload.getChildElements();
+  if (children.length !== 1 || children[0]!.name !== "item") {
+    throw new StanzaError("bad-request", "a roster set carries exactly one <item/>");
+  }
+  const el = children[0]!;
+  const jid = contactJid(el);
+  // §2.1.2.5: 'remove' is the only subscription value a roster set may carry; others are
+  // ignored, as are 'ask' (§2.1.2.2) and 'approved' (§2.1.2.1), which the server alone manages
+  // through presence subscriptions.
+  if (el.attrs.subscription === "remove") {
+    removeItem(r, user, jid);
+    return null;
+  }
+  const name = el.attrs.name === "" ? undefined : el.attrs.name;
+  if (name !== undefined && Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) {
+    throw new StanzaError("not-acceptable", `the name is longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  const groups = groupsOf(el);
+  const existing = r.store.get(user, jid);
+  if (!existing) r.checkRoom(user);
+  // §2.4.2: the set replaces the name and the groups; the subscription state stays.
+  r.save(user, { ...(existing ?? Roster.blank(jid)), name, groups });
+  return null;
+}
+
+/** The item's JID: required, a valid address (jid-malformed), and a bare one (§2.1.2.3). */
+function contactJid(el: Element): string {
+  const raw = el.attrs.jid;
+  if (raw === undefined) throw new StanzaError("bad-request", "the item has no 'jid'");
+  let jid: JID;
+  try {
+    jid = parseJID(raw);
+  } catch (err) {
+    if (err instanceof JIDError) throw new StanzaError("jid-malformed", err.message);
+    throw err;
+  }
+  if (!jid.isBare()) {
+    throw new StanzaError("bad-request", "roster items are bare JIDs, without a resource");
+  }
+  return jid.toString();
+}
+
+/** §2.3.3: groups are non-empty (not-acceptable), not too long (ditto) and distinct (bad-request). */
+function groupsOf(el: Element): string[] {
+  const groups: string[] = [];
+  for (const g of el.getChildren("group")) {
+    const text = g.getText();
+    if (text.length === 0) {
+      throw new StanzaError("not-acceptable", "a group name cannot be empty");
+    }
+    if (Buffer.byteLength(text, "utf8") > MAX_GROUP_BYTES) {
+      throw new StanzaError(
+        "not-acceptable",
+        `a group name is longer than ${MAX_GROUP_BYTES} bytes`,
+      );
+    }
+    if (groups.includes(text)) {
+      throw new StanzaError("bad-request", `the group '${text}' is listed twice`);
+    }
+    groups.push(text);
+  }
+  return groups;
+}
+
+/**
+ * §2.5.2: the item goes, and with it every subscription between the user and the contact: the
+ * server sends 'unsubscribe' when the user was subscribed to the contact (or asked to be), and
+ * 'unsubscribed' when the contact was subscribed to the user (after unavailable presence,
+ * §3.2.2) or had asked to be.
+ */
+function removeItem(r: Roster, user: JID, jid: string): void {
+  const item = r.store.get(user, jid);
+  // §2.5.3: removing an item that is not there.
+  if (!item) throw new StanzaError("item-not-found", `${jid} is not in the roster`);
+  const s = stateOf(item);
+  r.store.clearPendingIn(user, jid);
+  r.remove(user, jid);
+  if (s.to || s.pendingOut) r.sendFromUser(user, jid, "unsubscribe");
+  if (s.from) r.sendUnavailableOf(user, jid);
+  if (s.from || s.pendingIn) r.sendFromUser(user, jid, "unsubscribed");
+}

@@ -1,0 +1,181 @@
+// mod_vcard: XEP-0054 vcard-temp. Users publish a vCard that anyone may read; the server has
+// its own, configured with the `vcard` option. vCard search (XEP-0055) is not offered.
+//
+// Handles:
+//   get <vCard xmlns='vcard-temp'/> to a user's bare JID  their vCard (§3.1 own, §3.3 another's)
+//   set <vCard xmlns='vcard-temp'>…</vCard> to one's own  stores it (§3.2)
+//   get <vCard xmlns='vcard-temp'/> to the host           the server's vCard (§3.3 note)
+// Errors: forbidden for a set on another user's vCard, not-allowed for a set on the server's
+// (§3.2), item-not-found for another user without a vCard (§3.3), not-acceptable for a vCard
+// larger than `max_vcard_size`.
+//
+// Storage: the keyval store "mod_vcard", one value per user, the vCard's XML text.
+import { Element } from "@xmpp/xml";
+import { OptionError } from "../src/module-options.js";
+import { defineModule, opt, xml } from "../src/moduleapi.js";
+import { StreamParser } from "../src/xml/stream-parser.js";
+
+const NS_VCARD = "vcard-temp";
+
+/**
+ * The server's vCard as YAML, as ejabberd's `vcard` option writes it: keys are vCard element
+ * names in lower case; text is a string, an empty element `true`, a repeated element a list.
+ */
+type VcardValue = string | number | boolean | VcardMap | VcardValue[];
+type VcardMap = { [name: string]: VcardValue };
+
+export default defineModule({
+  name: "mod_vcard",
+  description: "XEP-0054: vCards of users and of the server",
+  options: {
+    vcard: opt.custom<VcardMap | null>(
+      "a map of vCard elements",
+      null,
+      "The server's own vCard, e.g. { fn: Example Server, url: https://example.org }",
+      parseVcardOption,
+    ),
+    max_vcard_size: opt.integer(
+      64 * 1024,
+      "Largest vCard a user may store, in bytes of XML; larger ones get not-acceptable",
+      { min: 1, infinity: true },
+    ),
+  },
+  start(ctx) {
+    const { StanzaError } = ctx;
+    const store = ctx.keyval<string>("mod_vcard");
+
+    // XEP-0054 §4: both the server and its accounts answer vcard-temp.
+    ctx.feature(NS_VCARD, "host");
+    ctx.feature(NS_VCARD, "account");
+
+    ctx.iq(
+      "get",
+      NS_VCARD,
+      "vCard",
+      (req) => {
+        const text = store.get(ctx.host, req.to.local);
+        if (text !== undefined) return parseXml(text);
+        // §3.1: to its owner, "no vCard" may be an empty vCard, which clients take best.
+        if (req.from.bare().equals(req.to)) return xml("vCard", { xmlns: NS_VCARD });
+        // §3.3: to anyone else it MUST be an error; a user that does not exist never gets here
+        // (service-unavailable, RFC 6121 §8.5.1).
+        throw new StanzaError("item-not-found", "this user has no vCard");
+      },
+      "account",
+    );
+
+    ctx.iq(
+      "set",
+      NS_VCARD,
+      "vCard",
+      (req) => {
+        // §3.2: only the owner may change a vCard; forbidden for anyone else.
+        if (!req.from.bare().equals(req.to)) {
+          throw new StanzaError("forbidden", "you may only change your own vCard");
+        }
+        const text = serialize(req.payload);
+        if (Buffer.byteLength(text, "utf8") > ctx.options.max_vcard_size) {
+          throw new StanzaError(
+            "not-acceptable",
+            `a vCard may have at most ${ctx.options.max_vcard_size} bytes`,
+          );
+        }
+        // §3.2: the set replaces the whole vCard; an empty one leaves nothing to keep.
+        if (req.payload.getChildElements().length === 0) store.delete(ctx.host, req.to.local);
+        else store.set(ctx.host, req.to.local, text);
+        return null;
+      },
+      "account",
+    );
+
+    // The server's vCard (§3.3, last note): built from the option on each request, so every
+    // reply gets a tree of its own.
+    ctx.iq("get", NS_VCARD, "vCard", () => vcardFromOption(ctx.options.vcard));
+    ctx.iq("set", NS_VCARD, "vCard", () => {
+      // §3.2: the server's vCard is another entity's; it comes from the configuration only.
+      throw new StanzaError("not-allowed", "the server's vCard is set in its configuration");
+    });
+  },
+});
+
+function vcardFromOption(map: VcardMap | null): Element {
+  const vcard = xml("vCard", { xmlns: NS_VCARD });
+  if (map) appendFields(vcard, map);
+  return vcard;
+}
+
+function appendFields(parent: Element, map: VcardMap): void {
+  for (const [key, value] of Object.entries(map)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v === false) continue;
+      const el = parent.c(key.toUpperCase());
+      if (typeof v === "string" || typeof v === "number") el.t(String(v));
+      else if (typeof v === "object" && !Array.isArray(v)) appendFields(el, v);
+    }
+  }
+}
+
+function parseVcardOption(v: unknown): VcardMap {
+  const check = (value: unknown, path: string, inList: boolean): void => {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      return;
+    }
+    if (Array.isArray(value) && !inList) {
+      value.forEach((x, i) => check(x, `${path}[${i}]`, true));
+      return;
+    }
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, x] of Object.entries(value)) {
+        if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(k)) {
+          throw new OptionError(`'${path}${k}' is not a vCard element name`);
+        }
+        check(x, `${path}${k}.`, false);
+      }
+      return;
+    }
+    throw new OptionError(`'${path}' must be text, true, a map or a list of those`);
+  };
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new OptionError("expected a map of vCard elements, e.g. { fn: Example Server }");
+  }
+  check(v, "", false);
+  return v as VcardMap;
+}
+
+/**
+ * The element as standalone XML text: namespace declarations it relies on from its ancestors
+ * (the IQ) are copied onto it, so the text parses alone later.
+ */
+function serialize(el: Element): string {
+  const attrs: Record<string, string> = {};
+  for (let p = el.parent; p; p = p.parent) {
+    for (const [k, v] of Object.entries(p.attrs)) {
+      if (k.startsWith("xmlns:") && !(k in attrs)) attrs[k] = v;
+    }
+  }
+  const top = new Element(el.name, { ...attrs, ...el.attrs });
+  top.children = el.children; // read only by toString; the original keeps its own tree
+  return top.toString();
+}
+
+/** Parses XML text this module stored (one element) with the server's own parser. */
+function parseXml(text: string): Element {
+  let el: Element | undefined;
+  let failure: Error | undefined;
+  const parser = new StreamParser(
+    {
+      streamStart: () => undefined,
+      stanza: (e) => (el ??= e),
+      streamEnd: () => undefined,
+      error: (err) => (failure = err),
+    },
+    { maxStanzaSize: Infinity },
+  );
+  parser.write(
+    Buffer.from(
+      `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>${text}`,
+    ),
+  );
+  if (failure || !el) throw new Error(`a stored vCard does not parse: ${String(failure)}`);
+  return el;
+}
