@@ -11,6 +11,7 @@ import type { DiscoRegistry } from "./disco.js";
 import type { SqliteStorage } from "./storage/sqlite.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { C2SSession } from "./c2s/session.js";
+import type { Metrics } from "./metrics.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -30,6 +31,7 @@ export interface CoreContext {
   readonly startedAt: number;
   /** XEP-0198 settings per host, set by mod_stream_mgmt; absent = not offered. */
   readonly streamMgmt: Map<string, StreamMgmtOptions>;
+  readonly metrics: Metrics;
   /** Resumable sessions by their resumption id (XEP-0198 §5). */
   readonly resumable: Map<string, C2SSession>;
 }

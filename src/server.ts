@@ -19,6 +19,7 @@ import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
 import { DiscoRegistry } from "./disco.js";
 import { ModuleManager } from "./modulemanager.js";
+import { Metrics } from "./metrics.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -29,15 +30,17 @@ export interface ServerOptions {
 
 /** The running server: storage, certificates, routing core, listeners and control channel. */
 export class Server {
-  private readonly connections = new Set<C2SSession>();
   private readonly listeners: NetServer[] = [];
   private control: ControlServer | null = null;
   private stopped = false;
+  /** Where the Prometheus endpoint listens, when configured. */
+  metricsUrl: string | null = null;
   readonly modules: ModuleManager;
 
   private constructor(
     readonly ctx: CoreContext,
     private readonly storage: SqliteStorage,
+    private readonly connections: Set<C2SSession>,
   ) {
     this.modules = new ModuleManager(ctx);
   }
@@ -62,6 +65,16 @@ export class Server {
       const iq = new IqHandlers();
       const accounts = new AccountStore(storage.db);
       router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router));
+      const connections = new Set<C2SSession>();
+      const metrics = new Metrics(
+        {
+          connections: () => connections,
+          sessions: () => sm.size,
+          resumable: () => resumable.size,
+        },
+        log.child({ component: "health" }),
+      );
+      const resumable = new Map<string, C2SSession>();
       const ctx: CoreContext = {
         config,
         hosts,
@@ -77,9 +90,10 @@ export class Server {
         storage,
         startedAt: Date.now(),
         streamMgmt: new Map(),
-        resumable: new Map(),
+        resumable,
+        metrics,
       };
-      const server = new Server(ctx, storage);
+      const server = new Server(ctx, storage, connections);
       try {
         await server.modules.startAll(config);
       } catch (err) {
@@ -106,6 +120,23 @@ export class Server {
         this.ctx.log.child({ component: "control" }),
       );
       await this.control.start();
+      const m = this.ctx.config.metrics;
+      if (m) {
+        const port = await this.ctx.metrics
+          .listen(m.port, m.ip)
+          .catch((err: NodeJS.ErrnoException) => {
+            throw new Error(
+              `cannot serve metrics on ${m.ip}:${m.port}: ${err.code ?? err.message}`,
+            );
+          });
+        this.metricsUrl = `http://${m.ip.includes(":") ? `[${m.ip}]` : m.ip}:${port}/metrics`;
+        this.ctx.log.info({ url: this.metricsUrl }, "metrics endpoint");
+      }
+      this.ctx.metrics.watch(
+        () => this.connections,
+        () => this.ctx.config.queueWarningBytes,
+        () => this.ctx.config.eventLoopLagWarning,
+      );
       for (const l of this.ctx.config.listen) {
         const server = await startC2SListener(this.ctx, l, (session) => {
           this.connections.add(session);
@@ -206,6 +237,7 @@ export class Server {
     await this.control?.stop();
     await closed;
     await this.modules.stopAll();
+    await this.ctx.metrics.stop();
     // Let the closing stream errors reach the sockets before the process goes on.
     await new Promise((r) => setTimeout(r, 50));
     this.storage.close();

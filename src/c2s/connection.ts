@@ -36,6 +36,8 @@ export class Connection {
   private socket: Socket;
   private readonly parser: StreamParser;
   private corked = false;
+  /** Writes handed to the socket whose data has not reached the kernel yet. */
+  pendingWrites = 0;
   private gone = false;
   private discarding = false;
 
@@ -70,6 +72,11 @@ export class Connection {
   /** Bytes written but not yet taken by the kernel: the outbound queue length. */
   get queuedBytes(): number {
     return this.socket.writableLength;
+  }
+
+  /** True once the socket can carry nothing more (destroyed or failed). */
+  get dead(): boolean {
+    return this.gone || this.socket.destroyed;
   }
 
   get open(): boolean {
@@ -117,7 +124,11 @@ export class Connection {
         this.socket.uncork();
       });
     }
-    this.socket.write(data, cb);
+    this.pendingWrites++;
+    this.socket.write(data, (err) => {
+      this.pendingWrites--;
+      cb?.(err);
+    });
     return true;
   }
 

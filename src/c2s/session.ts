@@ -61,6 +61,8 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
   private ackTimer: NodeJS.Timeout | null = null;
   private requestScheduled = false;
   private ackOwed = false;
+  /** Without XEP-0198: messages written but not yet flushed to the kernel. */
+  private readonly unflushed = new Set<Element>();
 
   constructor(
     readonly ctx: CoreContext,
@@ -197,6 +199,8 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       const el = this.inbox.shift()!;
       let pending: Promise<void> | void = undefined;
       const handoff = this.countsAsStanza(el) ? new Handoff() : null;
+      const metrics = this.ctx.metrics;
+      const started = performance.now();
       Handoff.current = handoff;
       try {
         pending = this.handle(el);
@@ -204,6 +208,10 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
         this.onHandlerError(el, err);
       } finally {
         Handoff.current = null;
+      }
+      if (this.state === "bound") {
+        metrics.stanzaIn(el.name);
+        metrics.handling.observe((performance.now() - started) / 1000);
       }
       if (handoff) {
         const sm = this.sm!;
@@ -520,6 +528,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       if (!this.ctx.hooks.run("user_receive_packet", payload)) return;
       stanza = payload.stanza;
     }
+    this.ctx.metrics.stanzaOut(stanza.name);
     const sm = this.sm;
     if (sm && stanzaKind(stanza)) {
       const queued = sm.sent(stanza, tracker);
@@ -536,16 +545,51 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       return;
     }
     // Without stream management the socket write is all we can know (documented in README).
+    // Until the bytes reach the kernel the message is kept, so a session cut off for not
+    // reading (max_fsm_queue) can hand its backlog back to routing.
     const handedOn = Handoff.current?.track();
+    const keep = stanza.name === "message" && !tracker ? stanza : null;
+    if (keep) this.unflushed.add(keep);
     const written =
       this.state !== "hibernated" &&
       this.conn.write(stanza.toString(), (err) => {
         handedOn?.();
+        if (keep) this.unflushed.delete(keep);
         if (tracker) (err ? tracker.failed : tracker.acked).call(tracker);
       });
     if (!written) {
       handedOn?.();
+      if (keep) this.unflushed.delete(keep);
       tracker?.failed();
+    }
+  }
+
+  /** Stanzas received and not yet handled. */
+  get inboxLength(): number {
+    return this.inbox.length;
+  }
+
+  /** Stanzas written but not yet taken by the kernel (the outbound queue, in stanzas). */
+  get queuedStanzas(): number {
+    return this.state === "hibernated" ? 0 : this.conn.pendingWrites;
+  }
+
+  /**
+   * The design's health rule, checked every second by the server (a burst written within one
+   * tick is no backlog): a peer that does not read is cut off once its queue passes
+   * max_fsm_queue (ejabberd's name); what it did not get goes back to routing in teardown.
+   */
+  checkQueue(): void {
+    if (this.state !== "bound" || this.conn.closing) return;
+    if (this.conn.pendingWrites > this.ctx.config.maxFsmQueue && this.conn.queuedBytes > 0) {
+      this.log.warn(
+        { queuedStanzas: this.conn.pendingWrites, queuedBytes: this.conn.queuedBytes },
+        "outbound queue over max_fsm_queue; closing the session",
+      );
+      // It will not read a stream error either. Dropping the socket first means nothing queued
+      // can still reach it after teardown re-routes it (no duplicates).
+      this.conn.destroy();
+      this.close(new StreamError("policy-violation", "the client does not read what it is sent"));
     }
   }
 
@@ -585,6 +629,9 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       }
       this.ctx.sm.unregister(this); // a no-op when a newer session replaced this one
       if (this.sm) this.rerouteUnacked(this.sm.takeUnacked());
+      // Without XEP-0198, only what can no longer be written goes back (a live socket that is
+      // closing still flushes its queue).
+      else if (this.conn.dead) this.rerouteUnflushed();
       // Teardown runs from socket events: nothing a module does here may escape.
       try {
         this.ctx.hooks.run("sm_remove_connection", { session: this, reason });
@@ -594,6 +641,12 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
     }
     this.log.info({ reason }, "session closed");
     this.onTeardown?.();
+  }
+
+  private rerouteUnflushed(): void {
+    const items = [...this.unflushed].map((stanza) => ({ stanza, tracker: undefined }));
+    this.unflushed.clear();
+    this.rerouteUnacked(items);
   }
 
   /**

@@ -10,7 +10,14 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "./errors.js";
-import { DEFAULT_MAX_USER_SESSIONS, EMBEDDED_DEFAULTS_FILE, defaultListener } from "./defaults.js";
+import {
+  DEFAULT_EVENT_LOOP_LAG_WARNING,
+  DEFAULT_MAX_FSM_QUEUE,
+  DEFAULT_MAX_USER_SESSIONS,
+  DEFAULT_QUEUE_WARNING_BYTES,
+  EMBEDDED_DEFAULTS_FILE,
+  defaultListener,
+} from "./defaults.js";
 import { validateConfig } from "./schema.js";
 
 export { ConfigError } from "./errors.js";
@@ -73,6 +80,14 @@ export interface ServerConfig {
   authScramHash?: ScramHash;
   /** Positive integer, or Infinity for `infinity`. */
   maxUserSessions: number;
+  /** ejabberd's `max_fsm_queue`: stanzas queued for one session before it is closed. */
+  maxFsmQueue: number;
+  /** `queue_warning_bytes`: a session's outbound bytes above this are logged as a warning. */
+  queueWarningBytes: number;
+  /** `event_loop_lag_warning` in ms: lag above this is logged as a warning. */
+  eventLoopLagWarning: number;
+  /** `metrics: { port, ip }`: the Prometheus endpoint (loopback only); absent = off. */
+  metrics?: { port: number; ip: string };
   /** Absolute path of the admin unix socket. */
   controlSocket: string;
   /** Never empty. */
@@ -103,6 +118,9 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     authMethod: "sql",
     authPasswordFormat: "scram",
     maxUserSessions: DEFAULT_MAX_USER_SESSIONS,
+    maxFsmQueue: DEFAULT_MAX_FSM_QUEUE,
+    queueWarningBytes: DEFAULT_QUEUE_WARNING_BYTES,
+    eventLoopLagWarning: DEFAULT_EVENT_LOOP_LAG_WARNING,
     controlSocket: resolve(dataDir, "parleyctl.sock"),
     listen: [defaultListener(5222), defaultListener(5223, true)],
     modules: {},

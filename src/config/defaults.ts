@@ -27,3 +27,10 @@ export function defaultListener(port: number, tls = false): ListenerConfig {
     unauthenticatedTimeout: DEFAULT_UNAUTHENTICATED_TIMEOUT,
   };
 }
+
+/** ejabberd's max_fsm_queue: stanzas waiting for one session's socket before it is cut off. */
+export const DEFAULT_MAX_FSM_QUEUE = 10000;
+/** A session's outbound queue above this many bytes is logged as a warning. */
+export const DEFAULT_QUEUE_WARNING_BYTES = 1024 * 1024;
+/** Event-loop lag (ms) above which a warning is logged. */
+export const DEFAULT_EVENT_LOOP_LAG_WARNING = 500;

@@ -29,6 +29,9 @@ import {
   DEFAULT_IP,
   DEFAULT_MAX_STANZA_SIZE,
   DEFAULT_MAX_USER_SESSIONS,
+  DEFAULT_MAX_FSM_QUEUE,
+  DEFAULT_QUEUE_WARNING_BYTES,
+  DEFAULT_EVENT_LOOP_LAG_WARNING,
   DEFAULT_UNAUTHENTICATED_TIMEOUT,
   MAX_STANZA_SIZE_LIMIT,
   MIN_STANZA_SIZE,
@@ -53,6 +56,10 @@ export const TOP_LEVEL_KEYS = [
   "auth_scram_hash",
   "max_user_sessions",
   "control_socket",
+  "max_fsm_queue",
+  "queue_warning_bytes",
+  "event_loop_lag_warning",
+  "metrics",
   "listen",
   "modules",
 ] as const;
@@ -122,7 +129,6 @@ export const IGNORED_TOP_LEVEL_KEYS = [
   "trusted_proxies",
   "domain_balancing",
   "negotiation_timeout",
-  "max_fsm_queue",
   "allow_contrib_modules",
   "install_contrib_modules",
   "validate_stream",
@@ -658,6 +664,21 @@ class Validator {
       ? this.maxUserSessions(sessionsEntry)
       : DEFAULT_MAX_USER_SESSIONS;
 
+    const fsmEntry = get("max_fsm_queue");
+    const maxFsmQueue = fsmEntry
+      ? this.count(fsmEntry, "stanzas waiting to be written to one session", true)
+      : DEFAULT_MAX_FSM_QUEUE;
+    const warnEntry = get("queue_warning_bytes");
+    const queueWarningBytes = warnEntry
+      ? this.count(warnEntry, "bytes of outbound queue before a warning", false)
+      : DEFAULT_QUEUE_WARNING_BYTES;
+    const lagEntry = get("event_loop_lag_warning");
+    const eventLoopLagWarning = lagEntry
+      ? this.count(lagEntry, "milliseconds of event-loop lag before a warning", false)
+      : DEFAULT_EVENT_LOOP_LAG_WARNING;
+    const metricsEntry = get("metrics");
+    const metrics = metricsEntry ? this.metrics(metricsEntry) : undefined;
+
     const socketEntry = get("control_socket");
     const controlSocket = socketEntry
       ? this.path(socketEntry, "the path of the admin unix socket, such as data/parleyctl.sock")
@@ -684,6 +705,9 @@ class Validator {
       authMethod,
       authPasswordFormat,
       maxUserSessions,
+      maxFsmQueue,
+      queueWarningBytes,
+      eventLoopLagWarning,
       controlSocket,
       listen,
       modules,
@@ -691,6 +715,7 @@ class Validator {
     };
     if (authScramHash !== undefined) config.authScramHash = authScramHash;
     if (Object.keys(moduleLines).length > 0) config.moduleLines = moduleLines;
+    if (metrics) config.metrics = metrics;
     return config;
   }
 
@@ -809,6 +834,63 @@ class Validator {
       entry.path,
       `expected a positive whole number of sessions per user, or infinity, got ${describe(value)}`,
     );
+  }
+
+  /** A positive whole number (or `infinity`, when allowed). */
+  private count(entry: Entry, what: string, infinity: boolean): number {
+    const { value } = entry;
+    if (isScalar(value)) {
+      const v = value.value;
+      if (infinity && (v === "infinity" || v === Infinity)) return Infinity;
+      if (typeof v === "number" && Number.isSafeInteger(v) && v > 0) return v;
+    }
+    this.fail(
+      value ?? entry.keyNode,
+      entry.path,
+      `expected a positive whole number of ${what}${infinity ? ", or infinity" : ""}, got ${describe(value)}`,
+    );
+  }
+
+  /** `metrics: { port, ip }`: the Prometheus endpoint, on a loopback address only. */
+  private metrics(entry: Entry): { port: number; ip: string } {
+    const { value } = entry;
+    if (!isMap(value)) {
+      this.fail(
+        value ?? entry.keyNode,
+        entry.path,
+        `expected a map such as metrics: { port: 5281, ip: 127.0.0.1 }, got ${describe(value)}`,
+      );
+    }
+    let port: number | undefined;
+    let ip = "127.0.0.1";
+    for (const e of this.entries(value, entry.path)) {
+      const v = isScalar(e.value) ? e.value.value : undefined;
+      if (e.key === "port") {
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65535) {
+          this.fail(e.value, e.path, `expected a port 0-65535, got ${describe(e.value)}`);
+        }
+        port = v;
+      } else if (e.key === "ip") {
+        if (v !== "127.0.0.1" && v !== "::1" && !(typeof v === "string" && v.startsWith("127."))) {
+          this.fail(
+            e.value,
+            e.path,
+            `the metrics endpoint has no authentication, so it listens on loopback only: 127.0.0.1 or ::1, got ${describe(e.value)}`,
+          );
+        }
+        ip = v;
+      } else {
+        const near = nearestKey(e.key, ["port", "ip"]);
+        this.fail(
+          e.keyNode,
+          e.path,
+          `unknown key '${e.key}'${near ? `; did you mean '${near}'?` : "; valid keys: port, ip"}`,
+        );
+      }
+    }
+    if (port === undefined)
+      this.fail(entry.keyNode, entry.path, "metrics needs a port, such as metrics: { port: 5281 }");
+    return { port, ip };
   }
 
   private modules(entry: Entry): Record<string, Record<string, unknown>> {

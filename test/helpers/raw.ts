@@ -121,6 +121,11 @@ export class RawClient {
     await this.readUntil("</iq>");
   }
 
+  /** Stops reading: the server's writes pile up (a peer that does not read). */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
   end(): void {
     this.socket.destroy();
   }

@@ -95,6 +95,10 @@ describe("config", () => {
         authMethod: "sql",
         authPasswordFormat: "scram",
         maxUserSessions: 10,
+        maxFsmQueue: 10000,
+        queueWarningBytes: 1048576,
+        eventLoopLagWarning: 500,
+        metrics: { port: 5281, ip: "127.0.0.1" },
         controlSocket: join(data, "parleyctl.sock"),
         listen: [
           listener({ port: 5222 }),
