@@ -220,4 +220,12 @@ export class Connection {
     this.closing = true;
     this.socket.destroy();
   }
+
+  /**
+   * Drops a socket that stopped answering, as if the network had cut it: the owner hears
+   * onDisconnect and may keep the session for resumption (XEP-0198).
+   */
+  drop(): void {
+    this.socket.destroy();
+  }
 }

@@ -156,7 +156,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
   }
 
   onDisconnect(reason: string): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.state === "hibernated") return;
     if (this.conn.closing) return this.teardown(reason);
     // The connection died under a resumable session: keep it for the client to resume.
     if (this.state === "bound" && this.sm?.resumable) return this.hibernate(reason);
@@ -451,8 +451,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       this.ackTimer = setTimeout(() => {
         if (this.sm?.requestedAt !== null && this.state === "bound") {
           this.log.info("no ack from the client in time; dropping the connection");
-          this.conn.destroy();
-          this.onDisconnect("ack timeout");
+          this.conn.drop(); // its close event brings us to onDisconnect: hibernate or end
         }
       }, sm.options.ackTimeout * 1000);
       this.ackTimer.unref();
@@ -520,12 +519,19 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
 
   deliver(stanza: Element, tracker?: DeliveryTracker): void {
     if (this.state === "closed" || (this.conn.closing && this.state !== "hibernated")) {
-      tracker?.failed();
+      if (tracker) tracker.failed();
+      else if (stanza.name === "message" && this.jid && this.ctx.sm.get(this.jid) !== this) {
+        // Handed to a session that just ended: back to routing (another resource, offline).
+        this.rerouteUnacked([{ stanza, tracker: undefined }]);
+      }
       return;
     }
     if (this.state === "bound" || this.state === "hibernated") {
       const payload = { session: this as SessionHandle, stanza };
-      if (!this.ctx.hooks.run("user_receive_packet", payload)) return;
+      if (!this.ctx.hooks.run("user_receive_packet", payload)) {
+        tracker?.acked(); // a module decided it is not to be delivered: that settles it
+        return;
+      }
       stanza = payload.stanza;
     }
     this.ctx.metrics.stanzaOut(stanza.name);

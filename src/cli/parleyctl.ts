@@ -3,6 +3,7 @@ import { SqliteStorage } from "../storage/sqlite.js";
 import { AccountError, AccountStore } from "../auth/accounts.js";
 import { ControlUnreachable, sendControl } from "../control/client.js";
 import { describeError, resolveConfig, takeConfigOption, UsageError } from "./common.js";
+import { deleteOldMessages, offlineCount } from "../../modules/mod_offline/store.js";
 
 /** Exit codes as ejabberdctl's. */
 const OK = 0;
@@ -59,6 +60,25 @@ const COMMANDS: Record<string, Command> = {
         for (const u of accounts.list(host!)) console.log(u);
       }),
   },
+  get_offline_count: {
+    args: ["USER", "HOST"],
+    help: "Print how many offline messages wait for USER@HOST",
+    run: (config, [user, host]) =>
+      withAccounts(config, host!, async () => {
+        const username = AccountStore.prepUsername(user!);
+        withDatabase(config, (db) => console.log(offlineCount(db, host!.toLowerCase(), username)));
+      }),
+  },
+  delete_old_messages: {
+    args: ["DAYS"],
+    help: "Delete offline messages older than DAYS days, on every host",
+    run: async (config, [days]) => {
+      if (!/^\d+$/.test(days!))
+        throw new UsageError("DAYS must be a whole number of days (0 or more)");
+      withDatabase(config, (db) => console.log(deleteOldMessages(db, Number(days))));
+      return OK;
+    },
+  },
   connected_users: {
     args: [],
     help: "List the full JIDs of all bound sessions",
@@ -113,6 +133,16 @@ async function withAccounts(
       return ERROR;
     }
     throw err;
+  } finally {
+    storage.close();
+  }
+}
+
+/** mod_offline's table, straight from the database file, whether or not the server runs. */
+function withDatabase(config: ServerConfig, fn: (db: SqliteStorage["db"]) => void): void {
+  const storage = new SqliteStorage(config.sqlDatabase);
+  try {
+    fn(storage.db);
   } finally {
     storage.close();
   }

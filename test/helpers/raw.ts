@@ -7,6 +7,8 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
  */
 export class RawClient {
   private buf = "";
+  /** Everything readUntil() has returned so far. */
+  consumed = "";
   private waiters: (() => void)[] = [];
   closed = false;
   readonly closedPromise: Promise<void>;
@@ -73,6 +75,7 @@ export class RawClient {
     }
     const out = this.buf;
     this.buf = "";
+    this.consumed += out;
     return out;
   }
 

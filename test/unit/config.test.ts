@@ -79,6 +79,7 @@ describe("config", () => {
         "mod_blocking",
         "mod_register",
         "mod_carbons",
+        "mod_offline",
         "mod_stream_mgmt",
       ]);
       assert.equal(modules.mod_register?.access, "none");

@@ -1,0 +1,291 @@
+// mod_offline: XEP-0160 Best Practices for Handling Offline Messages, with XEP-0203 delay stamps.
+//
+// Handles:
+//   offline_message hook   a message for a user with no available resource of non-negative
+//                          priority (RFC 6121 §8.5.2.2.1): kept, dropped or refused by the rules
+//                          in policy.ts (XEP-0160 §3, XEP-0334 §4, XEP-0085 §5.8)
+//   user_available hook    initial presence with priority >= 0: the queue goes to that resource,
+//                          oldest first, each message stamped <delay/> (XEP-0160 §2, XEP-0203 §2)
+//   presence_broadcast     a resource raising its priority from negative to >= 0 has sent
+//                          "non-negative available presence" (XEP-0160 §2) too
+// Disco: the `msgoffline` feature on the host (XEP-0160 §4).
+//
+// A stored message is deleted only once the client has it: when its XEP-0198 <a/> covers the
+// stanza (mod_stream_mgmt), or, for a client without stream management, once the stanza was
+// written to its socket (the most a server can know there). A delivery that fails (the session
+// ended first) leaves the message stored; it goes to another available resource at once, or at
+// the next initial presence. A message on its way to one session is not sent to another until
+// that delivery failed, so two resources coming online together do not both get it. At most
+// WINDOW messages wait unacknowledged on a session; acks release the next ones.
+//
+// Storage: its own table (store.ts), rows removed with the account. parleyctl's
+// get_offline_count and delete_old_messages use the functions at the bottom of store.ts.
+import { Element } from "@xmpp/xml";
+import { parse } from "ltx";
+import { OptionError } from "../../src/module-options.js";
+import { defineModule, opt, STOP } from "../../src/moduleapi.js";
+import type { DeliveryTracker, SessionHandle } from "../../src/session-handle.js";
+import { storagePolicy } from "./policy.js";
+import { MIGRATIONS, OfflineStore, type OfflineRow } from "./store.js";
+
+const NS_DELAY = "urn:xmpp:delay";
+/**
+ * Offline messages unacknowledged on one session at a time. A whole queue at once could exceed
+ * mod_stream_mgmt's max_ack_queue (5000 by default, like the queue limit) and get the session
+ * closed before it acknowledged anything, again at every login.
+ */
+const WINDOW = 200;
+
+export default defineModule({
+  name: "mod_offline",
+  description:
+    "XEP-0160: keeps messages for offline users and delivers them at their next presence",
+  options: {
+    max_user_offline_messages: opt.integer(
+      5000,
+      "The most messages kept for one user (or infinity); beyond it the sender gets resource-constraint",
+      { min: 0, infinity: true },
+    ),
+    access_max_user_messages: opt.custom<number | null>(
+      "an integer ≥ 0 or infinity",
+      null,
+      "ejabberd's name for the limit (an access rule there); takes the number itself, and wins over max_user_offline_messages when set",
+      parseLimitAlias,
+    ),
+  },
+  start(ctx) {
+    const store = new OfflineStore(ctx.migrate(MIGRATIONS));
+    const limit = ctx.options.access_max_user_messages ?? ctx.options.max_user_offline_messages;
+    /** Per user (bare JID): stored rows on their way to a session, by row id. */
+    const inFlight = new Map<string, Map<number, SessionHandle>>();
+    /** Sessions that sent initial presence, with the priority they last broadcast. */
+    const announced = new WeakMap<SessionHandle, number>();
+    /** Sessions on which a delivery failed: they are ending, never a target again. */
+    const gaveUp = new WeakSet<SessionHandle>();
+    /** Sessions that were sent (or are being sent) the whole queue: acks need not look for more. */
+    const drained = new WeakSet<SessionHandle>();
+    /** Users whose freed messages will be offered to another resource on the next tick. */
+    const redeliveryDue = new Set<string>();
+    let stopped = false;
+    ctx.onStop(() => {
+      stopped = true;
+    });
+
+    // XEP-0160 §4.
+    ctx.feature("msgoffline");
+
+    // XEP-0160 §2 steps 2-4: no resource can take it now, so keep it if it is worth keeping
+    // (STOP tells the core it was dealt with) or say why not.
+    ctx.hook("offline_message", ({ to, stanza }) => {
+      const decision = storagePolicy(stanza);
+      if (decision === "refuse") return; // the core answers service-unavailable
+      if (decision === "drop") return STOP;
+      let stored: boolean;
+      try {
+        stored = store.add(to.domain, to.local, Date.now(), stanza.toString(), limit);
+      } catch (err) {
+        // Never a silent loss: the sender learns the message did not make it.
+        ctx.log.error({ err, to: to.bare().toString() }, "could not store an offline message");
+        throw new ctx.StanzaError("internal-server-error");
+      }
+      if (!stored) {
+        // XEP-0160 §2 step 3: the queue is full. resource-constraint (type wait, RFC 6120
+        // §8.3.3.18) as ejabberd answers, rather than XEP-0160's service-unavailable: the sender
+        // may try again once the recipient has read their messages.
+        throw new ctx.StanzaError(
+          "resource-constraint",
+          "the recipient's offline message queue is full",
+        );
+      }
+      return STOP;
+    });
+
+    // XEP-0160 §2 step 5: the resource that sent non-negative initial presence gets the queue.
+    ctx.hook("user_available", ({ session }) => {
+      announced.set(session, session.priority);
+      if (session.priority >= 0) deliverQueue(session);
+    });
+
+    // A presence update that takes a resource from negative to non-negative priority is also
+    // "non-negative available presence" (XEP-0160 §2). Initial presence is user_available's.
+    ctx.hook("presence_broadcast", ({ session, stanza }) => {
+      const type = stanza.attrs.type;
+      if (type === "unavailable") return void announced.delete(session);
+      if (type !== undefined) return;
+      const before = announced.get(session);
+      if (before === undefined) return;
+      announced.set(session, session.priority);
+      if (before < 0 && session.priority >= 0) deliverQueue(session);
+    });
+
+    // A delivery whose tracker never settles (a module stopped the stanza on its way out) must
+    // not keep the row from the next session.
+    ctx.hook("sm_remove_connection", ({ session }) => {
+      const bare = session.jid.bare().toString();
+      const flying = inFlight.get(bare);
+      if (!flying) return;
+      for (const [id, s] of flying) if (s === session) flying.delete(id);
+      if (flying.size === 0) inFlight.delete(bare);
+    });
+
+    // The rows went with the account (ON DELETE CASCADE); forget what was on its way.
+    ctx.hook("remove_user", ({ username, host }) => {
+      inFlight.delete(`${username}@${host}`);
+    });
+
+    /**
+     * Sends the oldest stored messages not already on their way elsewhere, keeping at most
+     * WINDOW of them unacknowledged on this session; acks top the window up (see tracker()).
+     */
+    function deliverQueue(session: SessionHandle): void {
+      const { local: username, domain: host } = session.jid;
+      const bare = `${username}@${host}`;
+      const flying = inFlight.get(bare) ?? new Map<number, SessionHandle>();
+      const room = WINDOW - pendingOn(flying, session);
+      if (room <= 0) return;
+      const limit = flying.size + room;
+      let rows: OfflineRow[];
+      try {
+        rows = store.first(host, username, limit);
+      } catch (err) {
+        // They stay stored; the next initial presence tries again.
+        ctx.log.error({ err, user: bare }, "could not read offline messages");
+        return;
+      }
+      // Fewer rows than asked for: this read saw the whole queue.
+      if (rows.length < limit) drained.add(session);
+      else drained.delete(session);
+      let sent = 0;
+      for (const row of rows) {
+        if (sent >= room || gaveUp.has(session)) break;
+        if (flying.has(row.id)) continue;
+        const stanza = revive(row, host);
+        if (!stanza) continue;
+        // (Again each time: a delivery that settles at once may have dropped an emptied map.)
+        inFlight.set(bare, flying);
+        flying.set(row.id, session);
+        sent++;
+        session.deliver(stanza, tracker(bare, row.id, session));
+      }
+      if (flying.size === 0) inFlight.delete(bare);
+      if (sent > 0) session.log.debug({ count: sent }, "offline messages sent");
+    }
+
+    function pendingOn(flying: Map<number, SessionHandle>, session: SessionHandle): number {
+      let n = 0;
+      for (const s of flying.values()) if (s === session) n++;
+      return n;
+    }
+
+    /** Still a resource offline messages may go to (XEP-0160 §2: available, priority >= 0). */
+    function canReceive(session: SessionHandle): boolean {
+      return (
+        !stopped &&
+        !gaveUp.has(session) &&
+        session.available &&
+        session.priority >= 0 &&
+        announced.has(session)
+      );
+    }
+
+    /** THE RULE: the row is deleted in `acked` only; `failed` leaves it for someone else. */
+    function tracker(bare: string, id: number, session: SessionHandle): DeliveryTracker {
+      let settled = false;
+      return {
+        acked() {
+          if (settled) return;
+          settled = true;
+          release(bare, id, session);
+          try {
+            store.remove(id);
+          } catch (err) {
+            // Delivered again later: a duplicate rather than a loss.
+            ctx.log.error({ err, user: bare }, "could not delete a delivered offline message");
+          }
+          // Half the window acknowledged: send the next messages.
+          if (drained.has(session) || !canReceive(session)) return;
+          const flying = inFlight.get(bare);
+          if (!flying || pendingOn(flying, session) <= WINDOW / 2) deliverQueue(session);
+        },
+        failed() {
+          if (settled) return;
+          settled = true;
+          release(bare, id, session);
+          gaveUp.add(session);
+          scheduleRedelivery(bare);
+        },
+      };
+    }
+
+    function release(bare: string, id: number, session: SessionHandle): void {
+      const flying = inFlight.get(bare);
+      if (flying?.get(id) !== session) return;
+      flying.delete(id);
+      if (flying.size === 0) inFlight.delete(bare);
+    }
+
+    /**
+     * Messages freed by a failed delivery go to the user's most available other resource that
+     * has sent non-negative presence, if there is one (once per user and tick, after the failing
+     * session finished tearing down).
+     */
+    function scheduleRedelivery(bare: string): void {
+      if (stopped || redeliveryDue.has(bare)) return;
+      redeliveryDue.add(bare);
+      setImmediate(() => {
+        redeliveryDue.delete(bare);
+        if (stopped) return;
+        try {
+          const candidates = ctx.server.availableSessions(bare).filter(canReceive);
+          if (candidates.length === 0) return;
+          const best = candidates.reduce((a, b) => (b.priority > a.priority ? b : a));
+          deliverQueue(best);
+        } catch (err) {
+          ctx.log.error({ err, user: bare }, "could not re-deliver offline messages");
+        }
+      });
+    }
+
+    /** The stored stanza as an element again, with the XEP-0203 §2 delay stamp added. */
+    function revive(row: OfflineRow, host: string): Element | null {
+      let stanza: Element;
+      try {
+        stanza = parse(row.stanza, { Element });
+      } catch (err) {
+        // Our own XML, so this is a bug or a damaged file: keep the row for the admin to see.
+        ctx.log.error({ err, id: row.id }, "a stored offline message does not parse; kept");
+        return null;
+      }
+      // XEP-0160 §2 (RECOMMENDED) and XEP-0203 §2: from = the server that delayed it, stamp =
+      // when it was received, in XEP-0082 UTC form. A <delay/> the sender put there in our name
+      // is not ours: it goes; one from anyone else (the sender's own) stays, as theirs.
+      for (const d of stanza.getChildren("delay", NS_DELAY)) {
+        if (d.attrs.from === host) stanza.remove(d);
+      }
+      stanza.append(
+        ctx.xml(
+          "delay",
+          { xmlns: NS_DELAY, from: host, stamp: new Date(row.stored_at).toISOString() },
+          "Offline Storage",
+        ),
+      );
+      return stanza;
+    }
+  },
+});
+
+/**
+ * ejabberd's `access_max_user_messages` names an access rule resolved through shaper_rules,
+ * which Parley does not have: here it takes the number itself.
+ */
+function parseLimitAlias(v: unknown): number {
+  if (v === "infinity" || v === Infinity) return Infinity;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === "string") {
+    throw new OptionError(
+      `'${v}' looks like an ejabberd access rule; Parley has no shaper_rules, so give the number ` +
+        `itself (e.g. 5000) or use max_user_offline_messages`,
+    );
+  }
+  throw new OptionError(`expected an integer ≥ 0 or infinity, got ${JSON.stringify(v)}`);
+}
