@@ -510,7 +510,11 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
     this.state = "bound";
     this.smReply("resumed", { h: sm.inbound, previd: sm.id });
     sm.restartOutboundCount();
-    for (const u of sm.peekUnacked()) this.write(u.stanza.toString());
+    for (const u of sm.peekUnacked()) {
+      const onSafe = u.onSafe;
+      u.onSafe = undefined;
+      if (!this.conn.write(u.stanza.toString(), onSafe)) onSafe?.();
+    }
     if (sm.pending > 0) this.scheduleAckRequest();
     this.log.info({ resent: sm.pending }, "session resumed");
   }
@@ -537,7 +541,10 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
     this.ctx.metrics.stanzaOut(stanza.name);
     const sm = this.sm;
     if (sm && stanzaKind(stanza)) {
-      const queued = sm.sent(stanza, tracker);
+      // A copy queued for a session waiting to be resumed lives only in memory: the sender's
+      // ack waits until it is written after resumption or stored when the wait ends.
+      const onSafe = this.state === "hibernated" ? Handoff.current?.track() : undefined;
+      const queued = sm.sent(stanza, tracker, onSafe);
       if (queued > sm.options.maxAckQueue) {
         // ejabberd's max_ack_queue: a client that never acks is cut off; what it did not
         // acknowledge goes back to routing (offline storage) in teardown.
@@ -662,30 +669,38 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
    * Stanzas with a tracker belong to whoever sent them (mod_offline keeps its copy).
    */
   private rerouteUnacked(items: Unacked[]): void {
-    for (const { stanza, tracker } of items) {
-      if (tracker) {
-        tracker.failed();
-        continue;
-      }
-      const from = stanza.attrs.from;
-      if (!from) continue;
+    for (const { stanza, tracker, onSafe } of items) {
       try {
-        if (stanza.name === "message") {
-          this.ctx.router.route(stanza, parseJID(from), this.jid.bare());
-        } else if (
-          stanza.name === "iq" &&
-          (stanza.attrs.type === "get" || stanza.attrs.type === "set")
-        ) {
-          this.ctx.router.bounce(
-            stanza,
-            parseJID(from),
-            this.jid,
-            new StanzaError("service-unavailable"),
-          );
-        }
-      } catch (err) {
-        this.log.error({ err }, "could not re-route an unacknowledged stanza");
+        this.reroute(stanza, tracker);
+      } finally {
+        onSafe?.(); // routed again: stored, or handed to another session's handoff
       }
+    }
+  }
+
+  private reroute(stanza: Element, tracker: DeliveryTracker | undefined): void {
+    if (tracker) {
+      tracker.failed();
+      return;
+    }
+    const from = stanza.attrs.from;
+    if (!from) return;
+    try {
+      if (stanza.name === "message") {
+        this.ctx.router.route(stanza, parseJID(from), this.jid.bare());
+      } else if (
+        stanza.name === "iq" &&
+        (stanza.attrs.type === "get" || stanza.attrs.type === "set")
+      ) {
+        this.ctx.router.bounce(
+          stanza,
+          parseJID(from),
+          this.jid,
+          new StanzaError("service-unavailable"),
+        );
+      }
+    } catch (err) {
+      this.log.error({ err }, "could not re-route an unacknowledged stanza");
     }
   }
 }

@@ -19,6 +19,12 @@ export const NS_SM = "urn:xmpp:sm:3";
 export interface Unacked {
   stanza: Element;
   tracker: DeliveryTracker | undefined;
+  /**
+   * Settles the sender's handoff (see Handoff) once this copy is safe: written to a socket
+   * after resumption, or re-routed (stored) when the session ends. Only for copies queued
+   * while the session waited for resumption.
+   */
+  onSafe?: (() => void) | undefined;
 }
 
 const MOD = 2 ** 32;
@@ -70,9 +76,9 @@ export class StreamManagement {
   }
 
   /** Records a stanza sent to the client; returns the queue length. */
-  sent(stanza: Element, tracker: DeliveryTracker | undefined): number {
+  sent(stanza: Element, tracker: DeliveryTracker | undefined, onSafe?: () => void): number {
     this.outbound = (this.outbound + 1) % MOD;
-    this.queue.push({ stanza, tracker });
+    this.queue.push({ stanza, tracker, onSafe });
     return this.queue.length;
   }
 
@@ -109,7 +115,7 @@ export class StreamManagement {
     this.outbound = this.acked;
     const queued = this.queue;
     this.queue = [];
-    for (const q of queued) this.sent(q.stanza, q.tracker);
+    for (const q of queued) this.sent(q.stanza, q.tracker, q.onSafe);
   }
 
   get sentCount(): number {
