@@ -11,7 +11,6 @@
 // Storage: the map store "mod_private", key "{namespace}name", value the fragments' XML text.
 import { Element } from "@xmpp/xml";
 import { defineModule, xml, type IqRequest } from "../src/moduleapi.js";
-import { StreamParser } from "../src/xml/stream-parser.js";
 
 const NS_PRIVATE = "jabber:iq:private";
 
@@ -70,7 +69,7 @@ export default defineModule({
           const stored = store.get(ctx.host, user, key);
           // Nothing stored: the requested element comes back as it was asked for (§2.3).
           if (!stored) reply.append(new Element(el.name, withInheritedDecls(el, el.attrs)));
-          else for (const text of stored) reply.append(parseXml(text));
+          else for (const text of stored) reply.append(ctx.parseXml(text));
         }
         return reply;
       },
@@ -129,26 +128,4 @@ function withInheritedDecls(el: Element, attrs: Record<string, string>): Record<
     }
   }
   return { ...out, ...attrs };
-}
-
-/** Parses XML text this module stored (one element) with the server's own parser. */
-function parseXml(text: string): Element {
-  let el: Element | undefined;
-  let failure: Error | undefined;
-  const parser = new StreamParser(
-    {
-      streamStart: () => undefined,
-      stanza: (e) => (el ??= e),
-      streamEnd: () => undefined,
-      error: (err) => (failure = err),
-    },
-    { maxStanzaSize: Infinity },
-  );
-  parser.write(
-    Buffer.from(
-      `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>${text}`,
-    ),
-  );
-  if (failure || !el) throw new Error(`stored private XML does not parse: ${String(failure)}`);
-  return el;
 }

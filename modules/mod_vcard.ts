@@ -13,7 +13,6 @@
 import { Element } from "@xmpp/xml";
 import { OptionError } from "../src/module-options.js";
 import { defineModule, opt, xml } from "../src/moduleapi.js";
-import { StreamParser } from "../src/xml/stream-parser.js";
 
 const NS_VCARD = "vcard-temp";
 
@@ -54,7 +53,7 @@ export default defineModule({
       "vCard",
       (req) => {
         const text = store.get(ctx.host, req.to.local);
-        if (text !== undefined) return parseXml(text);
+        if (text !== undefined) return ctx.parseXml(text);
         // §3.1: to its owner, "no vCard" may be an empty vCard, which clients take best.
         if (req.from.bare().equals(req.to)) return xml("vCard", { xmlns: NS_VCARD });
         // §3.3: to anyone else it MUST be an error; a user that does not exist never gets here
@@ -156,26 +155,4 @@ function serialize(el: Element): string {
   const top = new Element(el.name, { ...attrs, ...el.attrs });
   top.children = el.children; // read only by toString; the original keeps its own tree
   return top.toString();
-}
-
-/** Parses XML text this module stored (one element) with the server's own parser. */
-function parseXml(text: string): Element {
-  let el: Element | undefined;
-  let failure: Error | undefined;
-  const parser = new StreamParser(
-    {
-      streamStart: () => undefined,
-      stanza: (e) => (el ??= e),
-      streamEnd: () => undefined,
-      error: (err) => (failure = err),
-    },
-    { maxStanzaSize: Infinity },
-  );
-  parser.write(
-    Buffer.from(
-      `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>${text}`,
-    ),
-  );
-  if (failure || !el) throw new Error(`a stored vCard does not parse: ${String(failure)}`);
-  return el;
 }

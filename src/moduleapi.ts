@@ -80,6 +80,8 @@ export interface ModuleContext<O = Record<string, never>> {
   readonly StanzaError: typeof StanzaError;
   readonly StreamError: typeof StreamError;
   readonly STOP: typeof STOP;
+  /** Parses one element of XML the module stored itself (never client input). */
+  parseXml(text: string): Element;
   readonly accounts: AccountsApi;
 
   /** Handles a hook for this host. Higher priority runs first; return STOP to end the chain. */

@@ -13,6 +13,7 @@ import type { ExtensionEvents, ModuleContext, ParleyModule, ServerView } from ".
 import { KeyvalStore, MapStore, type Json } from "./storage/keyval.js";
 import type { Logger } from "./log.js";
 import { AccountStore } from "./auth/accounts.js";
+import { parseStoredXml } from "./xml/stored.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
@@ -312,6 +313,7 @@ export class ModuleManager {
       StanzaError,
       StreamError,
       STOP,
+      parseXml: parseStoredXml,
       accounts: {
         exists: (u, h) => core.accounts.exists(u, h),
         register: (u, h, p) => core.accounts.register(u, h, p),

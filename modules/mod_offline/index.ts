@@ -21,7 +21,6 @@
 // Storage: its own table (store.ts), rows removed with the account. parleyctl's
 // get_offline_count and delete_old_messages use the functions at the bottom of store.ts.
 import { Element } from "@xmpp/xml";
-import { parse } from "ltx";
 import { OptionError } from "../../src/module-options.js";
 import { defineModule, opt, STOP } from "../../src/moduleapi.js";
 import type { DeliveryTracker, SessionHandle } from "../../src/session-handle.js";
@@ -250,7 +249,7 @@ export default defineModule({
     function revive(row: OfflineRow, host: string): Element | null {
       let stanza: Element;
       try {
-        stanza = parse(row.stanza, { Element });
+        stanza = ctx.parseXml(row.stanza);
       } catch (err) {
         // Our own XML, so this is a bug or a damaged file: keep the row for the admin to see.
         ctx.log.error({ err, id: row.id }, "a stored offline message does not parse; kept");

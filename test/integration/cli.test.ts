@@ -3,9 +3,9 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { connect } from "../helpers/client.js";
+import { freePort } from "../helpers/ports.js";
 
 interface Run {
   code: number | null;
@@ -28,16 +28,6 @@ function run(cli: "parley" | "parleyctl", args: string[], timeoutMs = 20000): Pr
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
     });
   });
 }

@@ -1,25 +1,15 @@
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.js";
 import { SqliteStorage } from "../../src/storage/sqlite.js";
 import { AccountStore } from "../../src/auth/accounts.js";
 import { RawClient } from "../helpers/raw.js";
+import { freePort } from "../helpers/ports.js";
 
 const SM = "urn:xmpp:sm:3";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the real server as its own process, so it can be killed with SIGKILL. */
 async function startProcess(configFile: string): Promise<ChildProcess> {

@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -10,21 +9,11 @@ import { Server } from "../../src/server.js";
 import { ConfigError, loadConfig } from "../../src/config/config.js";
 import { connect, xml, type TestClient } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw.js";
+import { freePort } from "../helpers/ports.js";
 
 const PING = "urn:xmpp:ping";
 const condition = (el: Element): string | undefined =>
   el.getChild("error")?.getChildElements()[0]?.name;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs parleyctl from source, as `parleyctl` would run from a build. */
 function parleyctl(

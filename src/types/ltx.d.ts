@@ -1,5 +1,5 @@
-// Types for the one function of `ltx` mod_offline uses (the package ships none): parsing a
-// stanza it stored itself back into an element of @xmpp/xml's class.
+// Types for the one function of `ltx` Parley uses (the package ships none): parsing XML the
+// server stored itself back into an element of @xmpp/xml's class (see src/xml/stored.ts).
 declare module "ltx" {
   import type { Element } from "@xmpp/xml";
 
