@@ -80,6 +80,7 @@ describe("config", () => {
         "mod_register",
         "mod_carbons",
         "mod_offline",
+        "mod_muc",
         "mod_stream_mgmt",
       ]);
       assert.equal(modules.mod_register?.access, "none");

@@ -1,0 +1,324 @@
+// mod_muc: XEP-0045 Multi-User Chat, a chat room service at conference.<host>, with persistent
+// rooms kept in SQLite.
+//
+// Handles (everything addressed to the service domain comes to `route` below):
+//   to the service:     disco#info (§6.1) and disco#items (§6.3, public rooms with occupant counts)
+//   to a room:          groupchat messages (§7.4), subject changes (§8.1), mediated invitations and
+//                       declines (§7.8.2, §7.8.3), disco#info/items (§6.4, §6.5),
+//                       muc#admin (§8, §9) and muc#owner (§10) IQs
+//   to an occupant JID: presence: create (§10.1), enter (§7.2), change (§7.7), nick change (§7.6),
+//                       leave (§7.14); private messages (§7.5); self-ping (XEP-0410)
+//   sm_remove_connection  an occupant's session ended: it leaves every room
+// Disco: the service is an item of the host (XEP-0045 §6.1).
+//
+// Direct invitations (XEP-0249) go from client to client; the room has no part in them.
+// Access options take "all" or "none" (access_admin: a list of bare JIDs); named access rules
+// (ejabberd's acl/access_rules) are not evaluated.
+import { OptionError } from "../../src/module-options.js";
+import { defineModule, opt, type Element } from "../../src/moduleapi.js";
+import { JID } from "../../src/jid.js";
+import { adminGet, adminSet } from "./admin.js";
+import { handleMessage } from "./message.js";
+import { ownerGet, ownerSet } from "./owner.js";
+import { handlePresence, sessionEnded } from "./presence.js";
+import {
+  DEFAULT_ROOM_CONFIG,
+  NS_DISCO_INFO,
+  NS_DISCO_ITEMS,
+  NS_MUC,
+  NS_MUC_ADMIN,
+  NS_MUC_OWNER,
+  NS_PING,
+  NS_XDATA,
+  Room,
+  type RoomConfig,
+} from "./room.js";
+import { MucService, type Access } from "./service.js";
+import { MIGRATIONS, MucStore } from "./store.js";
+
+const NS_SELF_PING_OPT = "http://jabber.org/protocol/muc#self-ping-optimization";
+
+export default defineModule({
+  name: "mod_muc",
+  description: "XEP-0045: multi-user chat rooms, persistent ones stored in SQLite",
+  options: {
+    host: opt.string("conference.@HOST@", "The service's domain; @HOST@ is the virtual host"),
+    access: access("Who may use the service"),
+    access_create: access("Who may create rooms"),
+    access_persistent: access("Who may make rooms persistent"),
+    access_admin: opt.custom<string[]>(
+      "none or a list of bare JIDs",
+      [],
+      "Service administrators (bare JIDs), owners of every room; named access rules are not evaluated",
+      parseAdmins,
+    ),
+    max_users: opt.integer(200, "Most occupants a room may have", { min: 1 }),
+    history_size: opt.integer(20, "Groupchat messages kept per room for new occupants", {
+      min: 0,
+    }),
+    max_room_name: opt.integer(Infinity, "Longest room name (characters), or infinity", {
+      min: 1,
+      infinity: true,
+    }),
+    max_room_desc: opt.integer(Infinity, "Longest room description (characters), or infinity", {
+      min: 0,
+      infinity: true,
+    }),
+    max_user_conferences: opt.integer(100, "Most rooms of this service one user may be in", {
+      min: 1,
+      infinity: true,
+    }),
+    default_room_options: opt.custom<RoomConfig>(
+      "a map of room options",
+      DEFAULT_ROOM_CONFIG,
+      "Configuration of new rooms (persistent, public, members_only, moderated, …)",
+      parseRoomOptions,
+    ),
+  },
+  start(ctx) {
+    const domain = ctx.options.host.replaceAll("@HOST@", ctx.host);
+    const store = new MucStore(ctx.migrate(MIGRATIONS), domain);
+    const svc = new MucService(ctx, store, domain);
+
+    // Persistent rooms come back as they were stored; nobody is in them yet.
+    for (const r of store.load()) {
+      const room = new Room(new JID(r.name, domain), { ...DEFAULT_ROOM_CONFIG, ...r.config });
+      room.subject = r.subject;
+      for (const a of r.affiliations) room.setAffiliation(a.jid, a.affiliation, a.reason);
+      svc.history.load(room, r.history);
+      svc.rooms.set(room.name, room);
+    }
+
+    ctx.item(domain, "Chatrooms");
+    ctx.service(domain, (stanza, from, to) => route(svc, stanza, from, to));
+
+    // An occupant whose session ended is gone from every room (§7.14 on its behalf).
+    ctx.hook("sm_remove_connection", ({ session }) => {
+      try {
+        sessionEnded(svc, session.jid);
+      } catch (err) {
+        ctx.log.error({ err }, "could not remove an occupant whose session ended");
+      }
+    });
+  },
+});
+
+function route(svc: MucService, stanza: Element, from: JID, to: JID): void {
+  if (stanza.name === "iq") return iq(svc, stanza, from, to);
+  if (to.local === "") {
+    // Nothing but IQs has a meaning for the service itself.
+    if (stanza.name === "message" && stanza.attrs.type !== "error") {
+      throw svc.error("service-unavailable");
+    }
+    return;
+  }
+  if (stanza.name === "presence") return handlePresence(svc, stanza, from, to);
+  if (stanza.name === "message") return handleMessage(svc, stanza, from, to);
+}
+
+function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
+  const type = stanza.attrs.type;
+  if (type === "result" || type === "error") return;
+  const children = stanza.getChildElements();
+  if ((type !== "get" && type !== "set") || children.length !== 1) {
+    throw svc.error("bad-request", "an IQ get or set must have exactly one child element");
+  }
+  const payload = children[0]!;
+  const ns = payload.attrs.xmlns;
+  const result = answer(svc, type, payload.name, ns, payload, from, to);
+  const reply = svc.ctx.xml("iq", {
+    type: "result",
+    id: stanza.attrs.id,
+    from: to.toString(),
+    to: from.toString(),
+  });
+  if (result) reply.append(result);
+  svc.ctx.route(reply);
+}
+
+function answer(
+  svc: MucService,
+  type: "get" | "set",
+  name: string,
+  ns: string | undefined,
+  payload: Element,
+  from: JID,
+  to: JID,
+): Element | null {
+  const { xml } = svc.ctx;
+  if (to.local === "") {
+    if (type === "get" && name === "query" && ns === NS_DISCO_INFO) return serviceInfo(svc);
+    if (type === "get" && name === "query" && ns === NS_DISCO_ITEMS) return serviceItems(svc);
+    if (type === "get" && name === "ping" && ns === NS_PING) return null;
+    throw svc.error("service-unavailable");
+  }
+  const room = svc.rooms.get(to.local);
+  if (!room) throw svc.error("item-not-found", "no such room");
+  if (to.resource !== "") {
+    // XEP-0410 §3: a self-ping is answered by the room when the sender is that occupant.
+    if (type === "get" && name === "ping" && ns === NS_PING) {
+      const occ = room.byJid.get(from.toString());
+      if (occ && occ.nick === to.resource) return null;
+      throw svc.error("not-acceptable", "you are not joined with that nickname");
+    }
+    // §7.7 IQ proxying to occupants is not offered.
+    throw svc.error("feature-not-implemented", "IQs to occupants are not forwarded");
+  }
+  if (name === "query" && ns === NS_DISCO_INFO && type === "get") return roomInfo(svc, room);
+  if (name === "query" && ns === NS_DISCO_ITEMS && type === "get") {
+    // §6.5: the occupant list is for occupants (it would unmask nicks of a hidden room).
+    const q = xml("query", { xmlns: NS_DISCO_ITEMS });
+    if (room.byJid.has(from.toString())) {
+      for (const o of room.occupants.values()) {
+        q.append(xml("item", { jid: room.occupantJid(o.nick) }));
+      }
+    }
+    return q;
+  }
+  if (name === "query" && ns === NS_MUC_ADMIN) {
+    if (type === "get") return adminGet(svc, room, from, payload);
+    adminSet(svc, room, from, payload);
+    return null;
+  }
+  if (name === "query" && ns === NS_MUC_OWNER) {
+    if (type === "get") return ownerGet(svc, room, from);
+    ownerSet(svc, room, from, payload);
+    return null;
+  }
+  throw svc.error("service-unavailable");
+}
+
+const ROOM_FEATURES = [
+  "muc_persistent",
+  "muc_temporary",
+  "muc_public",
+  "muc_hidden",
+  "muc_membersonly",
+  "muc_open",
+  "muc_moderated",
+  "muc_unmoderated",
+  "muc_passwordprotected",
+  "muc_unsecured",
+  "muc_semianonymous",
+  "muc_nonanonymous",
+];
+
+function serviceInfo(svc: MucService): Element {
+  const { xml } = svc.ctx;
+  const q = xml(
+    "query",
+    { xmlns: NS_DISCO_INFO },
+    xml("identity", { category: "conference", type: "text", name: "Chatrooms" }),
+  );
+  for (const f of [NS_MUC, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, ...ROOM_FEATURES]) {
+    q.append(xml("feature", { var: f }));
+  }
+  return q;
+}
+
+/** §6.3: public, unlocked rooms; the name carries the occupant count, as ejabberd shows it. */
+function serviceItems(svc: MucService): Element {
+  const { xml } = svc.ctx;
+  const q = xml("query", { xmlns: NS_DISCO_ITEMS });
+  for (const room of svc.rooms.values()) {
+    if (!room.config.public || room.locked) continue;
+    const title = room.config.title || room.name;
+    q.append(xml("item", { jid: room.jid.toString(), name: `${title} (${room.occupants.size})` }));
+  }
+  return q;
+}
+
+/** §6.4: identity, MUC features for the room's type, and the muc#roominfo form. */
+function roomInfo(svc: MucService, room: Room): Element {
+  const { xml } = svc.ctx;
+  const c = room.config;
+  const q = xml(
+    "query",
+    { xmlns: NS_DISCO_INFO },
+    xml("identity", { category: "conference", type: "text", name: c.title || room.name }),
+  );
+  const features = [
+    NS_MUC,
+    NS_SELF_PING_OPT,
+    c.persistent ? "muc_persistent" : "muc_temporary",
+    c.public ? "muc_public" : "muc_hidden",
+    c.members_only ? "muc_membersonly" : "muc_open",
+    c.moderated ? "muc_moderated" : "muc_unmoderated",
+    c.password_protected ? "muc_passwordprotected" : "muc_unsecured",
+    c.anonymous ? "muc_semianonymous" : "muc_nonanonymous",
+  ];
+  for (const f of features) q.append(xml("feature", { var: f }));
+  const field = (v: string, value: string, type?: string): Element =>
+    xml("field", { var: v, type }, xml("value", {}, value));
+  q.append(
+    xml(
+      "x",
+      { xmlns: NS_XDATA, type: "result" },
+      field("FORM_TYPE", "http://jabber.org/protocol/muc#roominfo", "hidden"),
+      field("muc#roominfo_description", c.description),
+      field("muc#roominfo_occupants", String(room.occupants.size)),
+      field("muc#roominfo_subject", room.subject?.text ?? ""),
+    ),
+  );
+  return q;
+}
+
+function access(doc: string) {
+  return opt.oneOf<Access>(["all", "none"], "all", `${doc}: all or none`);
+}
+
+function parseAdmins(v: unknown): string[] {
+  if (v === "none") return [];
+  const list = typeof v === "string" ? [v] : v;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === "string" && x.includes("@"))) {
+    throw new OptionError(
+      `expected none or a list of bare JIDs (named access rules are not supported), got ${JSON.stringify(v)}`,
+    );
+  }
+  return list.map((s: string) => s.toLowerCase());
+}
+
+const ROOM_OPTION_TYPES: Record<keyof RoomConfig, "boolean" | "string" | "integer"> = {
+  title: "string",
+  description: "string",
+  persistent: "boolean",
+  public: "boolean",
+  members_only: "boolean",
+  moderated: "boolean",
+  password_protected: "boolean",
+  password: "string",
+  allow_private_messages: "boolean",
+  anonymous: "boolean",
+  max_users: "integer",
+  allow_change_subj: "boolean",
+  allow_user_invites: "boolean",
+  members_by_default: "boolean",
+};
+
+function parseRoomOptions(v: unknown): RoomConfig {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new OptionError(`expected a map of room options, got ${JSON.stringify(v)}`);
+  }
+  const out: RoomConfig = { ...DEFAULT_ROOM_CONFIG };
+  const target = out as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
+    const type = ROOM_OPTION_TYPES[key as keyof RoomConfig];
+    if (!type) {
+      throw new OptionError(
+        `unknown room option '${key}'; valid: ${Object.keys(ROOM_OPTION_TYPES).join(", ")}`,
+      );
+    }
+    const ok =
+      type === "integer"
+        ? typeof value === "number" && Number.isInteger(value) && value >= 1
+        : type === "string"
+          ? typeof value === "string" || typeof value === "number"
+          : typeof value === "boolean";
+    if (!ok)
+      throw new OptionError(
+        `room option '${key}': expected a ${type}, got ${JSON.stringify(value)}`,
+      );
+    target[key] = type === "string" ? String(value) : value;
+  }
+  return out;
+}

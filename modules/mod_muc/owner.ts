@@ -1,0 +1,108 @@
+// muc#owner (XEP-0045 §10): the configuration form (§10.1.2 instant room, §10.1.3 reserved room,
+// §10.2 later changes) and destroying a room (§10.9).
+import type { Element } from "../../src/moduleapi.js";
+import type { JID } from "../../src/jid.js";
+import { configForm, FormError, readSubmission } from "./forms.js";
+import { NS_MUC_OWNER, NS_MUC_USER, NS_XDATA, type Room } from "./room.js";
+import type { MucService } from "./service.js";
+
+function requireOwner(svc: MucService, room: Room, from: JID): void {
+  // §10: only owners configure or destroy a room.
+  if (svc.affiliation(room, from) !== "owner") {
+    throw svc.error("forbidden", "only owners may do this");
+  }
+}
+
+/** §10.1.3, §10.2: the form, filled in with the current configuration. */
+export function ownerGet(svc: MucService, room: Room, from: JID): Element {
+  requireOwner(svc, room, from);
+  return svc.ctx.xml(
+    "query",
+    { xmlns: NS_MUC_OWNER },
+    configForm(svc.ctx.xml, room.config, svc.options.max_users),
+  );
+}
+
+export function ownerSet(svc: MucService, room: Room, from: JID, query: Element): void {
+  requireOwner(svc, room, from);
+  const destroy = query.getChild("destroy");
+  if (destroy) return destroyRoom(svc, room, destroy);
+  const x = query.getChild("x", NS_XDATA);
+  if (!x) throw svc.error("bad-request", "expected a data form or <destroy/>");
+  if (x.attrs.type === "cancel") {
+    // §10.1.3: cancelling the initial configuration destroys the new room.
+    if (room.locked) destroyRoom(svc, room, undefined);
+    return;
+  }
+  if (x.attrs.type !== "submit") throw svc.error("bad-request", "the form must be submitted");
+  let config;
+  try {
+    config = readSubmission(x, room.config);
+  } catch (err) {
+    if (err instanceof FormError) throw svc.error("not-acceptable", err.message);
+    throw err;
+  }
+  const o = svc.options;
+  if (config.max_users > o.max_users) {
+    throw svc.error("not-acceptable", `at most ${o.max_users} occupants`);
+  }
+  if ([...config.description].length > o.max_room_desc) {
+    throw svc.error("not-acceptable", "the description is too long");
+  }
+  if (config.persistent && !room.config.persistent && o.access_persistent === "none") {
+    throw svc.error("forbidden", "this service does not allow persistent rooms");
+  }
+  if (config.password_protected && config.password === "") {
+    throw svc.error("not-acceptable", "a password-protected room needs a password");
+  }
+  const before = room.config;
+  const wasLocked = room.locked;
+  room.config = config;
+  // §10.1.2: an empty submission accepts the defaults (instant room); either way it is unlocked.
+  room.locked = false;
+  if (config.persistent) svc.persist(room);
+  else if (before.persistent) svc.store.remove(room.name);
+  // Roles follow a change between moderated and unmoderated (§5.1.2 defaults).
+  if (
+    before.moderated !== config.moderated ||
+    before.members_by_default !== config.members_by_default
+  ) {
+    for (const occ of room.occupants.values()) {
+      const role = room.defaultRole(svc.affiliation(room, occ.jid));
+      if (occ.role !== role && occ.role !== "moderator") {
+        occ.role = role;
+        svc.broadcastPresence(room, occ);
+      }
+    }
+  }
+  // §10.2.1: occupants learn that the configuration changed (104), and 172/173 when the room
+  // became non-anonymous or semi-anonymous. Not for the first configuration of a locked room.
+  if (!wasLocked) {
+    const codes = [104];
+    if (before.anonymous && !config.anonymous) codes.push(172);
+    if (!before.anonymous && config.anonymous) codes.push(173);
+    svc.statusMessage(room, codes);
+  }
+  if (!config.persistent) svc.maybeVanish(room);
+}
+
+/** §10.9: everyone leaves with the reason and an alternate venue; the room is gone. */
+function destroyRoom(svc: MucService, room: Room, destroy: Element | undefined): void {
+  const { xml } = svc.ctx;
+  const d = xml("destroy", {});
+  if (destroy?.attrs.jid) d.attrs.jid = destroy.attrs.jid;
+  const reason = destroy?.getChildText("reason");
+  if (reason) d.append(xml("reason", {}, reason));
+  const password = destroy?.getChildText("password");
+  if (password) d.append(xml("password", {}, password));
+  for (const occ of [...room.occupants.values()]) {
+    svc.removeOccupant(room, occ);
+    const pres = xml(
+      "presence",
+      { from: room.occupantJid(occ.nick), type: "unavailable" },
+      xml("x", { xmlns: NS_MUC_USER }, xml("item", { affiliation: "none", role: "none" }), d),
+    );
+    svc.send(pres, occ.jid.toString());
+  }
+  svc.drop(room);
+}
