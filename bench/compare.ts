@@ -1,0 +1,529 @@
+// Parley side by side with ejabberd and Prosody (issue 5).
+//
+//   bench/compare [options]            (or: npx tsx bench/compare.ts [options])
+//
+// Installs ejabberd and Prosody from Debian's packages if they are missing (their system services
+// stopped and disabled), compiles Parley, then for each server in turn: starts it as a child
+// process on its own loopback port with the config kept in bench/ and a temporary data
+// directory, registers the same users, runs the same scenarios with the load generator
+// (bench/lib/), and stops it. Prints each figure side by side with Parley's ratios, as a table
+// and as JSON; writes both to bench/results/. `--help` lists the options.
+//
+// All load goes to 127.0.0.1 only. Every run is bounded: each scenario by time and count, the
+// whole run by --max-minutes. Ctrl-C or an error stops everything the run started.
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { LoadGenerator } from "./lib/pool.js";
+import { openFilesLimit } from "./lib/proc.js";
+import { profileText, summarizeProfile, type ProfileSummary } from "./lib/profile.js";
+import { passwordOf, userName, type RegisterResult } from "./lib/protocol.js";
+import {
+  checkTargets,
+  markdownTable,
+  targetsText,
+  textTable,
+  type ServerRun,
+} from "./lib/report.js";
+import {
+  DEFAULT_OPTIONS,
+  loadAverage,
+  messages,
+  SCENARIOS,
+  type BenchOptions,
+  type ScenarioResult,
+} from "./lib/scenarios.js";
+import {
+  BENCH_DIR,
+  REPO_DIR,
+  SERVERS,
+  installServers,
+  killAllNow,
+  makeCertificate,
+  parley,
+  stopSystemServices,
+  type Certificate,
+  type ServerName,
+} from "./lib/servers.js";
+import { round } from "./lib/stats.js";
+
+const DOMAIN = "localhost";
+
+const HELP = `usage: bench/compare [options]     (or npx tsx bench/compare.ts [options])
+
+Runs the same scenarios against Parley, ejabberd and Prosody (loopback only) and prints the
+figures side by side with Parley's ratios. Defaults in brackets.
+
+  --servers LIST            parley,ejabberd,prosody [all three]
+  --scenarios LIST          idle,login,messages,offline,muc [all]
+  --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
+  --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
+  --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
+  --idle-concurrency N      logins in flight per worker while logging them in [${DEFAULT_OPTIONS.idleConcurrency}]
+  --login-duration S        seconds of the login-rate scenario [${DEFAULT_OPTIONS.loginDurationS}]
+  --login-users N           accounts the login loop cycles through [${DEFAULT_OPTIONS.loginUsers}]
+  --login-concurrency N     logins in flight per worker [${DEFAULT_OPTIONS.loginConcurrency}]
+  --msg-users N             online users, in pairs, of the message scenario [${DEFAULT_OPTIONS.msgUsers}]
+  --msg-steps LIST          offered msg/s per step [${DEFAULT_OPTIONS.msgSteps.join(",")}]
+  --step-duration S         seconds per step [${DEFAULT_OPTIONS.stepS}]
+  --drain S                 seconds to wait for in-flight messages after a step [${DEFAULT_OPTIONS.drainS}]
+  --all-steps               keep stepping up after saturation
+  --offline-users N         senders and as many offline recipients [${DEFAULT_OPTIONS.offlineUsers}]
+  --offline-messages N      messages per recipient [${DEFAULT_OPTIONS.offlinePerUser}]
+  --profile                 also run the message scenario once more against Parley under
+                            node --cpu-prof and summarise the top self-time functions
+  --profile-only            only that profile run
+  --quick                   a short run: 1000 idle sessions, 3 s steps and login loop
+  --no-install              do not apt-get install ejabberd/Prosody (use them if present)
+  --no-build                use the Parley build already in bench/results/parley-build
+  --keep                    keep the servers' temporary data directories
+  --max-minutes N           stop the whole run after N minutes [90]
+  --help`;
+
+interface CliOptions {
+  servers: ServerName[];
+  scenarios: string[];
+  bench: BenchOptions;
+  profile: boolean;
+  profileOnly: boolean;
+  install: boolean;
+  build: boolean;
+  keep: boolean;
+  maxMinutes: number;
+}
+
+function parseArgs(argv: string[]): CliOptions {
+  const o: CliOptions = {
+    servers: ["parley", "ejabberd", "prosody"],
+    scenarios: SCENARIOS.map((s) => s.name),
+    bench: { ...DEFAULT_OPTIONS, msgSteps: [...DEFAULT_OPTIONS.msgSteps] },
+    profile: false,
+    profileOnly: false,
+    install: true,
+    build: true,
+    keep: false,
+    maxMinutes: 90,
+  };
+  const b = o.bench;
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let value: string | undefined;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const take = (): string => {
+      const v = value ?? argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    const num = (min = 0): number => {
+      const v = Number(take());
+      if (!Number.isFinite(v) || v < min) throw new Error(`${arg}: not a number ≥ ${min}`);
+      return v;
+    };
+    const list = () =>
+      take()
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+    switch (arg) {
+      case "--servers": {
+        const l = list();
+        for (const s of l) if (!(s in SERVERS)) throw new Error(`unknown server ${s}`);
+        o.servers = l as ServerName[];
+        break;
+      }
+      case "--scenarios": {
+        const l = list();
+        for (const s of l)
+          if (!SCENARIOS.some((x) => x.name === s)) throw new Error(`unknown scenario ${s}`);
+        o.scenarios = l;
+        break;
+      }
+      case "--workers":
+        b.workers = num(1);
+        break;
+      case "--idle-sessions":
+        b.idleSessions = num(1);
+        break;
+      case "--idle-hold":
+        b.idleHoldS = num(0);
+        break;
+      case "--idle-concurrency":
+        b.idleConcurrency = num(1);
+        break;
+      case "--login-duration":
+        b.loginDurationS = num(1);
+        break;
+      case "--login-users":
+        b.loginUsers = num(1);
+        break;
+      case "--login-concurrency":
+        b.loginConcurrency = num(1);
+        break;
+      case "--msg-users":
+        b.msgUsers = num(2);
+        break;
+      case "--msg-steps":
+        b.msgSteps = list().map(Number);
+        if (b.msgSteps.some((x) => !(x > 0))) throw new Error("--msg-steps: positive numbers");
+        break;
+      case "--step-duration":
+        b.stepS = num(1);
+        break;
+      case "--drain":
+        b.drainS = num(0);
+        break;
+      case "--all-steps":
+        b.stopAtSaturation = false;
+        break;
+      case "--offline-users":
+        b.offlineUsers = num(1);
+        break;
+      case "--offline-messages":
+        b.offlinePerUser = num(1);
+        break;
+      case "--profile":
+        o.profile = true;
+        break;
+      case "--profile-only":
+        o.profile = true;
+        o.profileOnly = true;
+        break;
+      case "--quick":
+        Object.assign(b, {
+          idleSessions: 1000,
+          idleHoldS: 3,
+          loginDurationS: 3,
+          stepS: 3,
+          drainS: 2,
+          offlinePerUser: 20,
+        });
+        break;
+      case "--no-install":
+        o.install = false;
+        break;
+      case "--no-build":
+        o.build = false;
+        break;
+      case "--keep":
+        o.keep = true;
+        break;
+      case "--max-minutes":
+        o.maxMinutes = num(1);
+        break;
+      case "--help":
+      case "-h":
+        console.log(HELP);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${arg}`);
+    }
+  }
+  return o;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function sh(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: "utf8", timeout: 10_000 }).trim();
+  } catch {
+    return "";
+  }
+}
+
+function machine() {
+  const free = sh("free", ["-h"]);
+  return {
+    date: new Date().toISOString(),
+    cores: Number(sh("nproc", [])) || cpus().length,
+    cpu: cpus()[0]?.model ?? "",
+    memory: /Mem:\s+(\S+)/.exec(free)?.[1] ?? `${round(totalmem() / 2 ** 30, 1)}Gi`,
+    kernel: sh("uname", ["-r"]),
+    node: process.version,
+    loadAverage: sh("cat", ["/proc/loadavg"]).split(" ").slice(0, 3).join(" "),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: whatever happens, the servers and workers we started are stopped.
+
+let currentGen: LoadGenerator | null = null;
+let runDir = "";
+let keepDir = false;
+
+function emergencyStop(why: string, code: number): never {
+  log(`\n${why}: stopping everything this run started`);
+  currentGen?.kill();
+  killAllNow();
+  if (runDir && !keepDir) rmSync(runDir, { recursive: true, force: true });
+  process.exit(code);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function runServer(
+  name: ServerName,
+  o: CliOptions,
+  cert: Certificate,
+  offline: boolean,
+  scenarios: typeof SCENARIOS,
+  cpuProfDir?: string,
+): Promise<ServerRun> {
+  const kind = SERVERS[name];
+  const run: ServerRun = { name, version: kind.version(), status: "ok", results: [] };
+  const dir = join(runDir, cpuProfDir ? `${name}-profile` : name);
+  log(`\n=== ${name} ${run.version}`);
+  const server = await kind.start({ dir, domain: DOMAIN, cert, offline, cpuProfDir, log });
+  let gen: LoadGenerator | null = null;
+  try {
+    const fds = openFilesLimit(server.pid);
+    log(`  listening on 127.0.0.1:${server.port}, pid ${server.pid}, open-files limit ${fds}`);
+    if (fds < o.bench.idleSessions + 100) {
+      log(
+        `  warning: ${name} may open at most ${fds} files: fewer than the idle sessions asked for`,
+      );
+    }
+    const users = Math.max(2, ...scenarios.map((s) => s.users(o.bench)));
+    // The first user through the server's own command line, as an operator would; the rest
+    // in-band (XEP-0077) from the load generator, in parallel: the admin tools start a process
+    // per account (ejabberdctl: about 3 s each), too slow for thousands of users.
+    log(`  ${kind.registerCli(server, userName(0), passwordOf(userName(0)))}`);
+    gen = await LoadGenerator.start({
+      port: server.port,
+      domain: DOMAIN,
+      workers: o.bench.workers,
+    });
+    currentGen = gen;
+    const t0 = performance.now();
+    log(`  registering ${users} users in-band and warming the clients' SCRAM caches...`);
+    const shares = gen.split(
+      Array.from({ length: users }, (_, i) => i),
+      userName,
+    );
+    const reg = await gen.each<RegisterResult>((w) =>
+      shares[w]!.length ? { op: "register", users: shares[w]!, concurrency: 25 } : null,
+    );
+    const failed = reg.reduce((s, r) => s + r.failed, 0);
+    run.registration = { users, seconds: round((performance.now() - t0) / 1000, 1), failed };
+    log(`  ${users - failed} accounts in ${run.registration.seconds} s`);
+    if (failed > 0) {
+      const errors = Object.entries(
+        Object.assign({}, ...reg.map((r) => r.errors)) as Record<string, number>,
+      );
+      throw new Error(
+        `${failed} registrations failed: ${errors
+          .slice(0, 3)
+          .map(([k, v]) => `${v}× ${k}`)
+          .join("; ")}`,
+      );
+    }
+    const ctx = { gen, pid: server.pid, opts: o.bench, log };
+    for (const scenario of scenarios) {
+      log(`\n--- ${name}: ${scenario.title}`);
+      let result: ScenarioResult;
+      try {
+        result = await scenario.run(ctx);
+      } catch (err) {
+        result = {
+          scenario: scenario.name,
+          title: scenario.title,
+          status: "failed",
+          note: String((err as Error).message ?? err),
+          metrics: [],
+        };
+        log(`  failed: ${result.note}`);
+        log(server.logTail());
+      }
+      if (result.note) log(`  note: ${result.note}`);
+      run.results.push(result);
+    }
+  } catch (err) {
+    run.status = "failed";
+    run.note = (err as Error).message;
+    log(`  ${name} failed: ${run.note}`);
+    log(server.logTail());
+  } finally {
+    await gen?.stop();
+    currentGen = null;
+    log(`  stopping ${name}`);
+    await server.stop();
+  }
+  return run;
+}
+
+async function main(): Promise<void> {
+  let o: CliOptions;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  keepDir = o.keep;
+  process.on("SIGINT", () => emergencyStop("interrupted (SIGINT)", 130));
+  process.on("SIGTERM", () => emergencyStop("terminated (SIGTERM)", 143));
+  process.on("uncaughtException", (err) => emergencyStop(`error: ${err.stack ?? err}`, 1));
+  process.on("unhandledRejection", (err) =>
+    emergencyStop(`error: ${(err as Error)?.stack ?? err}`, 1),
+  );
+  const watchdog = setTimeout(
+    () => emergencyStop(`time limit (--max-minutes ${o.maxMinutes}) reached`, 1),
+    o.maxMinutes * 60_000,
+  );
+  watchdog.unref();
+
+  const m = machine();
+  log(
+    `bench/compare — ${m.date}, ${m.cores} cores (${m.cpu}), ${m.memory} memory, Node ${m.node}, load average ${m.loadAverage}`,
+  );
+
+  // Servers: install what is missing; whatever cannot be had is left out (Parley runs alone).
+  const notes: string[] = [];
+  const wanted = o.profileOnly ? (["parley"] as ServerName[]) : o.servers;
+  const others = wanted.filter((s) => s !== "parley");
+  if (others.length && o.install) {
+    const r = installServers(log);
+    if (r.missing.length)
+      notes.push(`not installed: ${r.missing.join(", ")}${r.note ? ` (${r.note})` : ""}`);
+  } else if (others.length) {
+    stopSystemServices(log);
+  }
+  const servers = wanted.filter((s) => {
+    if (s === "parley") return true;
+    const ok = SERVERS[s].available();
+    if (!ok) notes.push(`${s} is not available: the comparison runs without it`);
+    return ok;
+  });
+  for (const n of notes) log(`note: ${n}`);
+  if (wanted.includes("parley")) {
+    if (o.build) parley.build(log);
+    else if (!parley.available()) throw new Error("no Parley build: run without --no-build");
+  }
+  const offline = parley.hasOffline();
+  log(
+    `offline storage: ${offline ? "enabled on all servers (Parley has mod_offline)" : "disabled on all servers (Parley has no mod_offline yet)"}`,
+  );
+
+  runDir = mkdtempSync(join(tmpdir(), "parley-bench-"));
+  chmodSync(runDir, 0o755); // ejabberd and Prosody run as their own users
+  const cert = await makeCertificate(join(runDir, "cert"), DOMAIN);
+  const scenarios = SCENARIOS.filter((s) => o.scenarios.includes(s.name));
+
+  const runs: ServerRun[] = [];
+  if (!o.profileOnly) {
+    for (const name of servers) {
+      if (!SERVERS[name].available() && name !== "parley") continue;
+      try {
+        runs.push(await runServer(name, o, cert, offline, scenarios));
+      } catch (err) {
+        runs.push({
+          name,
+          version: SERVERS[name].version(),
+          status: "failed",
+          note: (err as Error).message,
+          results: [],
+        });
+        log(`${name} did not start: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  let profile: (ProfileSummary & { file: string }) | null = null;
+  if (o.profile && wanted.includes("parley")) {
+    const profDir = join(BENCH_DIR, "results", "profiles");
+    mkdirSync(profDir, { recursive: true });
+    const before = new Set(sh("ls", [profDir]).split("\n"));
+    log(`\n=== profile: the message scenario against Parley under node --cpu-prof (${profDir})`);
+    await runServer("parley", o, cert, offline, [messages], profDir);
+    const file = sh("ls", ["-t", profDir])
+      .split("\n")
+      .find((f) => f.endsWith(".cpuprofile") && !before.has(f));
+    if (file) {
+      const s = summarizeProfile(join(profDir, file), REPO_DIR, 25);
+      profile = { ...s, file: join("bench/results/profiles", file) };
+      log(`\n${profileText(s)}`);
+    } else log("no profile was written");
+  }
+
+  if (!o.keep) rmSync(runDir, { recursive: true, force: true });
+  else log(`data directories kept in ${runDir}`);
+
+  // Report.
+  const after = loadAverage();
+  const report = {
+    machine: { ...m, loadAverageAtEnd: after },
+    options: o.bench,
+    notes,
+    offlineEnabled: offline,
+    servers: runs.map((r) => ({
+      name: r.name,
+      version: r.version,
+      status: r.status,
+      note: r.note,
+      registration: r.registration,
+    })),
+    results: runs,
+    targets: runs.length ? checkTargets(runs) : [],
+    profile,
+  };
+  const stamp = m.date.replace(/[:.]/g, "-");
+  mkdirSync(join(BENCH_DIR, "results"), { recursive: true });
+  if (runs.length) {
+    const text = textTable(runs);
+    const loads = runs
+      .map(
+        (r) =>
+          `${r.name}: ${r.results.map((x) => `${x.scenario} ${x.load ? x.load.map((l) => l.toFixed(2)).join("→") : "–"}`).join(", ")}`,
+      )
+      .join("\n  ");
+    console.log(`\nParley side by side (${m.date}, ${m.cores} cores, ${m.memory}, Node ${m.node})`);
+    for (const r of runs)
+      console.log(
+        `  ${r.name}: ${r.version}${r.status !== "ok" ? ` — ${r.status}: ${r.note}` : ""}`,
+      );
+    for (const n of notes) console.log(`  note: ${n}`);
+    console.log(
+      `\n${text}\n\n↑ higher is better, ↓ lower is better; ratios are Parley's figure over the other's.`,
+    );
+    for (const r of runs)
+      for (const x of r.results) if (x.note) console.log(`  ${r.name}/${x.scenario}: ${x.note}`);
+    console.log(`\nload average (1 min) at start→end of each scenario:\n  ${loads}`);
+    console.log(`\ntargets (issue 5):\n${targetsText(report.targets)}`);
+    const md = [
+      `Run of ${m.date} on ${m.cores} cores (${m.cpu}), ${m.memory} memory, Node ${m.node}; load average ${m.loadAverage} at start, ${after} at end.`,
+      "",
+      ...runs.map(
+        (r) => `- ${r.name}: ${r.version}${r.status !== "ok" ? ` — ${r.status}: ${r.note}` : ""}`,
+      ),
+      ...notes.map((n) => `- note: ${n}`),
+      "",
+      markdownTable(runs),
+      "",
+      `Load average (1 min) at the start → end of each scenario: ${loads.replace(/\n {2}/g, "; ")}.`,
+      "",
+      "Targets:",
+      "",
+      ...report.targets.map(
+        (t) =>
+          `- ${t.met === null ? "n/a" : t.met ? "met" : "**missed**"}: ${t.target} — ${t.detail}`,
+      ),
+    ].join("\n");
+    writeFileSync(join(BENCH_DIR, "results", `compare-${stamp}.md`), `${md}\n`);
+  }
+  const json = JSON.stringify(report, null, 2);
+  writeFileSync(join(BENCH_DIR, "results", `compare-${stamp}.json`), `${json}\n`);
+  console.log(`\nJSON:\n${json}`);
+  log(`\nwritten: bench/results/compare-${stamp}.json${runs.length ? ` and .md` : ""}`);
+  clearTimeout(watchdog);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => emergencyStop(`error: ${(err as Error)?.stack ?? String(err)}`, 1));

@@ -1,0 +1,157 @@
+// Reading a server process's memory and CPU from /proc (Linux).
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+
+/** Clock ticks per second of utime/stime in /proc/<pid>/stat (USER_HZ). */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** VmRSS of a process in KiB (NaN if it is gone). */
+export function rssKiB(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function statFields(pid: number): string[] | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    return s.slice(s.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (utime + stime) of a process in seconds (NaN if it is gone). */
+export function cpuSeconds(pid: number): number {
+  const f = statFields(pid);
+  if (!f) return NaN;
+  // After the name: state(3) ppid(4) ... utime(14) stime(15); index = field - 3.
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+export function parentOf(pid: number): number {
+  const f = statFields(pid);
+  return f ? Number(f[1]) : 0;
+}
+
+/** The soft limit on open files of a process (NaN if unknown). */
+export function openFilesLimit(pid: number): number {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Real uid of a process (NaN if it is gone). */
+export function uidOf(pid: number): number {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+export function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Every live descendant of `root` (children, grandchildren, ...). */
+export function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const ppid = parentOf(pid);
+    const list = children.get(ppid) ?? [];
+    list.push(pid);
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [root];
+  while (todo.length) {
+    for (const c of children.get(todo.pop()!) ?? []) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
+/** Pids of processes listening on a TCP port (from /proc/net/tcp{,6} and the fds). */
+export function listenersOn(ports: number[]): { port: number; pid: number; comm: string }[] {
+  const inodes = new Map<string, number>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== "0A") continue; // 0A = LISTEN
+      const port = parseInt(f[1]!.split(":")[1]!, 16);
+      if (ports.includes(port)) inodes.set(f[9]!, port);
+    }
+  }
+  if (inodes.size === 0) return [];
+  const out: { port: number; pid: number; comm: string }[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${name}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let link = "";
+      try {
+        link = readlinkSync(`/proc/${name}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m && inodes.has(m[1]!)) {
+        out.push({ port: inodes.get(m[1]!)!, pid: Number(name), comm: commOf(Number(name)) });
+      }
+    }
+  }
+  return out;
+}
+
+/** Samples a process's CPU between two moments. */
+export class CpuMeter {
+  private cpu0 = 0;
+  private t0 = 0;
+  constructor(private readonly pid: number) {}
+  start(): void {
+    this.cpu0 = cpuSeconds(this.pid);
+    this.t0 = performance.now();
+  }
+  /** CPU used since start(), as % of one core. */
+  percent(): number {
+    const dt = (performance.now() - this.t0) / 1000;
+    return ((cpuSeconds(this.pid) - this.cpu0) / dt) * 100;
+  }
+  seconds(): number {
+    return cpuSeconds(this.pid) - this.cpu0;
+  }
+}

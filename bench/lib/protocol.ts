@@ -1,0 +1,100 @@
+// What the load generator's coordinator (pool.ts) and its worker processes (worker.ts) say.
+import type { Histogram } from "./stats.js";
+
+/** The benchmark's users: bench0, bench1, ... */
+export const userName = (i: number): string => `bench${i}`;
+/** Their passwords: distinct per user, so the SCRAM cache cannot share entries between users. */
+export const passwordOf = (user: string): string => `pw-${user}-Xk29`;
+
+export type Command =
+  | { op: "init"; port: number; domain: string; worker: number }
+  /** In-band registration (XEP-0077), then SCRAM on the same stream: creates the accounts and
+   * fills the salted-password cache, as a client that just signed up. */
+  | { op: "register"; users: string[]; concurrency: number }
+  /** Log in and keep the sessions (initial presence, then a ping round trip). */
+  | { op: "login"; users: string[]; concurrency: number }
+  | { op: "closeAll" }
+  /** Full logins (TCP, STARTTLS, SCRAM, bind, presence, close) in a loop for durationMs. */
+  | { op: "loginLoop"; users: string[]; concurrency: number; durationMs: number }
+  /** One step of the one-to-one scenario: each user sends to its partner at `rate` msg/s in total. */
+  | { op: "msgStep"; pairs: [string, string][]; rate: number; durationMs: number; drainMs: number }
+  /** Online senders send `perPair` messages to each (offline) recipient, then ping. */
+  | { op: "offlineSend"; sends: [string, string][]; perPair: number; tag: string }
+  /** Recipients log in with presence and collect the message ids that arrive. */
+  | { op: "offlineCollect"; users: string[]; expect: number; quietMs: number; maxMs: number }
+  | { op: "shutdown" };
+
+export type ErrorCounts = Record<string, number>;
+
+export interface CommandStats {
+  /** Process CPU time of the worker during the command, ms. */
+  cpuMs: number;
+  /** Event-loop utilization of the worker during the command (0..1); near 1: worker-bound. */
+  elu: number;
+}
+
+export interface RegisterResult extends CommandStats {
+  ok: number;
+  existed: number;
+  failed: number;
+  errors: ErrorCounts;
+}
+
+export interface LoginBatchResult extends CommandStats {
+  ok: number;
+  failed: number;
+  errors: ErrorCounts;
+  /** Login latencies (TCP connect to bind result), ms. */
+  loginMs: number[];
+}
+
+export interface LoginLoopResult extends CommandStats {
+  /** Logins that reached bind within the window. */
+  logins: number;
+  /** Whole cycles (through the server's close) finished within the window. */
+  cycles: number;
+  failed: number;
+  errors: ErrorCounts;
+  hist: ReturnType<Histogram["toJSON"]>;
+  windowMs: number;
+}
+
+export interface MsgStepResult extends CommandStats {
+  /** Messages the schedule asked for (rate × duration) and those written. */
+  offered: number;
+  sent: number;
+  /** Messages of this step received within the step's window, and in all (window + drain). */
+  receivedInWindow: number;
+  received: number;
+  /** Messages of earlier steps that arrived during this one. */
+  late: number;
+  bounced: number;
+  /** Latencies of every message of this step that arrived, µs. */
+  hist: ReturnType<Histogram["toJSON"]>;
+  windowMs: number;
+  /** Times a connection had over 256 KiB unsent (the server not reading fast enough). */
+  backpressured: number;
+}
+
+export interface OfflineSendResult extends CommandStats {
+  sent: number;
+  bounced: number;
+  conditions: ErrorCounts;
+  /** Wall-clock ms (performance.timeOrigin based) of the first send and the last ping reply. */
+  startMs: number;
+  endMs: number;
+}
+
+export interface OfflineCollectResult extends CommandStats {
+  /** Every message id that arrived (repeats kept). */
+  ids: string[];
+  loginFailed: number;
+  errors: ErrorCounts;
+  /** Wall-clock ms of the first login start and of the last message received (0 if none). */
+  startMs: number;
+  lastMs: number;
+}
+
+export type Request = { id: number; cmd: Command };
+export type Reply =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

@@ -1,0 +1,203 @@
+// Side-by-side tables of the servers' figures, with Parley's ratios to the others, and the
+// issue's targets checked against them.
+import type { Metric, ScenarioResult } from "./scenarios.js";
+
+export interface ServerRun {
+  name: string;
+  version: string;
+  status: "ok" | "unavailable" | "failed";
+  note?: string;
+  registration?: { users: number; seconds: number; failed: number };
+  results: ScenarioResult[];
+}
+
+function fmt(v: number | null | undefined, unit = ""): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  if (unit === "yes/no") return v ? "yes" : "no";
+  const s = Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : String(v);
+  return s;
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): string {
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
+  return `${(a / b).toFixed(2)}×`;
+}
+
+interface Row {
+  scenario: string;
+  metric: Metric;
+  values: Map<string, Metric | undefined>;
+}
+
+/** Rows (metric × server), in the order the scenarios and metrics first appear. */
+function rows(runs: ServerRun[]): {
+  rows: Row[];
+  statuses: Map<string, Map<string, ScenarioResult>>;
+} {
+  const out: Row[] = [];
+  const seen = new Map<string, Row>();
+  const statuses = new Map<string, Map<string, ScenarioResult>>();
+  for (const run of runs) {
+    for (const r of run.results) {
+      const st = statuses.get(r.scenario) ?? new Map<string, ScenarioResult>();
+      st.set(run.name, r);
+      statuses.set(r.scenario, st);
+      for (const m of r.metrics) {
+        let row = seen.get(m.key);
+        if (!row) {
+          row = { scenario: r.scenario, metric: m, values: new Map() };
+          seen.set(m.key, row);
+          out.push(row);
+        }
+        row.values.set(run.name, m);
+      }
+    }
+  }
+  return { rows: out, statuses };
+}
+
+const unitNote = (m: Metric) => (m.unit && m.unit !== "yes/no" ? ` (${m.unit})` : "");
+const better = (m: Metric) => (m.better === "higher" ? "↑" : m.better === "lower" ? "↓" : " ");
+
+/** A plain-text table: one line per figure, one column per server, then Parley's ratios. */
+export function textTable(runs: ServerRun[]): string {
+  const names = runs.map((r) => r.name);
+  const { rows: rs, statuses } = rows(runs);
+  const head = ["figure", ...names, "parley/ejabberd", "parley/prosody"];
+  const body: string[][] = [];
+  let last = "";
+  for (const row of rs) {
+    if (row.scenario !== last) {
+      last = row.scenario;
+      const st = statuses.get(row.scenario)!;
+      body.push([
+        `[${row.scenario}]`,
+        ...names.map((n) => (st.get(n)?.status === "ok" ? "" : (st.get(n)?.status ?? ""))),
+      ]);
+    }
+    const v = (n: string) => row.values.get(n)?.value;
+    body.push([
+      `${better(row.metric)} ${row.metric.label}${unitNote(row.metric)}`,
+      ...names.map((n) => fmt(v(n), row.metric.unit)),
+      row.metric.better === "none" ? "" : ratio(v("parley"), v("ejabberd")),
+      row.metric.better === "none" ? "" : ratio(v("parley"), v("prosody")),
+    ]);
+  }
+  for (const [scenario, st] of statuses) {
+    if (rs.some((r) => r.scenario === scenario)) continue;
+    body.push([`[${scenario}]`, ...names.map((n) => st.get(n)?.status ?? "")]);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? (c ?? "").padEnd(widths[i]!) : (c ?? "").padStart(widths[i]!)))
+      .join("  ");
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}
+
+/** The same as a Markdown table (for docs/performance.md). */
+export function markdownTable(runs: ServerRun[]): string {
+  const names = runs.map((r) => r.name);
+  const { rows: rs, statuses } = rows(runs);
+  const out = [
+    `| figure | ${names.join(" | ")} | Parley/ejabberd | Parley/Prosody |`,
+    `| --- | ${names.map(() => "---:").join(" | ")} | ---: | ---: |`,
+  ];
+  let last = "";
+  for (const row of rs) {
+    if (row.scenario !== last) {
+      last = row.scenario;
+      const st = statuses.get(row.scenario)!;
+      out.push(
+        `| **${st.values().next().value?.title ?? row.scenario}** | ${names.map((n) => (st.get(n)?.status === "ok" ? "" : (st.get(n)?.status ?? ""))).join(" | ")} | | |`,
+      );
+    }
+    const v = (n: string) => row.values.get(n)?.value;
+    const arrow =
+      row.metric.better === "higher"
+        ? " (↑ better)"
+        : row.metric.better === "lower"
+          ? " (↓ better)"
+          : "";
+    out.push(
+      `| ${row.metric.label.trim()}${unitNote(row.metric)}${arrow} | ${names.map((n) => fmt(v(n), row.metric.unit)).join(" | ")} | ${row.metric.better === "none" ? "" : ratio(v("parley"), v("ejabberd"))} | ${row.metric.better === "none" ? "" : ratio(v("parley"), v("prosody"))} |`,
+    );
+  }
+  for (const [scenario, st] of statuses) {
+    if (rs.some((r) => r.scenario === scenario)) continue;
+    out.push(
+      `| **${st.values().next().value?.title ?? scenario}** | ${names.map((n) => st.get(n)?.status ?? "").join(" | ")} | | |`,
+    );
+  }
+  return out.join("\n");
+}
+
+export interface TargetCheck {
+  target: string;
+  met: boolean | null;
+  detail: string;
+}
+
+function metric(runs: ServerRun[], server: string, key: string): number | null {
+  const run = runs.find((r) => r.name === server);
+  for (const r of run?.results ?? []) for (const m of r.metrics) if (m.key === key) return m.value;
+  return null;
+}
+
+/** The targets of issue 5, checked: met, missed (and by how much), or not measurable. */
+export function checkTargets(runs: ServerRun[]): TargetCheck[] {
+  const p = (k: string) => metric(runs, "parley", k);
+  const e = (k: string) => metric(runs, "ejabberd", k);
+  const s = (k: string) => metric(runs, "prosody", k);
+  const out: TargetCheck[] = [];
+  const vs = (
+    target: string,
+    a: number | null,
+    b: number | null,
+    factor: number,
+    higher: boolean,
+  ) => {
+    if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) {
+      out.push({ target, met: null, detail: "not measured" });
+      return;
+    }
+    const r = a / b;
+    const met = higher ? r >= factor : r <= factor;
+    const need = higher ? `≥ ${factor}×` : `≤ ${factor}×`;
+    const by = higher
+      ? `${((1 - r / factor) * 100).toFixed(0)}% short`
+      : `${((r / factor - 1) * 100).toFixed(0)}% over`;
+    out.push({
+      target,
+      met,
+      detail: `${a} vs ${b}: ${r.toFixed(2)}× (need ${need})${met ? "" : `, ${by}`}`,
+    });
+  };
+  vs("one-to-one saturation ≥ 1.5× ejabberd", p("msg.saturation"), e("msg.saturation"), 1.5, true);
+  vs("one-to-one saturation ≥ 2× Prosody", p("msg.saturation"), s("msg.saturation"), 2, true);
+  const p99 = p("msg.half_p99");
+  out.push(
+    p99 == null || !Number.isFinite(p99)
+      ? { target: "p99 < 50 ms at half of Parley's saturation", met: null, detail: "not measured" }
+      : {
+          target: "p99 < 50 ms at half of Parley's saturation",
+          met: p99 < 50,
+          detail: `p99 ${p99} ms at ${p("msg.half_rate")} msg/s${p99 < 50 ? "" : `, ${(p99 - 50).toFixed(1)} ms over`}`,
+        },
+  );
+  vs(
+    "memory per idle TLS session ≤ ejabberd's",
+    p("idle.rss_per_session"),
+    e("idle.rss_per_session"),
+    1,
+    false,
+  );
+  vs("login rate ≥ ejabberd's", p("login.rate"), e("login.rate"), 1, true);
+  return out;
+}
+
+export function targetsText(checks: TargetCheck[]): string {
+  return checks
+    .map((c) => `  [${c.met === null ? "n/a " : c.met ? "met " : "MISS"}] ${c.target}: ${c.detail}`)
+    .join("\n");
+}

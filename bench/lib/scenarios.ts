@@ -1,0 +1,704 @@
+// The benchmark's scenarios (issue 5). Each takes a running server (port, domain, pid) and the
+// load generator, runs for a bounded time, and returns its figures as metrics (for the side by
+// side table) plus details (for the JSON). A scenario a server cannot run says "not supported".
+//
+// Adding one (MUC is the next): write a `Scenario` and add it to SCENARIOS below; compare.ts
+// runs it against every server and puts its metrics in the table.
+import { readFileSync } from "node:fs";
+import type { LoadGenerator } from "./pool.js";
+import { CpuMeter, rssKiB } from "./proc.js";
+import {
+  userName,
+  type ErrorCounts,
+  type LoginBatchResult,
+  type LoginLoopResult,
+  type MsgStepResult,
+  type OfflineCollectResult,
+  type OfflineSendResult,
+} from "./protocol.js";
+import { Histogram, percentile, round } from "./stats.js";
+
+export interface Metric {
+  key: string;
+  label: string;
+  unit: string;
+  value: number | null;
+  /** Which way is better, for the ratios; "none" for facts that are not scores. */
+  better: "higher" | "lower" | "none";
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  title: string;
+  status: "ok" | "not supported" | "skipped" | "failed";
+  note?: string;
+  metrics: Metric[];
+  /** /proc/loadavg (1-minute) at start and end: other work on the machine. */
+  load?: [number, number];
+  details?: unknown;
+}
+
+export interface BenchOptions {
+  workers: number;
+  idleSessions: number;
+  idleHoldS: number;
+  idleConcurrency: number;
+  loginDurationS: number;
+  loginUsers: number;
+  loginConcurrency: number;
+  msgUsers: number;
+  msgSteps: number[];
+  stepS: number;
+  drainS: number;
+  /** Stop stepping up after the first saturated step. */
+  stopAtSaturation: boolean;
+  offlineUsers: number;
+  offlinePerUser: number;
+}
+
+export const DEFAULT_OPTIONS: BenchOptions = {
+  workers: 2,
+  idleSessions: 10_000,
+  idleHoldS: 10,
+  idleConcurrency: 50,
+  loginDurationS: 10,
+  loginUsers: 1000,
+  loginConcurrency: 25,
+  msgUsers: 1000,
+  msgSteps: [1000, 2000, 3000, 5000, 7000, 10_000, 14_000, 20_000, 28_000, 40_000],
+  stepS: 10,
+  drainS: 5,
+  stopAtSaturation: true,
+  offlineUsers: 100,
+  offlinePerUser: 20,
+};
+
+export interface ScenarioContext {
+  gen: LoadGenerator;
+  /** Server process to measure (null: in-process, nothing to read). */
+  pid: number | null;
+  opts: BenchOptions;
+  log: (line: string) => void;
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** Users (bench0..) the scenario needs registered. */
+  users(o: BenchOptions): number;
+  run(ctx: ScenarioContext): Promise<ScenarioResult>;
+}
+
+const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function loadAverage(): number {
+  try {
+    return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+function mergeErrors(list: { errors: ErrorCounts }[]): ErrorCounts {
+  const out: ErrorCounts = {};
+  for (const r of list) for (const [k, v] of Object.entries(r.errors)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function errorSummary(e: ErrorCounts): string {
+  return Object.entries(e)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([k, v]) => `${v}× ${k}`)
+    .join("; ");
+}
+
+/** Logs users in and keeps them (initial presence + ping round trip). */
+async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
+  const shares = ctx.gen.split(indices, userName);
+  const t0 = performance.now();
+  const results = await ctx.gen.each<LoginBatchResult>((w) =>
+    shares[w]!.length ? { op: "login", users: shares[w]!, concurrency } : null,
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const ok = results.reduce((s, r) => s + r.ok, 0);
+  const failed = results.reduce((s, r) => s + r.failed, 0);
+  const latencies = results.flatMap((r) => r.loginMs).sort((a, b) => a - b);
+  return { ok, failed, seconds, latencies, errors: mergeErrors(results) };
+}
+
+async function closeAll(ctx: ScenarioContext): Promise<void> {
+  await ctx.gen.each(() => ({ op: "closeAll" }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Idle sessions.
+
+export const idle: Scenario = {
+  name: "idle",
+  title: "Idle sessions (TLS, logged in, initial presence)",
+  users: (o) => o.idleSessions,
+  async run(ctx) {
+    const n = ctx.opts.idleSessions;
+    const load0 = loadAverage();
+    await sleep(1000);
+    const before = ctx.pid ? rssKiB(ctx.pid) : NaN;
+    ctx.log(`  ${n} sessions logging in (${ctx.opts.idleConcurrency} at a time per worker)...`);
+    const r = await loginAll(ctx, range(0, n), ctx.opts.idleConcurrency);
+    ctx.log(`  ${r.ok} logged in in ${round(r.seconds, 1)} s; holding ${ctx.opts.idleHoldS} s`);
+    let peak = ctx.pid ? rssKiB(ctx.pid) : NaN;
+    const holdEnd = performance.now() + ctx.opts.idleHoldS * 1000;
+    while (performance.now() < holdEnd) {
+      await sleep(500);
+      if (ctx.pid) peak = Math.max(peak, rssKiB(ctx.pid));
+    }
+    const after = ctx.pid ? rssKiB(ctx.pid) : NaN;
+    await closeAll(ctx);
+    const perSession = r.ok > 0 ? (after - before) / r.ok : NaN;
+    const result: ScenarioResult = {
+      scenario: "idle",
+      title: this.title,
+      status: r.failed > 0 && r.ok === 0 ? "failed" : "ok",
+      note: r.failed ? `${r.failed} logins failed: ${errorSummary(r.errors)}` : undefined,
+      metrics: [
+        {
+          key: "idle.sessions",
+          label: "idle sessions logged in",
+          unit: "",
+          value: r.ok,
+          better: "none",
+        },
+        {
+          key: "idle.rss_per_session",
+          label: "server RSS per idle session",
+          unit: "KiB",
+          value: round(perSession, 1),
+          better: "lower",
+        },
+        {
+          key: "idle.rss_after",
+          label: "server RSS with all sessions",
+          unit: "MiB",
+          value: round(after / 1024, 1),
+          better: "lower",
+        },
+        {
+          key: "idle.login_time",
+          label: `time to log in ${n} sessions`,
+          unit: "s",
+          value: round(r.seconds, 2),
+          better: "lower",
+        },
+        {
+          key: "idle.login_p50",
+          label: "  login latency p50",
+          unit: "ms",
+          value: round(percentile(r.latencies, 0.5), 1),
+          better: "lower",
+        },
+        {
+          key: "idle.login_p99",
+          label: "  login latency p99",
+          unit: "ms",
+          value: round(percentile(r.latencies, 0.99), 1),
+          better: "lower",
+        },
+      ],
+      load: [load0, loadAverage()],
+      details: {
+        rssBeforeKiB: before,
+        rssAfterKiB: after,
+        rssPeakKiB: peak,
+        failed: r.failed,
+        errors: r.errors,
+      },
+    };
+    return result;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// 2. Login rate.
+
+export const loginRate: Scenario = {
+  name: "login",
+  title: "Login rate (TCP, STARTTLS, SCRAM-SHA-1, bind, presence, close)",
+  users: (o) => o.loginUsers,
+  async run(ctx) {
+    const o = ctx.opts;
+    const load0 = loadAverage();
+    const shares = ctx.gen.split(range(0, o.loginUsers), userName);
+    const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+    cpu?.start();
+    ctx.log(
+      `  ${o.loginDurationS} s of full logins, ${o.loginConcurrency} in parallel per worker...`,
+    );
+    const results = await ctx.gen.each<LoginLoopResult>((w) =>
+      shares[w]!.length
+        ? {
+            op: "loginLoop",
+            users: shares[w]!,
+            concurrency: o.loginConcurrency,
+            durationMs: o.loginDurationS * 1000,
+          }
+        : null,
+    );
+    const serverCpu = cpu ? cpu.percent() : NaN;
+    const logins = results.reduce((s, r) => s + r.logins, 0);
+    const cycles = results.reduce((s, r) => s + r.cycles, 0);
+    const failed = results.reduce((s, r) => s + r.failed, 0);
+    const hist = Histogram.from(results.map((r) => r.hist));
+    const errors = mergeErrors(results);
+    const elu = Math.max(...results.map((r) => r.elu));
+    await sleep(1000);
+    return {
+      scenario: "login",
+      title: this.title,
+      status: logins === 0 ? "failed" : "ok",
+      note: failed ? `${failed} logins failed: ${errorSummary(errors)}` : undefined,
+      metrics: [
+        {
+          key: "login.rate",
+          label: "login rate",
+          unit: "logins/s",
+          value: round(logins / o.loginDurationS, 0),
+          better: "higher",
+        },
+        {
+          key: "login.p50",
+          label: "  login latency p50",
+          unit: "ms",
+          value: round(hist.quantile(0.5) / 1000, 1),
+          better: "lower",
+        },
+        {
+          key: "login.p99",
+          label: "  login latency p99",
+          unit: "ms",
+          value: round(hist.quantile(0.99) / 1000, 1),
+          better: "lower",
+        },
+        {
+          key: "login.cpu",
+          label: "  server CPU",
+          unit: "%",
+          value: round(serverCpu, 0),
+          better: "none",
+        },
+      ],
+      load: [load0, loadAverage()],
+      details: {
+        logins,
+        cycles,
+        failed,
+        errors,
+        generatorEluMax: round(elu, 2),
+        concurrency: o.loginConcurrency * ctx.gen.workers,
+      },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// 3. One-to-one messages.
+
+export interface StepFigures {
+  offered: number;
+  /** Messages written, and received (in the window or the drain after it). */
+  sent: number;
+  received: number;
+  /** Messages written per second (below offered: the generator or TCP backpressure). */
+  sentRate: number;
+  delivered: number;
+  p50ms: number;
+  p99ms: number;
+  maxMs: number;
+  lost: number;
+  bounced: number;
+  serverCpu: number;
+  generatorElu: number;
+  backpressured: number;
+  saturated: boolean;
+  why: string;
+}
+
+/** A step is saturated when delivery falls behind the offer (under 95 %) or p99 passes 1 s. */
+function judge(f: Omit<StepFigures, "saturated" | "why">): { saturated: boolean; why: string } {
+  if (f.delivered < 0.95 * f.offered) return { saturated: true, why: "delivered < 95% of offered" };
+  if (f.p99ms > 1000) return { saturated: true, why: "p99 > 1 s" };
+  if (f.lost > 0) return { saturated: true, why: `${f.lost} not delivered` };
+  return { saturated: false, why: "" };
+}
+
+export async function messageStep(
+  ctx: ScenarioContext,
+  pairs: [number, number][],
+  rate: number,
+  seconds: number,
+): Promise<StepFigures> {
+  const byWorker: [string, string][][] = Array.from({ length: ctx.gen.workers }, () => []);
+  for (const [a, b] of pairs) byWorker[ctx.gen.workerOf(a)]!.push([userName(a), userName(b)]);
+  const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+  cpu?.start();
+  const results = await ctx.gen.each<MsgStepResult>((w) =>
+    byWorker[w]!.length
+      ? {
+          op: "msgStep",
+          pairs: byWorker[w]!,
+          rate: (rate * byWorker[w]!.length) / pairs.length,
+          durationMs: seconds * 1000,
+          drainMs: ctx.opts.drainS * 1000,
+        }
+      : null,
+  );
+  // The server's CPU over the step and its drain (the work the step's messages cost).
+  const serverCpu = cpu ? cpu.percent() : NaN;
+  const sum = (f: (r: MsgStepResult) => number) => results.reduce((s, r) => s + f(r), 0);
+  const windowS = Math.max(...results.map((r) => r.windowMs)) / 1000;
+  const hist = Histogram.from(results.map((r) => r.hist));
+  const f = {
+    offered: rate,
+    sent: sum((r) => r.sent),
+    received: sum((r) => r.received),
+    sentRate: round(sum((r) => r.sent) / windowS, 0),
+    delivered: round(sum((r) => r.receivedInWindow) / windowS, 0),
+    p50ms: round(hist.quantile(0.5) / 1000, 2),
+    p99ms: round(hist.quantile(0.99) / 1000, 2),
+    maxMs: round(hist.max / 1000, 1),
+    lost: sum((r) => r.sent - r.received - r.bounced),
+    bounced: sum((r) => r.bounced),
+    serverCpu: round(serverCpu, 0),
+    generatorElu: round(Math.max(...results.map((r) => r.elu)), 2),
+    backpressured: sum((r) => r.backpressured),
+  };
+  return { ...f, ...judge(f) };
+}
+
+export function stepTable(steps: StepFigures[]): string {
+  const head = [
+    "offered/s",
+    "sent/s",
+    "delivered/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "lost",
+    "srv CPU%",
+    "gen ELU",
+    "saturated",
+  ];
+  const rows = steps.map((s) =>
+    [
+      s.offered,
+      s.sentRate,
+      s.delivered,
+      s.p50ms,
+      s.p99ms,
+      s.maxMs,
+      s.lost,
+      s.serverCpu,
+      s.generatorElu,
+      s.saturated ? `yes (${s.why})` : "no",
+    ].map(String),
+  );
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
+  return [line(head), ...rows.map(line)].join("\n");
+}
+
+export const messages: Scenario = {
+  name: "messages",
+  title: "One-to-one messages (pairs, offered load stepped up)",
+  users: (o) => o.msgUsers,
+  async run(ctx) {
+    const o = ctx.opts;
+    const load0 = loadAverage();
+    const n = o.msgUsers - (o.msgUsers % 2);
+    const pairs: [number, number][] = range(0, n / 2).map((p) => [2 * p, 2 * p + 1]);
+    ctx.log(`  ${n} users logging in...`);
+    const l = await loginAll(ctx, range(0, n), 50);
+    if (l.failed > 0) {
+      await closeAll(ctx);
+      return {
+        scenario: "messages",
+        title: this.title,
+        status: "failed",
+        note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
+        metrics: [],
+      };
+    }
+    const steps: StepFigures[] = [];
+    for (const rate of o.msgSteps) {
+      ctx.log(`  step: ${rate} msg/s for ${o.stepS} s`);
+      const s = await messageStep(ctx, pairs, rate, o.stepS);
+      steps.push(s);
+      ctx.log(
+        `    delivered ${s.delivered}/s, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, server CPU ${s.serverCpu}%, generator ELU ${s.generatorElu}${s.saturated ? ` — saturated (${s.why})` : ""}`,
+      );
+      if (s.saturated && o.stopAtSaturation) break;
+      await sleep(500);
+    }
+    // Saturation: the most delivered per second in any step (the server's ceiling under this
+    // load); "sustained": the highest offered step that was not saturated.
+    const peak = Math.max(...steps.map((s) => s.delivered));
+    const sustained = Math.max(0, ...steps.filter((s) => !s.saturated).map((s) => s.offered));
+    const anySaturated = steps.some((s) => s.saturated);
+    const generatorBound = steps.some(
+      (s) => s.generatorElu > 0.95 && s.sentRate < 0.97 * s.offered && s.backpressured === 0,
+    );
+    // Latency at half the saturation throughput (the target's operating point).
+    const halfRate = Math.max(100, Math.round(peak / 2 / 100) * 100);
+    ctx.log(`  step at half the saturation: ${halfRate} msg/s for ${o.stepS} s`);
+    await sleep(500);
+    const half = await messageStep(ctx, pairs, halfRate, o.stepS);
+    ctx.log(
+      `    delivered ${half.delivered}/s, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms, server CPU ${half.serverCpu}%`,
+    );
+    await closeAll(ctx);
+    ctx.log(stepTable([...steps, half]).replace(/^/gm, "    "));
+    const note = [
+      anySaturated
+        ? ""
+        : `not saturated up to ${o.msgSteps.at(-1)} msg/s: the saturation figure is a lower bound`,
+      generatorBound
+        ? "the load generator was busy (event loop > 95%) while under the offered rate: figures may be the generator's limit"
+        : "",
+    ]
+      .filter(Boolean)
+      .join("; ");
+    return {
+      scenario: "messages",
+      title: this.title,
+      status: "ok",
+      note: note || undefined,
+      metrics: [
+        {
+          key: "msg.saturation",
+          label: "saturation: peak delivered",
+          unit: "msg/s",
+          value: peak,
+          better: "higher",
+        },
+        {
+          key: "msg.sustained",
+          label: "  highest step not saturated",
+          unit: "msg/s",
+          value: sustained,
+          better: "higher",
+        },
+        {
+          key: "msg.half_rate",
+          label: "  half of saturation (offered)",
+          unit: "msg/s",
+          value: halfRate,
+          better: "none",
+        },
+        {
+          key: "msg.half_p50",
+          label: "  p50 latency at half saturation",
+          unit: "ms",
+          value: half.p50ms,
+          better: "lower",
+        },
+        {
+          key: "msg.half_p99",
+          label: "  p99 latency at half saturation",
+          unit: "ms",
+          value: half.p99ms,
+          better: "lower",
+        },
+        {
+          key: "msg.half_cpu",
+          label: "  server CPU at half saturation",
+          unit: "%",
+          value: half.serverCpu,
+          better: "none",
+        },
+      ],
+      load: [load0, loadAverage()],
+      details: { steps, half, saturated: anySaturated, generatorBound },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// 4. Offline messages.
+
+export const offline: Scenario = {
+  name: "offline",
+  title: "Offline messages (store, then drain at login; exactly once)",
+  users: (o) => 2 * o.offlineUsers,
+  async run(ctx) {
+    const o = ctx.opts;
+    const load0 = loadAverage();
+    const senders = range(0, o.offlineUsers);
+    const recipients = range(o.offlineUsers, o.offlineUsers);
+    const l = await loginAll(ctx, senders, 50);
+    if (l.failed > 0) {
+      await closeAll(ctx);
+      return {
+        scenario: "offline",
+        title: this.title,
+        status: "failed",
+        note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
+        metrics: [],
+      };
+    }
+    // Probe: one message to an offline user. A server without offline storage bounces it.
+    const probe = await ctx.gen.call<OfflineSendResult>(ctx.gen.workerOf(senders[0]!), {
+      op: "offlineSend",
+      sends: [[userName(senders[0]!), userName(recipients[0]!)]],
+      perPair: 1,
+      tag: "probe",
+    });
+    if (probe.bounced > 0) {
+      await closeAll(ctx);
+      const why = Object.keys(probe.conditions).join(", ");
+      ctx.log(`  a message to an offline user bounced (${why}): not supported`);
+      return {
+        scenario: "offline",
+        title: this.title,
+        status: "not supported",
+        note: `messages to offline users bounce (${why})`,
+        metrics: [],
+        load: [load0, loadAverage()],
+      };
+    }
+    const expected = new Set<string>([
+      `off-probe-${userName(senders[0]!)}-${userName(recipients[0]!)}-0`,
+    ]);
+    const sendsByWorker: [string, string][][] = Array.from({ length: ctx.gen.workers }, () => []);
+    senders.forEach((s, i) => {
+      const to = recipients[i]!;
+      sendsByWorker[ctx.gen.workerOf(s)]!.push([userName(s), userName(to)]);
+      for (let k = 0; k < o.offlinePerUser; k++)
+        expected.add(`off-run-${userName(s)}-${userName(to)}-${k}`);
+    });
+    const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+    cpu?.start();
+    ctx.log(
+      `  ${senders.length} senders × ${o.offlinePerUser} messages to ${recipients.length} offline users...`,
+    );
+    const sent = await ctx.gen.each<OfflineSendResult>((w) =>
+      sendsByWorker[w]!.length
+        ? { op: "offlineSend", sends: sendsByWorker[w]!, perPair: o.offlinePerUser, tag: "run" }
+        : null,
+    );
+    const storeCpu = cpu ? cpu.percent() : NaN;
+    const totalSent = sent.reduce((s, r) => s + r.sent, 0);
+    const bounced = sent.reduce((s, r) => s + r.bounced, 0);
+    const storeS =
+      (Math.max(...sent.map((r) => r.endMs)) - Math.min(...sent.map((r) => r.startMs))) / 1000;
+    await closeAll(ctx);
+    await sleep(500);
+
+    ctx.log(`  ${recipients.length} recipients log in and collect...`);
+    const recipientsBy = ctx.gen.split(recipients, userName);
+    // Ids are off-<tag>-<sender>-<recipient>-<k>.
+    const perWorkerExpected = (w: number) => {
+      const mine = new Set(recipientsBy[w]);
+      return [...expected].filter((id) => mine.has(id.split("-").at(-2)!)).length;
+    };
+    cpu?.start();
+    const got = await ctx.gen.each<OfflineCollectResult>((w) =>
+      recipientsBy[w]!.length
+        ? {
+            op: "offlineCollect",
+            users: recipientsBy[w]!,
+            expect: perWorkerExpected(w),
+            quietMs: 5000,
+            maxMs: 120_000,
+          }
+        : null,
+    );
+    const drainCpu = cpu ? cpu.percent() : NaN;
+    const ids = got.flatMap((r) => r.ids);
+    const drainS =
+      (Math.max(...got.map((r) => r.lastMs)) - Math.min(...got.map((r) => r.startMs))) / 1000;
+    await closeAll(ctx);
+    await sleep(500);
+    // Logged in again: nothing may come a second time.
+    const again = await ctx.gen.each<OfflineCollectResult>((w) =>
+      recipientsBy[w]!.length
+        ? { op: "offlineCollect", users: recipientsBy[w]!, expect: 0, quietMs: 1500, maxMs: 10_000 }
+        : null,
+    );
+    await closeAll(ctx);
+    const counts = new Map<string, number>();
+    for (const id of [...ids, ...again.flatMap((r) => r.ids)])
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    const missing = [...expected].filter((id) => !counts.has(id)).length;
+    const duplicated = [...counts.values()].filter((c) => c > 1).length;
+    const unexpected = [...counts.keys()].filter((id) => !expected.has(id)).length;
+    const exactlyOnce = missing === 0 && duplicated === 0 && unexpected === 0 && bounced === 0;
+    const loginFailed = got.reduce((s, r) => s + r.loginFailed, 0);
+    return {
+      scenario: "offline",
+      title: this.title,
+      status: "ok",
+      note: exactlyOnce
+        ? undefined
+        : `missing ${missing}, duplicated ${duplicated}, unexpected ${unexpected}, bounced ${bounced}, failed logins ${loginFailed}`,
+      metrics: [
+        {
+          key: "offline.store_rate",
+          label: "offline store rate",
+          unit: "msg/s",
+          value: round(totalSent / storeS, 0),
+          better: "higher",
+        },
+        {
+          key: "offline.drain_rate",
+          label: "offline drain rate (login to last)",
+          unit: "msg/s",
+          value: round(ids.length / drainS, 0),
+          better: "higher",
+        },
+        {
+          key: "offline.exactly_once",
+          label: `every one of ${expected.size} arrived exactly once`,
+          unit: "yes/no",
+          value: exactlyOnce ? 1 : 0,
+          better: "none",
+        },
+      ],
+      load: [load0, loadAverage()],
+      details: {
+        sent: totalSent + 1,
+        received: ids.length,
+        missing,
+        duplicated,
+        unexpected,
+        bounced,
+        loginFailed,
+        storeSeconds: storeS,
+        drainSeconds: drainS,
+        storeCpu: round(storeCpu, 0),
+        drainCpu: round(drainCpu, 0),
+      },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// 5. MUC: the extension point. Parley has no mod_muc yet; when it has, this scenario gets a body
+// (rooms of N occupants, one message fanned out to all: delivered stanzas/s, p99) and the three
+// configs get mod_muc / muc component enabled alike.
+
+export const muc: Scenario = {
+  name: "muc",
+  title: "Group chat (MUC)",
+  users: () => 0,
+  async run() {
+    return {
+      scenario: "muc",
+      title: this.title,
+      status: "skipped",
+      note: "extension point: Parley has no MUC yet (bench/lib/scenarios.ts, `muc`)",
+      metrics: [],
+    };
+  },
+};
+
+export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc];

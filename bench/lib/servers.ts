@@ -1,0 +1,819 @@
+// The three servers of bench/compare: install (ejabberd, Prosody from Debian), configure from
+// the configs kept in bench/, start each as a child process on its own loopback port with a
+// temporary data directory, and stop it again. Every process started here is tracked and ended
+// by stopAll(), also on Ctrl-C and on errors.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import {
+  chownSync,
+  chmodSync,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
+import net from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { descendants, listenersOn, uidOf } from "./proc.js";
+import { LOOPBACK } from "./xmpp.js";
+
+export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const REPO_DIR = resolve(BENCH_DIR, "..");
+/** Where bench/compare compiles Parley (git-ignored, apart from the shared dist/). */
+export const PARLEY_BUILD = join(BENCH_DIR, "results", "parley-build");
+
+export type ServerName = "parley" | "ejabberd" | "prosody";
+
+export interface Certificate {
+  keyFile: string;
+  certFile: string;
+  /** Key then certificate in one file (ejabberd and Parley take that). */
+  combinedFile: string;
+}
+
+export interface StartOptions {
+  /** An empty directory for this server's config, database and logs. */
+  dir: string;
+  domain: string;
+  cert: Certificate;
+  /** Whether offline storage is enabled (on all three when Parley has mod_offline). */
+  offline: boolean;
+  /** Parley only: write a V8 CPU profile into this directory (node --cpu-prof). */
+  cpuProfDir?: string;
+  log: (line: string) => void;
+}
+
+export interface RunningServer {
+  name: ServerName;
+  port: number;
+  domain: string;
+  /** The process whose RSS and CPU are measured: the one listening on the port. */
+  pid: number;
+  dir: string;
+  stop(): Promise<void>;
+  /** The last lines of its log, for error reports. */
+  logTail(): string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes started here.
+
+const started = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.once("exit", () => started.delete(child));
+  return child;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal); // spawned detached: its own process group
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // gone
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills everything this module started (process groups), at once: for Ctrl-C and errors. */
+export function killAllNow(): void {
+  for (const child of started) {
+    const pids = child.pid ? descendants(child.pid) : [];
+    killGroup(child, "SIGKILL");
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+async function waitExit(pids: number[], ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pids.every((p) => !alive(p))) return true;
+    await sleep(100);
+  }
+  return pids.every((p) => !alive(p));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Ends a server started by us: a polite request, then SIGTERM, then SIGKILL of the group. */
+async function stopProcess(child: ChildProcess, pid: number, polite?: () => void): Promise<void> {
+  const pids = [pid, ...(child.pid ? [child.pid, ...descendants(child.pid)] : [])].filter(alive);
+  if (polite) {
+    try {
+      polite();
+    } catch {
+      // fall through to signals
+    }
+    if (await waitExit(pids, 20_000)) return;
+  }
+  for (const p of [pid]) {
+    try {
+      process.kill(p, "SIGTERM");
+    } catch {
+      // gone
+    }
+  }
+  killGroup(child, "SIGTERM");
+  if (await waitExit(pids, 15_000)) return;
+  killGroup(child, "SIGKILL");
+  for (const p of pids) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  await waitExit(pids, 5_000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, LOOPBACK, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function has(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+function dpkgVersion(pkg: string): string | null {
+  const r = spawnSync("dpkg-query", ["-W", "-f", "${Status} ${Version}", pkg], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) return null;
+  const m = /install ok installed (\S+)/.exec(r.stdout);
+  return m ? m[1]! : null;
+}
+
+/** Fills @KEY@ placeholders and keeps or drops the lines marked for offline storage. */
+function render(
+  template: string,
+  vars: Record<string, string>,
+  offline: boolean,
+  comment: string,
+): string {
+  const lines = readFileSync(join(BENCH_DIR, template), "utf8").split("\n");
+  const kept = lines.filter((line) => {
+    if (line.trimEnd().endsWith(`${comment} bench:offline`)) return offline;
+    if (line.trimEnd().endsWith(`${comment} bench:no-offline`)) return !offline;
+    return true;
+  });
+  // "@PORT@" (quoted, so the template is valid YAML) becomes a bare number once filled in.
+  return kept
+    .join("\n")
+    .replace(
+      /(["'])@([A-Z0-9_]+)@\1|@([A-Z0-9_]+)@/g,
+      (m, q: string, qkey: string, key: string) => {
+        const v = vars[qkey ?? key];
+        if (v === undefined) throw new Error(`${template}: no value for ${m}`);
+        if (!q) return v;
+        return /^\d+$/.test(v) ? v : `${q}${v}${q}`;
+      },
+    );
+}
+
+function userIds(user: string): { uid: number; gid: number } | null {
+  try {
+    const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    return null;
+  }
+}
+
+/** Hands a directory (recursively, shallow is enough for ours) to a system user. */
+function giveTo(dir: string, user: string): void {
+  const ids = userIds(user);
+  if (!ids) throw new Error(`system user ${user} does not exist`);
+  spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
+  chmodSync(dir, 0o755);
+}
+
+/** Waits until the port answers an XMPP stream header with one of its own. */
+export async function waitXmpp(
+  port: number,
+  domain: string,
+  ms: number,
+  child?: ChildProcess,
+): Promise<void> {
+  const end = Date.now() + ms;
+  let last = "";
+  while (Date.now() < end) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`exited (${child.signalCode ?? child.exitCode}) before listening`);
+    }
+    const ok = await new Promise<boolean>((res) => {
+      const s = net.connect({ host: LOOPBACK, port });
+      let got = "";
+      const done = (v: boolean) => {
+        s.destroy();
+        res(v);
+      };
+      s.setTimeout(2000, () => done(false));
+      s.on("error", (e) => {
+        last = e.message;
+        done(false);
+      });
+      s.on("connect", () =>
+        s.write(
+          `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xmlns='jabber:client' ` +
+            `xmlns:stream='http://etherx.jabber.org/streams'>`,
+        ),
+      );
+      s.on("data", (d) => {
+        got += d.toString("latin1");
+        if (got.includes("stream:features")) done(true);
+      });
+    });
+    if (ok) return;
+    await sleep(250);
+  }
+  throw new Error(`port ${port} gave no XMPP stream within ${ms} ms (${last})`);
+}
+
+async function listeningPid(port: number, root: ChildProcess, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const mine = new Set([root.pid!, ...descendants(root.pid!)]);
+    const l = listenersOn([port]).find((x) => mine.has(x.pid));
+    if (l) return l.pid;
+    await sleep(200);
+  }
+  throw new Error(`no process of ours listens on ${port}`);
+}
+
+function logTail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates.
+
+/** A self-signed certificate for `domain` (EC P-256, as Parley generates), shared by the three. */
+export async function makeCertificate(dir: string, domain: string): Promise<Certificate> {
+  mkdirSync(dir, { recursive: true });
+  const keyFile = join(dir, "key.pem");
+  const certFile = join(dir, "cert.pem");
+  const combinedFile = join(dir, "combined.pem");
+  if (has("openssl")) {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "7",
+        "-subj",
+        `/CN=${domain}`,
+        "-addext",
+        `subjectAltName=DNS:${domain}`,
+      ],
+      { stdio: "ignore" },
+    );
+  } else {
+    const { default: selfsigned } = await import("selfsigned");
+    const pems = await selfsigned.generate([{ name: "commonName", value: domain }], {
+      keyType: "ec",
+      curve: "P-256",
+      algorithm: "sha256",
+      extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: domain }] }],
+    });
+    writeFileSync(keyFile, pems.private);
+    writeFileSync(certFile, pems.cert);
+  }
+  writeFileSync(combinedFile, readFileSync(keyFile, "utf8") + readFileSync(certFile, "utf8"));
+  return { keyFile, certFile, combinedFile };
+}
+
+function copyCert(cert: Certificate, dir: string): Certificate {
+  const out = {
+    keyFile: join(dir, "key.pem"),
+    certFile: join(dir, "cert.pem"),
+    combinedFile: join(dir, "combined.pem"),
+  };
+  copyFileSync(cert.keyFile, out.keyFile);
+  copyFileSync(cert.certFile, out.certFile);
+  copyFileSync(cert.combinedFile, out.combinedFile);
+  return out;
+}
+
+/**
+ * Runs a command as a system user without PAM (setpriv, not su/runuser): su's pam_limits would
+ * cut the open-files limit to Debian's default 1024, too few for 10 000 sessions. The server
+ * keeps the limit of this process (`ulimit -n`).
+ */
+function asUser(
+  user: string,
+  cmd: string,
+  args: string[],
+): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const ids = userIds(user);
+  if (!ids) throw new Error(`system user ${user} does not exist`);
+  const home = execFileSync("getent", ["passwd", user], { encoding: "utf8" }).split(":")[5] ?? "/";
+  return {
+    cmd: "setpriv",
+    args: [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--init-groups", "--", cmd, ...args],
+    env: { ...process.env, HOME: home, USER: user, LOGNAME: user },
+  };
+}
+
+function spawnLogged(
+  cmd: string,
+  args: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): ChildProcess {
+  const out = createWriteStream(logFile, { flags: "a" });
+  const child = spawn(cmd, args, {
+    detached: true, // own process group: stopped as a whole
+    stdio: ["ignore", "pipe", "pipe"],
+    env: env ?? process.env,
+  });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  return track(child);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parley.
+
+export const parley = {
+  name: "parley" as const,
+
+  available(): boolean {
+    return existsSync(join(PARLEY_BUILD, "src", "cli", "parley.js"));
+  },
+
+  /** Compiles src/ and modules/ into bench/results/parley-build (tsc, as `npm run build`). */
+  build(log: (s: string) => void): void {
+    log(`building Parley into ${PARLEY_BUILD} (tsc -p tsconfig.build.json)`);
+    const tsc = join(REPO_DIR, "node_modules", "typescript", "bin", "tsc");
+    const r = spawnSync(
+      process.execPath,
+      [tsc, "-p", "tsconfig.build.json", "--outDir", PARLEY_BUILD, "--declaration", "false"],
+      { cwd: REPO_DIR, encoding: "utf8" },
+    );
+    if (r.status !== 0) {
+      // tsc still emits on type errors; a broken tree elsewhere must not stop the benchmark if
+      // the server itself compiled.
+      log(`tsc reported errors (status ${r.status}):\n${(r.stdout + r.stderr).slice(0, 2000)}`);
+    }
+    if (!this.available()) throw new Error("Parley did not compile");
+  },
+
+  hasOffline(): boolean {
+    return existsSync(join(REPO_DIR, "modules", "mod_offline"));
+  },
+
+  version(): string {
+    const pkg = JSON.parse(readFileSync(join(REPO_DIR, "package.json"), "utf8")) as {
+      version: string;
+    };
+    let rev = "";
+    try {
+      rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+        cwd: REPO_DIR,
+        encoding: "utf8",
+      }).trim();
+      const dirty = execFileSync("git", ["status", "--porcelain", "src", "modules"], {
+        cwd: REPO_DIR,
+        encoding: "utf8",
+      }).trim();
+      if (dirty) rev += "+changes";
+    } catch {
+      // not a git checkout
+    }
+    return `${pkg.version}${rev ? ` (${rev})` : ""}, Node ${process.version}`;
+  },
+
+  async start(o: StartOptions): Promise<RunningServer> {
+    const port = await freePort();
+    mkdirSync(o.dir, { recursive: true });
+    const cert = copyCert(o.cert, o.dir);
+    const config = join(o.dir, "parley.yml");
+    writeFileSync(
+      config,
+      render(
+        "parley.yml",
+        { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
+        o.offline,
+        "#",
+      ),
+    );
+    const logFile = join(o.dir, "parley.log");
+    const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+    const child = spawnLogged(
+      process.execPath,
+      [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
+      logFile,
+    );
+    try {
+      await waitXmpp(port, o.domain, 60_000, child);
+    } catch (err) {
+      killGroup(child, "SIGKILL");
+      throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
+    }
+    const pid = await listeningPid(port, child, 10_000);
+    return {
+      name: "parley",
+      port,
+      domain: o.domain,
+      pid,
+      dir: o.dir,
+      // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
+      stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
+      logTail: () => logTail(logFile),
+    };
+  },
+
+  /** parleyctl register, as an operator would (the bulk of the users register in-band). */
+  registerCli(s: RunningServer, user: string, password: string): string {
+    return execFileSync(
+      process.execPath,
+      [
+        join(PARLEY_BUILD, "src", "cli", "parleyctl.js"),
+        "--config",
+        join(s.dir, "parley.yml"),
+        "register",
+        user,
+        s.domain,
+        password,
+      ],
+      { encoding: "utf8" },
+    ).trim();
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// ejabberd.
+
+function ejabberdctlArgs(dir: string): string[] {
+  return [
+    "--config-dir",
+    dir,
+    "--config",
+    join(dir, "ejabberd.yml"),
+    "--ctl-config",
+    join(dir, "ejabberdctl.cfg"),
+    "--spool",
+    dir,
+    "--logs",
+    dir,
+  ];
+}
+
+export const ejabberd = {
+  name: "ejabberd" as const,
+
+  available(): boolean {
+    return (
+      dpkgVersion("ejabberd") !== null &&
+      dpkgVersion("erlang-p1-sqlite3") !== null &&
+      has("ejabberdctl")
+    );
+  },
+
+  version(): string {
+    const otp = dpkgVersion("erlang-base");
+    return `${dpkgVersion("ejabberd") ?? "?"} (Debian), Erlang ${otp ?? "?"}`;
+  },
+
+  async start(o: StartOptions): Promise<RunningServer> {
+    const port = await freePort();
+    const distPort = await freePort();
+    mkdirSync(o.dir, { recursive: true });
+    const cert = copyCert(o.cert, o.dir);
+    writeFileSync(
+      join(o.dir, "ejabberd.yml"),
+      render(
+        "ejabberd.yml",
+        { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
+        o.offline,
+        "#",
+      ),
+    );
+    const node = `parleybench${port}@localhost`;
+    writeFileSync(
+      join(o.dir, "ejabberdctl.cfg"),
+      render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, o.offline, "#"),
+    );
+    writeFileSync(join(o.dir, "inetrc"), "");
+    giveTo(o.dir, "ejabberd");
+    const logFile = join(o.dir, "console.log");
+    writeFileSync(logFile, "");
+    chownSync(logFile, userIds("ejabberd")!.uid, userIds("ejabberd")!.gid);
+    const run = asUser("ejabberd", "ejabberdctl", [...ejabberdctlArgs(o.dir), "foreground"]);
+    const child = spawnLogged(run.cmd, run.args, logFile, run.env);
+    try {
+      await waitXmpp(port, o.domain, 120_000, child);
+    } catch (err) {
+      killAllOf(child);
+      throw new Error(
+        `ejabberd: ${(err as Error).message}\n${logTail(logFile)}\n${logTail(join(o.dir, "ejabberd.log"))}`,
+      );
+    }
+    // The c2s listener opens before the SQL pool runs: wait for the node to say it has started.
+    spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "started"], {
+      stdio: "ignore",
+      timeout: 90_000,
+    });
+    const pid = await listeningPid(port, child, 10_000);
+    return {
+      name: "ejabberd",
+      port,
+      domain: o.domain,
+      pid,
+      dir: o.dir,
+      stop: () =>
+        stopProcess(child, pid, () => {
+          spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "stop"], {
+            stdio: "ignore",
+            timeout: 30_000,
+          });
+        }),
+      logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "ejabberd.log"))}`,
+    };
+  },
+
+  /** ejabberdctl register (about 3 s a call: one Erlang VM each), for the first user. */
+  registerCli(s: RunningServer, user: string, password: string): string {
+    return execFileSync(
+      "ejabberdctl",
+      [...ejabberdctlArgs(s.dir), "register", user, s.domain, password],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    )
+      .split("\n")
+      .filter((l) => l && !l.includes("inet_config") && !l.startsWith("=ERROR"))
+      .join(" ")
+      .trim();
+  },
+};
+
+function killAllOf(child: ChildProcess): void {
+  const pids = child.pid ? descendants(child.pid) : [];
+  killGroup(child, "SIGKILL");
+  for (const p of pids) {
+    try {
+      process.kill(p, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prosody.
+
+export const prosody = {
+  name: "prosody" as const,
+
+  available(): boolean {
+    return (
+      dpkgVersion("prosody") !== null && dpkgVersion("lua-dbi-sqlite3") !== null && has("prosody")
+    );
+  },
+
+  version(): string {
+    return `${dpkgVersion("prosody") ?? "?"} (Debian), ${luaVersion()}`;
+  },
+
+  async start(o: StartOptions): Promise<RunningServer> {
+    const port = await freePort();
+    mkdirSync(o.dir, { recursive: true });
+    const cert = copyCert(o.cert, o.dir);
+    const config = join(o.dir, "prosody.cfg.lua");
+    writeFileSync(
+      config,
+      render(
+        "prosody.cfg.lua",
+        {
+          HOST: o.domain,
+          CERTFILE: cert.certFile,
+          KEYFILE: cert.keyFile,
+          DATA_DIR: o.dir,
+          C2S_PORT: String(port),
+        },
+        o.offline,
+        "--",
+      ),
+    );
+    mkdirSync(join(o.dir, "certs"), { recursive: true });
+    giveTo(o.dir, "prosody");
+    const logFile = join(o.dir, "console.log");
+    const run = asUser("prosody", "prosody", ["-F", "--config", config]);
+    const child = spawnLogged(run.cmd, run.args, logFile, run.env);
+    try {
+      await waitXmpp(port, o.domain, 60_000, child);
+    } catch (err) {
+      killAllOf(child);
+      throw new Error(
+        `Prosody: ${(err as Error).message}\n${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,
+      );
+    }
+    const pid = await listeningPid(port, child, 10_000);
+    return {
+      name: "prosody",
+      port,
+      domain: o.domain,
+      pid,
+      dir: o.dir,
+      // SIGTERM: Prosody closes its sessions and exits.
+      stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
+      logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,
+    };
+  },
+
+  registerCli(s: RunningServer, user: string, password: string): string {
+    const r = spawnSync(
+      "runuser",
+      [
+        "-u",
+        "prosody",
+        "--",
+        "prosodyctl",
+        "--config",
+        join(s.dir, "prosody.cfg.lua"),
+        "register",
+        user,
+        s.domain,
+        password,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    if (r.status !== 0) throw new Error(`prosodyctl register: ${r.stderr || r.stdout}`);
+    return `User ${user}@${s.domain} registered (prosodyctl)`;
+  },
+};
+
+function luaVersion(): string {
+  const r = spawnSync("prosodyctl", ["about"], { encoding: "utf8", timeout: 20_000 });
+  const m = /Lua version:\s+(.+)/.exec(r.stdout ?? "");
+  return m ? m[1]!.trim() : "Lua ?";
+}
+
+export const SERVERS = { parley, ejabberd, prosody };
+
+/** Pids of the processes running as `uid`. */
+function processesOf(uid: number): number[] {
+  return readdirSync("/proc")
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((pid) => uidOf(pid) === uid);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installing ejabberd and Prosody from Debian's packages.
+
+const DEBIAN_PACKAGES = ["ejabberd", "erlang-p1-sqlite3", "prosody", "lua-dbi-sqlite3"];
+/** Ports Debian's ejabberd and Prosody services listen on (and epmd's). */
+const SERVICE_PORTS = [5222, 5223, 5269, 5270, 5280, 5281, 5443, 5347, 1883, 3478, 4369];
+const SERVICE_COMMANDS = /^(beam\.smp|epmd|lua5\.\d|lua|prosody|ejabberd)$/;
+
+/**
+ * Installs what is missing with apt-get (one `apt-get update`), keeping Debian's services from
+ * starting (policy-rc.d while installing), then makes sure none of them runs or listens.
+ * Returns what could not be installed, with the reason.
+ */
+export function installServers(log: (s: string) => void): { missing: string[]; note: string } {
+  const missing = DEBIAN_PACKAGES.filter((p) => dpkgVersion(p) === null);
+  let note = "";
+  if (missing.length > 0) {
+    if (!has("apt-get")) return { missing, note: "apt-get not found" };
+    if (process.getuid?.() !== 0) return { missing, note: "installing needs root" };
+    log(`installing ${missing.join(" ")} from Debian's packages (apt-get)`);
+    const policy = "/usr/sbin/policy-rc.d";
+    const ownPolicy = !existsSync(policy);
+    if (ownPolicy)
+      writeFileSync(
+        policy,
+        "#!/bin/sh\n# bench/compare: no service starts while installing\nexit 101\n",
+        { mode: 0o755 },
+      );
+    try {
+      const upd = spawnSync("apt-get", ["update"], { encoding: "utf8", timeout: 300_000 });
+      if (upd.status !== 0) log(`apt-get update failed: ${(upd.stderr ?? "").slice(-500)}`);
+      const inst = spawnSync(
+        "apt-get",
+        ["install", "-y", "--no-install-recommends", ...DEBIAN_PACKAGES],
+        {
+          encoding: "utf8",
+          timeout: 900_000,
+          env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+        },
+      );
+      if (inst.status !== 0)
+        note = `apt-get install failed: ${(inst.stderr || inst.stdout || "").slice(-800)}`;
+    } finally {
+      if (ownPolicy) {
+        try {
+          spawnSync("rm", ["-f", policy]);
+        } catch {
+          // leave it
+        }
+      }
+    }
+  }
+  stopSystemServices(log);
+  return { missing: DEBIAN_PACKAGES.filter((p) => dpkgVersion(p) === null), note };
+}
+
+/** Debian's ejabberd and Prosody services: stopped, disabled, and nothing of theirs listening. */
+export function stopSystemServices(log: (s: string) => void): void {
+  for (const svc of ["ejabberd", "prosody"]) {
+    if (has("systemctl") && existsSync("/run/systemd/system")) {
+      spawnSync("systemctl", ["disable", "--now", svc], { stdio: "ignore", timeout: 60_000 });
+    } else if (has("systemctl")) {
+      spawnSync("systemctl", ["disable", svc], { stdio: "ignore", timeout: 60_000 });
+    }
+    // Only if it runs: the init script's "stop" of an ejabberd that is not running starts epmd.
+    const uid = userIds(svc)?.uid;
+    if (
+      uid !== undefined &&
+      processesOf(uid).length &&
+      has("service") &&
+      existsSync(`/etc/init.d/${svc}`)
+    ) {
+      spawnSync("service", [svc, "stop"], { stdio: "ignore", timeout: 60_000 });
+    }
+  }
+  const ours = new Set<number>();
+  for (const child of started)
+    if (child.pid) for (const p of [child.pid, ...descendants(child.pid)]) ours.add(p);
+  // Only the packages' own processes: their command and their system user.
+  const owners = new Set(
+    ["ejabberd", "prosody"].map((u) => userIds(u)?.uid).filter((u) => u !== undefined),
+  );
+  const theirs = (l: { pid: number; comm: string }) =>
+    !ours.has(l.pid) && SERVICE_COMMANDS.test(l.comm) && owners.has(uidOf(l.pid));
+  const done = new Set<number>();
+  for (const l of listenersOn(SERVICE_PORTS)) {
+    if (!theirs(l) || done.has(l.pid)) continue;
+    done.add(l.pid);
+    log(`stopping ${l.comm} (pid ${l.pid}) left listening on port ${l.port} by the system package`);
+    try {
+      process.kill(l.pid, "SIGTERM");
+    } catch {
+      // gone
+    }
+  }
+  if (listenersOn(SERVICE_PORTS).some(theirs)) {
+    spawnSync("sleep", ["2"]);
+    for (const l of listenersOn(SERVICE_PORTS)) {
+      if (theirs(l)) {
+        try {
+          process.kill(l.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}

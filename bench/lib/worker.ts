@@ -1,0 +1,439 @@
+// A load-generator worker process (forked by pool.ts). It holds the connections of its share of
+// the users and runs the commands of protocol.ts on them. Everything is bounded: each command
+// has a duration or a count, and every wait has a timeout.
+import { performance } from "node:perf_hooks";
+import {
+  passwordOf,
+  type Command,
+  type ErrorCounts,
+  type LoginBatchResult,
+  type LoginLoopResult,
+  type MsgStepResult,
+  type OfflineCollectResult,
+  type OfflineSendResult,
+  type RegisterResult,
+  type Reply,
+  type Request,
+} from "./protocol.js";
+import { SaltedPasswordCache } from "./scram.js";
+import { Histogram } from "./stats.js";
+import { attr, condition, Conn, login, ping, XmppError, type El } from "./xmpp.js";
+
+const LOGIN_TIMEOUT_MS = 30_000;
+/** Unsent bytes on one connection past which the generator waits for the server to read. */
+const BACKPRESSURE_BYTES = 256 * 1024;
+/** Text of every chat message besides the benchmark's fields: a typical short chat line. */
+const PAD = "Are we still on for the review at three? I will bring the figures";
+
+let port = 0;
+let domain = "";
+let workerIndex = 0;
+const cache = new SaltedPasswordCache();
+const conns = new Map<string, Conn>();
+
+const nowUs = (): number => Math.round(performance.now() * 1000);
+const wallMs = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function countError(errors: ErrorCounts, err: unknown): void {
+  const key =
+    err instanceof XmppError ? `${err.stage}: ${err.message}` : String((err as Error)?.message);
+  errors[key] = (errors[key] ?? 0) + 1;
+}
+
+/** Runs `fn` over `items` with at most `concurrency` at a time. */
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+async function measured<R>(fn: () => Promise<R>): Promise<R & { cpuMs: number; elu: number }> {
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  const r = await fn();
+  const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0).utilization;
+  return { ...r, cpuMs: (cpu.user + cpu.system) / 1000, elu };
+}
+
+async function register(users: string[], concurrency: number): Promise<RegisterResult> {
+  const r = { ok: 0, existed: 0, failed: 0, errors: {} as ErrorCounts };
+  await pool(users, concurrency, async (user) => {
+    // A few tries: a server that has just started may not have all its parts running yet.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await login({
+          port,
+          domain,
+          user,
+          password: passwordOf(user),
+          resource: "reg",
+          cache,
+          timeoutMs: LOGIN_TIMEOUT_MS,
+          register: true,
+          authOnly: true,
+        });
+        if (res.existed) r.existed++;
+        else r.ok++;
+        await res.conn.close();
+        return;
+      } catch (err) {
+        if (attempt < 3) {
+          await sleep(1000);
+          continue;
+        }
+        r.failed++;
+        countError(r.errors, err);
+        return;
+      }
+    }
+  });
+  return { ...r, cpuMs: 0, elu: 0 };
+}
+
+/** Elements a kept session gets that nobody waits for (presence, messages) are dropped. */
+const dropAllButIq = (el: El): boolean => el.name !== "iq";
+
+async function loginKeep(users: string[], concurrency: number): Promise<LoginBatchResult> {
+  const r = { ok: 0, failed: 0, errors: {} as ErrorCounts, loginMs: [] as number[] };
+  await pool(users, concurrency, async (user) => {
+    try {
+      conns.get(user)?.destroy();
+      const res = await login({
+        port,
+        domain,
+        user,
+        password: passwordOf(user),
+        resource: `w${workerIndex}`,
+        cache,
+        timeoutMs: LOGIN_TIMEOUT_MS,
+        presence: true,
+        ping: true,
+      });
+      res.conn.onElement = dropAllButIq;
+      conns.set(user, res.conn);
+      r.ok++;
+      r.loginMs.push(res.loginMs);
+    } catch (err) {
+      r.failed++;
+      countError(r.errors, err);
+    }
+  });
+  return { ...r, cpuMs: 0, elu: 0 };
+}
+
+async function closeAll(): Promise<{ closed: number }> {
+  const all = [...conns.values()];
+  conns.clear();
+  await pool(all, 500, (c) => c.close());
+  return { closed: all.length };
+}
+
+async function loginLoop(
+  users: string[],
+  concurrency: number,
+  durationMs: number,
+): Promise<LoginLoopResult> {
+  const hist = new Histogram();
+  const r = { logins: 0, cycles: 0, failed: 0, errors: {} as ErrorCounts };
+  const start = performance.now();
+  const end = start + durationMs;
+  const busy = new Set<string>();
+  let cursor = 0;
+  let cycle = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, users.length) }, async () => {
+    while (performance.now() < end) {
+      let user = users[cursor++ % users.length]!;
+      while (busy.has(user)) user = users[cursor++ % users.length]!;
+      busy.add(user);
+      try {
+        const res = await login({
+          port,
+          domain,
+          user,
+          password: passwordOf(user),
+          resource: `l${workerIndex}-${cycle++}`,
+          cache,
+          timeoutMs: LOGIN_TIMEOUT_MS,
+          presence: true,
+        });
+        if (performance.now() <= end) {
+          r.logins++;
+          hist.add(res.loginMs * 1000);
+        }
+        await res.conn.close();
+        if (performance.now() <= end) r.cycles++;
+      } catch (err) {
+        r.failed++;
+        countError(r.errors, err);
+        await sleep(10);
+      } finally {
+        busy.delete(user);
+      }
+    }
+  });
+  await Promise.all(lanes);
+  return { ...r, hist: hist.toJSON(), windowMs: durationMs, cpuMs: 0, elu: 0 };
+}
+
+let stepCounter = 0;
+
+async function msgStep(
+  pairs: [string, string][],
+  rate: number,
+  durationMs: number,
+  drainMs: number,
+): Promise<MsgStepResult> {
+  const step = ++stepCounter;
+  const stepTag = ` k=${step} t=`;
+  const hist = new Histogram();
+  let sent = 0;
+  let receivedInWindow = 0;
+  let received = 0;
+  let late = 0;
+  let bounced = 0;
+  let backpressured = 0;
+  let inWindow = true;
+
+  // Each user of a pair sends to the other; both ends live in this process, so the latency is
+  // measured on one clock: performance.now() at send, written in the body, against now at receipt.
+  const senders: { conn: Conn; prefix: string }[] = [];
+  const onMessage = (el: El): boolean => {
+    if (el.name !== "message") return el.name !== "iq";
+    if (attr(el, "type") === "error") {
+      bounced++;
+      return true;
+    }
+    const k = el.raw.indexOf(" k=", el.startEnd);
+    if (k < 0) return true;
+    const t = el.raw.indexOf(" t=", k);
+    if (Number(el.raw.slice(k + 3, t)) !== step) {
+      late++;
+      return true;
+    }
+    const sentAt = parseInt(el.raw.slice(t + 3, t + 25), 10);
+    hist.add(nowUs() - sentAt);
+    received++;
+    if (inWindow) receivedInWindow++;
+    return true;
+  };
+  for (const [a, b] of pairs) {
+    for (const [from, to] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      const conn = conns.get(from);
+      if (!conn || conn.closed) throw new Error(`${from} is not logged in`);
+      conn.onElement = onMessage;
+      senders.push({
+        conn,
+        prefix: `<message type='chat' to='${to}@${domain}' id='m${workerIndex}-${step}-`,
+      });
+    }
+  }
+
+  // Paced sending: every tick, what the schedule asks for by now, round-robin over the senders,
+  // one write per connection per tick.
+  const start = performance.now();
+  const offeredTotal = Math.floor((rate * durationMs) / 1000);
+  let rr = 0;
+  await new Promise<void>((resolve) => {
+    const batches = new Map<Conn, string>();
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      const due = Math.min(offeredTotal, Math.floor((rate * Math.min(elapsed, durationMs)) / 1000));
+      let skips = 0;
+      while (sent < due && skips < senders.length) {
+        const s = senders[rr++ % senders.length]!;
+        if (s.conn.backlog > BACKPRESSURE_BYTES || s.conn.closed) {
+          skips++;
+          backpressured++;
+          continue;
+        }
+        skips = 0;
+        const id = sent++;
+        const msg = `${s.prefix}${id}'><body>${PAD}${stepTag}${nowUs()}</body></message>`;
+        const pending = batches.get(s.conn);
+        batches.set(s.conn, pending === undefined ? msg : pending + msg);
+      }
+      for (const [conn, text] of batches) conn.write(text);
+      batches.clear();
+      if (elapsed >= durationMs) resolve();
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+  const windowMs = performance.now() - start;
+  inWindow = false;
+  // Drain: what was sent still arrives (its latency counts); bounded by drainMs.
+  const drainEnd = performance.now() + drainMs;
+  while (received + bounced < sent && performance.now() < drainEnd) await sleep(20);
+  return {
+    offered: offeredTotal,
+    sent,
+    receivedInWindow,
+    received,
+    late,
+    bounced,
+    hist: hist.toJSON(),
+    windowMs,
+    backpressured,
+    cpuMs: 0,
+    elu: 0,
+  };
+}
+
+async function offlineSend(
+  sends: [string, string][],
+  perPair: number,
+  tag: string,
+): Promise<OfflineSendResult> {
+  const conditions: ErrorCounts = {};
+  let bounced = 0;
+  let sent = 0;
+  const onElement = (el: El): boolean => {
+    if (el.name === "message" && attr(el, "type") === "error") {
+      bounced++;
+      const c = condition(el);
+      conditions[c] = (conditions[c] ?? 0) + 1;
+      return true;
+    }
+    return el.name !== "iq";
+  };
+  const bySender = new Map<string, string[]>();
+  for (const [from, to] of sends) {
+    const list = bySender.get(from) ?? [];
+    list.push(to);
+    bySender.set(from, list);
+  }
+  const startMs = wallMs();
+  await Promise.all(
+    [...bySender].map(async ([from, tos]) => {
+      const conn = conns.get(from);
+      if (!conn || conn.closed) throw new Error(`${from} is not logged in`);
+      conn.onElement = onElement;
+      for (let k = 0; k < perPair; k++) {
+        let batch = "";
+        for (const to of tos) {
+          const id = `off-${tag}-${from}-${to}-${k}`;
+          batch += `<message type='chat' to='${to}@${domain}' id='${id}'><body>${PAD} id=${id} </body></message>`;
+          sent++;
+        }
+        conn.write(batch);
+        // Let the server read: at most a few hundred KiB in flight per sender.
+        while (conn.backlog > BACKPRESSURE_BYTES && !conn.closed) await sleep(2);
+      }
+      // The server handles a session's stanzas in order: the reply to this ping comes after
+      // every message above was stored (or bounced).
+      await ping(conn, domain, 300_000);
+    }),
+  );
+  const endMs = wallMs();
+  await sleep(300); // a bounce routed through another process may come just after the ping
+  for (const from of bySender.keys()) {
+    const conn = conns.get(from);
+    if (conn) conn.onElement = dropAllButIq;
+  }
+  return { sent, bounced, conditions, startMs, endMs, cpuMs: 0, elu: 0 };
+}
+
+async function offlineCollect(
+  users: string[],
+  expect: number,
+  quietMs: number,
+  maxMs: number,
+): Promise<OfflineCollectResult> {
+  const ids: string[] = [];
+  const errors: ErrorCounts = {};
+  let loginFailed = 0;
+  let lastMs = 0;
+  const onElement = (el: El): boolean => {
+    if (el.name !== "message") return el.name !== "iq";
+    const at = el.raw.indexOf(" id=off-", el.startEnd);
+    if (at >= 0) {
+      ids.push(el.raw.slice(at + 4, el.raw.indexOf(" ", at + 4)));
+      lastMs = wallMs();
+    }
+    return true;
+  };
+  const startMs = wallMs();
+  const deadline = performance.now() + maxMs;
+  await pool(users, 100, async (user) => {
+    try {
+      conns.get(user)?.destroy();
+      const res = await login({
+        port,
+        domain,
+        user,
+        password: passwordOf(user),
+        resource: `w${workerIndex}`,
+        cache,
+        timeoutMs: LOGIN_TIMEOUT_MS,
+      });
+      res.conn.onElement = onElement;
+      res.conn.write("<presence/>"); // initial presence: the offline queue comes now
+      conns.set(user, res.conn);
+    } catch (err) {
+      loginFailed++;
+      countError(errors, err);
+    }
+  });
+  let seenCount = -1;
+  let quietSince = performance.now();
+  while (performance.now() < deadline) {
+    if (ids.length !== seenCount) {
+      seenCount = ids.length;
+      quietSince = performance.now();
+    }
+    if (ids.length >= expect && performance.now() - quietSince >= Math.min(quietMs, 500)) break;
+    if (performance.now() - quietSince >= quietMs) break;
+    await sleep(20);
+  }
+  return { ids, loginFailed, errors, startMs, lastMs, cpuMs: 0, elu: 0 };
+}
+
+async function run(cmd: Command): Promise<unknown> {
+  switch (cmd.op) {
+    case "init":
+      port = cmd.port;
+      domain = cmd.domain;
+      workerIndex = cmd.worker;
+      return { pid: process.pid };
+    case "register":
+      return measured(() => register(cmd.users, cmd.concurrency));
+    case "login":
+      return measured(() => loginKeep(cmd.users, cmd.concurrency));
+    case "closeAll":
+      return closeAll();
+    case "loginLoop":
+      return measured(() => loginLoop(cmd.users, cmd.concurrency, cmd.durationMs));
+    case "msgStep":
+      return measured(() => msgStep(cmd.pairs, cmd.rate, cmd.durationMs, cmd.drainMs));
+    case "offlineSend":
+      return measured(() => offlineSend(cmd.sends, cmd.perPair, cmd.tag));
+    case "offlineCollect":
+      return measured(() => offlineCollect(cmd.users, cmd.expect, cmd.quietMs, cmd.maxMs));
+    case "shutdown":
+      for (const c of conns.values()) c.destroy();
+      conns.clear();
+      setTimeout(() => process.exit(0), 10);
+      return {};
+  }
+}
+
+process.on("message", (req: Request) => {
+  run(req.cmd).then(
+    (result) => process.send!({ id: req.id, ok: true, result } satisfies Reply),
+    (err: unknown) =>
+      process.send!({
+        id: req.id,
+        ok: false,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      } satisfies Reply),
+  );
+});
+// The coordinator went away: never keep load running on our own.
+process.on("disconnect", () => process.exit(0));

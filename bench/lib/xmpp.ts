@@ -1,0 +1,425 @@
+// A lean XMPP client connection for the load generator: raw node:net / node:tls sockets, no DOM,
+// no XML library. The server's stream is cut into top-level elements by a small splitter that
+// knows just enough XML for what servers send (no same-name nesting at top level, which holds
+// for stream features, SASL, iq, presence and plain messages); stanzas the generator sends are
+// pre-serialized strings.
+//
+// Every connection goes to LOOPBACK. There is deliberately no way to give another address.
+import net from "node:net";
+import tls from "node:tls";
+import { ScramClient, type SaltedPasswordCache } from "./scram.js";
+
+/** The only address the load generator ever connects to. */
+export const LOOPBACK = "127.0.0.1";
+
+export interface El {
+  /** Qualified name as written, e.g. "message", "stream:features". */
+  name: string;
+  /** The whole element as text (for a stream header: the start tag alone). */
+  raw: string;
+  /** Index of the end of the start tag in raw (exclusive). */
+  startEnd: number;
+}
+
+/** The value of attribute `name` in the start tag of `el`, either quote style. */
+export function attr(el: El, name: string): string | undefined {
+  const tag = el.raw.slice(0, el.startEnd);
+  let i = tag.indexOf(` ${name}=`);
+  while (i >= 0) {
+    const q = tag[i + name.length + 2];
+    if (q === "'" || q === '"') {
+      const start = i + name.length + 3;
+      const end = tag.indexOf(q, start);
+      return end < 0 ? undefined : tag.slice(start, end);
+    }
+    i = tag.indexOf(` ${name}=`, i + 1);
+  }
+  return undefined;
+}
+
+/** Text content of the first <child>…</child> inside el (no entity decoding). */
+export function childText(el: El, child: string): string | undefined {
+  const open = el.raw.indexOf(`<${child}`, el.startEnd);
+  if (open < 0) return undefined;
+  const gt = el.raw.indexOf(">", open);
+  if (gt < 0) return undefined;
+  if (el.raw[gt - 1] === "/") return "";
+  const close = el.raw.indexOf(`</${child}>`, gt);
+  return close < 0 ? undefined : el.raw.slice(gt + 1, close);
+}
+
+export class XmppError extends Error {
+  constructor(
+    message: string,
+    readonly stage: string,
+  ) {
+    super(message);
+    this.name = "XmppError";
+  }
+}
+
+/** The first condition element inside a <failure/> or <error/>, e.g. "not-authorized". */
+export function condition(el: El): string {
+  const inner = el.raw.slice(el.startEnd);
+  const m = /<(?:[\w-]+:)?error[^>]*>\s*<([a-z-]+)/.exec(inner) ?? /<([a-z-]+)[\s/>]/.exec(inner);
+  return m?.[1] ?? "unknown";
+}
+
+type Waiter = {
+  resolve: (el: El) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+};
+
+export class Conn {
+  private buf = "";
+  private queue: El[] = [];
+  private waiter: Waiter | null = null;
+  private closeWaiters: (() => void)[] = [];
+  /** After login: elements go here first; those it returns false for go on to the queue. */
+  onElement: ((el: El) => boolean) | null = null;
+  closed = false;
+  /** The server closed its stream (</stream:stream>). */
+  streamClosed = false;
+  error: Error | null = null;
+  jid = "";
+
+  private constructor(public sock: net.Socket | tls.TLSSocket) {
+    this.attach(sock);
+  }
+
+  static open(port: number, timeoutMs: number): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: LOOPBACK, port, noDelay: true });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new XmppError("TCP connect timed out", "connect"));
+      }, timeoutMs);
+      sock.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new XmppError(err.message, "connect"));
+      });
+      sock.once("connect", () => {
+        clearTimeout(timer);
+        sock.removeAllListeners("error");
+        resolve(new Conn(sock));
+      });
+    });
+  }
+
+  private attach(sock: net.Socket | tls.TLSSocket): void {
+    sock.on("data", (chunk: Buffer) => this.feed(chunk.toString("latin1")));
+    sock.on("error", (err) => {
+      this.error ??= err;
+    });
+    sock.on("close", () => {
+      if (sock !== this.sock) return;
+      this.closed = true;
+      this.fail(this.error ?? new XmppError("connection closed", "read"));
+      for (const w of this.closeWaiters.splice(0)) w();
+    });
+  }
+
+  write(s: string): void {
+    if (!this.closed) this.sock.write(s);
+  }
+
+  /** Bytes written but not yet taken by the kernel: backpressure. */
+  get backlog(): number {
+    return this.sock.writableLength;
+  }
+
+  private fail(err: Error): void {
+    const w = this.waiter;
+    if (w) {
+      this.waiter = null;
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+
+  private feed(text: string): void {
+    this.buf = this.buf.length === 0 ? text : this.buf + text;
+    let p = 0;
+    const buf = this.buf;
+    for (;;) {
+      const lt = buf.indexOf("<", p);
+      if (lt < 0) {
+        p = buf.length;
+        break;
+      }
+      const gt = buf.indexOf(">", lt);
+      if (gt < 0) {
+        p = lt;
+        break;
+      }
+      const c = buf.charCodeAt(lt + 1);
+      if (c === 63 /* ? */) {
+        p = gt + 1; // <?xml ...?>
+        continue;
+      }
+      if (c === 47 /* / */) {
+        // A closing tag at top level: only </stream:stream> can be one.
+        p = gt + 1;
+        this.streamClosed = true;
+        continue;
+      }
+      let ne = lt + 1;
+      while (ne < gt) {
+        const ch = buf.charCodeAt(ne);
+        if (ch === 32 || ch === 9 || ch === 10 || ch === 13 || ch === 47 || ch === 62) break;
+        ne++;
+      }
+      const name = buf.slice(lt + 1, ne);
+      let end: number;
+      if (name === "stream:stream" || buf.charCodeAt(gt - 1) === 47 /* / */) {
+        end = gt + 1; // stream header, or an empty element
+      } else {
+        const close = buf.indexOf(`</${name}>`, gt);
+        if (close < 0) {
+          p = lt;
+          break;
+        }
+        end = close + name.length + 3;
+      }
+      this.deliver({ name, raw: buf.slice(lt, end), startEnd: gt + 1 - lt });
+      p = end;
+    }
+    this.buf = p >= buf.length ? "" : buf.slice(p);
+    if (this.buf.length > 4 * 1024 * 1024) {
+      this.error = new XmppError("unparsable input from the server", "read");
+      this.sock.destroy();
+    }
+  }
+
+  private deliver(el: El): void {
+    if (this.onElement?.(el)) return;
+    if (el.name === "stream:error") {
+      this.error = new XmppError(`stream error: ${condition(el)}`, "stream");
+    }
+    const w = this.waiter;
+    if (w) {
+      this.waiter = null;
+      clearTimeout(w.timer);
+      w.resolve(el);
+    } else this.queue.push(el);
+  }
+
+  /** The next top-level element (stream headers included). */
+  next(timeoutMs: number, stage: string): Promise<El> {
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.closed) {
+      return Promise.reject(this.error ?? new XmppError("connection closed", stage));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new XmppError(`timed out (${timeoutMs} ms)`, stage));
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
+  /** The next element named `name`, skipping others (presence, stream headers...). */
+  async expect(name: string, timeoutMs: number, stage: string): Promise<El> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const el = await this.next(Math.max(1, deadline - Date.now()), stage);
+      if (el.name === name) return el;
+      if (el.name === "stream:error") throw new XmppError(`stream error: ${condition(el)}`, stage);
+    }
+  }
+
+  /** The iq answering ours (by id). */
+  async iqResult(id: string, timeoutMs: number, stage: string): Promise<El> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const el = await this.expect("iq", Math.max(1, deadline - Date.now()), stage);
+      if (attr(el, "id") === id) return el;
+    }
+  }
+
+  /** Upgrades to TLS after <proceed/> (the queue must be empty: RFC 6120 §5.4.3.3). */
+  startTls(servername: string, timeoutMs: number): Promise<void> {
+    const plain = this.sock as net.Socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("close");
+    this.buf = "";
+    return new Promise((resolve, reject) => {
+      const secure = tls.connect({
+        socket: plain,
+        servername,
+        rejectUnauthorized: false, // the run's self-signed certificate
+      });
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new XmppError("TLS handshake timed out", "tls"));
+      }, timeoutMs);
+      secure.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new XmppError(err.message, "tls"));
+      });
+      secure.once("secureConnect", () => {
+        clearTimeout(timer);
+        secure.removeAllListeners("error");
+        this.sock = secure;
+        this.attach(secure);
+        resolve();
+      });
+    });
+  }
+
+  /** Closes the stream as a client does: </stream:stream>, wait for the server's, then FIN. */
+  close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sock.destroy();
+      }, timeoutMs);
+      this.closeWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.onElement = () => true;
+      this.sock.end("</stream:stream>");
+    });
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+export interface LoginOptions {
+  port: number;
+  domain: string;
+  user: string;
+  password: string;
+  resource: string;
+  cache: SaltedPasswordCache;
+  timeoutMs: number;
+  /** Register the account in-band first (XEP-0077), on the same stream before SASL. */
+  register?: boolean;
+  /** Stop after SASL success (no bind): to create accounts and warm the SCRAM cache. */
+  authOnly?: boolean;
+  /** Send initial presence after bind. */
+  presence?: boolean;
+  /** Then wait for a ping round trip, so the server has handled everything sent before. */
+  ping?: boolean;
+}
+
+export interface LoginResult {
+  conn: Conn;
+  /** ms from TCP connect to the bind result (or SASL success with authOnly). */
+  loginMs: number;
+  /** The account existed already (with register). */
+  existed: boolean;
+}
+
+const STREAM_HEADER = (domain: string) =>
+  `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xml:lang='en' ` +
+  `xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
+
+/**
+ * A full client login: TCP, STARTTLS, SCRAM-SHA-1, bind, optionally presence. Rejects with an
+ * XmppError naming the stage that failed; the socket is then destroyed.
+ */
+export async function login(o: LoginOptions): Promise<LoginResult> {
+  const t0 = performance.now();
+  const conn = await Conn.open(o.port, o.timeoutMs);
+  try {
+    const deadline = t0 + o.timeoutMs;
+    const left = () => Math.max(1, deadline - performance.now());
+    const header = STREAM_HEADER(o.domain);
+    conn.write(header);
+    let features = await conn.expect("stream:features", left(), "features");
+    if (!features.raw.includes("urn:ietf:params:xml:ns:xmpp-tls")) {
+      throw new XmppError("server offers no STARTTLS", "starttls");
+    }
+    conn.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    const proceed = await conn.next(left(), "starttls");
+    if (proceed.name !== "proceed") throw new XmppError(`STARTTLS: ${proceed.name}`, "starttls");
+    await conn.startTls(o.domain, left());
+    conn.write(header);
+    features = await conn.expect("stream:features", left(), "features");
+
+    let existed = false;
+    if (o.register) {
+      conn.write(
+        `<iq type='set' id='reg1'><query xmlns='jabber:iq:register'><username>${o.user}</username>` +
+          `<password>${o.password}</password></query></iq>`,
+      );
+      const res = await conn.iqResult("reg1", left(), "register");
+      if (attr(res, "type") === "error") {
+        const why = condition(res);
+        if (why !== "conflict") throw new XmppError(`registration refused: ${why}`, "register");
+        existed = true;
+      }
+    }
+
+    if (!features.raw.includes(">SCRAM-SHA-1<")) {
+      throw new XmppError("server offers no SCRAM-SHA-1", "sasl");
+    }
+    const scram = new ScramClient(o.user, o.password, o.cache);
+    conn.write(
+      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${scram.first()}</auth>`,
+    );
+    const challenge = await conn.next(left(), "sasl");
+    if (challenge.name !== "challenge") {
+      throw new XmppError(`SASL: ${challenge.name} ${condition(challenge)}`, "sasl");
+    }
+    const final = await scram.final(challengeText(challenge));
+    conn.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${final}</response>`);
+    const success = await conn.next(left(), "sasl");
+    if (success.name !== "success") {
+      throw new XmppError(`SASL: ${success.name} ${condition(success)}`, "sasl");
+    }
+    scram.verify(challengeText(success));
+    if (o.authOnly) return { conn, loginMs: performance.now() - t0, existed };
+
+    conn.write(header);
+    features = await conn.expect("stream:features", left(), "features");
+    conn.write(
+      `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>` +
+        `<resource>${o.resource}</resource></bind></iq>`,
+    );
+    const bound = await conn.iqResult("bind1", left(), "bind");
+    if (attr(bound, "type") !== "result") {
+      throw new XmppError(`bind refused: ${condition(bound)}`, "bind");
+    }
+    conn.jid = childText(bound, "jid") ?? "";
+    // RFC 3921's session request, only where a server still requires it.
+    const session = /<session xmlns=['"]urn:ietf:params:xml:ns:xmpp-session['"]\s*(\/>|>)/.exec(
+      features.raw,
+    );
+    if (session && session[1] === ">" && !/<session[^>]*>\s*<optional\/>/.test(features.raw)) {
+      conn.write(
+        `<iq type='set' id='sess1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>`,
+      );
+      await conn.iqResult("sess1", left(), "session");
+    }
+    const loginMs = performance.now() - t0;
+    if (o.presence) conn.write("<presence/>");
+    if (o.ping) await ping(conn, o.domain, left());
+    return { conn, loginMs, existed };
+  } catch (err) {
+    conn.destroy();
+    throw err instanceof XmppError ? err : new XmppError(String(err), "login");
+  }
+}
+
+let pingCounter = 0;
+
+/** An XEP-0199 ping to the server, answered after everything sent before it was handled. */
+export async function ping(conn: Conn, domain: string, timeoutMs: number): Promise<void> {
+  const id = `ping${++pingCounter}`;
+  conn.write(`<iq type='get' id='${id}' to='${domain}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  await conn.iqResult(id, timeoutMs, "ping");
+}
+
+function challengeText(el: El): string {
+  if (el.raw.endsWith("/>") && el.startEnd === el.raw.length) return "";
+  const close = el.raw.lastIndexOf("</");
+  return el.raw.slice(el.startEnd, close).trim();
+}

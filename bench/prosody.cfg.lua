@@ -1,0 +1,47 @@
+-- Prosody config for bench/compare (issue 5): the features Parley enables in bench/parley.yml,
+-- SQLite storage, STARTTLS required, no mod_limits, loopback only. Placeholders @...@ are filled
+-- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
+-- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three).
+
+pidfile = "@DATA_DIR@/prosody.pid"
+data_path = "@DATA_DIR@"
+log = { warn = "@DATA_DIR@/prosody.log" }
+
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+c2s_ports = { @C2S_PORT@ }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+-- Listen backlog as Parley's (1024; server_epoll's default is 128), and TCP_NODELAY as Parley and
+-- ejabberd set it (server_epoll leaves Nagle on by default, which with delayed ACKs adds ~40 ms
+-- to round trips such as the steps of a login).
+network_settings = { tcp_backlog = 1024; nagle = false; }
+
+modules_enabled = {
+	"roster"; "saslauth"; "tls"; "disco"; "carbons"; "private"; "blocklist"; "vcard";
+	"version"; "uptime"; "time"; "ping"; "lastactivity"; "smacks";
+	-- In-band registration, used only to create the benchmark's users (as on Parley and ejabberd).
+	"register";
+}
+-- No s2s, as Parley; offline storage only when Parley has it; no mod_limits (not loaded).
+modules_disabled = { "s2s"; } -- bench:offline
+modules_disabled = { "s2s"; "offline"; } -- bench:no-offline
+
+allow_registration = true
+registration_allowlist = { "127.0.0.1" }
+-- The same iteration count as Parley's and ejabberd's SCRAM keys (Prosody's default is 10000).
+default_iteration_count = 4096
+
+c2s_require_encryption = true
+c2s_stanza_size_limit = 262144
+authentication = "internal_hashed"
+storage = "sql"
+sql = { driver = "SQLite3", database = "@DATA_DIR@/prosody.sqlite" }
+
+smacks_hibernation_time = 300
+smacks_max_unacked_stanzas = 5000
+version_ignore_os = true
+
+ssl = { key = "@KEYFILE@"; certificate = "@CERTFILE@"; }
+
+VirtualHost "@HOST@"

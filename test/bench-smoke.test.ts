@@ -1,0 +1,140 @@
+// A smoke run of the benchmark's load generator (bench/lib/, issue 5) against an in-process
+// Parley: a handful of users, a second or two per scenario. It checks that the generator works —
+// logins complete, counts match, every message sent is received once — and nothing about speed:
+// benchmarks are not tests (bench/compare measures; docs/performance.md has the figures).
+import { strict as assert } from "node:assert";
+import { existsSync } from "node:fs";
+import { startTestServer, type TestServer } from "../src/testkit/index.js";
+import { LoadGenerator } from "../bench/lib/pool.js";
+import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
+import {
+  DEFAULT_OPTIONS,
+  idle,
+  loginRate,
+  messageStep,
+  muc,
+  offline,
+  type ScenarioContext,
+} from "../bench/lib/scenarios.js";
+
+const USERS = 8;
+const hasOffline = existsSync(new URL("../modules/mod_offline", import.meta.url));
+
+describe("bench: the load generator against an in-process Parley (smoke run, counts only)", function () {
+  this.timeout(60_000);
+  let t: TestServer;
+  let gen: LoadGenerator;
+  let ctx: ScenarioContext;
+
+  before(async () => {
+    t = await startTestServer({
+      modules: {
+        mod_ping: {},
+        mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
+        ...(hasOffline ? { mod_offline: {} } : {}),
+      },
+    });
+    // Half the users as an operator would (the account store), half in-band by the generator.
+    for (let i = 0; i < USERS / 2; i++) await t.register(userName(i), passwordOf(userName(i)));
+    gen = await LoadGenerator.start({ port: t.port, domain: "localhost", workers: 2 });
+    ctx = {
+      gen,
+      pid: null, // in-process: no separate server process to read /proc of
+      opts: {
+        ...DEFAULT_OPTIONS,
+        idleSessions: USERS,
+        idleHoldS: 0,
+        loginDurationS: 1,
+        loginUsers: USERS,
+        loginConcurrency: 2,
+        msgUsers: USERS,
+        drainS: 5,
+        offlineUsers: 2,
+        offlinePerUser: 3,
+      },
+      log: () => {},
+    };
+  });
+
+  after(async () => {
+    await gen?.stop();
+    await t?.stop();
+  });
+
+  it("registers users in-band (XEP-0077) and logs each in with SCRAM-SHA-1", async () => {
+    const shares = gen.split(
+      Array.from({ length: USERS }, (_, i) => i),
+      userName,
+    );
+    const results = await gen.each<RegisterResult>((w) => ({
+      op: "register",
+      users: shares[w]!,
+      concurrency: 4,
+    }));
+    const sum = (f: (r: RegisterResult) => number) => results.reduce((s, r) => s + f(r), 0);
+    assert.equal(
+      sum((r) => r.failed),
+      0,
+      JSON.stringify(results.map((r) => r.errors)),
+    );
+    assert.equal(
+      sum((r) => r.ok),
+      USERS / 2,
+      "new accounts",
+    );
+    assert.equal(
+      sum((r) => r.existed),
+      USERS / 2,
+      "accounts that existed (conflict)",
+    );
+  });
+
+  it("idle: every session logs in and is counted", async () => {
+    const r = await idle.run(ctx);
+    assert.equal(r.status, "ok", r.note);
+    assert.equal(r.metrics.find((m) => m.key === "idle.sessions")?.value, USERS);
+  });
+
+  it("login rate: full logins complete in a loop for the given time, none fail", async () => {
+    const r = await loginRate.run(ctx);
+    assert.equal(r.status, "ok", r.note);
+    assert.equal(r.note, undefined);
+    assert.ok((r.metrics.find((m) => m.key === "login.rate")?.value ?? 0) > 0);
+  });
+
+  it("one-to-one: every message sent is received exactly once, by its partner", async () => {
+    const shares = gen.split(
+      Array.from({ length: USERS }, (_, i) => i),
+      userName,
+    );
+    await gen.each((w) => ({ op: "login", users: shares[w]!, concurrency: 4 }));
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < USERS; i += 2) pairs.push([i, i + 1]);
+    try {
+      const step = await messageStep(ctx, pairs, 200, 1);
+      assert.ok(step.sent > 100, `sent ${step.sent}`);
+      assert.equal(step.received, step.sent);
+      assert.equal(step.lost, 0);
+      assert.equal(step.bounced, 0);
+      assert.ok(step.p99ms >= step.p50ms && step.p50ms > 0);
+    } finally {
+      await gen.each(() => ({ op: "closeAll" }));
+    }
+  });
+
+  it("offline: stored and drained exactly once, or detected as not supported", async () => {
+    const r = await offline.run(ctx);
+    if (hasOffline) {
+      assert.equal(r.status, "ok", r.note);
+      assert.equal(r.metrics.find((m) => m.key === "offline.exactly_once")?.value, 1, r.note);
+    } else {
+      assert.equal(r.status, "not supported");
+      assert.match(r.note ?? "", /service-unavailable/);
+    }
+  });
+
+  it("MUC is a named extension point, skipped until Parley has MUC", async () => {
+    const r = await muc.run(ctx);
+    assert.equal(r.status, "skipped");
+  });
+});
