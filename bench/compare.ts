@@ -31,6 +31,7 @@ import {
   loadAverage,
   messages,
   SCENARIOS,
+  settle,
   type BenchOptions,
   type ScenarioResult,
 } from "./lib/scenarios.js";
@@ -330,7 +331,11 @@ async function runServer(
       log(`\n--- ${name}: ${scenario.title}`);
       let result: ScenarioResult;
       try {
+        const waited = await settle(server.pid);
+        if (waited > 2.5)
+          log(`  (waited ${waited} s for ${name} to be quiet after the last scenario)`);
         result = await scenario.run(ctx);
+        result.settleSeconds = waited;
       } catch (err) {
         result = {
           scenario: scenario.name,

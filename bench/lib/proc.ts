@@ -54,6 +54,16 @@ export function openFilesLimit(pid: number): number {
   }
 }
 
+/** Write system calls a process has made (syscw of /proc/<pid>/io: sockets, files, pipes). */
+export function writeCalls(pid: number): number {
+  try {
+    const m = /^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Real uid of a process (NaN if it is gone). */
 export function uidOf(pid: number): number {
   try {

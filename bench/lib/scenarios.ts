@@ -6,7 +6,7 @@
 // runs it against every server and puts its metrics in the table.
 import { readFileSync } from "node:fs";
 import type { LoadGenerator } from "./pool.js";
-import { CpuMeter, rssKiB } from "./proc.js";
+import { CpuMeter, cpuSeconds, rssKiB, writeCalls } from "./proc.js";
 import {
   userName,
   type ErrorCounts,
@@ -33,6 +33,8 @@ export interface ScenarioResult {
   status: "ok" | "not supported" | "skipped" | "failed";
   note?: string;
   metrics: Metric[];
+  /** Seconds compare waited for the server to be quiet before the scenario. */
+  settleSeconds?: number;
   /** /proc/loadavg (1-minute) at start and end: other work on the machine. */
   load?: [number, number];
   details?: unknown;
@@ -65,7 +67,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   loginUsers: 1000,
   loginConcurrency: 25,
   msgUsers: 1000,
-  msgSteps: [1000, 2000, 3000, 5000, 7000, 10_000, 14_000, 20_000, 28_000, 40_000],
+  msgSteps: [500, 1000, 2000, 3000, 5000, 7000, 10_000, 14_000, 20_000, 28_000, 40_000],
   stepS: 10,
   drainS: 5,
   stopAtSaturation: true,
@@ -98,6 +100,26 @@ export function loadAverage(): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Waits until the server is quiet (two seconds in a row under 5 % CPU and with almost no write
+ * calls, up to maxS), so that a scenario does not pay for the one before it: ejabberd, for one,
+ * writes every closed session's last activity to SQLite, which takes a while after 10 000
+ * sessions. Returns the seconds waited.
+ */
+export async function settle(pid: number | null, maxS = 90): Promise<number> {
+  if (!pid) return 0;
+  const t0 = performance.now();
+  let quiet = 0;
+  while (performance.now() - t0 < maxS * 1000 && quiet < 2) {
+    const c0 = cpuSeconds(pid);
+    const w0 = writeCalls(pid);
+    await sleep(1000);
+    const busy = cpuSeconds(pid) - c0 > 0.05 || writeCalls(pid) - w0 > 20;
+    quiet = busy ? 0 : quiet + 1;
+  }
+  return round((performance.now() - t0) / 1000, 1);
 }
 
 function mergeErrors(list: { errors: ErrorCounts }[]): ErrorCounts {
