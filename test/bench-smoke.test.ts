@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { startTestServer, type TestServer } from "../src/testkit/index.js";
 import { LoadGenerator } from "../bench/lib/pool.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
+import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
 import {
   DEFAULT_OPTIONS,
   idle,
@@ -19,6 +20,28 @@ import {
 
 const USERS = 8;
 const hasOffline = existsSync(new URL("../modules/mod_offline", import.meta.url));
+
+describe("bench: the generator's SCRAM-SHA-1 client", () => {
+  it("gives RFC 5802 §5's example exchange, and computes SaltedPassword once per salt", async () => {
+    const cache = new SaltedPasswordCache();
+    const nonce = "fyko+d2lbbFgONRv9qkxdawL";
+    const serverFirst = "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    for (let round = 0; round < 2; round++) {
+      const c = new ScramClient("user", "pencil", cache, nonce);
+      assert.equal(Buffer.from(c.first(), "base64").toString(), `n,,n=user,r=${nonce}`);
+      const final = Buffer.from(await c.final(b64(serverFirst)), "base64").toString();
+      assert.equal(
+        final,
+        "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+      );
+      c.verify(b64("v=rmF9pqV8S7suAoZWja4dJRkFsKQ="));
+      assert.throws(() => c.verify(b64("v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), /server signature/);
+    }
+    assert.equal(cache.misses, 1);
+    assert.equal(cache.hits, 1);
+  });
+});
 
 describe("bench: the load generator against an in-process Parley (smoke run, counts only)", function () {
   this.timeout(60_000);

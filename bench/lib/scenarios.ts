@@ -459,7 +459,7 @@ export const messages: Scenario = {
         `    delivered ${s.delivered}/s, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, server CPU ${s.serverCpu}%, generator ELU ${s.generatorElu}${s.saturated ? ` — saturated (${s.why})` : ""}`,
       );
       if (s.saturated && o.stopAtSaturation) break;
-      await sleep(500);
+      await settle(ctx.pid, 30); // each step starts from a quiet server
     }
     // Saturation: the most delivered per second in any step (the server's ceiling under this
     // load); "sustained": the highest offered step that was not saturated.
@@ -472,7 +472,7 @@ export const messages: Scenario = {
     // Latency at half the saturation throughput (the target's operating point).
     const halfRate = Math.max(100, Math.round(peak / 2 / 100) * 100);
     ctx.log(`  step at half the saturation: ${halfRate} msg/s for ${o.stepS} s`);
-    await sleep(500);
+    await settle(ctx.pid, 30);
     const half = await messageStep(ctx, pairs, halfRate, o.stepS);
     ctx.log(
       `    delivered ${half.delivered}/s, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms, server CPU ${half.serverCpu}%`,

@@ -83,7 +83,6 @@ export class SaltedPasswordCache {
 
 /** One SCRAM-SHA-1 exchange without channel binding (gs2 header "n,,"), as over STARTTLS. */
 export class ScramClient {
-  private readonly clientNonce = randomBytes(18).toString("base64");
   private clientFirstBare = "";
   private serverSignature: Buffer | null = null;
 
@@ -91,6 +90,8 @@ export class ScramClient {
     private readonly user: string,
     private readonly password: string,
     private readonly cache: SaltedPasswordCache,
+    /** Fixed only to check against RFC 5802's example; random otherwise. */
+    private readonly clientNonce = randomBytes(18).toString("base64"),
   ) {}
 
   /** The initial response for <auth mechanism='SCRAM-SHA-1'>, base64. */
