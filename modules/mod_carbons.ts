@@ -74,6 +74,7 @@ export default defineModule({
         const user = session.jid.bare();
         const peer = bareOf(stanza.attrs.to);
         if (peer === user.toString()) return; // to the user's own account: not a conversation
+        if (!anyEnabled(user, session)) return; // the hot path: most users never enable carbons
         if (!eligible(stanza, "sent", user.toString(), peer)) return;
         for (const s of ctx.server.sessions(user)) {
           if (s !== session && enabled.has(s)) s.deliver(carbon("sent", stanza, user, s.jid));
@@ -96,6 +97,7 @@ export default defineModule({
       const user = to.bare();
       const peer = from.bare().toString();
       if (peer === user.toString()) return; // between the user's own resources
+      if (!anyEnabled(user)) return;
       if (!eligible(stanza, "received", user.toString(), peer, from)) return;
       for (const s of ctx.server.sessions(user)) {
         if (enabled.has(s) && !delivered.includes(s)) {
@@ -122,6 +124,12 @@ export default defineModule({
      * §6 Determining Delivery, seen from the user: `direction` is "sent" for a message the user
      * sends to `peer`, "received" for one `peer` (full address `from`) sends the user.
      */
+    /** Whether any of the user's sessions (other than `except`) would get a copy at all. */
+    function anyEnabled(user: JID, except?: SessionHandle): boolean {
+      for (const s of ctx.server.sessions(user)) if (s !== except && enabled.has(s)) return true;
+      return false;
+    }
+
     function eligible(
       stanza: Element,
       direction: "sent" | "received",
