@@ -67,11 +67,15 @@ figures side by side with Parley's ratios. Defaults in brackets.
   --login-concurrency N     logins in flight per worker [${DEFAULT_OPTIONS.loginConcurrency}]
   --msg-users N             online users, in pairs, of the message scenario [${DEFAULT_OPTIONS.msgUsers}]
   --msg-steps LIST          offered msg/s per step [${DEFAULT_OPTIONS.msgSteps.join(",")}]
-  --step-duration S         seconds per step [${DEFAULT_OPTIONS.stepS}]
+  --step-duration S         seconds per step (messages and muc) [${DEFAULT_OPTIONS.stepS}]
   --drain S                 seconds to wait for in-flight messages after a step [${DEFAULT_OPTIONS.drainS}]
   --all-steps               keep stepping up after saturation
   --offline-users N         senders and as many offline recipients [${DEFAULT_OPTIONS.offlineUsers}]
   --offline-messages N      messages per recipient [${DEFAULT_OPTIONS.offlinePerUser}]
+  --muc-occupants N         occupants of the fan-out room, each a session [${DEFAULT_OPTIONS.mucOccupants}]
+  --muc-senders N           occupants that send groupchat messages [${DEFAULT_OPTIONS.mucSenders}]
+  --muc-steps LIST          offered msg/s into the room per step; each is delivered to every
+                            occupant [${DEFAULT_OPTIONS.mucSteps.join(",")}]
   --profile                 also run the message scenario once more against Parley under
                             node --cpu-prof and summarise the top self-time functions
   --profile-only            only that profile run
@@ -98,7 +102,11 @@ function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = {
     servers: ["parley", "ejabberd", "prosody"],
     scenarios: SCENARIOS.map((s) => s.name),
-    bench: { ...DEFAULT_OPTIONS, msgSteps: [...DEFAULT_OPTIONS.msgSteps] },
+    bench: {
+      ...DEFAULT_OPTIONS,
+      msgSteps: [...DEFAULT_OPTIONS.msgSteps],
+      mucSteps: [...DEFAULT_OPTIONS.mucSteps],
+    },
     profile: false,
     profileOnly: false,
     install: true,
@@ -186,6 +194,16 @@ function parseArgs(argv: string[]): CliOptions {
         break;
       case "--offline-messages":
         b.offlinePerUser = num(1);
+        break;
+      case "--muc-occupants":
+        b.mucOccupants = num(1);
+        break;
+      case "--muc-senders":
+        b.mucSenders = num(1);
+        break;
+      case "--muc-steps":
+        b.mucSteps = list().map(Number);
+        if (b.mucSteps.some((x) => !(x > 0))) throw new Error("--muc-steps: positive numbers");
         break;
       case "--profile":
         o.profile = true;

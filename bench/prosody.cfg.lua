@@ -45,3 +45,14 @@ version_ignore_os = true
 ssl = { key = "@KEYFILE@"; certificate = "@CERTFILE@"; }
 
 VirtualHost "@HOST@"
+
+-- Group chat for the room fan-out scenario (muc), as Parley's mod_muc and ejabberd's: 20 messages
+-- of history, temporary rooms (nothing stored per message), unmoderated (in a moderated Prosody
+-- room newcomers are visitors, without voice). Prosody 0.12's muc has no occupant limit and no
+-- rate limit (those are community modules, not loaded).
+Component "conference.@HOST@" "muc"
+	muc_room_default_history_length = 20
+	max_history_messages = 20
+	muc_room_default_persistent = false
+	muc_room_default_moderated = false
+	muc_room_default_public = true

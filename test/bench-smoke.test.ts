@@ -15,6 +15,7 @@ import {
   messageStep,
   muc,
   offline,
+  type MucStepFigures,
   type ScenarioContext,
 } from "../bench/lib/scenarios.js";
 
@@ -55,6 +56,7 @@ describe("bench: the load generator against an in-process Parley (smoke run, cou
         mod_ping: {},
         mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
         ...(hasOffline ? { mod_offline: {} } : {}),
+        mod_muc: { default_room_options: { moderated: false } },
       },
     });
     // Half the users as an operator would (the account store), half in-band by the generator.
@@ -156,8 +158,28 @@ describe("bench: the load generator against an in-process Parley (smoke run, cou
     }
   });
 
-  it("MUC is a named extension point, skipped until Parley has MUC", async () => {
-    const r = await muc.run(ctx);
-    assert.equal(r.status, "skipped");
+  it("muc: every message sent into the room reaches every occupant exactly once", async () => {
+    const occupants = 6;
+    const r = await muc.run({
+      ...ctx,
+      opts: { ...ctx.opts, mucOccupants: occupants, mucSenders: 2, mucSteps: [40], stepS: 1 },
+    });
+    assert.equal(r.status, "ok", r.note);
+    const d = r.details as { created: boolean; steps: MucStepFigures[]; half: MucStepFigures };
+    assert.ok(d.created, "the first occupant created the room (status 201) and unlocked it");
+    // The step at 40 msg/s, then the one at half the saturation.
+    assert.equal(d.steps.length, 1);
+    for (const s of [...d.steps, d.half]) {
+      assert.ok(s.sent > 5, `sent ${s.sent}`);
+      assert.equal(s.occupants, occupants);
+      assert.equal(s.expected, s.sent * occupants);
+      assert.equal(s.received, s.expected, "copies received");
+      assert.equal(s.missing, 0);
+      assert.equal(s.duplicated, 0);
+      assert.equal(s.late, 0);
+      assert.equal(s.bounced, 0);
+      assert.ok(s.p99ms >= s.p50ms && s.p50ms > 0);
+    }
+    assert.equal(r.metrics.find((m) => m.key === "muc.exactly_once")?.value, 1);
   });
 });

@@ -22,6 +22,34 @@ export type Command =
   | { op: "offlineSend"; sends: [string, string][]; perPair: number; tag: string }
   /** Recipients log in with presence and collect the message ids that arrive. */
   | { op: "offlineCollect"; users: string[]; expect: number; quietMs: number; maxMs: number }
+  /** Logged-in users enter a MUC room (`room`: its bare JID) as [user, nick], `concurrency` at a
+   * time. With `create`, the one user creates the room and unlocks it as an instant room. */
+  | {
+      op: "mucJoin";
+      room: string;
+      joins: [string, string][];
+      create: boolean;
+      concurrency: number;
+      timeoutMs: number;
+    }
+  /** One step of the room fan-out: `senders` send groupchat messages at `rate` msg/s in total
+   * (this worker's share) for durationMs; every occupant of this worker counts the copies it
+   * gets. Returns after the window; the counting goes on until mucDrain. */
+  | {
+      op: "mucStep";
+      room: string;
+      /** The coordinator's step number, the same in every worker (to tell late copies). */
+      step: number;
+      senders: string[];
+      occupants: string[];
+      rate: number;
+      durationMs: number;
+      /** Upper bound of the messages all workers together send in this step. */
+      capacity: number;
+      workers: number;
+    }
+  /** Waits (at most drainMs) until each occupant of this worker has `sent` copies, then reports. */
+  | { op: "mucDrain"; sent: number; drainMs: number }
   | { op: "shutdown" };
 
 export type ErrorCounts = Record<string, number>;
@@ -93,6 +121,42 @@ export interface OfflineCollectResult extends CommandStats {
   /** Wall-clock ms of the first login start and of the last message received (0 if none). */
   startMs: number;
   lastMs: number;
+}
+
+export interface MucJoinResult extends CommandStats {
+  joined: number;
+  failed: number;
+  errors: ErrorCounts;
+  /** The creator's own presence had status 201: the room was new (and then unlocked). */
+  created: boolean;
+  /** Per joiner: ms from its presence to its own presence back (status 110). */
+  joinMs: number[];
+}
+
+export interface MucSendResult extends CommandStats {
+  /** Messages the schedule asked of this worker's senders, and those written. */
+  offered: number;
+  sent: number;
+  windowMs: number;
+  /** Times a sender had over 256 KiB unsent (the server not reading fast enough). */
+  backpressured: number;
+}
+
+export interface MucDrainResult extends CommandStats {
+  /** Copies of this step's messages received by this worker's occupants, within the window and
+   * in all (window + drain); `distinct` counts each (message, occupant) once. */
+  receivedInWindow: number;
+  received: number;
+  distinct: number;
+  /** Copies an occupant got more than once. */
+  duplicated: number;
+  /** Copies of earlier steps' messages that arrived during this one. */
+  late: number;
+  /** Errors bounced to this worker's senders, by condition. */
+  bounced: number;
+  conditions: ErrorCounts;
+  /** Latencies of every copy of this step that arrived, µs. */
+  hist: ReturnType<Histogram["toJSON"]>;
 }
 
 export type Request = { id: number; cmd: Command };

@@ -2,8 +2,8 @@
 // load generator, runs for a bounded time, and returns its figures as metrics (for the side by
 // side table) plus details (for the JSON). A scenario a server cannot run says "not supported".
 //
-// Adding one (MUC is the next): write a `Scenario` and add it to SCENARIOS below; compare.ts
-// runs it against every server and puts its metrics in the table.
+// Adding one: write a `Scenario` and add it to SCENARIOS below; compare.ts runs it against every
+// server and puts its metrics in the table.
 import { readFileSync } from "node:fs";
 import type { LoadGenerator } from "./pool.js";
 import { CpuMeter, cpuSeconds, rssKiB, writeCalls } from "./proc.js";
@@ -13,6 +13,9 @@ import {
   type LoginBatchResult,
   type LoginLoopResult,
   type MsgStepResult,
+  type MucDrainResult,
+  type MucJoinResult,
+  type MucSendResult,
   type OfflineCollectResult,
   type OfflineSendResult,
 } from "./protocol.js";
@@ -56,6 +59,11 @@ export interface BenchOptions {
   stopAtSaturation: boolean;
   offlineUsers: number;
   offlinePerUser: number;
+  /** Occupants of the fan-out room (each a session), and how many of them send. */
+  mucOccupants: number;
+  mucSenders: number;
+  /** Offered groupchat messages per second into the room, per step (each goes to every occupant). */
+  mucSteps: number[];
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -73,6 +81,9 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   stopAtSaturation: true,
   offlineUsers: 100,
   offlinePerUser: 20,
+  mucOccupants: 100,
+  mucSenders: 5,
+  mucSteps: [10, 20, 30, 50, 70, 100, 140, 200, 280, 400, 560, 800, 1100, 1600],
 };
 
 export interface ScenarioContext {
@@ -323,21 +334,20 @@ export const loginRate: Scenario = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// 3. One-to-one messages.
+// 3. One-to-one messages. The stepping (rates stepped up to saturation, then a step at half of
+// it) and its figures are shared with the room fan-out (5).
 
-export interface StepFigures {
+/** What every stepped scenario measures in a step. */
+export interface StepBase {
+  /** Offered messages per second. */
   offered: number;
-  /** Messages written, and received (in the window or the drain after it). */
-  sent: number;
-  received: number;
   /** Messages written per second (below offered: the generator or TCP backpressure). */
   sentRate: number;
+  /** Deliveries per second within the step's window (for MUC: copies, one per occupant). */
   delivered: number;
   p50ms: number;
   p99ms: number;
   maxMs: number;
-  lost: number;
-  bounced: number;
   serverCpu: number;
   generatorElu: number;
   backpressured: number;
@@ -345,9 +355,23 @@ export interface StepFigures {
   why: string;
 }
 
-/** A step is saturated when delivery falls behind the offer (under 95 %) or p99 passes 1 s. */
-function judge(f: Omit<StepFigures, "saturated" | "why">): { saturated: boolean; why: string } {
-  if (f.delivered < 0.95 * f.offered) return { saturated: true, why: "delivered < 95% of offered" };
+export interface StepFigures extends StepBase {
+  /** Messages written, and received (in the window or the drain after it). */
+  sent: number;
+  received: number;
+  lost: number;
+  bounced: number;
+}
+
+/**
+ * A step is saturated when delivery falls behind what the offer asks for (under 95 % of
+ * `expected`, deliveries per second) or p99 passes 1 s, or something was not delivered.
+ */
+function judge(
+  expected: number,
+  f: { delivered: number; p99ms: number; lost: number },
+): { saturated: boolean; why: string } {
+  if (f.delivered < 0.95 * expected) return { saturated: true, why: "delivered < 95% of offered" };
   if (f.p99ms > 1000) return { saturated: true, why: "p99 > 1 s" };
   if (f.lost > 0) return { saturated: true, why: `${f.lost} not delivered` };
   return { saturated: false, why: "" };
@@ -385,48 +409,184 @@ export async function messageStep(
     received: sum((r) => r.received),
     sentRate: round(sum((r) => r.sent) / windowS, 0),
     delivered: round(sum((r) => r.receivedInWindow) / windowS, 0),
-    p50ms: round(hist.quantile(0.5) / 1000, 2),
-    p99ms: round(hist.quantile(0.99) / 1000, 2),
-    maxMs: round(hist.max / 1000, 1),
+    ...latencies(hist),
     lost: sum((r) => r.sent - r.received - r.bounced),
     bounced: sum((r) => r.bounced),
     serverCpu: round(serverCpu, 0),
     generatorElu: round(Math.max(...results.map((r) => r.elu)), 2),
     backpressured: sum((r) => r.backpressured),
   };
-  return { ...f, ...judge(f) };
+  return { ...f, ...judge(f.offered, f) };
 }
 
-export function stepTable(steps: StepFigures[]): string {
-  const head = [
-    "offered/s",
-    "sent/s",
-    "delivered/s",
-    "p50 ms",
-    "p99 ms",
-    "max ms",
-    "lost",
-    "srv CPU%",
-    "gen ELU",
-    "saturated",
-  ];
-  const rows = steps.map((s) =>
-    [
-      s.offered,
-      s.sentRate,
-      s.delivered,
-      s.p50ms,
-      s.p99ms,
-      s.maxMs,
-      s.lost,
-      s.serverCpu,
-      s.generatorElu,
-      s.saturated ? `yes (${s.why})` : "no",
-    ].map(String),
-  );
+function latencies(hist: Histogram): { p50ms: number; p99ms: number; maxMs: number } {
+  return {
+    p50ms: round(hist.quantile(0.5) / 1000, 2),
+    p99ms: round(hist.quantile(0.99) / 1000, 2),
+    maxMs: round(hist.max / 1000, 1),
+  };
+}
+
+/** Right-aligned columns under a header line. */
+function columns(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join("  ");
   return [line(head), ...rows.map(line)].join("\n");
+}
+
+const saturatedCell = (s: StepBase) => (s.saturated ? `yes (${s.why})` : "no");
+
+export function stepTable(steps: StepFigures[]): string {
+  return columns(
+    [
+      "offered/s",
+      "sent/s",
+      "delivered/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "lost",
+      "srv CPU%",
+      "gen ELU",
+      "saturated",
+    ],
+    steps.map((s) =>
+      [
+        s.offered,
+        s.sentRate,
+        s.delivered,
+        s.p50ms,
+        s.p99ms,
+        s.maxMs,
+        s.lost,
+        s.serverCpu,
+        s.generatorElu,
+        saturatedCell(s),
+      ].map(String),
+    ),
+  );
+}
+
+interface Stepped<S extends StepBase> {
+  steps: S[];
+  /** The step at half the saturation, and its offered rate. */
+  half: S;
+  halfRate: number;
+  /** The most delivered per second in any step. */
+  peak: number;
+  /** The highest offered rate of a step that was not saturated. */
+  sustained: number;
+  anySaturated: boolean;
+  generatorBound: boolean;
+  /** Why the figures may be off, for the result's note ("" when nothing). */
+  note: string;
+}
+
+/**
+ * Steps the offered rate up through `rates` (stopping after the first saturated step unless
+ * --all-steps), then runs one more step at `halfOf(peak)`: the operating point whose latency
+ * the scenario reports. Each step starts from a quiet server.
+ */
+async function stepUp<S extends StepBase>(
+  ctx: ScenarioContext,
+  rates: number[],
+  runStep: (rate: number) => Promise<S>,
+  halfOf: (peak: number) => number,
+  table: (steps: S[]) => string,
+  deliveredUnit: string,
+): Promise<Stepped<S>> {
+  const o = ctx.opts;
+  const steps: S[] = [];
+  for (const rate of rates) {
+    ctx.log(`  step: ${rate} msg/s for ${o.stepS} s`);
+    const s = await runStep(rate);
+    steps.push(s);
+    ctx.log(
+      `    delivered ${s.delivered}${deliveredUnit}, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, server CPU ${s.serverCpu}%, generator ELU ${s.generatorElu}${s.saturated ? ` — saturated (${s.why})` : ""}`,
+    );
+    if (s.saturated && o.stopAtSaturation) break;
+    await settle(ctx.pid, 30); // each step starts from a quiet server
+  }
+  // Saturation: the most delivered per second in any step (the server's ceiling under this
+  // load); "sustained": the highest offered step that was not saturated.
+  const peak = Math.max(...steps.map((s) => s.delivered));
+  const sustained = Math.max(0, ...steps.filter((s) => !s.saturated).map((s) => s.offered));
+  const anySaturated = steps.some((s) => s.saturated);
+  const generatorBound = steps.some(
+    (s) => s.generatorElu > 0.95 && s.sentRate < 0.97 * s.offered && s.backpressured === 0,
+  );
+  // Latency at half the saturation throughput (the target's operating point).
+  const halfRate = halfOf(peak);
+  ctx.log(`  step at half the saturation: ${halfRate} msg/s for ${o.stepS} s`);
+  await settle(ctx.pid, 30);
+  const half = await runStep(halfRate);
+  ctx.log(
+    `    delivered ${half.delivered}${deliveredUnit}, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms, server CPU ${half.serverCpu}%`,
+  );
+  ctx.log(table([...steps, half]).replace(/^/gm, "    "));
+  const note = [
+    anySaturated
+      ? ""
+      : `not saturated up to ${rates.at(-1)} msg/s: the saturation figure is a lower bound`,
+    generatorBound
+      ? "the load generator was busy (event loop > 95%) while under the offered rate: figures may be the generator's limit"
+      : "",
+  ]
+    .filter(Boolean)
+    .join("; ");
+  return { steps, half, halfRate, peak, sustained, anySaturated, generatorBound, note };
+}
+
+/** The figures of a stepped scenario for the side-by-side table, keys `<prefix>.…`. */
+function steppedMetrics(
+  prefix: string,
+  r: Stepped<StepBase>,
+  units: { peak: string; peakLabel: string; rate: string },
+): Metric[] {
+  return [
+    {
+      key: `${prefix}.saturation`,
+      label: units.peakLabel,
+      unit: units.peak,
+      value: r.peak,
+      better: "higher",
+    },
+    {
+      key: `${prefix}.sustained`,
+      label: "  highest step not saturated",
+      unit: units.rate,
+      value: r.sustained,
+      better: "higher",
+    },
+    {
+      key: `${prefix}.half_rate`,
+      label: "  half of saturation (offered)",
+      unit: units.rate,
+      value: r.halfRate,
+      better: "none",
+    },
+    {
+      key: `${prefix}.half_p50`,
+      label: "  p50 latency at half saturation",
+      unit: "ms",
+      value: r.half.p50ms,
+      better: "lower",
+    },
+    {
+      key: `${prefix}.half_p99`,
+      label: "  p99 latency at half saturation",
+      unit: "ms",
+      value: r.half.p99ms,
+      better: "lower",
+    },
+    {
+      key: `${prefix}.half_cpu`,
+      label: "  server CPU at half saturation",
+      unit: "%",
+      value: r.half.serverCpu,
+      better: "none",
+    },
+  ];
 }
 
 export const messages: Scenario = {
@@ -450,96 +610,32 @@ export const messages: Scenario = {
         metrics: [],
       };
     }
-    const steps: StepFigures[] = [];
-    for (const rate of o.msgSteps) {
-      ctx.log(`  step: ${rate} msg/s for ${o.stepS} s`);
-      const s = await messageStep(ctx, pairs, rate, o.stepS);
-      steps.push(s);
-      ctx.log(
-        `    delivered ${s.delivered}/s, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, server CPU ${s.serverCpu}%, generator ELU ${s.generatorElu}${s.saturated ? ` — saturated (${s.why})` : ""}`,
-      );
-      if (s.saturated && o.stopAtSaturation) break;
-      await settle(ctx.pid, 30); // each step starts from a quiet server
-    }
-    // Saturation: the most delivered per second in any step (the server's ceiling under this
-    // load); "sustained": the highest offered step that was not saturated.
-    const peak = Math.max(...steps.map((s) => s.delivered));
-    const sustained = Math.max(0, ...steps.filter((s) => !s.saturated).map((s) => s.offered));
-    const anySaturated = steps.some((s) => s.saturated);
-    const generatorBound = steps.some(
-      (s) => s.generatorElu > 0.95 && s.sentRate < 0.97 * s.offered && s.backpressured === 0,
-    );
-    // Latency at half the saturation throughput (the target's operating point).
-    const halfRate = Math.max(100, Math.round(peak / 2 / 100) * 100);
-    ctx.log(`  step at half the saturation: ${halfRate} msg/s for ${o.stepS} s`);
-    await settle(ctx.pid, 30);
-    const half = await messageStep(ctx, pairs, halfRate, o.stepS);
-    ctx.log(
-      `    delivered ${half.delivered}/s, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms, server CPU ${half.serverCpu}%`,
+    const r = await stepUp(
+      ctx,
+      o.msgSteps,
+      (rate) => messageStep(ctx, pairs, rate, o.stepS),
+      (peak) => Math.max(100, Math.round(peak / 2 / 100) * 100),
+      stepTable,
+      "/s",
     );
     await closeAll(ctx);
-    ctx.log(stepTable([...steps, half]).replace(/^/gm, "    "));
-    const note = [
-      anySaturated
-        ? ""
-        : `not saturated up to ${o.msgSteps.at(-1)} msg/s: the saturation figure is a lower bound`,
-      generatorBound
-        ? "the load generator was busy (event loop > 95%) while under the offered rate: figures may be the generator's limit"
-        : "",
-    ]
-      .filter(Boolean)
-      .join("; ");
     return {
       scenario: "messages",
       title: this.title,
       status: "ok",
-      note: note || undefined,
-      metrics: [
-        {
-          key: "msg.saturation",
-          label: "saturation: peak delivered",
-          unit: "msg/s",
-          value: peak,
-          better: "higher",
-        },
-        {
-          key: "msg.sustained",
-          label: "  highest step not saturated",
-          unit: "msg/s",
-          value: sustained,
-          better: "higher",
-        },
-        {
-          key: "msg.half_rate",
-          label: "  half of saturation (offered)",
-          unit: "msg/s",
-          value: halfRate,
-          better: "none",
-        },
-        {
-          key: "msg.half_p50",
-          label: "  p50 latency at half saturation",
-          unit: "ms",
-          value: half.p50ms,
-          better: "lower",
-        },
-        {
-          key: "msg.half_p99",
-          label: "  p99 latency at half saturation",
-          unit: "ms",
-          value: half.p99ms,
-          better: "lower",
-        },
-        {
-          key: "msg.half_cpu",
-          label: "  server CPU at half saturation",
-          unit: "%",
-          value: half.serverCpu,
-          better: "none",
-        },
-      ],
+      note: r.note || undefined,
+      metrics: steppedMetrics("msg", r, {
+        peak: "msg/s",
+        peakLabel: "saturation: peak delivered",
+        rate: "msg/s",
+      }),
       load: [load0, loadAverage()],
-      details: { steps, half, saturated: anySaturated, generatorBound },
+      details: {
+        steps: r.steps,
+        half: r.half,
+        saturated: r.anySaturated,
+        generatorBound: r.generatorBound,
+      },
     };
   },
 };
@@ -704,21 +800,255 @@ export const offline: Scenario = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// 5. MUC: the extension point. Parley has no mod_muc yet; when it has, this scenario gets a body
-// (rooms of N occupants, one message fanned out to all: delivered stanzas/s, p99) and the three
-// configs get mod_muc / muc component enabled alike.
+// 5. Room fan-out (MUC): one room, its occupants each a logged-in session of the generator; a
+// few of them send groupchat messages, and the room reflects each to every occupant (the
+// sender included, XEP-0045 §7.4): one message in, a copy per occupant out.
+
+/** The room, on the MUC service every config enables at conference.<domain>. */
+export const mucRoom = (domain: string): string => `bench@conference.${domain}`;
+const nickOf = (i: number) => `u${i}`;
+
+export interface MucStepFigures extends StepBase {
+  occupants: number;
+  /** Messages written, copies expected (one per occupant each) and copies that arrived. */
+  sent: number;
+  expected: number;
+  received: number;
+  /** Copies expected that never arrived (within the drain), and those that arrived twice. */
+  missing: number;
+  duplicated: number;
+  /** Copies of an earlier step's messages that arrived during this one. */
+  late: number;
+  bounced: number;
+  conditions: ErrorCounts;
+}
+
+let mucStepNumber = 0;
+
+/** One step: `rate` groupchat messages per second into the room, spread over `senders`. */
+export async function mucStep(
+  ctx: ScenarioContext,
+  occupants: number[],
+  senders: number[],
+  rate: number,
+  seconds: number,
+): Promise<MucStepFigures> {
+  const step = ++mucStepNumber;
+  const room = mucRoom(ctx.gen.domain);
+  const occupantsBy = ctx.gen.split(occupants, userName);
+  const sendersBy = ctx.gen.split(senders, userName);
+  const workers = ctx.gen.workers;
+  const capacity = workers * (Math.floor(rate * seconds) + 1);
+  const active = (w: number) => occupantsBy[w]!.length > 0;
+  const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+  cpu?.start();
+  const sends = await ctx.gen.each<MucSendResult>((w) =>
+    active(w)
+      ? {
+          op: "mucStep",
+          room,
+          step,
+          senders: sendersBy[w]!,
+          occupants: occupantsBy[w]!,
+          rate: (rate * sendersBy[w]!.length) / senders.length,
+          durationMs: seconds * 1000,
+          capacity,
+          workers,
+        }
+      : null,
+  );
+  const sent = sends.reduce((s, r) => s + r.sent, 0);
+  const drains = await ctx.gen.each<MucDrainResult>((w) =>
+    active(w) ? { op: "mucDrain", sent, drainMs: ctx.opts.drainS * 1000 } : null,
+  );
+  // The server's CPU over the step and its drain (the work the step's messages cost).
+  const serverCpu = cpu ? cpu.percent() : NaN;
+  const sum = (f: (r: MucDrainResult) => number) => drains.reduce((s, r) => s + f(r), 0);
+  const windowS = Math.max(...sends.map((r) => r.windowMs)) / 1000;
+  const expected = sent * occupants.length;
+  const f = {
+    offered: rate,
+    occupants: occupants.length,
+    sent,
+    expected,
+    received: sum((r) => r.received),
+    sentRate: round(sent / windowS, 0),
+    delivered: round(sum((r) => r.receivedInWindow) / windowS, 0),
+    ...latencies(Histogram.from(drains.map((r) => r.hist))),
+    missing: expected - sum((r) => r.distinct),
+    duplicated: sum((r) => r.duplicated),
+    late: sum((r) => r.late),
+    bounced: sum((r) => r.bounced),
+    conditions: mergeErrors(drains.map((r) => ({ errors: r.conditions }))),
+    serverCpu: round(serverCpu, 0),
+    // Over the window, where the workers both send and receive (a drain that ends at once
+    // would read as fully busy).
+    generatorElu: round(Math.max(...sends.map((r) => r.elu)), 2),
+    backpressured: sends.reduce((s, r) => s + r.backpressured, 0),
+  };
+  return { ...f, ...judge(rate * occupants.length, { ...f, lost: f.missing }) };
+}
+
+export function mucStepTable(steps: MucStepFigures[]): string {
+  return columns(
+    [
+      "msg/s",
+      "sent/s",
+      "copies/s",
+      "delivered/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "missing",
+      "dup",
+      "srv CPU%",
+      "gen ELU",
+      "saturated",
+    ],
+    steps.map((s) =>
+      [
+        s.offered,
+        s.sentRate,
+        s.offered * s.occupants,
+        s.delivered,
+        s.p50ms,
+        s.p99ms,
+        s.maxMs,
+        s.missing,
+        s.duplicated,
+        s.serverCpu,
+        s.generatorElu,
+        saturatedCell(s),
+      ].map(String),
+    ),
+  );
+}
+
+/** A rate in two significant digits (at least 1): 236 → 240, 47 → 47, 0.4 → 1. */
+function roundRate(x: number): number {
+  if (!(x > 1)) return 1;
+  const unit = 10 ** Math.max(0, Math.floor(Math.log10(x)) - 1);
+  return Math.round(x / unit) * unit;
+}
 
 export const muc: Scenario = {
   name: "muc",
-  title: "Group chat (MUC)",
-  users: () => 0,
-  async run() {
+  title: "Room fan-out (MUC: one room, offered load stepped up)",
+  users: (o) => o.mucOccupants,
+  async run(ctx) {
+    const o = ctx.opts;
+    const load0 = loadAverage();
+    const room = mucRoom(ctx.gen.domain);
+    const occupants = range(0, o.mucOccupants);
+    const senders = range(0, Math.min(o.mucSenders, o.mucOccupants));
+    const failed = async (note: string): Promise<ScenarioResult> => {
+      await closeAll(ctx);
+      return { scenario: "muc", title: this.title, status: "failed", note, metrics: [] };
+    };
+    ctx.log(`  ${occupants.length} users logging in...`);
+    const l = await loginAll(ctx, occupants, 50);
+    if (l.failed > 0) return failed(`${l.failed} logins failed: ${errorSummary(l.errors)}`);
+
+    // The first occupant creates the room (§10.1.1: locked, status 201) and accepts the default
+    // configuration (§10.1.2, instant room); the others enter once it is unlocked.
+    const t0 = performance.now();
+    const joinTimeoutMs = 30_000;
+    const creator = await ctx.gen.call<MucJoinResult>(ctx.gen.workerOf(0), {
+      op: "mucJoin",
+      room,
+      joins: [[userName(0), nickOf(0)]],
+      create: true,
+      concurrency: 1,
+      timeoutMs: joinTimeoutMs,
+    });
+    if (creator.failed > 0)
+      return failed(`creating ${room} failed: ${errorSummary(creator.errors)}`);
+    if (!creator.created) ctx.log(`  ${room} existed already (no status 201): entered it`);
+    const joinsBy: [string, string][][] = Array.from({ length: ctx.gen.workers }, () => []);
+    for (const i of occupants.slice(1))
+      joinsBy[ctx.gen.workerOf(i)]!.push([userName(i), nickOf(i)]);
+    const joins = await ctx.gen.each<MucJoinResult>((w) =>
+      joinsBy[w]!.length
+        ? {
+            op: "mucJoin",
+            room,
+            joins: joinsBy[w]!,
+            create: false,
+            concurrency: 10,
+            timeoutMs: joinTimeoutMs,
+          }
+        : null,
+    );
+    const joinS = (performance.now() - t0) / 1000;
+    const joinFailed = joins.reduce((s, r) => s + r.failed, 0);
+    if (joinFailed > 0) {
+      return failed(`${joinFailed} occupants could not enter: ${errorSummary(mergeErrors(joins))}`);
+    }
+    const joinMs = [creator, ...joins].flatMap((r) => r.joinMs).sort((a, b) => a - b);
+    ctx.log(
+      `  ${occupants.length} occupants in ${room} in ${round(joinS, 2)} s (p99 ${round(percentile(joinMs, 0.99), 1)} ms); ${senders.length} of them send`,
+    );
+    await settle(ctx.pid, 30);
+
+    const r = await stepUp(
+      ctx,
+      o.mucSteps,
+      (rate) => mucStep(ctx, occupants, senders, rate, o.stepS),
+      (peak) => roundRate(peak / 2 / occupants.length),
+      mucStepTable,
+      " copies/s",
+    );
+    await closeAll(ctx);
+    // Below saturation nothing may be lost or come twice; above it, copies still queued when the
+    // drain ends count as missing, which is what saturation means.
+    const calm = [...r.steps, r.half].filter((s) => !s.saturated);
+    const exactlyOnce = calm.every((s) => s.missing === 0 && s.duplicated === 0);
+    const bounced = mergeErrors([...r.steps, r.half].map((s) => ({ errors: s.conditions })));
+    const note = [
+      r.note,
+      Object.keys(bounced).length ? `errors to the senders: ${errorSummary(bounced)}` : "",
+    ]
+      .filter(Boolean)
+      .join("; ");
     return {
       scenario: "muc",
       title: this.title,
-      status: "skipped",
-      note: "extension point: Parley has no MUC yet (bench/lib/scenarios.ts, `muc`)",
-      metrics: [],
+      status: "ok",
+      note: note || undefined,
+      metrics: [
+        ...steppedMetrics("muc", r, {
+          peak: "copies/s",
+          peakLabel: `saturation: peak delivered (${occupants.length} occupants)`,
+          rate: "msg/s",
+        }),
+        {
+          key: "muc.join_time",
+          label: `  time for ${occupants.length} occupants to enter`,
+          unit: "s",
+          value: round(joinS, 2),
+          better: "lower",
+        },
+        {
+          key: "muc.exactly_once",
+          label: "  below saturation, every copy exactly once",
+          unit: "yes/no",
+          value: exactlyOnce ? 1 : 0,
+          better: "none",
+        },
+      ],
+      load: [load0, loadAverage()],
+      details: {
+        room,
+        created: creator.created,
+        occupants: occupants.length,
+        senders: senders.length,
+        joinSeconds: round(joinS, 2),
+        joinMs: { p50: percentile(joinMs, 0.5), p99: percentile(joinMs, 0.99) },
+        steps: r.steps,
+        half: r.half,
+        saturated: r.anySaturated,
+        generatorBound: r.generatorBound,
+      },
     };
   },
 };

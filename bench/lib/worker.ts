@@ -9,6 +9,9 @@ import {
   type LoginBatchResult,
   type LoginLoopResult,
   type MsgStepResult,
+  type MucDrainResult,
+  type MucJoinResult,
+  type MucSendResult,
   type OfflineCollectResult,
   type OfflineSendResult,
   type RegisterResult,
@@ -181,6 +184,62 @@ async function loginLoop(
 
 let stepCounter = 0;
 
+interface Sender {
+  conn: Conn;
+  /** The start of each message, up to its id's running number. */
+  prefix: string;
+}
+
+/**
+ * Paced sending: every tick, what the schedule (rate msg/s over durationMs) asks for by now,
+ * round-robin over the senders, one write per connection per tick; a sender with over
+ * BACKPRESSURE_BYTES unsent is skipped. `message` makes the n-th message (from 0) of sender s.
+ */
+async function paced(
+  senders: Sender[],
+  rate: number,
+  durationMs: number,
+  message: (s: Sender, n: number) => string,
+): Promise<{ offered: number; sent: number; windowMs: number; backpressured: number }> {
+  const start = performance.now();
+  const offered = Math.floor((rate * durationMs) / 1000);
+  let sent = 0;
+  let backpressured = 0;
+  let rr = 0;
+  await new Promise<void>((resolve) => {
+    const batches = new Map<Conn, string>();
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      // The n-th message is due in the middle of its slot, (n + ½) / rate: the last is not due
+      // at the very end of the window, where all its deliveries would fall after it (at a few
+      // messages per second, as into a room, that alone would be percents of the step).
+      const due = Math.min(
+        offered,
+        Math.floor((rate * Math.min(elapsed, durationMs)) / 1000 + 0.5),
+      );
+      let skips = 0;
+      while (sent < due && skips < senders.length) {
+        const s = senders[rr++ % senders.length]!;
+        if (s.conn.backlog > BACKPRESSURE_BYTES || s.conn.closed) {
+          skips++;
+          backpressured++;
+          continue;
+        }
+        skips = 0;
+        const msg = message(s, sent++);
+        const pending = batches.get(s.conn);
+        batches.set(s.conn, pending === undefined ? msg : pending + msg);
+      }
+      for (const [conn, text] of batches) conn.write(text);
+      batches.clear();
+      if (elapsed >= durationMs) resolve();
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+  return { offered, sent, windowMs: performance.now() - start, backpressured };
+}
+
 async function msgStep(
   pairs: [string, string][],
   rate: number,
@@ -190,17 +249,15 @@ async function msgStep(
   const step = ++stepCounter;
   const stepTag = ` k=${step} t=`;
   const hist = new Histogram();
-  let sent = 0;
   let receivedInWindow = 0;
   let received = 0;
   let late = 0;
   let bounced = 0;
-  let backpressured = 0;
   let inWindow = true;
 
   // Each user of a pair sends to the other; both ends live in this process, so the latency is
   // measured on one clock: performance.now() at send, written in the body, against now at receipt.
-  const senders: { conn: Conn; prefix: string }[] = [];
+  const senders: Sender[] = [];
   const onMessage = (el: El): boolean => {
     if (el.name !== "message") return el.name !== "iq";
     if (attr(el, "type") === "error") {
@@ -235,52 +292,226 @@ async function msgStep(
     }
   }
 
-  // Paced sending: every tick, what the schedule asks for by now, round-robin over the senders,
-  // one write per connection per tick.
-  const start = performance.now();
-  const offeredTotal = Math.floor((rate * durationMs) / 1000);
-  let rr = 0;
-  await new Promise<void>((resolve) => {
-    const batches = new Map<Conn, string>();
-    const tick = () => {
-      const elapsed = performance.now() - start;
-      const due = Math.min(offeredTotal, Math.floor((rate * Math.min(elapsed, durationMs)) / 1000));
-      let skips = 0;
-      while (sent < due && skips < senders.length) {
-        const s = senders[rr++ % senders.length]!;
-        if (s.conn.backlog > BACKPRESSURE_BYTES || s.conn.closed) {
-          skips++;
-          backpressured++;
-          continue;
-        }
-        skips = 0;
-        const id = sent++;
-        const msg = `${s.prefix}${id}'><body>${PAD}${stepTag}${nowUs()}</body></message>`;
-        const pending = batches.get(s.conn);
-        batches.set(s.conn, pending === undefined ? msg : pending + msg);
-      }
-      for (const [conn, text] of batches) conn.write(text);
-      batches.clear();
-      if (elapsed >= durationMs) resolve();
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-  const windowMs = performance.now() - start;
+  const w = await paced(
+    senders,
+    rate,
+    durationMs,
+    (s, id) => `${s.prefix}${id}'><body>${PAD}${stepTag}${nowUs()}</body></message>`,
+  );
+  const sent = w.sent;
   inWindow = false;
   // Drain: what was sent still arrives (its latency counts); bounded by drainMs.
   const drainEnd = performance.now() + drainMs;
   while (received + bounced < sent && performance.now() < drainEnd) await sleep(20);
   return {
-    offered: offeredTotal,
+    offered: w.offered,
     sent,
     receivedInWindow,
     received,
     late,
     bounced,
     hist: hist.toJSON(),
-    windowMs,
-    backpressured,
+    windowMs: w.windowMs,
+    backpressured: w.backpressured,
+    cpuMs: 0,
+    elu: 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// MUC: one room, its occupants spread over the workers.
+
+const NS_MUC = "http://jabber.org/protocol/muc";
+const SELF_PRESENCE = /<status\s+code=['"]110['"]/;
+const ROOM_CREATED = /<status\s+code=['"]201['"]/;
+
+/**
+ * Enters room/nick (XEP-0045 §7.2, no history: §7.2.15) and resolves with the occupant's own
+ * presence back (status 110, §7.2.2); rejects on a presence error or after timeoutMs.
+ */
+function enterRoom(conn: Conn, occupantJid: string, timeoutMs: number): Promise<El> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      conn.onElement = dropAllButIq;
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new XmppError(`no presence from the room in ${timeoutMs} ms`, "muc-join"));
+    }, timeoutMs);
+    // Other occupants' presence and the room's subject come too: not needed here.
+    conn.onElement = (el) => {
+      if (el.name !== "presence") return el.name !== "iq";
+      if (attr(el, "from") !== occupantJid) return true;
+      if (attr(el, "type") === "error") {
+        done();
+        reject(new XmppError(`presence error: ${condition(el)}`, "muc-join"));
+      } else if (SELF_PRESENCE.test(el.raw)) {
+        done();
+        resolve(el);
+      }
+      return true;
+    };
+    conn.write(
+      `<presence to='${occupantJid}'><x xmlns='${NS_MUC}'><history maxstanzas='0'/></x></presence>`,
+    );
+  });
+}
+
+async function mucJoin(
+  room: string,
+  joins: [string, string][],
+  create: boolean,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<MucJoinResult> {
+  const r = {
+    joined: 0,
+    failed: 0,
+    errors: {} as ErrorCounts,
+    created: false,
+    joinMs: [] as number[],
+  };
+  await pool(joins, concurrency, async ([user, nick]) => {
+    const conn = conns.get(user);
+    try {
+      if (!conn || conn.closed) throw new XmppError(`${user} is not logged in`, "muc-join");
+      const t0 = performance.now();
+      const self = await enterRoom(conn, `${room}/${nick}`, timeoutMs);
+      if (create && ROOM_CREATED.test(self.raw)) {
+        // §10.1.2: an instant room, the service's default configuration, unlocked for the rest.
+        r.created = true;
+        conn.write(
+          `<iq type='set' id='muc-instant' to='${room}'><query xmlns='${NS_MUC}#owner'>` +
+            `<x xmlns='jabber:x:data' type='submit'/></query></iq>`,
+        );
+        const res = await conn.iqResult("muc-instant", timeoutMs, "muc-create");
+        if (attr(res, "type") !== "result") {
+          throw new XmppError(`instant room refused: ${condition(res)}`, "muc-create");
+        }
+      }
+      r.joinMs.push(performance.now() - t0);
+      r.joined++;
+    } catch (err) {
+      r.failed++;
+      countError(r.errors, err);
+    }
+  });
+  return { ...r, cpuMs: 0, elu: 0 };
+}
+
+/** The wall clock in µs: unlike performance.now(), comparable between the worker processes
+ * (they agree to ~10 µs on one machine), as a message's copies reach occupants in all of them. */
+const wallUs = (): number => Math.round(wallMs() * 1000);
+
+interface MucStepState {
+  step: number;
+  occupants: Conn[];
+  hist: Histogram;
+  receivedInWindow: number;
+  received: number;
+  distinct: number;
+  duplicated: number;
+  late: number;
+  bounced: number;
+  conditions: ErrorCounts;
+  inWindow: boolean;
+}
+
+let mucState: MucStepState | null = null;
+
+async function mucStep(
+  room: string,
+  step: number,
+  senderNames: string[],
+  occupantNames: string[],
+  rate: number,
+  durationMs: number,
+  capacity: number,
+  workers: number,
+): Promise<MucSendResult> {
+  const st: MucStepState = {
+    step,
+    occupants: [],
+    hist: new Histogram(),
+    receivedInWindow: 0,
+    received: 0,
+    distinct: 0,
+    duplicated: 0,
+    late: 0,
+    bounced: 0,
+    conditions: {},
+    inWindow: true,
+  };
+  mucState = st;
+  // Each message carries its step, send time and a number unique in the step (this worker's
+  // running number interleaved with the other workers'), so that every occupant can tell a
+  // second copy from a first: one counter per (message, occupant).
+  const receiver = (seen: Uint8Array) => (el: El) => {
+    if (el.name !== "message") return el.name !== "iq";
+    if (attr(el, "type") === "error") {
+      st.bounced++;
+      const c = condition(el);
+      st.conditions[c] = (st.conditions[c] ?? 0) + 1;
+      return true;
+    }
+    const k = el.raw.indexOf(" k=", el.startEnd);
+    if (k < 0) return true; // the subject, or anything else the room sends
+    const t = el.raw.indexOf(" t=", k);
+    const i = el.raw.indexOf(" i=", t);
+    if (Number(el.raw.slice(k + 3, t)) !== st.step) {
+      st.late++;
+      return true;
+    }
+    st.hist.add(wallUs() - parseInt(el.raw.slice(t + 3, i), 10));
+    st.received++;
+    if (st.inWindow) st.receivedInWindow++;
+    const n = parseInt(el.raw.slice(i + 3, i + 20), 10);
+    const c = n < seen.length ? seen[n]! : 255;
+    if (c === 0) st.distinct++;
+    else st.duplicated++;
+    if (c < 255) seen[n] = c + 1;
+    return true;
+  };
+  for (const user of occupantNames) {
+    const conn = conns.get(user);
+    if (!conn || conn.closed) throw new Error(`${user} is not logged in`);
+    conn.onElement = receiver(new Uint8Array(capacity));
+    st.occupants.push(conn);
+  }
+  const senders: Sender[] = senderNames.map((user) => ({
+    conn: conns.get(user)!,
+    prefix: `<message type='groupchat' to='${room}' id='g${workerIndex}-${step}-`,
+  }));
+  const w = await paced(
+    senders,
+    rate,
+    durationMs,
+    (s, n) =>
+      `${s.prefix}${n}'><body>${PAD} k=${step} t=${wallUs()} i=${n * workers + workerIndex} </body></message>`,
+  );
+  st.inWindow = false;
+  return { ...w, cpuMs: 0, elu: 0 };
+}
+
+/** The rest of a step: waits until every occupant here has all `sent` messages, or drainMs. */
+async function mucDrain(sent: number, drainMs: number): Promise<MucDrainResult> {
+  const st = mucState;
+  if (!st) throw new Error("mucDrain without mucStep");
+  const expected = sent * st.occupants.length;
+  const drainEnd = performance.now() + drainMs;
+  while (st.distinct < expected && performance.now() < drainEnd) await sleep(20);
+  for (const conn of st.occupants) conn.onElement = dropAllButIq;
+  mucState = null;
+  return {
+    receivedInWindow: st.receivedInWindow,
+    received: st.received,
+    distinct: st.distinct,
+    duplicated: st.duplicated,
+    late: st.late,
+    bounced: st.bounced,
+    conditions: st.conditions,
+    hist: st.hist.toJSON(),
     cpuMs: 0,
     elu: 0,
   };
@@ -416,6 +647,25 @@ async function run(cmd: Command): Promise<unknown> {
       return measured(() => offlineSend(cmd.sends, cmd.perPair, cmd.tag));
     case "offlineCollect":
       return measured(() => offlineCollect(cmd.users, cmd.expect, cmd.quietMs, cmd.maxMs));
+    case "mucJoin":
+      return measured(() =>
+        mucJoin(cmd.room, cmd.joins, cmd.create, cmd.concurrency, cmd.timeoutMs),
+      );
+    case "mucStep":
+      return measured(() =>
+        mucStep(
+          cmd.room,
+          cmd.step,
+          cmd.senders,
+          cmd.occupants,
+          cmd.rate,
+          cmd.durationMs,
+          cmd.capacity,
+          cmd.workers,
+        ),
+      );
+    case "mucDrain":
+      return measured(() => mucDrain(cmd.sent, cmd.drainMs));
     case "shutdown":
       for (const c of conns.values()) c.destroy();
       conns.clear();
