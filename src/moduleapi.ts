@@ -12,11 +12,13 @@ import type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
+import type { Fanout } from "./xml/fanout.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
 export { StanzaError, StreamError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
+export type { Fanout } from "./xml/fanout.js";
 export type { HookMap, HookName, HookHandler, HookResult } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
@@ -82,6 +84,12 @@ export interface ModuleContext<O = Record<string, never>> {
   readonly STOP: typeof STOP;
   /** Parses one element of XML the module stored itself (never client input). */
   parseXml(text: string): Element;
+  /**
+   * Copies of one stanza for many recipients (a room message, a presence broadcast): each copy
+   * gets its own top-level attributes (`to`), the children are shared and serialized once for
+   * all copies. Do not change a shared child in place.
+   */
+  fanout(base: Element): Fanout;
   readonly accounts: AccountsApi;
 
   /** Handles a hook for this host. Higher priority runs first; return STOP to end the chain. */

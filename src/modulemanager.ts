@@ -14,6 +14,7 @@ import { KeyvalStore, MapStore, type Json } from "./storage/keyval.js";
 import type { Logger } from "./log.js";
 import { AccountStore } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
+import { Fanout } from "./xml/fanout.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
@@ -314,6 +315,7 @@ export class ModuleManager {
       StreamError,
       STOP,
       parseXml: parseStoredXml,
+      fanout: (base) => new Fanout(base),
       accounts: {
         exists: (u, h) => core.accounts.exists(u, h),
         register: (u, h, p) => core.accounts.register(u, h, p),

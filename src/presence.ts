@@ -3,24 +3,14 @@ import { parseJID } from "./jid.js";
 import type { JID } from "./jid.js";
 import type { CoreContext } from "./context.js";
 import type { SessionHandle } from "./session-handle.js";
+import { Fanout } from "./xml/fanout.js";
 
-/** A copy of a stanza addressed to someone else (presence fans out to many recipients). */
+/**
+ * A copy of a stanza addressed to someone else. It shares the original's children (nobody
+ * changes a routed stanza's payload in place), so they are serialized once for all copies.
+ */
 export function readdress(stanza: Element, to: string): Element {
-  const copy = new (
-    stanza.constructor as new (name: string, attrs: Record<string, string>) => Element
-  )(stanza.name, { ...stanza.attrs, to });
-  for (const child of stanza.children)
-    copy.cnode(typeof child === "string" ? child : deepCopy(child));
-  return copy;
-}
-
-function deepCopy(el: Element): Element {
-  const copy = new (el.constructor as new (name: string, attrs: Record<string, string>) => Element)(
-    el.name,
-    { ...el.attrs },
-  );
-  for (const child of el.children) copy.cnode(typeof child === "string" ? child : deepCopy(child));
-  return copy;
+  return new Fanout(stanza).copy({ to });
 }
 
 /**
@@ -42,6 +32,7 @@ export function broadcastPresence(
   for (const d of directed) recipients.add(d);
   if (!ctx.hooks.run("presence_broadcast", { session, stanza, recipients })) return;
   const from: JID = session.jid;
+  const fanout = new Fanout(stanza);
   for (const to of recipients) {
     let toJid: JID;
     try {
@@ -49,6 +40,6 @@ export function broadcastPresence(
     } catch {
       continue; // recipients come from our own tables; a bad one is a module bug, not the user's
     }
-    ctx.router.route(readdress(stanza, to), from, toJid);
+    ctx.router.route(fanout.copy({ to }), from, toJid);
   }
 }

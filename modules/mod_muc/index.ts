@@ -6,8 +6,10 @@
 //   to a room:          groupchat messages (§7.4), subject changes (§8.1), mediated invitations and
 //                       declines (§7.8.2, §7.8.3), disco#info/items (§6.4, §6.5),
 //                       muc#admin (§8, §9) and muc#owner (§10) IQs
-//   to an occupant JID: presence: create (§10.1), enter (§7.2), change (§7.7), nick change (§7.6),
-//                       leave (§7.14); private messages (§7.5); self-ping (XEP-0410)
+//   to an occupant JID: presence: create (§10.1), enter (§7.2, with multi-session nicks §7.2.9),
+//                       change (§7.7), nick change (§7.6), leave (§7.14); private messages
+//                       (§7.5); IQs passed on between occupants (iq-proxy.ts); self-ping
+//                       (XEP-0410)
 //   sm_remove_connection  an occupant's session ended: it leaves every room
 // Disco: the service is an item of the host (XEP-0045 §6.1).
 //
@@ -84,6 +86,7 @@ export default defineModule({
     for (const r of store.load()) {
       const room = new Room(new JID(r.name, domain), { ...DEFAULT_ROOM_CONFIG, ...r.config });
       room.subject = r.subject;
+      room.locked = r.locked;
       for (const a of r.affiliations) room.setAffiliation(a.jid, a.affiliation, a.reason);
       svc.history.load(room, r.history);
       svc.rooms.set(room.name, room);
@@ -118,13 +121,21 @@ function route(svc: MucService, stanza: Element, from: JID, to: JID): void {
 
 function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
   const type = stanza.attrs.type;
-  if (type === "result" || type === "error") return;
+  if (type === "result" || type === "error") {
+    // Answers to IQs the room passed on between occupants; nothing else expects one.
+    if (to.resource !== "") svc.iqProxy.answer(stanza, from);
+    return;
+  }
   const children = stanza.getChildElements();
   if ((type !== "get" && type !== "set") || children.length !== 1) {
     throw svc.error("bad-request", "an IQ get or set must have exactly one child element");
   }
   const payload = children[0]!;
   const ns = payload.attrs.xmlns;
+  const room = to.local === "" ? undefined : svc.rooms.get(to.local);
+  if (room && to.resource !== "" && !isSelfPing(room, type, payload, from, to)) {
+    return svc.iqProxy.forward(room, stanza, from, to);
+  }
   const result = answer(svc, type, payload.name, ns, payload, from, to);
   const reply = svc.ctx.xml("iq", {
     type: "result",
@@ -155,14 +166,11 @@ function answer(
   const room = svc.rooms.get(to.local);
   if (!room) throw svc.error("item-not-found", "no such room");
   if (to.resource !== "") {
-    // XEP-0410 §3: a self-ping is answered by the room when the sender is that occupant.
-    if (type === "get" && name === "ping" && ns === NS_PING) {
-      const occ = room.byJid.get(from.toString());
-      if (occ && occ.nick === to.resource) return null;
-      throw svc.error("not-acceptable", "you are not joined with that nickname");
-    }
-    // §7.7 IQ proxying to occupants is not offered.
-    throw svc.error("feature-not-implemented", "IQs to occupants are not forwarded");
+    // XEP-0410 §3: a self-ping is answered by the room when the sender is that occupant
+    // (any other IQ to an occupant was passed on in iq() above).
+    const occ = room.byJid.get(from.toString());
+    if (occ && occ.nick === to.resource) return null;
+    throw svc.error("not-acceptable", "you are not joined with that nickname");
   }
   if (name === "query" && ns === NS_DISCO_INFO && type === "get") return roomInfo(svc, room);
   if (name === "query" && ns === NS_DISCO_ITEMS && type === "get") {
@@ -186,6 +194,16 @@ function answer(
     return null;
   }
   throw svc.error("service-unavailable");
+}
+
+/**
+ * XEP-0410 §3: a ping to an occupant JID from that occupant's own session (or from someone not
+ * in the room, who is told so) is answered by the room, not passed on.
+ */
+function isSelfPing(room: Room, type: string, payload: Element, from: JID, to: JID): boolean {
+  if (type !== "get" || payload.name !== "ping" || payload.attrs.xmlns !== NS_PING) return false;
+  const occ = room.byJid.get(from.toString());
+  return !occ || occ.nick === to.resource;
 }
 
 const ROOM_FEATURES = [

@@ -44,7 +44,7 @@ function groupchat(svc: MucService, room: Room, stanza: Element, from: JID): voi
   delete msg.attrs.to;
   delete msg.attrs.xmlns;
   msg.children = stanza.children.slice();
-  for (const o of room.occupants.values()) svc.send(msg, o.jid.toString());
+  svc.broadcast(msg, room.occupants.values());
   if (body) svc.history.record(room, msg);
 }
 
@@ -75,5 +75,6 @@ function privateMessage(
   msg.children = stanza.children.slice();
   // §7.5: so the recipient's client knows this came through a room, not from a contact.
   if (!stanza.getChild("x", NS_MUC_USER)) msg.append(svc.ctx.xml("x", { xmlns: NS_MUC_USER }));
-  svc.send(msg, target.jid.toString());
+  // §7.2.9 leaves it to the service: every resource of a multi-session occupant gets it.
+  svc.broadcast(msg, [target]);
 }

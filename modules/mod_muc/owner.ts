@@ -102,7 +102,7 @@ function destroyRoom(svc: MucService, room: Room, destroy: Element | undefined):
       { from: room.occupantJid(occ.nick), type: "unavailable" },
       xml("x", { xmlns: NS_MUC_USER }, xml("item", { affiliation: "none", role: "none" }), d),
     );
-    svc.send(pres, occ.jid.toString());
+    svc.broadcast(pres, [occ]);
   }
   svc.drop(room);
 }

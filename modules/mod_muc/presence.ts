@@ -1,40 +1,51 @@
 // Presence to an occupant JID (room@service/nick): creating a room (§10.1.1), entering it
-// (§7.2), changing presence (§7.7) or nickname (§7.6), and leaving (§7.14).
+// (§7.2), changing presence (§7.7) or nickname (§7.6), and leaving (§7.14). A user may be in a
+// room under one nick from several resources (§7.2.9, multi-session nick): each session enters
+// and leaves on its own, and the others see one occupant.
 import type { Element } from "../../src/moduleapi.js";
 import type { JID } from "../../src/jid.js";
-import { NS_MUC, Room, type Occupant } from "./room.js";
+import { nickKey, prepareNick } from "./nick.js";
+import { NS_MUC, Room, newOccupant, type Occupant } from "./room.js";
 import type { MucService } from "./service.js";
 
 export function handlePresence(svc: MucService, stanza: Element, from: JID, to: JID): void {
   const type = stanza.attrs.type;
+  const room = svc.rooms.get(to.local);
+  const occ = room?.byJid.get(from.toString());
   if (type === "error") {
-    // An occupant's client bounced our presence: treat it as gone (never answer an error).
-    const room = svc.rooms.get(to.local);
-    const occ = room?.byJid.get(from.toString());
-    if (room && occ) leave(svc, room, occ, stanza);
+    // An occupant's presence bounced: it is unreachable, so it is removed, the others told
+    // with 307 and 333 ("removed because of an error reply", in the XEP's status code
+    // registry). Never answer an error.
+    if (room && occ) leave(svc, room, occ, from.toString(), undefined, [307, 333]);
     return;
   }
-  if (type !== undefined && type !== "unavailable") {
-    // Subscriptions and probes have no meaning for rooms.
+  // Subscriptions and probes have no meaning for rooms.
+  if (type !== undefined && type !== "unavailable") return;
+  if (type === "unavailable") {
+    if (room && occ) leave(svc, room, occ, from.toString(), stanza);
     return;
   }
   // §7.2.1: entering needs a nickname.
-  if (to.resource === "") {
-    if (type === "unavailable") return;
-    throw svc.error("jid-malformed", "a room nickname is required");
-  }
-  const room = svc.rooms.get(to.local);
-  const occ = room?.byJid.get(from.toString());
-  if (type === "unavailable") {
-    if (room && occ) leave(svc, room, occ, stanza);
-    return;
-  }
+  if (to.resource === "") throw svc.error("jid-malformed", "a room nickname is required");
+  const nick = prepareNick(to.resource);
+  if (nick === null) throw svc.error("jid-malformed", "a room nickname cannot be only spaces");
+  // §7.2.1 / status 210: the room tells the occupant when it uses another form of the nick.
+  const modified = nick !== to.resource;
   if (room && occ) {
-    if (occ.nick === to.resource) update(svc, room, occ, stanza);
-    else changeNick(svc, room, occ, to.resource, stanza);
+    if (occ.nick === nick) update(svc, room, occ, from, stanza);
+    else changeNick(svc, room, occ, from, nick, modified, stanza);
     return;
   }
-  enter(svc, room, stanza, from, to);
+  enter(svc, room, stanza, from, to, nick, modified);
+}
+
+/** The occupant holding `nick` under RFC 8266 comparison ("Alice" and "alice" are one nick). */
+function holderOf(room: Room, nick: string): Occupant | undefined {
+  const exact = room.occupants.get(nick);
+  if (exact) return exact;
+  const key = nickKey(nick);
+  for (const o of room.occupants.values()) if (nickKey(o.nick) === key) return o;
+  return undefined;
 }
 
 function enter(
@@ -43,10 +54,11 @@ function enter(
   stanza: Element,
   from: JID,
   to: JID,
+  nick: string,
+  modified: boolean,
 ): void {
   const o = svc.options;
   if (o.access === "none") throw svc.error("forbidden", "this service is closed");
-  const nick = to.resource;
   const mucX = stanza.getChild("x", NS_MUC);
   let room = existing;
   let created = false;
@@ -87,13 +99,18 @@ function enter(
       throw svc.error("not-authorized", "a password is required to enter this room");
     }
   }
-  // §7.2.8: one nickname, one user (another resource of the same user may share it).
-  const holder = room.occupants.get(nick);
+  // §7.2.9: a nick is one user's. The same user entering from another resource joins it
+  // (multi-session nick, which the XEP says the service SHOULD allow).
+  const holder = holderOf(room, nick);
   if (holder && holder.jid.bare().toString() !== from.bare().toString()) {
     throw svc.error("conflict", "that nickname is already in use in this room");
   }
-  if (holder) throw svc.error("conflict", "that nickname is in use by another of your resources");
-  // §7.2.9: the room is full (admins and owners may still enter).
+  const selfStatuses: number[] = [];
+  if (!room.config.anonymous) selfStatuses.push(100);
+  if (modified || (holder && holder.nick !== nick)) selfStatuses.push(210);
+  if (holder) return addSession(svc, room, holder, from, stanza, mucX, selfStatuses);
+
+  // §7.2.10: the room is full (admins and owners may still enter).
   const limit = Math.min(room.config.max_users, o.max_users);
   if (room.occupants.size >= limit && affiliation !== "owner" && affiliation !== "admin") {
     throw svc.error("service-unavailable", "this room is full");
@@ -103,7 +120,7 @@ function enter(
   }
   if (created) svc.rooms.set(room.name, room);
 
-  const occ: Occupant = { nick, jid: from, role: room.defaultRole(affiliation), presence: stanza };
+  const occ = newOccupant(nick, room.defaultRole(affiliation), from, stanza);
   const me = from.toString();
   // §7.2.3: the presence of every occupant already there, first.
   for (const other of room.occupants.values()) {
@@ -111,13 +128,35 @@ function enter(
   }
   svc.addOccupant(room, occ);
   // §7.2.3-§7.2.4, §10.1.1: the new occupant's presence to all; its own copy with 110, 100
-  // when the room is non-anonymous, 201 when the room was just created.
-  const selfStatuses: number[] = [];
-  if (!room.config.anonymous) selfStatuses.push(100);
+  // when the room is non-anonymous, 201 when the room was just created, 210 when the room
+  // changed the nick.
   if (created && room.locked) selfStatuses.push(201);
   svc.broadcastPresence(room, occ, { selfStatuses });
   if (created && room.config.persistent) svc.persist(room);
   // §7.2.15: history, then §7.2.16: the subject, always last (empty when there is none).
+  svc.history.replay(room, me, mucX?.getChild("history"));
+  sendSubject(svc, room, me);
+}
+
+/**
+ * §7.2.9: another resource of an occupant's user enters under its nick. It gets what any new
+ * occupant gets; the others see the occupant's presence change, not a new occupant.
+ */
+function addSession(
+  svc: MucService,
+  room: Room,
+  occ: Occupant,
+  from: JID,
+  stanza: Element,
+  mucX: Element | undefined,
+  selfStatuses: number[],
+): void {
+  const me = from.toString();
+  for (const other of room.occupants.values()) {
+    if (other !== occ) svc.send(svc.presenceOf(room, other, room.showsJidTo(occ), [], {}), me);
+  }
+  svc.addSession(room, occ, from, stanza);
+  svc.broadcastPresence(room, occ, { selfStatuses });
   svc.history.replay(room, me, mucX?.getChild("history"));
   sendSubject(svc, room, me);
 }
@@ -137,8 +176,9 @@ export function sendSubject(svc: MucService, room: Room, to: string): void {
 }
 
 /** §7.7: a new presence from an occupant goes to everyone in the room. */
-function update(svc: MucService, room: Room, occ: Occupant, stanza: Element): void {
-  occ.presence = stanza;
+function update(svc: MucService, room: Room, occ: Occupant, from: JID, stanza: Element): void {
+  // The session that spoke last is the one the room shows.
+  svc.addSession(room, occ, from, stanza);
   svc.broadcastPresence(room, occ);
 }
 
@@ -147,34 +187,75 @@ function changeNick(
   svc: MucService,
   room: Room,
   occ: Occupant,
+  from: JID,
   nick: string,
+  modified: boolean,
   stanza: Element,
 ): void {
-  const holder = room.occupants.get(nick);
-  if (holder) throw svc.error("conflict", "that nickname is already in use in this room");
+  const holder = holderOf(room, nick);
+  if (holder && holder !== occ) {
+    throw svc.error("conflict", "that nickname is already in use in this room");
+  }
+  const selfStatuses = modified ? [210] : [];
+  if (occ.sessions.size > 1) {
+    // One resource of a multi-session occupant takes a nick of its own: to it, the old nick
+    // leaves (303); to everyone, a new occupant arrives; the old nick stays with the others.
+    const key = from.toString();
+    const session = occ.sessions.get(key);
+    svc.sendSelfPresence(
+      room,
+      occ,
+      { type: "unavailable", statuses: [303], item: { nick }, session },
+      key,
+    );
+    if (svc.removeSession(room, occ, key)) svc.broadcastPresence(room, occ);
+    const moved = newOccupant(nick, occ.role, from, stanza);
+    svc.addOccupant(room, moved);
+    svc.broadcastPresence(room, moved, { selfStatuses });
+    return;
+  }
   svc.broadcastPresence(room, occ, { type: "unavailable", statuses: [303], item: { nick } });
   svc.removeOccupant(room, occ);
   occ.nick = nick;
-  occ.presence = stanza;
+  svc.addSession(room, occ, from, stanza);
   svc.addOccupant(room, occ);
-  svc.broadcastPresence(room, occ);
+  svc.broadcastPresence(room, occ, { selfStatuses });
 }
 
-/** §7.14: the leaver gets its own unavailable presence with 110; the others theirs. */
-export function leave(svc: MucService, room: Room, occ: Occupant, stanza?: Element): void {
-  svc.removeOccupant(room, occ);
+/**
+ * §7.14: the session `key` leaves. The leaver gets its own unavailable presence with 110; the
+ * others get the occupant's unavailable presence, or, when other sessions of a multi-session
+ * occupant remain, at most the presence of the one now shown.
+ */
+export function leave(
+  svc: MucService,
+  room: Room,
+  occ: Occupant,
+  key: string,
+  stanza?: Element,
+  statuses: number[] = [],
+): void {
+  const session = occ.sessions.get(key);
   // Its <status/> text, if any, goes with it (presenceOf keeps only that of an unavailable).
+  if (session && stanza) session.presence = stanza;
+  if (occ.sessions.size > 1) {
+    svc.sendSelfPresence(room, occ, { type: "unavailable", statuses, session }, key);
+    if (svc.removeSession(room, occ, key)) svc.broadcastPresence(room, occ);
+    return;
+  }
+  svc.removeOccupant(room, occ);
   if (stanza) occ.presence = stanza;
-  svc.broadcastPresence(room, occ, { type: "unavailable" });
+  svc.broadcastPresence(room, occ, { type: "unavailable", statuses });
   svc.maybeVanish(room);
 }
 
 /** The leaving user's session ended: it leaves every room it was in. */
 export function sessionEnded(svc: MucService, jid: JID): void {
-  const rooms = svc.joined.get(jid.toString());
+  const key = jid.toString();
+  const rooms = svc.joined.get(key);
   if (!rooms) return;
   for (const room of [...rooms]) {
-    const occ = room.byJid.get(jid.toString());
-    if (occ) leave(svc, room, occ);
+    const occ = room.byJid.get(key);
+    if (occ) leave(svc, room, occ, key);
   }
 }

@@ -63,13 +63,27 @@ export const DEFAULT_ROOM_CONFIG: RoomConfig = {
   members_by_default: true,
 };
 
+/** One of an occupant's client sessions: a real full JID and the last presence it sent. */
+export interface OccupantSession {
+  jid: JID;
+  presence: Element;
+}
+
 export interface Occupant {
   nick: string;
-  /** The occupant's real full JID. */
-  jid: JID;
   role: Role;
-  /** The last available presence the occupant sent the room, as received. */
+  /**
+   * The sessions present under this nick: one, or several resources of one user (§7.2.9
+   * multi-session nick). In-room traffic goes to all of them.
+   */
+  readonly sessions: Map<string, OccupantSession>;
+  /** The session the room shows (its JID in muc#user items, its presence): the latest to speak. */
+  jid: JID;
   presence: Element;
+}
+
+export function newOccupant(nick: string, role: Role, jid: JID, presence: Element): Occupant {
+  return { nick, role, sessions: new Map([[jid.toString(), { jid, presence }]]), jid, presence };
 }
 
 export interface HistoryEntry {
@@ -82,7 +96,7 @@ export interface HistoryEntry {
 
 export class Room {
   readonly occupants = new Map<string, Occupant>();
-  /** Occupants by real full JID. */
+  /** Occupants by the real full JID of each of their sessions. */
   readonly byJid = new Map<string, Occupant>();
   /** Bare JID -> affiliation other than none, with the reason given when it was set. */
   readonly affiliations = new Map<string, { affiliation: Affiliation; reason: string }>();
@@ -90,7 +104,7 @@ export class Room {
   history: HistoryEntry[] = [];
   /**
    * §10.1.1: a new room stays locked (nobody else may enter) until its owner configured it or
-   * accepted the default configuration (instant room, §10.1.2).
+   * accepted the default configuration (instant room, §10.1.2). Stored with persistent rooms.
    */
   locked = false;
 

@@ -5,12 +5,14 @@ import type { Element, ModuleContext } from "../../src/moduleapi.js";
 import type { StanzaErrorCondition } from "../../src/xmpp/errors.js";
 import type { JID } from "../../src/jid.js";
 import { History } from "./history.js";
+import { IqProxy } from "./iq-proxy.js";
 import {
   NS_MUC,
   NS_MUC_USER,
   Room,
   type Affiliation,
   type Occupant,
+  type OccupantSession,
   type RoomConfig,
 } from "./room.js";
 import type { MucStore } from "./store.js";
@@ -48,6 +50,8 @@ export interface PresenceOptions {
   item?: ItemExtras;
   /** A <destroy/> element to include (§10.9). */
   destroy?: Element;
+  /** Show this session of the occupant rather than the one the room shows (multi-session). */
+  session?: OccupantSession;
 }
 
 export class MucService {
@@ -55,6 +59,7 @@ export class MucService {
   /** Real full JID -> the rooms it is an occupant of (for sm_remove_connection). */
   readonly joined = new Map<string, Set<Room>>();
   readonly history: History;
+  readonly iqProxy: IqProxy;
   private readonly admins: Set<string>;
 
   constructor(
@@ -64,6 +69,7 @@ export class MucService {
   ) {
     this.admins = new Set(ctx.options.access_admin);
     this.history = new History(this);
+    this.iqProxy = new IqProxy(this);
   }
 
   get options(): Readonly<MucOptions> {
@@ -84,21 +90,28 @@ export class MucService {
     return room.affiliationOf(jid);
   }
 
-  /**
-   * Routes a copy of `base` addressed to `to`. The children are shared, not copied or
-   * re-serialized: one element built per broadcast, one shallow copy per occupant.
-   */
+  /** Routes a copy of `base` addressed to `to`. */
   send(base: Element, to: string): void {
-    const el = this.ctx.xml(base.name, { ...base.attrs, to });
-    el.children = base.children.slice();
-    this.ctx.route(el);
+    this.ctx.route(this.ctx.fanout(base).copy({ to }));
+  }
+
+  /**
+   * Routes copies of one stanza to every session of every occupant in `to`: the copies share
+   * their children, which are serialized once for all of them (design: one serialization per
+   * fan-out).
+   */
+  broadcast(base: Element, to: Iterable<Occupant>): void {
+    const fanout = this.ctx.fanout(base);
+    for (const occ of to) {
+      for (const key of occ.sessions.keys()) this.ctx.route(fanout.copy({ to: key }));
+    }
   }
 
   /** Saves a persistent room's configuration, subject and affiliations. */
   persist(room: Room): void {
     if (!room.config.persistent) return;
     try {
-      this.store.save(room.name, room.config, room.subject, room.affiliations);
+      this.store.save(room);
     } catch (err) {
       this.ctx.log.error({ err, room: room.jid.toString() }, "could not store a room");
       throw this.error("internal-server-error");
@@ -115,19 +128,52 @@ export class MucService {
     }
   }
 
+  /** Puts an occupant, with every session it has, into the room. */
   addOccupant(room: Room, occ: Occupant): void {
     room.occupants.set(occ.nick, occ);
-    room.byJid.set(occ.jid.toString(), occ);
-    const key = occ.jid.toString();
+    for (const s of occ.sessions.values()) this.indexSession(room, occ, s.jid);
+  }
+
+  /** Takes an occupant out of the room; `occ.sessions` stays as it was, to tell them. */
+  removeOccupant(room: Room, occ: Occupant): void {
+    room.occupants.delete(occ.nick);
+    for (const key of occ.sessions.keys()) this.unindexSession(room, key);
+  }
+
+  /** §7.2.9: another resource of the occupant's user enters under the same nick. */
+  addSession(room: Room, occ: Occupant, jid: JID, presence: Element): void {
+    occ.sessions.set(jid.toString(), { jid, presence });
+    occ.jid = jid;
+    occ.presence = presence;
+    this.indexSession(room, occ, jid);
+  }
+
+  /**
+   * One session of a multi-session occupant leaves; the occupant stays. Returns whether the
+   * session the room showed changed (the others then see the next one's presence).
+   */
+  removeSession(room: Room, occ: Occupant, key: string): boolean {
+    occ.sessions.delete(key);
+    this.unindexSession(room, key);
+    if (occ.jid.toString() !== key) return false;
+    const next = [...occ.sessions.values()].at(-1);
+    if (next) {
+      occ.jid = next.jid;
+      occ.presence = next.presence;
+    }
+    return true;
+  }
+
+  private indexSession(room: Room, occ: Occupant, jid: JID): void {
+    const key = jid.toString();
+    room.byJid.set(key, occ);
     let set = this.joined.get(key);
     if (!set) this.joined.set(key, (set = new Set()));
     set.add(room);
   }
 
-  removeOccupant(room: Room, occ: Occupant): void {
-    room.occupants.delete(occ.nick);
-    room.byJid.delete(occ.jid.toString());
-    const key = occ.jid.toString();
+  private unindexSession(room: Room, key: string): void {
+    room.byJid.delete(key);
     const set = this.joined.get(key);
     set?.delete(room);
     if (set?.size === 0) this.joined.delete(key);
@@ -159,7 +205,8 @@ export class MucService {
     const { xml } = this.ctx;
     const pres = xml("presence", { from: room.occupantJid(occ.nick) });
     if (o.type) pres.attrs.type = o.type;
-    for (const child of occ.presence.children) {
+    const shown = o.session ?? occ;
+    for (const child of shown.presence.children) {
       if (typeof child === "string") continue;
       const ns = child.attrs.xmlns;
       if (child.name === "x" && (ns === NS_MUC || ns === NS_MUC_USER)) continue;
@@ -171,7 +218,7 @@ export class MucService {
       affiliation: this.affiliation(room, occ.jid),
       role: o.type ? "none" : occ.role,
     });
-    if (withJid) item.attrs.jid = occ.jid.toString();
+    if (withJid) item.attrs.jid = shown.jid.toString();
     if (o.item?.nick) item.attrs.nick = o.item.nick;
     if (o.item?.actor) item.append(xml("actor", { nick: o.item.actor }));
     if (o.item?.reason) item.append(xml("reason", {}, o.item.reason));
@@ -189,24 +236,25 @@ export class MucService {
    */
   broadcastPresence(room: Room, occ: Occupant, o: PresenceOptions = {}): void {
     const statuses = o.statuses ?? [];
-    let withJid: Element | undefined;
-    let withoutJid: Element | undefined;
+    const withJid: Occupant[] = [];
+    const withoutJid: Occupant[] = [];
     for (const viewer of room.occupants.values()) {
       if (viewer === occ) continue;
-      if (room.showsJidTo(viewer)) {
-        withJid ??= this.presenceOf(room, occ, true, statuses, o);
-        this.send(withJid, viewer.jid.toString());
-      } else {
-        withoutJid ??= this.presenceOf(room, occ, false, statuses, o);
-        this.send(withoutJid, viewer.jid.toString());
-      }
+      (room.showsJidTo(viewer) ? withJid : withoutJid).push(viewer);
+    }
+    if (withJid.length > 0) this.broadcast(this.presenceOf(room, occ, true, statuses, o), withJid);
+    if (withoutJid.length > 0) {
+      this.broadcast(this.presenceOf(room, occ, false, statuses, o), withoutJid);
     }
     this.sendSelfPresence(room, occ, o);
   }
 
-  sendSelfPresence(room: Room, occ: Occupant, o: PresenceOptions = {}): void {
+  /** The occupant's own presence with 110 (§7.2.2), to each of its sessions (or just `only`). */
+  sendSelfPresence(room: Room, occ: Occupant, o: PresenceOptions = {}, only?: string): void {
     const self = [...(o.statuses ?? []), 110, ...(o.selfStatuses ?? [])];
-    this.send(this.presenceOf(room, occ, true, self, o), occ.jid.toString());
+    const pres = this.presenceOf(room, occ, true, self, o);
+    if (only) this.send(pres, only);
+    else this.broadcast(pres, [occ]);
   }
 
   /** A message from the room itself with muc#user status codes (§10.2.1: 104, 172, 173). */
@@ -215,6 +263,6 @@ export class MucService {
     const x = xml("x", { xmlns: NS_MUC_USER });
     for (const code of codes) x.append(xml("status", { code: String(code) }));
     const msg = xml("message", { from: room.jid.toString(), type: "groupchat" }, x);
-    for (const occ of room.occupants.values()) this.send(msg, occ.jid.toString());
+    this.broadcast(msg, room.occupants.values());
   }
 }

@@ -37,14 +37,29 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX muc_history_by_room ON muc_history (service, name, id);
     `,
   },
+  {
+    // A persistent room created locked (§10.1.1) stays locked across a restart until configured.
+    version: 2,
+    up: "ALTER TABLE muc_rooms ADD COLUMN locked INTEGER NOT NULL DEFAULT 0",
+  },
 ];
 
 export interface StoredRoom {
   name: string;
   config: RoomConfig;
   subject: { text: string; nick: string } | null;
+  locked: boolean;
   affiliations: { jid: string; affiliation: Affiliation; reason: string }[];
   history: { at: number; stanza: string }[];
+}
+
+/** What is stored of a room (a Room has all of it). */
+export interface RoomRecord {
+  readonly name: string;
+  readonly config: RoomConfig;
+  readonly subject: { text: string; nick: string } | null;
+  readonly locked: boolean;
+  readonly affiliations: Iterable<[string, { affiliation: Affiliation; reason: string }]>;
 }
 
 interface RoomRow {
@@ -52,6 +67,7 @@ interface RoomRow {
   config: string;
   subject: string | null;
   subject_nick: string | null;
+  locked: number;
 }
 
 export class MucStore {
@@ -61,26 +77,23 @@ export class MucStore {
     { jid: string; affiliation: Affiliation; reason: string }
   >;
   private readonly hist: Statement<[string, string], { at: number; stanza: string }>;
-  private readonly upsert: Statement<[string, string, string, string | null, string | null]>;
+  private readonly upsert: Statement<
+    [string, string, string, string | null, string | null, number]
+  >;
   private readonly delAffs: Statement<[string, string]>;
   private readonly insAff: Statement<[string, string, string, string, string]>;
   private readonly delRoom: Statement<[string, string]>;
   private readonly delHist: Statement<[string, string]>;
   private readonly insHist: Statement<[string, string, number, string]>;
   private readonly trimHist: Statement<[string, string, string, string, number]>;
-  private readonly saveTx: (
-    name: string,
-    config: RoomConfig,
-    subject: { text: string; nick: string } | null,
-    affiliations: Iterable<[string, { affiliation: Affiliation; reason: string }]>,
-  ) => void;
+  private readonly saveTx: (room: RoomRecord) => void;
 
   constructor(
     db: Database,
     private readonly service: string,
   ) {
     this.rooms = db.prepare(
-      "SELECT name, config, subject, subject_nick FROM muc_rooms WHERE service = ?",
+      "SELECT name, config, subject, subject_nick, locked FROM muc_rooms WHERE service = ?",
     );
     this.affs = db.prepare(
       "SELECT jid, affiliation, reason FROM muc_affiliations WHERE service = ? AND name = ?",
@@ -89,9 +102,10 @@ export class MucStore {
       "SELECT at, stanza FROM muc_history WHERE service = ? AND name = ? ORDER BY id",
     );
     this.upsert = db.prepare(
-      `INSERT INTO muc_rooms (service, name, config, subject, subject_nick) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO muc_rooms (service, name, config, subject, subject_nick, locked)
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(service, name) DO UPDATE SET config = excluded.config,
-         subject = excluded.subject, subject_nick = excluded.subject_nick`,
+         subject = excluded.subject, subject_nick = excluded.subject_nick, locked = excluded.locked`,
     );
     this.delAffs = db.prepare("DELETE FROM muc_affiliations WHERE service = ? AND name = ?");
     this.insAff = db.prepare(
@@ -107,17 +121,18 @@ export class MucStore {
       `DELETE FROM muc_history WHERE service = ? AND name = ? AND id NOT IN
          (SELECT id FROM muc_history WHERE service = ? AND name = ? ORDER BY id DESC LIMIT ?)`,
     );
-    this.saveTx = db.transaction((name, config, subject, affiliations) => {
+    this.saveTx = db.transaction((room: RoomRecord) => {
       this.upsert.run(
         this.service,
-        name,
-        JSON.stringify(config),
-        subject?.text ?? null,
-        subject?.nick ?? null,
+        room.name,
+        JSON.stringify(room.config),
+        room.subject?.text ?? null,
+        room.subject?.nick ?? null,
+        room.locked ? 1 : 0,
       );
-      this.delAffs.run(this.service, name);
-      for (const [jid, a] of affiliations) {
-        this.insAff.run(this.service, name, jid, a.affiliation, a.reason);
+      this.delAffs.run(this.service, room.name);
+      for (const [jid, a] of room.affiliations) {
+        this.insAff.run(this.service, room.name, jid, a.affiliation, a.reason);
       }
     });
   }
@@ -128,19 +143,15 @@ export class MucStore {
       name: r.name,
       config: JSON.parse(r.config) as RoomConfig,
       subject: r.subject === null ? null : { text: r.subject, nick: r.subject_nick ?? "" },
+      locked: r.locked === 1,
       affiliations: this.affs.all(this.service, r.name),
       history: this.hist.all(this.service, r.name),
     }));
   }
 
-  /** Writes a room's configuration, subject and affiliations (one transaction). */
-  save(
-    name: string,
-    config: RoomConfig,
-    subject: { text: string; nick: string } | null,
-    affiliations: Iterable<[string, { affiliation: Affiliation; reason: string }]>,
-  ): void {
-    this.saveTx(name, config, subject, affiliations);
+  /** Writes a room's configuration, subject, lock and affiliations (one transaction). */
+  save(room: RoomRecord): void {
+    this.saveTx(room);
   }
 
   remove(name: string): void {

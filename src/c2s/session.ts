@@ -6,6 +6,7 @@ import { parseJID, type JID } from "../jid.js";
 import type { Logger } from "../log.js";
 import type { DeliveryTracker, SessionHandle } from "../session-handle.js";
 import { NS } from "../xmpp/ns.js";
+import { serialize } from "../xml/fanout.js";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "../xmpp/errors.js";
 import { errorReply, stanzaKind } from "../stanza.js";
 import { isModuleFault } from "../module-fault.js";
@@ -513,7 +514,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
     for (const u of sm.peekUnacked()) {
       const onSafe = u.onSafe;
       u.onSafe = undefined;
-      if (!this.conn.write(u.stanza.toString(), onSafe)) onSafe?.();
+      if (!this.conn.write(serialize(u.stanza), onSafe)) onSafe?.();
     }
     if (sm.pending > 0) this.scheduleAckRequest();
     this.log.info({ resent: sm.pending }, "session resumed");
@@ -553,7 +554,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       }
       if (this.state === "hibernated") return; // kept for re-sending on resumption
       const handedOn = Handoff.current?.track();
-      if (!this.conn.write(stanza.toString(), handedOn)) handedOn?.();
+      if (!this.conn.write(serialize(stanza), handedOn)) handedOn?.();
       this.scheduleAckRequest();
       return;
     }
@@ -565,7 +566,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
     if (keep) this.unflushed.add(keep);
     const written =
       this.state !== "hibernated" &&
-      this.conn.write(stanza.toString(), (err) => {
+      this.conn.write(serialize(stanza), (err) => {
         handedOn?.();
         if (keep) this.unflushed.delete(keep);
         if (tracker) (err ? tracker.failed : tracker.acked).call(tracker);

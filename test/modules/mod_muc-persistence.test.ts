@@ -8,7 +8,17 @@ import { Writable } from "node:stream";
 import { defaultConfig, defaultListener, type ServerConfig } from "../../src/config/config.js";
 import { Server } from "../../src/server.js";
 import { connect, errorCondition, type TestClient } from "../../src/testkit/index.js";
-import { MUC, adminItem, codes, configure, enter, iq, join, xml } from "./mod_muc.helpers.js";
+import {
+  MUC,
+  NS_OWNER,
+  adminItem,
+  codes,
+  configure,
+  enter,
+  iq,
+  join,
+  xml,
+} from "./mod_muc.helpers.js";
 
 describe("mod_muc persistent rooms across a restart", () => {
   const dir = mkdtempSync(joinPath(tmpdir(), "parley-muc-"));
@@ -36,7 +46,8 @@ describe("mod_muc persistent rooms across a restart", () => {
     config = defaultConfig(dir);
     config.listen = [defaultListener(0)];
     for (const l of config.listen) l.ip = "127.0.0.1";
-    config.modules = { mod_muc: { history_size: 10 } };
+    // New rooms are persistent, so a room still locked at shutdown is in the store.
+    config.modules = { mod_muc: { history_size: 10, default_room_options: { persistent: true } } };
   });
   after(async () => {
     await stop();
@@ -114,5 +125,28 @@ describe("mod_muc persistent rooms across a restart", () => {
         .map((i) => i.attrs.jid),
       ["bob@localhost"],
     );
+  });
+
+  it("keeps a persistent room that was never configured locked across a restart (§10.1.1)", async () => {
+    await stop();
+    let port = await start();
+    const a = await client(port, "alice");
+    assert.ok(codes(await join(a, "unready", "alice")).includes(201));
+    await stop();
+
+    port = await start();
+    const b = await client(port, "bob");
+    assert.equal(errorCondition(await join(b, "unready", "bob")), "item-not-found");
+    // The owner may enter and accept it as an instant room (§10.1.2); then others may enter.
+    const a2 = await client(port, "alice");
+    await enter(a2, "unready", "alice");
+    const res = await iq(
+      a2,
+      "set",
+      `unready@${MUC}`,
+      xml("query", { xmlns: NS_OWNER }, xml("x", { xmlns: "jabber:x:data", type: "submit" })),
+    );
+    assert.equal(res.attrs.type, "result");
+    assert.ok(codes(await join(b, "unready", "bob")).includes(110));
   });
 });
