@@ -280,6 +280,48 @@ describe("mod_muc (XEP-0045)", () => {
       await Promise.all([a.stop(), b.stop(), c.stop()]);
     });
 
+    it("limits history by maxchars, seconds and since, all that apply (§7.2.15)", async () => {
+      const a = await t.client("alice", { resource: "h2" });
+      await instantRoom(a, "hist2", "alice");
+      for (const body of ["one", "two", "three"]) {
+        await a.send(
+          xml("message", { to: `hist2@${MUC}`, type: "groupchat" }, xml("body", {}, body)),
+        );
+        await a.next((el) => el.name === "message" && el.getChildText("body") === body);
+        // Distinct millisecond stamps, so "since" can fall between two messages.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      /** The history bodies a new occupant gets with <history attrs/>, and their stamps. */
+      const history = async (user: string, attrs: Record<string, string>) => {
+        const c = await t.client(user, { resource: "h2" });
+        await join(c, "hist2", user, [xml("history", attrs)]);
+        const got: { body: string; stamp: string }[] = [];
+        for (;;) {
+          const m = await c.next((el) => el.name === "message");
+          if (m.getChild("subject")) break;
+          const stamp = m.getChild("delay", "urn:xmpp:delay")?.attrs.stamp ?? "";
+          got.push({ body: m.getChildText("body") ?? "", stamp });
+        }
+        await c.stop();
+        return got;
+      };
+      const all = await history("h2all", {});
+      assert.deepEqual(
+        all.map((h) => h.body),
+        ["one", "two", "three"],
+      );
+      const bodies = async (user: string, attrs: Record<string, string>) =>
+        (await history(user, attrs)).map((h) => h.body);
+      assert.deepEqual(await bodies("h2since", { since: all[1]!.stamp }), ["three"]);
+      assert.deepEqual(await bodies("h2secs", { seconds: "3600" }), ["one", "two", "three"]);
+      assert.deepEqual(await bodies("h2none", { maxchars: "0" }), []);
+      assert.deepEqual(await bodies("h2both", { maxchars: "100000", maxstanzas: "2" }), [
+        "two",
+        "three",
+      ]);
+      await a.stop();
+    });
+
     it("lets a participant change the subject and shows it to new occupants (§8.1, §7.2.16)", async () => {
       const a = await t.client("alice", { resource: "s1" });
       const b = await t.client("bob", { resource: "s1" });
@@ -657,6 +699,32 @@ describe("mod_muc (XEP-0045)", () => {
       assert.equal(dec.getChild("x", NS_USER)!.getChild("decline")!.attrs.from, "bob@localhost");
       await a.stop();
       await b.stop();
+    });
+
+    it("passes a direct invitation from client to client untouched (XEP-0249 §2)", async () => {
+      const a = await t.client("alice", { resource: "i3" });
+      const c = await t.client("carol", { resource: "i3" });
+      await instantRoom(a, "direct", "alice");
+      await a.send(
+        xml(
+          "message",
+          { to: c.jid },
+          xml("x", {
+            xmlns: "jabber:x:conference",
+            jid: `direct@${MUC}`,
+            reason: "come along",
+          }),
+        ),
+      );
+      const inv = await c.next((el) => el.getChild("x", "jabber:x:conference") !== undefined);
+      assert.equal(inv.attrs.from, a.jid);
+      const x = inv.getChild("x", "jabber:x:conference")!;
+      assert.equal(x.attrs.jid, `direct@${MUC}`);
+      assert.equal(x.attrs.reason, "come along");
+      // The invitee can act on it: the room lets her in.
+      await enter(c, "direct", "carol");
+      await a.stop();
+      await c.stop();
     });
 
     it("refuses an invitation from a member of a members-only room with forbidden (§7.8.2)", async () => {
