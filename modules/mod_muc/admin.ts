@@ -192,8 +192,7 @@ function applyRole(svc: MucService, room: Room, c: RoleChange, actor: string | u
     svc.maybeVanish(room);
     return;
   }
-  target.role = role;
-  svc.broadcastPresence(room, target, { item: { actor, reason } });
+  svc.setRole(room, target, role, { actor, reason });
 }
 
 function applyAffiliation(
@@ -212,8 +211,7 @@ function applyAffiliation(
       removeWith(svc, room, occ, 321, actor, c.reason);
     } else {
       // §9.3 etc.: the new affiliation (and the role that goes with it) shown to everyone.
-      occ.role = room.defaultRole(c.affiliation);
-      svc.broadcastPresence(room, occ, { item: { actor, reason: c.reason } });
+      svc.setRole(room, occ, room.defaultRole(c.affiliation), { actor, reason: c.reason });
     }
   }
 }

@@ -70,8 +70,7 @@ export function ownerSet(svc: MucService, room: Room, from: JID, query: Element)
     for (const occ of room.occupants.values()) {
       const role = room.defaultRole(svc.affiliation(room, occ.jid));
       if (occ.role !== role && occ.role !== "moderator") {
-        occ.role = role;
-        svc.broadcastPresence(room, occ);
+        svc.setRole(room, occ, role);
       }
     }
   }

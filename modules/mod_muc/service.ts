@@ -13,6 +13,7 @@ import {
   type Affiliation,
   type Occupant,
   type OccupantSession,
+  type Role,
   type RoomConfig,
 } from "./room.js";
 import type { MucStore } from "./store.js";
@@ -255,6 +256,22 @@ export class MucService {
     const pres = this.presenceOf(room, occ, true, self, o);
     if (only) this.send(pres, only);
     else this.broadcast(pres, [occ]);
+  }
+
+  /**
+   * Changes an occupant's role and shows it to everyone (§8.3-§8.4, §9.6-§9.7). In a
+   * semi-anonymous room real JIDs go with the moderator role (§4.2), so an occupant who gains it
+   * gets every other occupant's presence again with their JIDs, and one who loses it gets them
+   * again without.
+   */
+  setRole(room: Room, occ: Occupant, role: Role, item: ItemExtras = {}): void {
+    const couldSee = room.showsJidTo(occ);
+    occ.role = role;
+    this.broadcastPresence(room, occ, { item });
+    if (room.showsJidTo(occ) === couldSee) return;
+    for (const other of room.occupants.values()) {
+      if (other !== occ) this.broadcast(this.presenceOf(room, other, !couldSee, [], {}), [occ]);
+    }
   }
 
   /** A message from the room itself with muc#user status codes (§10.2.1: 104, 172, 173). */

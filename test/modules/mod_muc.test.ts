@@ -549,7 +549,7 @@ describe("mod_muc (XEP-0045)", () => {
       await b.stop();
     });
 
-    it("grants moderator (§9.6) for admins only, and lists moderators (§8.5)", async () => {
+    it("grants moderator (§9.6) for admins only, with real JIDs to see, and lists moderators (§8.5)", async () => {
       const a = await t.client("alice", { resource: "mo" });
       const b = await t.client("bob", { resource: "mo" });
       const c = await t.client("carol", { resource: "mo" });
@@ -560,6 +560,11 @@ describe("mod_muc (XEP-0045)", () => {
       await c.next(
         (el) => el.attrs.from === `mods@${MUC}/bob` && item(el)?.attrs.role === "moderator",
       );
+      // The room is semi-anonymous: as a moderator bob now sees carol's real JID (§4.2).
+      const carol = await b.next(
+        (el) => el.attrs.from === `mods@${MUC}/carol` && item(el)?.attrs.jid !== undefined,
+      );
+      assert.equal(item(carol)?.attrs.jid, c.jid);
       // Bob is a moderator but not an admin: he may not make Carol one.
       const no = await iq(b, "set", `mods@${MUC}`, adminItem({ nick: "carol", role: "moderator" }));
       assert.equal(errorCondition(no), "not-allowed");
