@@ -29,7 +29,7 @@ export default defineModule({
   start(ctx) {
     const { StanzaError } = ctx;
     const store = ctx.map<true>("mod_blocking");
-    /** Blocklists of users with bound sessions (bare JID -> blocked JIDs). */
+    /** Blocklists of users with bound sessions (local part -> blocked JIDs). */
     const cache = new Map<string, Set<string>>();
     /** Sessions that fetched the blocklist, and so get pushes (§3.3, §3.4). */
     const fetched = new WeakSet<SessionHandle>();
@@ -170,9 +170,9 @@ export default defineModule({
 
     ctx.hook("sm_remove_connection", ({ session }) => {
       const bare = session.jid.bare().toString();
-      if (ctx.server.sessions(bare).length === 0) cache.delete(bare);
+      if (ctx.server.sessions(bare).length === 0) cache.delete(session.jid.local);
     });
-    ctx.hook("remove_user", ({ username }) => void cache.delete(`${username}@${ctx.host}`));
+    ctx.hook("remove_user", ({ username }) => void cache.delete(username));
 
     // --- helpers -----------------------------------------------------------------------
 
@@ -200,11 +200,11 @@ export default defineModule({
     }
 
     function listOf(user: string): Set<string> {
-      const bare = `${user}@${ctx.host}`;
-      const cached = cache.get(bare);
+      // Looked up for every stanza delivered: keyed by the local part, no string to build.
+      const cached = cache.get(user);
       if (cached) return cached;
       const list = new Set(store.all(ctx.host, user).keys());
-      if (ctx.server.sessions(bare).length > 0) cache.set(bare, list);
+      if (ctx.server.sessions(`${user}@${ctx.host}`).length > 0) cache.set(user, list);
       return list;
     }
 
