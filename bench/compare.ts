@@ -76,8 +76,9 @@ figures side by side with Parley's ratios. Defaults in brackets.
   --muc-senders N           occupants that send groupchat messages [${DEFAULT_OPTIONS.mucSenders}]
   --muc-steps LIST          offered msg/s into the room per step; each is delivered to every
                             occupant [${DEFAULT_OPTIONS.mucSteps.join(",")}]
-  --profile                 also run the message scenario once more against Parley under
-                            node --cpu-prof and summarise the top self-time functions
+  --profile                 also run the load scenarios chosen (messages, muc; else messages)
+                            once more against Parley under node --cpu-prof and summarise the
+                            top self-time functions
   --profile-only            only that profile run
   --quick                   a short run: 1000 idle sessions, 3 s steps and login loop
   --no-install              do not apt-get install ejabberd/Prosody (use them if present)
@@ -464,8 +465,14 @@ async function main(): Promise<void> {
     const profDir = join(BENCH_DIR, "results", "profiles");
     mkdirSync(profDir, { recursive: true });
     const before = new Set(sh("ls", [profDir]).split("\n"));
-    log(`\n=== profile: the message scenario against Parley under node --cpu-prof (${profDir})`);
-    await runServer("parley", o, cert, offline, [messages], profDir);
+    // The load scenarios chosen (messages, muc), or the message scenario when none was.
+    const loads = SCENARIOS.filter(
+      (s) => (s.name === "messages" || s.name === "muc") && o.scenarios.includes(s.name),
+    );
+    const profiled = loads.length > 0 ? loads : [messages];
+    const names = profiled.map((s) => s.name).join(", ");
+    log(`\n=== profile: ${names} against Parley under node --cpu-prof (${profDir})`);
+    await runServer("parley", o, cert, offline, profiled, profDir);
     const file = sh("ls", ["-t", profDir])
       .split("\n")
       .find((f) => f.endsWith(".cpuprofile") && !before.has(f));
