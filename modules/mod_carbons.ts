@@ -37,7 +37,7 @@ export default defineModule({
     /** Messages whose <private/> we removed on delivery, so they still get no copies (§9). */
     const privateMessages = new WeakSet<Element>();
     /** Eligible messages seen lately, as "direction user peer id", for error replies (§6). */
-    const recent = new Set<string>();
+    const recent = new RecentKeys(REMEMBERED_IDS);
 
     // §3: clients look for the feature in their server's disco#info.
     ctx.feature(NS_CARBONS);
@@ -172,9 +172,7 @@ export default defineModule({
     }
 
     function remember(key: string): void {
-      recent.delete(key);
       recent.add(key);
-      if (recent.size > REMEMBERED_IDS) recent.delete(recent.values().next().value!);
     }
 
     /**
@@ -207,4 +205,37 @@ function copy(el: Element): Element {
   );
   for (const child of el.children) out.cnode(typeof child === "string" ? child : copy(child));
   return out;
+}
+
+/**
+ * The last `size` keys added, in a ring: adding overwrites the oldest. (A Set evicting from its
+ * front was the server's top cost in the message benchmark: V8 leaves deleted entries in place
+ * until it rehashes, so finding the oldest walked over all those deleted since, ~10 us a
+ * message with 10 000 ids; docs/performance.md.)
+ */
+export class RecentKeys {
+  private readonly ring: (string | undefined)[];
+  /** How many times each key is in the ring (a message id may come again). */
+  private readonly counts = new Map<string, number>();
+  private next = 0;
+
+  constructor(size: number) {
+    this.ring = new Array<string | undefined>(size);
+  }
+
+  add(key: string): void {
+    const old = this.ring[this.next];
+    if (old !== undefined) {
+      const n = this.counts.get(old)!;
+      if (n === 1) this.counts.delete(old);
+      else this.counts.set(old, n - 1);
+    }
+    this.ring[this.next] = key;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.next = (this.next + 1) % this.ring.length;
+  }
+
+  has(key: string): boolean {
+    return this.counts.has(key);
+  }
 }
