@@ -28,7 +28,9 @@ import {
 } from "./lib/report.js";
 import {
   DEFAULT_OPTIONS,
+  cpuTicks,
   loadAverage,
+  stealPercent,
   messages,
   SCENARIOS,
   settle,
@@ -353,8 +355,10 @@ async function runServer(
         const waited = await settle(server.pid);
         if (waited > 2.5)
           log(`  (waited ${waited} s for ${name} to be quiet after the last scenario)`);
+        const ticks0 = cpuTicks();
         result = await scenario.run(ctx);
         result.settleSeconds = waited;
+        result.steal = stealPercent(ticks0, cpuTicks());
       } catch (err) {
         result = {
           scenario: scenario.name,
@@ -511,7 +515,7 @@ async function main(): Promise<void> {
     const loads = runs
       .map(
         (r) =>
-          `${r.name}: ${r.results.map((x) => `${x.scenario} ${x.load ? x.load.map((l) => l.toFixed(2)).join("→") : "–"}`).join(", ")}`,
+          `${r.name}: ${r.results.map((x) => `${x.scenario} ${x.load ? x.load.map((l) => l.toFixed(2)).join("→") : "–"}${x.steal !== undefined ? ` (steal ${x.steal} %)` : ""}`).join(", ")}`,
       )
       .join("\n  ");
     console.log(`\nParley side by side (${m.date}, ${m.cores} cores, ${m.memory}, Node ${m.node})`);
@@ -537,7 +541,7 @@ async function main(): Promise<void> {
       "",
       markdownTable(runs),
       "",
-      `Load average (1 min) at the start → end of each scenario: ${loads.replace(/\n {2}/g, "; ")}.`,
+      `Load average (1 min) at the start → end of each scenario, and the CPU time stolen by the hypervisor during it: ${loads.replace(/\n {2}/g, "; ")}.`,
       "",
       "Targets:",
       "",
