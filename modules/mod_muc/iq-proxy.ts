@@ -15,6 +15,8 @@ import type { MucService } from "./service.js";
 const NS_VCARD = "vcard-temp";
 /** How long an answer is awaited; after that a late one is dropped like any unknown id. */
 const TIMEOUT_MS = 120_000;
+/** Requests awaiting an answer, service-wide: memory a flood of unanswered IQs cannot pass. */
+const MAX_PENDING = 10_000;
 
 interface Pending {
   /** The requester's id and real full JID. */
@@ -39,6 +41,9 @@ export class IqProxy {
     if (!sender) throw this.svc.error("not-acceptable", "only occupants may query occupants");
     const target = room.occupants.get(to.resource);
     if (!target) throw this.svc.error("item-not-found", "no occupant with that nickname");
+    if (this.pending.size >= MAX_PENDING) {
+      throw this.svc.error("resource-constraint", "too many requests between occupants waiting");
+    }
     const payload = stanza.getChildElements()[0];
     const sentTo =
       stanza.attrs.type === "get" && payload?.name === "vCard" && payload.attrs.xmlns === NS_VCARD
