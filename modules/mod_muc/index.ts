@@ -58,7 +58,11 @@ export default defineModule({
     history_size: opt.integer(20, "Groupchat messages kept per room for new occupants", {
       min: 0,
     }),
-    max_room_name: opt.integer(Infinity, "Longest room name (characters), or infinity", {
+    max_room_id: opt.integer(Infinity, "Longest room address (its JID's local part), or infinity", {
+      min: 1,
+      infinity: true,
+    }),
+    max_room_name: opt.integer(Infinity, "Longest room name (title, characters), or infinity", {
       min: 1,
       infinity: true,
     }),

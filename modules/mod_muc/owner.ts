@@ -46,6 +46,9 @@ export function ownerSet(svc: MucService, room: Room, from: JID, query: Element)
   if (config.max_users > o.max_users) {
     throw svc.error("not-acceptable", `at most ${o.max_users} occupants`);
   }
+  if ([...config.title].length > o.max_room_name) {
+    throw svc.error("not-acceptable", "the room name is too long");
+  }
   if ([...config.description].length > o.max_room_desc) {
     throw svc.error("not-acceptable", "the description is too long");
   }

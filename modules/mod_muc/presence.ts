@@ -67,8 +67,8 @@ function enter(
     if (o.access_create === "none" && !svc.isAdmin(from)) {
       throw svc.error("not-allowed", "room creation is not allowed");
     }
-    if ([...to.local].length > o.max_room_name) {
-      throw svc.error("not-acceptable", "the room name is too long");
+    if ([...to.local].length > o.max_room_id) {
+      throw svc.error("not-acceptable", "the room address is too long");
     }
     room = new Room(to.bare(), {
       ...o.default_room_options,

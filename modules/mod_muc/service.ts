@@ -29,6 +29,7 @@ export interface MucOptions {
   access_admin: string[];
   max_users: number;
   history_size: number;
+  max_room_id: number;
   max_room_name: number;
   max_room_desc: number;
   max_user_conferences: number;
