@@ -402,3 +402,22 @@ export function opaqueString(s: string): string {
   checkStringClass(out, "freeform");
   return out;
 }
+
+/**
+ * RFC 8266 §2.2/§2.3 Nickname profile, enforcement: non-ASCII spaces map
+ * to U+0020, leading and trailing spaces go and runs of spaces become one,
+ * NFKC (which also does the width mapping), then the FreeformClass check.
+ * Case is kept (case mapping is for comparison only, §2.4) and there is no
+ * directionality rule. Throws PrecisError when nothing is left.
+ */
+export function nickname(s: string): string {
+  const out = s.replace(RE_NON_ASCII_SPACE, " ").trim().replace(/ {2,}/g, " ").normalize("NFKC");
+  if (out === "") throw new PrecisError("empty nickname"); // RFC 8266 §2.3
+  checkStringClass(out, "freeform");
+  return out;
+}
+
+/** RFC 8266 §2.4 comparison: two enforced nicknames are the same when these keys are equal. */
+export function nicknameKey(s: string): string {
+  return s.toLowerCase().normalize("NFKC");
+}

@@ -4,8 +4,8 @@
 // and leaves on its own, and the others see one occupant.
 import type { Element } from "../../src/moduleapi.js";
 import type { JID } from "../../src/jid.js";
-import { nickKey, prepareNick } from "./nick.js";
-import { NS_MUC, Room, newOccupant, type Occupant } from "./room.js";
+import { nickname, nicknameKey } from "../../src/precis.js";
+import { NS_MUC, Occupant, Room } from "./room.js";
 import type { MucService } from "./service.js";
 
 export function handlePresence(svc: MucService, stanza: Element, from: JID, to: JID): void {
@@ -27,8 +27,14 @@ export function handlePresence(svc: MucService, stanza: Element, from: JID, to: 
   }
   // §7.2.1: entering needs a nickname.
   if (to.resource === "") throw svc.error("jid-malformed", "a room nickname is required");
-  const nick = prepareNick(to.resource);
-  if (nick === null) throw svc.error("jid-malformed", "a room nickname cannot be only spaces");
+  // Nicks follow the PRECIS Nickname profile (RFC 8266), so that "Alice", " Alice " and
+  // "Ａｌｉｃｅ" cannot be three different people in one room.
+  let nick: string;
+  try {
+    nick = nickname(to.resource);
+  } catch {
+    throw svc.error("jid-malformed", "not a valid room nickname (only spaces?)");
+  }
   // §7.2.1 / status 210: the room tells the occupant when it uses another form of the nick.
   const modified = nick !== to.resource;
   if (room && occ) {
@@ -43,8 +49,8 @@ export function handlePresence(svc: MucService, stanza: Element, from: JID, to: 
 function holderOf(room: Room, nick: string): Occupant | undefined {
   const exact = room.occupants.get(nick);
   if (exact) return exact;
-  const key = nickKey(nick);
-  for (const o of room.occupants.values()) if (nickKey(o.nick) === key) return o;
+  const key = nicknameKey(nick);
+  for (const o of room.occupants.values()) if (nicknameKey(o.nick) === key) return o;
   return undefined;
 }
 
@@ -120,7 +126,7 @@ function enter(
   }
   if (created) svc.rooms.set(room.name, room);
 
-  const occ = newOccupant(nick, room.defaultRole(affiliation), from, stanza);
+  const occ = new Occupant(nick, room.defaultRole(affiliation), from, stanza);
   const me = from.toString();
   // §7.2.3: the presence of every occupant already there, first.
   for (const other of room.occupants.values()) {
@@ -209,7 +215,7 @@ function changeNick(
       key,
     );
     if (svc.removeSession(room, occ, key)) svc.broadcastPresence(room, occ);
-    const moved = newOccupant(nick, occ.role, from, stanza);
+    const moved = new Occupant(nick, occ.role, from, stanza);
     svc.addOccupant(room, moved);
     svc.broadcastPresence(room, moved, { selfStatuses });
     return;
@@ -244,7 +250,6 @@ export function leave(
     return;
   }
   svc.removeOccupant(room, occ);
-  if (stanza) occ.presence = stanza;
   svc.broadcastPresence(room, occ, { type: "unavailable", statuses });
   svc.maybeVanish(room);
 }

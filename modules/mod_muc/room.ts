@@ -69,21 +69,56 @@ export interface OccupantSession {
   presence: Element;
 }
 
-export interface Occupant {
-  nick: string;
-  role: Role;
+/** Someone in the room under one nick, with one or more client sessions. */
+export class Occupant {
   /**
    * The sessions present under this nick: one, or several resources of one user (§7.2.9
    * multi-session nick). In-room traffic goes to all of them.
    */
-  readonly sessions: Map<string, OccupantSession>;
+  readonly sessions = new Map<string, OccupantSession>();
   /** The session the room shows (its JID in muc#user items, its presence): the latest to speak. */
-  jid: JID;
-  presence: Element;
-}
+  private shown: OccupantSession;
 
-export function newOccupant(nick: string, role: Role, jid: JID, presence: Element): Occupant {
-  return { nick, role, sessions: new Map([[jid.toString(), { jid, presence }]]), jid, presence };
+  constructor(
+    public nick: string,
+    public role: Role,
+    jid: JID,
+    presence: Element,
+  ) {
+    this.shown = { jid, presence };
+    this.sessions.set(jid.toString(), this.shown);
+  }
+
+  get jid(): JID {
+    return this.shown.jid;
+  }
+
+  get presence(): Element {
+    return this.shown.presence;
+  }
+
+  set presence(p: Element) {
+    this.shown.presence = p;
+  }
+
+  /** `jid`'s session (added if new) sent `presence`: it becomes the one shown. */
+  show(jid: JID, presence: Element): void {
+    const key = jid.toString();
+    let s = this.sessions.get(key);
+    if (s) s.presence = presence;
+    else this.sessions.set(key, (s = { jid, presence }));
+    this.shown = s;
+  }
+
+  /** Takes a session away; returns whether it was the one shown (the next one is, now). */
+  drop(key: string): boolean {
+    const s = this.sessions.get(key);
+    this.sessions.delete(key);
+    if (s !== this.shown) return false;
+    const next = [...this.sessions.values()].at(-1);
+    if (next) this.shown = next;
+    return true;
+  }
 }
 
 export interface HistoryEntry {

@@ -142,11 +142,9 @@ export class MucService {
     for (const key of occ.sessions.keys()) this.unindexSession(room, key);
   }
 
-  /** §7.2.9: another resource of the occupant's user enters under the same nick. */
+  /** §7.2.9: a session of the occupant's user enters under its nick, or speaks again. */
   addSession(room: Room, occ: Occupant, jid: JID, presence: Element): void {
-    occ.sessions.set(jid.toString(), { jid, presence });
-    occ.jid = jid;
-    occ.presence = presence;
+    occ.show(jid, presence);
     this.indexSession(room, occ, jid);
   }
 
@@ -155,15 +153,8 @@ export class MucService {
    * session the room showed changed (the others then see the next one's presence).
    */
   removeSession(room: Room, occ: Occupant, key: string): boolean {
-    occ.sessions.delete(key);
     this.unindexSession(room, key);
-    if (occ.jid.toString() !== key) return false;
-    const next = [...occ.sessions.values()].at(-1);
-    if (next) {
-      occ.jid = next.jid;
-      occ.presence = next.presence;
-    }
-    return true;
+    return occ.drop(key);
   }
 
   private indexSession(room: Room, occ: Occupant, jid: JID): void {

@@ -4,6 +4,8 @@ import {
   checkBidiRule,
   checkStringClass,
   derivedProperty,
+  nickname,
+  nicknameKey,
   opaqueString,
   usernameCaseMapped,
 } from "../../src/precis.js";
@@ -170,5 +172,23 @@ describe("OpaqueString profile (RFC 8265 §4.2)", () => {
 
   it("rejects the empty string (RFC 8265 §4.2)", () => {
     assert.throws(() => opaqueString(""), PrecisError);
+  });
+});
+
+describe("Nickname profile (RFC 8266)", () => {
+  it("maps non-ASCII spaces, trims and collapses spaces, applies NFKC, keeps case (§2.2)", () => {
+    assert.equal(nickname("\u3000Ann\u00a0\u00a0Lee "), "Ann Lee");
+    assert.equal(nickname("\uff21nn"), "Ann"); // fullwidth A: NFKC does the width mapping
+    assert.equal(nickname("Ann"), "Ann");
+  });
+
+  it("refuses a nickname of nothing but spaces, and disallowed code points (§2.3)", () => {
+    assert.throws(() => nickname("   "), PrecisError);
+    assert.throws(() => nickname("a\u0007b"), PrecisError);
+  });
+
+  it("compares caselessly after NFKC (§2.4)", () => {
+    assert.equal(nicknameKey(nickname("Ann Lee")), nicknameKey(nickname("ann  lee")));
+    assert.notEqual(nicknameKey("Ann"), nicknameKey("Anne"));
   });
 });
