@@ -16,7 +16,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { LoadGenerator } from "./lib/pool.js";
-import { openFilesLimit } from "./lib/proc.js";
+import { cpuTicks, openFilesLimit, stealPercent } from "./lib/proc.js";
 import { profileText, summarizeProfile, type ProfileSummary } from "./lib/profile.js";
 import { passwordOf, userName, type RegisterResult } from "./lib/protocol.js";
 import {
@@ -28,9 +28,7 @@ import {
 } from "./lib/report.js";
 import {
   DEFAULT_OPTIONS,
-  cpuTicks,
   loadAverage,
-  stealPercent,
   messages,
   SCENARIOS,
   settle,

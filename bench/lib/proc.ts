@@ -165,3 +165,23 @@ export class CpuMeter {
     return cpuSeconds(this.pid) - this.cpu0;
   }
 }
+
+/** The machine's CPU time so far, total and stolen by the hypervisor (/proc/stat, in ticks). */
+export function cpuTicks(): { total: number; steal: number } {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1);
+    const n = f.map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is inside user already).
+    return { total: n.slice(0, 8).reduce((a, b) => a + b, 0), steal: n[7] ?? 0 };
+  } catch {
+    return { total: NaN, steal: NaN };
+  }
+}
+
+/** The share of CPU time the hypervisor took between two cpuTicks() readings, in %. */
+export function stealPercent(
+  a: ReturnType<typeof cpuTicks>,
+  b: ReturnType<typeof cpuTicks>,
+): number {
+  return Math.round(((b.steal - a.steal) / Math.max(1, b.total - a.total)) * 100);
+}

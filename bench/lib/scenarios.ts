@@ -110,26 +110,6 @@ export interface Scenario {
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** The machine's CPU time so far, total and stolen by the hypervisor (/proc/stat, in ticks). */
-export function cpuTicks(): { total: number; steal: number } {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1);
-    const n = f.map(Number);
-    // user nice system idle iowait irq softirq steal (guest time is inside user already).
-    return { total: n.slice(0, 8).reduce((a, b) => a + b, 0), steal: n[7] ?? 0 };
-  } catch {
-    return { total: NaN, steal: NaN };
-  }
-}
-
-/** The share of CPU time the hypervisor took between two cpuTicks() readings, in %. */
-export function stealPercent(
-  a: ReturnType<typeof cpuTicks>,
-  b: ReturnType<typeof cpuTicks>,
-): number {
-  return round(((b.steal - a.steal) / Math.max(1, b.total - a.total)) * 100, 0);
-}
-
 export function loadAverage(): number {
   try {
     return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
