@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import { StreamParser } from "../xml/stream-parser.js";
 import { NS } from "../xmpp/ns.js";
 import type { StreamError } from "../xmpp/errors.js";
+import { channelBindingsOf, type ChannelBindings } from "./channel-binding.js";
 
 /** What a connection reports to whoever currently owns it (a session; after XEP-0198 resumption, another one). */
 export interface ConnectionOwner {
@@ -29,8 +30,8 @@ export class Connection {
   /** The stream id (RFC 6120 §4.7.3), unique per connection. */
   readonly id = randomBytes(9).toString("base64url");
   secure: boolean;
-  /** tls-exporter channel binding data (RFC 9266), when the TLS version allows it. */
-  channelBinding: Buffer | null = null;
+  /** Channel binding data of the TLS layer (RFC 5056), by type; empty before TLS. */
+  channelBindings: ChannelBindings = new Map();
   headerSent = false;
   closing = false;
   private socket: Socket;
@@ -186,14 +187,8 @@ export class Connection {
 
   private secured(tls: TLSSocket): void {
     this.secure = true;
-    // RFC 9266: tls-exporter is defined for TLS 1.3 only; with 1.2 no -PLUS is offered.
-    if (tls.getProtocol() === "TLSv1.3") {
-      this.channelBinding = tls.exportKeyingMaterial(
-        32,
-        "EXPORTER-Channel-Binding",
-        Buffer.alloc(0),
-      );
-    }
+    // From the socket that carries this stream, whether STARTTLS or direct TLS.
+    this.channelBindings = channelBindingsOf(tls);
     this.log.debug(
       { protocol: tls.getProtocol(), cipher: tls.getCipher()?.name },
       "TLS established",

@@ -12,6 +12,7 @@ import { errorReply, stanzaKind } from "../stanza.js";
 import { isModuleFault } from "../module-fault.js";
 import { broadcastPresence } from "../presence.js";
 import { Connection, type ConnectionOwner } from "./connection.js";
+import type { ChannelBindings } from "./channel-binding.js";
 import { SaslNegotiation } from "./sasl.js";
 import { handleBind, handleLegacySession } from "./bind.js";
 import { handleClientStanza } from "./client-stanza.js";
@@ -92,8 +93,8 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
     return this.conn.secure;
   }
 
-  get channelBinding(): Buffer | null {
-    return this.conn.channelBinding;
+  get channelBindings(): ChannelBindings {
+    return this.conn.channelBindings;
   }
 
   get remoteAddress(): string {
