@@ -26,6 +26,9 @@ import { Handoff } from "./handoff.js";
  */
 type State = "header" | "negotiating" | "authenticated" | "bound" | "hibernated" | "closed";
 
+/** How long an <r/> waits for the stanzas before it to be handed on (see answerAckRequest). */
+const R_ANSWER_WAIT_MS = 2000;
+
 /** RFC 6120 §6.4.5: a few retries are allowed, then the stream is closed. */
 const MAX_SASL_FAILURES = 3;
 
@@ -409,8 +412,7 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       }
       case "r":
         if (!this.sm) return this.smReply("failed", {}, "unexpected-request");
-        if (this.sm.unsettled > 0) this.ackOwed = true;
-        return this.smReply("a", { h: this.sm.inbound });
+        return this.answerAckRequest(this.sm);
       case "a":
         if (!this.sm) return this.smReply("failed", {}, "unexpected-request");
         return this.onAck(el.attrs.h);
@@ -419,6 +421,30 @@ export class C2SSession implements SessionHandle, ConnectionOwner {
       default:
         throw new StreamError("unsupported-stanza-type", `<${el.name}/> is not part of XEP-0198`);
     }
+  }
+
+  /**
+   * XEP-0198 §4: a client reads the h of our answer as covering everything it sent before its
+   * <r/>, and resends the rest after a resumption. So the answer waits, in order, until each of
+   * those stanzas is handled and handed on (see Handoff) — normally a socket write away. A copy
+   * held for a recipient awaiting its own resumption can take minutes: after R_ANSWER_WAIT_MS
+   * the answer goes out with the h we have, and an unasked <a/> follows once it is complete.
+   */
+  private answerAckRequest(sm: StreamManagement): void {
+    if (sm.unsettled === 0) return this.smReply("a", { h: sm.inbound });
+    let answered = false;
+    const answer = (): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      if (this.sm === sm && this.state === "bound") this.smReply("a", { h: sm.inbound });
+    };
+    const timer = setTimeout(() => {
+      this.ackOwed = true;
+      answer();
+    }, R_ANSWER_WAIT_MS);
+    timer.unref();
+    sm.afterHandled(answer);
   }
 
   private onAck(hAttr: string | undefined): void {
