@@ -5,7 +5,10 @@ import { ScramServer, mechanismName, verifyPassword, type ScramHash } from "../a
 import { JIDError, prepLocalpart } from "../jid.js";
 import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
-import type { C2SSession } from "./session.js";
+import type { C2SStream, StreamFeature } from "./stream.js";
+import { tlsStillRequired } from "./starttls.js";
+
+const SASL_ELEMENTS = new Set(["auth", "response", "abort"]);
 
 /** Strongest first: clients pick the first one they support (RFC 6120 §6.3.3). */
 const SCRAM_HASHES: readonly ScramHash[] = ["sha256", "sha1"];
@@ -25,23 +28,27 @@ function encode(data: Buffer | null): string {
   return data.length === 0 ? "=" : data.toString("base64");
 }
 
-/** The SASL part of stream negotiation (RFC 6120 §6) for one c2s session. */
-export class SaslNegotiation {
+/** The SASL stream feature (RFC 6120 §6). */
+export const saslFeature = (stream: C2SStream): StreamFeature => new SaslNegotiation(stream);
+
+/** The SASL part of stream negotiation (RFC 6120 §6) for one c2s stream. */
+class SaslNegotiation implements StreamFeature {
+  readonly stage = "pre-auth";
   private mechanism: SaslMechanism | null = null;
   /** The client-claimed username of the exchange under way, for throttling failures. */
   private claimed = "";
 
-  constructor(private readonly session: C2SSession) {}
+  constructor(private readonly session: C2SStream) {}
 
-  get mechanismName(): string | undefined {
-    return this.mechanism?.name;
+  accepts(el: Element): boolean {
+    return el.getNS() === NS.sasl && SASL_ELEMENTS.has(el.name);
   }
 
   /** The mechanisms this connection offers, less those the admin disabled. */
   private offered(): string[] {
     const s = this.session;
     const names: string[] = [];
-    if (s.channelBindings.size > 0) {
+    if (s.transport.channelBindings.size > 0) {
       for (const h of SCRAM_HASHES) names.push(mechanismName(h, true));
     }
     for (const h of SCRAM_HASHES) names.push(mechanismName(h, false));
@@ -57,12 +64,14 @@ export class SaslNegotiation {
   }
 
   advertise(features: Element): void {
+    if (tlsStillRequired(this.session)) return;
     const mechs = features.c("mechanisms", { xmlns: NS.sasl });
     for (const name of this.offered()) mechs.c("mechanism").t(name);
     if (this.bindingOffered()) {
       // XEP-0440: tell the client which channel-binding types it may use.
       const cb = features.c("sasl-channel-binding", { xmlns: NS.saslChannelBinding });
-      for (const type of this.session.channelBindings.keys()) cb.c("channel-binding", { type });
+      for (const type of this.session.transport.channelBindings.keys())
+        cb.c("channel-binding", { type });
     }
   }
 
@@ -98,7 +107,7 @@ export class SaslNegotiation {
       if (!s.ctx.accounts.exists(username, s.host!)) throw new SaslFailure("not-authorized");
       s.ctx.throttle.recordSuccess(s.remoteAddress, username);
       s.write(xml("success", { xmlns: NS.sasl }, encode(step.data)).toString());
-      s.onAuthenticated(username);
+      s.onAuthenticated(username, this.mechanism.name);
     } catch (err) {
       if (!(err instanceof SaslFailure)) throw err;
       await this.fail(err);
@@ -145,7 +154,7 @@ export class SaslNegotiation {
     return new ScramServer({
       hash,
       plus,
-      channelBindings: s.channelBindings,
+      channelBindings: s.transport.channelBindings,
       bindingOffered: this.bindingOffered(),
       lookup: async (user) => accounts.credentials(safePrep(user), host, hash),
     });

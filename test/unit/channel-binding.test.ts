@@ -4,7 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { endPointHash } from "../../src/c2s/channel-binding.js";
+import { endPointHash } from "../../src/transport/channel-binding.js";
 
 /** A self-signed certificate made by openssl with the given key and signature options. */
 function makeCert(dir: string, name: string, args: string[]): Buffer {
