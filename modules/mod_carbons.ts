@@ -69,7 +69,7 @@ export default defineModule({
     // message (blocking, privacy) decide first, and a message they stop is not copied.
     ctx.hook(
       "user_send_packet",
-      ({ session, stanza }) => {
+      ({ session, stanza, handoff }) => {
         if (stanza.name !== "message" || !stanza.attrs.to) return;
         const user = session.jid.bare();
         const peer = bareOf(stanza.attrs.to);
@@ -77,7 +77,9 @@ export default defineModule({
         if (!anyEnabled(user, session)) return; // the hot path: most users never enable carbons
         if (!eligible(stanza, "sent", user.toString(), peer)) return;
         for (const s of ctx.server.sessions(user)) {
-          if (s !== session && enabled.has(s)) s.deliver(carbon("sent", stanza, user, s.jid));
+          if (s !== session && enabled.has(s)) {
+            s.deliver(carbon("sent", stanza, user, s.jid), undefined, handoff);
+          }
         }
       },
       -100,
@@ -93,7 +95,7 @@ export default defineModule({
 
     // §7: after RFC 6121 delivery, every carbons-enabled resource of the recipient that did not
     // get the message itself gets a <received/> copy (never the ones that did).
-    ctx.hook("message_delivered", ({ from, to, stanza, delivered }) => {
+    ctx.hook("message_delivered", ({ from, to, stanza, delivered, handoff }) => {
       const user = to.bare();
       const peer = from.bare().toString();
       if (peer === user.toString()) return; // between the user's own resources
@@ -101,7 +103,7 @@ export default defineModule({
       if (!eligible(stanza, "received", user.toString(), peer, from)) return;
       for (const s of ctx.server.sessions(user)) {
         if (enabled.has(s) && !delivered.includes(s)) {
-          s.deliver(carbon("received", stanza, user, s.jid));
+          s.deliver(carbon("received", stanza, user, s.jid), undefined, handoff);
         }
       }
     });

@@ -13,6 +13,7 @@ import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Fanout } from "./xml/fanout.js";
+import type { Handoff } from "./handoff.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -25,6 +26,7 @@ export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./mo
 export { OptionError } from "./module-options.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
+export type { Handoff } from "./handoff.js";
 export type { JID } from "./jid.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
 export type { Migration } from "./storage/migrations.js";
@@ -107,9 +109,13 @@ export interface ModuleContext<O = Record<string, never>> {
   item(jid: string, name?: string): void;
   /**
    * Serves a whole domain (e.g. conference.example.org): every stanza to it comes to
-   * `handler`, which must answer or bounce. The domain is removed when the module stops.
+   * `handler`, which must answer or bounce, and passes `handoff` on to the copies it routes
+   * (see route). The domain is removed when the module stops.
    */
-  service(domain: string, handler: (stanza: Element, from: JID, to: JID) => void): void;
+  service(
+    domain: string,
+    handler: (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void,
+  ): void;
 
   /**
    * Turns on XEP-0198 stream management for this host's client sessions (mod_stream_mgmt);
@@ -118,8 +124,12 @@ export interface ModuleContext<O = Record<string, never>> {
   streamManagement(options: StreamMgmtOptions): void;
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
   run<K extends HookName>(name: K, payload: HookMap[K]): boolean;
-  /** Routes a stanza as the server would: its `from` and `to` attributes must be set. */
-  route(stanza: Element): void;
+  /**
+   * Routes a stanza as the server would: its `from` and `to` attributes must be set. A copy
+   * made on behalf of a client's stanza takes that stanza's `handoff` (from the hook payload or
+   * the service handler), so the client's XEP-0198 acknowledgement waits for the copy.
+   */
+  route(stanza: Element, handoff?: Handoff): void;
   /** Bounces a stanza back to its sender with `error` (a StanzaError). */
   bounce(stanza: Element, error: unknown): void;
 

@@ -15,6 +15,7 @@ import type { Logger } from "./log.js";
 import { AccountStore } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
 import { Fanout } from "./xml/fanout.js";
+import type { Handoff } from "./handoff.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
@@ -369,9 +370,9 @@ export class ModuleManager {
         const remove = core.router.addService(domain, guard(handler));
         cleanups.push(remove);
       },
-      route(stanza: Element) {
+      route(stanza: Element, handoff?: Handoff) {
         const { from, to } = addresses(stanza);
-        core.router.route(stanza, from, to);
+        core.router.route(stanza, from, to, handoff);
       },
       bounce(stanza: Element, error: unknown) {
         const { from, to } = addresses(stanza);

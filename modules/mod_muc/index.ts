@@ -17,7 +17,7 @@
 // Access options take "all" or "none" (access_admin: a list of bare JIDs); named access rules
 // (ejabberd's acl/access_rules) are not evaluated.
 import { OptionError } from "../../src/module-options.js";
-import { defineModule, opt, type Element } from "../../src/moduleapi.js";
+import { defineModule, opt, type Element, type Handoff } from "../../src/moduleapi.js";
 import { JID } from "../../src/jid.js";
 import { adminGet, adminSet } from "./admin.js";
 import { handleMessage } from "./message.js";
@@ -97,7 +97,7 @@ export default defineModule({
     }
 
     ctx.item(domain, "Chatrooms");
-    ctx.service(domain, (stanza, from, to) => route(svc, stanza, from, to));
+    ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
 
     // An occupant whose session ended is gone from every room (§7.14 on its behalf).
     ctx.hook("sm_remove_connection", ({ session }) => {
@@ -110,7 +110,7 @@ export default defineModule({
   },
 });
 
-function route(svc: MucService, stanza: Element, from: JID, to: JID): void {
+function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
   if (stanza.name === "iq") return iq(svc, stanza, from, to);
   if (to.local === "") {
     // Nothing but IQs has a meaning for the service itself.
@@ -120,7 +120,7 @@ function route(svc: MucService, stanza: Element, from: JID, to: JID): void {
     return;
   }
   if (stanza.name === "presence") return handlePresence(svc, stanza, from, to);
-  if (stanza.name === "message") return handleMessage(svc, stanza, from, to);
+  if (stanza.name === "message") return handleMessage(svc, stanza, from, to, handoff);
 }
 
 function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
