@@ -14,10 +14,16 @@
 //
 // Storage: the map store "mod_blocking", key the blocked JID, value true. Lists of users with
 // sessions are kept in memory.
-import { parseJID, type JID } from "../src/jid.js";
-import { defineModule, xml, type Element, type IqRequest } from "../src/moduleapi.js";
-import type { SessionHandle } from "../src/session-handle.js";
-import { errorReply } from "../src/stanza.js";
+import {
+  defineModule,
+  xml,
+  type Element,
+  type IqRequest,
+  parseJID,
+  errorReply,
+  type JID,
+  type SessionHandle,
+} from "../src/moduleapi.js";
 
 const NS_BLOCKING = "urn:xmpp:blocking";
 const NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors";

@@ -5,9 +5,7 @@
 //
 // Sections cited are those of XEP-0280 1.0: §4 enabling, §5 disabling, §6 which messages are
 // eligible, §7 received copies, §8 sent copies, §9 <private/>, §10 business rules.
-import { defineModule, type Element } from "../src/moduleapi.js";
-import type { JID } from "../src/jid.js";
-import type { SessionHandle } from "../src/session-handle.js";
+import { defineModule, type Element, type JID, type SessionHandle } from "../src/moduleapi.js";
 
 const NS_CARBONS = "urn:xmpp:carbons:2";
 const NS_FORWARD = "urn:xmpp:forward:0"; // XEP-0297

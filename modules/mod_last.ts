@@ -2,9 +2,13 @@
 // the user's behalf: how long ago they were last available, with the status of their last
 // unavailable presence (§3), for those allowed to see their presence. Queries to a full JID
 // are the client's to answer (§4): the core routes them there.
-import type { JID } from "../src/jid.js";
-import type { SessionHandle } from "../src/session-handle.js";
-import { defineModule, xml, type ModuleContext } from "../src/moduleapi.js";
+import {
+  defineModule,
+  xml,
+  type ModuleContext,
+  type JID,
+  type SessionHandle,
+} from "../src/moduleapi.js";
 
 const NS_LAST = "jabber:iq:last";
 

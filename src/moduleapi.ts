@@ -27,7 +27,12 @@ export { OptionError } from "./module-options.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
 export type { Handoff } from "./handoff.js";
-export type { JID } from "./jid.js";
+// What modules use of the core, so that they import nothing else from src/ (an ESLint rule holds
+// them to it): JIDs and their preparation (RFC 7622), stanza replies, nicknames (RFC 8266).
+export { JID, JIDError, parseJID, makeJID, prepLocalpart, prepResourcepart } from "./jid.js";
+export { errorReply, iqResult, iqPayload, stanzaKind, type StanzaKind } from "./stanza.js";
+export { nickname, nicknameKey } from "./precis.js";
+export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";

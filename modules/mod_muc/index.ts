@@ -16,9 +16,14 @@
 // Direct invitations (XEP-0249) go from client to client; the room has no part in them.
 // Access options take "all" or "none" (access_admin: a list of bare JIDs); named access rules
 // (ejabberd's acl/access_rules) are not evaluated.
-import { OptionError } from "../../src/module-options.js";
-import { defineModule, opt, type Element, type Handoff } from "../../src/moduleapi.js";
-import { JID } from "../../src/jid.js";
+import {
+  defineModule,
+  opt,
+  type Element,
+  type Handoff,
+  OptionError,
+  JID,
+} from "../../src/moduleapi.js";
 import { adminGet, adminSet } from "./admin.js";
 import { handleMessage } from "./message.js";
 import { ownerGet, ownerSet } from "./owner.js";

@@ -1,7 +1,6 @@
 // Messages to a room (§7.4 groupchat, §8.1 subject, §7.8 invitations) and to an occupant
 // (§7.5 private messages).
-import type { Element, Handoff } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
+import type { Element, Handoff, JID } from "../../src/moduleapi.js";
 import { handleInviteOrDecline } from "./invite.js";
 import { NS_MUC_USER, type Room } from "./room.js";
 import type { MucService } from "./service.js";

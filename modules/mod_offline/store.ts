@@ -8,7 +8,7 @@
 // The functions at the bottom take a Database of their own, for parleyctl, which opens the file
 // directly whether or not the server runs.
 import type { Database, Statement } from "better-sqlite3";
-import type { Migration } from "../../src/storage/migrations.js";
+import type { Migration } from "../../src/moduleapi.js";
 
 export const TABLE = "offline_messages";
 

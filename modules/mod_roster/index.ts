@@ -12,9 +12,7 @@
 // API for other modules (ctx.module<RosterApi>("mod_roster")): read-only views of rosters.
 //
 // Storage: its own tables (store.ts), removed with the account.
-import { defineModule, opt, STOP } from "../../src/moduleapi.js";
-import { parseJID } from "../../src/jid.js";
-import type { SessionHandle } from "../../src/session-handle.js";
+import { defineModule, opt, STOP, parseJID, type SessionHandle } from "../../src/moduleapi.js";
 import { rosterGet, rosterSet } from "./iq.js";
 import { addSubscribers, answerProbe, onInitialPresence } from "./presence.js";
 import { NS_PREAPPROVAL, NS_ROSTER, NS_ROSTERVER, Roster } from "./service.js";
