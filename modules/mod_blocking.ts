@@ -121,7 +121,7 @@ export default defineModule({
     // --- enforcement -------------------------------------------------------------------
 
     // §3.3: nothing from a blocked JID reaches the user, and the user seems offline to it.
-    // Runs early, so no other module (offline storage, archives) sees the stanza.
+    // In the guard phase, so no other module (offline storage, archives) sees the stanza.
     ctx.hook(
       "local_delivery",
       ({ from, to, stanza }) => {
@@ -135,7 +135,7 @@ export default defineModule({
         }
         return ctx.STOP; // presence of any type, IQ results and errors: silently dropped
       },
-      100,
+      "guard",
     );
 
     // §3.3: nothing from the user reaches a JID they blocked; they learn why.
@@ -156,7 +156,7 @@ export default defineModule({
         }
         return ctx.STOP;
       },
-      100,
+      "guard",
     );
 
     // The user's broadcast presence does not go to blocked JIDs. Runs after the handlers that
@@ -171,7 +171,7 @@ export default defineModule({
           if (jid && matches(list, session.jid.local, jid)) recipients.delete(r);
         }
       },
-      -100,
+      "late",
     );
 
     ctx.hook("sm_remove_connection", ({ session }) => {

@@ -63,7 +63,7 @@ export default defineModule({
     );
 
     // §8: a message the user sends is copied to their other carbons-enabled resources, whether
-    // or not the sending client enabled carbons. Low priority: modules that drop or refuse the
+    // or not the sending client enabled carbons. In the late phase: modules that drop or refuse the
     // message (blocking, privacy) decide first, and a message they stop is not copied.
     ctx.hook(
       "user_send_packet",
@@ -80,7 +80,7 @@ export default defineModule({
           }
         }
       },
-      -100,
+      "late",
     );
 
     // §9: the receiving server SHOULD remove <private/> before delivering the message; we

@@ -67,7 +67,7 @@ export default defineModule({
       store.set(session.jid.domain, session.jid.local, { at: Date.now(), status });
     };
 
-    // The status text of the last unavailable presence (§3). The priority is high because a
+    // The status text of the last unavailable presence (§3). In the first phase, because a
     // module may stop the broadcast (e.g. privacy lists), yet the user still went away.
     ctx.hook(
       "presence_broadcast",
@@ -80,7 +80,7 @@ export default defineModule({
           if (ctx.server.availableSessions(session.jid.bare()).length === 0) record(session);
         }
       },
-      1000,
+      "first",
     );
 
     // §7: for a bare JID, the time since the user was last connected: the last session ends.

@@ -117,17 +117,32 @@ export const STOP: unique symbol = Symbol.for("parley.hooks.stop");
 export type HookResult = void | typeof STOP;
 export type HookHandler<K extends HookName> = (payload: HookMap[K]) => HookResult;
 
+/**
+ * Where in a hook's chain a handler runs, in this order (numbers would only say "before" and
+ * "after" without saying why):
+ * - `first`: sees every call before anyone can stop it, and never stops it (mod_last records a
+ *   logout even when a privacy rule then stops the broadcast).
+ * - `guard`: decides whether the stanza goes on at all (mod_blocking), before anyone acts on it.
+ * - `extend`: adds to the payload (mod_roster adds subscribers to a broadcast's recipients).
+ * - `handle`: the hook's own work; the default.
+ * - `late`: acts once everything before has decided and added: copies (mod_carbons), final
+ *   filters on what others added (mod_blocking drops blocked recipients).
+ * Within a phase, handlers run in registration order (modules start in dependency order).
+ */
+export const HOOK_PHASES = ["first", "guard", "extend", "handle", "late"] as const;
+export type HookPhase = (typeof HOOK_PHASES)[number];
+
 interface Registered<K extends HookName> {
   handler: HookHandler<K>;
-  priority: number;
+  rank: number;
   owner: string;
 }
 
 type Registry = { [K in HookName]?: Registered<K>[] };
 
 /**
- * Hook registry. Higher priority runs first; equal priorities run in registration order.
- * Errors propagate to the caller (the session boundary), which knows whether a reply is due.
+ * Hook registry: handlers run phase by phase (HOOK_PHASES). Errors propagate to the caller
+ * (the session boundary), which knows whether a reply is due.
  */
 export class Hooks {
   private readonly handlers: Registry = {};
@@ -135,16 +150,14 @@ export class Hooks {
   add<K extends HookName>(
     name: K,
     handler: HookHandler<K>,
-    opts: { priority?: number; owner?: string } = {},
+    opts: { phase?: HookPhase; owner?: string } = {},
   ): () => void {
     const list = (this.handlers[name] ??= []) as Registered<K>[];
-    const entry: Registered<K> = {
-      handler,
-      priority: opts.priority ?? 0,
-      owner: opts.owner ?? "core",
-    };
+    const rank = HOOK_PHASES.indexOf(opts.phase ?? "handle");
+    if (rank < 0) throw new Error(`unknown hook phase ${String(opts.phase)}`);
+    const entry: Registered<K> = { handler, rank, owner: opts.owner ?? "core" };
     let i = list.length;
-    while (i > 0 && list[i - 1]!.priority < entry.priority) i--;
+    while (i > 0 && list[i - 1]!.rank > entry.rank) i--;
     list.splice(i, 0, entry);
     return () => {
       const at = list.indexOf(entry);

@@ -3,7 +3,7 @@ import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";
 import type { StanzaError, StreamError } from "./xmpp/errors.js";
 import type { Logger } from "./log.js";
-import type { HookHandler, HookMap, HookName } from "./hooks.js";
+import type { HookHandler, HookMap, HookName, HookPhase } from "./hooks.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
@@ -20,7 +20,8 @@ export { STOP } from "./hooks.js";
 export { StanzaError, StreamError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
 export type { Fanout } from "./xml/fanout.js";
-export type { HookMap, HookName, HookHandler, HookResult } from "./hooks.js";
+export type { HookMap, HookName, HookHandler, HookResult, HookPhase } from "./hooks.js";
+export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
 export { OptionError } from "./module-options.js";
@@ -99,8 +100,11 @@ export interface ModuleContext<O = Record<string, never>> {
   fanout(base: Element): Fanout;
   readonly accounts: AccountsApi;
 
-  /** Handles a hook for this host. Higher priority runs first; return STOP to end the chain. */
-  hook<K extends HookName>(name: K, handler: HookHandler<K>, priority?: number): void;
+  /**
+   * Handles a hook for this host, in the given phase (see HookPhase: first, guard, extend,
+   * handle — the default — and late); return STOP to end the chain.
+   */
+  hook<K extends HookName>(name: K, handler: HookHandler<K>, phase?: HookPhase): void;
   /**
    * Answers IQs of `type` whose payload is <name xmlns=xmlns/>: sent to the host itself
    * (target "host", the default) or to a user's bare JID on this host ("account", RFC 6121

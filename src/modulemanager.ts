@@ -6,7 +6,14 @@ import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/e
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
 import type { CoreContext } from "./context.js";
-import { HOOK_HOST, STOP, type HookHandler, type HookMap, type HookName } from "./hooks.js";
+import {
+  HOOK_HOST,
+  STOP,
+  type HookHandler,
+  type HookMap,
+  type HookName,
+  type HookPhase,
+} from "./hooks.js";
 import { parseJID, type JID } from "./jid.js";
 import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-options.js";
 import type { ExtensionEvents, ModuleContext, ParleyModule, ServerView } from "./moduleapi.js";
@@ -330,10 +337,10 @@ export class ModuleManager {
           if (core.streamMgmt.get(host) === smOptions) core.streamMgmt.delete(host);
         });
       },
-      hook<K extends HookName>(hook: K, handler: HookHandler<K>, priority = 0) {
+      hook<K extends HookName>(hook: K, handler: HookHandler<K>, phase: HookPhase = "handle") {
         const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
         const wrapped = guard((p: HookMap[K]) => (hostOf(p) === host ? handler(p) : undefined));
-        core.hooks.add(hook, wrapped, { priority, owner });
+        core.hooks.add(hook, wrapped, { phase, owner });
       },
       iq(type, xmlns, elName, handler, target = "host") {
         core.iq.add(
