@@ -24,7 +24,7 @@ import {
   type YAMLError,
   type YAMLMap,
 } from "yaml";
-import type { ListenerConfig, LogLevel, ScramHash, ServerConfig } from "./config.js";
+import type { ListenerConfig, LogLevel, ScramHash, ServerConfig } from "./types.js";
 import {
   DEFAULT_IP,
   DEFAULT_MAX_STANZA_SIZE,
