@@ -51,6 +51,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     defaultDb: "sql",
     sqlType: "sqlite",
     sqlDatabase: resolve(dataDir, "parley.db"),
+    sqliteSynchronous: "full",
     authMethod: "sql",
     authPasswordFormat: "scram",
     maxUserSessions: DEFAULT_MAX_USER_SESSIONS,

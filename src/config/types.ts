@@ -42,6 +42,8 @@ export interface ServerConfig {
   sqlType: "sqlite";
   /** Absolute path of the SQLite database file. */
   sqlDatabase: string;
+  /** `sqlite_synchronous`: `full` fsyncs every commit (power-loss safe), `normal` does not. */
+  sqliteSynchronous: "full" | "normal";
   authMethod: "sql";
   authPasswordFormat: "scram";
   /** `auth_scram_hash` when present; recorded only (Parley stores SHA-1 and SHA-256). */
