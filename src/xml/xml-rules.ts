@@ -22,6 +22,15 @@ export const NCNAME = `(?:[${NC_START}]|${ASTRAL})(?:[${NC_START}${NC_MORE}]|${A
 /** Any XML Name (colons allowed anywhere): only used to tell `&name;` from garbage. */
 const NAME = `(?:[:${NC_START}]|${ASTRAL})(?:[:${NC_START}${NC_MORE}]|${ASTRAL})*`;
 
+const NON_WS = /[^ \t\r\n]/g;
+/** Index of the first non-whitespace character of s at or after p (s.length if none). */
+export function skipWs(s: string, p: number): number {
+  const c = s.charCodeAt(p);
+  if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return p;
+  NON_WS.lastIndex = p;
+  return NON_WS.test(s) ? NON_WS.lastIndex - 1 : s.length;
+}
+
 /** True for a UTF-16 code unit that may start an element name (NCName start, or a high surrogate). */
 export function isNameStartCode(c: number): boolean {
   if (c < 0x80) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
@@ -118,6 +127,48 @@ export function checkPrefixDecl(prefix: string, uri: string): void {
   if (uri === "") throw notWellFormed(`empty namespace for prefix '${prefix}'`);
   if (uri === NS.xml || uri === XMLNS_NS)
     throw notWellFormed(`'${uri}' cannot be bound to '${prefix}'`);
+}
+
+/** The root element of a stream or frame header: its name parts, namespace and prefix bindings. */
+export interface RootTag {
+  prefix: string;
+  local: string;
+  ns: string | undefined;
+  /** The `xmlns:prefix` declarations on the tag, by prefix. */
+  prefixes: Record<string, string>;
+}
+
+/**
+ * Resolves the namespaces of a header's start tag, which only its own declarations can bind
+ * (XML Namespaces §5). `colon` is the index of ':' in `name` (-1 for none); `prefixed` lists the
+ * prefixed attribute names other than `xmlns:*`.
+ */
+export function resolveRootTag(
+  attrs: Record<string, string>,
+  name: string,
+  colon: number,
+  prefixed: readonly string[] | null,
+): RootTag {
+  const prefix = colon === -1 ? "" : name.slice(0, colon);
+  const local = colon === -1 ? name : name.slice(colon + 1);
+  const prefixes: Record<string, string> = {};
+  for (const an in attrs) {
+    if (an.startsWith("xmlns:")) prefixes[an.slice(6)] = attrs[an];
+  }
+  let ns: string | undefined;
+  if (prefix === "") ns = attrs.xmlns;
+  else if (prefix === "xmlns") throw notWellFormed("the 'xmlns' prefix cannot qualify names");
+  else if (Object.hasOwn(prefixes, prefix)) ns = prefixes[prefix];
+  else throw notWellFormed(`unbound namespace prefix '${prefix}'`);
+  if (prefixed !== null) {
+    for (const an of prefixed) {
+      const p = an.slice(0, an.indexOf(":"));
+      if (p !== "xml" && !Object.hasOwn(prefixes, p)) {
+        throw notWellFormed(`unbound namespace prefix '${p}'`);
+      }
+    }
+  }
+  return { prefix, local, ns, prefixes };
 }
 
 /**
