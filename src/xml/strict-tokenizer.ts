@@ -1,8 +1,8 @@
 // The strict tokenizer under both stream parsers: RFC 6120 §11 restricted XML with bounded
 // memory. It tokenizes decoded text with indexOf and sticky regexps (native code) instead of a
 // per-character JS state machine, and builds ltx Elements directly. It owns everything inside a
-// stanza; a front (strict-stream-parser.ts for a TCP stream) decodes the input and owns what lies
-// between stanzas.
+// stanza; a front (strict-stream-parser.ts for a TCP stream, framed-stream-parser.ts for
+// WebSocket frames) decodes the input and owns what lies between stanzas.
 import { Element } from "@xmpp/xml";
 import { StreamError } from "../xmpp/errors.js";
 import { ChunkBuffer, P_CDATA, P_DECL, P_ETAG, P_NONE, P_STAG, P_TEXT } from "./chunk-buffer.js";
@@ -131,13 +131,17 @@ export abstract class StrictTokenizer extends ChunkBuffer {
         throw notWellFormed("character not allowed in XML (RFC 6120 §11.1)");
       }
     } catch (e) {
-      // A StreamError from the input, or an exception from a handler (reported, never thrown).
-      this.fail(
-        e instanceof StreamError
-          ? e
-          : new StreamError("internal-server-error", e instanceof Error ? e.message : String(e)),
-      );
+      this.failWith(e);
     }
+  }
+
+  /** A StreamError from the input, or an exception from a handler: reported, never thrown. */
+  protected failWith(e: unknown): void {
+    this.fail(
+      e instanceof StreamError
+        ? e
+        : new StreamError("internal-server-error", e instanceof Error ? e.message : String(e)),
+    );
   }
 
   private run(s: string, gen: number): void {
