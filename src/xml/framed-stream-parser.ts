@@ -15,7 +15,7 @@ import {
   StrictTokenizer,
 } from "./strict-tokenizer.js";
 import type { StreamParserHandlers, StreamParserLike, StreamParserLimits } from "./types.js";
-import { isNameStartCode, notWellFormed, resolveRootTag, skipWs } from "./xml-rules.js";
+import { isNameStartCode, notWellFormed, resolveRootTag } from "./xml-rules.js";
 
 // Where the stream is, between frames.
 const AWAITING_OPEN = 0; // at the start, and after a restart (RFC 7395 §3.4, §3.5)
@@ -82,7 +82,7 @@ export class FramedStreamParser extends StrictTokenizer implements StreamParserL
     }
     // A blank frame holds no element (RFC 7395 §3.3.3), but it breaks nothing either: like a
     // whitespace keepalive between stanzas over TCP (RFC 6120 §4.6.1), it is ignored.
-    if (skipWs(s, 0) === s.length) return;
+    if (this.skipWs(s, 0) === s.length) return;
     this.phase = FRAME_START;
     this.docStart = true;
     const gen = this.gen;
@@ -154,7 +154,7 @@ export class FramedStreamParser extends StrictTokenizer implements StreamParserL
       p = this.declaration(s, p);
       if (this.docStart || p >= n) return p;
     }
-    p = skipWs(s, p);
+    p = this.skipWs(s, p);
     if (p >= n) return n;
     if (this.stream === CLOSED) throw notWellFormed("a frame after <close/> (RFC 7395 §3.6)");
     if (s.charCodeAt(p) !== 60) throw notWellFormed("text outside the frame's element");
@@ -174,7 +174,7 @@ export class FramedStreamParser extends StrictTokenizer implements StreamParserL
   /** After the frame's element: nothing but blanks (RFC 7395 §3.3.3). */
   private frameEnd(s: string, p: number): number {
     const n = s.length;
-    p = skipWs(s, p);
+    p = this.skipWs(s, p);
     if (p >= n) return n;
     if (this.openEnd !== null && !s.startsWith("</", p)) {
       throw notWellFormed("<open/> carries attributes only (RFC 7395 §3.4)");

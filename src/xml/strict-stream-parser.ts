@@ -6,13 +6,7 @@ import { StreamError } from "../xmpp/errors.js";
 import type { StreamParserLike } from "./types.js";
 import { P_ETAG, P_NONE, P_STAG } from "./chunk-buffer.js";
 import { CLOSED, CONTENT, DEAD, PROLOG, STREAM, StrictTokenizer } from "./strict-tokenizer.js";
-import {
-  checkStreamRoot,
-  isNameStartCode,
-  notWellFormed,
-  resolveRootTag,
-  skipWs,
-} from "./xml-rules.js";
+import { checkStreamRoot, isNameStartCode, notWellFormed, resolveRootTag } from "./xml-rules.js";
 
 interface Header {
   attrs: Record<string, string>;
@@ -90,7 +84,7 @@ export class StrictStreamParser extends StrictTokenizer implements StreamParserL
   /** At stream level: whitespace keepalives, a new stanza, or </stream:stream>. */
   private between(s: string, p: number): number {
     const n = s.length;
-    p = skipWs(s, p);
+    p = this.skipWs(s, p);
     let c = s.charCodeAt(p);
     if (p >= n) return n;
     if (c !== 60) throw notWellFormed("text at stream level");
@@ -133,7 +127,7 @@ export class StrictStreamParser extends StrictTokenizer implements StreamParserL
       p = this.declaration(s, p);
       if (this.docStart || p >= n) return p;
     }
-    p = skipWs(s, p);
+    p = this.skipWs(s, p);
     let c = s.charCodeAt(p);
     if (p >= n) return n;
     if (c !== 60) throw notWellFormed("text before the stream header");
@@ -161,7 +155,7 @@ export class StrictStreamParser extends StrictTokenizer implements StreamParserL
 
   private closed(s: string, p: number): number {
     const n = s.length;
-    p = skipWs(s, p);
+    p = this.skipWs(s, p);
     if (p < n) throw notWellFormed("data after the end of the stream");
     return n;
   }

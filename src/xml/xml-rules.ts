@@ -22,15 +22,6 @@ export const NCNAME = `(?:[${NC_START}]|${ASTRAL})(?:[${NC_START}${NC_MORE}]|${A
 /** Any XML Name (colons allowed anywhere): only used to tell `&name;` from garbage. */
 const NAME = `(?:[:${NC_START}]|${ASTRAL})(?:[:${NC_START}${NC_MORE}]|${ASTRAL})*`;
 
-const NON_WS = /[^ \t\r\n]/g;
-/** Index of the first non-whitespace character of s at or after p (s.length if none). */
-export function skipWs(s: string, p: number): number {
-  const c = s.charCodeAt(p);
-  if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return p;
-  NON_WS.lastIndex = p;
-  return NON_WS.test(s) ? NON_WS.lastIndex - 1 : s.length;
-}
-
 /** True for a UTF-16 code unit that may start an element name (NCName start, or a high surrogate). */
 export function isNameStartCode(c: number): boolean {
   if (c < 0x80) return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
