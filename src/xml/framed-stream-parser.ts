@@ -46,7 +46,7 @@ export class FramedStreamParser extends StrictTokenizer implements StreamParserL
     super(handlers, limits);
     // §3.3.3: a frame is a document of its own, so only its own declarations bind prefixes. A
     // stanza that declares no namespace is taken as jabber:client, as if the framing had made it
-    // the default: the content namespace of the one stream type RFC 7395 defines (c2s).
+    // the default: RFC 7395 carries client streams, and this is their content namespace.
     this.contentNs = NS.client;
     // The frame arrives whole, so its size is checked before parsing and no region is counted.
     this.inRegion = false;
