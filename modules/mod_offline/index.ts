@@ -58,7 +58,10 @@ export default defineModule({
     ),
   },
   start(ctx) {
-    const store = new OfflineStore(ctx.migrate(MIGRATIONS));
+    const store = new OfflineStore(ctx.migrate(MIGRATIONS), (err) =>
+      // Delivered again later: a duplicate rather than a loss.
+      ctx.log.error({ err }, "could not delete delivered offline messages"),
+    );
     const limit = ctx.options.access_max_user_messages ?? ctx.options.max_user_offline_messages;
     /** Per user (bare JID): stored rows on their way to a session, by row id. */
     const inFlight = new Map<string, Map<number, SessionHandle>>();
@@ -209,12 +212,7 @@ export default defineModule({
           if (settled) return;
           settled = true;
           release(bare, id, session);
-          try {
-            store.remove(id);
-          } catch (err) {
-            // Delivered again later: a duplicate rather than a loss.
-            ctx.log.error({ err, user: bare }, "could not delete a delivered offline message");
-          }
+          store.removeBatched(id);
           // Half the window acknowledged: send the next messages.
           if (drained.has(session) || !canReceive(session)) return;
           const flying = inFlight.get(bare);

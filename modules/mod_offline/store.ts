@@ -63,9 +63,16 @@ export class OfflineStore {
   private readonly firstStmt: Statement<[string, string, number], OfflineRow>;
   private readonly removeStmt: Statement<[number]>;
   private readonly addMany: Transaction<(batch: PendingAdd[]) => AddResult[]>;
+  private readonly removeMany: Transaction<(ids: number[]) => void>;
   private pending: PendingAdd[] = [];
+  /** Delivered messages whose deletion waits for the turn's commit; first() skips them. */
+  private pendingRemovals = new Set<number>();
 
-  constructor(db: Database) {
+  /** `onRemoveError` hears a failed deletion (the messages would come again: duplicates). */
+  constructor(
+    db: Database,
+    private readonly onRemoveError: (err: unknown) => void,
+  ) {
     this.insertStmt = db.prepare(
       "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES (?, ?, ?, ?)",
     );
@@ -76,6 +83,9 @@ export class OfflineStore {
       "SELECT id, stored_at, stanza FROM offline_messages WHERE host = ? AND username = ? ORDER BY id LIMIT ?",
     );
     this.removeStmt = db.prepare("DELETE FROM offline_messages WHERE id = ?");
+    this.removeMany = db.transaction((ids: number[]) => {
+      for (const id of ids) this.removeStmt.run(id);
+    });
     this.addMany = db.transaction((batch: PendingAdd[]) => {
       // Each user's count is read once per batch, then kept up to date as rows go in.
       const counts = new Map<string, number>();
@@ -106,12 +116,35 @@ export class OfflineStore {
     limit: number,
     done: (result: AddResult) => void,
   ): void {
-    if (this.pending.length === 0) setImmediate(() => this.flush());
+    if (this.pending.length === 0 && this.pendingRemovals.size === 0) {
+      setImmediate(() => this.flush());
+    }
     this.pending.push({ host, username, storedAt, stanza, limit, done });
+  }
+
+  /**
+   * Deletes a delivered message with the others of this turn: one transaction and one fsync for
+   * a whole window of acknowledgements. A deletion lost to a power cut means a duplicate at the
+   * next login, never a loss, so nobody waits for it.
+   */
+  removeBatched(id: number): void {
+    if (this.pending.length === 0 && this.pendingRemovals.size === 0) {
+      setImmediate(() => this.flush());
+    }
+    this.pendingRemovals.add(id);
   }
 
   /** Commits what is waiting now (also run when the module stops, so nothing is left behind). */
   flush(): void {
+    if (this.pendingRemovals.size > 0) {
+      const ids = [...this.pendingRemovals];
+      this.pendingRemovals.clear();
+      try {
+        this.removeMany.immediate(ids);
+      } catch (err) {
+        this.onRemoveError(err);
+      }
+    }
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
@@ -127,15 +160,13 @@ export class OfflineStore {
 
   /** The oldest `limit` messages of the user's queue, oldest first. */
   first(host: string, username: string, limit: number): OfflineRow[] {
-    return this.firstStmt.all(host, username, limit);
-  }
-
-  count(host: string, username: string): number {
-    return this.countStmt.get(host, username)!.n;
-  }
-
-  remove(id: number): void {
-    this.removeStmt.run(id);
+    // Rows delivered and about to be deleted are not in the queue any more.
+    const skip = this.pendingRemovals;
+    if (skip.size === 0) return this.firstStmt.all(host, username, limit);
+    return this.firstStmt
+      .all(host, username, limit + skip.size)
+      .filter((r) => !skip.has(r.id))
+      .slice(0, limit);
   }
 }
 
