@@ -12,6 +12,7 @@ import type { SqliteStorage } from "./storage/sqlite.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Resumable } from "./c2s/resumable.js";
 import type { Metrics } from "./metrics.js";
+import type { AdminCommands } from "./admin-commands.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -34,4 +35,6 @@ export interface CoreContext {
   readonly metrics: Metrics;
   /** Resumable sessions by their resumption id (XEP-0198 §5). */
   readonly resumable: Map<string, Resumable>;
+  /** Admin commands modules offer to parleyctl (ctx.command). */
+  readonly commands: AdminCommands;
 }

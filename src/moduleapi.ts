@@ -14,6 +14,7 @@ import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
+import type { AdminCommand } from "./admin-commands.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -25,6 +26,7 @@ export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
 export { OptionError } from "./module-options.js";
+export { AdminCommandError, type AdminCommand } from "./admin-commands.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
 export type { Handoff } from "./handoff.js";
@@ -151,6 +153,13 @@ export interface ModuleContext<O = Record<string, never>> {
    * with ON DELETE CASCADE so account removal removes the module's rows too).
    */
   migrate(migrations: Migration[]): Database;
+
+  /**
+   * Offers an admin command to `parleyctl` (served while the server runs), for this host: an
+   * argument named HOST picks the host's module; without one, every host's module answers and
+   * numeric answers are added up. Throw AdminCommandError to refuse (with `usage`, exit 2).
+   */
+  command(name: string, command: AdminCommand): void;
 
   /** A timer cleared when the module stops; the returned function cancels it earlier. */
   setTimeout(fn: () => void, ms: number): () => void;

@@ -385,6 +385,9 @@ export class ModuleManager {
         const { from, to } = addresses(stanza);
         core.router.bounce(stanza, from, to, error);
       },
+      command(commandName, command) {
+        cleanups.push(core.commands.add(commandName, host, command, name));
+      },
       keyval: <T extends Json>(store: string) => new KeyvalStore<T>(core.storage.db, store),
       map: <T extends Json>(store: string) => new MapStore<T>(core.storage.db, store),
       migrate(migrations) {

@@ -22,6 +22,7 @@ import { StreamError } from "./xmpp/errors.js";
 import { DiscoRegistry } from "./disco.js";
 import { ModuleManager } from "./modulemanager.js";
 import { Metrics } from "./metrics.js";
+import { AdminCommands } from "./admin-commands.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -98,6 +99,7 @@ export class Server {
         streamMgmt: new Map(),
         resumable,
         metrics,
+        commands: new AdminCommands(),
       };
       const server = new Server(ctx, storage, connections);
       try {
@@ -124,6 +126,10 @@ export class Server {
         this.ctx.config.controlSocket,
         controlCommands(this, () => opts.onStopRequested?.()),
         this.ctx.log.child({ component: "control" }),
+        (name) =>
+          this.ctx.commands.has(name)
+            ? (args: string[]) => this.ctx.commands.run(name, args)
+            : undefined,
       );
       await this.control.start();
       const m = this.ctx.config.metrics;

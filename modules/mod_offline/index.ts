@@ -18,14 +18,18 @@
 // that delivery failed, so two resources coming online together do not both get it. At most
 // WINDOW messages wait unacknowledged on a session; acks release the next ones.
 //
-// Storage: its own table (store.ts), rows removed with the account. parleyctl's
-// get_offline_count and delete_old_messages use the functions at the bottom of store.ts.
+// Admin commands (parleyctl, ejabberdctl's names): get_offline_count USER HOST,
+// delete_old_messages DAYS (every host).
+//
+// Storage: its own table (store.ts), rows removed with the account.
 import { Element } from "@xmpp/xml";
 import {
   defineModule,
   opt,
   STOP,
   OptionError,
+  AdminCommandError,
+  prepLocalpart,
   type DeliveryTracker,
   type SessionHandle,
 } from "../../src/moduleapi.js";
@@ -81,6 +85,32 @@ export default defineModule({
 
     // XEP-0160 §4.
     ctx.feature("msgoffline");
+
+    ctx.command("get_offline_count", {
+      args: ["USER", "HOST"],
+      help: "Print how many offline messages wait for USER@HOST",
+      run: ([user]) => {
+        let username: string;
+        try {
+          username = prepLocalpart(user!);
+        } catch {
+          return "0"; // no account can have that name
+        }
+        store.flush(); // what this turn stored counts too
+        return String(store.count(ctx.host, username));
+      },
+    });
+    ctx.command("delete_old_messages", {
+      args: ["DAYS"],
+      help: "Delete offline messages older than DAYS days, on every host; print how many",
+      run: ([days]) => {
+        if (!/^\d+$/.test(days!)) {
+          throw new AdminCommandError("DAYS must be a whole number of days (0 or more)", true);
+        }
+        const cutoff = Date.now() - Number(days) * 24 * 60 * 60 * 1000;
+        return String(store.deleteOlderThan(ctx.host, cutoff));
+      },
+    });
 
     // XEP-0160 §2 steps 2-4: no resource can take it now, so keep it if it is worth keeping
     // (STOP tells the core it was dealt with) or say why not. The write joins the turn's group

@@ -6,8 +6,6 @@
 // transaction and one fsync, and each sender's XEP-0198 acknowledgement waits for that commit
 // (mod_offline holds the stanza's handoff until then).
 //
-// The functions at the bottom take a Database of their own, for parleyctl, which opens the file
-// directly whether or not the server runs.
 import type { Database, Statement, Transaction } from "better-sqlite3";
 import type { Migration } from "../../src/moduleapi.js";
 
@@ -62,6 +60,7 @@ export class OfflineStore {
   private readonly countStmt: Statement<[string, string], { n: number }>;
   private readonly firstStmt: Statement<[string, string, number], OfflineRow>;
   private readonly removeStmt: Statement<[number]>;
+  private readonly deleteOldStmt: Statement<[string, number]>;
   private readonly addMany: Transaction<(batch: PendingAdd[]) => AddResult[]>;
   private readonly removeMany: Transaction<(ids: number[]) => void>;
   private pending: PendingAdd[] = [];
@@ -83,6 +82,9 @@ export class OfflineStore {
       "SELECT id, stored_at, stanza FROM offline_messages WHERE host = ? AND username = ? ORDER BY id LIMIT ?",
     );
     this.removeStmt = db.prepare("DELETE FROM offline_messages WHERE id = ?");
+    this.deleteOldStmt = db.prepare(
+      "DELETE FROM offline_messages WHERE host = ? AND stored_at < ?",
+    );
     this.removeMany = db.transaction((ids: number[]) => {
       for (const id of ids) this.removeStmt.run(id);
     });
@@ -168,30 +170,14 @@ export class OfflineStore {
       .filter((r) => !skip.has(r.id))
       .slice(0, limit);
   }
-}
 
-function tableExists(db: Database): boolean {
-  return (
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(TABLE) !==
-    undefined
-  );
-}
+  /** ejabberdctl get_offline_count: how many messages wait for user@host. */
+  count(host: string, username: string): number {
+    return this.countStmt.get(host, username)!.n;
+  }
 
-/** ejabberdctl get_offline_count: how many messages wait for user@host (0 before any did). */
-export function offlineCount(db: Database, host: string, username: string): number {
-  if (!tableExists(db)) return 0;
-  const row = db
-    .prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE host = ? AND username = ?")
-    .get(host, username) as { n: number };
-  return row.n;
-}
-
-/**
- * ejabberdctl delete_old_messages: removes messages stored more than `days` days before `now`,
- * on every host; returns how many went.
- */
-export function deleteOldMessages(db: Database, days: number, now = Date.now()): number {
-  if (!tableExists(db)) return 0;
-  const cutoff = now - days * 24 * 60 * 60 * 1000;
-  return db.prepare("DELETE FROM offline_messages WHERE stored_at < ?").run(cutoff).changes;
+  /** ejabberdctl delete_old_messages, for one host: rows stored before `cutoff` (ms) go. */
+  deleteOlderThan(host: string, cutoff: number): number {
+    return this.deleteOldStmt.run(host, cutoff).changes;
+  }
 }

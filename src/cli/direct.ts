@@ -59,7 +59,6 @@ export async function runDirect(
       const accounts = new AccountStore(storage.db);
       const backend: AccountBackend = {
         accounts,
-        db: storage.db,
         hosts: () => config.hosts,
         unregister: (user, host) => accounts.unregister(user, host),
       };

@@ -40,16 +40,6 @@ const COMMANDS: Record<string, Command> = {
     help: "List the users registered on HOST",
     run: (config, args) => account(config, "registered_users", args),
   },
-  get_offline_count: {
-    args: ["USER", "HOST"],
-    help: "Print how many offline messages wait for USER@HOST",
-    run: (config, args) => account(config, "get_offline_count", args),
-  },
-  delete_old_messages: {
-    args: ["DAYS"],
-    help: "Delete offline messages older than DAYS days, on every host",
-    run: (config, args) => account(config, "delete_old_messages", args),
-  },
   connected_users: {
     args: [],
     help: "List the full JIDs of all bound sessions",
@@ -77,11 +67,26 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-function usage(): string {
+function usage(moduleLines: string[] = []): string {
   const lines = Object.entries(COMMANDS).map(
     ([name, c]) => `  ${[name, ...c.args].join(" ").padEnd(44)} ${c.help}`,
   );
-  return `usage: parleyctl [--config PATH] COMMAND [ARGS...]\n\nCommands:\n${lines.join("\n")}`;
+  const modules =
+    moduleLines.length > 0
+      ? `\n\nCommands of the running server's modules:\n${moduleLines.join("\n")}`
+      : `\n\nModules offer more commands (mod_offline: get_offline_count, delete_old_messages);\n` +
+        `they are listed here while the server runs.`;
+  return `usage: parleyctl [--config PATH] COMMAND [ARGS...]\n\nCommands:\n${lines.join("\n")}${modules}`;
+}
+
+/** The running server's module commands, for help; none when it is not reachable. */
+async function moduleCommands(configPath: string | null): Promise<string[]> {
+  try {
+    const res = await sendControl(resolveConfig(configPath).controlSocket, "module_commands", []);
+    return res.ok && Array.isArray(res.result) ? res.result : [];
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -113,6 +118,32 @@ async function account(
   return report(command, res);
 }
 
+/**
+ * A name parleyctl does not know may be a command of one of the server's modules
+ * (ctx.command): only the running server can answer it, arguments and all.
+ */
+function moduleCommand(name: string): Command {
+  return {
+    args: [],
+    help: "",
+    async run(config, args) {
+      try {
+        return report(
+          name,
+          await sendControl(config.controlSocket, name, args, ACCOUNT_TIMEOUT_MS),
+        );
+      } catch (err) {
+        if (!(err instanceof ControlUnreachable)) throw err;
+        console.error(
+          `${name} is not a parleyctl command, and the server, whose modules may offer it, ` +
+            `cannot be asked: ${err.message}`,
+        );
+        return UNREACHABLE;
+      }
+    },
+  };
+}
+
 async function remote(config: ServerConfig, command: string, args: string[]): Promise<number> {
   try {
     return report(command, await sendControl(config.controlSocket, command, args));
@@ -131,7 +162,7 @@ function unreachable(err: ControlUnreachable): number {
 function report(command: string, res: ControlResponse): number {
   if (!res.ok) {
     console.error(res.error);
-    return ERROR;
+    return res.usage ? USAGE_ERROR : ERROR;
   }
   const r = res.result;
   if (Array.isArray(r)) for (const line of r) console.log(line);
@@ -157,17 +188,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const [name, ...args] = rest;
   if (!name || name === "help" || name === "--help" || name === "-h") {
-    console.log(usage());
+    console.log(usage(name ? await moduleCommands(configPath) : []));
     return name ? OK : USAGE_ERROR;
   }
-  const command = COMMANDS[name];
-  if (!command) {
-    console.error(`Unknown command: ${name}\n${usage()}`);
-    return USAGE_ERROR;
-  }
+  const command = COMMANDS[name] ?? moduleCommand(name);
   const needed = command.args.length;
-  // kick_session's REASON may be several words; every other command takes exactly its args.
-  if (args.length < needed || (name !== "kick_session" && args.length > needed)) {
+  // kick_session's REASON may be several words; every other command takes exactly its args
+  // (a module's command is checked by the server, which knows its arguments).
+  const known = Object.hasOwn(COMMANDS, name);
+  if (known && (args.length < needed || (name !== "kick_session" && args.length > needed))) {
     console.error(`usage: parleyctl ${[name, ...command.args].join(" ")}`);
     return USAGE_ERROR;
   }

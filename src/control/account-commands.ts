@@ -3,9 +3,7 @@
  * server (parleyctl's request over the control socket) and in parleyctl itself on the database
  * file when no server runs. One implementation means one set of messages and exit codes.
  */
-import type { Database } from "better-sqlite3";
 import { AccountError, AccountStore } from "../auth/accounts.js";
-import { deleteOldMessages, offlineCount } from "../../modules/mod_offline/store.js";
 import type { ControlResponse } from "./protocol.js";
 
 export const ACCOUNT_COMMANDS = [
@@ -13,8 +11,6 @@ export const ACCOUNT_COMMANDS = [
   "unregister",
   "change_password",
   "registered_users",
-  "get_offline_count",
-  "delete_old_messages",
 ] as const;
 
 export type AccountCommand = (typeof ACCOUNT_COMMANDS)[number];
@@ -26,8 +22,6 @@ export function isAccountCommand(name: string): name is AccountCommand {
 /** What the commands need of where they run. */
 export interface AccountBackend {
   accounts: AccountStore;
-  /** For mod_offline's table, which exists once the module ran (the queries allow for that). */
-  db: Database;
   /** The hosts served now (a running server's may have changed with reload_config). */
   hosts(): readonly string[];
   /** Removes the account; a running server also tells its modules and closes the sessions. */
@@ -39,17 +33,12 @@ const ARG_COUNT: Record<AccountCommand, number> = {
   unregister: 2,
   change_password: 3,
   registered_users: 1,
-  get_offline_count: 2,
-  delete_old_messages: 1,
 };
 
 /** Why these arguments are a usage error (exit code 2), or null when they are fine. */
 export function usageProblem(command: AccountCommand, args: readonly string[]): string | null {
   if (args.length !== ARG_COUNT[command]) {
     return `${command} takes ${ARG_COUNT[command]} arguments, got ${args.length}`;
-  }
-  if (command === "delete_old_messages" && !/^\d+$/.test(args[0]!)) {
-    return "DAYS must be a whole number of days (0 or more)";
   }
   return null;
 }
@@ -71,9 +60,6 @@ function commands(b: AccountBackend): Record<AccountCommand, Run> {
       return "";
     },
     registered_users: async ([host]) => b.accounts.list(host!),
-    get_offline_count: async ([user, host]) =>
-      String(offlineCount(b.db, host!, AccountStore.prepUsername(user!))),
-    delete_old_messages: async ([days]) => String(deleteOldMessages(b.db, Number(days))),
   };
 }
 
@@ -89,8 +75,8 @@ export async function runAccountCommand(
 ): Promise<ControlResponse> {
   const problem = usageProblem(command, args);
   if (problem) return { ok: false, error: problem };
-  // Every command but delete_old_messages names a host: registered_users first, the others second.
-  if (command !== "delete_old_messages") {
+  // Every command names a host: registered_users first, the others second.
+  {
     const i = command === "registered_users" ? 0 : 1;
     const host = args[i]!.toLowerCase();
     const served = b.hosts();

@@ -24,7 +24,6 @@ export function controlCommands(
   // parleyctl sends these here when the server runs, so that one process writes the database.
   const backend: AccountBackend = {
     accounts: server.ctx.accounts,
-    db: server.ctx.storage.db,
     hosts: () => [...server.ctx.hosts],
     unregister: (user, host) => {
       removeAccount(server.ctx, user, host);
@@ -73,6 +72,13 @@ export function controlCommands(
       return { ok: true, result: "" };
     },
     reload_config: async () => ({ ok: true, result: await server.reloadConfig() }),
+    // For `parleyctl help` while the server runs: what its modules offer.
+    module_commands: () => ({
+      ok: true,
+      result: server.ctx.commands
+        .describe()
+        .map((c) => `  ${[c.name, ...c.args].join(" ").padEnd(44)} ${c.help} (${c.owner})`),
+    }),
     stop: () => {
       setImmediate(requestStop);
       return { ok: true, result: "" };

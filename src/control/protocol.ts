@@ -8,5 +8,7 @@ export interface ControlRequest {
   args: string[];
 }
 
+/** `usage` marks bad arguments (parleyctl exits 2 for those, 1 for other refusals). */
 export type ControlResponse =
-  { ok: true; result: string | string[] | Record<string, unknown> } | { ok: false; error: string };
+  | { ok: true; result: string | string[] | Record<string, unknown> }
+  | { ok: false; error: string; usage?: boolean };

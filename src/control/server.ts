@@ -27,6 +27,8 @@ export class ControlServer {
     private readonly path: string,
     private readonly handlers: Record<string, ControlHandler>,
     private readonly log: Logger,
+    /** Where a command that is not one of `handlers` is looked up (modules' commands). */
+    private readonly fallback?: (command: string) => ControlHandler | undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -88,8 +90,10 @@ export class ControlServer {
     } catch {
       return { ok: false, error: "malformed control request" };
     }
-    const handler = this.handlers[req.command];
-    if (!handler) return { ok: false, error: `unknown command ${req.command}` };
+    const handler = Object.hasOwn(this.handlers, req.command)
+      ? this.handlers[req.command]
+      : this.fallback?.(req.command);
+    if (!handler) return { ok: false, error: `unknown command ${req.command}`, usage: true };
     try {
       this.log.info({ command: req.command }, "control command");
       return await handler(req.args.map(String));

@@ -8,7 +8,6 @@ import { errorCondition } from "../../src/testkit/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { xml, type TestClient } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw.js";
-import { offlineCount } from "../../modules/mod_offline/store.js";
 import modOffline from "../../modules/mod_offline/index.js";
 import { parseOptions } from "../../src/module-options.js";
 
@@ -95,7 +94,14 @@ function countStanzas(text: string): number {
 describe("mod_offline (XEP-0160, XEP-0203)", () => {
   let t: TestServer;
   let alice: TestClient;
-  const count = (user: string): number => offlineCount(t.server.ctx.storage.db, "localhost", user);
+  const count = (user: string): number =>
+    (
+      t.server.ctx.storage.db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM offline_messages WHERE host = 'localhost' AND username = ?",
+        )
+        .get(user) as { n: number }
+    ).n;
   const msg = (to: string, body: string, attrs: Record<string, string> = {}): Element =>
     xml("message", { to: `${to}@localhost`, type: "chat", ...attrs }, xml("body", {}, body));
 
@@ -485,16 +491,19 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       assert.equal(after.stdout.trim(), "0");
     });
 
-    it("works on a database where mod_offline never ran, without a server", async () => {
+    it("are mod_offline's commands: listed by help while the server runs, refused clearly when it does not", async () => {
+      const help = await ctl("help");
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /get_offline_count USER HOST .*\(mod_offline\)/);
+      assert.match(help.stdout, /delete_old_messages DAYS .*\(mod_offline\)/);
+      assert.equal((await ctl("get_offline_count", "henry")).code, 2); // usage, from the server
       const dir = mkdtempSync(join(tmpdir(), "parley-offline-"));
       try {
         const file = join(dir, "parley.yml");
         writeFileSync(file, `hosts: [localhost]\nloglevel: warning\ndata_dir: ${dir}\n`);
-        const count0 = await parleyctl(["--config", file, "get_offline_count", "x", "localhost"]);
-        assert.equal(count0.code, 0, count0.stderr);
-        assert.equal(count0.stdout.trim(), "0");
-        const del = await parleyctl(["--config", file, "delete_old_messages", "0"]);
-        assert.equal(del.stdout.trim(), "0");
+        const stopped = await parleyctl(["--config", file, "get_offline_count", "x", "localhost"]);
+        assert.equal(stopped.code, 3); // ejabberdctl's "not reachable"
+        assert.match(stopped.stderr, /the server, whose modules may offer it, cannot be asked/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
