@@ -3,7 +3,7 @@
  *
  * Keys mean what they mean in ejabberd. Options Parley does not implement are either accepted
  * with a warning (policy or cosmetic ones, listed in `ServerConfig.warnings`) or refused with a
- * ConfigError (ones whose silent omission would change security or meaning). See schema.ts for
+ * ConfigError (ones whose silent omission would change security or meaning). See keys.ts for
  * the full list.
  */
 

@@ -1,0 +1,189 @@
+/**
+ * Which ejabberd options Parley uses, warns about, or refuses, at the top level and inside each
+ * listener. Kept as data apart from the validator so that the policy (and the reason given for
+ * each refusal) can be read and changed in one place; ejabberd-compat.md mirrors these lists.
+ *
+ * Every option falls in one of four groups:
+ *   - supported: validated and used;
+ *   - ignored:   ejabberd options whose absence changes policy or cosmetics only; accepted, and
+ *                reported in `ServerConfig.warnings`;
+ *   - refused:   ejabberd options whose silent omission would change security or meaning;
+ *                ConfigError "not supported yet";
+ *   - unknown:   ConfigError, with the nearest valid key when one is close.
+ */
+
+/** Top-level keys Parley uses, in the order they are listed to humans. */
+export const TOP_LEVEL_KEYS = [
+  "hosts",
+  "loglevel",
+  "certfiles",
+  "data_dir",
+  "default_db",
+  "sql_type",
+  "sql_database",
+  "sqlite_synchronous",
+  "auth_method",
+  "auth_password_format",
+  "auth_scram_hash",
+  "max_user_sessions",
+  "control_socket",
+  "max_fsm_queue",
+  "queue_warning_bytes",
+  "event_loop_lag_warning",
+  "metrics",
+  "disable_sasl_mechanisms",
+  "listen",
+  "modules",
+] as const;
+
+/** Keys of a `listen` entry that Parley uses. */
+export const LISTENER_KEYS = [
+  "port",
+  "ip",
+  "module",
+  "tls",
+  "starttls",
+  "starttls_required",
+  "max_stanza_size",
+  "unauthenticated_timeout",
+] as const;
+
+/** Top-level ejabberd options accepted with a warning: policy, tuning, or features not built. */
+export const IGNORED_TOP_LEVEL_KEYS = [
+  "acl",
+  "access_rules",
+  "access",
+  "shaper",
+  "shaper_rules",
+  "api_permissions",
+  "acme",
+  "ca_file",
+  "language",
+  "new_sql_schema",
+  "update_sql_schema",
+  "hide_sensitive_log_data",
+  "log_modules_fully",
+  "cache_size",
+  "cache_life_time",
+  "cache_missed",
+  "use_cache",
+  "auth_use_cache",
+  "auth_stored_password_types",
+  "sql_server",
+  "sql_port",
+  "sql_username",
+  "sql_password",
+  "sql_pool_size",
+  "sql_keepalive_interval",
+  "sql_start_interval",
+  "sql_queue_type",
+  "sql_prepared_statements",
+  "sql_connect_timeout",
+  "sql_query_timeout",
+  "sql_ssl",
+  "sql_ssl_verify",
+  "sql_ssl_cafile",
+  "sql_ssl_certfile",
+  "sql_odbc_driver",
+  "sql_flags",
+  "anonymous_protocol",
+  "allow_multiple_connections",
+  "registration_timeout",
+  "resource_conflict",
+  "fqdn",
+  "net_ticktime",
+  "queue_type",
+  "queue_dir",
+  "sm_db_type",
+  "sm_use_cache",
+  "router_db_type",
+  "router_use_cache",
+  "trusted_proxies",
+  "domain_balancing",
+  "negotiation_timeout",
+  "allow_contrib_modules",
+  "install_contrib_modules",
+  "validate_stream",
+  "version",
+  "c2s_tls_compression",
+  "disable_sasl_scram_downgrade_protection",
+] as const;
+
+/** Prefixes of top-level ejabberd option families accepted with a warning. */
+export const IGNORED_TOP_LEVEL_PREFIXES = [
+  "s2s_",
+  "outgoing_s2s_",
+  "ldap_",
+  "oauth_",
+  "captcha_",
+  "pam_",
+  "redis_",
+  "extauth_",
+  "jwt_",
+  "websocket_",
+  "ext_api_",
+  "log_rotate_",
+  "log_burst_limit_",
+  "auth_cache_",
+  "sm_cache_",
+  "router_cache_",
+  "oom_",
+] as const;
+
+const TLS_TUNING = "ignoring TLS tuning would give you other TLS than you asked for; remove it";
+
+/**
+ * Top-level ejabberd options refused ("not supported yet"), with why ignoring them is no option
+ * and what to do instead.
+ */
+export const REFUSED_TOP_LEVEL_KEYS: Readonly<Record<string, string>> = {
+  define_macro:
+    "ignoring macros would change what the options using them mean; write the values out",
+  include_config_file: "ignoring it would drop the options it includes; copy them into this file",
+  host_config:
+    "ignoring per-host options would apply other options than you meant; set them globally",
+  append_host_config:
+    "ignoring per-host options would apply other options than you meant; set them globally",
+  c2s_ciphers: TLS_TUNING,
+  c2s_dhfile: TLS_TUNING,
+  c2s_protocol_options: TLS_TUNING,
+  c2s_cafile: TLS_TUNING,
+};
+
+/** Listener options of ejabberd accepted with a warning. */
+export const IGNORED_LISTENER_KEYS = [
+  "access",
+  "shaper",
+  "backlog",
+  "send_timeout",
+  "accept_interval",
+  "zlib",
+  "tls_compression",
+  "max_fsm_queue",
+  "supervisor",
+] as const;
+
+/** Listener options of ejabberd refused ("not supported yet"), with the reason. */
+export const REFUSED_LISTENER_KEYS: Readonly<Record<string, string>> = {
+  certfile: "list the file in the top-level 'certfiles' instead",
+  ciphers: TLS_TUNING,
+  dhfile: TLS_TUNING,
+  protocol_options: TLS_TUNING,
+  cafile: TLS_TUNING,
+  tls_verify: "ignoring it would accept clients you meant to refuse; remove it",
+  use_proxy_protocol: "ignoring it would garble every connection; remove it",
+};
+
+/** Names accepted for the client-to-server listener module. */
+export const C2S_MODULE_NAMES = ["ejabberd_c2s", "c2s", "parley_c2s"] as const;
+
+/** ejabberd listener modules Parley knows of but does not implement yet. */
+export const UNSUPPORTED_LISTENER_MODULES = [
+  "ejabberd_s2s_in",
+  "ejabberd_http",
+  "ejabberd_service",
+  "ejabberd_sip",
+  "ejabberd_stun",
+  "mod_proxy65",
+  "mod_mqtt",
+] as const;
