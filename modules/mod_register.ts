@@ -220,11 +220,15 @@ export default defineModule({
         // §3.2: the result first; then the account goes and every session of it is closed with
         // the not-authorized stream error (ctx.accounts.unregister does both).
         ctx.setTimeout(() => {
-          try {
-            ctx.accounts.unregister(user, ctx.host);
-            ctx.log.info({ user }, "account removed in-band");
-          } catch (err) {
+          const failed = (err: unknown): void =>
             ctx.log.warn({ err, user }, "in-band account removal failed");
+          try {
+            void Promise.resolve(ctx.accounts.unregister(user, ctx.host)).then(
+              () => ctx.log.info({ user }, "account removed in-band"),
+              failed,
+            );
+          } catch (err) {
+            failed(err);
           }
         }, 0);
         return null;

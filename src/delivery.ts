@@ -7,6 +7,7 @@ import type { SessionHandle } from "./session-handle.js";
 import { StanzaError } from "./xmpp/errors.js";
 import { iqPayload, iqResult } from "./stanza.js";
 import type { Handoff } from "./handoff.js";
+import { then, type MaybePromise } from "./maybe.js";
 
 /** Answers "does this local account exist?" without loading anything else. */
 export interface AccountLookup {
@@ -15,7 +16,7 @@ export interface AccountLookup {
 
 /** The reply path: the router, seen from here. */
 export interface ReplyRoute {
-  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void;
+  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void>;
   bounce(stanza: Element, from: JID, to: JID, err: unknown): void;
 }
 
@@ -34,11 +35,17 @@ export class LocalDelivery {
     private readonly router: ReplyRoute,
   ) {}
 
-  deliver(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+  /**
+   * Delivers now, or — when a hook handler must wait for storage — later, resolving once done.
+   * An error (a StanzaError to bounce) is thrown now or rejects the promise.
+   */
+  deliver(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     if (!to.local) return this.toServer(stanza, from, to);
-    if (!this.hooks.run("local_delivery", { from, to, stanza, handoff })) return;
-    if (to.resource) return this.toFullJid(stanza, from, to, handoff);
-    return this.toBareJid(stanza, from, to, handoff);
+    return then(this.hooks.runAsync("local_delivery", { from, to, stanza, handoff }), (go) => {
+      if (!go) return;
+      if (to.resource) return this.toFullJid(stanza, from, to, handoff);
+      return this.toBareJid(stanza, from, to, handoff);
+    });
   }
 
   /** RFC 6120 §10.3: stanzas addressed to the server's own domain (or domain/resource). */
@@ -58,7 +65,7 @@ export class LocalDelivery {
   }
 
   /** RFC 6121 §8.5.3: to a full JID. */
-  private toFullJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+  private toFullJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     const session = this.sm.get(to);
     const type = stanza.attrs.type;
     if (session) {
@@ -89,7 +96,7 @@ export class LocalDelivery {
   }
 
   /** RFC 6121 §8.5.2 (user exists) and §8.5.1 (no such user): to a bare JID. */
-  private toBareJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+  private toBareJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     const type = stanza.attrs.type;
     const bare = to.toString();
     const known = this.sm.resourceCount(bare) > 0 || this.accounts.exists(to.local, to.domain);
@@ -118,7 +125,12 @@ export class LocalDelivery {
   }
 
   /** RFC 6121 §8.5.2.1.1 and §8.5.2.2.1: a message to a user's bare JID. */
-  private messageToBare(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+  private messageToBare(
+    stanza: Element,
+    from: JID,
+    to: JID,
+    handoff?: Handoff,
+  ): MaybePromise<void> {
     const type = stanza.attrs.type ?? "normal";
     if (type === "error") return; // silently ignored, both with and without resources
     if (type === "groupchat") throw new StanzaError("service-unavailable");
@@ -127,8 +139,9 @@ export class LocalDelivery {
       // §8.5.2.2.1: no available resource. A headline is ignored; normal and chat go to offline
       // storage if a module keeps it, else the sender learns that delivery failed.
       if (type === "headline") return;
-      if (!this.hooks.run("offline_message", { from, to, stanza, handoff })) return;
-      throw new StanzaError("service-unavailable");
+      return then(this.hooks.runAsync("offline_message", { from, to, stanza, handoff }), (go) => {
+        if (go) throw new StanzaError("service-unavailable");
+      });
     }
     // Headline: every non-negative resource. Normal and chat: the "most available" ones, i.e.
     // all sharing the highest priority (§8.5.2.1.1 leaves the choice to the server).
@@ -153,10 +166,11 @@ export class LocalDelivery {
    * §3, §4.3). The roster module takes them through the presence_in hook; without it, requests
    * are shown to the user's available resources so nothing vanishes, and probes are ignored.
    */
-  private presenceIn(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
-    if (!this.hooks.run("presence_in", { from, to, stanza, handoff })) return;
-    if (stanza.attrs.type === "probe") return;
-    for (const s of this.sm.available(to)) s.deliver(stanza, undefined, handoff);
+  private presenceIn(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
+    return then(this.hooks.runAsync("presence_in", { from, to, stanza, handoff }), (go) => {
+      if (!go || stanza.attrs.type === "probe") return;
+      for (const s of this.sm.available(to)) s.deliver(stanza, undefined, handoff);
+    });
   }
 
   private handleIq(stanza: Element, from: JID, to: JID, target: "host" | "account"): void {

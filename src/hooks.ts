@@ -2,6 +2,7 @@ import type { Element } from "@xmpp/xml";
 import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
 import type { Handoff } from "./handoff.js";
+import { isPromise, type MaybePromise } from "./maybe.js";
 
 /**
  * The typed hook map: hook name -> payload. Names follow ejabberd's where the meaning is the
@@ -112,10 +113,28 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   presence_broadcast: (p) => p.session.jid.domain,
 };
 
+/**
+ * Hooks whose handlers may wait: they return a promise when they must read or write storage
+ * (a roster, a queue) before the chain goes on. Whoever runs them waits too, in order: the
+ * sender's next stanza is not handled before (RFC 6120 §10.1, in-order processing). The other
+ * hooks are synchronous: their handlers answer from memory.
+ */
+export type AsyncHookName =
+  | "user_send_packet"
+  | "local_delivery"
+  | "presence_in"
+  | "offline_message"
+  | "sm_register_connection"
+  | "user_available"
+  | "remove_user";
+export type SyncHookName = Exclude<HookName, AsyncHookName>;
+
 /** Registered globally so a plugin's own copy of this file returns the same marker. */
 export const STOP: unique symbol = Symbol.for("parley.hooks.stop");
 export type HookResult = void | typeof STOP;
-export type HookHandler<K extends HookName> = (payload: HookMap[K]) => HookResult;
+export type HookHandler<K extends HookName> = (
+  payload: HookMap[K],
+) => K extends AsyncHookName ? MaybePromise<HookResult> : HookResult;
 
 /**
  * Where in a hook's chain a handler runs, in this order (numbers would only say "before" and
@@ -165,14 +184,25 @@ export class Hooks {
     };
   }
 
-  /** Runs the chain; returns false when a handler stopped it. */
-  run<K extends HookName>(name: K, payload: HookMap[K]): boolean {
+  /** Runs a synchronous hook's chain; returns false when a handler stopped it. */
+  run<K extends SyncHookName>(name: K, payload: HookMap[K]): boolean {
     const list = this.handlers[name] as Registered<K>[] | undefined;
     if (!list || list.length === 0) return true;
     for (const entry of [...list]) {
       if (entry.handler(payload) === STOP) return false;
     }
     return true;
+  }
+
+  /**
+   * Runs a hook whose handlers may wait: synchronously as long as none returns a promise, then
+   * each after the one before has finished. Resolves false when a handler stopped the chain; a
+   * handler's rejection rejects it.
+   */
+  runAsync<K extends AsyncHookName>(name: K, payload: HookMap[K]): MaybePromise<boolean> {
+    const list = this.handlers[name] as Registered<K>[] | undefined;
+    if (!list || list.length === 0) return true;
+    return runFrom([...list], 0, payload);
   }
 
   /** Removes every handler registered by `owner` (a module being stopped). */
@@ -183,4 +213,19 @@ export class Hooks {
       for (let i = list.length - 1; i >= 0; i--) if (list[i]!.owner === owner) list.splice(i, 1);
     }
   }
+}
+
+function runFrom<K extends AsyncHookName>(
+  list: Registered<K>[],
+  start: number,
+  payload: HookMap[K],
+): MaybePromise<boolean> {
+  for (let i = start; i < list.length; i++) {
+    const result = list[i]!.handler(payload);
+    if (isPromise(result)) {
+      return result.then((r) => (r === STOP ? false : runFrom(list, i + 1, payload)));
+    }
+    if (result === STOP) return false;
+  }
+  return true;
 }

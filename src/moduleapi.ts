@@ -3,7 +3,15 @@ import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";
 import type { StanzaError, StreamError } from "./xmpp/errors.js";
 import type { Logger } from "./log.js";
-import type { HookHandler, HookMap, HookName, HookPhase } from "./hooks.js";
+import type {
+  AsyncHookName,
+  HookHandler,
+  HookMap,
+  HookName,
+  HookPhase,
+  SyncHookName,
+} from "./hooks.js";
+import type { MaybePromise } from "./maybe.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
@@ -21,7 +29,16 @@ export { STOP } from "./hooks.js";
 export { StanzaError, StreamError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
 export type { Fanout } from "./xml/fanout.js";
-export type { HookMap, HookName, HookHandler, HookResult, HookPhase } from "./hooks.js";
+export type {
+  HookMap,
+  HookName,
+  HookHandler,
+  HookResult,
+  HookPhase,
+  AsyncHookName,
+  SyncHookName,
+} from "./hooks.js";
+export type { MaybePromise } from "./maybe.js";
 export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
@@ -134,7 +151,9 @@ export interface ModuleContext<O = Record<string, never>> {
    */
   streamManagement(options: StreamMgmtOptions): void;
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
-  run<K extends HookName>(name: K, payload: HookMap[K]): boolean;
+  run<K extends SyncHookName>(name: K, payload: HookMap[K]): boolean;
+  /** Runs a hook whose handlers may wait (AsyncHookName); resolves false if stopped. */
+  runAsync<K extends AsyncHookName>(name: K, payload: HookMap[K]): MaybePromise<boolean>;
   /**
    * Routes a stanza as the server would: its `from` and `to` attributes must be set. A copy
    * made on behalf of a client's stanza takes that stanza's `handoff` (from the hook payload or
@@ -186,7 +205,7 @@ export interface AccountsApi {
    * Removes the account with everything stored for it, fires `remove_user`, and closes the
    * user's sessions with the stream error `not-authorized`.
    */
-  unregister(username: string, host: string): void;
+  unregister(username: string, host: string): MaybePromise<void>;
 }
 
 /** A module: what it is called, what it takes, what it needs, and how it starts. */

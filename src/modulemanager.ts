@@ -23,6 +23,7 @@ import { AccountStore } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
 import { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
+import { isPromise, then, type MaybePromise } from "./maybe.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
@@ -298,6 +299,18 @@ export class ModuleManager {
           throw new ModuleFault(name, err);
         }
       };
+    /** guard(), and for a handler that waits, the same for its rejection. */
+    const guardMaybe =
+      <A extends unknown[], R>(fn: (...args: A) => R) =>
+      (...args: A): R => {
+        const out = guard(fn)(...args);
+        if (!isPromise(out)) return out;
+        return out.catch((err: unknown) => {
+          if (isModuleFault(err) || isStanzaLevel(err)) throw err;
+          log.error({ err }, "module handler failed");
+          throw new ModuleFault(name, err);
+        }) as R;
+      };
     const server: ServerView = {
       hosts: core.hosts,
       startedAt: core.startedAt,
@@ -328,9 +341,10 @@ export class ModuleManager {
         exists: (u, h) => core.accounts.exists(u, h),
         register: (u, h, p) => core.accounts.register(u, h, p),
         changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
-        unregister: (u, h) => removeAccount(core, u, h),
+        unregister: (u, h) => then(removeAccount(core, u, h), () => undefined),
       },
       run: (hook, payload) => core.hooks.run(hook, payload),
+      runAsync: (hook, payload) => core.hooks.runAsync(hook, payload),
       streamManagement(smOptions) {
         core.streamMgmt.set(host, smOptions);
         cleanups.push(() => {
@@ -339,7 +353,9 @@ export class ModuleManager {
       },
       hook<K extends HookName>(hook: K, handler: HookHandler<K>, phase: HookPhase = "handle") {
         const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
-        const wrapped = guard((p: HookMap[K]) => (hostOf(p) === host ? handler(p) : undefined));
+        const wrapped = guardMaybe((p: HookMap[K]) =>
+          hostOf(p) === host ? handler(p) : undefined,
+        ) as HookHandler<K>;
         core.hooks.add(hook, wrapped, { phase, owner });
       },
       iq(type, xmlns, elName, handler, target = "host") {
@@ -420,14 +436,24 @@ export class ModuleManager {
   }
 }
 
-/** Removes an account while the server runs: storage, module state, then the sessions. */
-export function removeAccount(core: CoreContext, username: string, host: string): number {
+/**
+ * Removes an account while the server runs: storage, module state (which may wait for its own
+ * storage), then the sessions. Resolves with how many sessions were closed.
+ */
+export function removeAccount(
+  core: CoreContext,
+  username: string,
+  host: string,
+): MaybePromise<number> {
   const user = AccountStore.prepUsername(username);
   core.accounts.unregister(user, host);
-  core.hooks.run("remove_user", { username: user, host });
-  const sessions = core.sm.resources(`${user}@${host}`);
-  for (const s of sessions) s.close(new StreamError("not-authorized", "the account was removed"));
-  return sessions.length;
+  return then(core.hooks.runAsync("remove_user", { username: user, host }), () => {
+    const sessions = core.sm.resources(`${user}@${host}`);
+    for (const s of sessions) {
+      s.close(new StreamError("not-authorized", "the account was removed"));
+    }
+    return sessions.length;
+  });
 }
 
 function addresses(stanza: Element): { from: JID; to: JID } {

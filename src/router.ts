@@ -6,6 +6,7 @@ import { errorReply } from "./stanza.js";
 import type { LocalDelivery } from "./delivery.js";
 import { isModuleFault } from "./module-fault.js";
 import type { Handoff } from "./handoff.js";
+import { isPromise, type MaybePromise } from "./maybe.js";
 
 /**
  * The router: picks where a stanza goes by the domain of its `to` (design: local host, later
@@ -46,19 +47,19 @@ export class Router {
    * Routes a stanza whose `from` and `to` attributes are already set and normalized. The
    * handoff, when given, is the sender's acknowledgement: every copy made on the way holds it.
    */
-  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     try {
+      let done: MaybePromise<void>;
       if (this.hosts.has(to.domain) && this.local) {
-        this.local.deliver(stanza, from, to, handoff);
-        return;
+        done = this.local.deliver(stanza, from, to, handoff);
+      } else {
+        const service = this.services.get(to.domain);
+        // RFC 6120 §10.4: no server-to-server yet, so every other domain is unreachable.
+        if (!service) throw new StanzaError("remote-server-not-found", `no route to ${to.domain}`);
+        done = service(stanza, from, to, handoff);
       }
-      const service = this.services.get(to.domain);
-      if (service) {
-        service(stanza, from, to, handoff);
-        return;
-      }
-      // RFC 6120 §10.4: no server-to-server yet, so every other domain is unreachable.
-      throw new StanzaError("remote-server-not-found", `no route to ${to.domain}`);
+      // A delivery that waited (storage) may still fail: bounced the same way. Never rejects.
+      if (isPromise(done)) return done.catch((err: unknown) => this.bounce(stanza, from, to, err));
     } catch (err) {
       this.bounce(stanza, from, to, err);
     }
@@ -87,6 +88,6 @@ export class Router {
     // The error travels back from the address the sender aimed at.
     reply.attrs.from = to.toString();
     reply.attrs.to = from.toString();
-    this.route(reply, to, from);
+    void this.route(reply, to, from);
   }
 }

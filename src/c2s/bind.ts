@@ -5,6 +5,7 @@ import { NS } from "../xmpp/ns.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqResult } from "../stanza.js";
 import type { C2SStream, StreamFeature } from "./stream.js";
+import { then, type MaybePromise } from "../maybe.js";
 
 /** Resource binding (RFC 6120 §7), offered once authenticated. */
 export function bindFeature(stream: C2SStream): StreamFeature {
@@ -33,7 +34,7 @@ export function isLegacySession(el: Element): boolean {
   return el.is("iq", NS.client) && el.getChild("session", NS.session) !== undefined;
 }
 
-function handleBind(session: C2SStream, iq: Element): void {
+function handleBind(session: C2SStream, iq: Element): MaybePromise<void> {
   if (iq.attrs.type !== "set" || !iq.attrs.id) {
     throw new StanzaError("bad-request", "bind is an IQ set with an id (RFC 6120 §7.4)");
   }
@@ -67,7 +68,8 @@ function handleBind(session: C2SStream, iq: Element): void {
     );
   }
   session.deliver(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", {}, jid.toString()))));
-  ctx.hooks.run("sm_register_connection", { session });
+  // The session's next stanza waits for modules that load the user's data here.
+  return then(ctx.hooks.runAsync("sm_register_connection", { session }), () => undefined);
 }
 
 /** Answered with an empty result so old clients proceed. */

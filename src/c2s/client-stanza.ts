@@ -6,6 +6,7 @@ import { iqPayload, stanzaKind } from "../stanza.js";
 import { broadcastPresence, readdress } from "../presence.js";
 import type { C2SStream } from "./stream.js";
 import type { Handoff } from "../handoff.js";
+import { then, type MaybePromise } from "../maybe.js";
 
 const IQ_TYPES = new Set(["get", "set", "result", "error"]);
 const PRESENCE_TYPES = new Set([
@@ -22,7 +23,15 @@ const PRESENCE_TYPES = new Set([
  * A stanza from a bound client: checked, stamped with the session's address, offered to the
  * user_send_packet hook, then routed (RFC 6120 §8, §10).
  */
-export function handleClientStanza(session: C2SStream, el: Element, handoff?: Handoff): void {
+/**
+ * Handles it now, or returns a promise when a step waits for storage: the session handles the
+ * client's next stanza only after that (RFC 6120 §10.1: in order).
+ */
+export function handleClientStanza(
+  session: C2SStream,
+  el: Element,
+  handoff?: Handoff,
+): MaybePromise<void> {
   const kind = stanzaKind(el);
   if (!kind || el.getNS() !== NS.client) {
     // RFC 6120 §4.9.3.24: a first-level element we do not know.
@@ -61,13 +70,14 @@ export function handleClientStanza(session: C2SStream, el: Element, handoff?: Ha
   }
 
   const payload = { session, stanza: el, handoff };
-  if (!session.ctx.hooks.run("user_send_packet", payload)) return;
-  el = payload.stanza;
-
-  if (kind === "presence") return handlePresence(session, el, to, handoff);
-  // RFC 6120 §10.3: a message or IQ with no `to` is for the user's own account.
-  const target = to ?? session.jid.bare();
-  session.ctx.router.route(el, session.jid, target, handoff);
+  return then(session.ctx.hooks.runAsync("user_send_packet", payload), (go) => {
+    if (!go) return;
+    const stanza = payload.stanza;
+    if (kind === "presence") return handlePresence(session, stanza, to, handoff);
+    // RFC 6120 §10.3: a message or IQ with no `to` is for the user's own account.
+    const target = to ?? session.jid.bare();
+    return session.ctx.router.route(stanza, session.jid, target, handoff);
+  });
 }
 
 function handlePresence(
@@ -75,14 +85,13 @@ function handlePresence(
   el: Element,
   to: JID | null,
   handoff: Handoff | undefined,
-): void {
+): MaybePromise<void> {
   const type = el.attrs.type;
   if (to) {
     // Directed presence (RFC 6121 §4.6): remembered so unavailable reaches them too.
     if (type === undefined && session.available) session.directed.add(to.toString());
     else if (type === "unavailable") session.directed.delete(to.toString());
-    session.ctx.router.route(el, session.jid, to, handoff);
-    return;
+    return session.ctx.router.route(el, session.jid, to, handoff);
   }
   if (type === undefined) {
     // RFC 6121 §4.7.2.3: priority is an integer in -128..127, 0 when absent.
@@ -102,7 +111,7 @@ function handlePresence(
           session.deliver(readdress(other.presence, session.jid.toString()), undefined, handoff);
         }
       }
-      session.ctx.hooks.run("user_available", { session });
+      return then(session.ctx.hooks.runAsync("user_available", { session }), () => undefined);
     }
   } else if (type === "unavailable") {
     session.setPresence(false, 0, null);

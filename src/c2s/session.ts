@@ -202,6 +202,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       // XEP-0198 §4: h counts stanzas (not nonzas) once each has been handed on (Handoff).
       const counted = this.state === "bound" && this.smHandler.sm !== null && isStanza(el);
       const handoff = counted ? new Handoff() : undefined;
+      // The stanza's own handling holds its handoff too: copies made after an await count.
+      const handling = handoff?.track();
       const started = performance.now();
       try {
         pending = this.handle(el, handoff);
@@ -214,17 +216,21 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       }
       if (handoff) handoff.whenSettled(this.smHandler.beginInbound());
       if (pending) {
-        // Only negotiation (SASL) goes async, never a stream-managed stanza.
+        // A handler that waits (SASL, a storage read on the delivery path): nothing else from
+        // this client is handled before it is done (RFC 6120 §10.1).
         this.busy = true;
         this.transport.pause();
         pending
           .catch((err: unknown) => this.onHandlerError(el, err))
           .finally(() => {
+            handling?.();
             this.busy = false;
             if (this.transport.closing) return;
             this.transport.resume();
             this.drain();
           });
+      } else {
+        handling?.();
       }
     }
   }

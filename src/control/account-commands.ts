@@ -25,7 +25,7 @@ export interface AccountBackend {
   /** The hosts served now (a running server's may have changed with reload_config). */
   hosts(): readonly string[];
   /** Removes the account; a running server also tells its modules and closes the sessions. */
-  unregister(username: string, host: string): void;
+  unregister(username: string, host: string): unknown;
 }
 
 const ARG_COUNT: Record<AccountCommand, number> = {
@@ -52,7 +52,7 @@ function commands(b: AccountBackend): Record<AccountCommand, Run> {
       return `User ${u}@${host} successfully registered`;
     },
     unregister: async ([user, host]) => {
-      b.unregister(user!, host!);
+      await b.unregister(user!, host!);
       return "";
     },
     change_password: async ([user, host, password]) => {

@@ -25,9 +25,7 @@ export function controlCommands(
   const backend: AccountBackend = {
     accounts: server.ctx.accounts,
     hosts: () => [...server.ctx.hosts],
-    unregister: (user, host) => {
-      removeAccount(server.ctx, user, host);
-    },
+    unregister: (user, host) => removeAccount(server.ctx, user, host),
   };
   const accountHandlers = Object.fromEntries(
     ACCOUNT_COMMANDS.map((name) => [
