@@ -10,7 +10,7 @@ import type { IqHandlers } from "./iq.js";
 import type { DiscoRegistry } from "./disco.js";
 import type { SqliteStorage } from "./storage/sqlite.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
-import type { C2SSession } from "./c2s/session.js";
+import type { Resumable } from "./c2s/resumable.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
@@ -33,5 +33,5 @@ export interface CoreContext {
   readonly streamMgmt: Map<string, StreamMgmtOptions>;
   readonly metrics: Metrics;
   /** Resumable sessions by their resumption id (XEP-0198 §5). */
-  readonly resumable: Map<string, C2SSession>;
+  readonly resumable: Map<string, Resumable>;
 }

@@ -14,6 +14,8 @@ import { Hooks } from "./hooks.js";
 import { IqHandlers } from "./iq.js";
 import { startC2SListener } from "./c2s/listener.js";
 import type { C2SSession } from "./c2s/session.js";
+import type { Resumable } from "./c2s/resumable.js";
+import { coreStreamFeatures, type StreamFeatures } from "./c2s/features.js";
 import { ControlServer } from "./control/server.js";
 import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
@@ -36,6 +38,8 @@ export class Server {
   /** Where the Prometheus endpoint listens, when configured. */
   metricsUrl: string | null = null;
   readonly modules: ModuleManager;
+  /** The c2s stream features every new stream negotiates, in order. */
+  readonly streamFeatures: StreamFeatures = coreStreamFeatures();
 
   private constructor(
     readonly ctx: CoreContext,
@@ -74,7 +78,7 @@ export class Server {
         },
         log.child({ component: "health" }),
       );
-      const resumable = new Map<string, C2SSession>();
+      const resumable = new Map<string, Resumable>();
       const ctx: CoreContext = {
         config,
         hosts,
@@ -138,7 +142,7 @@ export class Server {
         () => this.ctx.config.eventLoopLagWarning,
       );
       for (const l of this.ctx.config.listen) {
-        const server = await startC2SListener(this.ctx, l, (session) => {
+        const server = await startC2SListener(this.ctx, l, this.streamFeatures, (session) => {
           this.connections.add(session);
           this.trackClose(session);
         }).catch((err: NodeJS.ErrnoException) => {

@@ -34,6 +34,23 @@ export class SaslFailure extends Error {
   }
 }
 
+/**
+ * A failure of channel binding (RFC 5802 §6), not of credentials: `not-authorized`, with a text
+ * that starts with the RFC 5802 §7 server-error-value. Not counted as a password guess.
+ */
+export class ChannelBindingFailure extends SaslFailure {
+  constructor(
+    readonly serverError:
+      | "unsupported-channel-binding-type"
+      | "server-does-support-channel-binding"
+      | "channel-bindings-dont-match",
+    detail: string,
+  ) {
+    super("not-authorized", `${serverError}: ${detail}`);
+    this.name = "ChannelBindingFailure";
+  }
+}
+
 export type SaslStep =
   | { kind: "challenge"; data: Buffer }
   | {

@@ -1,15 +1,19 @@
-// SCRAM server side: RFC 5802 (SCRAM-SHA-1), RFC 7677 (SCRAM-SHA-256), channel binding type
-// `tls-exporter` (RFC 9266). Passwords are prepared with PRECIS OpaqueString (RFC 8265), which
-// XMPP uses in place of SASLprep.
+// SCRAM server side: RFC 5802 (SCRAM-SHA-1), RFC 7677 (SCRAM-SHA-256), with channel binding
+// (RFC 5802 §6) of whichever types the connection offers (tls-exporter, tls-server-end-point,
+// tls-unique: see src/c2s/channel-binding.ts). Passwords are prepared with PRECIS OpaqueString
+// (RFC 8265), which XMPP uses in place of SASLprep.
 //
 // Channel-binding failure choices (RFC 5802 §6/§7). All are detected on the client-first-message,
-// before the user is looked up, so they reveal nothing about the account. The `text` carries the
-// matching RFC 5802 §7 server-error-value where one exists:
+// before the user is looked up, so they reveal nothing about the account. The failure's text
+// starts with the matching RFC 5802 §7 server-error-value, so a client (and its user) can tell
+// a binding problem from a wrong password:
 //   - `p=` flag on a non-PLUS mechanism                   → malformed-request
 //   - PLUS mechanism without `p=` (flag `n` or `y`)       → malformed-request
-//   - `p=` with a type other than tls-exporter            → not-authorized "unsupported-channel-binding-type"
-//   - `p=tls-exporter` but this connection has no binding → not-authorized "channel-binding-not-supported"
-//   - `y` flag while the server offered a -PLUS mechanism → not-authorized "server-does-support-channel-binding"
+//   - `p=` with a type this connection does not support   → not-authorized
+//     "unsupported-channel-binding-type", naming the supported types
+//   - `y` flag while the server offered a -PLUS mechanism → not-authorized
+//     "server-does-support-channel-binding" (downgrade protection: the client says it could
+//     have bound, and thinks we could not, so someone removed -PLUS from what it saw)
 //   - client-final `c=` not equal to base64(gs2-header + cbind-data) → not-authorized
 //     "channel-bindings-dont-match" (c= that is not valid base64 → malformed-request)
 
@@ -23,7 +27,7 @@ import {
 } from "node:crypto";
 import { promisify } from "node:util";
 import { opaqueString } from "../precis.js";
-import { SaslFailure, type SaslMechanism, type SaslStep } from "./sasl.js";
+import { ChannelBindingFailure, SaslFailure, type SaslMechanism, type SaslStep } from "./sasl.js";
 
 export type ScramHash = "sha1" | "sha256";
 
@@ -134,8 +138,8 @@ export interface ScramServerOptions {
   hash: ScramHash;
   /** True for SCRAM-SHA-*-PLUS. */
   plus: boolean;
-  /** What this connection can bind to; null when no binding is possible (TLS 1.2, plain TCP). */
-  channelBinding: { type: "tls-exporter"; data: Buffer } | null;
+  /** The channel binding data of this connection by type (`cb-name`); empty without TLS. */
+  channelBindings: ReadonlyMap<string, Buffer>;
   /** Whether the server advertised any -PLUS mechanism on this stream (RFC 5802 §6 `y` check). */
   bindingOffered: boolean;
   /** Username already SCRAM-unescaped. Resolves null for an unknown user. */
@@ -342,16 +346,22 @@ export class ScramServer implements SaslMechanism {
     // Channel binding negotiation (RFC 5802 §6), before any account lookup.
     if (opts.plus) {
       if (first.flag !== "p") throw malformed("channel binding required by -PLUS mechanism");
-      if (first.cbName !== "tls-exporter") {
-        throw new SaslFailure("not-authorized", "unsupported-channel-binding-type");
-      }
-      if (opts.channelBinding === null || opts.channelBinding.type !== first.cbName) {
-        throw new SaslFailure("not-authorized", "channel-binding-not-supported");
+      if (!opts.channelBindings.has(first.cbName!)) {
+        const supported = [...opts.channelBindings.keys()];
+        throw new ChannelBindingFailure(
+          "unsupported-channel-binding-type",
+          supported.length > 0
+            ? `this connection supports ${supported.join(", ")}`
+            : "this connection supports no channel binding",
+        );
       }
     } else if (first.flag === "p") {
       throw malformed("channel binding requires a -PLUS mechanism");
     } else if (first.flag === "y" && opts.bindingOffered) {
-      throw new SaslFailure("not-authorized", "server-does-support-channel-binding");
+      throw new ChannelBindingFailure(
+        "server-does-support-channel-binding",
+        "a -PLUS mechanism was offered on this connection; the offer may have been tampered with",
+      );
     }
 
     let creds: ScramCredentials | null;
@@ -393,10 +403,13 @@ export class ScramServer implements SaslMechanism {
     const { first } = pending;
 
     const cbindData =
-      first.flag === "p" && opts.channelBinding ? opts.channelBinding.data : Buffer.alloc(0);
+      first.flag === "p" ? opts.channelBindings.get(first.cbName!)! : Buffer.alloc(0);
     const expectedBinding = Buffer.concat([Buffer.from(first.gs2Header, "utf8"), cbindData]);
     if (!safeEqual(final.channelBinding, expectedBinding)) {
-      throw new SaslFailure("not-authorized", "channel-bindings-dont-match");
+      throw new ChannelBindingFailure(
+        "channel-bindings-dont-match",
+        `for ${first.cbName ?? "no binding"}`,
+      );
     }
     if (final.nonce !== pending.nonce) throw new SaslFailure("not-authorized");
 

@@ -4,10 +4,36 @@ import { JIDError, makeJID, type JID } from "../jid.js";
 import { NS } from "../xmpp/ns.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqResult } from "../stanza.js";
-import type { C2SSession } from "./session.js";
+import type { C2SStream, StreamFeature } from "./stream.js";
 
-/** Resource binding (RFC 6120 §7). */
-export function handleBind(session: C2SSession, iq: Element): void {
+/** Resource binding (RFC 6120 §7), offered once authenticated. */
+export function bindFeature(stream: C2SStream): StreamFeature {
+  return {
+    stage: "post-auth",
+    advertise: (features) => void features.c("bind", { xmlns: NS.bind }),
+    accepts: (el) => el.is("iq", NS.client) && el.getChild("bind", NS.bind) !== undefined,
+    handle: (el) => handleBind(stream, el),
+  };
+}
+
+/**
+ * The legacy session establishment request (RFC 3921 §3), still sent by old clients: offered as
+ * optional (RFC 6121 does not require it), and answered before and after binding.
+ */
+export function legacySessionFeature(stream: C2SStream): StreamFeature {
+  return {
+    stage: "post-auth",
+    advertise: (features) => void features.c("session", { xmlns: NS.session }).c("optional"),
+    accepts: isLegacySession,
+    handle: (el) => handleLegacySession(stream, el),
+  };
+}
+
+export function isLegacySession(el: Element): boolean {
+  return el.is("iq", NS.client) && el.getChild("session", NS.session) !== undefined;
+}
+
+function handleBind(session: C2SStream, iq: Element): void {
   if (iq.attrs.type !== "set" || !iq.attrs.id) {
     throw new StanzaError("bad-request", "bind is an IQ set with an id (RFC 6120 §7.4)");
   }
@@ -44,11 +70,8 @@ export function handleBind(session: C2SSession, iq: Element): void {
   ctx.hooks.run("sm_register_connection", { session });
 }
 
-/**
- * The legacy session establishment request (RFC 3921 §3, kept "optional" by RFC 6121): answered
- * with an empty result so old clients proceed.
- */
-export function handleLegacySession(session: C2SSession, iq: Element): void {
+/** Answered with an empty result so old clients proceed. */
+export function handleLegacySession(session: C2SStream, iq: Element): void {
   if (iq.attrs.type !== "set") throw new StanzaError("bad-request");
   const reply = iqResult(iq);
   delete reply.attrs.from;

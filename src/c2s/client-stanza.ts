@@ -4,7 +4,7 @@ import { NS } from "../xmpp/ns.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqPayload, stanzaKind } from "../stanza.js";
 import { broadcastPresence, readdress } from "../presence.js";
-import type { C2SSession } from "./session.js";
+import type { C2SStream } from "./stream.js";
 
 const IQ_TYPES = new Set(["get", "set", "result", "error"]);
 const PRESENCE_TYPES = new Set([
@@ -21,7 +21,7 @@ const PRESENCE_TYPES = new Set([
  * A stanza from a bound client: checked, stamped with the session's address, offered to the
  * user_send_packet hook, then routed (RFC 6120 §8, §10).
  */
-export function handleClientStanza(session: C2SSession, el: Element): void {
+export function handleClientStanza(session: C2SStream, el: Element): void {
   const kind = stanzaKind(el);
   if (!kind || el.getNS() !== NS.client) {
     // RFC 6120 §4.9.3.24: a first-level element we do not know.
@@ -69,7 +69,7 @@ export function handleClientStanza(session: C2SSession, el: Element): void {
   session.ctx.router.route(el, session.jid, target);
 }
 
-function handlePresence(session: C2SSession, el: Element, to: JID | null): void {
+function handlePresence(session: C2SStream, el: Element, to: JID | null): void {
   const type = el.attrs.type;
   if (to) {
     // Directed presence (RFC 6121 §4.6): remembered so unavailable reaches them too.

@@ -2,6 +2,8 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer } from "node:tls";
 import type { ListenerConfig } from "../config/config.js";
 import type { CoreContext } from "../context.js";
+import { TcpTransport } from "../transport/tcp.js";
+import type { StreamFeatures } from "./features.js";
 import { C2SSession } from "./session.js";
 
 /** RFC 6120 §4.2 / design: accept bursts of connections without refusing them. */
@@ -14,8 +16,18 @@ const BACKLOG = 1024;
 export async function startC2SListener(
   ctx: CoreContext,
   listener: ListenerConfig,
+  features: StreamFeatures,
   onSession: (s: C2SSession) => void,
 ): Promise<NetServer> {
+  const accept = (socket: Socket, secure: boolean): void =>
+    onSession(
+      new C2SSession(
+        ctx,
+        listener,
+        features,
+        (owner) => new TcpTransport(owner, socket, secure, listener.maxStanzaSize, ctx.log),
+      ),
+    );
   let server: NetServer;
   if (listener.tls) {
     const defaultHost = ctx.config.hosts[0]!;
@@ -28,13 +40,13 @@ export async function startC2SListener(
         ALPNProtocols: ["xmpp-client"],
         handshakeTimeout: listener.unauthenticatedTimeout * 1000,
       },
-      (socket) => onSession(new C2SSession(ctx, listener, socket, true)),
+      (socket) => accept(socket, true),
     );
     server.on("tlsClientError", (err, socket: Socket) => {
       ctx.log.debug({ err: err.message, ip: socket.remoteAddress }, "TLS handshake failed");
     });
   } else {
-    server = createTcpServer((socket) => onSession(new C2SSession(ctx, listener, socket, false)));
+    server = createTcpServer((socket) => accept(socket, false));
   }
   server.on("connection", (socket: Socket) => socket.setNoDelay(true));
   await new Promise<void>((resolve, reject) => {

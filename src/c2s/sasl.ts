@@ -1,11 +1,14 @@
 import { xml, type Element } from "@xmpp/xml";
 import { PlainServer } from "../auth/plain.js";
-import { SaslFailure, type SaslMechanism } from "../auth/sasl.js";
+import { ChannelBindingFailure, SaslFailure, type SaslMechanism } from "../auth/sasl.js";
 import { ScramServer, mechanismName, verifyPassword, type ScramHash } from "../auth/scram.js";
 import { JIDError, prepLocalpart } from "../jid.js";
 import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
-import type { C2SSession } from "./session.js";
+import type { C2SStream, StreamFeature } from "./stream.js";
+import { tlsStillRequired } from "./starttls.js";
+
+const SASL_ELEMENTS = new Set(["auth", "response", "abort"]);
 
 /** Strongest first: clients pick the first one they support (RFC 6120 §6.3.3). */
 const SCRAM_HASHES: readonly ScramHash[] = ["sha256", "sha1"];
@@ -25,36 +28,50 @@ function encode(data: Buffer | null): string {
   return data.length === 0 ? "=" : data.toString("base64");
 }
 
-/** The SASL part of stream negotiation (RFC 6120 §6) for one c2s session. */
-export class SaslNegotiation {
+/** The SASL stream feature (RFC 6120 §6). */
+export const saslFeature = (stream: C2SStream): StreamFeature => new SaslNegotiation(stream);
+
+/** The SASL part of stream negotiation (RFC 6120 §6) for one c2s stream. */
+class SaslNegotiation implements StreamFeature {
+  readonly stage = "pre-auth";
   private mechanism: SaslMechanism | null = null;
   /** The client-claimed username of the exchange under way, for throttling failures. */
   private claimed = "";
 
-  constructor(private readonly session: C2SSession) {}
+  constructor(private readonly session: C2SStream) {}
 
-  get mechanismName(): string | undefined {
-    return this.mechanism?.name;
+  accepts(el: Element): boolean {
+    return el.getNS() === NS.sasl && SASL_ELEMENTS.has(el.name);
   }
 
+  /** The mechanisms this connection offers, less those the admin disabled. */
   private offered(): string[] {
     const s = this.session;
     const names: string[] = [];
-    if (s.channelBinding) for (const h of SCRAM_HASHES) names.push(mechanismName(h, true));
+    if (s.transport.channelBindings.size > 0) {
+      for (const h of SCRAM_HASHES) names.push(mechanismName(h, true));
+    }
     for (const h of SCRAM_HASHES) names.push(mechanismName(h, false));
     // PLAIN sends the password itself: only inside TLS (RFC 6120 §13.8).
     if (s.secure) names.push("PLAIN");
-    return names;
+    const disabled = s.ctx.config.disableSaslMechanisms;
+    return names.filter((n) => !disabled.includes(n));
+  }
+
+  /** RFC 5802 §6: whether the client could have seen a -PLUS mechanism on this connection. */
+  private bindingOffered(): boolean {
+    return this.offered().some((n) => n.endsWith("-PLUS"));
   }
 
   advertise(features: Element): void {
+    if (tlsStillRequired(this.session)) return;
     const mechs = features.c("mechanisms", { xmlns: NS.sasl });
     for (const name of this.offered()) mechs.c("mechanism").t(name);
-    if (this.session.channelBinding) {
+    if (this.bindingOffered()) {
       // XEP-0440: tell the client which channel-binding types it may use.
-      features
-        .c("sasl-channel-binding", { xmlns: NS.saslChannelBinding })
-        .c("channel-binding", { type: "tls-exporter" });
+      const cb = features.c("sasl-channel-binding", { xmlns: NS.saslChannelBinding });
+      for (const type of this.session.transport.channelBindings.keys())
+        cb.c("channel-binding", { type });
     }
   }
 
@@ -90,7 +107,7 @@ export class SaslNegotiation {
       if (!s.ctx.accounts.exists(username, s.host!)) throw new SaslFailure("not-authorized");
       s.ctx.throttle.recordSuccess(s.remoteAddress, username);
       s.write(xml("success", { xmlns: NS.sasl }, encode(step.data)).toString());
-      s.onAuthenticated(username);
+      s.onAuthenticated(username, this.mechanism.name);
     } catch (err) {
       if (!(err instanceof SaslFailure)) throw err;
       await this.fail(err);
@@ -102,11 +119,14 @@ export class SaslNegotiation {
     this.mechanism = null;
     if (failure.cause) s.log.error({ err: failure.cause }, "authentication backend failed");
     s.log.info({ condition: failure.condition }, "authentication failed");
-    if (failure.condition === "not-authorized") {
+    // Only a wrong password is a guess worth slowing down; a binding mismatch is not.
+    if (failure.condition === "not-authorized" && !(failure instanceof ChannelBindingFailure)) {
       const delay = s.ctx.throttle.recordFailure(s.remoteAddress, this.claimed);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     }
     const el = xml("failure", { xmlns: NS.sasl }, xml(failure.condition));
+    // RFC 6120 §6.4.5: an optional <text/> says why (never a secret: see SaslFailure).
+    if (failure.text) el.c("text", { "xml:lang": "en" }).t(failure.text);
     s.write(el.toString());
     if (failure.condition !== "aborted" && s.onAuthFailed()) {
       s.close(new StreamError("policy-violation", "too many failed authentication attempts"));
@@ -116,7 +136,7 @@ export class SaslNegotiation {
   private create(name: string): SaslMechanism {
     const s = this.session;
     if (!this.offered().includes(name)) {
-      if (name === "PLAIN") throw new SaslFailure("encryption-required");
+      if (name === "PLAIN" && !s.secure) throw new SaslFailure("encryption-required");
       throw new SaslFailure("invalid-mechanism");
     }
     const host = s.host!;
@@ -134,8 +154,8 @@ export class SaslNegotiation {
     return new ScramServer({
       hash,
       plus,
-      channelBinding: s.channelBinding ? { type: "tls-exporter", data: s.channelBinding } : null,
-      bindingOffered: s.channelBinding !== null,
+      channelBindings: s.transport.channelBindings,
+      bindingOffered: this.bindingOffered(),
       lookup: async (user) => accounts.credentials(safePrep(user), host, hash),
     });
   }

@@ -29,6 +29,12 @@ export interface Unacked {
 
 const MOD = 2 ** 32;
 
+/** One received stanza being handled, and what waits for it to count (see afterHandled). */
+interface Slot {
+  settled: boolean;
+  then: (() => void)[];
+}
+
 /**
  * The counters and the unacknowledged queue of one stream-managed session (XEP-0198 §4). The
  * session decides what to do with them; this only does the arithmetic, modulo 2^32.
@@ -52,13 +58,20 @@ export class StreamManagement {
   constructor(readonly options: StreamMgmtOptions) {}
 
   /** Stanzas received, in order, and whether each has been fully handed on yet. */
-  private handling: { settled: boolean }[] = [];
+  private handling: Slot[] = [];
 
   /** A stanza from the client starts being handled; settle() it once handed on. */
-  begin(): { settled: boolean } {
-    const slot = { settled: false };
+  begin(): Slot {
+    const slot: Slot = { settled: false, then: [] };
     this.handling.push(slot);
     return slot;
+  }
+
+  /** Runs `fn` once every stanza received so far is counted in `inbound`: now, if none is left. */
+  afterHandled(fn: () => void): void {
+    const last = this.handling[this.handling.length - 1];
+    if (last) last.then.push(fn);
+    else fn();
   }
 
   /** Stanzas received but not yet handed on. */
@@ -67,11 +80,12 @@ export class StreamManagement {
   }
 
   /** h advances over the leading settled stanzas only: it counts a prefix (XEP-0198 §4). */
-  settle(slot: { settled: boolean }): void {
+  settle(slot: Slot): void {
     slot.settled = true;
     while (this.handling.length > 0 && this.handling[0]!.settled) {
-      this.handling.shift();
+      const done = this.handling.shift()!;
       this.inbound = (this.inbound + 1) % MOD;
+      for (const fn of done.then) fn();
     }
   }
 

@@ -88,6 +88,8 @@ export interface ServerConfig {
   eventLoopLagWarning: number;
   /** `metrics: { port, ip }`: the Prometheus endpoint (loopback only); absent = off. */
   metrics?: { port: number; ip: string };
+  /** `disable_sasl_mechanisms`: mechanism names (upper case) never offered. */
+  disableSaslMechanisms: string[];
   /** Absolute path of the admin unix socket. */
   controlSocket: string;
   /** Never empty. */
@@ -121,6 +123,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     maxFsmQueue: DEFAULT_MAX_FSM_QUEUE,
     queueWarningBytes: DEFAULT_QUEUE_WARNING_BYTES,
     eventLoopLagWarning: DEFAULT_EVENT_LOOP_LAG_WARNING,
+    disableSaslMechanisms: [],
     controlSocket: resolve(dataDir, "parleyctl.sock"),
     listen: [defaultListener(5222), defaultListener(5223, true)],
     modules: {},

@@ -60,6 +60,7 @@ export const TOP_LEVEL_KEYS = [
   "queue_warning_bytes",
   "event_loop_lag_warning",
   "metrics",
+  "disable_sasl_mechanisms",
   "listen",
   "modules",
 ] as const;
@@ -158,6 +159,15 @@ export const IGNORED_TOP_LEVEL_PREFIXES = [
   "oom_",
 ] as const;
 
+/** Every SASL mechanism Parley can offer, for `disable_sasl_mechanisms`. */
+const SASL_MECHANISMS = [
+  "SCRAM-SHA-256-PLUS",
+  "SCRAM-SHA-1-PLUS",
+  "SCRAM-SHA-256",
+  "SCRAM-SHA-1",
+  "PLAIN",
+];
+
 const TLS_TUNING = "ignoring TLS tuning would give you other TLS than you asked for; remove it";
 
 /**
@@ -172,8 +182,6 @@ export const REFUSED_TOP_LEVEL_KEYS: Readonly<Record<string, string>> = {
     "ignoring per-host options would apply other options than you meant; set them globally",
   append_host_config:
     "ignoring per-host options would apply other options than you meant; set them globally",
-  disable_sasl_mechanisms:
-    "ignoring it would leave enabled the SASL mechanisms you meant to disable; remove it",
   c2s_ciphers: TLS_TUNING,
   c2s_dhfile: TLS_TUNING,
   c2s_protocol_options: TLS_TUNING,
@@ -679,6 +687,9 @@ class Validator {
     const metricsEntry = get("metrics");
     const metrics = metricsEntry ? this.metrics(metricsEntry) : undefined;
 
+    const saslEntry = get("disable_sasl_mechanisms");
+    const disableSaslMechanisms = saslEntry ? this.saslMechanisms(saslEntry) : [];
+
     const socketEntry = get("control_socket");
     const controlSocket = socketEntry
       ? this.path(socketEntry, "the path of the admin unix socket, such as data/parleyctl.sock")
@@ -708,6 +719,7 @@ class Validator {
       maxFsmQueue,
       queueWarningBytes,
       eventLoopLagWarning,
+      disableSaslMechanisms,
       controlSocket,
       listen,
       modules,
@@ -834,6 +846,43 @@ class Validator {
       entry.path,
       `expected a positive whole number of sessions per user, or infinity, got ${describe(value)}`,
     );
+  }
+
+  /**
+   * ejabberd's `disable_sasl_mechanisms`: a mechanism name or a list of them, any case. Names
+   * Parley does not offer are allowed (a config written for ejabberd names DIGEST-MD5) but
+   * warned about; disabling every mechanism Parley has would lock everyone out, so it is refused.
+   */
+  private saslMechanisms(entry: Entry): string[] {
+    const { value } = entry;
+    const items = isSeq(value) ? value.items.map((i) => this.deref(i)) : [value];
+    const names: string[] = [];
+    items.forEach((item, i) => {
+      const where = isSeq(value) ? `${entry.path}[${i}]` : entry.path;
+      if (!isScalar(item) || typeof item.value !== "string" || item.value.trim() === "") {
+        this.fail(
+          item ?? entry.keyNode,
+          where,
+          `expected a SASL mechanism name such as PLAIN or SCRAM-SHA-1-PLUS (Parley has ${SASL_MECHANISMS.join(", ")}), got ${describe(item)}`,
+        );
+      }
+      const name = item.value.trim().toUpperCase();
+      if (!SASL_MECHANISMS.includes(name)) {
+        this.warn(
+          item,
+          `${where}: Parley does not offer ${name} anyway (it has ${SASL_MECHANISMS.join(", ")})`,
+        );
+      }
+      names.push(name);
+    });
+    if (SASL_MECHANISMS.every((m) => names.includes(m))) {
+      this.fail(
+        value ?? entry.keyNode,
+        entry.path,
+        `disables every SASL mechanism Parley has (${SASL_MECHANISMS.join(", ")}), so no one could log in; keep at least one`,
+      );
+    }
+    return names;
   }
 
   /** A positive whole number (or `infinity`, when allowed). */

@@ -100,6 +100,7 @@ describe("config", () => {
         maxFsmQueue: 10000,
         queueWarningBytes: 1048576,
         eventLoopLagWarning: 500,
+        disableSaslMechanisms: [],
         metrics: { port: 5281, ip: "127.0.0.1" },
         controlSocket: join(data, "parleyctl.sock"),
         listen: [
@@ -549,6 +550,40 @@ describe("config", () => {
         line: 4,
         key: "listen[0].module",
         says: [/unknown listener module "mod_foo"/, /supported: ejabberd_c2s, c2s, parley_c2s/],
+      });
+    });
+
+    it("disable_sasl_mechanisms takes ejabberd's list or single name, in any case", () => {
+      const list = parseConfig(
+        "hosts: [a.example]\ndisable_sasl_mechanisms: [scram-sha-1-plus, PLAIN]\n",
+        FILE,
+      );
+      assert.deepEqual(list.disableSaslMechanisms, ["SCRAM-SHA-1-PLUS", "PLAIN"]);
+      assert.deepEqual(list.warnings, []);
+      const one = parseConfig("hosts: [a.example]\ndisable_sasl_mechanisms: plain\n", FILE);
+      assert.deepEqual(one.disableSaslMechanisms, ["PLAIN"]);
+    });
+
+    it("disable_sasl_mechanisms warns about a mechanism Parley does not have, with its line", () => {
+      const c = parseConfig("hosts: [a.example]\ndisable_sasl_mechanisms:\n  - DIGEST-MD5\n", FILE);
+      assert.deepEqual(c.disableSaslMechanisms, ["DIGEST-MD5"]);
+      assert.equal(c.warnings.length, 1);
+      assert.match(c.warnings[0]!, /parley\.yml:3: .*does not offer DIGEST-MD5/);
+    });
+
+    it("disable_sasl_mechanisms that disables every mechanism is refused", () => {
+      const err = configError(
+        "hosts: [a.example]\ndisable_sasl_mechanisms: [SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, PLAIN]\n",
+      );
+      assertError(err, { line: 2, key: "disable_sasl_mechanisms", says: [/no one could log in/] });
+    });
+
+    it("disable_sasl_mechanisms with something other than names is refused", () => {
+      const err = configError("hosts: [a.example]\ndisable_sasl_mechanisms: [PLAIN, 3]\n");
+      assertError(err, {
+        line: 2,
+        key: "disable_sasl_mechanisms[1]",
+        says: [/expected a SASL mechanism name/, /got 3/],
       });
     });
 

@@ -11,7 +11,12 @@ import {
   type ScramHash,
   type ScramServerOptions,
 } from "../../src/auth/scram.js";
-import { SaslFailure, type SaslFailureCondition, type SaslStep } from "../../src/auth/sasl.js";
+import {
+  ChannelBindingFailure,
+  SaslFailure,
+  type SaslFailureCondition,
+  type SaslStep,
+} from "../../src/auth/sasl.js";
 import { PrecisError } from "../../src/precis.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +134,7 @@ function makeServer(
   const server = new ScramServer({
     hash,
     plus: false,
-    channelBinding: null,
+    channelBindings: new Map(),
     bindingOffered: false,
     lookup: async (username) => {
       lookups.push(username);
@@ -417,7 +422,7 @@ describe("SCRAM (RFC 5802, RFC 7677)", () => {
       const server = new ScramServer({
         hash: "sha256",
         plus: false,
-        channelBinding: null,
+        channelBindings: new Map(),
         bindingOffered: false,
         lookup: async () => {
           throw new Error("database is down");
@@ -510,7 +515,7 @@ describe("SCRAM (RFC 5802, RFC 7677)", () => {
       const server = new ScramServer({
         hash: "sha256",
         plus: false,
-        channelBinding: null,
+        channelBindings: new Map(),
         bindingOffered: false,
         lookup: async () => {
           await gate;
@@ -544,11 +549,46 @@ describe("SCRAM (RFC 5802, RFC 7677)", () => {
 
   describe("channel binding (RFC 5802 §6, RFC 9266)", () => {
     const exporter = Buffer.from("0123456789abcdef0123456789abcdef", "hex");
+    const endPoint = Buffer.from("9552680729de5988ec93823c309d8b7fc382860d09655a491fa0a7c5", "hex");
+    const unique = Buffer.from("b4ba6b440d12804ed2734d03", "hex");
+    const bindings = new Map([
+      ["tls-exporter", exporter],
+      ["tls-server-end-point", endPoint],
+      ["tls-unique", unique],
+    ]);
     const plusOpts: Partial<ScramServerOptions> = {
       plus: true,
       bindingOffered: true,
-      channelBinding: { type: "tls-exporter", data: exporter },
+      channelBindings: bindings,
     };
+
+    for (const [type, data] of bindings) {
+      it(`RFC 5802 §6: SCRAM-SHA-256-PLUS binds to ${type} when the connection has it`, async () => {
+        const { server } = makeServer({ user: sha256Random }, plusOpts);
+        const { final, expected } = await exchange(server, {
+          hash: "sha256",
+          password: "pencil",
+          gs2Header: `p=${type},,`,
+          cbindData: data,
+        });
+        assert.equal(successData(await final), expected);
+      });
+    }
+
+    it("RFC 5802 §6: data of another type than the one named → channel-bindings-dont-match", async () => {
+      const { server } = makeServer({ user: sha256Random }, plusOpts);
+      const { final } = await exchange(server, {
+        hash: "sha256",
+        password: "pencil",
+        gs2Header: "p=tls-unique,,",
+        cbindData: exporter,
+      });
+      await assert.rejects(final, (err) => {
+        failsWith("not-authorized")(err);
+        assert.match((err as SaslFailure).text ?? "", /^channel-bindings-dont-match/);
+        return true;
+      });
+    });
 
     it("RFC 9266: SCRAM-SHA-256-PLUS with the right tls-exporter data succeeds", async () => {
       const { server } = makeServer({ user: sha256Random }, plusOpts);
@@ -625,21 +665,31 @@ describe("SCRAM (RFC 5802, RFC 7677)", () => {
       );
     });
 
-    it("RFC 5802 §7: unsupported channel binding type → not-authorized", async () => {
-      const { server, lookups } = makeServer({ user: sha256Random }, plusOpts);
+    it("RFC 5802 §7: unsupported channel binding type → not-authorized naming the supported ones", async () => {
+      const { server, lookups } = makeServer(
+        { user: sha256Random },
+        { ...plusOpts, channelBindings: new Map([["tls-exporter", exporter]]) },
+      );
       await assert.rejects(server.step(Buffer.from("p=tls-unique,,n=user,r=abc")), (err) => {
         failsWith("not-authorized")(err);
-        assert.equal((err as SaslFailure).text, "unsupported-channel-binding-type");
+        assert.ok(err instanceof ChannelBindingFailure);
+        assert.equal(
+          (err as SaslFailure).text,
+          "unsupported-channel-binding-type: this connection supports tls-exporter",
+        );
         return true;
       });
       assert.deepEqual(lookups, []);
     });
 
-    it("RFC 5802 §7: -PLUS on a connection without binding data → not-authorized", async () => {
-      const { server } = makeServer({ user: sha256Random }, { ...plusOpts, channelBinding: null });
+    it("RFC 5802 §7: -PLUS on a connection without binding data → unsupported-channel-binding-type", async () => {
+      const { server } = makeServer(
+        { user: sha256Random },
+        { ...plusOpts, channelBindings: new Map() },
+      );
       await assert.rejects(server.step(Buffer.from("p=tls-exporter,,n=user,r=abc")), (err) => {
         failsWith("not-authorized")(err);
-        assert.equal((err as SaslFailure).text, "channel-binding-not-supported");
+        assert.match((err as SaslFailure).text ?? "", /^unsupported-channel-binding-type: /);
         return true;
       });
     });
@@ -647,11 +697,11 @@ describe("SCRAM (RFC 5802, RFC 7677)", () => {
     it("RFC 5802 §6: y flag when the server offered -PLUS → not-authorized (downgrade)", async () => {
       const { server, lookups } = makeServer(
         { user: sha256Random },
-        { bindingOffered: true, channelBinding: { type: "tls-exporter", data: exporter } },
+        { bindingOffered: true, channelBindings: bindings },
       );
       await assert.rejects(server.step(Buffer.from("y,,n=user,r=abc")), (err) => {
         failsWith("not-authorized")(err);
-        assert.equal((err as SaslFailure).text, "server-does-support-channel-binding");
+        assert.match((err as SaslFailure).text ?? "", /^server-does-support-channel-binding: /);
         return true;
       });
       assert.deepEqual(lookups, []);

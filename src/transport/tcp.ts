@@ -1,37 +1,29 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import { TLSSocket, type SecureContext } from "node:tls";
-import { escapeXML, type Element } from "@xmpp/xml";
+import { TLSSocket } from "node:tls";
+import { escapeXML } from "@xmpp/xml";
 import type { Logger } from "../log.js";
 import { StreamParser } from "../xml/stream-parser.js";
 import { NS } from "../xmpp/ns.js";
 import type { StreamError } from "../xmpp/errors.js";
-
-/** What a connection reports to whoever currently owns it (a session; after XEP-0198 resumption, another one). */
-export interface ConnectionOwner {
-  onStreamStart(attrs: Record<string, string>): void;
-  onElement(el: Element): void;
-  onStreamEnd(): void;
-  onStreamError(err: StreamError): void;
-  /** The socket is gone (closed by either side, or failed). */
-  onDisconnect(reason: string): void;
-}
+import { channelBindingsOf, type ChannelBindings } from "./channel-binding.js";
+import type { TlsUpgrade, Transport, TransportOwner } from "./transport.js";
 
 /** How long a closed stream waits for the peer's own close before dropping the socket. */
 const CLOSE_GRACE_MS = 3000;
 
 /**
- * One client socket: its XML parser, batched writes, STARTTLS upgrade and stream framing. It
- * knows nothing of sessions; the owner can change when a resumed session takes the connection
- * over (XEP-0198 §5).
+ * A client connection over TCP, with STARTTLS or direct TLS (XEP-0368): its XML parser, batched
+ * writes and stream framing. It knows nothing of sessions; the owner can change when a resumed
+ * session takes the connection over (XEP-0198 §5).
  */
-export class Connection {
+export class TcpTransport implements Transport {
   /** The stream id (RFC 6120 §4.7.3), unique per connection. */
   readonly id = randomBytes(9).toString("base64url");
   secure: boolean;
-  /** tls-exporter channel binding data (RFC 9266), when the TLS version allows it. */
-  channelBinding: Buffer | null = null;
-  headerSent = false;
+  /** Channel binding data of the TLS layer (RFC 5056), by type; empty before TLS. */
+  channelBindings: ChannelBindings = new Map();
+  private headerSent = false;
   closing = false;
   private socket: Socket;
   private readonly parser: StreamParser;
@@ -41,13 +33,17 @@ export class Connection {
   private gone = false;
   private discarding = false;
 
+  log: Logger;
+
+  /** `log` gets this stream's id (`sid`) and the peer's address (`ip`) on every line. */
   constructor(
-    public owner: ConnectionOwner,
+    public owner: TransportOwner,
     socket: Socket,
     secure: boolean,
     maxStanzaSize: number,
-    public log: Logger,
+    log: Logger,
   ) {
+    this.log = log.child({ ip: socket.remoteAddress, sid: this.id });
     this.socket = socket;
     this.secure = secure;
     this.parser = new StreamParser(
@@ -77,10 +73,6 @@ export class Connection {
   /** True once the socket can carry nothing more (destroyed or failed). */
   get dead(): boolean {
     return this.gone || this.socket.destroyed;
-  }
-
-  get open(): boolean {
-    return !this.gone && !this.closing;
   }
 
   private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
@@ -160,11 +152,11 @@ export class Connection {
    * STARTTLS (RFC 6120 §5.4.3.3): answers <proceed/>, then runs the TLS handshake on the same
    * socket. Whatever the client sent in the clear after <starttls/> is discarded.
    */
-  startTls(
-    context: SecureContext,
-    sni: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void,
-    onSecure: () => void,
-  ): void {
+  get canStartTls(): boolean {
+    return !this.secure;
+  }
+
+  startTls({ context, sni }: TlsUpgrade, onSecure: () => void): void {
     const raw = this.socket;
     this.discarding = true;
     this.detach(raw);
@@ -186,14 +178,8 @@ export class Connection {
 
   private secured(tls: TLSSocket): void {
     this.secure = true;
-    // RFC 9266: tls-exporter is defined for TLS 1.3 only; with 1.2 no -PLUS is offered.
-    if (tls.getProtocol() === "TLSv1.3") {
-      this.channelBinding = tls.exportKeyingMaterial(
-        32,
-        "EXPORTER-Channel-Binding",
-        Buffer.alloc(0),
-      );
-    }
+    // From the socket that carries this stream, whether STARTTLS or direct TLS.
+    this.channelBindings = channelBindingsOf(tls);
     this.log.debug(
       { protocol: tls.getProtocol(), cipher: tls.getCipher()?.name },
       "TLS established",

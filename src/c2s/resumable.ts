@@ -1,0 +1,11 @@
+import type { Transport } from "../transport/transport.js";
+
+/** A session waiting to be resumed, as the resumption registry keeps it (XEP-0198 §5). */
+export interface Resumable {
+  readonly username: string | null;
+  readonly host: string | null;
+  /** The h to report to a resuming client: stanzas handled so far; null without XEP-0198. */
+  readonly handledCount: number | null;
+  /** Moves `transport` into this session and re-sends what the client did not acknowledge. */
+  takeOver(transport: Transport, h: number): void;
+}

@@ -1,0 +1,234 @@
+import { xml, type Element } from "@xmpp/xml";
+import type { CoreContext } from "../context.js";
+import type { Logger } from "../log.js";
+import type { DeliveryTracker } from "../session-handle.js";
+import type { Transport } from "../transport/transport.js";
+import { serialize } from "../xml/fanout.js";
+import { NS } from "../xmpp/ns.js";
+import { StreamError } from "../xmpp/errors.js";
+import type { Resumable } from "./resumable.js";
+import { NS_SM, StreamManagement, type StreamMgmtOptions, type Unacked } from "./stream-mgmt.js";
+
+/** How long an <r/> waits for the stanzas before it to be handed on (see answerAckRequest). */
+const R_ANSWER_WAIT_MS = 2000;
+
+/** What the XEP-0198 handler needs of its session (which is kept for resumption as it is). */
+export interface SmOwner extends Resumable {
+  readonly ctx: CoreContext;
+  readonly log: Logger;
+  readonly host: string | null;
+  readonly username: string | null;
+  /** The transport the session writes to now. */
+  readonly transport: Transport;
+  /** Bound with a live transport (not negotiating, hibernated or closed). */
+  readonly live: boolean;
+  readonly bound: boolean;
+  write(data: string): void;
+  close(error?: StreamError): void;
+}
+
+/**
+ * XEP-0198 for one session: enable, <r/> and <a/> both ways, and the outbound queue of
+ * unacknowledged stanzas. The counters' arithmetic lives in StreamManagement; hibernation and
+ * the move of a transport on resumption stay with the session, which owns the transport.
+ */
+export class StreamMgmtHandler {
+  /** The counters, once the client enabled stream management. */
+  sm: StreamManagement | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
+  private requestScheduled = false;
+  /** An <r/> was answered before everything before it settled: a follow-up <a/> is due. */
+  private ackOwed = false;
+
+  constructor(private readonly owner: SmOwner) {}
+
+  /** mod_stream_mgmt's settings for this host; absent when XEP-0198 is not offered. */
+  options(): StreamMgmtOptions | undefined {
+    const host = this.owner.host;
+    return host ? this.owner.ctx.streamMgmt.get(host) : undefined;
+  }
+
+  advertise(features: Element): void {
+    if (this.options()) features.c("sm", { xmlns: NS_SM });
+  }
+
+  /** An element in urn:xmpp:sm:3 from an authenticated or bound stream. */
+  handle(el: Element, resumeInto: (old: Resumable, h: number) => void): void {
+    const options = this.options();
+    if (!options) {
+      throw new StreamError("unsupported-stanza-type", "stream management is not enabled here");
+    }
+    switch (el.name) {
+      case "enable":
+        return this.enable(el, options);
+      case "r":
+        if (!this.sm) return this.reply("failed", {}, "unexpected-request");
+        return this.answerAckRequest(this.sm);
+      case "a":
+        if (!this.sm) return this.reply("failed", {}, "unexpected-request");
+        return this.onAck(el.attrs.h);
+      case "resume":
+        return this.resume(el, resumeInto);
+      default:
+        throw new StreamError("unsupported-stanza-type", `<${el.name}/> is not part of XEP-0198`);
+    }
+  }
+
+  reply(name: string, attrs: Record<string, string | number> = {}, condition?: string): void {
+    const el = xml(name, { xmlns: NS_SM, ...attrs });
+    if (condition) el.append(xml(condition, { xmlns: NS.stanzas }));
+    this.owner.write(el.toString());
+  }
+
+  private enable(el: Element, options: StreamMgmtOptions): void {
+    const owner = this.owner;
+    // §3: only after binding, and only once.
+    if (!owner.bound || this.sm) return this.reply("failed", {}, "unexpected-request");
+    const sm = new StreamManagement(options);
+    const attrs: Record<string, string | number> = {};
+    if (el.attrs.resume === "true" || el.attrs.resume === "1") {
+      sm.resumable = true;
+      const asked = Number.parseInt(el.attrs.max ?? "", 10);
+      sm.max =
+        Number.isInteger(asked) && asked > 0
+          ? Math.min(asked, options.maxResumeTimeout)
+          : options.resumeTimeout;
+      owner.ctx.resumable.set(sm.id, owner);
+      Object.assign(attrs, { id: sm.id, resume: "true", max: sm.max });
+    }
+    this.sm = sm;
+    this.reply("enabled", attrs);
+    owner.log.debug({ resumable: sm.resumable, max: sm.max }, "stream management enabled");
+  }
+
+  /**
+   * XEP-0198 §4: a client reads the h of our answer as covering everything it sent before its
+   * <r/>, and resends the rest after a resumption. So the answer waits, in order, until each of
+   * those stanzas is handled and handed on (see Handoff) — normally a socket write away. A copy
+   * held for a recipient awaiting its own resumption can take minutes: after R_ANSWER_WAIT_MS
+   * the answer goes out with the h we have, and an unasked <a/> follows once it is complete.
+   */
+  private answerAckRequest(sm: StreamManagement): void {
+    if (sm.unsettled === 0) return this.reply("a", { h: sm.inbound });
+    let answered = false;
+    const answer = (): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      if (this.sm === sm && this.owner.live) this.reply("a", { h: sm.inbound });
+    };
+    const timer = setTimeout(() => {
+      this.ackOwed = true;
+      answer();
+    }, R_ANSWER_WAIT_MS);
+    timer.unref();
+    sm.afterHandled(answer);
+  }
+
+  /** A counted stanza from the client starts; the returned function settles it once handed on. */
+  beginInbound(): () => void {
+    const sm = this.sm!;
+    const slot = sm.begin();
+    return () => {
+      sm.settle(slot);
+      // An <r/> answered while this was in flight got a lower h: follow up unasked
+      // (XEP-0198 §4 lets either side send <a/> at any time).
+      if (this.ackOwed && sm.unsettled === 0 && this.owner.live) {
+        this.ackOwed = false;
+        this.reply("a", { h: sm.inbound });
+      }
+    };
+  }
+
+  private onAck(hAttr: string | undefined): void {
+    const h = Number(hAttr);
+    if (!Number.isInteger(h) || h < 0 || h >= 2 ** 32) {
+      throw new StreamError("bad-format", "the h of an <a/> is an unsigned 32-bit integer");
+    }
+    const acked = this.sm!.ack(h);
+    if (!acked) {
+      // XEP-0198 §4: the client acknowledged more than was sent.
+      return this.owner.close(new StreamError("undefined-condition", "handled-count-too-high"));
+    }
+    if (this.ackTimer && this.sm!.requestedAt === null) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = null;
+    }
+    for (const a of acked) a.tracker?.acked();
+  }
+
+  /**
+   * Queues an outbound stanza as unacknowledged. False when the queue passed max_ack_queue
+   * (ejabberd's option): the session is then closed, and what the client did not acknowledge
+   * goes back to routing in teardown.
+   */
+  sent(stanza: Element, tracker: DeliveryTracker | undefined, onSafe?: () => void): boolean {
+    const sm = this.sm!;
+    if (sm.sent(stanza, tracker, onSafe) <= sm.options.maxAckQueue) return true;
+    this.owner.close(new StreamError("policy-violation", "too many unacknowledged stanzas"));
+    return false;
+  }
+
+  /** XEP-0198 §4: ask for an ack after a batch of outbound stanzas, at most one outstanding. */
+  scheduleAckRequest(): void {
+    if (this.requestScheduled) return;
+    this.requestScheduled = true;
+    process.nextTick(() => {
+      this.requestScheduled = false;
+      const sm = this.sm;
+      if (!sm || !this.owner.live || sm.pending === 0 || sm.requestedAt !== null) return;
+      sm.requestedAt = Date.now();
+      this.owner.write(`<r xmlns='${NS_SM}'/>`);
+      // No answer within ack_timeout: the connection is taken as dead (a cut without FIN).
+      this.ackTimer = setTimeout(() => {
+        if (this.sm?.requestedAt !== null && this.owner.live) {
+          this.owner.log.info("no ack from the client in time; dropping the connection");
+          this.owner.transport.drop(); // its close event reaches the session: hibernate or end
+        }
+      }, sm.options.ackTimeout * 1000);
+      this.ackTimer.unref();
+    });
+  }
+
+  /** A new stream asks to resume an old session (XEP-0198 §5). */
+  private resume(el: Element, resumeInto: (old: Resumable, h: number) => void): void {
+    const owner = this.owner;
+    const previd = el.attrs.previd ?? "";
+    const h = Number(el.attrs.h);
+    const old = owner.ctx.resumable.get(previd);
+    const mine = old && old.username === owner.username && old.host === owner.host;
+    const handled = mine ? old.handledCount : null;
+    if (owner.bound || !old || handled === null || !Number.isInteger(h)) {
+      // §5: unknown or expired id (or not this user's): item-not-found.
+      return this.reply("failed", handled !== null ? { h: handled } : {}, "item-not-found");
+    }
+    resumeInto(old, h);
+  }
+
+  /** After the transport moved in: acknowledge, answer <resumed/>, re-send the unacknowledged. */
+  resumed(h: number): void {
+    const sm = this.sm!;
+    for (const a of sm.ack(h) ?? []) a.tracker?.acked();
+    this.reply("resumed", { h: sm.inbound, previd: sm.id });
+    sm.restartOutboundCount();
+    const transport = this.owner.transport;
+    for (const u of sm.peekUnacked()) {
+      const onSafe = u.onSafe;
+      u.onSafe = undefined;
+      if (!transport.write(serialize(u.stanza), onSafe)) onSafe?.();
+    }
+    if (sm.pending > 0) this.scheduleAckRequest();
+    this.owner.log.info({ resent: sm.pending }, "session resumed");
+  }
+
+  /** The transport is gone: no ack is awaited any more. */
+  stopTimers(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+  }
+
+  /** Everything not acknowledged, leaving the queue empty (at teardown). */
+  takeUnacked(): Unacked[] {
+    return this.sm ? this.sm.takeUnacked() : [];
+  }
+}
