@@ -182,6 +182,34 @@ export function interopScenarios(lib: InteropLibrary): {
     assert.equal(unchanged.items, null, "an up-to-date version gets an empty result (§2.6.3)");
   });
 
+  it(`subscribes both ways with another ${lib.name} client and sees it come and go (RFC 6121 §3.1, §4.2-§4.6)`, async () => {
+    const aUser = u("presence-a");
+    const bUser = u("presence-b");
+    const [aFull, bFull] = [`${aUser}@localhost/${lib.name}`, `${bUser}@localhost/${lib.name}`];
+    const [a, b] = await Promise.all([launcher.start(aUser), launcher.start(bUser)]);
+    for (const c of [a, b]) c.send({ cmd: "roster_get", ver: "" });
+    await Promise.all([a.next("roster"), b.next("roster")]);
+    await Promise.all([available(a, aFull), available(b, bFull)]);
+
+    a.send({ cmd: "subscribe", jid: `${bUser}@localhost` });
+    await b.next("presence", (e) => e.type === "subscribe" && e.from === `${aUser}@localhost`);
+    b.send({ cmd: "approve", jid: `${aUser}@localhost` });
+    // On approval the contact's server sends its available presence to the user (§3.1.5).
+    await a.next("presence", (e) => e.type === "available" && e.from === bFull);
+    b.send({ cmd: "subscribe", jid: `${aUser}@localhost` });
+    await a.next("presence", (e) => e.type === "subscribe" && e.from === `${bUser}@localhost`);
+    a.send({ cmd: "approve", jid: `${bUser}@localhost` });
+    await b.next("presence", (e) => e.type === "available" && e.from === aFull);
+
+    await b.quit();
+    await a.next("presence", (e) => e.type === "unavailable" && e.from === bFull);
+    const again = await launcher.start(bUser);
+    await available(again, bFull);
+    await a.next("presence", (e) => e.type === "available" && e.from === bFull);
+    // The server probes the contacts of a user who comes online and relays their presence (§4.3).
+    await again.next("presence", (e) => e.type === "available" && e.from === aFull);
+  });
+
   it(`chats both ways with another ${lib.name} client, addresses stamped by the server (RFC 6121 §5, RFC 6120 §8.1.2.1)`, async () => {
     const [a, b] = await Promise.all([launcher.start(u("chat-a")), launcher.start(u("chat-b"))]);
     const aFull = `${u("chat-a")}@localhost/${lib.name}`;
@@ -224,6 +252,60 @@ export function interopScenarios(lib: InteropLibrary): {
     assert.equal(sent.to, peer.jid);
     // Both libraries drop a carbon not sent from the account's bare JID (XEP-0280 §11): that
     // they were unwrapped at all says the server wrapped them from there.
+  });
+
+  it("gets conformant answers to ping, version, time and uptime queries of the server (XEP-0199, XEP-0092, XEP-0202, XEP-0012)", async () => {
+    const a = await launcher.start(u("services"));
+    const answers = new Map<string, PyEvent>();
+    for (const what of ["ping", "version", "time", "last"]) {
+      a.send({ cmd: "service", what, jid: "localhost" });
+      answers.set(what, await a.next("service", (e) => e.what === what));
+    }
+    for (const [what, e] of answers)
+      assert.equal(e.type, "result", `${what}: ${JSON.stringify(e)}`);
+    assert.equal((answers.get("version")!.data as any).name, "Parley");
+    assert.equal((answers.get("version")!.data as any).os, null, "show_os: false");
+    assert.ok((answers.get("last")!.data as any).seconds >= 0, "the server's uptime");
+    if (lib.name === "slixmpp") {
+      const { utc, tzo } = answers.get("time")!.data as { utc: string; tzo: string };
+      assert.match(utc, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, "XEP-0082 UTC");
+      assert.match(tzo, /^([+-]\d\d:\d\d|Z)$/, "XEP-0082 offset");
+    }
+  });
+
+  it("publishes its vCard and reads it back, as its contacts do (XEP-0054 §3.1, §3.2)", async () => {
+    const [a, b] = await Promise.all([launcher.start(u("vcard-a")), launcher.start(u("vcard-b"))]);
+    const aBare = `${u("vcard-a")}@localhost`;
+    a.send({ cmd: "service", what: "vcard_set", fn: "Ada Lovelace" });
+    assert.equal((await a.next("service", (e) => e.what === "vcard_set")).type, "result");
+    a.send({ cmd: "service", what: "vcard_get", jid: aBare });
+    const own = await a.next("service", (e) => e.what === "vcard_get");
+    assert.deepEqual([own.type, (own.data as any).fn], ["result", "Ada Lovelace"]);
+    b.send({ cmd: "service", what: "vcard_get", jid: aBare });
+    const seen = await b.next("service", (e) => e.what === "vcard_get");
+    assert.deepEqual([seen.type, (seen.data as any).fn], ["result", "Ada Lovelace"]);
+  });
+
+  it("blocks a contact: the block list says so and its messages stop until unblocked (XEP-0191 §3.2-§3.4)", async () => {
+    const a = await launcher.start(u("block-a"));
+    const aFull = `${u("block-a")}@localhost/${lib.name}`;
+    const pest = await t.client(u("block-pest"));
+    const pestBare = `${u("block-pest")}@localhost`;
+    await available(a, aFull);
+    a.send({ cmd: "service", what: "block", jid: pestBare });
+    assert.equal((await a.next("service", (e) => e.what === "block")).type, "result");
+    a.send({ cmd: "service", what: "blocklist" });
+    const list = await a.next("service", (e) => e.what === "blocklist");
+    assert.deepEqual((list.data as any).items, [pestBare]);
+
+    await pest.send(chat(aFull, "let me in"));
+    const bounced = await pest.next((el) => el.name === "message" && el.attrs.type === "error");
+    assert.ok(bounced.getChild("error")?.getChild("service-unavailable"), bounced.toString());
+    a.send({ cmd: "service", what: "unblock", jid: pestBare });
+    assert.equal((await a.next("service", (e) => e.what === "unblock")).type, "result");
+    await pest.send(chat(aFull, "thanks"));
+    await a.next("message", (e) => e.body === "thanks");
+    assert.deepEqual(bodies(a.events.filter((e) => e.event === "message")), ["thanks"]);
   });
 
   it("joins a room on conference.localhost: self-presence, history with delay, subject, live messages (XEP-0045 §7.2)", async () => {
@@ -332,6 +414,28 @@ export function interopScenarios(lib: InteropLibrary): {
       1,
       "resumed, not a new session",
     );
+  });
+
+  it("binds a new session when the one it resumes was replaced meanwhile: <failed> with item-not-found (XEP-0198 §5, RFC 6120 §7.7.2.2)", async () => {
+    const user = u("sm-replaced");
+    const full = `${user}@localhost/${lib.name}`;
+    const a = await launcher.start(user);
+    await available(a, full);
+    await a.next("sm_enabled");
+    a.send({ cmd: "cut" });
+    await a.next("disconnected");
+    // The same resource logs in elsewhere: the detached session is replaced, not kept.
+    const other = await t.client(user, { resource: lib.name, password: password(user) });
+    assert.equal(other.jid, full);
+    await other.stop();
+
+    a.send({ cmd: "reconnect" });
+    const failed = await a.next("sm_failed");
+    assert.match(String(failed.xml), /<item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/);
+    const fresh = await a.next("session_start");
+    assert.equal(fresh.jid, full);
+    await a.next("sm_enabled");
+    await available(a, full);
   });
 
   return { server: () => t, launcher };

@@ -119,7 +119,8 @@ class GajimLogin:
     def after_disco_items_server(self, items):
         for item in items.items:
             if item.node is None:  # Gajim asks only components, not nodes
-                self.request(f"disco-info {item.jid}", self.module("Discovery").disco_info, item.jid)
+                disco = self.module("Discovery")
+                self.request(f"disco-info {item.jid}", disco.disco_info, item.jid)
 
     def after_disco_info_server(self, info):
         if Namespace.CARBONS in info.features:

@@ -8,13 +8,14 @@ certificate as Gajim does once the user clicked "accept" (the certificate is in 
 list; other errors would still fail). Stream management is enabled with resumption as nbxmpp
 always does.
 
-Events: session_start, sm_enabled, resumed, resume_failed, message, presence, roster,
-roster_push, iq, joined, error, disconnected, connection_failed. Each carries `handled`, the
+Events: session_start, sm_enabled, sm_failed, resumed, resume_failed, message, presence, roster,
+roster_push, iq, service, error, disconnected, connection_failed. Each carries `handled`, the
 XEP-0198 count of stanzas received.
 
 Commands: roster_get, roster_set, subscribe, approve, presence, message, join, carbons,
-iq (raw XML, answered with an `iq` event), cut (drop the link as Gajim does when a ping times
-out), reconnect (resume), quit.
+service (ping, version, time, last, vcard_get, vcard_set, block, unblock, blocklist, through
+nbxmpp's modules), iq (raw XML, answered with an `iq` event), cut (drop the link as Gajim does
+when a ping times out), reconnect (resume), quit.
 """
 
 import argparse
@@ -34,6 +35,7 @@ from nbxmpp.client import Client  # noqa: E402
 from nbxmpp.const import ConnectionProtocol, ConnectionType  # noqa: E402
 from nbxmpp.namespaces import Namespace  # noqa: E402
 from nbxmpp.protocol import JID, Iq, Message, Node, Presence  # noqa: E402
+from nbxmpp.modules.vcard_temp import VCard  # noqa: E402
 from nbxmpp.simplexml import NodeBuilder  # noqa: E402
 from nbxmpp.structs import StanzaHandler  # noqa: E402
 
@@ -104,6 +106,8 @@ class Puppet:
         if isinstance(data, Node) and data.getNamespace() == Namespace.STREAM_MGMT:
             if data.getName() == "enabled":
                 self.out("sm_enabled", id=data.getAttr("id"), resume=data.getAttr("resume"))
+            elif data.getName() == "failed":
+                self.out("sm_failed", xml=str(data))
 
     def on_disconnected(self, *_):
         domain, error, text = self.client.get_error()
@@ -193,6 +197,8 @@ class Puppet:
             iq = Iq("set")
             iq.setTag("enable", namespace=Namespace.CARBONS)
             c.send_stanza(iq, callback=self.on_iq_answer, timeout=10, user_data={"tag": "carbons"})
+        elif name == "service":
+            self.service(cmd["what"], cmd.get("jid"), cmd)
         elif name == "iq":
             node = NodeBuilder(cmd["xml"]).getDom()
             node.setNamespace(Namespace.CLIENT)
@@ -216,6 +222,39 @@ class Puppet:
             return
         items = [roster_item(i) for i in data.items] if data.items is not None else None
         self.out("roster", items=items, ver=data.version)
+
+    def service(self, what, jid, cmd):
+        """A query through the nbxmpp module for it, so that nbxmpp parses the answer."""
+        as_jids = [JID.from_string(jid)] if jid else None
+        calls = {
+            "ping": ("Ping", "ping", jid),  # XEP-0199
+            "version": ("SoftwareVersion", "request_software_version", jid),  # XEP-0092
+            "time": ("EntityTime", "request_entity_time", jid),  # XEP-0202
+            "last": ("LastActivity", "request_last_activity", jid),  # XEP-0012
+            "vcard_get": ("VCardTemp", "request_vcard", jid),  # XEP-0054
+            "vcard_set": ("VCardTemp", "set_vcard", VCard({"FN": cmd.get("fn")})),
+            "block": ("Blocking", "block", as_jids),  # XEP-0191
+            "unblock": ("Blocking", "unblock", as_jids),
+            "blocklist": ("Blocking", "request_blocking_list"),
+        }
+        module, method, *args = calls[what]
+        call = getattr(self.client.get_module(module), method)
+        call(*args, timeout=10, callback=self.on_service_done, user_data=what)
+
+    def on_service_done(self, task):
+        what = task.get_user_data()
+        try:
+            result = task.finish()
+        except Exception as error:  # StanzaError has the condition; Malformed* says what broke
+            self.out(
+                "service",
+                what=what,
+                type="error" if hasattr(error, "condition") else "malformed",
+                condition=getattr(error, "condition", None),
+                text=str(error),
+            )
+            return
+        self.out("service", what=what, type="result", data=service_data(result))
 
     def on_task_done(self, task):
         # nbxmpp holds task callbacks weakly: they must be bound methods of a living object.
@@ -244,6 +283,19 @@ class Puppet:
             xml=str(stanza),
             **{"from": str(stanza.getFrom())},
         )
+
+
+def service_data(result):
+    """The parts of a parsed answer the tests look at."""
+    if result is None or isinstance(result, (str, int)):
+        return {"value": result}
+    if isinstance(result, VCard):
+        return {"fn": result.data.get("FN")}
+    if isinstance(result, (set, list)):
+        return {"items": sorted(str(j) for j in result)}
+    if hasattr(result, "_asdict"):
+        return {k: v for k, v in result._asdict().items() if isinstance(v, (str, int, type(None)))}
+    return {"repr": repr(result)}
 
 
 def roster_item(item):

@@ -8,11 +8,14 @@ certificate the way a user who accepted it would (it becomes the only trusted ce
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
 Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, presence, roster,
-roster_push, joined, iq, error, disconnected. Every event carries `handled`, the XEP-0198 count
-of stanzas received so far, so a test that kills this process knows the h to resume with.
+roster_push, joined, iq, service, error, disconnected. Every event carries `handled`, the
+XEP-0198 count of stanzas received so far, so a test that kills this process knows the h to
+resume with.
 
 Commands: roster_get, roster_set, subscribe, approve, presence, message, join, carbons,
-request_ack, cut (drop the TCP link without closing the stream), reconnect, quit.
+service (ping, version, time, last, vcard_get, vcard_set, block, unblock, blocklist, through
+slixmpp's plugins), request_ack, cut (drop the TCP link without closing the stream), reconnect,
+quit.
 """
 
 import argparse
@@ -49,7 +52,8 @@ class Client(slixmpp.ClientXMPP):
         self.args = args
         self.quitting = False
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
-        for plugin in ("xep_0030", "xep_0045", "xep_0198", "xep_0203", "xep_0280"):
+        plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0092", "xep_0191")
+        for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
             self.register_plugin(plugin)
         sm = self["xep_0198"]
         if args.sm_id:
@@ -201,6 +205,8 @@ class Client(slixmpp.ClientXMPP):
         elif name == "carbons":
             await self["xep_0280"].enable(timeout=10)
             self.out("iq", tag="carbons", type="result")
+        elif name == "service":
+            await self.service(cmd["what"], cmd.get("jid"), cmd)
         elif name == "request_ack":
             self["xep_0198"].request_ack()
         elif name == "cut":
@@ -214,6 +220,45 @@ class Client(slixmpp.ClientXMPP):
         else:
             raise ValueError(f"unknown command {name}")
 
+    async def service(self, what, jid, cmd):
+        """A query through the slixmpp plugin for it, so that slixmpp parses the answer."""
+        try:
+            data = {}
+            if what == "ping":  # XEP-0199
+                await self["xep_0199"].send_ping(jid, timeout=10)
+            elif what == "version":  # XEP-0092
+                v = (await self["xep_0092"].get_version(jid, timeout=10))["software_version"]
+                data = {"name": v["name"], "version": v["version"], "os": v["os"] or None}
+            elif what == "time":  # XEP-0202
+                t = (await self["xep_0202"].get_entity_time(jid, timeout=10))["entity_time"]
+                # slixmpp 1.8.3 cannot parse a conformant answer (XEP-0202 §3): t["utc"] adds
+                # a second "Z" to <utc>...Z</utc>, t["tzo"] parses "+00:00" as a date-time.
+                # Read the texts instead.
+                data = {k: t.xml.findtext("{urn:xmpp:time}" + k) for k in ("utc", "tzo")}
+            elif what == "last":  # XEP-0012
+                iq = await self["xep_0012"].get_last_activity(jid, timeout=10)
+                data = {"seconds": iq["last_activity"]["seconds"]}
+            elif what == "vcard_get":  # XEP-0054, asked of the server (a bare JID)
+                iq = await self["xep_0054"].get_vcard(jid or self.boundjid.bare, timeout=10)
+                data = {"fn": iq["vcard_temp"]["FN"] or None}
+            elif what == "vcard_set":
+                vcard = self["xep_0054"].make_vcard()
+                vcard["FN"] = cmd["fn"]
+                await self["xep_0054"].publish_vcard(vcard, timeout=10)
+            elif what == "block":  # XEP-0191
+                await self["xep_0191"].block(jid, timeout=10)
+            elif what == "unblock":
+                await self["xep_0191"].unblock(jid, timeout=10)
+            elif what == "blocklist":
+                iq = await self["xep_0191"].get_blocked(timeout=10)
+                data = {"items": sorted(str(j) for j in iq["blocklist"]["items"])}
+            else:
+                raise ValueError(f"unknown service {what}")
+        except IqError as e:
+            self.out("service", what=what, type="error", condition=e.condition)
+            return
+        self.out("service", what=what, type="result", data=data)
+
     async def run_command(self, cmd):
         try:
             await self.handle(cmd)
@@ -223,6 +268,9 @@ class Client(slixmpp.ClientXMPP):
             self.out("error", cmd=cmd["cmd"], condition=e.condition, xml=str(e.presence))
         except (IqTimeout, asyncio.TimeoutError):
             self.out("error", cmd=cmd["cmd"], condition="timeout")
+        except Exception as e:  # a bug here or in slixmpp: tell the test now, not by a timeout
+            logging.exception("command %s failed", cmd)
+            self.out("error", cmd=cmd["cmd"], condition="exception", text=repr(e))
 
 
 def roster_items(iq):
