@@ -188,11 +188,31 @@ class Puppet:
                 msg.setID(cmd["id"])
             c.send_stanza(msg)
         elif name == "join":
-            # As Gajim joins: presence to room/nick with the MUC <x/> and a history request.
+            # Presence to room/nick with the MUC <x/>: Gajim sends <history maxchars="0"/> when
+            # joining (it reads history from MAM) and no <history/> when creating a room.
             pres = Presence(to=f"{cmd['room']}/{cmd['nick']}")
             muc = pres.setTag("x", namespace=Namespace.MUC)
-            muc.setTag("history", attrs={"maxstanzas": str(cmd.get("history", 20))})
+            if cmd.get("history", {"maxstanzas": "20"}) is not None:
+                muc.setTag("history", attrs=cmd.get("history", {"maxstanzas": "20"}))
             c.send_stanza(pres)
+        elif name == "presence_to":  # nick change (XEP-0045 §7.6), leaving (§7.14)
+            c.send_stanza(Presence(to=cmd["to"], typ=cmd.get("type")))
+        elif name == "muc_info":  # what Gajim asks before joining and after configuring
+            c.get_module("MUC").request_info(
+                cmd["room"], timeout=10, callback=self.on_muc_done, user_data="muc_info"
+            )
+        elif name == "muc_configure":
+            c.get_module("MUC").request_config(
+                cmd["room"], timeout=10, callback=self.on_muc_config, user_data=cmd["config"]
+            )
+        elif name == "muc_affiliation":
+            c.get_module("MUC").set_affiliation(
+                cmd["room"],
+                {cmd["jid"]: {"affiliation": cmd["affiliation"]}},
+                timeout=10,
+                callback=self.on_muc_done,
+                user_data="muc_affiliation",
+            )
         elif name == "carbons":  # as Gajim enables them (XEP-0280 §4)
             iq = Iq("set")
             iq.setTag("enable", namespace=Namespace.CARBONS)
@@ -256,6 +276,45 @@ class Puppet:
             return
         self.out("service", what=what, type="result", data=service_data(result))
 
+    def on_muc_config(self, task):
+        """Gajim's room creation: take the owner form, set its defaults, submit it whole."""
+        config = task.get_user_data()
+        try:
+            result = task.finish()
+        except Exception as error:
+            self.out("muc", what="muc_config_get", type="error", text=str(error),
+                     condition=getattr(error, "condition", None))
+            return
+        form = result.form
+        self.out("muc", what="muc_config_get", type="result", data={"fields": form_fields(form)})
+        for var, value in config.items():  # Gajim's _apply_config: only fields the form has
+            try:
+                form[var].value = value
+            except KeyError:
+                pass
+        self.client.get_module("MUC").set_config(
+            result.jid, form, timeout=10, callback=self.on_muc_done, user_data="muc_config_set"
+        )
+
+    def on_muc_done(self, task):
+        what = task.get_user_data()
+        try:
+            result = task.finish()
+        except Exception as error:
+            self.out("muc", what=what, type="error" if hasattr(error, "condition") else "malformed",
+                     condition=getattr(error, "condition", None), text=str(error))
+            return
+        data = None
+        info = getattr(result, "info", None)
+        if info is not None:  # MucInfoResult
+            data = {
+                "identities": [[i.category, i.type] for i in info.identities],
+                "features": sorted(info.features),
+                "forms": [form_fields(f) for f in info.dataforms],
+                "muc_name": info.muc_name,
+            }
+        self.out("muc", what=what, type="result", data=data)
+
     def on_task_done(self, task):
         # nbxmpp holds task callbacks weakly: they must be bound methods of a living object.
         cmd = task.get_user_data()
@@ -283,6 +342,16 @@ class Puppet:
             xml=str(stanza),
             **{"from": str(stanza.getFrom())},
         )
+
+
+def form_fields(form):
+    """A data form as {var: value or values} (XEP-0004), hidden FORM_TYPE included."""
+    fields = {}
+    for f in form.iter_fields():
+        if not f.var:
+            continue
+        fields[f.var] = sorted(f.values) if hasattr(f, "values") else f.value
+    return fields
 
 
 def service_data(result):
