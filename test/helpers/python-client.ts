@@ -57,10 +57,17 @@ export class PythonClient {
     });
     proc.stdin.on("error", () => undefined); // the process may be gone (killed on purpose)
     this.exited = new Promise((resolve) => {
-      proc.on("close", (code) => {
+      const ended = (code: number | null) => {
+        if (this.exitCode !== undefined) return;
         this.exitCode = code;
         resolve(code);
         for (const w of this.waiters.splice(0)) w.resolve({ event: "(exited)", code });
+      };
+      proc.on("close", ended);
+      proc.on("error", (err) => {
+        // e.g. ENOENT: no /usr/bin/python3 (apt-get install python3)
+        this.stderrText += `cannot run ${PYTHON}: ${err.message}\n`;
+        ended(null);
       });
     });
   }

@@ -14,7 +14,12 @@ import {
   startInteropServer,
   type InteropServer,
 } from "../helpers/interop-server.js";
-import { assertPythonModule, PythonClient, type PyEvent } from "../helpers/python-client.js";
+import {
+  assertPythonModule,
+  PYTHON,
+  PythonClient,
+  type PyEvent,
+} from "../helpers/python-client.js";
 import { instantRoom, MUC } from "../modules/mod_muc.helpers.js";
 
 export interface InteropLibrary {
@@ -118,7 +123,7 @@ export function interopScenarios(lib: InteropLibrary): {
   afterEach(async () => launcher.cleanup());
   after(async () => t?.stop());
 
-  it(`${lib.name} is installed for ${"/usr/bin/python3"} (apt-get install ${lib.debianPackage})`, () => {
+  it(`${lib.name} is installed for ${PYTHON} (apt-get install ${lib.debianPackage})`, () => {
     assertPythonModule(lib.module, lib.debianPackage);
   });
 
