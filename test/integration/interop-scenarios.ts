@@ -187,7 +187,7 @@ export function interopScenarios(lib: InteropLibrary): {
     assert.equal(unchanged.items, null, "an up-to-date version gets an empty result (§2.6.3)");
   });
 
-  it(`subscribes both ways with another ${lib.name} client and sees it come and go (RFC 6121 §3.1, §4.2-§4.6)`, async () => {
+  it(`subscribes both ways with another ${lib.name} client, sees it come and go, then removes it (RFC 6121 §2.5.2, §3.1, §4.2-§4.6)`, async () => {
     const aUser = u("presence-a");
     const bUser = u("presence-b");
     const [aFull, bFull] = [`${aUser}@localhost/${lib.name}`, `${bUser}@localhost/${lib.name}`];
@@ -213,6 +213,29 @@ export function interopScenarios(lib: InteropLibrary): {
     await a.next("presence", (e) => e.type === "available" && e.from === bFull);
     // The server probes the contacts of a user who comes online and relays their presence (§4.3).
     await again.next("presence", (e) => e.type === "available" && e.from === aFull);
+
+    // Removing the contact cancels both subscriptions and says so to both sides (§2.5.2).
+    a.send({ cmd: "roster_remove", jid: `${bUser}@localhost` });
+    await a.next("iq", (e) => e.tag === "roster_remove");
+    const removed = await a.next("roster_push", (e) =>
+      (e.items as { subscription: string }[]).some((i) => i.subscription === "remove"),
+    );
+    assert.equal((removed.items as { jid: string }[])[0]!.jid, `${bUser}@localhost`);
+    const told = [
+      again.next("presence", (e) => e.type === "unsubscribe" && e.from === `${aUser}@localhost`),
+      again.next("presence", (e) => e.type === "unsubscribed" && e.from === `${aUser}@localhost`),
+      again.next("presence", (e) => e.type === "unavailable" && e.from === aFull),
+    ];
+    await Promise.all(told);
+  });
+
+  it("a second login with the same resource replaces the first, which hears conflict (RFC 6120 §7.7.2.2, §4.9.3.3)", async () => {
+    const user = u("conflict");
+    const first = await launcher.start(user, { resource: "desk" });
+    const second = await launcher.start(user, { resource: "desk" });
+    assert.equal(second.events[0]!.jid, `${user}@localhost/desk`);
+    const error = await first.next("stream_error");
+    assert.equal(error.condition, "conflict");
   });
 
   it(`chats both ways with another ${lib.name} client, addresses stamped by the server (RFC 6121 §5, RFC 6120 §8.1.2.1)`, async () => {

@@ -8,14 +8,15 @@ certificate as Gajim does once the user clicked "accept" (the certificate is in 
 list; other errors would still fail). Stream management is enabled with resumption as nbxmpp
 always does.
 
-Events: session_start, sm_enabled, sm_failed, resumed, resume_failed, message, presence, roster,
-roster_push, iq, service, error, disconnected, connection_failed. Each carries `handled`, the
-XEP-0198 count of stanzas received.
+Events: session_start, sm_enabled, sm_failed, resumed, resume_failed, message, presence,
+roster, roster_push, iq, service, muc, stream_error, error, disconnected, connection_failed.
+Each carries `handled`, the XEP-0198 count of stanzas received.
 
-Commands: roster_get, roster_set, subscribe, approve, presence, message, join, carbons,
-service (ping, version, time, last, vcard_get, vcard_set, block, unblock, blocklist, through
-nbxmpp's modules), iq (raw XML, answered with an `iq` event), cut (drop the link as Gajim does
-when a ping times out), reconnect (resume), quit.
+Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, presence_to,
+message, join, carbons, service (ping, version, time, last, vcard_get, vcard_set, block,
+unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, muc_affiliation (through
+nbxmpp's MUC module, as Gajim uses it), iq (raw XML, answered with an `iq` event), cut (drop the
+link as Gajim does when a ping times out), reconnect (resume), quit.
 """
 
 import argparse
@@ -111,6 +112,8 @@ class Puppet:
 
     def on_disconnected(self, *_):
         domain, error, text = self.client.get_error()
+        if domain is not None and str(domain) == "StreamError.STREAM" and error != "stream-end":
+            self.out("stream_error", condition=error, text=text)
         self.out("disconnected", domain=str(domain), error=error, text=text)
         if domain is not None and "SASL" in str(domain):
             emit("failed_auth", error=error, text=text)
@@ -175,6 +178,10 @@ class Puppet:
                 cmd.get("groups"),
                 callback=self.on_task_done,
                 user_data="roster_set",
+            )
+        elif name == "roster_remove":  # RFC 6121 §2.5
+            c.get_module("Roster").delete_item(
+                cmd["jid"], callback=self.on_task_done, user_data="roster_remove"
             )
         elif name == "subscribe":
             c.send_stanza(Presence(to=cmd["jid"], typ="subscribe"))

@@ -8,14 +8,14 @@ certificate the way a user who accepted it would (it becomes the only trusted ce
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
 Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, presence, roster,
-roster_push, joined, iq, service, error, disconnected. Every event carries `handled`, the
-XEP-0198 count of stanzas received so far, so a test that kills this process knows the h to
-resume with.
+roster_push, joined, iq, service, stream_error, error, disconnected. Every event carries
+`handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
+knows the h to resume with.
 
-Commands: roster_get, roster_set, subscribe, approve, presence, message, join, carbons,
-service (ping, version, time, last, vcard_get, vcard_set, block, unblock, blocklist, through
-slixmpp's plugins), request_ack, cut (drop the TCP link without closing the stream), reconnect,
-quit.
+Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
+carbons, service (ping, version, time, last, vcard_get, vcard_set, block, unblock, blocklist,
+through slixmpp's plugins), request_ack, cut (drop the TCP link without closing the stream),
+reconnect, quit.
 """
 
 import argparse
@@ -78,6 +78,9 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("roster_update", self.on_roster_push)
         self.add_event_handler("disconnected", lambda r: self.out("disconnected", reason=r))
         self.add_event_handler("connection_failed", self.on_connection_failed)
+        self.add_event_handler(
+            "stream_error", lambda e: self.out("stream_error", condition=e["condition"])
+        )
         # The library would answer subscription requests itself (False means "refuse"); None
         # leaves them to the test.
         self.roster.auto_authorize = None
@@ -178,6 +181,11 @@ class Client(slixmpp.ClientXMPP):
             }
             await iq.send(timeout=10)
             self.out("iq", tag="roster_set", type="result")
+        elif name == "roster_remove":  # RFC 6121 §2.5
+            iq = self.Iq(stype="set")
+            iq["roster"]["items"] = {cmd["jid"]: {"subscription": "remove"}}
+            await iq.send(timeout=10)
+            self.out("iq", tag="roster_remove", type="result")
         elif name == "subscribe":
             self.send_presence_subscription(pto=cmd["jid"], ptype="subscribe")
         elif name == "approve":
