@@ -373,6 +373,34 @@ export function interopScenarios(lib: InteropLibrary): {
     await a.next("message", (e) => e.body === "hi all" && e.from === `${room}/visitor`);
   });
 
+  it("stays in a room through a cut link and resumption, and gets what was said meanwhile (XEP-0198 §5, XEP-0045 §7.4)", async () => {
+    const owner = await t.client(u("muc-sm-owner"));
+    const room = `${u("sm-room")}@${MUC}`;
+    await instantRoom(owner, u("sm-room"), "owner");
+    const ownerSaw = record(owner);
+    const a = await launcher.start(u("muc-sm-a"));
+    await a.next("sm_enabled");
+    a.send({ cmd: "join", room, nick: "roamer" });
+    await a.next("message", (e) => e.from === room && e.subject !== null);
+    await owner.next((el) => el.name === "presence" && el.attrs.from === `${room}/roamer`);
+
+    a.send({ cmd: "cut" });
+    await a.next("disconnected");
+    await owner.send(
+      xml("message", { to: room, type: "groupchat" }, xml("body", {}, "while you were away")),
+    );
+    a.send({ cmd: "reconnect" });
+    await a.next("resumed");
+    const missed = await a.next("message", (e) => e.body === "while you were away");
+    assert.equal(missed.from, `${room}/owner`);
+    a.send({ cmd: "message", to: room, type: "groupchat", body: "still here" });
+    await owner.next((el) => el.name === "message" && el.getChildText("body") === "still here");
+    const left = ownerSaw.filter(
+      (el) => el.name === "presence" && el.attrs.from === `${room}/roamer` && el.attrs.type,
+    );
+    assert.deepEqual(left, [], "the others never saw the roamer leave");
+  });
+
   it("receives messages sent while offline at its next login, with delay stamps, once (XEP-0160, XEP-0203)", async () => {
     const user = u("offline");
     const jid = `${user}@localhost`;
