@@ -41,6 +41,8 @@ export interface LaunchOptions {
   args?: string[];
   /** Don't wait for the session to start (resumption, failures). */
   noWait?: boolean;
+  /** Instead of the account's usual password(user). */
+  password?: string;
 }
 
 /** The password every interop account gets. */
@@ -66,7 +68,7 @@ export class Launcher {
       "--jid",
       `${user}@localhost/${o.resource ?? this.lib.name}`,
       "--password",
-      password(user),
+      o.password ?? password(user),
       "--cafile",
       t.cafile,
       ...(o.directTls ? ["--direct-tls"] : []),
@@ -312,6 +314,19 @@ export function interopScenarios(lib: InteropLibrary): {
     b.send({ cmd: "service", what: "vcard_get", jid: aBare });
     const seen = await b.next("service", (e) => e.what === "vcard_get");
     assert.deepEqual([seen.type, (seen.data as any).fn], ["result", "Ada Lovelace"]);
+  });
+
+  it("changes its password in-band; the new one logs in, the old one no longer (XEP-0077 §3.3)", async () => {
+    const user = u("newpass");
+    const a = await launcher.start(user);
+    const fresh = "a much longer and newer passphrase";
+    a.send({ cmd: "service", what: "password", password: fresh });
+    assert.equal((await a.next("service", (e) => e.what === "password")).type, "result");
+    await a.quit();
+    const again = await launcher.start(user, { password: fresh });
+    assert.equal(again.events[0]!.jid, `${user}@localhost/${lib.name}`);
+    const old = await launcher.start(user, { password: password(user), noWait: true });
+    await old.next("failed_auth");
   });
 
   it("blocks a contact: the block list says so and its messages stop until unblocked (XEP-0191 §3.2-§3.4)", async () => {

@@ -13,8 +13,8 @@ roster, roster_push, iq, service, muc, stream_error, error, disconnected, connec
 Each carries `handled`, the XEP-0198 count of stanzas received.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, presence_to,
-message, join, carbons, service (ping, version, time, last, vcard_get, vcard_set, block,
-unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, muc_affiliation (through
+message, join, carbons, service (ping, version, time, last, vcard_get, vcard_set, password,
+block, unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, muc_affiliation (through
 nbxmpp's MUC module, as Gajim uses it), iq (raw XML, answered with an `iq` event), cut (drop the
 link as Gajim does when a ping times out), reconnect (resume), quit.
 """
@@ -260,6 +260,7 @@ class Puppet:
             "last": ("LastActivity", "request_last_activity", jid),  # XEP-0012
             "vcard_get": ("VCardTemp", "request_vcard", jid),  # XEP-0054
             "vcard_set": ("VCardTemp", "set_vcard", VCard({"FN": cmd.get("fn")})),
+            "password": ("Register", "change_password", cmd.get("password")),  # XEP-0077 §3.3
             "block": ("Blocking", "block", as_jids),  # XEP-0191
             "unblock": ("Blocking", "unblock", as_jids),
             "blocklist": ("Blocking", "request_blocking_list"),

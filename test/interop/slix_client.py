@@ -13,8 +13,8 @@ roster_push, joined, iq, service, stream_error, error, disconnected. Every event
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-carbons, service (ping, version, time, last, vcard_get, vcard_set, block, unblock, blocklist,
-through slixmpp's plugins), request_ack, cut (drop the TCP link without closing the stream),
+carbons, service (ping, version, time, last, vcard_get, vcard_set, password, block, unblock,
+blocklist, through slixmpp's plugins), request_ack, cut (drop the TCP link without closing the stream),
 reconnect, quit.
 """
 
@@ -52,7 +52,8 @@ class Client(slixmpp.ClientXMPP):
         self.args = args
         self.quitting = False
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
-        plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0092", "xep_0191")
+        plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
+        plugins += ("xep_0191",)
         for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
             self.register_plugin(plugin)
         sm = self["xep_0198"]
@@ -253,6 +254,8 @@ class Client(slixmpp.ClientXMPP):
                 vcard = self["xep_0054"].make_vcard()
                 vcard["FN"] = cmd["fn"]
                 await self["xep_0054"].publish_vcard(vcard, timeout=10)
+            elif what == "password":  # XEP-0077 §3.3
+                await self["xep_0077"].change_password(cmd["password"], timeout=10)
             elif what == "block":  # XEP-0191
                 await self["xep_0191"].block(jid, timeout=10)
             elif what == "unblock":
