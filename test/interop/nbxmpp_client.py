@@ -14,9 +14,9 @@ Each carries `handled`, the XEP-0198 count of stanzas received.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, presence_to,
 message, join, carbons, service (ping, version, time, last, vcard_get, vcard_set, password,
-block, unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, muc_affiliation (through
-nbxmpp's MUC module, as Gajim uses it), iq (raw XML, answered with an `iq` event), cut (drop the
-link as Gajim does when a ping times out), reconnect (resume), quit.
+block, unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, muc_affiliation
+(through nbxmpp's MUC module, as Gajim uses it), cut (drop the link as Gajim does when a ping
+times out), reconnect (resume), quit.
 """
 
 import argparse
@@ -37,7 +37,6 @@ from nbxmpp.const import ConnectionProtocol, ConnectionType  # noqa: E402
 from nbxmpp.namespaces import Namespace  # noqa: E402
 from nbxmpp.protocol import JID, Iq, Message, Node, Presence  # noqa: E402
 from nbxmpp.modules.vcard_temp import VCard  # noqa: E402
-from nbxmpp.simplexml import NodeBuilder  # noqa: E402
 from nbxmpp.structs import StanzaHandler  # noqa: E402
 
 
@@ -226,11 +225,6 @@ class Puppet:
             c.send_stanza(iq, callback=self.on_iq_answer, timeout=10, user_data={"tag": "carbons"})
         elif name == "service":
             self.service(cmd["what"], cmd.get("jid"), cmd)
-        elif name == "iq":
-            node = NodeBuilder(cmd["xml"]).getDom()
-            node.setNamespace(Namespace.CLIENT)
-            iq = Iq(node=node)
-            c.send_stanza(iq, callback=self.on_iq_answer, timeout=10, user_data={"tag": cmd["tag"]})
         elif name == "cut":
             c.disconnect(immediate=True)
         elif name == "reconnect":

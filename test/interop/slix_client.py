@@ -14,7 +14,7 @@ knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
 carbons, service (ping, version, time, last, vcard_get, vcard_set, password, block, unblock,
-blocklist, through slixmpp's plugins), request_ack, cut (drop the TCP link without closing the stream),
+blocklist, through slixmpp's plugins), cut (drop the TCP link without closing the stream),
 reconnect, quit.
 """
 
@@ -216,8 +216,6 @@ class Client(slixmpp.ClientXMPP):
             self.out("iq", tag="carbons", type="result")
         elif name == "service":
             await self.service(cmd["what"], cmd.get("jid"), cmd)
-        elif name == "request_ack":
-            self["xep_0198"].request_ack()
         elif name == "cut":
             # The link drops: no </stream:stream>, no TLS close_notify, just a closed socket.
             self.transport.abort()
