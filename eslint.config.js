@@ -26,6 +26,25 @@ export default tseslint.config(
     },
   },
   {
+    // The module boundary (design: "Modules"): a module imports the module API and nothing else
+    // of the core, so the core can change behind it.
+    files: ["modules/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "(^|/)src/(?!moduleapi\\.js$)",
+              message:
+                "modules import only src/moduleapi.js (parley/moduleapi); add what is missing there",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The core stays typed; tests may poke at loosely typed client-library objects.
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },

@@ -14,10 +14,16 @@
 //
 // Storage: the map store "mod_blocking", key the blocked JID, value true. Lists of users with
 // sessions are kept in memory.
-import { parseJID, type JID } from "../src/jid.js";
-import { defineModule, xml, type Element, type IqRequest } from "../src/moduleapi.js";
-import type { SessionHandle } from "../src/session-handle.js";
-import { errorReply } from "../src/stanza.js";
+import {
+  defineModule,
+  xml,
+  type Element,
+  type IqRequest,
+  parseJID,
+  errorReply,
+  type JID,
+  type SessionHandle,
+} from "../src/moduleapi.js";
 
 const NS_BLOCKING = "urn:xmpp:blocking";
 const NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors";
@@ -115,7 +121,7 @@ export default defineModule({
     // --- enforcement -------------------------------------------------------------------
 
     // §3.3: nothing from a blocked JID reaches the user, and the user seems offline to it.
-    // Runs early, so no other module (offline storage, archives) sees the stanza.
+    // In the guard phase, so no other module (offline storage, archives) sees the stanza.
     ctx.hook(
       "local_delivery",
       ({ from, to, stanza }) => {
@@ -129,7 +135,7 @@ export default defineModule({
         }
         return ctx.STOP; // presence of any type, IQ results and errors: silently dropped
       },
-      100,
+      "guard",
     );
 
     // §3.3: nothing from the user reaches a JID they blocked; they learn why.
@@ -150,7 +156,7 @@ export default defineModule({
         }
         return ctx.STOP;
       },
-      100,
+      "guard",
     );
 
     // The user's broadcast presence does not go to blocked JIDs. Runs after the handlers that
@@ -165,7 +171,7 @@ export default defineModule({
           if (jid && matches(list, session.jid.local, jid)) recipients.delete(r);
         }
       },
-      -100,
+      "late",
     );
 
     ctx.hook("sm_remove_connection", ({ session }) => {

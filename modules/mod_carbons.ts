@@ -5,9 +5,7 @@
 //
 // Sections cited are those of XEP-0280 1.0: §4 enabling, §5 disabling, §6 which messages are
 // eligible, §7 received copies, §8 sent copies, §9 <private/>, §10 business rules.
-import { defineModule, type Element } from "../src/moduleapi.js";
-import type { JID } from "../src/jid.js";
-import type { SessionHandle } from "../src/session-handle.js";
+import { defineModule, type Element, type JID, type SessionHandle } from "../src/moduleapi.js";
 
 const NS_CARBONS = "urn:xmpp:carbons:2";
 const NS_FORWARD = "urn:xmpp:forward:0"; // XEP-0297
@@ -65,11 +63,11 @@ export default defineModule({
     );
 
     // §8: a message the user sends is copied to their other carbons-enabled resources, whether
-    // or not the sending client enabled carbons. Low priority: modules that drop or refuse the
+    // or not the sending client enabled carbons. In the late phase: modules that drop or refuse the
     // message (blocking, privacy) decide first, and a message they stop is not copied.
     ctx.hook(
       "user_send_packet",
-      ({ session, stanza }) => {
+      ({ session, stanza, handoff }) => {
         if (stanza.name !== "message" || !stanza.attrs.to) return;
         const user = session.jid.bare();
         const peer = bareOf(stanza.attrs.to);
@@ -77,10 +75,12 @@ export default defineModule({
         if (!anyEnabled(user, session)) return; // the hot path: most users never enable carbons
         if (!eligible(stanza, "sent", user.toString(), peer)) return;
         for (const s of ctx.server.sessions(user)) {
-          if (s !== session && enabled.has(s)) s.deliver(carbon("sent", stanza, user, s.jid));
+          if (s !== session && enabled.has(s)) {
+            s.deliver(carbon("sent", stanza, user, s.jid), undefined, handoff);
+          }
         }
       },
-      -100,
+      "late",
     );
 
     // §9: the receiving server SHOULD remove <private/> before delivering the message; we
@@ -93,7 +93,7 @@ export default defineModule({
 
     // §7: after RFC 6121 delivery, every carbons-enabled resource of the recipient that did not
     // get the message itself gets a <received/> copy (never the ones that did).
-    ctx.hook("message_delivered", ({ from, to, stanza, delivered }) => {
+    ctx.hook("message_delivered", ({ from, to, stanza, delivered, handoff }) => {
       const user = to.bare();
       const peer = from.bare().toString();
       if (peer === user.toString()) return; // between the user's own resources
@@ -101,7 +101,7 @@ export default defineModule({
       if (!eligible(stanza, "received", user.toString(), peer, from)) return;
       for (const s of ctx.server.sessions(user)) {
         if (enabled.has(s) && !delivered.includes(s)) {
-          s.deliver(carbon("received", stanza, user, s.jid));
+          s.deliver(carbon("received", stanza, user, s.jid), undefined, handoff);
         }
       }
     });

@@ -12,8 +12,6 @@
 // Other modules get { info(), serverInfoForm(module) } through ctx.module("mod_disco"):
 // mod_caps hashes info() (XEP-0115 §5), and services such as MUC can show the contact
 // addresses configured for them (ejabberd's `modules` key of server_info).
-import type { JID } from "../src/jid.js";
-import { OptionError } from "../src/module-options.js";
 import {
   defineModule,
   opt,
@@ -21,6 +19,8 @@ import {
   type Element,
   type IqRequest,
   type ModuleContext,
+  OptionError,
+  type JID,
 } from "../src/moduleapi.js";
 
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";

@@ -2,9 +2,13 @@
 // the user's behalf: how long ago they were last available, with the status of their last
 // unavailable presence (§3), for those allowed to see their presence. Queries to a full JID
 // are the client's to answer (§4): the core routes them there.
-import type { JID } from "../src/jid.js";
-import type { SessionHandle } from "../src/session-handle.js";
-import { defineModule, xml, type ModuleContext } from "../src/moduleapi.js";
+import {
+  defineModule,
+  xml,
+  type ModuleContext,
+  type JID,
+  type SessionHandle,
+} from "../src/moduleapi.js";
 
 const NS_LAST = "jabber:iq:last";
 
@@ -63,7 +67,7 @@ export default defineModule({
       store.set(session.jid.domain, session.jid.local, { at: Date.now(), status });
     };
 
-    // The status text of the last unavailable presence (§3). The priority is high because a
+    // The status text of the last unavailable presence (§3). In the first phase, because a
     // module may stop the broadcast (e.g. privacy lists), yet the user still went away.
     ctx.hook(
       "presence_broadcast",
@@ -76,7 +80,7 @@ export default defineModule({
           if (ctx.server.availableSessions(session.jid.bare()).length === 0) record(session);
         }
       },
-      1000,
+      "first",
     );
 
     // §7: for a bare JID, the time since the user was last connected: the last session ends.

@@ -13,10 +13,17 @@
 //
 // `access` takes ejabberd's built-in rules `all` and `none` only; named access rules (acl /
 // access_rules) are not read yet. The account store is reached through ctx.accounts.
-import { prepLocalpart } from "../src/jid.js";
-import type { SessionHandle } from "../src/session-handle.js";
-import { defineModule, opt, xml, type Element, type IqRequest } from "../src/moduleapi.js";
-import { errorReply, iqResult } from "../src/stanza.js";
+import {
+  defineModule,
+  opt,
+  xml,
+  type Element,
+  type IqRequest,
+  prepLocalpart,
+  errorReply,
+  iqResult,
+  type SessionHandle,
+} from "../src/moduleapi.js";
 
 const NS_REGISTER = "jabber:iq:register";
 const NS_FEATURE = "http://jabber.org/features/iq-register";

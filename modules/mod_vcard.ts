@@ -11,8 +11,7 @@
 //
 // Storage: the keyval store "mod_vcard", one value per user, the vCard's XML text.
 import { Element } from "@xmpp/xml";
-import { OptionError } from "../src/module-options.js";
-import { defineModule, opt, xml } from "../src/moduleapi.js";
+import { defineModule, opt, xml, OptionError } from "../src/moduleapi.js";
 
 const NS_VCARD = "vcard-temp";
 

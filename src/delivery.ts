@@ -6,6 +6,7 @@ import type { SessionManager } from "./sm.js";
 import type { SessionHandle } from "./session-handle.js";
 import { StanzaError } from "./xmpp/errors.js";
 import { iqPayload, iqResult } from "./stanza.js";
+import type { Handoff } from "./handoff.js";
 
 /** Answers "does this local account exist?" without loading anything else. */
 export interface AccountLookup {
@@ -14,7 +15,7 @@ export interface AccountLookup {
 
 /** The reply path: the router, seen from here. */
 export interface ReplyRoute {
-  route(stanza: Element, from: JID, to: JID): void;
+  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void;
   bounce(stanza: Element, from: JID, to: JID, err: unknown): void;
 }
 
@@ -33,11 +34,11 @@ export class LocalDelivery {
     private readonly router: ReplyRoute,
   ) {}
 
-  deliver(stanza: Element, from: JID, to: JID): void {
+  deliver(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
     if (!to.local) return this.toServer(stanza, from, to);
-    if (!this.hooks.run("local_delivery", { from, to, stanza })) return;
-    if (to.resource) return this.toFullJid(stanza, from, to);
-    return this.toBareJid(stanza, from, to);
+    if (!this.hooks.run("local_delivery", { from, to, stanza, handoff })) return;
+    if (to.resource) return this.toFullJid(stanza, from, to, handoff);
+    return this.toBareJid(stanza, from, to, handoff);
   }
 
   /** RFC 6120 §10.3: stanzas addressed to the server's own domain (or domain/resource). */
@@ -57,17 +58,17 @@ export class LocalDelivery {
   }
 
   /** RFC 6121 §8.5.3: to a full JID. */
-  private toFullJid(stanza: Element, from: JID, to: JID): void {
+  private toFullJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
     const session = this.sm.get(to);
     const type = stanza.attrs.type;
     if (session) {
       // §8.5.3.1: a matching connected resource gets the stanza, except a probe, which the
       // server answers on the user's behalf (through the roster module's presence_in handler).
       if (stanza.name === "presence" && (type === "probe" || SUBSCRIPTION_TYPES.has(type ?? ""))) {
-        return this.presenceIn(stanza, from, to.bare());
+        return this.presenceIn(stanza, from, to.bare(), handoff);
       }
-      session.deliver(stanza);
-      if (stanza.name === "message") this.delivered(stanza, from, to, [session]);
+      session.deliver(stanza, undefined, handoff);
+      if (stanza.name === "message") this.delivered(stanza, from, to, [session], handoff);
       return;
     }
     // §8.5.3.2: no such resource.
@@ -75,10 +76,10 @@ export class LocalDelivery {
       case "message":
         if (type === "groupchat") throw new StanzaError("service-unavailable");
         if (type === "error") return;
-        return this.toBareJid(stanza, from, to.bare()); // §8.5.3.2.1: treat as bare JID.
+        return this.toBareJid(stanza, from, to.bare(), handoff); // §8.5.3.2.1: as bare JID.
       case "presence":
         if (SUBSCRIPTION_TYPES.has(type ?? "") || type === "probe") {
-          return this.presenceIn(stanza, from, to.bare()); // §8.5.3.2.2
+          return this.presenceIn(stanza, from, to.bare(), handoff); // §8.5.3.2.2
         }
         return; // Available/unavailable to a gone resource: silently ignored (§8.5.3.2.2).
       case "iq":
@@ -88,7 +89,7 @@ export class LocalDelivery {
   }
 
   /** RFC 6121 §8.5.2 (user exists) and §8.5.1 (no such user): to a bare JID. */
-  private toBareJid(stanza: Element, from: JID, to: JID): void {
+  private toBareJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
     const type = stanza.attrs.type;
     const bare = to.toString();
     const known = this.sm.resourceCount(bare) > 0 || this.accounts.exists(to.local, to.domain);
@@ -100,14 +101,14 @@ export class LocalDelivery {
     }
     switch (stanza.name) {
       case "message":
-        return this.messageToBare(stanza, from, to);
+        return this.messageToBare(stanza, from, to, handoff);
       case "presence":
         if (SUBSCRIPTION_TYPES.has(type ?? "") || type === "probe") {
-          return this.presenceIn(stanza, from, to);
+          return this.presenceIn(stanza, from, to, handoff);
         }
         // §8.5.2.1.2: directed available/unavailable presence goes to every available resource;
         // with none, it is ignored (§8.5.2.2.2).
-        for (const s of this.sm.available(bare)) s.deliver(stanza);
+        for (const s of this.sm.available(bare)) s.deliver(stanza, undefined, handoff);
         return;
       case "iq":
         // §8.5.2.1.3: the server answers IQs to a bare JID on the user's behalf.
@@ -117,7 +118,7 @@ export class LocalDelivery {
   }
 
   /** RFC 6121 §8.5.2.1.1 and §8.5.2.2.1: a message to a user's bare JID. */
-  private messageToBare(stanza: Element, from: JID, to: JID): void {
+  private messageToBare(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
     const type = stanza.attrs.type ?? "normal";
     if (type === "error") return; // silently ignored, both with and without resources
     if (type === "groupchat") throw new StanzaError("service-unavailable");
@@ -126,19 +127,25 @@ export class LocalDelivery {
       // §8.5.2.2.1: no available resource. A headline is ignored; normal and chat go to offline
       // storage if a module keeps it, else the sender learns that delivery failed.
       if (type === "headline") return;
-      if (!this.hooks.run("offline_message", { from, to, stanza })) return;
+      if (!this.hooks.run("offline_message", { from, to, stanza, handoff })) return;
       throw new StanzaError("service-unavailable");
     }
     // Headline: every non-negative resource. Normal and chat: the "most available" ones, i.e.
     // all sharing the highest priority (§8.5.2.1.1 leaves the choice to the server).
     const top = Math.max(...candidates.map((s) => s.priority));
     const targets = type === "headline" ? candidates : candidates.filter((s) => s.priority === top);
-    for (const s of targets) s.deliver(stanza);
-    this.delivered(stanza, from, to, targets);
+    for (const s of targets) s.deliver(stanza, undefined, handoff);
+    this.delivered(stanza, from, to, targets, handoff);
   }
 
-  private delivered(stanza: Element, from: JID, to: JID, sessions: SessionHandle[]): void {
-    this.hooks.run("message_delivered", { from, to, stanza, delivered: sessions });
+  private delivered(
+    stanza: Element,
+    from: JID,
+    to: JID,
+    sessions: SessionHandle[],
+    handoff?: Handoff,
+  ): void {
+    this.hooks.run("message_delivered", { from, to, stanza, delivered: sessions, handoff });
   }
 
   /**
@@ -146,10 +153,10 @@ export class LocalDelivery {
    * §3, §4.3). The roster module takes them through the presence_in hook; without it, requests
    * are shown to the user's available resources so nothing vanishes, and probes are ignored.
    */
-  private presenceIn(stanza: Element, from: JID, to: JID): void {
-    if (!this.hooks.run("presence_in", { from, to, stanza })) return;
+  private presenceIn(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+    if (!this.hooks.run("presence_in", { from, to, stanza, handoff })) return;
     if (stanza.attrs.type === "probe") return;
-    for (const s of this.sm.available(to)) s.deliver(stanza);
+    for (const s of this.sm.available(to)) s.deliver(stanza, undefined, handoff);
   }
 
   private handleIq(stanza: Element, from: JID, to: JID, target: "host" | "account"): void {

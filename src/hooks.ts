@@ -1,15 +1,20 @@
 import type { Element } from "@xmpp/xml";
 import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
+import type { Handoff } from "./handoff.js";
 
 /**
  * The typed hook map: hook name -> payload. Names follow ejabberd's where the meaning is the
  * same, so someone who knows ejabberd finds their way. A handler may change the payload in
  * place (e.g. replace `payload.stanza`) or return STOP to end the chain.
+ *
+ * Payloads about a stanza on its way carry its `handoff` when a stream-managed sender waits for
+ * its acknowledgement: a handler that stores or copies the stanza passes it on (to deliver(),
+ * route()) or holds it with `handoff.track()` until its own copy is safe.
  */
 export interface HookMap {
   /** A stanza from a bound client session, after `from` was stamped, before routing. */
-  user_send_packet: { session: SessionHandle; stanza: Element };
+  user_send_packet: { session: SessionHandle; stanza: Element; handoff?: Handoff | undefined };
   /** A stanza about to be written to a bound client session. */
   user_receive_packet: { session: SessionHandle; stanza: Element };
   /** A session was bound to a resource (RFC 6120 §7). */
@@ -31,23 +36,29 @@ export interface HookMap {
    * A message for an existing user with no available resource (RFC 6121 §8.5.2.2.1). A handler
    * that stores it returns STOP; if none does, the core answers `service-unavailable`.
    */
-  offline_message: { from: JID; to: JID; stanza: Element };
+  offline_message: { from: JID; to: JID; stanza: Element; handoff?: Handoff | undefined };
   /**
    * Subscription presence or a probe for a local user (RFC 6121 §3, §4.3), handled by the
    * server on the user's behalf. The roster module returns STOP once it has dealt with it.
    */
-  presence_in: { from: JID; to: JID; stanza: Element };
+  presence_in: { from: JID; to: JID; stanza: Element; handoff?: Handoff | undefined };
   /**
    * Any stanza for a local user (to has a localpart), before the RFC 6121 §8.5 rules run. A
    * handler that deals with it itself (e.g. blocking, which answers or drops per XEP-0191)
    * returns STOP.
    */
-  local_delivery: { from: JID; to: JID; stanza: Element };
+  local_delivery: { from: JID; to: JID; stanza: Element; handoff?: Handoff | undefined };
   /**
    * A message was handed to one or more local sessions of `to` (not fired when it went to
    * offline storage). Carbons (XEP-0280) copies it to the user's other resources from here.
    */
-  message_delivered: { from: JID; to: JID; stanza: Element; delivered: SessionHandle[] };
+  message_delivered: {
+    from: JID;
+    to: JID;
+    stanza: Element;
+    delivered: SessionHandle[];
+    handoff?: Handoff | undefined;
+  };
   /**
    * A first-level element on a stream that has not authenticated yet and that the core does not
    * negotiate itself (e.g. XEP-0077 in-band registration IQs). STOP when handled; otherwise the
@@ -70,7 +81,12 @@ export interface HookMap {
    * Presence a client broadcasts (initial/available/unavailable, no `to`). The core adds the
    * user's other available resources; the roster module adds subscribers (RFC 6121 §4.2.2).
    */
-  presence_broadcast: { session: SessionHandle; stanza: Element; recipients: Set<string> };
+  presence_broadcast: {
+    session: SessionHandle;
+    stanza: Element;
+    recipients: Set<string>;
+    handoff?: Handoff | undefined;
+  };
 }
 
 export type HookName = keyof HookMap;
@@ -101,17 +117,32 @@ export const STOP: unique symbol = Symbol.for("parley.hooks.stop");
 export type HookResult = void | typeof STOP;
 export type HookHandler<K extends HookName> = (payload: HookMap[K]) => HookResult;
 
+/**
+ * Where in a hook's chain a handler runs, in this order (numbers would only say "before" and
+ * "after" without saying why):
+ * - `first`: sees every call before anyone can stop it, and never stops it (mod_last records a
+ *   logout even when a privacy rule then stops the broadcast).
+ * - `guard`: decides whether the stanza goes on at all (mod_blocking), before anyone acts on it.
+ * - `extend`: adds to the payload (mod_roster adds subscribers to a broadcast's recipients).
+ * - `handle`: the hook's own work; the default.
+ * - `late`: acts once everything before has decided and added: copies (mod_carbons), final
+ *   filters on what others added (mod_blocking drops blocked recipients).
+ * Within a phase, handlers run in registration order (modules start in dependency order).
+ */
+export const HOOK_PHASES = ["first", "guard", "extend", "handle", "late"] as const;
+export type HookPhase = (typeof HOOK_PHASES)[number];
+
 interface Registered<K extends HookName> {
   handler: HookHandler<K>;
-  priority: number;
+  rank: number;
   owner: string;
 }
 
 type Registry = { [K in HookName]?: Registered<K>[] };
 
 /**
- * Hook registry. Higher priority runs first; equal priorities run in registration order.
- * Errors propagate to the caller (the session boundary), which knows whether a reply is due.
+ * Hook registry: handlers run phase by phase (HOOK_PHASES). Errors propagate to the caller
+ * (the session boundary), which knows whether a reply is due.
  */
 export class Hooks {
   private readonly handlers: Registry = {};
@@ -119,16 +150,14 @@ export class Hooks {
   add<K extends HookName>(
     name: K,
     handler: HookHandler<K>,
-    opts: { priority?: number; owner?: string } = {},
+    opts: { phase?: HookPhase; owner?: string } = {},
   ): () => void {
     const list = (this.handlers[name] ??= []) as Registered<K>[];
-    const entry: Registered<K> = {
-      handler,
-      priority: opts.priority ?? 0,
-      owner: opts.owner ?? "core",
-    };
+    const rank = HOOK_PHASES.indexOf(opts.phase ?? "handle");
+    if (rank < 0) throw new Error(`unknown hook phase ${String(opts.phase)}`);
+    const entry: Registered<K> = { handler, rank, owner: opts.owner ?? "core" };
     let i = list.length;
-    while (i > 0 && list[i - 1]!.priority < entry.priority) i--;
+    while (i > 0 && list[i - 1]!.rank > entry.rank) i--;
     list.splice(i, 0, entry);
     return () => {
       const at = list.indexOf(entry);

@@ -3,7 +3,7 @@ import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";
 import type { StanzaError, StreamError } from "./xmpp/errors.js";
 import type { Logger } from "./log.js";
-import type { HookHandler, HookMap, HookName } from "./hooks.js";
+import type { HookHandler, HookMap, HookName, HookPhase } from "./hooks.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
@@ -13,19 +13,27 @@ import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Fanout } from "./xml/fanout.js";
+import type { Handoff } from "./handoff.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
 export { StanzaError, StreamError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
 export type { Fanout } from "./xml/fanout.js";
-export type { HookMap, HookName, HookHandler, HookResult } from "./hooks.js";
+export type { HookMap, HookName, HookHandler, HookResult, HookPhase } from "./hooks.js";
+export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
 export { OptionError } from "./module-options.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
-export type { JID } from "./jid.js";
+export type { Handoff } from "./handoff.js";
+// What modules use of the core, so that they import nothing else from src/ (an ESLint rule holds
+// them to it): JIDs and their preparation (RFC 7622), stanza replies, nicknames (RFC 8266).
+export { JID, JIDError, parseJID, makeJID, prepLocalpart, prepResourcepart } from "./jid.js";
+export { errorReply, iqResult, iqPayload, stanzaKind, type StanzaKind } from "./stanza.js";
+export { nickname, nicknameKey } from "./precis.js";
+export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
@@ -92,8 +100,11 @@ export interface ModuleContext<O = Record<string, never>> {
   fanout(base: Element): Fanout;
   readonly accounts: AccountsApi;
 
-  /** Handles a hook for this host. Higher priority runs first; return STOP to end the chain. */
-  hook<K extends HookName>(name: K, handler: HookHandler<K>, priority?: number): void;
+  /**
+   * Handles a hook for this host, in the given phase (see HookPhase: first, guard, extend,
+   * handle — the default — and late); return STOP to end the chain.
+   */
+  hook<K extends HookName>(name: K, handler: HookHandler<K>, phase?: HookPhase): void;
   /**
    * Answers IQs of `type` whose payload is <name xmlns=xmlns/>: sent to the host itself
    * (target "host", the default) or to a user's bare JID on this host ("account", RFC 6121
@@ -107,9 +118,13 @@ export interface ModuleContext<O = Record<string, never>> {
   item(jid: string, name?: string): void;
   /**
    * Serves a whole domain (e.g. conference.example.org): every stanza to it comes to
-   * `handler`, which must answer or bounce. The domain is removed when the module stops.
+   * `handler`, which must answer or bounce, and passes `handoff` on to the copies it routes
+   * (see route). The domain is removed when the module stops.
    */
-  service(domain: string, handler: (stanza: Element, from: JID, to: JID) => void): void;
+  service(
+    domain: string,
+    handler: (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void,
+  ): void;
 
   /**
    * Turns on XEP-0198 stream management for this host's client sessions (mod_stream_mgmt);
@@ -118,8 +133,12 @@ export interface ModuleContext<O = Record<string, never>> {
   streamManagement(options: StreamMgmtOptions): void;
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
   run<K extends HookName>(name: K, payload: HookMap[K]): boolean;
-  /** Routes a stanza as the server would: its `from` and `to` attributes must be set. */
-  route(stanza: Element): void;
+  /**
+   * Routes a stanza as the server would: its `from` and `to` attributes must be set. A copy
+   * made on behalf of a client's stanza takes that stanza's `handoff` (from the hook payload or
+   * the service handler), so the client's XEP-0198 acknowledgement waits for the copy.
+   */
+  route(stanza: Element, handoff?: Handoff): void;
   /** Bounces a stanza back to its sender with `error` (a StanzaError). */
   bounce(stanza: Element, error: unknown): void;
 

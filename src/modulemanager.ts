@@ -6,7 +6,14 @@ import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/e
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
 import type { CoreContext } from "./context.js";
-import { HOOK_HOST, STOP, type HookHandler, type HookMap, type HookName } from "./hooks.js";
+import {
+  HOOK_HOST,
+  STOP,
+  type HookHandler,
+  type HookMap,
+  type HookName,
+  type HookPhase,
+} from "./hooks.js";
 import { parseJID, type JID } from "./jid.js";
 import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-options.js";
 import type { ExtensionEvents, ModuleContext, ParleyModule, ServerView } from "./moduleapi.js";
@@ -15,6 +22,7 @@ import type { Logger } from "./log.js";
 import { AccountStore } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
 import { Fanout } from "./xml/fanout.js";
+import type { Handoff } from "./handoff.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 
 export { ModuleFault };
@@ -329,10 +337,10 @@ export class ModuleManager {
           if (core.streamMgmt.get(host) === smOptions) core.streamMgmt.delete(host);
         });
       },
-      hook<K extends HookName>(hook: K, handler: HookHandler<K>, priority = 0) {
+      hook<K extends HookName>(hook: K, handler: HookHandler<K>, phase: HookPhase = "handle") {
         const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
         const wrapped = guard((p: HookMap[K]) => (hostOf(p) === host ? handler(p) : undefined));
-        core.hooks.add(hook, wrapped, { priority, owner });
+        core.hooks.add(hook, wrapped, { phase, owner });
       },
       iq(type, xmlns, elName, handler, target = "host") {
         core.iq.add(
@@ -369,9 +377,9 @@ export class ModuleManager {
         const remove = core.router.addService(domain, guard(handler));
         cleanups.push(remove);
       },
-      route(stanza: Element) {
+      route(stanza: Element, handoff?: Handoff) {
         const { from, to } = addresses(stanza);
-        core.router.route(stanza, from, to);
+        core.router.route(stanza, from, to, handoff);
       },
       bounce(stanza: Element, error: unknown) {
         const { from, to } = addresses(stanza);

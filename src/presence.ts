@@ -4,6 +4,7 @@ import type { JID } from "./jid.js";
 import type { CoreContext } from "./context.js";
 import type { SessionHandle } from "./session-handle.js";
 import { Fanout } from "./xml/fanout.js";
+import type { Handoff } from "./handoff.js";
 
 /**
  * A copy of a stanza addressed to someone else. It shares the original's children (nobody
@@ -24,13 +25,14 @@ export function broadcastPresence(
   session: SessionHandle,
   stanza: Element,
   directed: Iterable<string> = [],
+  handoff?: Handoff,
 ): void {
   const recipients = new Set<string>();
   // Includes the sending resource when it is available: clients take their own presence
   // coming back as confirmation (RFC 6121 §4.2.2).
   for (const s of ctx.sm.available(session.jid.bare())) recipients.add(s.jid.toString());
   for (const d of directed) recipients.add(d);
-  if (!ctx.hooks.run("presence_broadcast", { session, stanza, recipients })) return;
+  if (!ctx.hooks.run("presence_broadcast", { session, stanza, recipients, handoff })) return;
   const from: JID = session.jid;
   const fanout = new Fanout(stanza);
   for (const to of recipients) {
@@ -40,6 +42,6 @@ export function broadcastPresence(
     } catch {
       continue; // recipients come from our own tables; a bad one is a module bug, not the user's
     }
-    ctx.router.route(fanout.copy({ to }), from, toJid);
+    ctx.router.route(fanout.copy({ to }), from, toJid, handoff);
   }
 }

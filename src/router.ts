@@ -5,13 +5,14 @@ import { StanzaError, isStanzaError } from "./xmpp/errors.js";
 import { errorReply } from "./stanza.js";
 import type { LocalDelivery } from "./delivery.js";
 import { isModuleFault } from "./module-fault.js";
+import type { Handoff } from "./handoff.js";
 
 /**
  * The router: picks where a stanza goes by the domain of its `to` (design: local host, later
  * services such as conference.* and remote servers over s2s). Every stanza it cannot deliver is
  * bounced to the sender with the error the RFC names; nothing is dropped without a rule saying so.
  */
-export type ServiceHandler = (stanza: Element, from: JID, to: JID) => void;
+export type ServiceHandler = (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void;
 
 export class Router {
   private local: LocalDelivery | null = null;
@@ -41,16 +42,19 @@ export class Router {
     };
   }
 
-  /** Routes a stanza whose `from` and `to` attributes are already set and normalized. */
-  route(stanza: Element, from: JID, to: JID): void {
+  /**
+   * Routes a stanza whose `from` and `to` attributes are already set and normalized. The
+   * handoff, when given, is the sender's acknowledgement: every copy made on the way holds it.
+   */
+  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
     try {
       if (this.hosts.has(to.domain) && this.local) {
-        this.local.deliver(stanza, from, to);
+        this.local.deliver(stanza, from, to, handoff);
         return;
       }
       const service = this.services.get(to.domain);
       if (service) {
-        service(stanza, from, to);
+        service(stanza, from, to, handoff);
         return;
       }
       // RFC 6120 §10.4: no server-to-server yet, so every other domain is unreachable.

@@ -2,6 +2,7 @@ import type { Element } from "@xmpp/xml";
 import type { JID } from "./jid.js";
 import type { Logger } from "./log.js";
 import type { StreamError } from "./xmpp/errors.js";
+import type { Handoff } from "./handoff.js";
 
 /**
  * Told what became of a stanza handed to a session: `acked` once the client has it (its
@@ -38,9 +39,10 @@ export interface SessionHandle {
   readonly presence: Element | null;
   /**
    * Hands a stanza to the session's outbound queue (after the user_receive_packet hook). With
-   * a tracker, the caller learns whether the client accepted it.
+   * a tracker, the caller learns whether the client accepted it; with the handoff of the
+   * stanza this is a copy of, that sender's acknowledgement waits until the copy is written.
    */
-  deliver(stanza: Element, tracker?: DeliveryTracker): void;
+  deliver(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void;
   /** Ends the session with a stream error (or a plain close when none is given). */
   close(error?: StreamError): void;
 }

@@ -1,8 +1,7 @@
 // muc#admin (XEP-0045 §8 moderator and §9 admin use cases): roles by nickname (kick §8.2,
 // voice §8.3/§8.4, moderator §9.6/§9.7) and affiliations by bare JID (ban §9.1, members §9.3-§9.5,
 // admins §10.6-§10.8, owners §10.3-§10.5), and the lists of both.
-import type { Element } from "../../src/moduleapi.js";
-import { parseJID, type JID } from "../../src/jid.js";
+import { type Element, parseJID, type JID } from "../../src/moduleapi.js";
 import {
   AFFILIATIONS,
   NS_MUC_ADMIN,

@@ -16,9 +16,14 @@
 // Direct invitations (XEP-0249) go from client to client; the room has no part in them.
 // Access options take "all" or "none" (access_admin: a list of bare JIDs); named access rules
 // (ejabberd's acl/access_rules) are not evaluated.
-import { OptionError } from "../../src/module-options.js";
-import { defineModule, opt, type Element } from "../../src/moduleapi.js";
-import { JID } from "../../src/jid.js";
+import {
+  defineModule,
+  opt,
+  type Element,
+  type Handoff,
+  OptionError,
+  JID,
+} from "../../src/moduleapi.js";
 import { adminGet, adminSet } from "./admin.js";
 import { handleMessage } from "./message.js";
 import { ownerGet, ownerSet } from "./owner.js";
@@ -97,7 +102,7 @@ export default defineModule({
     }
 
     ctx.item(domain, "Chatrooms");
-    ctx.service(domain, (stanza, from, to) => route(svc, stanza, from, to));
+    ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
 
     // An occupant whose session ended is gone from every room (§7.14 on its behalf).
     ctx.hook("sm_remove_connection", ({ session }) => {
@@ -110,7 +115,7 @@ export default defineModule({
   },
 });
 
-function route(svc: MucService, stanza: Element, from: JID, to: JID): void {
+function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
   if (stanza.name === "iq") return iq(svc, stanza, from, to);
   if (to.local === "") {
     // Nothing but IQs has a meaning for the service itself.
@@ -120,7 +125,7 @@ function route(svc: MucService, stanza: Element, from: JID, to: JID): void {
     return;
   }
   if (stanza.name === "presence") return handlePresence(svc, stanza, from, to);
-  if (stanza.name === "message") return handleMessage(svc, stanza, from, to);
+  if (stanza.name === "message") return handleMessage(svc, stanza, from, to, handoff);
 }
 
 function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {

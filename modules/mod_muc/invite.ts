@@ -1,7 +1,6 @@
 // Mediated invitations (§7.8.2) and declines (§7.8.3). Direct invitations (XEP-0249) go from
 // client to client and need nothing from the room.
-import type { Element } from "../../src/moduleapi.js";
-import { parseJID, type JID } from "../../src/jid.js";
+import { type Element, parseJID, type JID } from "../../src/moduleapi.js";
 import { NS_MUC_USER, type Room } from "./room.js";
 import type { MucService } from "./service.js";
 

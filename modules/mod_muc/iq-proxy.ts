@@ -7,8 +7,7 @@
 // occupant's server answers it (XEP-0054 §3.2), not the client. Everything else goes to the
 // occupant's session (the one the room shows, for a multi-session occupant).
 import { randomBytes } from "node:crypto";
-import type { Element } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
+import type { Element, JID } from "../../src/moduleapi.js";
 import type { Room } from "./room.js";
 import type { MucService } from "./service.js";
 

@@ -1,19 +1,27 @@
 // Messages to a room (§7.4 groupchat, §8.1 subject, §7.8 invitations) and to an occupant
 // (§7.5 private messages).
-import type { Element } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
+import type { Element, Handoff, JID } from "../../src/moduleapi.js";
 import { handleInviteOrDecline } from "./invite.js";
 import { NS_MUC_USER, type Room } from "./room.js";
 import type { MucService } from "./service.js";
 
-export function handleMessage(svc: MucService, stanza: Element, from: JID, to: JID): void {
+/** A message to the room or an occupant; copies hold the sender's `handoff` (XEP-0198). */
+export function handleMessage(
+  svc: MucService,
+  stanza: Element,
+  from: JID,
+  to: JID,
+  handoff?: Handoff,
+): void {
   const type = stanza.attrs.type ?? "normal";
   // Never answer an error with an error; a bounced groupchat copy is simply dropped.
   if (type === "error") return;
   const room = svc.rooms.get(to.local);
   if (!room) throw svc.error("item-not-found", "no such room");
-  if (to.resource !== "") return privateMessage(svc, room, stanza, from, to.resource, type);
-  if (type === "groupchat") return groupchat(svc, room, stanza, from);
+  if (to.resource !== "") {
+    return privateMessage(svc, room, stanza, from, to.resource, type, handoff);
+  }
+  if (type === "groupchat") return groupchat(svc, room, stanza, from, handoff);
   const x = stanza.getChild("x", NS_MUC_USER);
   if (x && (x.getChild("invite") || x.getChild("decline"))) {
     return handleInviteOrDecline(svc, room, x, from);
@@ -23,7 +31,13 @@ export function handleMessage(svc: MucService, stanza: Element, from: JID, to: J
 }
 
 /** §7.4: reflected to every occupant, from the sender's occupant JID. */
-function groupchat(svc: MucService, room: Room, stanza: Element, from: JID): void {
+function groupchat(
+  svc: MucService,
+  room: Room,
+  stanza: Element,
+  from: JID,
+  handoff: Handoff | undefined,
+): void {
   const occ = room.byJid.get(from.toString());
   // §7.4: only occupants may speak (not-acceptable), and visitors not in moderated rooms.
   if (!occ) throw svc.error("not-acceptable", "only occupants may send messages to the room");
@@ -44,7 +58,7 @@ function groupchat(svc: MucService, room: Room, stanza: Element, from: JID): voi
   delete msg.attrs.to;
   delete msg.attrs.xmlns;
   msg.children = stanza.children.slice();
-  svc.broadcast(msg, room.occupants.values());
+  svc.broadcast(msg, room.occupants.values(), handoff);
   if (body) svc.history.record(room, msg);
 }
 
@@ -56,6 +70,7 @@ function privateMessage(
   from: JID,
   nick: string,
   type: string,
+  handoff: Handoff | undefined,
 ): void {
   const sender = room.byJid.get(from.toString());
   if (!sender) {
@@ -76,5 +91,5 @@ function privateMessage(
   // §7.5: so the recipient's client knows this came through a room, not from a contact.
   if (!stanza.getChild("x", NS_MUC_USER)) msg.append(svc.ctx.xml("x", { xmlns: NS_MUC_USER }));
   // §7.2.9 leaves it to the service: every resource of a multi-session occupant gets it.
-  svc.broadcast(msg, [target]);
+  svc.broadcast(msg, [target], handoff);
 }

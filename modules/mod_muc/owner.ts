@@ -1,7 +1,6 @@
 // muc#owner (XEP-0045 §10): the configuration form (§10.1.2 instant room, §10.1.3 reserved room,
 // §10.2 later changes) and destroying a room (§10.9).
-import type { Element } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
+import type { Element, JID } from "../../src/moduleapi.js";
 import { configForm, FormError, readSubmission } from "./forms.js";
 import { NS_MUC_OWNER, NS_MUC_USER, NS_XDATA, type Room } from "./room.js";
 import type { MucService } from "./service.js";

@@ -2,9 +2,7 @@
 // (§7.2), changing presence (§7.7) or nickname (§7.6), and leaving (§7.14). A user may be in a
 // room under one nick from several resources (§7.2.9, multi-session nick): each session enters
 // and leaves on its own, and the others see one occupant.
-import type { Element } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
-import { nickname, nicknameKey } from "../../src/precis.js";
+import { type Element, nickname, nicknameKey, type JID } from "../../src/moduleapi.js";
 import { NS_MUC, Occupant, Room } from "./room.js";
 import type { MucService } from "./service.js";
 

@@ -1,7 +1,6 @@
 // Room state (XEP-0045 §5): configuration, affiliations (long-lived, stored for persistent
 // rooms), occupants with their roles (only while they are present), subject and history.
-import type { Element } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
+import type { Element, JID } from "../../src/moduleapi.js";
 
 export const NS_MUC = "http://jabber.org/protocol/muc";
 export const NS_MUC_USER = "http://jabber.org/protocol/muc#user";

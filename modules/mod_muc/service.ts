@@ -1,9 +1,13 @@
 // What the parts of mod_muc share: the rooms of one MUC service, the store, the options, and
 // the ways the service talks to occupants (presence with muc#user items, per-occupant copies
 // of one stanza).
-import type { Element, ModuleContext } from "../../src/moduleapi.js";
-import type { StanzaErrorCondition } from "../../src/xmpp/errors.js";
-import type { JID } from "../../src/jid.js";
+import type {
+  Element,
+  Handoff,
+  ModuleContext,
+  StanzaErrorCondition,
+  JID,
+} from "../../src/moduleapi.js";
 import { History } from "./history.js";
 import { IqProxy } from "./iq-proxy.js";
 import {
@@ -102,10 +106,10 @@ export class MucService {
    * their children, which are serialized once for all of them (design: one serialization per
    * fan-out).
    */
-  broadcast(base: Element, to: Iterable<Occupant>): void {
+  broadcast(base: Element, to: Iterable<Occupant>, handoff?: Handoff): void {
     const fanout = this.ctx.fanout(base);
     for (const occ of to) {
-      for (const key of occ.sessions.keys()) this.ctx.route(fanout.copy({ to: key }));
+      for (const key of occ.sessions.keys()) this.ctx.route(fanout.copy({ to: key }), handoff);
     }
   }
 

@@ -2,8 +2,8 @@
 // affiliations, and the recent groupchat history. `service` is the MUC domain
 // (conference.example.org), so one database serves every host. Temporary rooms never get here.
 import type { Database, Statement } from "better-sqlite3";
-import type { Migration } from "../../src/storage/migrations.js";
 import type { Affiliation, RoomConfig } from "./room.js";
+import type { Migration } from "../../src/moduleapi.js";
 
 export const MIGRATIONS: Migration[] = [
   {

@@ -21,9 +21,14 @@
 // Storage: its own table (store.ts), rows removed with the account. parleyctl's
 // get_offline_count and delete_old_messages use the functions at the bottom of store.ts.
 import { Element } from "@xmpp/xml";
-import { OptionError } from "../../src/module-options.js";
-import { defineModule, opt, STOP } from "../../src/moduleapi.js";
-import type { DeliveryTracker, SessionHandle } from "../../src/session-handle.js";
+import {
+  defineModule,
+  opt,
+  STOP,
+  OptionError,
+  type DeliveryTracker,
+  type SessionHandle,
+} from "../../src/moduleapi.js";
 import { storagePolicy } from "./policy.js";
 import { MIGRATIONS, OfflineStore, type OfflineRow } from "./store.js";
 

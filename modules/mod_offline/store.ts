@@ -7,8 +7,8 @@
 //
 // The functions at the bottom take a Database of their own, for parleyctl, which opens the file
 // directly whether or not the server runs.
-import type { Database, Statement } from "better-sqlite3";
-import type { Migration } from "../../src/storage/migrations.js";
+import type { Database, Statement, Transaction } from "better-sqlite3";
+import type { Migration } from "../../src/moduleapi.js";
 
 export const TABLE = "offline_messages";
 
@@ -43,13 +43,9 @@ export class OfflineStore {
   private readonly countStmt: Statement<[string, string], { n: number }>;
   private readonly firstStmt: Statement<[string, string, number], OfflineRow>;
   private readonly removeStmt: Statement<[number]>;
-  private readonly addChecked: (
-    host: string,
-    username: string,
-    storedAt: number,
-    stanza: string,
-    limit: number,
-  ) => boolean;
+  private readonly addChecked: Transaction<
+    (host: string, username: string, storedAt: number, stanza: string, limit: number) => boolean
+  >;
 
   constructor(db: Database) {
     this.insertStmt = db.prepare(
@@ -74,7 +70,9 @@ export class OfflineStore {
 
   /** Stores a message unless the user already has `limit` of them; false when full. */
   add(host: string, username: string, storedAt: number, stanza: string, limit: number): boolean {
-    return this.addChecked(host, username, storedAt, stanza, limit);
+    // BEGIN IMMEDIATE: a read-then-write transaction that took its write lock only at the
+    // INSERT would fail at once with "database is locked" when parleyctl writes the file too.
+    return this.addChecked.immediate(host, username, storedAt, stanza, limit);
   }
 
   /** The oldest `limit` messages of the user's queue, oldest first. */

@@ -12,9 +12,7 @@
 // API for other modules (ctx.module<RosterApi>("mod_roster")): read-only views of rosters.
 //
 // Storage: its own tables (store.ts), removed with the account.
-import { defineModule, opt, STOP } from "../../src/moduleapi.js";
-import { parseJID } from "../../src/jid.js";
-import type { SessionHandle } from "../../src/session-handle.js";
+import { defineModule, opt, STOP, parseJID, type SessionHandle } from "../../src/moduleapi.js";
 import { rosterGet, rosterSet } from "./iq.js";
 import { addSubscribers, answerProbe, onInitialPresence } from "./presence.js";
 import { NS_PREAPPROVAL, NS_ROSTER, NS_ROSTERVER, Roster } from "./service.js";
@@ -66,7 +64,7 @@ export default defineModule({
     ctx.iq("get", NS_ROSTER, "query", (req) => rosterGet(roster, req), "account");
     ctx.iq("set", NS_ROSTER, "query", (req) => rosterSet(roster, req), "account");
 
-    // §3 (outbound): subscription stanzas the user sends. Low priority, so that modules that
+    // §3 (outbound): subscription stanzas the user sends. In the late phase, so that modules that
     // refuse a stanza (blocking, privacy) decide before the roster changes.
     ctx.hook(
       "user_send_packet",
@@ -87,7 +85,7 @@ export default defineModule({
         outbound(roster, user, contact, type, stanza);
         return STOP;
       },
-      -50,
+      "late",
     );
 
     // §3 (inbound) and §4.3: subscription stanzas and probes for a local user, which the server
@@ -102,7 +100,7 @@ export default defineModule({
       return STOP;
     });
 
-    // §4.2-§4.5: broadcast presence also goes to subscribers. High priority, so that modules
+    // §4.2-§4.5: broadcast presence also goes to subscribers. In the extend phase, so that modules
     // that filter recipients (blocking, privacy) see them.
     ctx.hook(
       "presence_broadcast",
@@ -113,7 +111,7 @@ export default defineModule({
           onInitialPresence(roster, session);
         }
       },
-      50,
+      "extend",
     );
 
     // An account removed while the server runs: its own rows went with it; local users who had

@@ -1,8 +1,15 @@
 // Roster management (RFC 6121 §2): roster get, with versioning (§2.6), and roster set, which
 // adds, updates (§2.3, §2.4) or removes (§2.5) one item.
 import { Buffer } from "node:buffer";
-import { StanzaError, xml, type Element, type IqRequest } from "../../src/moduleapi.js";
-import { JIDError, parseJID, type JID } from "../../src/jid.js";
+import {
+  StanzaError,
+  xml,
+  type Element,
+  type IqRequest,
+  JIDError,
+  parseJID,
+  type JID,
+} from "../../src/moduleapi.js";
 import { NS_ROSTER, Roster, itemElement } from "./service.js";
 import { stateOf } from "./subscription.js";
 

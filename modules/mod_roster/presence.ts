@@ -1,8 +1,6 @@
 // Presence on the roster's behalf (RFC 6121 §4): who a user's broadcast presence goes to, the
 // probes sent when a resource comes online, and the answers to probes from contacts.
-import { xml } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
-import type { SessionHandle } from "../../src/session-handle.js";
+import { xml, type JID, type SessionHandle } from "../../src/moduleapi.js";
 import type { Roster } from "./service.js";
 import { fromJson } from "./xml.js";
 

@@ -2,9 +2,14 @@
 // few ways the server talks to a user's resources on the roster's behalf (roster pushes,
 // subscription stanzas, presence sent for the user).
 import { randomBytes } from "node:crypto";
-import { StanzaError, xml, type Element, type ModuleContext } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
-import type { SessionHandle } from "../../src/session-handle.js";
+import {
+  StanzaError,
+  xml,
+  type Element,
+  type ModuleContext,
+  type JID,
+  type SessionHandle,
+} from "../../src/moduleapi.js";
 import type { RosterItem, RosterStore } from "./store.js";
 import { copyWith } from "./xml.js";
 

@@ -6,9 +6,8 @@
 //   roster_version     the per-user version counter (RFC 6121 §2.6, XEP-0237)
 import { randomBytes } from "node:crypto";
 import type { Database, Statement } from "better-sqlite3";
-import type { JID } from "../../src/jid.js";
-import type { Migration } from "../../src/storage/migrations.js";
 import type { ElementJson } from "./xml.js";
+import type { JID, Migration } from "../../src/moduleapi.js";
 
 export type Subscription = "none" | "to" | "from" | "both";
 

@@ -1,8 +1,7 @@
 // Presence subscriptions (RFC 6121 §3): the subscription state of a roster item, how each
 // subscription stanza changes it (Appendix A), and what the server does on the user's behalf
 // for stanzas the user sends (outbound) and those that come for the user (inbound).
-import type { Element } from "../../src/moduleapi.js";
-import type { JID } from "../../src/jid.js";
+import type { Element, JID } from "../../src/moduleapi.js";
 import { Roster } from "./service.js";
 import type { RosterItem, Subscription } from "./store.js";
 import { copyWith, toJson } from "./xml.js";

@@ -56,43 +56,51 @@ export class AccountStore {
   async register(username: string, host: string, password: string): Promise<string> {
     const user = AccountStore.prepUsername(username);
     const creds = await this.derive(password);
-    const insert = this.db.transaction(() => {
-      if (this.exists(user, host)) {
-        throw new AccountError("exists", `user ${user}@${host} already registered`);
-      }
-      this.db
-        .prepare("INSERT INTO users (host, username, created_at) VALUES (?, ?, ?)")
-        .run(host, user, Date.now());
-      this.writeCredentials(user, host, creds);
-    });
-    insert();
+    // IMMEDIATE: a transaction that reads and then writes must take the write lock first. A
+    // deferred one holding a read snapshot gets SQLITE_BUSY at once, without waiting, when
+    // another process wrote in between (that is how concurrent parleyctl runs lost accounts).
+    this.db
+      .transaction(() => {
+        if (this.exists(user, host)) {
+          throw new AccountError("exists", `user ${user}@${host} already registered`);
+        }
+        this.db
+          .prepare("INSERT INTO users (host, username, created_at) VALUES (?, ?, ?)")
+          .run(host, user, Date.now());
+        this.writeCredentials(user, host, creds);
+      })
+      .immediate();
     return user;
   }
 
   async changePassword(username: string, host: string, password: string): Promise<void> {
     const user = AccountStore.prepUsername(username);
     const creds = await this.derive(password);
-    this.db.transaction(() => {
-      if (!this.exists(user, host)) {
-        throw new AccountError("not-found", `user ${user}@${host} is not registered`);
-      }
-      this.writeCredentials(user, host, creds);
-    })();
+    this.db
+      .transaction(() => {
+        if (!this.exists(user, host)) {
+          throw new AccountError("not-found", `user ${user}@${host} is not registered`);
+        }
+        this.writeCredentials(user, host, creds);
+      })
+      .immediate(); // reads, then writes: see register()
   }
 
   /** Removes the account and everything the core and modules keep for it. */
   unregister(username: string, host: string): void {
     const user = AccountStore.prepUsername(username);
-    this.db.transaction(() => {
-      const res = this.db
-        .prepare("DELETE FROM users WHERE host = ? AND username = ?")
-        .run(host, user);
-      if (res.changes === 0) {
-        throw new AccountError("not-found", `user ${user}@${host} is not registered`);
-      }
-      this.db.prepare("DELETE FROM keyval WHERE host = ? AND username = ?").run(host, user);
-      this.db.prepare("DELETE FROM map WHERE host = ? AND username = ?").run(host, user);
-    })();
+    this.db
+      .transaction(() => {
+        const res = this.db
+          .prepare("DELETE FROM users WHERE host = ? AND username = ?")
+          .run(host, user);
+        if (res.changes === 0) {
+          throw new AccountError("not-found", `user ${user}@${host} is not registered`);
+        }
+        this.db.prepare("DELETE FROM keyval WHERE host = ? AND username = ?").run(host, user);
+        this.db.prepare("DELETE FROM map WHERE host = ? AND username = ?").run(host, user);
+      })
+      .immediate();
   }
 
   list(host: string): string[] {

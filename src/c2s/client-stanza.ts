@@ -5,6 +5,7 @@ import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqPayload, stanzaKind } from "../stanza.js";
 import { broadcastPresence, readdress } from "../presence.js";
 import type { C2SStream } from "./stream.js";
+import type { Handoff } from "../handoff.js";
 
 const IQ_TYPES = new Set(["get", "set", "result", "error"]);
 const PRESENCE_TYPES = new Set([
@@ -21,7 +22,7 @@ const PRESENCE_TYPES = new Set([
  * A stanza from a bound client: checked, stamped with the session's address, offered to the
  * user_send_packet hook, then routed (RFC 6120 §8, §10).
  */
-export function handleClientStanza(session: C2SStream, el: Element): void {
+export function handleClientStanza(session: C2SStream, el: Element, handoff?: Handoff): void {
   const kind = stanzaKind(el);
   if (!kind || el.getNS() !== NS.client) {
     // RFC 6120 §4.9.3.24: a first-level element we do not know.
@@ -59,23 +60,28 @@ export function handleClientStanza(session: C2SStream, el: Element): void {
     el.attrs.to = to.toString();
   }
 
-  const payload = { session, stanza: el };
+  const payload = { session, stanza: el, handoff };
   if (!session.ctx.hooks.run("user_send_packet", payload)) return;
   el = payload.stanza;
 
-  if (kind === "presence") return handlePresence(session, el, to);
+  if (kind === "presence") return handlePresence(session, el, to, handoff);
   // RFC 6120 §10.3: a message or IQ with no `to` is for the user's own account.
   const target = to ?? session.jid.bare();
-  session.ctx.router.route(el, session.jid, target);
+  session.ctx.router.route(el, session.jid, target, handoff);
 }
 
-function handlePresence(session: C2SStream, el: Element, to: JID | null): void {
+function handlePresence(
+  session: C2SStream,
+  el: Element,
+  to: JID | null,
+  handoff: Handoff | undefined,
+): void {
   const type = el.attrs.type;
   if (to) {
     // Directed presence (RFC 6121 §4.6): remembered so unavailable reaches them too.
     if (type === undefined && session.available) session.directed.add(to.toString());
     else if (type === "unavailable") session.directed.delete(to.toString());
-    session.ctx.router.route(el, session.jid, to);
+    session.ctx.router.route(el, session.jid, to, handoff);
     return;
   }
   if (type === undefined) {
@@ -87,20 +93,20 @@ function handlePresence(session: C2SStream, el: Element, to: JID | null): void {
     }
     const initial = !session.available;
     session.setPresence(true, priority, el);
-    broadcastPresence(session.ctx, session, el);
+    broadcastPresence(session.ctx, session, el, [], handoff);
     // A user is subscribed to their own presence (RFC 6121 §4.2.3, answering the implicit probe):
     // a resource that comes online learns which of its siblings are online already.
     if (initial) {
       for (const other of session.ctx.sm.available(session.jid.bare())) {
         if (other !== session && other.presence) {
-          session.deliver(readdress(other.presence, session.jid.toString()));
+          session.deliver(readdress(other.presence, session.jid.toString()), undefined, handoff);
         }
       }
       session.ctx.hooks.run("user_available", { session });
     }
   } else if (type === "unavailable") {
     session.setPresence(false, 0, null);
-    broadcastPresence(session.ctx, session, el, session.directed);
+    broadcastPresence(session.ctx, session, el, session.directed, handoff);
     session.directed.clear();
   } else if (type !== "error") {
     // Subscription requests and probes only make sense addressed to someone (RFC 6121 §3.1).

@@ -19,7 +19,7 @@ import { NS_SM } from "./stream-mgmt.js";
 import { StreamMgmtHandler, type SmOwner } from "./stream-mgmt-handler.js";
 import type { Resumable } from "./resumable.js";
 import { rerouteUnacked } from "./reroute.js";
-import { Handoff } from "./handoff.js";
+import { Handoff } from "../handoff.js";
 
 /**
  * Where a session is (RFC 6120 §4.3): waiting for a (re)started stream header, negotiating
@@ -201,15 +201,12 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       let pending: Promise<void> | void = undefined;
       // XEP-0198 §4: h counts stanzas (not nonzas) once each has been handed on (Handoff).
       const counted = this.state === "bound" && this.smHandler.sm !== null && isStanza(el);
-      const handoff = counted ? new Handoff() : null;
+      const handoff = counted ? new Handoff() : undefined;
       const started = performance.now();
-      Handoff.current = handoff;
       try {
-        pending = this.handle(el);
+        pending = this.handle(el, handoff);
       } catch (err) {
         this.onHandlerError(el, err);
-      } finally {
-        Handoff.current = null;
       }
       if (this.state === "bound") {
         this.ctx.metrics.stanzaIn(el.name);
@@ -232,7 +229,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     }
   }
 
-  private handle(el: Element): Promise<void> | void {
+  private handle(el: Element, handoff: Handoff | undefined): Promise<void> | void {
     if (el.getNS() === NS_SM && (this.state === "bound" || this.state === "authenticated")) {
       return this.smHandler.handle(el, (old, h) => this.resumeInto(old, h));
     }
@@ -254,7 +251,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       }
       case "bound":
         if (isLegacySession(el)) return handleLegacySession(this, el);
-        return handleClientStanza(this, el);
+        return handleClientStanza(this, el, handoff);
       default:
         return;
     }
@@ -361,7 +358,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
 
   // --- SessionHandle ---------------------------------------------------------------------
 
-  deliver(stanza: Element, tracker?: DeliveryTracker): void {
+  deliver(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void {
     if (this.state === "closed" || (this.transport.closing && this.state !== "hibernated")) {
       if (tracker) tracker.failed();
       else if (stanza.name === "message" && this.jid && this.ctx.sm.get(this.jid) !== this) {
@@ -379,11 +376,13 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       stanza = payload.stanza;
     }
     this.ctx.metrics.stanzaOut(stanza.name);
-    if (this.smHandler.sm && stanzaKind(stanza)) return this.deliverManaged(stanza, tracker);
+    if (this.smHandler.sm && stanzaKind(stanza)) {
+      return this.deliverManaged(stanza, tracker, handoff);
+    }
     // Without stream management the socket write is all we can know (documented in README).
     // Until the bytes reach the kernel the message is kept, so a session cut off for not
     // reading (max_fsm_queue) can hand its backlog back to routing.
-    const handedOn = Handoff.current?.track();
+    const handedOn = handoff?.track();
     const keep = stanza.name === "message" && !tracker ? stanza : null;
     if (keep) this.unflushed.add(keep);
     const written =
@@ -400,14 +399,18 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     }
   }
 
-  private deliverManaged(stanza: Element, tracker: DeliveryTracker | undefined): void {
+  private deliverManaged(
+    stanza: Element,
+    tracker: DeliveryTracker | undefined,
+    handoff: Handoff | undefined,
+  ): void {
     // A copy queued for a session waiting to be resumed lives only in memory: the sender's
     // ack waits until it is written after resumption or stored when the wait ends.
     const hibernated = this.state === "hibernated";
-    const onSafe = hibernated ? Handoff.current?.track() : undefined;
+    const onSafe = hibernated ? handoff?.track() : undefined;
     if (!this.smHandler.sent(stanza, tracker, onSafe)) return;
     if (hibernated) return; // kept for re-sending on resumption
-    const handedOn = Handoff.current?.track();
+    const handedOn = handoff?.track();
     if (!this.transport.write(serialize(stanza), handedOn)) handedOn?.();
     this.smHandler.scheduleAckRequest();
   }

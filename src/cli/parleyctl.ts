@@ -1,15 +1,17 @@
 import type { ServerConfig } from "../config/config.js";
-import { SqliteStorage } from "../storage/sqlite.js";
-import { AccountError, AccountStore } from "../auth/accounts.js";
 import { ControlUnreachable, sendControl } from "../control/client.js";
+import type { ControlResponse } from "../control/protocol.js";
+import { usageProblem, type AccountCommand } from "../control/account-commands.js";
 import { describeError, resolveConfig, takeConfigOption, UsageError } from "./common.js";
-import { deleteOldMessages, offlineCount } from "../../modules/mod_offline/store.js";
 
 /** Exit codes as ejabberdctl's. */
 const OK = 0;
 const ERROR = 1;
 const USAGE_ERROR = 2;
 const UNREACHABLE = 3;
+
+/** Account commands may hash passwords or delete many rows: give the server time. */
+const ACCOUNT_TIMEOUT_MS = 60_000;
 
 interface Command {
   args: string[];
@@ -21,63 +23,32 @@ const COMMANDS: Record<string, Command> = {
   register: {
     args: ["USER", "HOST", "PASSWORD"],
     help: "Register a user",
-    run: (config, [user, host, password]) =>
-      withAccounts(config, host!, async (accounts) => {
-        const u = await accounts.register(user!, host!, password!);
-        console.log(`User ${u}@${host} successfully registered`);
-      }),
+    run: (config, args) => account(config, "register", args),
   },
   unregister: {
     args: ["USER", "HOST"],
     help: "Unregister a user (and close their sessions if the server runs)",
-    run: async (config, [user, host]) => {
-      const code = await withAccounts(config, host!, async (accounts) =>
-        accounts.unregister(user!, host!),
-      );
-      if (code !== OK) return code;
-      try {
-        await sendControl(config.controlSocket, "kick_user", [
-          AccountStore.prepUsername(user!),
-          host!,
-        ]);
-      } catch (err) {
-        if (!(err instanceof ControlUnreachable)) throw err;
-      }
-      return OK;
-    },
+    run: (config, args) => account(config, "unregister", args),
   },
   change_password: {
     args: ["USER", "HOST", "NEWPASS"],
     help: "Change the password of an account",
-    run: (config, [user, host, pass]) =>
-      withAccounts(config, host!, (accounts) => accounts.changePassword(user!, host!, pass!)),
+    run: (config, args) => account(config, "change_password", args),
   },
   registered_users: {
     args: ["HOST"],
     help: "List the users registered on HOST",
-    run: (config, [host]) =>
-      withAccounts(config, host!, async (accounts) => {
-        for (const u of accounts.list(host!)) console.log(u);
-      }),
+    run: (config, args) => account(config, "registered_users", args),
   },
   get_offline_count: {
     args: ["USER", "HOST"],
     help: "Print how many offline messages wait for USER@HOST",
-    run: (config, [user, host]) =>
-      withAccounts(config, host!, async () => {
-        const username = AccountStore.prepUsername(user!);
-        withDatabase(config, (db) => console.log(offlineCount(db, host!.toLowerCase(), username)));
-      }),
+    run: (config, args) => account(config, "get_offline_count", args),
   },
   delete_old_messages: {
     args: ["DAYS"],
     help: "Delete offline messages older than DAYS days, on every host",
-    run: async (config, [days]) => {
-      if (!/^\d+$/.test(days!))
-        throw new UsageError("DAYS must be a whole number of days (0 or more)");
-      withDatabase(config, (db) => console.log(deleteOldMessages(db, Number(days))));
-      return OK;
-    },
+    run: (config, args) => account(config, "delete_old_messages", args),
   },
   connected_users: {
     args: [],
@@ -113,52 +84,51 @@ function usage(): string {
   return `usage: parleyctl [--config PATH] COMMAND [ARGS...]\n\nCommands:\n${lines.join("\n")}`;
 }
 
-async function withAccounts(
+/**
+ * An account command goes to the running server, so that only the server writes the database
+ * while it runs (and sees the change at once). With no server, parleyctl opens the file itself.
+ */
+async function account(
   config: ServerConfig,
-  host: string,
-  fn: (accounts: AccountStore) => Promise<unknown>,
+  command: AccountCommand,
+  args: string[],
 ): Promise<number> {
-  if (!config.hosts.includes(host.toLowerCase())) {
-    console.error(`Unknown virtual host: ${host} (served: ${config.hosts.join(", ")})`);
-    return ERROR;
-  }
-  // Straight to the database: works whether or not the server runs (WAL allows both).
-  const storage = new SqliteStorage(config.sqlDatabase);
+  const problem = usageProblem(command, args);
+  if (problem) throw new UsageError(problem);
   try {
-    await fn(new AccountStore(storage.db));
-    return OK;
+    return report(
+      command,
+      await sendControl(config.controlSocket, command, args, ACCOUNT_TIMEOUT_MS),
+    );
   } catch (err) {
-    if (err instanceof AccountError) {
-      console.error(err.message);
-      return ERROR;
-    }
-    throw err;
-  } finally {
-    storage.close();
+    if (!(err instanceof ControlUnreachable)) throw err;
+    if (!err.notRunning) return unreachable(err);
   }
-}
-
-/** mod_offline's table, straight from the database file, whether or not the server runs. */
-function withDatabase(config: ServerConfig, fn: (db: SqliteStorage["db"]) => void): void {
-  const storage = new SqliteStorage(config.sqlDatabase);
-  try {
-    fn(storage.db);
-  } finally {
-    storage.close();
-  }
+  // Loaded only here: the common case, a running server, needs no SQLite in this process.
+  const { lockTimeoutMs, runDirect } = await import("./direct.js");
+  const res = await runDirect(config, command, args, {
+    timeoutMs: lockTimeoutMs(),
+    onWait: (message) => console.error(message),
+  });
+  return report(command, res);
 }
 
 async function remote(config: ServerConfig, command: string, args: string[]): Promise<number> {
-  let res;
   try {
-    res = await sendControl(config.controlSocket, command, args);
+    return report(command, await sendControl(config.controlSocket, command, args));
   } catch (err) {
-    if (err instanceof ControlUnreachable) {
-      console.error(`Failed to reach the Parley server: ${err.message}`);
-      return UNREACHABLE;
-    }
+    if (err instanceof ControlUnreachable) return unreachable(err);
     throw err;
   }
+}
+
+function unreachable(err: ControlUnreachable): number {
+  console.error(`Failed to reach the Parley server: ${err.message}`);
+  return UNREACHABLE;
+}
+
+/** Prints an answer as ejabberdctl would and gives the exit code. */
+function report(command: string, res: ControlResponse): number {
   if (!res.ok) {
     console.error(res.error);
     return ERROR;

@@ -1,7 +1,11 @@
 import { StreamError } from "../xmpp/errors.js";
 import { makeJID } from "../jid.js";
 import type { Server } from "../server.js";
+import { removeAccount } from "../modulemanager.js";
+import { isBusyError } from "../storage/sqlite.js";
 import type { ControlHandler } from "./server.js";
+import type { ControlResponse } from "./protocol.js";
+import { ACCOUNT_COMMANDS, runAccountCommand, type AccountBackend } from "./account-commands.js";
 
 /** Commands answered by the running server, named as in ejabberdctl. */
 export function controlCommands(
@@ -9,7 +13,32 @@ export function controlCommands(
   requestStop: () => void,
 ): Record<string, ControlHandler> {
   const { sm } = server.ctx;
+  // parleyctl sends these here when the server runs, so that one process writes the database.
+  const backend: AccountBackend = {
+    accounts: server.ctx.accounts,
+    db: server.ctx.storage.db,
+    hosts: () => [...server.ctx.hosts],
+    unregister: (user, host) => {
+      removeAccount(server.ctx, user, host);
+    },
+  };
+  const accountHandlers = Object.fromEntries(
+    ACCOUNT_COMMANDS.map((name) => [
+      name,
+      (args: string[]): Promise<ControlResponse> =>
+        runAccountCommand(backend, name, args).catch((err: unknown) => {
+          // Some other process writes the file (busy_timeout passed): say which file.
+          if (!isBusyError(err)) throw err;
+          const file = server.ctx.storage.path;
+          return {
+            ok: false,
+            error: `the database ${file} is locked by another process; nothing was changed`,
+          };
+        }),
+    ]),
+  );
   return {
+    ...accountHandlers,
     status: () => ({
       ok: true,
       result: {
@@ -34,15 +63,6 @@ export function controlCommands(
         new StreamError("policy-violation", reason.join(" ") || "kicked by an administrator"),
       );
       return { ok: true, result: "" };
-    },
-    /** Used by `unregister` after it removed the account: modules forget it, sessions end. */
-    kick_user: ([user, host]) => {
-      if (!user || !host) return { ok: false, error: "usage: kick_user USER HOST" };
-      server.ctx.hooks.run("remove_user", { username: user, host });
-      const sessions = sm.resources(makeJID(user, host));
-      for (const s of sessions)
-        s.close(new StreamError("not-authorized", "the account was removed"));
-      return { ok: true, result: String(sessions.length) };
     },
     reload_config: async () => ({ ok: true, result: await server.reloadConfig() }),
     stop: () => {

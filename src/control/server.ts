@@ -1,4 +1,4 @@
-import { createServer, createConnection, type Server as NetServer } from "node:net";
+import { createServer, createConnection, type Server as NetServer, type Socket } from "node:net";
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "../log.js";
@@ -8,6 +8,16 @@ export type ControlHandler = (args: string[]) => ControlResponse | Promise<Contr
 
 /** Largest request line accepted; commands are short. */
 const MAX_REQUEST = 64 * 1024;
+
+/**
+ * Connections waiting to be accepted. An admin script may start hundreds of parleyctl at once;
+ * Linux caps this at net.core.somaxconn (4096 on current kernels), and the client retries when
+ * the queue is full anyway.
+ */
+const LISTEN_BACKLOG = 1024;
+
+/** A client that connects and sends no request line holds a descriptor for nothing. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Serves the admin commands on a unix socket. */
 export class ControlServer {
@@ -29,29 +39,45 @@ export class ControlServer {
       }
       unlinkSync(this.path); // left behind by a server that did not stop cleanly
     }
-    const server = createServer((socket) => {
-      let buf = "";
-      socket.setEncoding("utf8");
-      socket.on("error", () => socket.destroy());
-      socket.on("data", (chunk: string) => {
-        buf += chunk;
-        if (buf.length > MAX_REQUEST) return socket.destroy();
-        const nl = buf.indexOf("\n");
-        if (nl < 0) return;
-        const line = buf.slice(0, nl);
-        socket.removeAllListeners("data");
-        void this.dispatch(line).then((res) => socket.end(JSON.stringify(res) + "\n"));
-      });
-    });
+    const server = createServer((socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.path, () => {
-        server.off("error", reject);
-        resolve();
-      });
+      // The socket file is created (bind) inside listen(), synchronously: with this umask it is
+      // never reachable by other users, not even between bind and the chmod below.
+      const umask = process.umask(0o177);
+      try {
+        server.listen({ path: this.path, backlog: LISTEN_BACKLOG }, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
     chmodSync(this.path, 0o600);
     this.server = server;
+  }
+
+  /** One request line in, one response line out, then the connection ends. */
+  private serve(socket: Socket): void {
+    let buf = "";
+    socket.setEncoding("utf8");
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+    // The client may be gone before its answer is ready (killed parleyctl): nothing to do.
+    socket.on("error", () => socket.destroy());
+    const onData = (chunk: string): void => {
+      buf += chunk;
+      if (buf.length > MAX_REQUEST) return void socket.destroy();
+      const nl = buf.indexOf("\n");
+      if (nl < 0) return;
+      socket.off("data", onData);
+      // The answer may take a while (password hashing); the idle timer is for silent clients.
+      socket.setTimeout(0);
+      void this.dispatch(buf.slice(0, nl)).then((res) => {
+        if (!socket.destroyed) socket.end(JSON.stringify(res) + "\n");
+      });
+    };
+    socket.on("data", onData);
   }
 
   private async dispatch(line: string): Promise<ControlResponse> {

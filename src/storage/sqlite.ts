@@ -46,21 +46,39 @@ const CORE_MIGRATIONS: Migration[] = [
 ];
 
 /**
- * The SQLite backend: one database file, WAL mode so the admin CLI can read and write while the
- * server runs, and versioned migrations.
+ * How long one statement waits for another connection's write lock before SQLITE_BUSY. The server
+ * waits with its event loop blocked (better-sqlite3 is synchronous), so it should seldom have to:
+ * while it runs, parleyctl asks it over the control socket instead of writing the file.
+ */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteOptions {
+  /** busy_timeout for this connection, in milliseconds. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The SQLite backend: one database file, WAL mode so readers never wait for the writer, and
+ * versioned migrations.
  */
 export class SqliteStorage {
   readonly db: Database.Database;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    opts: SqliteOptions = {},
+  ) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
+    // First, so that the WAL switch and the migrations below wait for a lock too.
+    this.db.pragma(
+      `busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`,
+    );
     this.db.pragma("journal_mode = WAL");
     // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last
     // commits); FULL would fsync on every commit.
     this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
-    this.db.pragma("busy_timeout = 5000");
     applyMigrations(this.db, "core", CORE_MIGRATIONS);
   }
 
@@ -71,4 +89,13 @@ export class SqliteStorage {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/**
+ * True for SQLite's "another connection holds the lock" errors (SQLITE_BUSY and its extended
+ * codes such as SQLITE_BUSY_SNAPSHOT, which SQLite returns without waiting at all).
+ */
+export function isBusyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
 }
