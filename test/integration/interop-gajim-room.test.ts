@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { MUC } from "../modules/mod_muc.helpers.js";
 import { startInteropServer, type InteropServer } from "../helpers/interop-server.js";
 import type { PythonClient } from "../helpers/python-client.js";
-import { available, Launcher } from "./interop-scenarios.js";
+import { available, Launcher } from "../helpers/interop-launcher.js";
 
 /** The room options Gajim 1.7 sets on a room it creates (gajim/common/helpers.py). */
 const GAJIM_ROOM_CONFIG = {

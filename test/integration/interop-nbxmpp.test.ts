@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { xml } from "../helpers/client.js";
-import { available, bodies, interopScenarios, record } from "./interop-scenarios.js";
+import { available, bodies, record } from "../helpers/interop-launcher.js";
+import { interopScenarios } from "./interop-scenarios.js";
 
 // nbxmpp (python3-nbxmpp, Gajim's library) skips the -PLUS mechanisms (no channel binding
 // through GLib) and takes the strongest SCRAM it knows that Parley offers.

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { xml } from "../helpers/client.js";
-import { interopScenarios, bodies, available } from "./interop-scenarios.js";
+import { available, bodies } from "../helpers/interop-launcher.js";
+import { interopScenarios } from "./interop-scenarios.js";
 
 // slixmpp (python3-slixmpp) takes a -PLUS mechanism whenever the server offers one, and binds it
 // to the TLS channel with tls-unique (RFC 5929 §3), the only binding it implements.
