@@ -7,7 +7,7 @@ import os from "node:os";
 import { performance } from "node:perf_hooks";
 import * as xmppXml from "@xmpp/xml";
 import sax from "sax";
-import { SaxStreamParser } from "../src/xml/sax-stream-parser.js";
+import { SaxStreamParser } from "./lib/sax-stream-parser.js";
 import { StrictStreamParser } from "../src/xml/strict-stream-parser.js";
 import type { StreamParserHandlers, StreamParserLike } from "../src/xml/types.js";
 

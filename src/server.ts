@@ -57,7 +57,9 @@ export class Server {
     const log = createLogger(config.loglevel, opts.logDestination);
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
-    const storage = new SqliteStorage(config.sqlDatabase);
+    const storage = new SqliteStorage(config.sqlDatabase, {
+      synchronous: config.sqliteSynchronous,
+    });
     try {
       const certs = new CertStore(log);
       certs.load(config.certfiles);

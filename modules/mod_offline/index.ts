@@ -58,7 +58,10 @@ export default defineModule({
     ),
   },
   start(ctx) {
-    const store = new OfflineStore(ctx.migrate(MIGRATIONS));
+    const store = new OfflineStore(ctx.migrate(MIGRATIONS), (err) =>
+      // Delivered again later: a duplicate rather than a loss.
+      ctx.log.error({ err }, "could not delete delivered offline messages"),
+    );
     const limit = ctx.options.access_max_user_messages ?? ctx.options.max_user_offline_messages;
     /** Per user (bare JID): stored rows on their way to a session, by row id. */
     const inFlight = new Map<string, Map<number, SessionHandle>>();
@@ -73,34 +76,43 @@ export default defineModule({
     let stopped = false;
     ctx.onStop(() => {
       stopped = true;
+      store.flush();
     });
 
     // XEP-0160 §4.
     ctx.feature("msgoffline");
 
     // XEP-0160 §2 steps 2-4: no resource can take it now, so keep it if it is worth keeping
-    // (STOP tells the core it was dealt with) or say why not.
-    ctx.hook("offline_message", ({ to, stanza }) => {
+    // (STOP tells the core it was dealt with) or say why not. The write joins the turn's group
+    // commit; the sender's XEP-0198 acknowledgement waits for it (the handoff).
+    ctx.hook("offline_message", ({ to, stanza, handoff }) => {
       const decision = storagePolicy(stanza);
       if (decision === "refuse") return; // the core answers service-unavailable
       if (decision === "drop") return STOP;
-      let stored: boolean;
-      try {
-        stored = store.add(to.domain, to.local, Date.now(), stanza.toString(), limit);
-      } catch (err) {
-        // Never a silent loss: the sender learns the message did not make it.
-        ctx.log.error({ err, to: to.bare().toString() }, "could not store an offline message");
-        throw new ctx.StanzaError("internal-server-error");
-      }
-      if (!stored) {
-        // XEP-0160 §2 step 3: the queue is full. resource-constraint (type wait, RFC 6120
-        // §8.3.3.18) as ejabberd answers, rather than XEP-0160's service-unavailable: the sender
-        // may try again once the recipient has read their messages.
-        throw new ctx.StanzaError(
-          "resource-constraint",
-          "the recipient's offline message queue is full",
-        );
-      }
+      const settle = handoff?.track();
+      const bare = to.bare().toString();
+      store.addBatched(to.domain, to.local, Date.now(), stanza.toString(), limit, (result) => {
+        try {
+          if (result === "stored") return scheduleRedelivery(bare); // someone came online since
+          let error: InstanceType<typeof ctx.StanzaError>;
+          if (result === "full") {
+            // XEP-0160 §2 step 3: the queue is full. resource-constraint (type wait, RFC 6120
+            // §8.3.3.18) as ejabberd answers, rather than XEP-0160's service-unavailable: the
+            // sender may try again once the recipient has read their messages.
+            error = new ctx.StanzaError(
+              "resource-constraint",
+              "the recipient's offline message queue is full",
+            );
+          } else {
+            // Never a silent loss: the sender learns the message did not make it.
+            ctx.log.error({ err: result, to: bare }, "could not store an offline message");
+            error = new ctx.StanzaError("internal-server-error");
+          }
+          ctx.bounce(stanza, error);
+        } finally {
+          settle?.();
+        }
+      });
       return STOP;
     });
 
@@ -200,12 +212,7 @@ export default defineModule({
           if (settled) return;
           settled = true;
           release(bare, id, session);
-          try {
-            store.remove(id);
-          } catch (err) {
-            // Delivered again later: a duplicate rather than a loss.
-            ctx.log.error({ err, user: bare }, "could not delete a delivered offline message");
-          }
+          store.removeBatched(id);
           // Half the window acknowledged: send the next messages.
           if (drained.has(session) || !canReceive(session)) return;
           const flying = inFlight.get(bare);

@@ -1,6 +1,6 @@
 /** Default values of the configuration, kept apart so every config module can import them. */
 
-import type { ListenerConfig } from "./config.js";
+import type { ListenerConfig } from "./types.js";
 
 /** `file` of a configuration that did not come from a file. */
 export const EMBEDDED_DEFAULTS_FILE = "<embedded defaults>";

@@ -24,7 +24,7 @@ import {
   type YAMLError,
   type YAMLMap,
 } from "yaml";
-import type { ListenerConfig, LogLevel, ScramHash, ServerConfig } from "./config.js";
+import type { ListenerConfig, LogLevel, ScramHash, ServerConfig } from "./types.js";
 import {
   DEFAULT_IP,
   DEFAULT_MAX_STANZA_SIZE,
@@ -51,6 +51,7 @@ export const TOP_LEVEL_KEYS = [
   "default_db",
   "sql_type",
   "sql_database",
+  "sqlite_synchronous",
   "auth_method",
   "auth_password_format",
   "auth_scram_hash",
@@ -649,6 +650,11 @@ class Validator {
       ? this.path(sqlDatabaseEntry, "the path of the SQLite database file, such as data/parley.db")
       : resolve(dataDir, "parley.db");
 
+    const syncEntry = get("sqlite_synchronous");
+    const sqliteSynchronous = syncEntry
+      ? this.choice(syncEntry, { full: "full", normal: "normal" } as const, {})
+      : "full";
+
     const authMethodEntry = get("auth_method");
     const authMethod = authMethodEntry ? this.authMethod(authMethodEntry) : "sql";
 
@@ -713,6 +719,7 @@ class Validator {
       defaultDb,
       sqlType,
       sqlDatabase,
+      sqliteSynchronous,
       authMethod,
       authPasswordFormat,
       maxUserSessions,

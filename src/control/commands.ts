@@ -1,15 +1,23 @@
 import { StreamError } from "../xmpp/errors.js";
 import { makeJID } from "../jid.js";
-import type { Server } from "../server.js";
+import type { CoreContext } from "../context.js";
 import { removeAccount } from "../modulemanager.js";
 import { isBusyError } from "../storage/sqlite.js";
 import type { ControlHandler } from "./server.js";
 import type { ControlResponse } from "./protocol.js";
 import { ACCOUNT_COMMANDS, runAccountCommand, type AccountBackend } from "./account-commands.js";
 
+/** What the control commands need of the running server (the Server class; no import back). */
+export interface ControlledServer {
+  readonly ctx: CoreContext;
+  readonly connectionCount: number;
+  readonly startedAt: number;
+  reloadConfig(): Promise<string[]>;
+}
+
 /** Commands answered by the running server, named as in ejabberdctl. */
 export function controlCommands(
-  server: Server,
+  server: ControlledServer,
   requestStop: () => void,
 ): Record<string, ControlHandler> {
   const { sm } = server.ctx;

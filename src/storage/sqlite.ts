@@ -55,6 +55,11 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 export interface SqliteOptions {
   /** busy_timeout for this connection, in milliseconds. */
   busyTimeoutMs?: number;
+  /**
+   * `full` (the default) fsyncs every commit, so what was acknowledged survives a power loss;
+   * `normal` survives a crash of the process only (WAL mode), for admins who trade that away.
+   */
+  synchronous?: "full" | "normal";
 }
 
 /**
@@ -75,9 +80,10 @@ export class SqliteStorage {
       `busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`,
     );
     this.db.pragma("journal_mode = WAL");
-    // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last
-    // commits); FULL would fsync on every commit.
-    this.db.pragma("synchronous = NORMAL");
+    // FULL fsyncs the WAL at every commit: an acknowledgement that depends on a commit (an
+    // offline message, XEP-0198) then holds across a power loss, not only a process crash.
+    // Group commits (mod_offline) keep it to one fsync per batch.
+    this.db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("foreign_keys = ON");
     applyMigrations(this.db, "core", CORE_MIGRATIONS);
   }

@@ -14,11 +14,14 @@ export interface StreamParserLimits {
 }
 
 export interface StreamParserHandlers {
-  /** The stream header: its attributes as sent, its qualified name, its namespace URI. */
+  /** The stream header (over WebSocket, <open/>): attributes as sent, qualified name, namespace. */
   streamStart(attrs: Record<string, string>, name: string, ns: string | undefined): void;
-  /** A complete depth-1 child of the stream, standalone (`parent` null, default xmlns set). */
+  /**
+   * A complete depth-1 child of the stream, or a frame's element: standalone (`parent` null,
+   * default xmlns set).
+   */
   stanza(el: Element): void;
-  /** `</stream:stream>` */
+  /** `</stream:stream>`, or `<close/>` over WebSocket */
   streamEnd(): void;
   /** Called at most once; afterwards the parser ignores all input. */
   error(err: StreamError): void;

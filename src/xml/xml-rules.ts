@@ -120,6 +120,48 @@ export function checkPrefixDecl(prefix: string, uri: string): void {
     throw notWellFormed(`'${uri}' cannot be bound to '${prefix}'`);
 }
 
+/** The root element of a stream or frame header: its name parts, namespace and prefix bindings. */
+export interface RootTag {
+  prefix: string;
+  local: string;
+  ns: string | undefined;
+  /** The `xmlns:prefix` declarations on the tag, by prefix. */
+  prefixes: Record<string, string>;
+}
+
+/**
+ * Resolves the namespaces of a header's start tag, which only its own declarations can bind
+ * (XML Namespaces §5). `colon` is the index of ':' in `name` (-1 for none); `prefixed` lists the
+ * prefixed attribute names other than `xmlns:*`.
+ */
+export function resolveRootTag(
+  attrs: Record<string, string>,
+  name: string,
+  colon: number,
+  prefixed: readonly string[] | null,
+): RootTag {
+  const prefix = colon === -1 ? "" : name.slice(0, colon);
+  const local = colon === -1 ? name : name.slice(colon + 1);
+  const prefixes: Record<string, string> = {};
+  for (const an in attrs) {
+    if (an.startsWith("xmlns:")) prefixes[an.slice(6)] = attrs[an];
+  }
+  let ns: string | undefined;
+  if (prefix === "") ns = attrs.xmlns;
+  else if (prefix === "xmlns") throw notWellFormed("the 'xmlns' prefix cannot qualify names");
+  else if (Object.hasOwn(prefixes, prefix)) ns = prefixes[prefix];
+  else throw notWellFormed(`unbound namespace prefix '${prefix}'`);
+  if (prefixed !== null) {
+    for (const an of prefixed) {
+      const p = an.slice(0, an.indexOf(":"));
+      if (p !== "xml" && !Object.hasOwn(prefixes, p)) {
+        throw notWellFormed(`unbound namespace prefix '${p}'`);
+      }
+    }
+  }
+  return { prefix, local, ns, prefixes };
+}
+
 /**
  * RFC 6120 §4.8: the root must be <stream/> in the stream namespace (§4.8.1, else
  * invalid-namespace), with the 'stream' prefix (§4.8.5, else bad-namespace-prefix) and a

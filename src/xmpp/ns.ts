@@ -3,6 +3,7 @@ export const NS = {
   client: "jabber:client",
   server: "jabber:server",
   stream: "http://etherx.jabber.org/streams",
+  framing: "urn:ietf:params:xml:ns:xmpp-framing", // RFC 7395 (WebSocket)
   streams: "urn:ietf:params:xml:ns:xmpp-streams",
   stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
   tls: "urn:ietf:params:xml:ns:xmpp-tls",

@@ -94,6 +94,7 @@ describe("config", () => {
         defaultDb: "sql",
         sqlType: "sqlite",
         sqlDatabase: join(data, "parley.db"),
+        sqliteSynchronous: "full",
         authMethod: "sql",
         authPasswordFormat: "scram",
         maxUserSessions: 10,
@@ -551,6 +552,14 @@ describe("config", () => {
         key: "listen[0].module",
         says: [/unknown listener module "mod_foo"/, /supported: ejabberd_c2s, c2s, parley_c2s/],
       });
+    });
+
+    it("sqlite_synchronous is full by default and takes normal; anything else is refused", () => {
+      assert.equal(parseConfig("hosts: [a.example]\n", FILE).sqliteSynchronous, "full");
+      const c = parseConfig("hosts: [a.example]\nsqlite_synchronous: normal\n", FILE);
+      assert.equal(c.sqliteSynchronous, "normal");
+      const err = configError("hosts: [a.example]\nsqlite_synchronous: off\n");
+      assertError(err, { line: 2, key: "sqlite_synchronous", says: [/full, normal/] });
     });
 
     it("disable_sasl_mechanisms takes ejabberd's list or single name, in any case", () => {

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as xmppXml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { StreamParser } from "../../src/xml/stream-parser.js";
-import { SaxStreamParser } from "../../src/xml/sax-stream-parser.js";
+import { SaxStreamParser } from "../../bench/lib/sax-stream-parser.js";
 import type {
   StreamParserHandlers,
   StreamParserLike,

@@ -1,10 +1,11 @@
 // Baseline stream parser: the `sax` package (strict, xmlns, strictEntities) plus the RFC 6120
-// §11 rules and byte limits it does not enforce itself. Kept for comparison with the strict
-// parser (see docs/xml-parser.md); the server uses whichever stream-parser.ts exports.
+// §11 rules and byte limits it does not enforce itself. The server does not use it: it lives here
+// so bench/parser.ts and `PARSER_COMPARE=1` in test/unit/stream-parser.test.ts can still measure
+// the strict parser against it (see docs/xml-parser.md), without making `sax` a runtime dependency.
 import sax from "sax";
 import type { QualifiedTag, SAXOptions, SAXParser, Tag } from "sax";
 import { Element } from "@xmpp/xml";
-import { StreamError } from "../xmpp/errors.js";
+import { StreamError } from "../../src/xmpp/errors.js";
 import {
   DEFAULT_MAX_ATTRIBUTES,
   DEFAULT_MAX_DEPTH,
@@ -12,7 +13,7 @@ import {
   type StreamParserHandlers,
   type StreamParserLike,
   type StreamParserLimits,
-} from "./types.js";
+} from "../../src/xml/types.js";
 import {
   NOT_PLAIN_ASCII,
   RAW_ILLEGAL,
@@ -25,7 +26,7 @@ import {
   detachStanza,
   notWellFormed,
   utf8Length,
-} from "./xml-rules.js";
+} from "../../src/xml/xml-rules.js";
 
 const PROLOG = 0;
 const STREAM = 1;

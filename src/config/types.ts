@@ -1,0 +1,73 @@
+// The validated configuration, as the rest of the server sees it. Kept apart from loading and
+// validation (config.ts, schema.ts) so that both can use the types without importing each other.
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+/** `auth_scram_hash` values ejabberd knows. Parley stores SHA-1 and SHA-256 either way. */
+export type ScramHash = "sha" | "sha256" | "sha512";
+
+export interface ListenerConfig {
+  /** TCP port, 1-65535. */
+  port: number;
+  /** Address to bind; default "0.0.0.0" (all IPv4 addresses; works where IPv6 is disabled). */
+  ip: string;
+  /** Only client-to-server for now; `ejabberd_c2s`, `c2s` and `parley_c2s` all mean this. */
+  module: "c2s";
+  /** Direct TLS (XEP-0368), ejabberd's `tls: true`. Default false. */
+  tls: boolean;
+  /** Offer STARTTLS. Default: true unless `tls` is true (always false when `tls` is true). */
+  starttls: boolean;
+  /**
+   * `starttls_required`: refuse to go on without STARTTLS. Default true when `starttls` is;
+   * always false when `starttls` is false (so it implies `starttls`).
+   */
+  starttlsRequired: boolean;
+  /** `max_stanza_size` in bytes, 10000 to 64 MiB; default 262144; `infinity` means 64 MiB. */
+  maxStanzaSize: number;
+  /** `unauthenticated_timeout`: seconds a client may stay unauthenticated; default 60. */
+  unauthenticatedTimeout: number;
+}
+
+export interface ServerConfig {
+  /** Absolute path of the YAML file, or EMBEDDED_DEFAULTS_FILE. */
+  file: string;
+  /** Served domains, lowercased; never empty. */
+  hosts: string[];
+  loglevel: LogLevel;
+  /** Absolute paths of certificate/key PEM files. */
+  certfiles: string[];
+  /** Absolute path of the data directory. */
+  dataDir: string;
+  defaultDb: "sql";
+  sqlType: "sqlite";
+  /** Absolute path of the SQLite database file. */
+  sqlDatabase: string;
+  /** `sqlite_synchronous`: `full` fsyncs every commit (power-loss safe), `normal` does not. */
+  sqliteSynchronous: "full" | "normal";
+  authMethod: "sql";
+  authPasswordFormat: "scram";
+  /** `auth_scram_hash` when present; recorded only (Parley stores SHA-1 and SHA-256). */
+  authScramHash?: ScramHash;
+  /** Positive integer, or Infinity for `infinity`. */
+  maxUserSessions: number;
+  /** ejabberd's `max_fsm_queue`: stanzas queued for one session before it is closed. */
+  maxFsmQueue: number;
+  /** `queue_warning_bytes`: a session's outbound bytes above this are logged as a warning. */
+  queueWarningBytes: number;
+  /** `event_loop_lag_warning` in ms: lag above this is logged as a warning. */
+  eventLoopLagWarning: number;
+  /** `metrics: { port, ip }`: the Prometheus endpoint (loopback only); absent = off. */
+  metrics?: { port: number; ip: string };
+  /** `disable_sasl_mechanisms`: mechanism names (upper case) never offered. */
+  disableSaslMechanisms: string[];
+  /** Absolute path of the admin unix socket. */
+  controlSocket: string;
+  /** Never empty. */
+  listen: ListenerConfig[];
+  /** Module name → options; options are not validated here (the module loader does it). */
+  modules: Record<string, Record<string, unknown>>;
+  /** Module name → option name ("" for the module itself) → line in the file, for errors. */
+  moduleLines?: Record<string, Record<string, number>>;
+  /** Human-readable notes about options that were accepted but are not used. */
+  warnings: string[];
+}
