@@ -1,0 +1,36 @@
+"""The wire between a Python interop client and its mocha test: JSON lines.
+
+Events go out on the process's original stdout, one JSON object per line. Everything a library
+prints on its own (slixmpp 1.8 prints from inside join_muc_wait) is sent to stderr instead, so
+the event stream stays parseable. Commands come in on stdin, one JSON object per line; the
+caller feeds bytes to CommandReader and gets whole commands back.
+"""
+
+import json
+import os
+import sys
+
+_events = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8")
+sys.stdout = sys.stderr
+
+
+def emit(event, **fields):
+    """Writes one event line, e.g. emit("message", body="hi")."""
+    _events.write(json.dumps({"event": event, **fields}, default=str) + "\n")
+    _events.flush()
+
+
+class CommandReader:
+    """Splits stdin bytes into JSON commands; an empty read means the test went away."""
+
+    def __init__(self):
+        self._buf = b""
+
+    def feed(self, data):
+        self._buf += data
+        commands = []
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            if line.strip():
+                commands.append(json.loads(line))
+        return commands

@@ -1,0 +1,330 @@
+"""An slixmpp client driven by a mocha test over JSON lines (see jsonlines.py).
+
+    /usr/bin/python3 slix_client.py --port P --jid alice@localhost/res --password pw \
+        --cafile server.pem [--direct-tls] [--sm-id ID --sm-handled H] [--deadline S]
+
+The client logs in with whatever SASL mechanism slixmpp picks, trusting the server's self-signed
+certificate the way a user who accepted it would (it becomes the only trusted certificate; the
+host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
+
+Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, presence, roster,
+roster_push, joined, iq, service, stream_error, error, disconnected. Every event carries
+`handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
+knows the h to resume with.
+
+Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
+carbons, service (ping, version, time, last, vcard_get, vcard_set, password, block, unblock,
+blocklist, through slixmpp's plugins), cut (drop the TCP link without closing the stream),
+reconnect, quit.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import ssl
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from jsonlines import CommandReader, emit  # noqa: E402
+
+import slixmpp  # noqa: E402
+from slixmpp.exceptions import IqError, IqTimeout, PresenceError  # noqa: E402
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--cafile", required=True)
+    p.add_argument("--direct-tls", action="store_true")
+    p.add_argument("--sm-id")
+    p.add_argument("--sm-handled", type=int, default=0)
+    p.add_argument("--deadline", type=float, default=30)
+    return p.parse_args()
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, args):
+        super().__init__(args.jid, args.password)
+        self.args = args
+        self.quitting = False
+        self.ssl_context = ssl.create_default_context(cafile=args.cafile)
+        plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
+        plugins += ("xep_0191",)
+        for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
+            self.register_plugin(plugin)
+        sm = self["xep_0198"]
+        if args.sm_id:
+            sm.sm_id = args.sm_id
+            sm.handled = args.sm_handled
+        self.add_event_handler("session_start", self.on_session_start)
+        self.add_event_handler("failed_auth", self.on_failed_auth)
+        self.add_event_handler("sm_enabled", self.on_sm_enabled)
+        self.add_event_handler("session_resumed", self.on_resumed)
+        self.add_event_handler("sm_failed", lambda s: self.out("sm_failed", xml=str(s)))
+        self.add_event_handler("message", self.on_message)
+        # A carbon copy (XEP-0280) comes as the forwarded message, like nbxmpp unwraps it.
+        self.add_event_handler(
+            "carbon_received", lambda m: self.on_message(m["carbon_received"], "received")
+        )
+        self.add_event_handler("carbon_sent", lambda m: self.on_message(m["carbon_sent"], "sent"))
+        # "message" is only raised for messages with a <body/>; a room's subject has none.
+        self.add_event_handler("groupchat_subject", self.on_subject)
+        self.add_event_handler("presence", self.on_presence)
+        # Once in a room, slixmpp stops raising "presence" for it and raises this instead.
+        self.add_event_handler("groupchat_presence", self.on_room_presence)
+        self.add_event_handler("roster_update", self.on_roster_push)
+        self.add_event_handler("disconnected", lambda r: self.out("disconnected", reason=r))
+        self.add_event_handler("connection_failed", self.on_connection_failed)
+        self.add_event_handler(
+            "stream_error", lambda e: self.out("stream_error", condition=e["condition"])
+        )
+        # The library would answer subscription requests itself (False means "refuse"); None
+        # leaves them to the test.
+        self.roster.auto_authorize = None
+        self.roster.auto_subscribe = False
+
+    def start(self):
+        self.connect(("127.0.0.1", self.args.port), use_ssl=self.args.direct_tls)
+
+    def out(self, event, **fields):
+        emit(event, handled=self["xep_0198"].handled, **fields)
+
+    def on_session_start(self, _event):
+        mech = self["feature_mechanisms"].mech
+        gs2 = getattr(mech, "gs2_header", None)  # SCRAM's "p=tls-unique,," names the binding
+        self.out(
+            "session_start",
+            jid=str(self.boundjid),
+            mechanism=mech.name,
+            gs2_header=gs2.decode() if gs2 else None,
+        )
+
+    def on_failed_auth(self, stanza):
+        self.out("failed_auth", xml=str(stanza))
+        self.quitting = True
+        self.disconnect()
+
+    def on_connection_failed(self, error):
+        # slixmpp would retry for ever; a test wants to hear it once.
+        self.out("connection_failed", text=str(error))
+        self.quitting = True
+        self.abort()
+
+    def on_sm_enabled(self, stanza):
+        self.out("sm_enabled", id=stanza["id"], resume=stanza["resume"])
+
+    def on_resumed(self, stanza):
+        self.out("resumed", h=stanza["h"], jid=str(self.boundjid))
+
+    def on_message(self, msg, carbon=None):
+        delay = msg.get_plugin("delay", check=True)
+        self.out(
+            "message",
+            id=msg["id"],
+            type=msg["type"],
+            to=str(msg["to"]),
+            body=msg["body"],
+            subject=msg["subject"] if msg.xml.find("{jabber:client}subject") is not None else None,
+            delay=delay["stamp"].isoformat() if delay is not None else None,
+            delay_from=str(delay["from"]) if delay is not None else None,
+            carbon=carbon,
+            xml=str(msg),
+            **{"from": str(msg["from"])},
+        )
+
+    def on_subject(self, msg):
+        if not msg["body"]:
+            self.on_message(msg)
+
+    def on_presence(self, pres):
+        if pres.xml.find("{http://jabber.org/protocol/muc#user}x") is None:
+            self.on_room_presence(pres)
+
+    def on_room_presence(self, pres):
+        self.out(
+            "presence",
+            type=pres["type"],
+            xml=str(pres),
+            **{"from": str(pres["from"])},
+        )
+
+    def on_roster_push(self, iq):
+        if iq["type"] == "set":
+            self.out("roster_push", items=roster_items(iq), ver=iq["roster"]["ver"])
+
+    async def handle(self, cmd):
+        name = cmd["cmd"]
+        if name == "roster_get":
+            # What get_roster() does, minus its callback wrapper, so that the test sees whether
+            # the answer had a <query/> (slixmpp's stanza objects create one when read).
+            if "ver" in cmd:
+                self.client_roster.version = cmd["ver"]
+            iq = self.Iq(stype="get")
+            iq.enable("roster")
+            if "rosterver" in self.features:  # slixmpp sends the version it holds (RFC 6121 §2.6)
+                iq["roster"]["ver"] = self.client_roster.version
+            iq = await iq.send(timeout=10)
+            has_query = iq.xml.find("{jabber:iq:roster}query") is not None
+            self.event("roster_update", iq)
+            self.out(
+                "roster",
+                items=roster_items(iq) if has_query else None,
+                ver=iq["roster"]["ver"] if has_query else None,
+            )
+        elif name == "roster_set":
+            iq = self.Iq(stype="set")
+            iq["roster"]["items"] = {
+                cmd["jid"]: {"name": cmd.get("name", ""), "groups": cmd.get("groups", [])}
+            }
+            await iq.send(timeout=10)
+            self.out("iq", tag="roster_set", type="result")
+        elif name == "roster_remove":  # RFC 6121 §2.5
+            iq = self.Iq(stype="set")
+            iq["roster"]["items"] = {cmd["jid"]: {"subscription": "remove"}}
+            await iq.send(timeout=10)
+            self.out("iq", tag="roster_remove", type="result")
+        elif name == "subscribe":
+            self.send_presence_subscription(pto=cmd["jid"], ptype="subscribe")
+        elif name == "approve":
+            self.send_presence(pto=cmd["jid"], ptype="subscribed")
+        elif name == "presence":
+            self.send_presence()
+        elif name == "message":
+            msg = self.make_message(mto=cmd["to"], mbody=cmd["body"], mtype=cmd.get("type", "chat"))
+            if "id" in cmd:
+                msg["id"] = cmd["id"]
+            msg.send()
+        elif name == "join":
+            pres, subject, occupants, history = await self["xep_0045"].join_muc_wait(
+                cmd["room"], cmd["nick"], maxstanzas=cmd.get("history", 20), timeout=10
+            )
+            self.out(
+                "joined",
+                room=cmd["room"],
+                nick=pres["from"].resource,
+                subject=subject["subject"],
+                occupants=[str(p["from"]) for p in occupants],
+                history=[m["body"] for m in history],
+                status_codes=sorted(pres["muc"]["status_codes"]),
+            )
+        elif name == "carbons":
+            await self["xep_0280"].enable(timeout=10)
+            self.out("iq", tag="carbons", type="result")
+        elif name == "service":
+            await self.service(cmd["what"], cmd.get("jid"), cmd)
+        elif name == "cut":
+            # The link drops: no </stream:stream>, no TLS close_notify, just a closed socket.
+            self.transport.abort()
+        elif name == "reconnect":
+            self.start()
+        elif name == "quit":
+            self.quitting = True
+            self.disconnect()
+        else:
+            raise ValueError(f"unknown command {name}")
+
+    async def service(self, what, jid, cmd):
+        """A query through the slixmpp plugin for it, so that slixmpp parses the answer."""
+        try:
+            data = {}
+            if what == "ping":  # XEP-0199
+                await self["xep_0199"].send_ping(jid, timeout=10)
+            elif what == "version":  # XEP-0092
+                v = (await self["xep_0092"].get_version(jid, timeout=10))["software_version"]
+                data = {"name": v["name"], "version": v["version"], "os": v["os"] or None}
+            elif what == "time":  # XEP-0202
+                t = (await self["xep_0202"].get_entity_time(jid, timeout=10))["entity_time"]
+                # slixmpp 1.8.3 cannot parse a conformant answer (XEP-0202 §3): t["utc"] adds
+                # a second "Z" to <utc>...Z</utc>, t["tzo"] parses "+00:00" as a date-time.
+                # Read the texts instead.
+                data = {k: t.xml.findtext("{urn:xmpp:time}" + k) for k in ("utc", "tzo")}
+            elif what == "last":  # XEP-0012
+                iq = await self["xep_0012"].get_last_activity(jid, timeout=10)
+                data = {"seconds": iq["last_activity"]["seconds"]}
+            elif what == "vcard_get":  # XEP-0054, asked of the server (a bare JID)
+                iq = await self["xep_0054"].get_vcard(jid or self.boundjid.bare, timeout=10)
+                data = {"fn": iq["vcard_temp"]["FN"] or None}
+            elif what == "vcard_set":
+                vcard = self["xep_0054"].make_vcard()
+                vcard["FN"] = cmd["fn"]
+                await self["xep_0054"].publish_vcard(vcard, timeout=10)
+            elif what == "password":  # XEP-0077 §3.3
+                await self["xep_0077"].change_password(cmd["password"], timeout=10)
+            elif what == "block":  # XEP-0191
+                await self["xep_0191"].block(jid, timeout=10)
+            elif what == "unblock":
+                await self["xep_0191"].unblock(jid, timeout=10)
+            elif what == "blocklist":
+                iq = await self["xep_0191"].get_blocked(timeout=10)
+                data = {"items": sorted(str(j) for j in iq["blocklist"]["items"])}
+            else:
+                raise ValueError(f"unknown service {what}")
+        except IqError as e:
+            self.out("service", what=what, type="error", condition=e.condition)
+            return
+        self.out("service", what=what, type="result", data=data)
+
+    async def run_command(self, cmd):
+        try:
+            await self.handle(cmd)
+        except IqError as e:
+            self.out("error", cmd=cmd["cmd"], condition=e.condition, xml=str(e.iq))
+        except PresenceError as e:
+            self.out("error", cmd=cmd["cmd"], condition=e.condition, xml=str(e.presence))
+        except (IqTimeout, asyncio.TimeoutError):
+            self.out("error", cmd=cmd["cmd"], condition="timeout")
+        except Exception as e:  # a bug here or in slixmpp: tell the test now, not by a timeout
+            logging.exception("command %s failed", cmd)
+            self.out("error", cmd=cmd["cmd"], condition="exception", text=repr(e))
+
+
+def roster_items(iq):
+    return [
+        {
+            "jid": str(jid),
+            "name": item["name"],
+            "subscription": item["subscription"],
+            "ask": item["ask"] or None,
+            "groups": sorted(item["groups"]),
+        }
+        for jid, item in iq["roster"]["items"].items()
+    ]
+
+
+def main():
+    args = parse_args()
+    # The XML both ways goes to stderr, which the test shows when it fails.
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s %(message)s")
+    loop = asyncio.get_event_loop()
+    client = Client(args)
+    reader = CommandReader()
+    done = loop.create_future()
+
+    def on_stdin():
+        data = os.read(sys.stdin.fileno(), 65536)
+        if not data:  # the test is gone: leave at once
+            loop.remove_reader(sys.stdin.fileno())
+            if not done.done():
+                done.set_result("stdin closed")
+            return
+        for cmd in reader.feed(data):
+            loop.create_task(client.run_command(cmd))
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    client.add_event_handler(
+        "disconnected", lambda _r: client.quitting and not done.done() and done.set_result("quit")
+    )
+    client.start()
+    try:
+        loop.run_until_complete(asyncio.wait_for(asyncio.shield(done), args.deadline))
+    except asyncio.TimeoutError:
+        emit("error", condition="deadline", text=f"still running after {args.deadline}s")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
