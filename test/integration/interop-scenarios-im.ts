@@ -1,6 +1,5 @@
 /** Interop scenarios: roster, presence, chat, carbons, offline, blocking, vCard, queries. */
 import { strict as assert } from "node:assert";
-import { offlineCount } from "../../modules/mod_offline/store.js";
 import { xml } from "../helpers/client.js";
 import type { InteropServer } from "../helpers/interop-server.js";
 import {
@@ -151,7 +150,12 @@ export function imScenarios({ lib, server, launcher, u }: ScenarioContext): void
     const user = u("offline");
     const jid = `${user}@localhost`;
     await t.register(user, password(user));
-    const count = () => offlineCount(t.server.ctx.storage.db, "localhost", user);
+    const count = (): number =>
+      (
+        t.server.ctx.storage.db
+          .prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE host = ? AND username = ?")
+          .get("localhost", user) as { n: number }
+      ).n;
     const sender = await t.client(u("offline-sender"));
     await sender.send(chat(jid, "while you were out 1"));
     await sender.send(chat(jid, "while you were out 2"));
