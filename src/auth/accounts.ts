@@ -1,5 +1,11 @@
 import type { Database, Statement } from "better-sqlite3";
-import { deriveCredentials, type ScramCredentials, type ScramHash } from "./scram.js";
+import {
+  deriveCredentials,
+  deriveKeys,
+  passwordVariants,
+  type ScramCredentials,
+  type ScramHash,
+} from "./scram.js";
 import { prepLocalpart, JIDError } from "../jid.js";
 
 export class AccountError extends Error {
@@ -30,6 +36,10 @@ export class AccountStore {
   private readonly existsStmt: Statement<[string, string], { one: number }>;
   private readonly credStmt: Statement<[string, string, string], CredRow>;
   private readonly listStmt: Statement<[string], { username: string }>;
+  private readonly altStmt: Statement<
+    [string, string, string],
+    { stored_key: Buffer; server_key: Buffer }
+  >;
 
   constructor(private readonly db: Database) {
     this.existsStmt = db.prepare("SELECT 1 AS one FROM users WHERE host = ? AND username = ?");
@@ -37,6 +47,9 @@ export class AccountStore {
       "SELECT salt, iterations, stored_key, server_key FROM scram_credentials WHERE host = ? AND username = ? AND hash = ?",
     );
     this.listStmt = db.prepare("SELECT username FROM users WHERE host = ? ORDER BY username");
+    this.altStmt = db.prepare(
+      "SELECT stored_key, server_key FROM scram_alternates WHERE host = ? AND username = ? AND hash = ? ORDER BY n",
+    );
   }
 
   /** Normalizes a username as a JID localpart, or throws AccountError('invalid-username'). */
@@ -110,13 +123,21 @@ export class AccountStore {
   credentials(username: string, host: string, hash: ScramHash): ScramCredentials | null {
     const row = this.credStmt.get(host, username, hash);
     if (!row) return null;
-    return {
+    const creds: ScramCredentials = {
       hash,
       salt: row.salt,
       iterations: row.iterations,
       storedKey: row.stored_key,
       serverKey: row.server_key,
     };
+    const alternates = this.altStmt.all(host, username, hash);
+    if (alternates.length > 0) {
+      creds.alternates = alternates.map((a) => ({
+        storedKey: a.stored_key,
+        serverKey: a.server_key,
+      }));
+    }
+    return creds;
   }
 
   private async derive(password: string): Promise<ScramCredentials[]> {
@@ -124,7 +145,19 @@ export class AccountStore {
       throw new AccountError("invalid-password", "the password must not be empty");
     }
     try {
-      return await Promise.all(HASHES.map((h) => deriveCredentials(password, h)));
+      return await Promise.all(
+        HASHES.map(async (h) => {
+          const creds = await deriveCredentials(password, h);
+          // Clients that prepare passwords otherwise still log in (see passwordVariants).
+          const variants = passwordVariants(password);
+          if (variants.length > 0) {
+            creds.alternates = await Promise.all(
+              variants.map((v) => deriveKeys(v, h, creds.salt, creds.iterations)),
+            );
+          }
+          return creds;
+        }),
+      );
     } catch (err) {
       throw new AccountError(
         "invalid-password",
@@ -140,8 +173,18 @@ export class AccountStore {
        ON CONFLICT(host, username, hash) DO UPDATE SET salt = excluded.salt,
          iterations = excluded.iterations, stored_key = excluded.stored_key, server_key = excluded.server_key`,
     );
+    const clearAlt = this.db.prepare(
+      "DELETE FROM scram_alternates WHERE host = ? AND username = ? AND hash = ?",
+    );
+    const addAlt = this.db.prepare(
+      "INSERT INTO scram_alternates (host, username, hash, n, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)",
+    );
     for (const c of creds) {
       stmt.run(host, user, c.hash, c.salt, c.iterations, c.storedKey, c.serverKey);
+      clearAlt.run(host, user, c.hash);
+      (c.alternates ?? []).forEach((a, n) =>
+        addAlt.run(host, user, c.hash, n, a.storedKey, a.serverKey),
+      );
     }
   }
 }

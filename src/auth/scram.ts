@@ -37,6 +37,53 @@ export interface ScramCredentials {
   iterations: number;
   storedKey: Buffer;
   serverKey: Buffer;
+  /**
+   * Keys of the same password as clients that prepare it otherwise derive them (same salt and
+   * iterations): see passwordVariants(). A proof that matches one of them is accepted too.
+   */
+  alternates?: { storedKey: Buffer; serverKey: Buffer }[];
+}
+
+const NON_ASCII_SPACE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g;
+/** RFC 3454 table B.1, "commonly mapped to nothing". */
+const MAPPED_TO_NOTHING = new Set([
+  0xad, 0x34f, 0x1806, 0x180b, 0x180c, 0x180d, 0x200b, 0x200c, 0x200d, 0x2060, 0xfe00, 0xfe01,
+  0xfe02, 0xfe03, 0xfe04, 0xfe05, 0xfe06, 0xfe07, 0xfe08, 0xfe09, 0xfe0a, 0xfe0b, 0xfe0c, 0xfe0d,
+  0xfe0e, 0xfe0f, 0xfeff,
+]);
+
+/**
+ * The forms of a password that clients in the field hash, other than RFC 8265 OpaqueString
+ * (which XMPP mandates and Parley's primary keys use): the password as typed, unprepared
+ * (nbxmpp, so Gajim: a no-break space or a decomposed accent stays as it is), and the older
+ * SASLprep of RFC 4013 (slixmpp: NFKC, so a ligature or a full-width letter changes). Only
+ * forms that differ from OpaqueString's are returned; for most passwords, none.
+ */
+export function passwordVariants(password: string): string[] {
+  let opaque: string;
+  try {
+    opaque = opaqueString(password);
+  } catch {
+    return [];
+  }
+  const saslprep = [...password.replace(NON_ASCII_SPACE, " ")] // RFC 4013 §2.1
+    .filter((ch) => !MAPPED_TO_NOTHING.has(ch.codePointAt(0)!)) // RFC 3454 B.1
+    .join("")
+    .normalize("NFKC");
+  return [...new Set([password, saslprep])].filter((v) => v !== opaque && v !== "");
+}
+
+/** Keys for an already prepared password (no PRECIS step), on the libuv thread pool. */
+export async function deriveKeys(
+  prepared: string,
+  hash: ScramHash,
+  salt: Buffer,
+  iterations: number,
+): Promise<{ storedKey: Buffer; serverKey: Buffer }> {
+  checkHash(hash);
+  checkIterations(iterations);
+  const salted = await pbkdf2Async(prepared, salt, iterations, HASH_LENGTH[hash], hash);
+  return keysFromSaltedPassword(hash, salted);
 }
 
 export const DEFAULT_ITERATIONS = 4096;
@@ -131,7 +178,9 @@ export async function verifyPassword(password: string, creds: ScramCredentials):
   } catch {
     return false;
   }
-  return safeEqual(derived.storedKey, creds.storedKey);
+  if (safeEqual(derived.storedKey, creds.storedKey)) return true;
+  // A client that prepared the password its own way before sending it in the clear.
+  return (creds.alternates ?? []).some((a) => safeEqual(derived.storedKey, a.storedKey));
 }
 
 export interface ScramServerOptions {
@@ -416,18 +465,25 @@ export class ScramServer implements SaslMechanism {
     const authMessage = `${first.bare},${pending.serverFirst},${final.withoutProof}`;
     const hashLen = HASH_LENGTH[hash];
     // For an unknown user, do the same work against throwaway keys and fail regardless.
-    const storedKey = pending.creds?.storedKey ?? randomBytes(hashLen);
-    const serverKey = pending.creds?.serverKey ?? randomBytes(hashLen);
-    const clientSignature = hmac(hash, storedKey, authMessage);
-    let ok = final.proof.length === hashLen;
-    if (ok) {
+    const primary = pending.creds ?? {
+      storedKey: randomBytes(hashLen),
+      serverKey: randomBytes(hashLen),
+    };
+    // The primary keys, then those of the password as other clients prepare it (all tried, so
+    // the time taken does not tell which matched).
+    let matched: { storedKey: Buffer; serverKey: Buffer } | null = null;
+    for (const keys of [primary, ...(pending.creds?.alternates ?? [])]) {
+      if (final.proof.length !== hashLen) break;
+      const clientSignature = hmac(hash, keys.storedKey, authMessage);
       const clientKey = Buffer.alloc(hashLen);
       for (let i = 0; i < hashLen; i++) clientKey[i] = final.proof[i] ^ clientSignature[i];
-      ok = safeEqual(digest(hash, clientKey), storedKey);
+      if (safeEqual(digest(hash, clientKey), keys.storedKey) && matched === null) matched = keys;
     }
-    if (!ok || pending.creds === null) throw new SaslFailure("not-authorized", "invalid-proof");
+    if (matched === null || pending.creds === null) {
+      throw new SaslFailure("not-authorized", "invalid-proof");
+    }
 
-    const serverSignature = hmac(hash, serverKey, authMessage);
+    const serverSignature = hmac(hash, matched.serverKey, authMessage);
     const step: SaslStep = {
       kind: "success",
       data: Buffer.from(`v=${serverSignature.toString("base64")}`, "utf8"),

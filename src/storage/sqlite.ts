@@ -43,6 +43,23 @@ const CORE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // Keys of the same password as clients that prepare it otherwise (unprepared, SASLprep),
+    // with the salt and iteration count of its scram_credentials row (see passwordVariants).
+    version: 2,
+    up: `
+      CREATE TABLE scram_alternates (
+        host TEXT NOT NULL,
+        username TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        stored_key BLOB NOT NULL,
+        server_key BLOB NOT NULL,
+        PRIMARY KEY (host, username, hash, n),
+        FOREIGN KEY (host, username) REFERENCES users(host, username) ON DELETE CASCADE
+      );
+    `,
+  },
 ];
 
 /**

@@ -27,6 +27,26 @@ export function loginScenarios({ lib, server, launcher, u }: ScenarioContext): v
     assert.match(String(auth[0]?.mechanism), lib.mechanism);
   });
 
+  // RFC 8265 makes XMPP servers prepare passwords with OpaqueString; slixmpp hashes the SASLprep
+  // (NFKC) form and nbxmpp the password as typed. Both log in whichever way the password needs.
+  for (const [i, what, pw] of [
+    [1, "a ligature and a full-width letter (NFKC changes them)", "\uFB01sh and \uFF21bc"],
+    [
+      2,
+      "a no-break space and a decomposed accent (OpaqueString changes them)",
+      "pa\u00A0ss cafe\u0301",
+    ],
+  ] as const) {
+    it(`logs in with a password holding ${what}`, async () => {
+      const user = u(`prep-${i}`);
+      await t.register(user, pw);
+      const c = await launcher.start(user, { password: pw });
+      assert.equal(c.events[0]!.jid, `${user}@localhost/${lib.name}`);
+      const wrong = await launcher.start(user, { password: `${pw}x`, noWait: true });
+      await wrong.next("failed_auth");
+    });
+  }
+
   it("a second login with the same resource replaces the first, which hears conflict (RFC 6120 §7.7.2.2, §4.9.3.3)", async () => {
     const user = u("conflict");
     const first = await launcher.start(user, { resource: "desk" });

@@ -5,7 +5,9 @@ import {
   ScramServer,
   deriveCredentials,
   deriveCredentialsSync,
+  deriveKeys,
   mechanismName,
+  passwordVariants,
   verifyPassword,
   type ScramCredentials,
   type ScramHash,
@@ -715,6 +717,50 @@ describe("SCRAM (RFC 5802, RFC 7677)", () => {
         gs2Header: "y,,",
       });
       assert.equal(successData(await final), expected);
+    });
+  });
+
+  describe("passwords as clients really prepare them (RFC 8265 OpaqueString, RFC 4013 SASLprep, none)", () => {
+    async function withAlternates(password: string): Promise<ScramCredentials> {
+      const creds = await deriveCredentials(password, "sha256");
+      creds.alternates = await Promise.all(
+        passwordVariants(password).map((v) =>
+          deriveKeys(v, "sha256", creds.salt, creds.iterations),
+        ),
+      );
+      return creds;
+    }
+
+    it("has no variant for a password every preparation leaves alone", () => {
+      assert.deepEqual(passwordVariants("correct horse battery staple"), []);
+      assert.deepEqual(passwordVariants("pâté"), []);
+    });
+
+    it("keeps the SASLprep (NFKC) form and the unprepared form where they differ", () => {
+      assert.deepEqual(passwordVariants("\uFB01sh"), ["fish"]); // the ligature, NFKC'd
+      assert.deepEqual(passwordVariants("cafe\u0301"), ["cafe\u0301"]); // as typed
+      assert.deepEqual(passwordVariants("a\u00A0b"), ["a\u00A0b"]); // no-break space as typed
+    });
+
+    for (const [client, typed, sent] of [
+      ["an unpreparing client (nbxmpp)", "cafe\u0301", "cafe\u0301"],
+      ["a SASLprep client (slixmpp)", "\uFB01sh", "fish"],
+    ] as const) {
+      it(`logs in ${client}, and proves the server with the matching key`, async () => {
+        const { server } = makeServer({ user: await withAlternates(typed) });
+        const { final, expected } = await exchange(server, { hash: "sha256", password: sent });
+        assert.equal(successData(await final), expected);
+        const { server: again } = makeServer({ user: await withAlternates(typed) });
+        const wrong = await exchange(again, { hash: "sha256", password: `${sent}!` });
+        await assert.rejects(wrong.final, failsWith("not-authorized"));
+      });
+    }
+
+    it("PLAIN accepts a password sent in the client's own preparation", async () => {
+      const creds = await withAlternates("\uFB01sh");
+      assert.equal(await verifyPassword("fish", creds), true);
+      assert.equal(await verifyPassword("\uFB01sh", creds), true);
+      assert.equal(await verifyPassword("fist", creds), false);
     });
   });
 });
