@@ -17,7 +17,6 @@ Every answer becomes a `step` event: {name, type: result|error|malformed|timeout
 error_type, data}. Then `done`, and the client closes its stream.
 """
 
-import argparse
 import logging
 import os
 import sys
@@ -25,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jsonlines import emit  # noqa: E402
+from jsonlines import client_args, emit  # noqa: E402
 from nbxmpp_client import make_client, roster_item  # noqa: E402
 
 from gi.repository import GLib  # noqa: E402
@@ -35,16 +34,6 @@ from nbxmpp.protocol import Iq, Node, Presence  # noqa: E402
 
 TIMEOUT = 8  # seconds nbxmpp waits for each answer
 
-
-def parse_args():
-    p = argparse.ArgumentParser()
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--jid", required=True)
-    p.add_argument("--password", required=True)
-    p.add_argument("--cafile", required=True)
-    p.add_argument("--direct-tls", action="store_true")
-    p.add_argument("--deadline", type=float, default=30)
-    return p.parse_args()
 
 
 class GajimLogin:
@@ -191,7 +180,7 @@ def describe(result):
 
 
 def main():
-    args = parse_args()
+    args = client_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
     loop = GLib.MainLoop()
     login = GajimLogin(args, loop)

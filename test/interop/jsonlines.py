@@ -6,6 +6,7 @@ the event stream stays parseable. Commands come in on stdin, one JSON object per
 caller feeds bytes to CommandReader and gets whole commands back.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -34,3 +35,19 @@ class CommandReader:
             if line.strip():
                 commands.append(json.loads(line))
         return commands
+
+
+def client_args(resumable=False):
+    """The command line every client gets from test/helpers/interop-launcher.ts; with
+    `resumable`, also the XEP-0198 state to resume from (--sm-id, --sm-handled)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--jid", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--cafile", required=True)
+    p.add_argument("--direct-tls", action="store_true")
+    if resumable:
+        p.add_argument("--sm-id")
+        p.add_argument("--sm-handled", type=int, default=0)
+    p.add_argument("--deadline", type=float, default=30)
+    return p.parse_args()

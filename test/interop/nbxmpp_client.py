@@ -19,14 +19,13 @@ block, unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, m
 times out), reconnect (resume), quit.
 """
 
-import argparse
 import logging
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jsonlines import CommandReader, emit  # noqa: E402
+from jsonlines import CommandReader, client_args, emit  # noqa: E402
 
 import gi  # noqa: E402
 
@@ -39,16 +38,6 @@ from nbxmpp.protocol import JID, Iq, Message, Node, Presence  # noqa: E402
 from nbxmpp.modules.vcard_temp import VCard  # noqa: E402
 from nbxmpp.structs import StanzaHandler  # noqa: E402
 
-
-def parse_args():
-    p = argparse.ArgumentParser()
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--jid", required=True)
-    p.add_argument("--password", required=True)
-    p.add_argument("--cafile", required=True)
-    p.add_argument("--direct-tls", action="store_true")
-    p.add_argument("--deadline", type=float, default=30)
-    return p.parse_args()
 
 
 def make_client(args):
@@ -380,7 +369,7 @@ def roster_item(item):
 
 
 def main():
-    args = parse_args()
+    args = client_args()
     # nbxmpp logs the XML both ways at INFO; it goes to stderr, which the test shows on failure.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
     loop = GLib.MainLoop()

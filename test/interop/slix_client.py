@@ -18,7 +18,6 @@ blocklist, through slixmpp's plugins), cut (drop the TCP link without closing th
 reconnect, quit.
 """
 
-import argparse
 import asyncio
 import logging
 import os
@@ -27,23 +26,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jsonlines import CommandReader, emit  # noqa: E402
+from jsonlines import CommandReader, client_args, emit  # noqa: E402
 
 import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError, IqTimeout, PresenceError  # noqa: E402
 
-
-def parse_args():
-    p = argparse.ArgumentParser()
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--jid", required=True)
-    p.add_argument("--password", required=True)
-    p.add_argument("--cafile", required=True)
-    p.add_argument("--direct-tls", action="store_true")
-    p.add_argument("--sm-id")
-    p.add_argument("--sm-handled", type=int, default=0)
-    p.add_argument("--deadline", type=float, default=30)
-    return p.parse_args()
 
 
 class Client(slixmpp.ClientXMPP):
@@ -296,7 +283,7 @@ def roster_items(iq):
 
 
 def main():
-    args = parse_args()
+    args = client_args(resumable=True)
     # The XML both ways goes to stderr, which the test shows when it fails.
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s %(message)s")
     loop = asyncio.get_event_loop()
