@@ -13,6 +13,7 @@ import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Resumable } from "./c2s/resumable.js";
 import type { Metrics } from "./metrics.js";
 import type { AdminCommands } from "./admin-commands.js";
+import type { Stores } from "./storage/stores.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -35,6 +36,8 @@ export interface CoreContext {
   readonly metrics: Metrics;
   /** Resumable sessions by their resumption id (XEP-0198 §5). */
   readonly resumable: Map<string, Resumable>;
+  /** The typed stores (src/storage/stores.ts) of the configured engine. */
+  readonly stores: Stores;
   /** Admin commands modules offer to parleyctl (ctx.command). */
   readonly commands: AdminCommands;
 }

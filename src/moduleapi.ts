@@ -23,6 +23,7 @@ import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
 import type { AdminCommand } from "./admin-commands.js";
+import type { Stores } from "./storage/stores.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -54,6 +55,7 @@ export { errorReply, iqResult, iqPayload, stanzaKind, type StanzaKind } from "./
 export { nickname, nicknameKey } from "./precis.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
+export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";
@@ -163,6 +165,8 @@ export interface ModuleContext<O = Record<string, never>> {
   /** Bounces a stanza back to its sender with `error` (a StanzaError). */
   bounce(stanza: Element, error: unknown): void;
 
+  /** The typed stores of the configured storage engine (src/storage/stores.ts). */
+  readonly stores: Stores;
   /** Per-user JSON values in a named store (use the module's name or a prefix of it). */
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   /** Per-user, per-key JSON values in a named store. */

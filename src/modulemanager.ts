@@ -404,6 +404,7 @@ export class ModuleManager {
       command(commandName, command) {
         cleanups.push(core.commands.add(commandName, host, command, name));
       },
+      stores: core.stores,
       keyval: <T extends Json>(store: string) => new KeyvalStore<T>(core.storage.db, store),
       map: <T extends Json>(store: string) => new MapStore<T>(core.storage.db, store),
       migrate(migrations) {

@@ -21,7 +21,8 @@
 // Admin commands (parleyctl, ejabberdctl's names): get_offline_count USER HOST,
 // delete_old_messages DAYS (every host).
 //
-// Storage: its own table (store.ts), rows removed with the account.
+// Storage: the typed offline store (ctx.stores.offline, SQLite or PostgreSQL), written through
+// queue.ts, which group-commits; a removed account's queue goes with it.
 import { Element } from "@xmpp/xml";
 import {
   defineModule,
@@ -31,10 +32,11 @@ import {
   AdminCommandError,
   prepLocalpart,
   type DeliveryTracker,
+  type OfflineRow,
   type SessionHandle,
 } from "../../src/moduleapi.js";
 import { storagePolicy } from "./policy.js";
-import { MIGRATIONS, OfflineStore, type OfflineRow } from "./store.js";
+import { OfflineQueue } from "./queue.js";
 
 const NS_DELAY = "urn:xmpp:delay";
 /**
@@ -62,7 +64,7 @@ export default defineModule({
     ),
   },
   start(ctx) {
-    const store = new OfflineStore(ctx.migrate(MIGRATIONS), (err) =>
+    const store = new OfflineQueue(ctx.stores.offline, (err) =>
       // Delivered again later: a duplicate rather than a loss.
       ctx.log.error({ err }, "could not delete delivered offline messages"),
     );
@@ -78,9 +80,9 @@ export default defineModule({
     /** Users whose freed messages will be offered to another resource on the next tick. */
     const redeliveryDue = new Set<string>();
     let stopped = false;
-    ctx.onStop(() => {
+    ctx.onStop(async () => {
       stopped = true;
-      store.flush();
+      await store.flush();
     });
 
     // XEP-0160 §4.
@@ -89,26 +91,26 @@ export default defineModule({
     ctx.command("get_offline_count", {
       args: ["USER", "HOST"],
       help: "Print how many offline messages wait for USER@HOST",
-      run: ([user]) => {
+      run: async ([user]) => {
         let username: string;
         try {
           username = prepLocalpart(user!);
         } catch {
           return "0"; // no account can have that name
         }
-        store.flush(); // what this turn stored counts too
-        return String(store.count(ctx.host, username));
+        await store.flush(); // what this turn stored counts too
+        return String(await ctx.stores.offline.count(ctx.host, username));
       },
     });
     ctx.command("delete_old_messages", {
       args: ["DAYS"],
       help: "Delete offline messages older than DAYS days, on every host; print how many",
-      run: ([days]) => {
+      run: async ([days]) => {
         if (!/^\d+$/.test(days!)) {
           throw new AdminCommandError("DAYS must be a whole number of days (0 or more)", true);
         }
         const cutoff = Date.now() - Number(days) * 24 * 60 * 60 * 1000;
-        return String(store.deleteOlderThan(ctx.host, cutoff));
+        return String(await ctx.stores.offline.deleteOlderThan(ctx.host, cutoff));
       },
     });
 
@@ -121,7 +123,7 @@ export default defineModule({
       if (decision === "drop") return STOP;
       const settle = handoff?.track();
       const bare = to.bare().toString();
-      store.addBatched(to.domain, to.local, Date.now(), stanza.toString(), limit, (result) => {
+      store.add(to.domain, to.local, Date.now(), stanza.toString(), limit, (result) => {
         try {
           if (result === "stored") return scheduleRedelivery(bare); // someone came online since
           let error: InstanceType<typeof ctx.StanzaError>;
@@ -149,7 +151,8 @@ export default defineModule({
     // XEP-0160 §2 step 5: the resource that sent non-negative initial presence gets the queue.
     ctx.hook("user_available", ({ session }) => {
       announced.set(session, session.priority);
-      if (session.priority >= 0) deliverQueue(session);
+      // The client's next stanza waits for this read: its messages come first.
+      if (session.priority >= 0) return offer(session);
     });
 
     // A presence update that takes a resource from negative to non-negative priority is also
@@ -161,7 +164,7 @@ export default defineModule({
       const before = announced.get(session);
       if (before === undefined) return;
       announced.set(session, session.priority);
-      if (before < 0 && session.priority >= 0) deliverQueue(session);
+      if (before < 0 && session.priority >= 0) void offer(session);
     });
 
     // A delivery whose tracker never settles (a module stopped the stanza on its way out) must
@@ -174,30 +177,45 @@ export default defineModule({
       if (flying.size === 0) inFlight.delete(bare);
     });
 
-    // The rows went with the account (ON DELETE CASCADE); forget what was on its way.
-    ctx.hook("remove_user", ({ username, host }) => {
+    // The queue goes with the account; forget what was on its way.
+    ctx.hook("remove_user", async ({ username, host }) => {
       inFlight.delete(`${username}@${host}`);
+      await ctx.stores.offline.removeUser(host, username);
     });
 
     /**
      * Sends the oldest stored messages not already on their way elsewhere, keeping at most
      * WINDOW of them unacknowledged on this session; acks top the window up (see tracker()).
      */
-    function deliverQueue(session: SessionHandle): void {
+    /** deliverQueue, whose failure is logged: the messages stay stored for the next try. */
+    function offer(session: SessionHandle): Promise<void> {
+      return deliverQueue(session).catch((err: unknown) =>
+        ctx.log.error(
+          { err, user: session.jid.bare().toString() },
+          "could not send offline messages",
+        ),
+      );
+    }
+
+    async function deliverQueue(session: SessionHandle): Promise<void> {
       const { local: username, domain: host } = session.jid;
       const bare = `${username}@${host}`;
-      const flying = inFlight.get(bare) ?? new Map<number, SessionHandle>();
-      const room = WINDOW - pendingOn(flying, session);
-      if (room <= 0) return;
-      const limit = flying.size + room;
+      const before = inFlight.get(bare);
+      if (WINDOW - (before ? pendingOn(before, session) : 0) <= 0) return;
+      const limit = (before?.size ?? 0) + WINDOW;
       let rows: OfflineRow[];
       try {
-        rows = store.first(host, username, limit);
+        rows = await store.first(host, username, limit);
       } catch (err) {
         // They stay stored; the next initial presence tries again.
         ctx.log.error({ err, user: bare }, "could not read offline messages");
         return;
       }
+      // The read took a while: what is on its way, and whether the session may still receive,
+      // are taken as they are now.
+      if (!canReceive(session)) return;
+      const flying = inFlight.get(bare) ?? new Map<number, SessionHandle>();
+      const room = WINDOW - pendingOn(flying, session);
       // Fewer rows than asked for: this read saw the whole queue.
       if (rows.length < limit) drained.add(session);
       else drained.delete(session);
@@ -242,11 +260,11 @@ export default defineModule({
           if (settled) return;
           settled = true;
           release(bare, id, session);
-          store.removeBatched(id);
+          store.remove(id);
           // Half the window acknowledged: send the next messages.
           if (drained.has(session) || !canReceive(session)) return;
           const flying = inFlight.get(bare);
-          if (!flying || pendingOn(flying, session) <= WINDOW / 2) deliverQueue(session);
+          if (!flying || pendingOn(flying, session) <= WINDOW / 2) void offer(session);
         },
         failed() {
           if (settled) return;
@@ -280,7 +298,7 @@ export default defineModule({
           const candidates = ctx.server.availableSessions(bare).filter(canReceive);
           if (candidates.length === 0) return;
           const best = candidates.reduce((a, b) => (b.priority > a.priority ? b : a));
-          deliverQueue(best);
+          void offer(best);
         } catch (err) {
           ctx.log.error({ err, user: bare }, "could not re-deliver offline messages");
         }
@@ -306,7 +324,7 @@ export default defineModule({
       stanza.append(
         ctx.xml(
           "delay",
-          { xmlns: NS_DELAY, from: host, stamp: new Date(row.stored_at).toISOString() },
+          { xmlns: NS_DELAY, from: host, stamp: new Date(row.storedAt).toISOString() },
           "Offline Storage",
         ),
       );

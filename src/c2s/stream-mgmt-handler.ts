@@ -155,6 +155,9 @@ export class StreamMgmtHandler {
       this.ackTimer = null;
     }
     for (const a of acked) a.tracker?.acked();
+    // Stanzas sent after our last <r/> went out are still unacknowledged: ask again, or they
+    // would wait for the next stanza we send (XEP-0198 §4).
+    if (this.sm!.pending > 0) this.scheduleAckRequest();
   }
 
   /**

@@ -53,6 +53,23 @@ describe("mod_stream_mgmt (XEP-0198)", () => {
     raw.end();
   });
 
+  it("asks again after an <a/> that leaves stanzas sent since its <r/> unacknowledged (XEP-0198 §4)", async () => {
+    const bob = await smLogin(t, "bob", "again");
+    bob.send(`<enable xmlns='${SM}'/>`);
+    await bob.readUntil("<enabled");
+    bob.send("<presence/>");
+    await bob.readUntil(/<r xmlns=["']urn:xmpp:sm:3["']\/>/); // for the presence echo
+    const alice = await t.client("alice", { password: "pw-alice", resource: "again" });
+    await alice.send(
+      xml("message", { to: "bob@localhost/again", type: "chat" }, xml("body", {}, "later")),
+    );
+    await bob.readUntil("later"); // sent while the first <r/> is outstanding: no second one yet
+    bob.send(`<a xmlns='${SM}' h='1'/>`);
+    await bob.readUntil(/<r xmlns=["']urn:xmpp:sm:3["']\/>/);
+    bob.send(`<a xmlns='${SM}' h='2'/>`);
+    bob.end();
+  });
+
   it("answers <r/> sent right after <presence/> with h=1, as ejabberd and Prosody do (XEP-0198 §4)", async () => {
     const raw = await smLogin(t, "carol", "r2");
     raw.send(`<enable xmlns='${SM}'/>`);

@@ -1,0 +1,115 @@
+// Offline messages in PostgreSQL: the same table as in SQLite, with a BIGSERIAL id for the
+// queue order. Until accounts live in PostgreSQL too there is no foreign key to users; a
+// removed account's queue goes through removeUser().
+import type pg from "pg";
+import type { NewOfflineMessage, OfflineRow, OfflineStore } from "../stores.js";
+import { applyPgMigrations, type PgMigration } from "./migrations.js";
+
+const MIGRATIONS: PgMigration[] = [
+  {
+    version: 1,
+    up: `
+      CREATE TABLE offline_messages (
+        id BIGSERIAL PRIMARY KEY,
+        host TEXT NOT NULL,
+        username TEXT NOT NULL,
+        stored_at BIGINT NOT NULL,
+        stanza TEXT NOT NULL
+      );
+      CREATE INDEX offline_messages_by_user ON offline_messages (host, username, id);
+    `,
+  },
+];
+
+export class PgOfflineStore implements OfflineStore {
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(pool: pg.Pool): Promise<PgOfflineStore> {
+    await applyPgMigrations(pool, "mod_offline", MIGRATIONS);
+    return new PgOfflineStore(pool);
+  }
+
+  async add(batch: readonly NewOfflineMessage[]): Promise<("stored" | "full")[]> {
+    if (batch.length === 0) return [];
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      try {
+        const counts = new Map<string, number>();
+        const results: ("stored" | "full")[] = [];
+        for (const m of batch) {
+          const key = `${m.username}@${m.host}`;
+          let n = counts.get(key);
+          if (n === undefined) {
+            // Other nodes may add to the same queue: one writer per user at a time, until
+            // COMMIT, so the limit holds across the cluster.
+            await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [key]);
+            const r = await client.query<{ n: string }>(
+              "SELECT COUNT(*) AS n FROM offline_messages WHERE host = $1 AND username = $2",
+              [m.host, m.username],
+            );
+            n = Number(r.rows[0]!.n);
+          }
+          if (n >= m.limit) {
+            counts.set(key, n);
+            results.push("full");
+            continue;
+          }
+          await client.query(
+            "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ($1, $2, $3, $4)",
+            [m.host, m.username, m.storedAt, m.stanza],
+          );
+          counts.set(key, n + 1);
+          results.push("stored");
+        }
+        await client.query("COMMIT");
+        return results;
+      } catch (err) {
+        await client.query("ROLLBACK");
+        throw err;
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async first(host: string, username: string, limit: number): Promise<OfflineRow[]> {
+    const r = await this.pool.query<{ id: string; stored_at: string; stanza: string }>(
+      "SELECT id, stored_at, stanza FROM offline_messages WHERE host = $1 AND username = $2 ORDER BY id LIMIT $3",
+      [host, username, limit],
+    );
+    return r.rows.map((row) => ({
+      id: Number(row.id),
+      storedAt: Number(row.stored_at),
+      stanza: row.stanza,
+    }));
+  }
+
+  async remove(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query("DELETE FROM offline_messages WHERE id = ANY($1::bigint[])", [ids]);
+  }
+
+  async count(host: string, username: string): Promise<number> {
+    const r = await this.pool.query<{ n: string }>(
+      "SELECT COUNT(*) AS n FROM offline_messages WHERE host = $1 AND username = $2",
+      [host, username],
+    );
+    return Number(r.rows[0]!.n);
+  }
+
+  async deleteOlderThan(host: string, cutoff: number): Promise<number> {
+    const r = await this.pool.query(
+      "DELETE FROM offline_messages WHERE host = $1 AND stored_at < $2",
+      [host, cutoff],
+    );
+    return r.rowCount ?? 0;
+  }
+
+  async removeUser(host: string, username: string): Promise<void> {
+    await this.pool.query("DELETE FROM offline_messages WHERE host = $1 AND username = $2", [
+      host,
+      username,
+    ]);
+  }
+}

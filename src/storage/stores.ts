@@ -1,0 +1,48 @@
+// The typed stores: what the server and its modules keep, per area, behind an interface with a
+// driver for each engine (SQLite, the embedded default; PostgreSQL). Every method is async, so a
+// driver over the network fits; the SQLite driver answers at once. One conformance suite runs
+// each interface against every driver (test/storage/).
+//
+// Areas move here one at a time; offline messages first (mod_offline).
+
+/** One message waiting for a user who was offline (XEP-0160). */
+export interface OfflineRow {
+  /** Increasing in the order messages were stored: the queue order. */
+  id: number;
+  /** Milliseconds since the epoch, when the message was stored (the XEP-0203 stamp). */
+  storedAt: number;
+  /** The stanza as it arrived, with its `from` and `to`. */
+  stanza: string;
+}
+
+export interface NewOfflineMessage {
+  host: string;
+  username: string;
+  storedAt: number;
+  stanza: string;
+  /** The most messages the user may have waiting; beyond it this one is refused ("full"). */
+  limit: number;
+}
+
+/**
+ * Offline messages. `add` writes a whole batch in one transaction (group commit: one fsync for
+ * the messages of an event-loop turn); it resolves once committed, which is when the senders'
+ * acknowledgements may go out, and rejects, storing none, when the commit fails.
+ */
+export interface OfflineStore {
+  add(batch: readonly NewOfflineMessage[]): Promise<("stored" | "full")[]>;
+  /** The oldest `limit` messages of a user's queue, oldest first. */
+  first(host: string, username: string, limit: number): Promise<OfflineRow[]>;
+  /** Deletes delivered messages (acknowledged by the client). */
+  remove(ids: readonly number[]): Promise<void>;
+  count(host: string, username: string): Promise<number>;
+  /** Deletes one host's messages stored before `cutoff` (ms); resolves with how many went. */
+  deleteOlderThan(host: string, cutoff: number): Promise<number>;
+  /** Deletes a removed account's queue (SQLite does it by foreign key; PostgreSQL here). */
+  removeUser(host: string, username: string): Promise<void>;
+}
+
+/** Every typed store, from one driver. */
+export interface Stores {
+  readonly offline: OfflineStore;
+}
