@@ -390,7 +390,7 @@ export class ModuleManager {
         core.disco.addIdentity(host, target, identity, owner),
       item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
       service(domain, handler) {
-        const remove = core.router.addService(domain, guard(handler));
+        const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
         cleanups.push(remove);
       },
       route(stanza: Element, handoff?: Handoff) {
