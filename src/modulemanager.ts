@@ -25,6 +25,7 @@ import { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
 import { isPromise, then, type MaybePromise } from "./maybe.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
+import { SessionTable, type SessionState } from "./session-state.js";
 
 export { ModuleFault };
 
@@ -403,6 +404,18 @@ export class ModuleManager {
       },
       command(commandName, command) {
         cleanups.push(core.commands.add(commandName, host, command, name));
+      },
+      sessionState<T>(): SessionState<T> {
+        const table = new SessionTable<T>();
+        // First, so a session starts empty before any handler sets something; late, so the
+        // module's own handlers still read the entry of a session that ends.
+        ctx.hook("sm_register_connection", ({ session }) => table.bound(session.jid), "first");
+        ctx.hook(
+          "sm_remove_connection",
+          ({ session }) => table.ended(session.jid, core.sm.get(session.jid) !== undefined),
+          "late",
+        );
+        return table;
       },
       keyval: <T extends Json>(store: string) => new KeyvalStore<T>(core.storage.db, store),
       map: <T extends Json>(store: string) => new MapStore<T>(core.storage.db, store),
