@@ -37,8 +37,8 @@ export default defineModule({
     const store = ctx.map<true>("mod_blocking");
     /** Blocklists of users with bound sessions (local part -> blocked JIDs). */
     const cache = new Map<string, Set<string>>();
-    /** Sessions that fetched the blocklist, and so get pushes (§3.3, §3.4). */
-    const fetched = new WeakSet<SessionHandle>();
+    /** Sessions (full JIDs) that fetched the blocklist, and so get pushes (§3.3, §3.4). */
+    const fetched = ctx.sessionState<true>();
     let pushId = 0;
 
     // §3.1: clients look for the feature on their server.
@@ -53,7 +53,7 @@ export default defineModule({
       (req) => {
         const user = owner(req);
         const session = ctx.server.session(req.from);
-        if (session) fetched.add(session);
+        if (session) fetched.set(session.jid, true);
         const reply = xml("blocklist", { xmlns: NS_BLOCKING });
         // §3.2: one item per blocked JID; an empty element when there is none.
         for (const jid of [...listOf(user)].sort()) reply.c("item", { jid });
@@ -261,7 +261,7 @@ export default defineModule({
     function push(user: string, kind: "block" | "unblock", jids: string[]): void {
       const bare = `${user}@${ctx.host}`;
       for (const session of ctx.server.sessions(bare)) {
-        if (!fetched.has(session)) continue;
+        if (!fetched.has(session.jid)) continue;
         const change = xml(kind, { xmlns: NS_BLOCKING });
         for (const jid of jids) change.c("item", { jid });
         const id = `block-push-${++pushId}`;

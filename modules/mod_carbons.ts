@@ -30,8 +30,8 @@ export default defineModule({
   options: {},
   start(ctx) {
     const { xml } = ctx;
-    /** Sessions that enabled carbons (§4); gone with the session. */
-    const enabled = new WeakSet<SessionHandle>();
+    /** Sessions that enabled carbons (§4), by full JID; gone with the session. */
+    const enabled = ctx.sessionState<true>();
     /** Messages whose <private/> we removed on delivery, so they still get no copies (§9). */
     const privateMessages = new WeakSet<Element>();
     /** Eligible messages seen lately, as "direction user peer id", for error replies (§6). */
@@ -46,7 +46,7 @@ export default defineModule({
       NS_CARBONS,
       "enable",
       (req) => {
-        enabled.add(ownSession(req.from, req.to));
+        enabled.set(ownSession(req.from, req.to), true);
         return null; // §10.1: enabling twice is not an error.
       },
       "account",
@@ -75,7 +75,7 @@ export default defineModule({
         if (!anyEnabled(user, session)) return; // the hot path: most users never enable carbons
         if (!eligible(stanza, "sent", user.toString(), peer)) return;
         for (const s of ctx.server.sessions(user)) {
-          if (s !== session && enabled.has(s)) {
+          if (s !== session && enabled.has(s.jid)) {
             s.deliver(carbon("sent", stanza, user, s.jid), undefined, handoff);
           }
         }
@@ -100,14 +100,14 @@ export default defineModule({
       if (!anyEnabled(user)) return;
       if (!eligible(stanza, "received", user.toString(), peer, from)) return;
       for (const s of ctx.server.sessions(user)) {
-        if (enabled.has(s) && !delivered.includes(s)) {
+        if (enabled.has(s.jid) && !delivered.includes(s)) {
           s.deliver(carbon("received", stanza, user, s.jid), undefined, handoff);
         }
       }
     });
 
-    /** The requesting session, which must be one of the account's own (§4.1, §5.1). */
-    function ownSession(from: JID, to: JID): SessionHandle {
+    /** The requesting session's full JID, which must be one of the account's own (§4.1, §5.1). */
+    function ownSession(from: JID, to: JID): JID {
       const session = ctx.server.session(from);
       // Only the user's own clients may switch their own carbons; anyone else asking (another
       // user, a remote entity) gets not-allowed, as §5's example shows.
@@ -117,7 +117,7 @@ export default defineModule({
           "carbons can only be set by the account's own clients",
         );
       }
-      return session;
+      return session.jid;
     }
 
     /**
@@ -126,7 +126,9 @@ export default defineModule({
      */
     /** Whether any of the user's sessions (other than `except`) would get a copy at all. */
     function anyEnabled(user: JID, except?: SessionHandle): boolean {
-      for (const s of ctx.server.sessions(user)) if (s !== except && enabled.has(s)) return true;
+      for (const s of ctx.server.sessions(user)) {
+        if (s !== except && enabled.has(s.jid)) return true;
+      }
       return false;
     }
 

@@ -26,8 +26,11 @@ export default defineModule({
   options: {},
   start(ctx) {
     const store = ctx.keyval<LastSeen>("mod_last");
-    /** The <status/> of each session's last unavailable presence, until it is available again. */
-    const leavingStatus = new WeakMap<SessionHandle, string>();
+    /**
+     * The <status/> of each session's last unavailable presence (by full JID), until it is
+     * available again or ends.
+     */
+    const leavingStatus = ctx.sessionState<string>();
 
     ctx.feature(NS_LAST); // XEP-0012 §6
     ctx.feature(NS_LAST, "account");
@@ -63,7 +66,7 @@ export default defineModule({
     );
 
     const record = (session: SessionHandle): void => {
-      const status = leavingStatus.get(session) ?? "";
+      const status = leavingStatus.get(session.jid) ?? "";
       store.set(session.jid.domain, session.jid.local, { at: Date.now(), status });
     };
 
@@ -73,9 +76,9 @@ export default defineModule({
       "presence_broadcast",
       ({ session, stanza }) => {
         if (stanza.attrs.type === undefined) {
-          leavingStatus.delete(session);
+          leavingStatus.delete(session.jid);
         } else if (stanza.attrs.type === "unavailable") {
-          leavingStatus.set(session, stanza.getChildText("status") ?? "");
+          leavingStatus.set(session.jid, stanza.getChildText("status") ?? "");
           // The user's last available resource went away: that is when they were last active.
           if (ctx.server.availableSessions(session.jid.bare()).length === 0) record(session);
         }

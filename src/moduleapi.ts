@@ -24,6 +24,7 @@ import type { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
 import type { AdminCommand } from "./admin-commands.js";
 import type { Stores } from "./storage/stores.js";
+import type { SessionState } from "./session-state.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -47,6 +48,7 @@ export { OptionError } from "./module-options.js";
 export { AdminCommandError, type AdminCommand } from "./admin-commands.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
+export type { SessionState } from "./session-state.js";
 export type { Handoff } from "./handoff.js";
 // What modules use of the core, so that they import nothing else from src/ (an ESLint rule holds
 // them to it): JIDs and their preparation (RFC 7622), stanza replies, nicknames (RFC 8266).
@@ -167,6 +169,14 @@ export interface ModuleContext<O = Record<string, never>> {
 
   /** The typed stores of the configured storage engine (src/storage/stores.ts). */
   readonly stores: Stores;
+  /**
+   * State the module keeps per bound session, keyed by the session's full JID: hold that, not
+   * the SessionHandle, beyond a hook call. An entry is dropped when its session ends (after the
+   * module's own sm_remove_connection handlers ran), and a session that takes over a full JID
+   * still in use (RFC 6120 §7.7.2.2) starts without the old session's entry.
+   */
+  sessionState<T>(): SessionState<T>;
+
   /** Per-user JSON values in a named store (use the module's name or a prefix of it). */
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   /** Per-user, per-key JSON values in a named store. */

@@ -25,6 +25,7 @@ import { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
 import { isPromise, then, type MaybePromise } from "./maybe.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
+import { SessionTable, type SessionState } from "./session-state.js";
 
 export { ModuleFault };
 
@@ -390,7 +391,7 @@ export class ModuleManager {
         core.disco.addIdentity(host, target, identity, owner),
       item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
       service(domain, handler) {
-        const remove = core.router.addService(domain, guard(handler));
+        const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
         cleanups.push(remove);
       },
       route(stanza: Element, handoff?: Handoff) {
@@ -405,6 +406,18 @@ export class ModuleManager {
         cleanups.push(core.commands.add(commandName, host, command, name));
       },
       stores: core.stores,
+      sessionState<T>(): SessionState<T> {
+        const table = new SessionTable<T>();
+        // First, so a session starts empty before any handler sets something; late, so the
+        // module's own handlers still read the entry of a session that ends.
+        ctx.hook("sm_register_connection", ({ session }) => table.bound(session.jid), "first");
+        ctx.hook(
+          "sm_remove_connection",
+          ({ session }) => table.ended(session.jid, core.sm.get(session.jid) !== undefined),
+          "late",
+        );
+        return table;
+      },
       keyval: <T extends Json>(store: string) => new KeyvalStore<T>(core.storage.db, store),
       map: <T extends Json>(store: string) => new MapStore<T>(core.storage.db, store),
       migrate(migrations) {

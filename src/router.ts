@@ -8,38 +8,53 @@ import { isModuleFault } from "./module-fault.js";
 import type { Handoff } from "./handoff.js";
 import { isPromise, type MaybePromise } from "./maybe.js";
 
-/**
- * The router: picks where a stanza goes by the domain of its `to` (design: local host, later
- * services such as conference.* and remote servers over s2s). Every stanza it cannot deliver is
- * bounced to the sender with the error the RFC names; nothing is dropped without a rule saying so.
- */
 export type ServiceHandler = (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void;
 
+/**
+ * Where the stanzas for one domain go. Routes name their target by address: a host's sessions
+ * are found by full JID in delivery.ts, never held here. Remote domains (s2s) and other cluster
+ * nodes will be further kinds of this union; only `route()` below has to learn them.
+ */
+export type Route =
+  /** A host this server serves: its users and the server itself (delivery.ts). */
+  | { readonly kind: "local"; readonly delivery: Pick<LocalDelivery, "deliver"> }
+  /** A domain a module serves whole (e.g. conference.example.org, mod_muc). */
+  | { readonly kind: "service"; readonly handler: ServiceHandler };
+
+/**
+ * The router: picks where a stanza goes by the domain of its `to`, from one table. Every stanza
+ * it cannot deliver is bounced to the sender with the error the RFC names; nothing is dropped
+ * without a rule saying so.
+ */
 export class Router {
-  private local: LocalDelivery | null = null;
-  /** Domains served by a module (e.g. conference.example.org), not by the session manager. */
-  private readonly services = new Map<string, ServiceHandler>();
+  private local: Route | undefined;
+  /** Routes other than the served hosts, by domain. */
+  private readonly routes = new Map<string, Route>();
 
   constructor(
-    private readonly hosts: Set<string>,
+    /** The served hosts: the live set reload_config changes, so it is read, not copied. */
+    private readonly hosts: ReadonlySet<string>,
     private readonly log: Logger,
   ) {}
 
-  attachLocal(local: LocalDelivery): void {
-    this.local = local;
+  attachLocal(delivery: Pick<LocalDelivery, "deliver">): void {
+    this.local = { kind: "local", delivery };
   }
 
-  isLocal(domain: string): boolean {
-    return this.hosts.has(domain) || this.services.has(domain);
+  /** The route for a domain; undefined when nothing here reaches it. */
+  lookup(domain: string): Route | undefined {
+    if (this.hosts.has(domain)) return this.local;
+    return this.routes.get(domain);
   }
 
-  addService(domain: string, handler: ServiceHandler): () => void {
-    if (this.hosts.has(domain) || this.services.has(domain)) {
+  /** Adds a route for a domain no one serves yet; returns its removal. */
+  add(domain: string, route: Route): () => void {
+    if (this.hosts.has(domain) || this.routes.has(domain)) {
       throw new Error(`${domain} is already served`);
     }
-    this.services.set(domain, handler);
+    this.routes.set(domain, route);
     return () => {
-      if (this.services.get(domain) === handler) this.services.delete(domain);
+      if (this.routes.get(domain) === route) this.routes.delete(domain);
     };
   }
 
@@ -49,19 +64,30 @@ export class Router {
    */
   route(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     try {
-      let done: MaybePromise<void>;
-      if (this.hosts.has(to.domain) && this.local) {
-        done = this.local.deliver(stanza, from, to, handoff);
-      } else {
-        const service = this.services.get(to.domain);
-        // RFC 6120 §10.4: no server-to-server yet, so every other domain is unreachable.
-        if (!service) throw new StanzaError("remote-server-not-found", `no route to ${to.domain}`);
-        done = service(stanza, from, to, handoff);
-      }
+      const done = this.send(this.lookup(to.domain), stanza, from, to, handoff);
       // A delivery that waited (storage) may still fail: bounced the same way. Never rejects.
       if (isPromise(done)) return done.catch((err: unknown) => this.bounce(stanza, from, to, err));
     } catch (err) {
       this.bounce(stanza, from, to, err);
+    }
+  }
+
+  private send(
+    route: Route | undefined,
+    stanza: Element,
+    from: JID,
+    to: JID,
+    handoff?: Handoff,
+  ): MaybePromise<void> {
+    // RFC 6120 §10.4: no server-to-server yet, so a domain not in the table is unreachable.
+    if (!route) throw new StanzaError("remote-server-not-found", `no route to ${to.domain}`);
+    switch (route.kind) {
+      case "local":
+        return route.delivery.deliver(stanza, from, to, handoff);
+      case "service":
+        return route.handler(stanza, from, to, handoff);
+      default:
+        return unknownRoute(route);
     }
   }
 
@@ -90,4 +116,9 @@ export class Router {
     reply.attrs.to = from.toString();
     void this.route(reply, to, from);
   }
+}
+
+/** A new kind of route that route() does not handle yet is a compile error here. */
+function unknownRoute(route: never): never {
+  throw new Error(`unknown route ${JSON.stringify(route)}`);
 }

@@ -12,7 +12,7 @@
 // API for other modules (ctx.module<RosterApi>("mod_roster")): read-only views of rosters.
 //
 // Storage: its own tables (store.ts), removed with the account.
-import { defineModule, opt, STOP, parseJID, type SessionHandle } from "../../src/moduleapi.js";
+import { defineModule, opt, STOP, parseJID } from "../../src/moduleapi.js";
 import { rosterGet, rosterSet } from "./iq.js";
 import { addSubscribers, answerProbe, onInitialPresence } from "./presence.js";
 import { NS_PREAPPROVAL, NS_ROSTER, NS_ROSTERVER, Roster } from "./service.js";
@@ -50,8 +50,8 @@ export default defineModule({
       versioning: ctx.options.versioning,
       maxRosterSize: ctx.options.max_roster_size,
     });
-    /** Sessions whose initial presence is on its way to being broadcast. */
-    const becomingAvailable = new WeakSet<SessionHandle>();
+    /** Sessions (full JIDs) whose initial presence is on its way to being broadcast. */
+    const becomingAvailable = ctx.sessionState<true>();
 
     // §2.6.1 and §3.4.1: both are announced once the client has authenticated.
     ctx.hook("c2s_stream_features", ({ features, stage }) => {
@@ -72,7 +72,7 @@ export default defineModule({
         if (stanza.name !== "presence") return;
         const type = stanza.attrs.type;
         if (stanza.attrs.to === undefined) {
-          if (type === undefined && !session.available) becomingAvailable.add(session);
+          if (type === undefined && !session.available) becomingAvailable.set(session.jid, true);
           return;
         }
         if (!isSubscriptionType(type)) return;
@@ -106,8 +106,8 @@ export default defineModule({
       "presence_broadcast",
       ({ session, recipients }) => {
         addSubscribers(roster, session, recipients);
-        if (becomingAvailable.has(session)) {
-          becomingAvailable.delete(session);
+        if (becomingAvailable.has(session.jid)) {
+          becomingAvailable.delete(session.jid);
           onInitialPresence(roster, session);
         }
       },

@@ -39,7 +39,7 @@ export function rosterGet(r: Roster, req: IqRequest): Element | null {
   const cached = req.payload.attrs.ver;
   const versioned = r.options.versioning && cached !== undefined;
   const session = r.ctx.server.session(req.from);
-  if (session) r.markInterested(session, versioned);
+  if (session) r.markInterested(session.jid, versioned);
   const ver = versioned ? r.store.version(user) : undefined;
   if (versioned && cached === ver) return null;
   return xml("query", { xmlns: NS_ROSTER, ver }, ...r.store.items(user).map(itemElement));

@@ -8,7 +8,7 @@ import {
   type Element,
   type ModuleContext,
   type JID,
-  type SessionHandle,
+  type SessionState,
 } from "../../src/moduleapi.js";
 import type { RosterItem, RosterStore } from "./store.js";
 import { copyWith } from "./xml.js";
@@ -32,17 +32,19 @@ interface Interest {
 export class Roster {
   /**
    * "Interested resources" (RFC 6121 §2.1.6): sessions that requested the roster, and so get
-   * roster pushes. Gone with the session.
+   * roster pushes, by full JID. Gone with the session.
    */
-  private readonly interested = new WeakMap<SessionHandle, Interest>();
+  private readonly interested: SessionState<Interest>;
 
   constructor(
     readonly ctx: ModuleContext<unknown>,
     readonly store: RosterStore,
     readonly options: RosterOptions,
-  ) {}
+  ) {
+    this.interested = ctx.sessionState<Interest>();
+  }
 
-  markInterested(session: SessionHandle, versioned: boolean): void {
+  markInterested(session: JID, versioned: boolean): void {
     this.interested.set(session, { versioned });
   }
 
@@ -88,7 +90,7 @@ export class Roster {
    */
   private push(user: JID, item: Element, ver: string): void {
     for (const s of this.ctx.server.sessions(user)) {
-      const interest = this.interested.get(s);
+      const interest = this.interested.get(s.jid);
       if (!interest) continue;
       const versioned = interest.versioned && this.options.versioning;
       s.deliver(
@@ -112,7 +114,7 @@ export class Roster {
    */
   deliverToInterested(user: JID, stanza: Element): void {
     for (const s of this.ctx.server.sessions(user)) {
-      if (this.interested.has(s) || s.available) s.deliver(copyWith(stanza, {}));
+      if (this.interested.has(s.jid) || s.available) s.deliver(copyWith(stanza, {}));
     }
   }
 

@@ -124,6 +124,33 @@ describe("mod_carbons (XEP-0280)", () => {
     });
   });
 
+  describe("a session that takes over a resource (RFC 6120 §7.7.2.2)", () => {
+    it("starts with carbons disabled even though the session it replaced enabled them; enabling works", async () => {
+      const old = await login("alice", "a");
+      const conflict = new Promise<string | undefined>((resolve) => {
+        old.xmpp.on("nonza", (el: Element) => {
+          if (el.name === "stream:error") resolve(el.getChildElements()[0]?.name);
+        });
+        old.xmpp.on("error", (err: { condition?: string }) => resolve(err.condition));
+      });
+      await enable(old);
+      const fresh = await login("alice", "a");
+      assert.equal(await conflict, "conflict", "the old session is replaced");
+      const other = await login("alice", "b");
+      const bob = await login("bob", "x");
+      // §7: a message to another resource is copied to every enabled one; not yet to `fresh`.
+      const msg = (): Element =>
+        xml("message", { to: other.jid, type: "chat" }, xml("body", {}, "hi"));
+      await exchange(bob, other, msg());
+      await assertNoCarbon(fresh, bob);
+      await enable(fresh);
+      await exchange(bob, other, msg());
+      const carbon = await fresh.next(isCarbon);
+      assert.equal(carbon.attrs.to, "alice@localhost/a");
+      assert.equal(forwarded(carbon, "received").attrs.to, "alice@localhost/b");
+    });
+  });
+
   describe("sent messages (§8)", () => {
     it("copies a chat message to the sender's other enabled resources as <sent/>, from the bare JID", async () => {
       const a = await login("alice", "a"); // carbons not enabled: copies are made anyway (§8)
