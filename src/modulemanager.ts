@@ -1,31 +1,13 @@
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { xml, type Element } from "@xmpp/xml";
-import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/errors.js";
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
 import type { CoreContext } from "./context.js";
-import {
-  HOOK_HOST,
-  STOP,
-  type HookHandler,
-  type HookMap,
-  type HookName,
-  type HookPhase,
-} from "./hooks.js";
-import { parseJID, type JID } from "./jid.js";
 import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-options.js";
-import type { ExtensionEvents, ModuleContext, ParleyModule, ServerView } from "./moduleapi.js";
-import { KeyvalStore, MapStore, type Json } from "./storage/keyval.js";
-import type { Logger } from "./log.js";
-import { AccountStore } from "./auth/accounts.js";
-import { parseStoredXml } from "./xml/stored.js";
-import { Fanout } from "./xml/fanout.js";
-import type { Handoff } from "./handoff.js";
-import { isPromise, then, type MaybePromise } from "./maybe.js";
-import { ModuleFault, isModuleFault } from "./module-fault.js";
-import { SessionTable, type SessionState } from "./session-state.js";
+import type { ModuleContext, ParleyModule } from "./moduleapi.js";
+import { ModuleFault } from "./module-fault.js";
+import { EventBus, moduleContext } from "./module-context.js";
 
 export { ModuleFault };
 
@@ -42,27 +24,6 @@ interface Running {
   ctx: ModuleContext<Record<string, unknown>>;
   cleanups: (() => void | Promise<void>)[];
   exports: unknown;
-}
-
-/** Extension events, shared by all modules of the server. */
-class EventBus {
-  private readonly handlers = new Map<string, { owner: string; fn: (p: unknown) => void }[]>();
-  on(event: string, owner: string, fn: (p: unknown) => void): void {
-    const list = this.handlers.get(event) ?? [];
-    list.push({ owner, fn });
-    this.handlers.set(event, list);
-  }
-  emit(event: string, payload: unknown): void {
-    for (const h of [...(this.handlers.get(event) ?? [])]) h.fn(payload);
-  }
-  removeOwner(owner: string): void {
-    for (const [event, list] of this.handlers) {
-      this.handlers.set(
-        event,
-        list.filter((h) => h.owner !== owner),
-      );
-    }
-  }
 }
 
 /**
@@ -237,7 +198,19 @@ export class ModuleManager {
       module,
       host,
       raw: JSON.stringify(raw),
-      ctx: this.context(host, module.name, owner, options, log, cleanups),
+      ctx: moduleContext(
+        this.core,
+        {
+          events: this.events,
+          exportsOf: (h, other) => this.running.get(ModuleManager.key(h, other))?.exports,
+        },
+        host,
+        module.name,
+        owner,
+        options,
+        log,
+        cleanups,
+      ),
       cleanups,
       exports: undefined,
     };
@@ -279,216 +252,6 @@ export class ModuleManager {
     this.events.removeOwner(owner);
     r.ctx.log.debug("module stopped");
   }
-
-  private context(
-    host: string,
-    name: string,
-    owner: string,
-    options: Record<string, unknown>,
-    log: Logger,
-    cleanups: (() => void | Promise<void>)[],
-  ): ModuleContext<Record<string, unknown>> {
-    const core = this.core;
-    const guard =
-      <A extends unknown[], R>(fn: (...args: A) => R) =>
-      (...args: A): R => {
-        try {
-          return fn(...args);
-        } catch (err) {
-          if (isModuleFault(err) || isStanzaLevel(err)) throw err;
-          log.error({ err }, "module handler failed");
-          throw new ModuleFault(name, err);
-        }
-      };
-    /** guard(), and for a handler that waits, the same for its rejection. */
-    const guardMaybe =
-      <A extends unknown[], R>(fn: (...args: A) => R) =>
-      (...args: A): R => {
-        const out = guard(fn)(...args);
-        if (!isPromise(out)) return out;
-        return out.catch((err: unknown) => {
-          if (isModuleFault(err) || isStanzaLevel(err)) throw err;
-          log.error({ err }, "module handler failed");
-          throw new ModuleFault(name, err);
-        }) as R;
-      };
-    const server: ServerView = {
-      hosts: core.hosts,
-      startedAt: core.startedAt,
-      sessions: (bare) => core.sm.resources(bare),
-      availableSessions: (bare) => core.sm.available(bare),
-      session: (full) => core.sm.get(full),
-      userExists: (u, h) => core.accounts.exists(u, h),
-      allSessions: () => core.sm.all(),
-      discoInfo: (target) => ({
-        identities: core.disco.identitiesOf(host, target),
-        features: core.disco.featuresOf(host, target),
-      }),
-      discoItems: () => core.disco.itemsOf(host),
-    };
-    const ctx: ModuleContext<Record<string, unknown>> = {
-      name,
-      host,
-      options,
-      log,
-      server,
-      xml,
-      StanzaError,
-      StreamError,
-      STOP,
-      parseXml: parseStoredXml,
-      fanout: (base) => new Fanout(base),
-      accounts: {
-        exists: (u, h) => core.accounts.exists(u, h),
-        register: (u, h, p) => core.accounts.register(u, h, p),
-        changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
-        unregister: (u, h) => then(removeAccount(core, u, h), () => undefined),
-      },
-      run: (hook, payload) => core.hooks.run(hook, payload),
-      runAsync: (hook, payload) => core.hooks.runAsync(hook, payload),
-      streamManagement(smOptions) {
-        core.streamMgmt.set(host, smOptions);
-        cleanups.push(() => {
-          if (core.streamMgmt.get(host) === smOptions) core.streamMgmt.delete(host);
-        });
-      },
-      hook<K extends HookName>(hook: K, handler: HookHandler<K>, phase: HookPhase = "handle") {
-        const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
-        const wrapped = guardMaybe((p: HookMap[K]) =>
-          hostOf(p) === host ? handler(p) : undefined,
-        ) as HookHandler<K>;
-        core.hooks.add(hook, wrapped, { phase, owner });
-      },
-      iq(type, xmlns, elName, handler, target = "host") {
-        core.iq.add(
-          host,
-          target,
-          type,
-          xmlns,
-          elName,
-          (req) => {
-            try {
-              const out = handler(req);
-              if (out instanceof Promise) {
-                return out.catch((err: unknown) => {
-                  if (isStanzaLevel(err)) throw err;
-                  log.error({ err }, "module IQ handler failed");
-                  throw new ModuleFault(name, err);
-                });
-              }
-              return out;
-            } catch (err) {
-              if (isStanzaLevel(err)) throw err;
-              log.error({ err }, "module IQ handler failed");
-              throw new ModuleFault(name, err);
-            }
-          },
-          owner,
-        );
-      },
-      feature: (ns, target = "host") => core.disco.addFeature(host, target, ns, owner),
-      identity: (identity, target = "host") =>
-        core.disco.addIdentity(host, target, identity, owner),
-      item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
-      service(domain, handler) {
-        const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
-        cleanups.push(remove);
-      },
-      route(stanza: Element, handoff?: Handoff) {
-        const { from, to } = addresses(stanza);
-        core.router.route(stanza, from, to, handoff);
-      },
-      bounce(stanza: Element, error: unknown) {
-        const { from, to } = addresses(stanza);
-        core.router.bounce(stanza, from, to, error);
-      },
-      command(commandName, command) {
-        cleanups.push(core.commands.add(commandName, host, command, name));
-      },
-      stores: core.stores,
-      sessionState<T>(): SessionState<T> {
-        const table = new SessionTable<T>();
-        // First, so a session starts empty before any handler sets something; late, so the
-        // module's own handlers still read the entry of a session that ends.
-        ctx.hook("sm_register_connection", ({ session }) => table.bound(session.jid), "first");
-        ctx.hook(
-          "sm_remove_connection",
-          ({ session }) => table.ended(session.jid, core.sm.get(session.jid) !== undefined),
-          "late",
-        );
-        return table;
-      },
-      keyval: <T extends Json>(store: string) => new KeyvalStore<T>(core.storage.db, store),
-      map: <T extends Json>(store: string) => new MapStore<T>(core.storage.db, store),
-      migrate(migrations) {
-        core.storage.migrate(name, migrations);
-        return core.storage.db;
-      },
-      setTimeout(fn, ms) {
-        const t = setTimeout(guardTimer(fn, log), ms);
-        t.unref();
-        const cancel = (): void => clearTimeout(t);
-        cleanups.push(cancel);
-        return cancel;
-      },
-      setInterval(fn, ms) {
-        const t = setInterval(guardTimer(fn, log), ms);
-        t.unref();
-        const cancel = (): void => clearInterval(t);
-        cleanups.push(cancel);
-        return cancel;
-      },
-      onStop: (fn) => cleanups.push(fn),
-      on: <K extends keyof ExtensionEvents>(event: K, handler: (p: ExtensionEvents[K]) => void) =>
-        this.events.on(String(event), owner, guard(handler as (p: unknown) => void)),
-      emit: <K extends keyof ExtensionEvents>(event: K, payload: ExtensionEvents[K]) =>
-        this.events.emit(String(event), payload),
-      module: <T>(other: string) =>
-        this.running.get(ModuleManager.key(host, other))?.exports as T | undefined,
-    };
-    return ctx;
-  }
-}
-
-/**
- * Removes an account while the server runs: storage, module state (which may wait for its own
- * storage), then the sessions. Resolves with how many sessions were closed.
- */
-export function removeAccount(
-  core: CoreContext,
-  username: string,
-  host: string,
-): MaybePromise<number> {
-  const user = AccountStore.prepUsername(username);
-  core.accounts.unregister(user, host);
-  return then(core.hooks.runAsync("remove_user", { username: user, host }), () => {
-    const sessions = core.sm.resources(`${user}@${host}`);
-    for (const s of sessions) {
-      s.close(new StreamError("not-authorized", "the account was removed"));
-    }
-    return sessions.length;
-  });
-}
-
-function addresses(stanza: Element): { from: JID; to: JID } {
-  const { from, to } = stanza.attrs;
-  if (!from || !to) throw new Error("a routed stanza needs both 'from' and 'to'");
-  return { from: parseJID(from), to: parseJID(to) };
-}
-
-/** StanzaErrors and StreamErrors are a module's answers, not its failures. */
-function isStanzaLevel(err: unknown): boolean {
-  return isStanzaError(err) || isStreamError(err);
-}
-
-function guardTimer(fn: () => void, log: Logger): () => void {
-  return () => {
-    try {
-      fn();
-    } catch (err) {
-      log.error({ err }, "module timer failed");
-    }
-  };
 }
 
 function builtinFile(name: string): string | undefined {

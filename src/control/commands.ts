@@ -1,7 +1,7 @@
 import { StreamError } from "../xmpp/errors.js";
 import { makeJID } from "../jid.js";
 import type { CoreContext } from "../context.js";
-import { removeAccount } from "../modulemanager.js";
+import { removeAccount } from "../module-context.js";
 import { isBusyError } from "../storage/sqlite.js";
 import type { ControlHandler } from "./server.js";
 import type { ControlResponse } from "./protocol.js";

@@ -2,7 +2,7 @@
 // unsubscription, pre-approval) and the state tables of Appendix A, through real clients.
 import { strict as assert } from "node:assert";
 import { startTestServer, xml, type TestClient, type TestServer } from "../../src/testkit/index.js";
-import { removeAccount } from "../../src/modulemanager.js";
+import { removeAccount } from "../../src/module-context.js";
 import { nextState, type SubState } from "../../modules/mod_roster/subscription.js";
 import {
   assertNone,
