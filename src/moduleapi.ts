@@ -55,6 +55,18 @@ export type { Handoff } from "./handoff.js";
 export { JID, JIDError, parseJID, makeJID, prepLocalpart, prepResourcepart } from "./jid.js";
 export { errorReply, iqResult, iqPayload, stanzaKind, type StanzaKind } from "./stanza.js";
 export { nickname, nicknameKey } from "./precis.js";
+// Data forms (XEP-0004) and result set paging (XEP-0059), for MUC, MAM, pubsub and the like.
+export { NS_XDATA, buildForm, parseForm, SubmittedForm } from "./xmpp/forms.js";
+export type {
+  FieldType,
+  FormFieldSpec,
+  FormOption,
+  FormSpec,
+  FormType,
+  ParseFormOptions,
+} from "./xmpp/forms.js";
+export { NS_RSM, buildRsm, paginate, parseRsm } from "./xmpp/rsm.js";
+export type { ParseRsmOptions, RsmRequest, RsmResult } from "./xmpp/rsm.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
 export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
