@@ -18,7 +18,7 @@ export function ownerGet(svc: MucService, room: Room, from: JID): Element {
   return svc.ctx.xml(
     "query",
     { xmlns: NS_MUC_OWNER },
-    configForm(svc.ctx.xml, room.config, svc.options.max_users),
+    configForm(room.config, svc.options.max_users),
   );
 }
 
