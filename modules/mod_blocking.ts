@@ -23,10 +23,14 @@ import {
   errorReply,
   type JID,
   type SessionHandle,
+  then,
+  type MaybePromise,
 } from "../src/moduleapi.js";
 
 const NS_BLOCKING = "urn:xmpp:blocking";
 const NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors";
+
+const NONE: ReadonlySet<string> = new Set();
 
 export default defineModule({
   name: "mod_blocking",
@@ -50,13 +54,13 @@ export default defineModule({
       "get",
       NS_BLOCKING,
       "blocklist",
-      (req) => {
+      async (req) => {
         const user = owner(req);
         const session = ctx.server.session(req.from);
         if (session) fetched.set(session.jid, true);
         const reply = xml("blocklist", { xmlns: NS_BLOCKING });
         // §3.2: one item per blocked JID; an empty element when there is none.
-        for (const jid of [...listOf(user)].sort()) reply.c("item", { jid });
+        for (const jid of [...(await listOf(user))].sort()) reply.c("item", { jid });
         return reply;
       },
       "account",
@@ -66,21 +70,19 @@ export default defineModule({
       "set",
       NS_BLOCKING,
       "block",
-      (req) => {
+      async (req) => {
         const user = owner(req);
         const jids = items(req.payload);
         // §3.3: a block with no item is a bad request.
         if (jids.length === 0) throw new StanzaError("bad-request", "name at least one JID");
-        const list = listOf(user);
+        const list = await listOf(user);
         const added = jids.filter((j) => !list.has(j));
         if (added.length === 0) return null;
         // §3.3: contacts who had the user's presence get unavailable. Who they are is asked
         // before the list changes, while the presence_broadcast filter still lets them through.
         const unavailable = presenceTargets(user, new Set(added));
-        for (const jid of added) {
-          store.set(ctx.host, user, jid, true);
-          list.add(jid);
-        }
+        for (const jid of added) list.add(jid);
+        await Promise.all(added.map((jid) => store.set(ctx.host, user, jid, true)));
         for (const { session, to } of unavailable) {
           ctx.route(xml("presence", { type: "unavailable", from: session.jid.toString(), to }));
         }
@@ -94,17 +96,15 @@ export default defineModule({
       "set",
       NS_BLOCKING,
       "unblock",
-      (req) => {
+      async (req) => {
         const user = owner(req);
         const jids = items(req.payload);
-        const list = listOf(user);
+        const list = await listOf(user);
         // §3.5: an unblock without items unblocks everyone.
         const removed = jids.length === 0 ? [...list] : jids.filter((j) => list.has(j));
         if (removed.length === 0) return null;
-        for (const jid of removed) {
-          store.delete(ctx.host, user, jid);
-          list.delete(jid);
-        }
+        for (const jid of removed) list.delete(jid);
+        await Promise.all(removed.map((jid) => store.delete(ctx.host, user, jid)));
         // §3.4: contacts allowed to see the user's presence get it again.
         for (const { session, to } of presenceTargets(user, new Set(removed))) {
           const presence = copy(session.presence!);
@@ -125,15 +125,18 @@ export default defineModule({
     ctx.hook(
       "local_delivery",
       ({ from, to, stanza }) => {
-        if (!blocks(to.local, from)) return;
-        const type = stanza.attrs.type;
-        if (stanza.name === "message" && type !== "error") {
-          throw new StanzaError("service-unavailable");
-        }
-        if (stanza.name === "iq" && (type === "get" || type === "set")) {
-          throw new StanzaError("service-unavailable");
-        }
-        return ctx.STOP; // presence of any type, IQ results and errors: silently dropped
+        // Answered from memory for a user online (the common case); read for one offline.
+        return then(blocks(to.local, from), (blocked) => {
+          if (!blocked) return;
+          const type = stanza.attrs.type;
+          if (stanza.name === "message" && type !== "error") {
+            throw new StanzaError("service-unavailable");
+          }
+          if (stanza.name === "iq" && (type === "get" || type === "set")) {
+            throw new StanzaError("service-unavailable");
+          }
+          return ctx.STOP; // presence of any type, IQ results and errors: silently dropped
+        });
       },
       "guard",
     );
@@ -144,27 +147,36 @@ export default defineModule({
       ({ session, stanza }) => {
         const to = stanza.attrs.to;
         const target = to === undefined ? null : tryParse(to);
-        if (!target || !blocks(session.jid.local, target)) return;
-        const type = stanza.attrs.type;
-        // An error (or an IQ result) is never answered with an error (RFC 6120 §8.3.1).
-        if (type !== "error" && !(stanza.name === "iq" && type === "result")) {
-          const reply = errorReply(stanza, new StanzaError("not-acceptable", undefined, "cancel"));
-          if (reply) {
-            reply.getChild("error")!.c("blocked", { xmlns: NS_BLOCKING_ERRORS });
-            session.deliver(reply);
-          }
-        }
-        return ctx.STOP;
+        if (!target) return;
+        return then(blocks(session.jid.local, target), (blocked) => {
+          if (!blocked) return;
+          return refuse(session, stanza);
+        });
       },
       "guard",
     );
+
+    /** §3.3: the user learns that a stanza to a JID they blocked was not sent. */
+    function refuse(session: SessionHandle, stanza: Element): typeof ctx.STOP {
+      const type = stanza.attrs.type;
+      // An error (or an IQ result) is never answered with an error (RFC 6120 §8.3.1).
+      if (type !== "error" && !(stanza.name === "iq" && type === "result")) {
+        const reply = errorReply(stanza, new StanzaError("not-acceptable", undefined, "cancel"));
+        if (reply) {
+          reply.getChild("error")!.c("blocked", { xmlns: NS_BLOCKING_ERRORS });
+          session.deliver(reply);
+        }
+      }
+      return ctx.STOP;
+    }
 
     // The user's broadcast presence does not go to blocked JIDs. Runs after the handlers that
     // add recipients (the roster's subscribers).
     ctx.hook(
       "presence_broadcast",
       ({ session, recipients }) => {
-        const list = listOf(session.jid.local);
+        // The user is online, so the list was loaded when the session bound (below).
+        const list = cache.get(session.jid.local) ?? NONE;
         if (list.size === 0) return;
         for (const r of [...recipients]) {
           const jid = tryParse(r);
@@ -173,6 +185,11 @@ export default defineModule({
       },
       "late",
     );
+
+    // A session's list is in memory from its bind on, so the hooks above answer at once.
+    ctx.hook("sm_register_connection", async ({ session }) => {
+      await listOf(session.jid.local);
+    });
 
     ctx.hook("sm_remove_connection", ({ session }) => {
       const bare = session.jid.bare().toString();
@@ -205,19 +222,23 @@ export default defineModule({
       return [...out];
     }
 
-    function listOf(user: string): Set<string> {
+    /** The user's list: from memory while they are online, else read from the store. */
+    function listOf(user: string): MaybePromise<Set<string>> {
       // Looked up for every stanza delivered: keyed by the local part, no string to build.
       const cached = cache.get(user);
       if (cached) return cached;
-      const list = new Set(store.all(ctx.host, user).keys());
-      if (ctx.server.sessions(`${user}@${ctx.host}`).length > 0) cache.set(user, list);
-      return list;
+      return store.all(ctx.host, user).then((stored) => {
+        const now = cache.get(user); // another read may have finished first
+        if (now) return now;
+        const list = new Set(stored.keys());
+        if (ctx.server.sessions(`${user}@${ctx.host}`).length > 0) cache.set(user, list);
+        return list;
+      });
     }
 
     /** Whether `user` (on this host) blocked `jid`. */
-    function blocks(user: string, jid: JID): boolean {
-      const list = listOf(user);
-      return list.size > 0 && matches(list, user, jid);
+    function blocks(user: string, jid: JID): MaybePromise<boolean> {
+      return then(listOf(user), (list) => list.size > 0 && matches(list, user, jid));
     }
 
     /**
@@ -225,7 +246,7 @@ export default defineModule({
      * everything at it and at its subdomains. The user and their own server are never blocked,
      * so a user who blocks their own domain still gets the server's answers.
      */
-    function matches(list: Set<string>, user: string, jid: JID): boolean {
+    function matches(list: ReadonlySet<string>, user: string, jid: JID): boolean {
       if (jid.domain === ctx.host && (jid.local === user || jid.local === "")) return false;
       if (list.has(jid.toString())) return true;
       if (jid.local !== "" && list.has(`${jid.local}@${jid.domain}`)) return true;

@@ -48,14 +48,14 @@ export default defineModule({
       "get",
       NS_LAST,
       "query",
-      (req) => {
+      async (req) => {
         // §3 and §8: only to whoever may see the user's presence; forbidden to anyone else.
         if (!maySeePresence(ctx, req.to, req.from)) throw new ctx.StanzaError("forbidden");
         // §3: a user with an available resource is active now.
         if (ctx.server.availableSessions(req.to).length > 0) {
           return xml("query", { xmlns: NS_LAST, seconds: 0 });
         }
-        const last = store.get(req.to.domain, req.to.local);
+        const last = await store.get(req.to.domain, req.to.local);
         // Never seen leaving (e.g. registered but never logged in): nothing to tell. §3 names
         // no error for this; service-unavailable is what ejabberd answers.
         if (!last) throw new ctx.StanzaError("service-unavailable", "no last activity recorded");
@@ -67,7 +67,10 @@ export default defineModule({
 
     const record = (session: SessionHandle): void => {
       const status = leavingStatus.get(session.jid) ?? "";
-      store.set(session.jid.domain, session.jid.local, { at: Date.now(), status });
+      // Not waited for: a lost write only makes the answer older (XEP-0012 §7).
+      store
+        .set(session.jid.domain, session.jid.local, { at: Date.now(), status })
+        .catch((err: unknown) => ctx.log.error({ err }, "could not record the last logout"));
     };
 
     // The status text of the last unavailable presence (§3). In the first phase, because a

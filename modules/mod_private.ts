@@ -58,7 +58,7 @@ export default defineModule({
       "get",
       NS_PRIVATE,
       "query",
-      (req) => {
+      async (req) => {
         const { fragments, user } = checkRequest(req);
         const reply = xml("query", { xmlns: NS_PRIVATE });
         const seen = new Set<string>();
@@ -66,7 +66,7 @@ export default defineModule({
           const key = keyOf(el);
           if (seen.has(key)) continue;
           seen.add(key);
-          const stored = store.get(ctx.host, user, key);
+          const stored = await store.get(ctx.host, user, key);
           // Nothing stored: the requested element comes back as it was asked for (§2.3).
           if (!stored) reply.append(new Element(el.name, withInheritedDecls(el, el.attrs)));
           else for (const text of stored) reply.append(ctx.parseXml(text));
@@ -80,14 +80,14 @@ export default defineModule({
       "set",
       NS_PRIVATE,
       "query",
-      (req) => {
+      async (req) => {
         const { fragments, user } = checkRequest(req);
         const byKey = new Map<string, Element[]>();
         for (const el of fragments) byKey.set(keyOf(el), [...(byKey.get(keyOf(el)) ?? []), el]);
         for (const [key, els] of byKey) {
           // Storing an empty element is how clients clear their data; keep no row for it.
-          if (els.length === 1 && isEmpty(els[0]!)) store.delete(ctx.host, user, key);
-          else store.set(ctx.host, user, key, els.map(serialize));
+          if (els.length === 1 && isEmpty(els[0]!)) await store.delete(ctx.host, user, key);
+          else await store.set(ctx.host, user, key, els.map(serialize));
         }
         return null;
       },

@@ -50,8 +50,8 @@ export default defineModule({
       "get",
       NS_VCARD,
       "vCard",
-      (req) => {
-        const text = store.get(ctx.host, req.to.local);
+      async (req) => {
+        const text = await store.get(ctx.host, req.to.local);
         if (text !== undefined) return ctx.parseXml(text);
         // §3.1: to its owner, "no vCard" may be an empty vCard, which clients take best.
         if (req.from.bare().equals(req.to)) return xml("vCard", { xmlns: NS_VCARD });
@@ -66,7 +66,7 @@ export default defineModule({
       "set",
       NS_VCARD,
       "vCard",
-      (req) => {
+      async (req) => {
         // §3.2: only the owner may change a vCard; forbidden for anyone else.
         if (!req.from.bare().equals(req.to)) {
           throw new StanzaError("forbidden", "you may only change your own vCard");
@@ -79,8 +79,9 @@ export default defineModule({
           );
         }
         // §3.2: the set replaces the whole vCard; an empty one leaves nothing to keep.
-        if (req.payload.getChildElements().length === 0) store.delete(ctx.host, req.to.local);
-        else store.set(ctx.host, req.to.local, text);
+        // The result goes out once the change is stored.
+        if (req.payload.getChildElements().length === 0) await store.delete(ctx.host, req.to.local);
+        else await store.set(ctx.host, req.to.local, text);
         return null;
       },
       "account",

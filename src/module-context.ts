@@ -11,7 +11,7 @@ import {
 } from "./hooks.js";
 import { parseJID, type JID } from "./jid.js";
 import type { ExtensionEvents, ModuleContext, ServerView } from "./moduleapi.js";
-import { KeyvalStore, MapStore, type Json } from "./storage/keyval.js";
+import type { Json } from "./storage/stores.js";
 import type { Logger } from "./log.js";
 import { AccountStore } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
@@ -163,8 +163,8 @@ export function moduleContext(
       );
       return table;
     },
-    keyval: <T extends Json>(store: string) => new KeyvalStore<T>(core.storage.db, store),
-    map: <T extends Json>(store: string) => new MapStore<T>(core.storage.db, store),
+    keyval: <T extends Json>(store: string) => core.stores.keyval<T>(store),
+    map: <T extends Json>(store: string) => core.stores.map<T>(store),
     migrate(migrations) {
       core.storage.migrate(name, migrations);
       return core.storage.db;

@@ -16,7 +16,7 @@ import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
-import type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
+import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
@@ -40,7 +40,7 @@ export type {
   AsyncHookName,
   SyncHookName,
 } from "./hooks.js";
-export type { MaybePromise } from "./maybe.js";
+export { then, isPromise, type MaybePromise } from "./maybe.js";
 export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
@@ -68,7 +68,7 @@ export type {
 export { NS_RSM, buildRsm, paginate, parseRsm } from "./xmpp/rsm.js";
 export type { ParseRsmOptions, RsmRequest, RsmResult } from "./xmpp/rsm.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
-export type { Json, KeyvalStore, MapStore } from "./storage/keyval.js";
+export type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
 export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";

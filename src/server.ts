@@ -23,7 +23,7 @@ import { DiscoRegistry } from "./disco.js";
 import { ModuleManager } from "./modulemanager.js";
 import { Metrics } from "./metrics.js";
 import { AdminCommands } from "./admin-commands.js";
-import { SqliteOfflineStore } from "./storage/sqlite/offline.js";
+import { sqliteStores } from "./storage/sqlite/index.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -101,7 +101,7 @@ export class Server {
         resumable,
         metrics,
         commands: new AdminCommands(),
-        stores: { offline: new SqliteOfflineStore(storage.db) },
+        stores: sqliteStores(storage.db),
       };
       const server = new Server(ctx, storage, connections);
       try {

@@ -37,13 +37,13 @@ export default {
     // So clients can see in disco#info that the query below is served.
     ctx.feature(NS);
 
-    // Presence a client broadcasts (no 'to'): initial presence, updates, unavailable. The
-    // keyval entry makes the welcome a once-per-account event, across logins and restarts.
-    ctx.hook("presence_broadcast", ({ session, stanza }) => {
-      if (stanza.attrs.type !== undefined) return; // only available presence
+    // A session's initial presence (RFC 6121 §4.2). The keyval entry makes the welcome a
+    // once-per-account event, across logins and restarts. Stores are async (the database may
+    // be PostgreSQL); user_available is one of the hooks whose handlers may wait.
+    ctx.hook("user_available", async ({ session }) => {
       const user = session.jid.local;
-      if (welcomed.get(ctx.host, user) !== undefined) return;
-      welcomed.set(ctx.host, user, Date.now());
+      if ((await welcomed.get(ctx.host, user)) !== undefined) return;
+      await welcomed.set(ctx.host, user, Date.now());
       ctx.route(
         ctx.xml(
           "message",

@@ -3,7 +3,31 @@
 // driver over the network fits; the SQLite driver answers at once. One conformance suite runs
 // each interface against every driver (test/storage/).
 //
-// Areas move here one at a time; offline messages first (mod_offline).
+// Areas move here one at a time: offline messages (mod_offline), then the keyval and map
+// stores modules keep small per-user (or per-host) values in.
+
+/** A JSON-serializable value, the unit the keyval and map stores hold. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/**
+ * One value per user, in a named store (a module's name). `username` "" is the host itself: one
+ * value per host (no account has an empty name, RFC 7622 §3.3).
+ */
+export interface KeyvalStore<T extends Json = Json> {
+  get(host: string, username: string): Promise<T | undefined>;
+  set(host: string, username: string, value: T): Promise<void>;
+  delete(host: string, username: string): Promise<void>;
+}
+
+/** Many values per user (or host, with username ""), each under a key. */
+export interface MapStore<T extends Json = Json> {
+  get(host: string, username: string, key: string): Promise<T | undefined>;
+  /** Every key and value, sorted by key. */
+  all(host: string, username: string): Promise<Map<string, T>>;
+  set(host: string, username: string, key: string, value: T): Promise<void>;
+  delete(host: string, username: string, key: string): Promise<void>;
+  clear(host: string, username: string): Promise<void>;
+}
 
 /** One message waiting for a user who was offline (XEP-0160). */
 export interface OfflineRow {
@@ -45,4 +69,6 @@ export interface OfflineStore {
 /** Every typed store, from one driver. */
 export interface Stores {
   readonly offline: OfflineStore;
+  keyval<T extends Json>(store: string): KeyvalStore<T>;
+  map<T extends Json>(store: string): MapStore<T>;
 }

@@ -357,3 +357,35 @@ describe("mod_blocking (XEP-0191)", () => {
     });
   });
 });
+
+describe("mod_blocking while the blocking user is offline (XEP-0191 §3.3)", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ modules: { mod_blocking: {}, mod_offline: {}, mod_ping: {} } });
+  });
+  after(async () => t.stop());
+
+  it("reads the list from storage: a blocked sender's message is refused, not stored", async () => {
+    const carol = await t.client("carol");
+    await block(carol, "dan@localhost");
+    await carol.stop(); // carol is offline now: her list is no longer in memory
+    const dan = await t.client("dan");
+    const eve = await t.client("eve");
+    await dan.send(xml("message", { to: "carol@localhost", id: "b1" }, xml("body", {}, "hi")));
+    const err = await dan.next((el) => el.name === "message" && el.attrs.id === "b1");
+    assert.equal(errorCondition(err), "service-unavailable");
+    // Someone carol did not block is stored for her as usual: no error comes back.
+    await eve.send(xml("message", { to: "carol@localhost", id: "b2" }, xml("body", {}, "hi")));
+    await sync(eve);
+    await assertNotReceived(eve, eve, (el) => el.attrs.id === "b2" && el.attrs.type === "error");
+    // Stored with the turn's group commit: wait for it.
+    const stored = (): number =>
+      (
+        t.server.ctx.storage.db
+          .prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE username = 'carol'")
+          .get() as { n: number }
+      ).n;
+    for (let i = 0; i < 100 && stored() === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(stored(), 1);
+  });
+});

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { SqliteStorage } from "../../src/storage/sqlite.js";
-import { SqliteOfflineStore } from "../../src/storage/sqlite/offline.js";
-import { PgOfflineStore } from "../../src/storage/pg/offline.js";
+import { sqliteStores } from "../../src/storage/sqlite/index.js";
+import { pgStores } from "../../src/storage/pg/index.js";
 import type { Stores } from "../../src/storage/stores.js";
 import { pgCluster } from "../helpers/postgres.js";
 
@@ -33,7 +33,7 @@ const sqlite: Driver = {
     const dir = mkdtempSync(join(tmpdir(), "parley-store-"));
     const storage = new SqliteStorage(join(dir, "parley.db"));
     return {
-      stores: { offline: new SqliteOfflineStore(storage.db) },
+      stores: sqliteStores(storage.db),
       async addUser(host, username) {
         storage.db
           .prepare("INSERT INTO users (host, username, created_at) VALUES (?, ?, ?)")
@@ -56,7 +56,7 @@ const postgres: Driver = {
     const cluster = await pgCluster();
     const pool = new pg.Pool(cluster.config(await cluster.createDatabase("stores")));
     return {
-      stores: { offline: await PgOfflineStore.open(pool) },
+      stores: await pgStores(pool),
       async addUser() {
         // No accounts table in PostgreSQL yet: nothing to satisfy.
       },

@@ -1,10 +1,9 @@
+// The keyval and map stores in SQLite, in the core's tables `keyval` and `map` (migration 1 of
+// sqlite.ts); an account's rows go with it (src/auth/accounts.ts).
 import type { Database, Statement } from "better-sqlite3";
+import type { Json, KeyvalStore, MapStore } from "../stores.js";
 
-/** A JSON-serializable value, the unit the keyval and map stores hold. */
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-
-/** One value per user, under a store name (e.g. a module's name). */
-export class KeyvalStore<T extends Json = Json> {
+export class SqliteKeyvalStore<T extends Json = Json> implements KeyvalStore<T> {
   private readonly getStmt: Statement<[string, string, string], { value: string }>;
   private readonly setStmt: Statement<[string, string, string, string]>;
   private readonly delStmt: Statement<[string, string, string]>;
@@ -22,22 +21,21 @@ export class KeyvalStore<T extends Json = Json> {
     this.delStmt = db.prepare("DELETE FROM keyval WHERE host = ? AND username = ? AND store = ?");
   }
 
-  get(host: string, username: string): T | undefined {
+  async get(host: string, username: string): Promise<T | undefined> {
     const row = this.getStmt.get(host, username, this.store);
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
-  set(host: string, username: string, value: T): void {
+  async set(host: string, username: string, value: T): Promise<void> {
     this.setStmt.run(host, username, this.store, JSON.stringify(value));
   }
 
-  delete(host: string, username: string): void {
+  async delete(host: string, username: string): Promise<void> {
     this.delStmt.run(host, username, this.store);
   }
 }
 
-/** Many values per user, each under a key (e.g. roster items by contact JID). */
-export class MapStore<T extends Json = Json> {
+export class SqliteMapStore<T extends Json = Json> implements MapStore<T> {
   private readonly getStmt: Statement<[string, string, string, string], { value: string }>;
   private readonly allStmt: Statement<[string, string, string], { key: string; value: string }>;
   private readonly setStmt: Statement<[string, string, string, string, string]>;
@@ -63,12 +61,12 @@ export class MapStore<T extends Json = Json> {
     this.clearStmt = db.prepare("DELETE FROM map WHERE host = ? AND username = ? AND store = ?");
   }
 
-  get(host: string, username: string, key: string): T | undefined {
+  async get(host: string, username: string, key: string): Promise<T | undefined> {
     const row = this.getStmt.get(host, username, this.store, key);
     return row ? (JSON.parse(row.value) as T) : undefined;
   }
 
-  all(host: string, username: string): Map<string, T> {
+  async all(host: string, username: string): Promise<Map<string, T>> {
     const out = new Map<string, T>();
     for (const row of this.allStmt.all(host, username, this.store)) {
       out.set(row.key, JSON.parse(row.value) as T);
@@ -76,15 +74,15 @@ export class MapStore<T extends Json = Json> {
     return out;
   }
 
-  set(host: string, username: string, key: string, value: T): void {
+  async set(host: string, username: string, key: string, value: T): Promise<void> {
     this.setStmt.run(host, username, this.store, key, JSON.stringify(value));
   }
 
-  delete(host: string, username: string, key: string): void {
+  async delete(host: string, username: string, key: string): Promise<void> {
     this.delStmt.run(host, username, this.store, key);
   }
 
-  clear(host: string, username: string): void {
+  async clear(host: string, username: string): Promise<void> {
     this.clearStmt.run(host, username, this.store);
   }
 }
