@@ -22,6 +22,21 @@ describe("interop: slixmpp", function () {
     assert.equal(started.gs2_header, "p=tls-unique,,");
   });
 
+  it("with the -PLUS mechanisms disabled, logs in with the 'y' flag, which is then accepted (disable_sasl_mechanisms, RFC 5802 §6)", async () => {
+    const config = server().server.ctx.config;
+    const before = config.disableSaslMechanisms;
+    config.disableSaslMechanisms = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"];
+    try {
+      const c = await launcher.start("slixmpp-noplus");
+      const started = c.events.find((e) => e.event === "session_start")!;
+      assert.equal(started.mechanism, "SCRAM-SHA-256");
+      // slixmpp can bind but sees no -PLUS offered: it says so with 'y', as RFC 5802 §6 asks.
+      assert.equal(started.gs2_header, "y,,");
+    } finally {
+      config.disableSaslMechanisms = before;
+    }
+  });
+
   it("resumes from a new process after the first was killed (SIGKILL), given only previd and h (XEP-0198 §5)", async () => {
     const t = server();
     const user = "slixmpp-killed";
