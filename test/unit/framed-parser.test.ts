@@ -4,6 +4,7 @@ import { FramedStreamParser, StreamParser } from "../../src/xml/stream-parser.js
 import type { StreamParserHandlers, StreamParserLimits } from "../../src/xml/types.js";
 import { StreamError } from "../../src/xmpp/errors.js";
 import { NS } from "../../src/xmpp/ns.js";
+import { recording, type Recording } from "../helpers/parser-recorder.js";
 
 // RFC 7395 (XMPP over WebSocket): one complete element per frame, parsed with the same
 // restricted-XML rules (RFC 6120 §11) and limits as a TCP stream.
@@ -12,47 +13,13 @@ const LIMITS: StreamParserLimits = { maxStanzaSize: 1024, maxDepth: 64, maxAttri
 const OPEN = `<open xmlns='${NS.framing}' to='example.com' version='1.0' xml:lang='en'/>`;
 const CLOSE = `<close xmlns='${NS.framing}'/>`;
 
-interface Recorder {
+interface Recorder extends Recording {
   p: FramedStreamParser;
-  events: string[];
-  stanzas: Element[];
-  errors: StreamError[];
-  starts: { attrs: Record<string, string>; name: string; ns: string | undefined }[];
 }
 
 function recorder(limits = LIMITS, hooks: Partial<StreamParserHandlers> = {}): Recorder {
-  const r: Recorder = {
-    p: undefined as unknown as FramedStreamParser,
-    events: [],
-    stanzas: [],
-    errors: [],
-    starts: [],
-  };
-  r.p = new FramedStreamParser(
-    {
-      streamStart(attrs, name, ns) {
-        r.events.push("start");
-        r.starts.push({ attrs, name, ns });
-        hooks.streamStart?.(attrs, name, ns);
-      },
-      stanza(el) {
-        r.events.push("stanza:" + el.toString());
-        r.stanzas.push(el);
-        hooks.stanza?.(el);
-      },
-      streamEnd() {
-        r.events.push("end");
-        hooks.streamEnd?.();
-      },
-      error(err) {
-        r.events.push("error:" + err.condition);
-        r.errors.push(err);
-        hooks.error?.(err);
-      },
-    },
-    limits,
-  );
-  return r;
+  const r = recording(hooks);
+  return { ...r, p: new FramedStreamParser(r.handlers, limits) };
 }
 
 /** Feeds each frame as a Buffer (the WebSocket library's usual form). */

@@ -10,6 +10,7 @@ import type {
 } from "../../src/xml/types.js";
 import { StreamError } from "../../src/xmpp/errors.js";
 import { NS } from "../../src/xmpp/ns.js";
+import { recording, type Recording } from "../helpers/parser-recorder.js";
 
 // The production parser is always tested. PARSER_COMPARE=1 also runs the whole suite against the
 // candidates that lost (see docs/xml-parser.md), to produce the pass/fail comparison.
@@ -68,13 +69,8 @@ const STREAM_ATTRS =
 const HEADER = `<?xml version='1.0'?><stream:stream ${STREAM_ATTRS}>`;
 const LIMITS: StreamParserLimits = { maxStanzaSize: 1024, maxDepth: 64, maxAttributes: 64 };
 
-interface Recorder {
+interface Recorder extends Recording {
   p: StreamParserLike;
-  events: string[];
-  stanzas: Element[];
-  errors: StreamError[];
-  starts: { attrs: Record<string, string>; name: string; ns: string | undefined }[];
-  handlers: StreamParserHandlers;
 }
 
 /** Splits input the ways a socket might: one chunk, single bytes, or chunks of `n` bytes. */
@@ -94,35 +90,7 @@ for (const [label, make] of CANDIDATES) {
     limits: StreamParserLimits = LIMITS,
     hooks: Partial<StreamParserHandlers> = {},
   ): Recorder {
-    const r: Recorder = {
-      p: undefined as unknown as StreamParserLike,
-      events: [],
-      stanzas: [],
-      errors: [],
-      starts: [],
-      handlers: undefined as unknown as StreamParserHandlers,
-    };
-    r.handlers = {
-      streamStart(attrs, name, ns) {
-        r.events.push("start");
-        r.starts.push({ attrs, name, ns });
-        hooks.streamStart?.(attrs, name, ns);
-      },
-      stanza(el) {
-        r.events.push("stanza:" + el.toString());
-        r.stanzas.push(el);
-        hooks.stanza?.(el);
-      },
-      streamEnd() {
-        r.events.push("end");
-        hooks.streamEnd?.();
-      },
-      error(err) {
-        r.events.push("error:" + err.condition);
-        r.errors.push(err);
-        hooks.error?.(err);
-      },
-    };
+    const r: Recorder = { ...recording(hooks), p: undefined as unknown as StreamParserLike };
     r.p = make(r.handlers, limits);
     return r;
   }
