@@ -35,6 +35,11 @@ export const saslFeature = (stream: C2SStream): StreamFeature => new SaslNegotia
 class SaslNegotiation implements StreamFeature {
   readonly stage = "pre-auth";
   private mechanism: SaslMechanism | null = null;
+  /**
+   * The mechanisms the last <stream:features/> offered: what the client may pick from, and what
+   * the RFC 5802 §6 downgrade check is about (a config reload in between changes neither).
+   */
+  private advertised: string[] = [];
   /** The client-claimed username of the exchange under way, for throttling failures. */
   private claimed = "";
 
@@ -60,13 +65,14 @@ class SaslNegotiation implements StreamFeature {
 
   /** RFC 5802 §6: whether the client could have seen a -PLUS mechanism on this connection. */
   private bindingOffered(): boolean {
-    return this.offered().some((n) => n.endsWith("-PLUS"));
+    return this.advertised.some((n) => n.endsWith("-PLUS"));
   }
 
   advertise(features: Element): void {
-    if (tlsStillRequired(this.session)) return;
+    this.advertised = tlsStillRequired(this.session) ? [] : this.offered();
+    if (this.advertised.length === 0) return;
     const mechs = features.c("mechanisms", { xmlns: NS.sasl });
-    for (const name of this.offered()) mechs.c("mechanism").t(name);
+    for (const name of this.advertised) mechs.c("mechanism").t(name);
     if (this.bindingOffered()) {
       // XEP-0440: tell the client which channel-binding types it may use.
       const cb = features.c("sasl-channel-binding", { xmlns: NS.saslChannelBinding });
@@ -135,7 +141,7 @@ class SaslNegotiation implements StreamFeature {
 
   private create(name: string): SaslMechanism {
     const s = this.session;
-    if (!this.offered().includes(name)) {
+    if (!this.advertised.includes(name)) {
       if (name === "PLAIN" && !s.secure) throw new SaslFailure("encryption-required");
       throw new SaslFailure("invalid-mechanism");
     }
