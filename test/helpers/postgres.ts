@@ -13,9 +13,6 @@ import { join } from "node:path";
 import pg from "pg";
 
 export interface PgCluster {
-  /** The directory of the unix socket: pg's `host`. */
-  socketDir: string;
-  port: number;
   /** A new, empty database; returns its name. */
   createDatabase(prefix: string): Promise<string>;
   /** Connection settings for `database`, as the `pg` module takes them. */
@@ -102,8 +99,6 @@ async function start(): Promise<PgCluster> {
     max: 4,
   });
   return {
-    socketDir: dir,
-    port: PORT,
     config,
     async createDatabase(prefix: string): Promise<string> {
       const name = `${prefix.replace(/[^a-z0-9_]/g, "_")}_${process.pid}_${++counter}`;

@@ -10,7 +10,7 @@ async function hibernated(
   user: string,
   resource: string,
   before: (raw: RawClient) => Promise<void> = async () => undefined,
-): Promise<{ id: string; received: number }> {
+): Promise<{ id: string }> {
   const raw = await RawClient.connect(t.port);
   await raw.login(user, `pw-${user}`, resource);
   raw.send(`<enable xmlns='${SM}' resume='true'/>`);
@@ -26,7 +26,7 @@ async function hibernated(
   ) {
     await new Promise((r) => setTimeout(r, 20));
   }
-  return { id, received: 0 };
+  return { id };
 }
 
 /** The sender, stream-managed, asks for an ack right after sending `stanza`. */
