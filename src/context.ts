@@ -8,7 +8,7 @@ import type { CertStore } from "./tls.js";
 import type { AuthThrottle } from "./auth/throttle.js";
 import type { IqHandlers } from "./iq.js";
 import type { DiscoRegistry } from "./disco.js";
-import type { SqliteStorage } from "./storage/sqlite.js";
+import type { StorageEngine } from "./storage/engine.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Resumable } from "./c2s/resumable.js";
 import type { Metrics } from "./metrics.js";
@@ -29,7 +29,7 @@ export interface CoreContext {
   readonly certs: CertStore;
   readonly throttle: AuthThrottle;
   readonly disco: DiscoRegistry;
-  readonly storage: SqliteStorage;
+  readonly storage: StorageEngine;
   readonly startedAt: number;
   /** XEP-0198 settings per host, set by mod_stream_mgmt; absent = not offered. */
   readonly streamMgmt: Map<string, StreamMgmtOptions>;

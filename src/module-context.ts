@@ -166,8 +166,16 @@ export function moduleContext(
     keyval: <T extends Json>(store: string) => core.stores.keyval<T>(store),
     map: <T extends Json>(store: string) => core.stores.map<T>(store),
     migrate(migrations) {
-      core.storage.migrate(name, migrations);
-      return core.storage.db;
+      const sqlite = core.storage.sqlite;
+      if (!sqlite) {
+        // Tables of a module's own reach one engine only; typed stores reach every engine.
+        throw new Error(
+          `${name} brings its own SQLite tables (ctx.migrate), which the configured ` +
+            `${core.storage.location} cannot hold; use ctx.stores, or sql_type: sqlite`,
+        );
+      }
+      sqlite.migrate(name, migrations);
+      return sqlite.db;
     },
     setTimeout(fn, ms) {
       const t = setTimeout(guardTimer(fn, log), ms);

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { EMBEDDED_DEFAULTS_FILE, loadConfig, type ServerConfig } from "./config/config.js";
 import type { CoreContext } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
-import { SqliteStorage } from "./storage/sqlite.js";
+import { openStorage, type StorageEngine } from "./storage/engine.js";
 import { AccountStore } from "./auth/accounts.js";
 import { AuthThrottle } from "./auth/throttle.js";
 import { CertStore } from "./tls.js";
@@ -23,7 +23,6 @@ import { DiscoRegistry } from "./disco.js";
 import { ModuleManager } from "./modulemanager.js";
 import { Metrics } from "./metrics.js";
 import { AdminCommands } from "./admin-commands.js";
-import { sqliteStores } from "./storage/sqlite/index.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -45,7 +44,7 @@ export class Server {
 
   private constructor(
     readonly ctx: CoreContext,
-    private readonly storage: SqliteStorage,
+    private readonly storage: StorageEngine,
     private readonly connections: Set<C2SSession>,
   ) {
     this.modules = new ModuleManager(ctx);
@@ -59,9 +58,7 @@ export class Server {
     const log = createLogger(config.loglevel, opts.logDestination);
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
-    const storage = new SqliteStorage(config.sqlDatabase, {
-      synchronous: config.sqliteSynchronous,
-    });
+    const storage = await openStorage(config, log.child({ component: "storage" }));
     try {
       const certs = new CertStore(log);
       certs.load(config.certfiles);
@@ -71,7 +68,8 @@ export class Server {
       const router = new Router(hosts, log.child({ component: "router" }));
       const hooks = new Hooks();
       const iq = new IqHandlers();
-      const accounts = new AccountStore(storage.db);
+      if (!storage.sqlite) throw new Error("accounts are not on PostgreSQL yet");
+      const accounts = new AccountStore(storage.sqlite.db);
       router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router));
       const connections = new Set<C2SSession>();
       const metrics = new Metrics(
@@ -101,7 +99,7 @@ export class Server {
         resumable,
         metrics,
         commands: new AdminCommands(),
-        stores: sqliteStores(storage.db),
+        stores: storage.stores,
       };
       const server = new Server(ctx, storage, connections);
       try {
@@ -117,7 +115,7 @@ export class Server {
       );
       return server;
     } catch (err) {
-      storage.close();
+      await storage.close();
       throw err;
     }
   }
@@ -254,7 +252,7 @@ export class Server {
     await this.ctx.metrics.stop();
     // Let the closing stream errors reach the sockets before the process goes on.
     await new Promise((r) => setTimeout(r, 50));
-    this.storage.close();
+    await this.storage.close();
     this.ctx.log.info("Parley stopped");
     this.ctx.log.flush();
   }

@@ -28,6 +28,7 @@ import {
 } from "./keys.js";
 import { readListen } from "./listeners.js";
 import { readModules } from "./modules.js";
+import { readSql } from "./sql.js";
 import {
   readAuthMethod,
   readCertfiles,
@@ -108,30 +109,12 @@ function topLevel(r: ConfigReader): ServerConfig {
         { sql: "sql" },
         {
           mnesia:
-            "is an Erlang database; Parley stores its data in SQLite (set default_db: sql, or leave it out)",
+            "is an Erlang database; Parley stores its data in SQL: SQLite or PostgreSQL (set default_db: sql, or leave it out)",
         },
       )
     : "sql";
 
-  const sqlTypeEntry = get("sql_type");
-  const notYet = "is not supported yet; Parley stores its data in SQLite";
-  const sqlType = sqlTypeEntry
-    ? r.choice(
-        sqlTypeEntry,
-        { sqlite: "sqlite" },
-        { pgsql: notYet, mysql: notYet, mssql: notYet, odbc: notYet },
-      )
-    : "sqlite";
-
-  const sqlDatabaseEntry = get("sql_database");
-  const sqlDatabase = sqlDatabaseEntry
-    ? r.path(sqlDatabaseEntry, "the path of the SQLite database file, such as data/parley.db")
-    : resolve(dataDir, "parley.db");
-
-  const syncEntry = get("sqlite_synchronous");
-  const sqliteSynchronous = syncEntry
-    ? r.choice(syncEntry, { full: "full", normal: "normal" } as const, {})
-    : "full";
+  const sql = readSql(r, get, dataDir);
 
   const authMethodEntry = get("auth_method");
   const authMethod = authMethodEntry ? readAuthMethod(r, authMethodEntry) : "sql";
@@ -196,9 +179,7 @@ function topLevel(r: ConfigReader): ServerConfig {
     certfiles,
     dataDir,
     defaultDb,
-    sqlType,
-    sqlDatabase,
-    sqliteSynchronous,
+    ...sql,
     authMethod,
     authPasswordFormat,
     maxUserSessions,

@@ -28,7 +28,36 @@ export interface ListenerConfig {
   unauthenticatedTimeout: number;
 }
 
-export interface ServerConfig {
+/** How to reach a PostgreSQL server (ejabberd's `sql_*` options). */
+export interface PgsqlConfig {
+  /** `sql_server`: a host name or address, or `unix:<dir>` for a unix socket. */
+  server: string;
+  port: number;
+  username: string;
+  password: string;
+  /** `sql_pool_size`: connections kept open. */
+  poolSize: number;
+  /** `sql_ssl`: TLS to the database server. */
+  ssl: boolean;
+  /** `sql_ssl_verify`: check the server's certificate (against `sslCafile`, else the system CAs). */
+  sslVerify: boolean;
+  sslCafile?: string;
+  /** `sql_ssl_certfile`: a PEM file with our client certificate and its key. */
+  sslCertfile?: string;
+}
+
+/** The storage engine: `sql_type`, `sql_database` and what each engine needs. */
+export interface SqlConfig {
+  sqlType: "sqlite" | "pgsql";
+  /** SQLite: the absolute path of the database file. PostgreSQL: the database name. */
+  sqlDatabase: string;
+  /** `sqlite_synchronous`: `full` fsyncs every commit (power-loss safe), `normal` does not. */
+  sqliteSynchronous: "full" | "normal";
+  /** Set when `sqlType` is pgsql. */
+  pgsql?: PgsqlConfig;
+}
+
+export interface ServerConfig extends SqlConfig {
   /** Absolute path of the YAML file, or EMBEDDED_DEFAULTS_FILE. */
   file: string;
   /** Served domains, lowercased; never empty. */
@@ -39,11 +68,6 @@ export interface ServerConfig {
   /** Absolute path of the data directory. */
   dataDir: string;
   defaultDb: "sql";
-  sqlType: "sqlite";
-  /** Absolute path of the SQLite database file. */
-  sqlDatabase: string;
-  /** `sqlite_synchronous`: `full` fsyncs every commit (power-loss safe), `normal` does not. */
-  sqliteSynchronous: "full" | "normal";
   authMethod: "sql";
   authPasswordFormat: "scram";
   /** `auth_scram_hash` when present; recorded only (Parley stores SHA-1 and SHA-256). */

@@ -34,10 +34,9 @@ export function controlCommands(
         runAccountCommand(backend, name, args).catch((err: unknown) => {
           // Some other process writes the file (busy_timeout passed): say which file.
           if (!isBusyError(err)) throw err;
-          const file = server.ctx.storage.path;
           return {
             ok: false,
-            error: `the database ${file} is locked by another process; nothing was changed`,
+            error: `the ${server.ctx.storage.location} is locked by another process; nothing was changed`,
           };
         }),
     ]),

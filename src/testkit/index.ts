@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { Element } from "@xmpp/xml";
 import { defaultConfig, defaultListener, type ServerConfig } from "../config/config.js";
+import type { SqlConfig } from "../config/types.js";
 import { Server } from "../server.js";
 import { connect, type TestClient, type ConnectOptions } from "./client.js";
 
@@ -25,7 +26,27 @@ export { xml } from "@xmpp/xml";
 // Test clients accept the generated self-signed certificate, as a user does in Gajim.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
 
+/**
+ * Where a test server keeps its data: a fresh storage engine configuration for each server
+ * (for PostgreSQL, say, a new database on a test cluster). Without one, a SQLite file in the
+ * server's temporary directory.
+ */
+export type TestStorage = () => Promise<SqlConfig>;
+
+let defaultStorage: TestStorage | null = null;
+
+/**
+ * Sets the storage every later test server uses unless its options name one: so one suite of
+ * tests can run on SQLite and again on PostgreSQL (Parley's own suite does, from a mocha root
+ * hook). `null` goes back to SQLite.
+ */
+export function setDefaultTestStorage(storage: TestStorage | null): void {
+  defaultStorage = storage;
+}
+
 export interface TestServerOptions {
+  /** The storage engine; default: setDefaultTestStorage's, else SQLite in the temp dir. */
+  storage?: TestStorage;
   /** Modules and their options, as under `modules:` in the YAML. */
   modules?: Record<string, Record<string, unknown>>;
   /** Served hosts; default ["localhost"]. */
@@ -66,6 +87,8 @@ export async function startTestServer(
   for (const l of config.listen) l.ip = "127.0.0.1";
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
+  const storage = o.storage ?? defaultStorage;
+  if (storage) Object.assign(config, await storage());
   o.config?.(config);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({

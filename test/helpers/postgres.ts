@@ -17,6 +17,10 @@ export interface PgCluster {
   createDatabase(prefix: string): Promise<string>;
   /** Connection settings for `database`, as the `pg` module takes them. */
   config(database: string): pg.PoolConfig;
+  /** The folder of the cluster's unix socket (ejabberd's `sql_server: unix:<dir>`). */
+  socketDir: string;
+  /** The port the socket file is named after. */
+  port: number;
 }
 
 const PORT = 5432; // only the socket file's name: .s.PGSQL.5432 in our own folder
@@ -100,6 +104,8 @@ async function start(): Promise<PgCluster> {
   });
   return {
     config,
+    socketDir: dir,
+    port: PORT,
     async createDatabase(prefix: string): Promise<string> {
       const name = `${prefix.replace(/[^a-z0-9_]/g, "_")}_${process.pid}_${++counter}`;
       const client = new pg.Client(config("postgres"));

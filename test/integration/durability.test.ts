@@ -11,13 +11,13 @@ describe("durability of acknowledged writes (design: nothing lost, across a powe
 
   it("fsyncs every commit by default (synchronous=FULL)", async () => {
     t = await startTestServer();
-    assert.equal(t.server.ctx.storage.db.pragma("synchronous", { simple: true }), FULL);
+    assert.equal(t.server.ctx.storage.sqlite!.db.pragma("synchronous", { simple: true }), FULL);
   });
 
   it("sqlite_synchronous: normal trades that away, as documented", async () => {
     t = await startTestServer((c) => {
       c.sqliteSynchronous = "normal";
     });
-    assert.equal(t.server.ctx.storage.db.pragma("synchronous", { simple: true }), NORMAL);
+    assert.equal(t.server.ctx.storage.sqlite!.db.pragma("synchronous", { simple: true }), NORMAL);
   });
 });

@@ -152,8 +152,10 @@ export function imScenarios({ lib, server, launcher, u }: ScenarioContext): void
     await t.register(user, password(user));
     const count = (): number =>
       (
-        t.server.ctx.storage.db
-          .prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE host = ? AND username = ?")
+        t.server.ctx.storage
+          .sqlite!.db.prepare(
+            "SELECT COUNT(*) AS n FROM offline_messages WHERE host = ? AND username = ?",
+          )
           .get("localhost", user) as { n: number }
       ).n;
     const sender = await t.client(u("offline-sender"));

@@ -381,8 +381,8 @@ describe("mod_blocking while the blocking user is offline (XEP-0191 §3.3)", () 
     // Stored with the turn's group commit: wait for it.
     const stored = (): number =>
       (
-        t.server.ctx.storage.db
-          .prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE username = 'carol'")
+        t.server.ctx.storage
+          .sqlite!.db.prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE username = 'carol'")
           .get() as { n: number }
       ).n;
     for (let i = 0; i < 100 && stored() === 0; i++) await new Promise((r) => setTimeout(r, 20));

@@ -1,3 +1,4 @@
+import type { Database as SqliteDb } from "better-sqlite3";
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -96,8 +97,8 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   let alice: TestClient;
   const count = (user: string): number =>
     (
-      t.server.ctx.storage.db
-        .prepare(
+      t.server.ctx.storage
+        .sqlite!.db.prepare(
           "SELECT COUNT(*) AS n FROM offline_messages WHERE host = 'localhost' AND username = ?",
         )
         .get(user) as { n: number }
@@ -269,7 +270,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   });
 
   it("sends a queue longer than max_ack_queue in windows, so the stream-managed session survives (XEP-0198 §4)", async () => {
-    const insert = t.server.ctx.storage.db.prepare(
+    const insert = t.server.ctx.storage.sqlite!.db.prepare(
       "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ('localhost', 'kim', ?, ?)",
     );
     for (let i = 0; i < 300; i++) {
@@ -311,7 +312,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   });
 
   it("answers internal-server-error when the message cannot be stored, and logs it", async () => {
-    const db = t.server.ctx.storage.db;
+    const db = t.server.ctx.storage.sqlite!.db;
     db.exec(
       "CREATE TEMP TRIGGER offline_fail BEFORE INSERT ON main.offline_messages BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
     );
@@ -343,7 +344,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   });
 
   describe("what is stored (XEP-0160 §3, XEP-0334 §4, XEP-0085 §5.8)", () => {
-    const db = (): TestServer["server"]["ctx"]["storage"]["db"] => t.server.ctx.storage.db;
+    const db = (): SqliteDb => t.server.ctx.storage.sqlite!.db;
     beforeEach(() => {
       db().prepare("DELETE FROM offline_messages WHERE username = 'gina'").run();
     });
@@ -511,8 +512,8 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       }
     });
 
-    function db(): TestServer["server"]["ctx"]["storage"]["db"] {
-      return t.server.ctx.storage.db;
+    function db(): SqliteDb {
+      return t.server.ctx.storage.sqlite!.db;
     }
   });
 });

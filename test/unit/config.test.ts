@@ -511,9 +511,13 @@ describe("config", () => {
       assertError(err, { line: 2, key: "default_db", says: [/SQLite/, /valid: sql$/] });
     });
 
-    it("sql_type other than sqlite is not supported yet", () => {
-      const err = configError("hosts: [a.example]\nsql_type: pgsql\n");
-      assertError(err, { line: 2, key: "sql_type", says: [/not supported yet/, /valid: sqlite$/] });
+    it("sql_type mysql, mssql and odbc are not supported yet, naming the two that are", () => {
+      const err = configError("hosts: [a.example]\nsql_type: mysql\n");
+      assertError(err, {
+        line: 2,
+        key: "sql_type",
+        says: [/not supported yet/, /valid: sqlite, pgsql$/],
+      });
     });
 
     it("auth_password_format: plain is refused: Parley never stores plaintext passwords", () => {
@@ -560,6 +564,79 @@ describe("config", () => {
       assert.equal(c.sqliteSynchronous, "normal");
       const err = configError("hosts: [a.example]\nsqlite_synchronous: off\n");
       assertError(err, { line: 2, key: "sqlite_synchronous", says: [/full, normal/] });
+    });
+
+    it("sql_type pgsql takes ejabberd's sql_* options, with ejabberd's defaults", () => {
+      const d = parseConfig("hosts: [a.example]\nsql_type: pgsql\n", FILE);
+      assert.equal(d.sqlType, "pgsql");
+      assert.equal(d.sqlDatabase, "ejabberd");
+      assert.deepEqual(d.pgsql, {
+        server: "localhost",
+        port: 5432,
+        username: "ejabberd",
+        password: "",
+        poolSize: 10,
+        ssl: false,
+        sslVerify: false,
+      });
+      assert.deepEqual(d.warnings, []);
+      const c = parseConfig(
+        [
+          "hosts: [a.example]",
+          "sql_type: pgsql",
+          "sql_server: unix:/run/postgresql",
+          "sql_port: 5433",
+          "sql_database: parley",
+          "sql_username: xmpp",
+          'sql_password: "0123"',
+          "sql_pool_size: 4",
+          "sql_ssl: true",
+          "sql_ssl_verify: true",
+          "sql_ssl_cafile: ca.pem",
+          "",
+        ].join("\n"),
+        FILE,
+      );
+      assert.equal(c.sqlDatabase, "parley"); // a name, not a path, for PostgreSQL
+      assert.deepEqual(c.pgsql, {
+        server: "unix:/run/postgresql",
+        port: 5433,
+        username: "xmpp",
+        password: "0123",
+        poolSize: 4,
+        ssl: true,
+        sslVerify: true,
+        sslCafile: resolve("/etc/parley/ca.pem"),
+      });
+    });
+
+    it("sql_* connection options are refused with what is valid, and warned about where unused", () => {
+      assertError(configError("hosts: [a.example]\nsql_type: pgsql\nsql_port: 70000\n"), {
+        line: 3,
+        key: "sql_port",
+        says: [/port number from 1 to 65535/],
+      });
+      assertError(configError("hosts: [a.example]\nsql_type: pgsql\nsql_password: 0123\n"), {
+        line: 3,
+        key: "sql_password",
+        says: [/quote it/],
+      });
+      assertError(configError("hosts: [a.example]\nsql_type: pgsql\nsql_pool_size: 0\n"), {
+        line: 3,
+        key: "sql_pool_size",
+        says: [/positive whole number of connections/],
+      });
+      const sqlite = parseConfig("hosts: [a.example]\nsql_server: db.example\n", FILE);
+      assert.deepEqual(sqlite.warnings, [
+        `${FILE}:2: sql_server is used only with sql_type: pgsql; ignored`,
+      ]);
+      const pg = parseConfig(
+        "hosts: [a.example]\nsql_type: pgsql\nsqlite_synchronous: normal\nsql_ssl_verify: true\n",
+        FILE,
+      );
+      assert.equal(pg.warnings.length, 2);
+      assert.match(pg.warnings[0]!, /:3: sqlite_synchronous is used only with sql_type: sqlite/);
+      assert.match(pg.warnings[1]!, /:4: sql_ssl_verify has no effect without sql_ssl: true/);
     });
 
     it("disable_sasl_mechanisms takes ejabberd's list or single name, in any case", () => {

@@ -1,0 +1,60 @@
+/**
+ * The storage engine the config picks (`sql_type`): SQLite, the embedded default, or PostgreSQL
+ * for those who outgrow one machine. Either way the rest of the server sees the same typed
+ * stores (stores.ts); only this file knows which engine is underneath.
+ */
+import type { SqlConfig } from "../config/types.js";
+import type { Logger } from "../log.js";
+import { SqliteStorage } from "./sqlite.js";
+import { sqliteStores } from "./sqlite/index.js";
+import { describePg, openPgPool } from "./pg/connect.js";
+import { pgStores } from "./pg/index.js";
+import type { Stores } from "./stores.js";
+
+export interface StorageEngine {
+  readonly kind: "sqlite" | "pgsql";
+  /** Where the data lives, for messages to admins: a file, or a database and its server. */
+  readonly location: string;
+  readonly stores: Stores;
+  /** The SQLite database, for modules that bring their own tables (ctx.migrate); else undefined. */
+  readonly sqlite: SqliteStorage | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** SQLite: how long a statement waits for another process's write lock. */
+  busyTimeoutMs?: number;
+}
+
+export async function openStorage(
+  config: SqlConfig,
+  log: Logger,
+  opts: OpenOptions = {},
+): Promise<StorageEngine> {
+  if (config.sqlType === "pgsql") {
+    const cfg = config.pgsql;
+    if (!cfg) throw new Error("sql_type is pgsql but no PostgreSQL settings were read");
+    const location = describePg(cfg, config.sqlDatabase);
+    const pool = await openPgPool(cfg, config.sqlDatabase, (err) =>
+      log.error({ err, storage: location }, "a PostgreSQL connection failed while idle"),
+    );
+    try {
+      const stores = await pgStores(pool);
+      return { kind: "pgsql", location, stores, sqlite: undefined, close: () => pool.end() };
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot prepare the ${location}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const storage = new SqliteStorage(config.sqlDatabase, {
+    synchronous: config.sqliteSynchronous,
+    ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
+  });
+  return {
+    kind: "sqlite",
+    location: `SQLite database ${config.sqlDatabase}`,
+    stores: sqliteStores(storage.db),
+    sqlite: storage,
+    close: async () => storage.close(),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Which storage engine this test run uses: SQLite (the default) or, with
+ * PARLEY_TEST_STORAGE=pgsql, PostgreSQL on the throwaway cluster of test/helpers/postgres.ts —
+ * so the same integration and interop tests run on both engines (`npm test` runs them twice).
+ * Servers started in-process get it through the test kit; servers started as processes (crash,
+ * CLI tests) write it into their YAML with storageYaml().
+ */
+import type { SqlConfig } from "../../src/config/types.js";
+import { pgCluster } from "./postgres.js";
+
+export type StorageMode = "sqlite" | "pgsql";
+
+export function storageMode(): StorageMode {
+  const v = process.env.PARLEY_TEST_STORAGE ?? "sqlite";
+  if (v !== "sqlite" && v !== "pgsql") {
+    throw new Error(`PARLEY_TEST_STORAGE must be sqlite or pgsql, not '${v}'`);
+  }
+  return v;
+}
+
+/** A new, empty PostgreSQL database on the test cluster, as a server's SQL config. */
+export async function freshPgsql(prefix = "srv"): Promise<SqlConfig> {
+  const cluster = await pgCluster();
+  return {
+    sqlType: "pgsql",
+    sqlDatabase: await cluster.createDatabase(prefix),
+    sqliteSynchronous: "full",
+    pgsql: {
+      server: `unix:${cluster.socketDir}`,
+      port: cluster.port,
+      username: "postgres",
+      password: "",
+      poolSize: 4,
+      ssl: false,
+      sslVerify: false,
+    },
+  };
+}
+
+/**
+ * YAML lines for a config file in this run's engine: nothing for SQLite (the file in data_dir),
+ * the `sql_*` options of a fresh database for PostgreSQL.
+ */
+export async function storageYaml(): Promise<string[]> {
+  if (storageMode() === "sqlite") return [];
+  const sql = await freshPgsql("proc");
+  const pg = sql.pgsql!;
+  return [
+    "sql_type: pgsql",
+    `sql_server: "${pg.server}"`,
+    `sql_port: ${pg.port}`,
+    `sql_database: ${sql.sqlDatabase}`,
+    `sql_username: ${pg.username}`,
+  ];
+}
