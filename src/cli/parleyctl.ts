@@ -65,6 +65,19 @@ const COMMANDS: Record<string, Command> = {
     help: "Stop the server",
     run: (config) => remote(config, "stop", []),
   },
+  export2sql: {
+    args: ["TARGET_CONFIG"],
+    help: "Copy all data of the stopped server's SQLite database into the PostgreSQL database of TARGET_CONFIG",
+    async run(config, [target]) {
+      // Loaded only here: the other commands need no database driver in this process.
+      const { export2sql } = await import("./export2sql.js");
+      const report = await export2sql(config, target!);
+      for (const t of report.tables) console.log(`${t.table}: ${t.rows}`);
+      const rows = report.tables.reduce((n, t) => n + t.rows, 0);
+      console.log(`copied ${rows} rows in ${report.tables.length} tables`);
+      return OK;
+    },
+  },
 };
 
 function usage(moduleLines: string[] = []): string {

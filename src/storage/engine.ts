@@ -3,6 +3,7 @@
  * for those who outgrow one machine. Either way the rest of the server sees the same typed
  * stores (stores.ts); only this file knows which engine is underneath.
  */
+import type pg from "pg";
 import type { SqlConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
 import { SqliteStorage } from "./sqlite.js";
@@ -18,6 +19,8 @@ export interface StorageEngine {
   readonly stores: Stores;
   /** The SQLite database, for modules that bring their own tables (ctx.migrate); else undefined. */
   readonly sqlite: SqliteStorage | undefined;
+  /** The PostgreSQL pool, when that is the engine (parleyctl export2sql copies into it). */
+  readonly pg: pg.Pool | undefined;
   close(): Promise<void>;
 }
 
@@ -40,7 +43,14 @@ export async function openStorage(
     );
     try {
       const stores = await pgStores(pool);
-      return { kind: "pgsql", location, stores, sqlite: undefined, close: () => pool.end() };
+      return {
+        kind: "pgsql",
+        location,
+        stores,
+        sqlite: undefined,
+        pg: pool,
+        close: () => pool.end(),
+      };
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot prepare the ${location}: ${(err as Error).message}`, { cause: err });
@@ -55,6 +65,7 @@ export async function openStorage(
     location: `SQLite database ${config.sqlDatabase}`,
     stores: sqliteStores(storage.db),
     sqlite: storage,
+    pg: undefined,
     close: async () => storage.close(),
   };
 }
