@@ -42,6 +42,7 @@ export async function openStorage(
       log.error({ err, storage: location }, "a PostgreSQL connection failed while idle"),
     );
     try {
+      await warnUnlessDurable(pool, location, log);
       const stores = await pgStores(pool);
       return {
         kind: "pgsql",
@@ -68,4 +69,22 @@ export async function openStorage(
     pg: undefined,
     close: async () => storage.close(),
   };
+}
+
+/**
+ * An acknowledgement waits for its commit; with fsync or synchronous_commit off, PostgreSQL
+ * answers a commit before it is on disk, and a crash of its machine loses what was acknowledged.
+ * Its admin may have chosen that: say so, do not refuse.
+ */
+async function warnUnlessDurable(pool: pg.Pool, location: string, log: Logger): Promise<void> {
+  const r = await pool.query<{ fsync: string; synchronous_commit: string }>(
+    "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS synchronous_commit",
+  );
+  const { fsync, synchronous_commit } = r.rows[0]!;
+  if (fsync === "off" || synchronous_commit === "off") {
+    log.warn(
+      { storage: location, fsync, synchronous_commit },
+      "PostgreSQL answers commits before they are on disk (fsync or synchronous_commit is off): acknowledged messages and other commits may be lost in a crash of its machine",
+    );
+  }
 }

@@ -45,8 +45,11 @@ export function setDefaultTestStorage(storage: TestStorage | null): void {
 }
 
 export interface TestServerOptions {
-  /** The storage engine; default: setDefaultTestStorage's, else SQLite in the temp dir. */
-  storage?: TestStorage;
+  /**
+   * The storage engine; default: setDefaultTestStorage's, else SQLite in the temp dir. "sqlite"
+   * insists on SQLite, for tests of SQLite itself.
+   */
+  storage?: TestStorage | "sqlite";
   /** Modules and their options, as under `modules:` in the YAML. */
   modules?: Record<string, Record<string, unknown>>;
   /** Served hosts; default ["localhost"]. */
@@ -88,7 +91,7 @@ export async function startTestServer(
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
   const storage = o.storage ?? defaultStorage;
-  if (storage) Object.assign(config, await storage());
+  if (storage && storage !== "sqlite") Object.assign(config, await storage());
   o.config?.(config);
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({

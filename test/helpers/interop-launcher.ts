@@ -90,9 +90,13 @@ export async function available(c: PythonClient, jid: string): Promise<void> {
 }
 
 /** Polls until `cond` holds (server-side effects are asynchronous). */
-export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 5000,
+): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

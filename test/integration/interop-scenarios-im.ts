@@ -150,18 +150,11 @@ export function imScenarios({ lib, server, launcher, u }: ScenarioContext): void
     const user = u("offline");
     const jid = `${user}@localhost`;
     await t.register(user, password(user));
-    const count = (): number =>
-      (
-        t.server.ctx.storage
-          .sqlite!.db.prepare(
-            "SELECT COUNT(*) AS n FROM offline_messages WHERE host = ? AND username = ?",
-          )
-          .get("localhost", user) as { n: number }
-      ).n;
+    const count = (): Promise<number> => t.server.ctx.stores.offline.count("localhost", user);
     const sender = await t.client(u("offline-sender"));
     await sender.send(chat(jid, "while you were out 1"));
     await sender.send(chat(jid, "while you were out 2"));
-    await until(() => count() === 2, "both messages are stored");
+    await until(async () => (await count()) === 2, "both messages are stored");
 
     const a = await launcher.start(user);
     await available(a, `${jid}/${lib.name}`);
@@ -173,7 +166,10 @@ export function imScenarios({ lib, server, launcher, u }: ScenarioContext): void
       assert.equal(m.from, `${u("offline-sender")}@localhost/${sender.jid.split("/")[1]}`);
     }
     assert.ok(a.events.indexOf(first) < a.events.indexOf(second), "in the order sent");
-    await until(() => count() === 0, "the client acknowledged them (XEP-0198) and they left");
+    await until(
+      async () => (await count()) === 0,
+      "the client acknowledged them (XEP-0198) and they left",
+    );
     await a.quit();
 
     const again = await launcher.start(user);

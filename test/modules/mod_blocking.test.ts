@@ -379,13 +379,10 @@ describe("mod_blocking while the blocking user is offline (XEP-0191 §3.3)", () 
     await sync(eve);
     await assertNotReceived(eve, eve, (el) => el.attrs.id === "b2" && el.attrs.type === "error");
     // Stored with the turn's group commit: wait for it.
-    const stored = (): number =>
-      (
-        t.server.ctx.storage
-          .sqlite!.db.prepare("SELECT COUNT(*) AS n FROM offline_messages WHERE username = 'carol'")
-          .get() as { n: number }
-      ).n;
-    for (let i = 0; i < 100 && stored() === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(stored(), 1);
+    const stored = (): Promise<number> => t.server.ctx.stores.offline.count("localhost", "carol");
+    for (let i = 0; i < 100 && (await stored()) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await stored(), 1);
   });
 });

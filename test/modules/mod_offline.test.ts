@@ -1,4 +1,3 @@
-import type { Database as SqliteDb } from "better-sqlite3";
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -46,9 +45,13 @@ function parleyctl(args: string[]): Promise<Run> {
 }
 
 /** Polls until `cond` holds (the server acts on acks and closes asynchronously). */
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 5000,
+): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -95,14 +98,14 @@ function countStanzas(text: string): number {
 describe("mod_offline (XEP-0160, XEP-0203)", () => {
   let t: TestServer;
   let alice: TestClient;
-  const count = (user: string): number =>
-    (
-      t.server.ctx.storage
-        .sqlite!.db.prepare(
-          "SELECT COUNT(*) AS n FROM offline_messages WHERE host = 'localhost' AND username = ?",
-        )
-        .get(user) as { n: number }
-    ).n;
+  /** A user's queue length, through the store of whichever engine the run uses. */
+  const count = (user: string): Promise<number> =>
+    t.server.ctx.stores.offline.count("localhost", user);
+  /** Empties a user's queue. */
+  const clear = async (user: string): Promise<void> => {
+    const store = t.server.ctx.stores.offline;
+    await store.remove((await store.first("localhost", user, 100_000)).map((r) => r.id));
+  };
   const msg = (to: string, body: string, attrs: Record<string, string> = {}): Element =>
     xml("message", { to: `${to}@localhost`, type: "chat", ...attrs }, xml("body", {}, body));
 
@@ -160,7 +163,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   it("delivers stored messages in order with a delay stamp, only after initial presence (XEP-0160 §2, XEP-0203 §2)", async () => {
     const before = Date.now() - 1000;
     await fromAlice(msg("bob", "one"), msg("bob", "two"), msg("bob", "three"));
-    assert.equal(count("bob"), 3);
+    assert.equal(await count("bob"), 3);
     const after = Date.now() + 1000;
 
     const bob = await t.client("bob", { resource: "phone" });
@@ -185,7 +188,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       assert.ok(at >= before && at <= after, delay.attrs.stamp);
     }
     // @xmpp/client acknowledges (XEP-0198): the queue is then empty.
-    await until(() => count("bob") === 0, "bob's queue is empty");
+    await until(async () => (await count("bob")) === 0, "bob's queue is empty");
     await bob.stop();
   });
 
@@ -196,12 +199,12 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     await carol.next((el) => el.is("presence") && el.attrs.from === carol.jid);
     await sync(carol);
     assert.equal(await arrived(carol, isMessage), false);
-    assert.equal(count("carol"), 1);
+    assert.equal(await count("carol"), 1);
 
     await carol.send(xml("presence", {}, xml("priority", {}, "1")));
     const m = await carol.next(isMessage);
     assert.equal(m.getChildText("body"), "later");
-    await until(() => count("carol") === 0, "carol's queue is empty");
+    await until(async () => (await count("carol")) === 0, "carol's queue is empty");
     await carol.stop();
   });
 
@@ -217,7 +220,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     first.end();
     await first.closedPromise;
     await until(() => t.server.ctx.sm.resources("dave@localhost").length === 0, "dave is gone");
-    assert.equal(count("dave"), 2);
+    assert.equal(await count("dave"), 2);
 
     const second = await rawLogin("dave", "r2", true);
     second.send("<presence/>");
@@ -225,7 +228,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     // client acknowledge unasked, covering everything it got.
     const again = await second.readUntil(/d1[^]*d2/);
     second.send(`<a xmlns='${SM}' h='${countStanzas(again)}'/>`);
-    await until(() => count("dave") === 0, "dave's queue is empty after the ack");
+    await until(async () => (await count("dave")) === 0, "dave's queue is empty after the ack");
     second.end();
     await second.closedPromise;
 
@@ -241,7 +244,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     const first = await rawLogin("erin", "plain1", false);
     first.send("<presence/>");
     await first.readUntil("e1");
-    await until(() => count("erin") === 0, "erin's queue is empty");
+    await until(async () => (await count("erin")) === 0, "erin's queue is empty");
     first.end();
     await first.closedPromise;
 
@@ -265,20 +268,20 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     slow.end(); // never acked: the deliveries fail, and the other resource gets them
     const got = await other.readUntil(/i1[^]*i2/);
     assert.ok(got.indexOf("i1") < got.indexOf("i2"));
-    await until(() => count("ivy") === 0, "ivy's queue is empty");
+    await until(async () => (await count("ivy")) === 0, "ivy's queue is empty");
     other.end();
   });
 
   it("sends a queue longer than max_ack_queue in windows, so the stream-managed session survives (XEP-0198 §4)", async () => {
-    const insert = t.server.ctx.storage.sqlite!.db.prepare(
-      "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ('localhost', 'kim', ?, ?)",
+    await t.server.ctx.stores.offline.add(
+      Array.from({ length: 300 }, (_, i) => ({
+        host: "localhost",
+        username: "kim",
+        storedAt: Date.now(),
+        stanza: `<message xmlns="jabber:client" from="${alice.jid}" to="kim@localhost" type="chat"><body>k${i}</body></message>`,
+        limit: 1000,
+      })),
     );
-    for (let i = 0; i < 300; i++) {
-      insert.run(
-        Date.now(),
-        `<message xmlns="jabber:client" from="${alice.jid}" to="kim@localhost" type="chat"><body>k${i}</body></message>`,
-      );
-    }
     const raw = await rawLogin("kim", "w", true);
     raw.send("<presence/>");
     let text = "";
@@ -295,36 +298,38 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       Array.from({ length: 300 }, (_, i) => i),
     );
     assert.doesNotMatch(text, /policy-violation/);
-    await until(() => count("kim") === 0, "kim's queue is empty");
+    await until(async () => (await count("kim")) === 0, "kim's queue is empty");
     raw.end();
   });
 
   it("answers resource-constraint once max_user_offline_messages are stored (XEP-0160 §2)", async () => {
     await fromAlice(msg("frank", "f1"), msg("frank", "f2"), msg("frank", "f3"));
-    assert.equal(count("frank"), 3);
+    assert.equal(await count("frank"), 3);
     await alice.send(msg("frank", "f4", { id: "over" }));
     const err = await alice.next((el) => el.attrs.id === "over");
     assert.equal(err.attrs.type, "error");
     assert.equal(errorCondition(err), "resource-constraint");
     assert.equal(err.getChild("error")!.attrs.type, "wait");
     assert.equal(err.attrs.from, "frank@localhost");
-    assert.equal(count("frank"), 3);
+    assert.equal(await count("frank"), 3);
   });
 
   it("answers internal-server-error when the message cannot be stored, and logs it", async () => {
-    const db = t.server.ctx.storage.sqlite!.db;
-    db.exec(
-      "CREATE TEMP TRIGGER offline_fail BEFORE INSERT ON main.offline_messages BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
-    );
+    // The store fails as a full disk or a lost database connection would, on either engine.
+    const store = t.server.ctx.stores.offline;
+    Object.defineProperty(store, "add", {
+      configurable: true,
+      value: () => Promise.reject(new Error("disk on fire")),
+    });
     try {
       await alice.send(msg("jack", "lost?", { id: "broken" }));
       const err = await alice.next((el) => el.attrs.id === "broken");
       assert.equal(errorCondition(err), "internal-server-error");
     } finally {
-      db.exec("DROP TRIGGER offline_fail");
+      delete (store as { add?: unknown }).add;
     }
     assert.ok(t.logs.some((l) => l.msg === "could not store an offline message"));
-    assert.equal(count("jack"), 0);
+    assert.equal(await count("jack"), 0);
   });
 
   it("takes ejabberd's access_max_user_messages as a number, and explains an access rule name", () => {
@@ -344,10 +349,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   });
 
   describe("what is stored (XEP-0160 §3, XEP-0334 §4, XEP-0085 §5.8)", () => {
-    const db = (): SqliteDb => t.server.ctx.storage.sqlite!.db;
-    beforeEach(() => {
-      db().prepare("DELETE FROM offline_messages WHERE username = 'gina'").run();
-    });
+    beforeEach(() => clear("gina"));
 
     /** Sends one message to offline gina; returns whether it was stored and any error reply. */
     async function offer(
@@ -363,14 +365,14 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       } catch {
         error = undefined;
       }
-      return { stored: count("gina") === 1, error };
+      return { stored: (await count("gina")) === 1, error };
     }
 
     const body = (): Element => xml("body", {}, "hi");
 
     it("stores chat and normal messages with a body", async () => {
       assert.deepEqual(await offer([body()]), { stored: true, error: undefined });
-      db().prepare("DELETE FROM offline_messages WHERE username = 'gina'").run();
+      await clear("gina");
       assert.deepEqual(await offer([body()], undefined), { stored: true, error: undefined });
     });
 
@@ -418,7 +420,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
         xml("openpgp", { xmlns: "urn:xmpp:openpgp:0" }, "BASE64"),
         xml("x", { xmlns: "jabber:x:encrypted" }, "BASE64"),
       ]) {
-        db().prepare("DELETE FROM offline_messages WHERE username = 'gina'").run();
+        await clear("gina");
         assert.deepEqual(
           await offer([payload]),
           { stored: true, error: undefined },
@@ -460,7 +462,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     const ctl = (...args: string[]): Promise<Run> => parleyctl(["--config", configFile, ...args]);
 
     it("prints how many messages wait for a user", async () => {
-      db().prepare("DELETE FROM offline_messages WHERE username = 'henry'").run();
+      await clear("henry");
       await fromAlice(msg("henry", "h1"), msg("henry", "h2"));
       const r = await ctl("get_offline_count", "Henry", "localhost");
       assert.equal(r.code, 0, r.stderr);
@@ -473,21 +475,19 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
 
     it("deletes messages older than DAYS days on every host and prints how many", async () => {
       const old = Date.now() - 3 * 24 * 60 * 60 * 1000;
-      db()
-        .prepare(
-          "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ('localhost', 'henry', ?, '<message/>')",
-        )
-        .run(old);
-      assert.equal(count("henry"), 3);
+      await t.server.ctx.stores.offline.add([
+        { host: "localhost", username: "henry", storedAt: old, stanza: "<message/>", limit: 100 },
+      ]);
+      assert.equal(await count("henry"), 3);
       const r = await ctl("delete_old_messages", "2");
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), "1");
-      assert.equal(count("henry"), 2);
+      assert.equal(await count("henry"), 2);
       assert.equal((await ctl("delete_old_messages", "soon")).code, 2);
     });
 
     it("removes a user's messages with the account (ON DELETE CASCADE)", async () => {
-      assert.equal(count("henry"), 2);
+      assert.equal(await count("henry"), 2);
       const r = await ctl("unregister", "henry", "localhost");
       assert.equal(r.code, 0, r.stderr);
       const after = await ctl("get_offline_count", "henry", "localhost");
@@ -511,9 +511,5 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
         rmSync(dir, { recursive: true, force: true });
       }
     });
-
-    function db(): SqliteDb {
-      return t.server.ctx.storage.sqlite!.db;
-    }
   });
 });
