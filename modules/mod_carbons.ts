@@ -100,7 +100,7 @@ export default defineModule({
       if (!anyEnabled(user)) return;
       if (!eligible(stanza, "received", user.toString(), peer, from)) return;
       for (const s of ctx.server.sessions(user)) {
-        if (enabled.has(s.jid) && !delivered.includes(s)) {
+        if (enabled.has(s.jid) && !delivered.some((j) => j.equals(s.jid))) {
           s.deliver(carbon("received", stanza, user, s.jid), undefined, handoff);
         }
       }

@@ -158,7 +158,8 @@ export class LocalDelivery {
     sessions: SessionHandle[],
     handoff?: Handoff,
   ): void {
-    this.hooks.run("message_delivered", { from, to, stanza, delivered: sessions, handoff });
+    const delivered = sessions.map((s) => s.jid);
+    this.hooks.run("message_delivered", { from, to, stanza, delivered, handoff });
   }
 
   /**

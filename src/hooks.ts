@@ -57,7 +57,8 @@ export interface HookMap {
     from: JID;
     to: JID;
     stanza: Element;
-    delivered: SessionHandle[];
+    /** The full JIDs of the sessions that got it (by address: they may live elsewhere). */
+    delivered: JID[];
     handoff?: Handoff | undefined;
   };
   /**
