@@ -1,6 +1,6 @@
 // Offline messages in PostgreSQL: the same table as in SQLite, with a BIGSERIAL id for the
-// queue order. Until accounts live in PostgreSQL too there is no foreign key to users; a
-// removed account's queue goes through removeUser().
+// queue order, and (since migration 2) the same foreign key to users, so a removed account's
+// queue goes with it.
 import type pg from "pg";
 import type { NewOfflineMessage, OfflineRow, OfflineStore } from "../stores.js";
 import { applyPgMigrations, type PgMigration } from "./migrations.js";
@@ -18,6 +18,16 @@ const MIGRATIONS: PgMigration[] = [
         stanza TEXT NOT NULL
       );
       CREATE INDEX offline_messages_by_user ON offline_messages (host, username, id);
+    `,
+  },
+  {
+    // Accounts moved to PostgreSQL (accounts.ts, applied first). NOT VALID: rows stored before,
+    // when no users table was here, stay; the key holds for every row written from now on.
+    version: 2,
+    up: `
+      ALTER TABLE offline_messages ADD CONSTRAINT offline_messages_user
+        FOREIGN KEY (host, username) REFERENCES users (host, username) ON DELETE CASCADE
+        NOT VALID;
     `,
   },
 ];
@@ -98,6 +108,7 @@ export class PgOfflineStore implements OfflineStore {
   }
 
   async removeUser(host: string, username: string): Promise<void> {
+    // The foreign key removed the queue with the account; this is for rows from before it.
     await this.pool.query("DELETE FROM offline_messages WHERE host = $1 AND username = $2", [
       host,
       username,
