@@ -177,21 +177,21 @@ export default defineModule({
     }
 
     /** The requesting user's name, once sure it is a local user asking about themselves. */
-    function requester(req: IqRequest): string {
+    async function requester(req: IqRequest): Promise<string> {
       // To a user's bare JID, only that user may ask (no one registers at another's address).
       if (req.to.local !== "" && !req.from.bare().equals(req.to)) {
         throw new StanzaError("forbidden", "this is another user's account");
       }
       // §3.2 table: not registered here.
-      if (req.from.domain !== ctx.host || !ctx.accounts.exists(req.from.local, ctx.host)) {
+      if (req.from.domain !== ctx.host || !(await ctx.accounts.exists(req.from.local, ctx.host))) {
         throw new StanzaError("registration-required", "you have no account on this server");
       }
       return req.from.local;
     }
 
     /** §3.1: an authenticated user is told they are registered, with what is on file. */
-    function registered(req: IqRequest): Element {
-      const user = requester(req);
+    async function registered(req: IqRequest): Promise<Element> {
+      const user = await requester(req);
       return xml(
         "query",
         { xmlns: NS_REGISTER },
@@ -207,7 +207,7 @@ export default defineModule({
     }
 
     async function change(req: IqRequest): Promise<null> {
-      const user = requester(req);
+      const user = await requester(req);
       const query = req.payload;
       if (query.getChild("remove")) {
         // §3.2: <remove/> must be the only child.
@@ -220,16 +220,10 @@ export default defineModule({
         // §3.2: the result first; then the account goes and every session of it is closed with
         // the not-authorized stream error (ctx.accounts.unregister does both).
         ctx.setTimeout(() => {
-          const failed = (err: unknown): void =>
-            ctx.log.warn({ err, user }, "in-band account removal failed");
-          try {
-            void Promise.resolve(ctx.accounts.unregister(user, ctx.host)).then(
-              () => ctx.log.info({ user }, "account removed in-band"),
-              failed,
-            );
-          } catch (err) {
-            failed(err);
-          }
+          void ctx.accounts.unregister(user, ctx.host).then(
+            () => ctx.log.info({ user }, "account removed in-band"),
+            (err: unknown) => ctx.log.warn({ err, user }, "in-band account removal failed"),
+          );
         }, 0);
         return null;
       }

@@ -3,7 +3,7 @@ import type { Logger } from "./log.js";
 import type { SessionManager } from "./sm.js";
 import type { Router } from "./router.js";
 import type { Hooks } from "./hooks.js";
-import type { AccountStore } from "./auth/accounts.js";
+import type { Accounts } from "./auth/accounts.js";
 import type { CertStore } from "./tls.js";
 import type { AuthThrottle } from "./auth/throttle.js";
 import type { IqHandlers } from "./iq.js";
@@ -25,7 +25,7 @@ export interface CoreContext {
   readonly router: Router;
   readonly hooks: Hooks;
   readonly iq: IqHandlers;
-  readonly accounts: AccountStore;
+  readonly accounts: Accounts;
   readonly certs: CertStore;
   readonly throttle: AuthThrottle;
   readonly disco: DiscoRegistry;

@@ -11,7 +11,7 @@ import { then, type MaybePromise } from "./maybe.js";
 
 /** Answers "does this local account exist?" without loading anything else. */
 export interface AccountLookup {
-  exists(username: string, host: string): boolean;
+  exists(username: string, host: string): MaybePromise<boolean>;
 }
 
 /** The reply path: the router, seen from here. */
@@ -97,15 +97,32 @@ export class LocalDelivery {
 
   /** RFC 6121 §8.5.2 (user exists) and §8.5.1 (no such user): to a bare JID. */
   private toBareJid(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
+    // A user with a resource online exists: the store is asked (and waited for) only otherwise.
+    if (this.sm.resourceCount(to.toString()) > 0) {
+      return this.toKnownBareJid(stanza, from, to, handoff);
+    }
+    return then(this.accounts.exists(to.local, to.domain), (known) =>
+      known ? this.toKnownBareJid(stanza, from, to, handoff) : this.toUnknownUser(stanza),
+    );
+  }
+
+  /** RFC 6121 §8.5.1: no such user. */
+  private toUnknownUser(stanza: Element): void {
+    const type = stanza.attrs.type;
+    if (stanza.name === "presence") return; // silently ignored, whatever the type.
+    if (type === "error" || (stanza.name === "iq" && type === "result")) return;
+    throw new StanzaError("service-unavailable");
+  }
+
+  /** RFC 6121 §8.5.2: to the bare JID of a user who exists. */
+  private toKnownBareJid(
+    stanza: Element,
+    from: JID,
+    to: JID,
+    handoff?: Handoff,
+  ): MaybePromise<void> {
     const type = stanza.attrs.type;
     const bare = to.toString();
-    const known = this.sm.resourceCount(bare) > 0 || this.accounts.exists(to.local, to.domain);
-    if (!known) {
-      // §8.5.1: no such user.
-      if (stanza.name === "presence") return; // silently ignored, whatever the type.
-      if (type === "error" || (stanza.name === "iq" && type === "result")) return;
-      throw new StanzaError("service-unavailable");
-    }
     switch (stanza.name) {
       case "message":
         return this.messageToBare(stanza, from, to, handoff);

@@ -13,12 +13,12 @@ import { parseJID, type JID } from "./jid.js";
 import type { ExtensionEvents, ModuleContext, ServerView } from "./moduleapi.js";
 import type { Json } from "./storage/stores.js";
 import type { Logger } from "./log.js";
-import { AccountStore } from "./auth/accounts.js";
+import { Accounts } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
 import { Fanout } from "./xml/fanout.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 import type { Handoff } from "./handoff.js";
-import { isPromise, then, type MaybePromise } from "./maybe.js";
+import { isPromise } from "./maybe.js";
 import { SessionTable, type SessionState } from "./session-state.js";
 
 /**
@@ -88,7 +88,7 @@ export function moduleContext(
       exists: (u, h) => core.accounts.exists(u, h),
       register: (u, h, p) => core.accounts.register(u, h, p),
       changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
-      unregister: (u, h) => then(removeAccount(core, u, h), () => undefined),
+      unregister: async (u, h) => void (await removeAccount(core, u, h)),
     },
     run: (hook, payload) => core.hooks.run(hook, payload),
     runAsync: (hook, payload) => core.hooks.runAsync(hook, payload),
@@ -223,23 +223,23 @@ export class EventBus {
 }
 
 /**
- * Removes an account while the server runs: storage, module state (which may wait for its own
- * storage), then the sessions. Resolves with how many sessions were closed.
+ * Removes an account while the server runs: storage (the account store clears the keyval and
+ * map rows too), module state (which may wait for its own storage), then the sessions.
+ * Resolves with how many sessions were closed.
  */
-export function removeAccount(
+export async function removeAccount(
   core: CoreContext,
   username: string,
   host: string,
-): MaybePromise<number> {
-  const user = AccountStore.prepUsername(username);
-  core.accounts.unregister(user, host);
-  return then(core.hooks.runAsync("remove_user", { username: user, host }), () => {
-    const sessions = core.sm.resources(`${user}@${host}`);
-    for (const s of sessions) {
-      s.close(new StreamError("not-authorized", "the account was removed"));
-    }
-    return sessions.length;
-  });
+): Promise<number> {
+  const user = Accounts.prepUsername(username);
+  await core.accounts.unregister(user, host);
+  await core.hooks.runAsync("remove_user", { username: user, host });
+  const sessions = core.sm.resources(`${user}@${host}`);
+  for (const s of sessions) {
+    s.close(new StreamError("not-authorized", "the account was removed"));
+  }
+  return sessions.length;
 }
 
 function addresses(stanza: Element): { from: JID; to: JID } {

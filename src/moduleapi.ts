@@ -96,7 +96,8 @@ export interface ServerView {
   availableSessions(bare: JID | string): readonly SessionHandle[];
   /** One bound session by full JID. */
   session(full: JID): SessionHandle | undefined;
-  userExists(username: string, host: string): boolean;
+  /** Whether the account exists (asks the account store). */
+  userExists(username: string, host: string): Promise<boolean>;
   /** Every bound session on the server (for admin-like modules; avoid on hot paths). */
   allSessions(): IterableIterator<SessionHandle>;
   /** What every module on this host advertises in disco#info (XEP-0030), for mod_disco/mod_caps. */
@@ -223,15 +224,16 @@ export interface ModuleContext<O = Record<string, never>> {
 
 /** Account operations for modules such as mod_register (XEP-0077). */
 export interface AccountsApi {
-  exists(username: string, host: string): boolean;
+  exists(username: string, host: string): Promise<boolean>;
   /** Registers; resolves with the normalized username. Rejects with an AccountError. */
   register(username: string, host: string, password: string): Promise<string>;
   changePassword(username: string, host: string, password: string): Promise<void>;
   /**
    * Removes the account with everything stored for it, fires `remove_user`, and closes the
-   * user's sessions with the stream error `not-authorized`.
+   * user's sessions with the stream error `not-authorized`. Rejects with an AccountError
+   * (`not-found`, `invalid-username`).
    */
-  unregister(username: string, host: string): MaybePromise<void>;
+  unregister(username: string, host: string): Promise<void>;
 }
 
 /** A module: what it is called, what it takes, what it needs, and how it starts. */

@@ -4,7 +4,7 @@ import { EMBEDDED_DEFAULTS_FILE, loadConfig, type ServerConfig } from "./config/
 import type { CoreContext } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
 import { openStorage, type StorageEngine } from "./storage/engine.js";
-import { AccountStore } from "./auth/accounts.js";
+import { Accounts } from "./auth/accounts.js";
 import { AuthThrottle } from "./auth/throttle.js";
 import { CertStore } from "./tls.js";
 import { SessionManager } from "./sm.js";
@@ -68,8 +68,8 @@ export class Server {
       const router = new Router(hosts, log.child({ component: "router" }));
       const hooks = new Hooks();
       const iq = new IqHandlers();
-      if (!storage.sqlite) throw new Error("accounts are not on PostgreSQL yet");
-      const accounts = new AccountStore(storage.sqlite.db);
+      const stores = storage.stores;
+      const accounts = new Accounts(stores.accounts);
       router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router));
       const connections = new Set<C2SSession>();
       const metrics = new Metrics(
@@ -99,7 +99,7 @@ export class Server {
         resumable,
         metrics,
         commands: new AdminCommands(),
-        stores: storage.stores,
+        stores,
       };
       const server = new Server(ctx, storage, connections);
       try {

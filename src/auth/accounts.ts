@@ -1,4 +1,3 @@
-import type { Database, Statement } from "better-sqlite3";
 import {
   deriveCredentials,
   deriveKeys,
@@ -7,6 +6,7 @@ import {
   type ScramHash,
 } from "./scram.js";
 import { prepLocalpart, JIDError } from "../jid.js";
+import { AccountStoreError, type AccountStore } from "../storage/stores.js";
 
 export class AccountError extends Error {
   constructor(
@@ -21,36 +21,13 @@ export class AccountError extends Error {
 /** Every hash we keep keys for, so both SCRAM-SHA-1 and SCRAM-SHA-256 logins work. */
 const HASHES: readonly ScramHash[] = ["sha1", "sha256"];
 
-interface CredRow {
-  salt: Buffer;
-  iterations: number;
-  stored_key: Buffer;
-  server_key: Buffer;
-}
-
 /**
- * User accounts and their SCRAM credentials (RFC 5802 §3: salt, iteration count, StoredKey,
- * ServerKey; never the password). Usernames are stored PRECIS-normalized (RFC 7622 §3.3).
+ * User accounts: what they may be called (RFC 7622 §3.3: usernames are kept PRECIS-normalized)
+ * and what is kept of the password (SCRAM keys, RFC 5802 §3), over the account store of the
+ * configured engine.
  */
-export class AccountStore {
-  private readonly existsStmt: Statement<[string, string], { one: number }>;
-  private readonly credStmt: Statement<[string, string, string], CredRow>;
-  private readonly listStmt: Statement<[string], { username: string }>;
-  private readonly altStmt: Statement<
-    [string, string, string],
-    { stored_key: Buffer; server_key: Buffer }
-  >;
-
-  constructor(private readonly db: Database) {
-    this.existsStmt = db.prepare("SELECT 1 AS one FROM users WHERE host = ? AND username = ?");
-    this.credStmt = db.prepare(
-      "SELECT salt, iterations, stored_key, server_key FROM scram_credentials WHERE host = ? AND username = ? AND hash = ?",
-    );
-    this.listStmt = db.prepare("SELECT username FROM users WHERE host = ? ORDER BY username");
-    this.altStmt = db.prepare(
-      "SELECT stored_key, server_key FROM scram_alternates WHERE host = ? AND username = ? AND hash = ? ORDER BY n",
-    );
-  }
+export class Accounts {
+  constructor(private readonly store: AccountStore) {}
 
   /** Normalizes a username as a JID localpart, or throws AccountError('invalid-username'). */
   static prepUsername(username: string): string {
@@ -62,82 +39,37 @@ export class AccountStore {
     }
   }
 
-  exists(username: string, host: string): boolean {
-    return this.existsStmt.get(host, username) !== undefined;
+  exists(username: string, host: string): Promise<boolean> {
+    return this.store.exists(host, username);
   }
 
   async register(username: string, host: string, password: string): Promise<string> {
-    const user = AccountStore.prepUsername(username);
+    const user = Accounts.prepUsername(username);
     const creds = await this.derive(password);
-    // IMMEDIATE: a transaction that reads and then writes must take the write lock first. A
-    // deferred one holding a read snapshot gets SQLITE_BUSY at once, without waiting, when
-    // another process wrote in between (that is how concurrent parleyctl runs lost accounts).
-    this.db
-      .transaction(() => {
-        if (this.exists(user, host)) {
-          throw new AccountError("exists", `user ${user}@${host} already registered`);
-        }
-        this.db
-          .prepare("INSERT INTO users (host, username, created_at) VALUES (?, ?, ?)")
-          .run(host, user, Date.now());
-        this.writeCredentials(user, host, creds);
-      })
-      .immediate();
+    await this.store.create(host, user, creds).catch(asAccountError);
     return user;
   }
 
   async changePassword(username: string, host: string, password: string): Promise<void> {
-    const user = AccountStore.prepUsername(username);
+    const user = Accounts.prepUsername(username);
     const creds = await this.derive(password);
-    this.db
-      .transaction(() => {
-        if (!this.exists(user, host)) {
-          throw new AccountError("not-found", `user ${user}@${host} is not registered`);
-        }
-        this.writeCredentials(user, host, creds);
-      })
-      .immediate(); // reads, then writes: see register()
+    await this.store.setCredentials(host, user, creds).catch(asAccountError);
   }
 
-  /** Removes the account and everything the core and modules keep for it. */
-  unregister(username: string, host: string): void {
-    const user = AccountStore.prepUsername(username);
-    this.db
-      .transaction(() => {
-        const res = this.db
-          .prepare("DELETE FROM users WHERE host = ? AND username = ?")
-          .run(host, user);
-        if (res.changes === 0) {
-          throw new AccountError("not-found", `user ${user}@${host} is not registered`);
-        }
-        this.db.prepare("DELETE FROM keyval WHERE host = ? AND username = ?").run(host, user);
-        this.db.prepare("DELETE FROM map WHERE host = ? AND username = ?").run(host, user);
-      })
-      .immediate();
-  }
-
-  list(host: string): string[] {
-    return this.listStmt.all(host).map((r) => r.username);
-  }
-
-  credentials(username: string, host: string, hash: ScramHash): ScramCredentials | null {
-    const row = this.credStmt.get(host, username, hash);
-    if (!row) return null;
-    const creds: ScramCredentials = {
-      hash,
-      salt: row.salt,
-      iterations: row.iterations,
-      storedKey: row.stored_key,
-      serverKey: row.server_key,
-    };
-    const alternates = this.altStmt.all(host, username, hash);
-    if (alternates.length > 0) {
-      creds.alternates = alternates.map((a) => ({
-        storedKey: a.stored_key,
-        serverKey: a.server_key,
-      }));
+  /** Removes the account and everything the core and modules keep for it in storage. */
+  async unregister(username: string, host: string): Promise<void> {
+    const user = Accounts.prepUsername(username);
+    if (!(await this.store.remove(host, user))) {
+      throw new AccountError("not-found", `user ${user}@${host} is not registered`);
     }
-    return creds;
+  }
+
+  list(host: string): Promise<string[]> {
+    return this.store.list(host);
+  }
+
+  credentials(username: string, host: string, hash: ScramHash): Promise<ScramCredentials | null> {
+    return this.store.credentials(host, username, hash);
   }
 
   private async derive(password: string): Promise<ScramCredentials[]> {
@@ -165,26 +97,10 @@ export class AccountStore {
       );
     }
   }
+}
 
-  private writeCredentials(user: string, host: string, creds: ScramCredentials[]): void {
-    const stmt = this.db.prepare(
-      `INSERT INTO scram_credentials (host, username, hash, salt, iterations, stored_key, server_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(host, username, hash) DO UPDATE SET salt = excluded.salt,
-         iterations = excluded.iterations, stored_key = excluded.stored_key, server_key = excluded.server_key`,
-    );
-    const clearAlt = this.db.prepare(
-      "DELETE FROM scram_alternates WHERE host = ? AND username = ? AND hash = ?",
-    );
-    const addAlt = this.db.prepare(
-      "INSERT INTO scram_alternates (host, username, hash, n, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    for (const c of creds) {
-      stmt.run(host, user, c.hash, c.salt, c.iterations, c.storedKey, c.serverKey);
-      clearAlt.run(host, user, c.hash);
-      (c.alternates ?? []).forEach((a, n) =>
-        addAlt.run(host, user, c.hash, n, a.storedKey, a.serverKey),
-      );
-    }
-  }
+/** The store's refusals as the AccountError of the same reason. */
+function asAccountError(err: unknown): never {
+  if (err instanceof AccountStoreError) throw new AccountError(err.reason, err.message);
+  throw err;
 }

@@ -1,4 +1,5 @@
 import { xml, type Element } from "@xmpp/xml";
+import type { Accounts } from "../auth/accounts.js";
 import { PlainServer } from "../auth/plain.js";
 import { ChannelBindingFailure, SaslFailure, type SaslMechanism } from "../auth/sasl.js";
 import { ScramServer, mechanismName, verifyPassword, type ScramHash } from "../auth/scram.js";
@@ -110,7 +111,9 @@ class SaslNegotiation implements StreamFeature {
       if (step.authzid !== undefined && step.authzid !== `${username}@${s.host}`) {
         throw new SaslFailure("invalid-authzid");
       }
-      if (!s.ctx.accounts.exists(username, s.host!)) throw new SaslFailure("not-authorized");
+      if (!(await accountExists(s.ctx.accounts, username, s.host!))) {
+        throw new SaslFailure("not-authorized");
+      }
       s.ctx.throttle.recordSuccess(s.remoteAddress, username);
       s.write(xml("success", { xmlns: NS.sasl }, encode(step.data)).toString());
       s.onAuthenticated(username, this.mechanism.name);
@@ -150,7 +153,7 @@ class SaslNegotiation implements StreamFeature {
     if (name === "PLAIN") {
       return new PlainServer({
         verify: async (user, password) => {
-          const creds = accounts.credentials(safePrep(user), host, "sha256");
+          const creds = await accounts.credentials(safePrep(user), host, "sha256");
           return creds ? verifyPassword(password, creds) : false;
         },
       });
@@ -164,6 +167,18 @@ class SaslNegotiation implements StreamFeature {
       bindingOffered: this.bindingOffered(),
       lookup: async (user) => accounts.credentials(safePrep(user), host, hash),
     });
+  }
+}
+
+/**
+ * Whether the account (still) exists once the mechanism succeeded. A store that fails is a
+ * temporary failure (RFC 6120 §6.5.11 temporary-auth-failure), not a wrong password.
+ */
+async function accountExists(accounts: Accounts, username: string, host: string): Promise<boolean> {
+  try {
+    return await accounts.exists(username, host);
+  } catch (err) {
+    throw new SaslFailure("temporary-auth-failure", undefined, { cause: err });
   }
 }
 

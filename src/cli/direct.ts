@@ -6,7 +6,8 @@
 import Database from "better-sqlite3";
 import type { ServerConfig } from "../config/config.js";
 import { isBusyError, SqliteStorage } from "../storage/sqlite.js";
-import { AccountStore } from "../auth/accounts.js";
+import { Accounts } from "../auth/accounts.js";
+import { SqliteAccountStore } from "../storage/sqlite/accounts.js";
 import {
   runAccountCommand,
   type AccountBackend,
@@ -56,7 +57,9 @@ export async function runDirect(
     let storage: SqliteStorage | null = null;
     try {
       storage = new SqliteStorage(file, { busyTimeoutMs: Math.max(0, until - now) });
-      const accounts = new AccountStore(storage.db);
+      // The account store alone: the other stores' migrations are the server's to apply, not
+      // every one of many parleyctl runs at once.
+      const accounts = new Accounts(new SqliteAccountStore(storage.db));
       const backend: AccountBackend = {
         accounts,
         hosts: () => config.hosts,

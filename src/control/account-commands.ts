@@ -3,7 +3,7 @@
  * server (parleyctl's request over the control socket) and in parleyctl itself on the database
  * file when no server runs. One implementation means one set of messages and exit codes.
  */
-import { AccountError, AccountStore } from "../auth/accounts.js";
+import { AccountError, type Accounts } from "../auth/accounts.js";
 import type { ControlResponse } from "./protocol.js";
 
 export const ACCOUNT_COMMANDS = [
@@ -21,7 +21,7 @@ export function isAccountCommand(name: string): name is AccountCommand {
 
 /** What the commands need of where they run. */
 export interface AccountBackend {
-  accounts: AccountStore;
+  accounts: Accounts;
   /** The hosts served now (a running server's may have changed with reload_config). */
   hosts(): readonly string[];
   /** Removes the account; a running server also tells its modules and closes the sessions. */

@@ -4,7 +4,9 @@
 // each interface against every driver (test/storage/).
 //
 // Areas move here one at a time: offline messages (mod_offline), then the keyval and map
-// stores modules keep small per-user (or per-host) values in.
+// stores modules keep small per-user (or per-host) values in, then accounts.
+
+import type { ScramCredentials, ScramHash } from "../auth/scram.js";
 
 /** A JSON-serializable value, the unit the keyval and map stores hold. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -66,9 +68,52 @@ export interface OfflineStore {
   removeUser(host: string, username: string): Promise<void>;
 }
 
+/** Why an account store refused a write: the account is there already, or is not. */
+export class AccountStoreError extends Error {
+  constructor(
+    readonly reason: "exists" | "not-found",
+    message: string,
+  ) {
+    super(message);
+    this.name = "AccountStoreError";
+  }
+}
+
+/**
+ * User accounts and their SCRAM credentials (RFC 5802 §3: salt, iteration count, StoredKey,
+ * ServerKey; never the password), one set per hash, with the alternates of each. Usernames come
+ * normalized (src/auth/accounts.ts does that); the store compares them byte for byte. Each
+ * write is one transaction, atomic against other connections and processes.
+ */
+export interface AccountStore {
+  exists(host: string, username: string): Promise<boolean>;
+  /** Creates the account with its credentials; rejects with AccountStoreError "exists". */
+  create(host: string, username: string, credentials: readonly ScramCredentials[]): Promise<void>;
+  /**
+   * Replaces the credentials of the hashes given (and their alternates); rejects with
+   * AccountStoreError "not-found" when there is no such account.
+   */
+  setCredentials(
+    host: string,
+    username: string,
+    credentials: readonly ScramCredentials[],
+  ): Promise<void>;
+  /**
+   * Removes the account and everything kept per user: its credentials, its keyval and map rows
+   * (not the host's, username ""), and the rows of tables that reference users (foreign keys
+   * with ON DELETE CASCADE). Resolves with whether the account existed.
+   */
+  remove(host: string, username: string): Promise<boolean>;
+  /** The host's usernames, sorted by code point. */
+  list(host: string): Promise<string[]>;
+  /** The credentials for one hash, with their alternates; null without an account or them. */
+  credentials(host: string, username: string, hash: ScramHash): Promise<ScramCredentials | null>;
+}
+
 /** Every typed store, from one driver. */
 export interface Stores {
   readonly offline: OfflineStore;
+  readonly accounts: AccountStore;
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   map<T extends Json>(store: string): MapStore<T>;
 }

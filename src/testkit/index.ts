@@ -120,7 +120,7 @@ export async function startTestServer(
     async client(user, c = {}) {
       const host = c.host ?? config.hosts[0]!;
       const password = c.password ?? `pw-${user}`;
-      if (!server.ctx.accounts.exists(user, host)) await t.register(user, password, host);
+      if (!(await server.ctx.accounts.exists(user, host))) await t.register(user, password, host);
       const client = await connect({
         port,
         username: user,

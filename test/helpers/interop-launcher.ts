@@ -46,7 +46,9 @@ export class Launcher {
 
   async start(user: string, o: LaunchOptions = {}): Promise<PythonClient> {
     const t = this.t();
-    if (!t.server.ctx.accounts.exists(user, "localhost")) await t.register(user, password(user));
+    if (!(await t.server.ctx.accounts.exists(user, "localhost"))) {
+      await t.register(user, password(user));
+    }
     const args = [
       "--port",
       String(o.directTls ? t.tlsPort : t.port),

@@ -8,7 +8,8 @@ import { RawClient } from "../helpers/raw.js";
 import { ScramClient } from "../helpers/scram-client.js";
 import { buildPackage, type BuiltPackage, type CommandRun } from "../helpers/package.js";
 import { SqliteStorage } from "../../src/storage/sqlite.js";
-import { AccountStore } from "../../src/auth/accounts.js";
+import { Accounts } from "../../src/auth/accounts.js";
+import { SqliteAccountStore } from "../../src/storage/sqlite/accounts.js";
 
 const SASL = "urn:ietf:params:xml:ns:xmpp-sasl";
 
@@ -149,7 +150,7 @@ describe("parleyctl run many at once (an admin script creating accounts, as with
       try {
         const offline = configFor(dir, join(dir, "data"));
         const seed = new SqliteStorage(join(dir, "data", "parley.db"));
-        await new AccountStore(seed.db).register("taken", "localhost", "pw");
+        await new Accounts(new SqliteAccountStore(seed.db)).register("taken", "localhost", "pw");
         seed.close();
         const direct = await Promise.all(
           REFUSALS.map((args) => pkg.run("parleyctl", ["--config", offline, ...args])),
@@ -181,10 +182,10 @@ describe("parleyctl run many at once (an admin script creating accounts, as with
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    const registered = (): string[] => {
+    const registered = async (): Promise<string[]> => {
       const s = new SqliteStorage(dbFile);
       try {
-        return new AccountStore(s.db).list("localhost");
+        return await new SqliteAccountStore(s.db).list("localhost");
       } finally {
         s.close();
       }
@@ -196,7 +197,7 @@ describe("parleyctl run many at once (an admin script creating accounts, as with
         pkg.run("parleyctl", ["--config", config, "register", u, "localhost", "pw"]),
       );
       results.forEach((r, i) => assertOk(r, users[i]!));
-      assert.deepEqual(registered(), [...users].sort());
+      assert.deepEqual(await registered(), [...users].sort());
     });
 
     it("waits for a write lock another connection holds, and registers once it is released", async () => {
@@ -220,7 +221,7 @@ describe("parleyctl run many at once (an admin script creating accounts, as with
       const r = await run.done;
       assertOk(r, "register");
       assert.equal(r.stdout, "User patient@localhost successfully registered\n");
-      assert.deepEqual(registered(), ["patient"]);
+      assert.deepEqual(await registered(), ["patient"]);
     });
 
     it("gives up with exit code 1 and names the database file when the lock outlasts PARLEYCTL_LOCK_TIMEOUT", async () => {
@@ -241,7 +242,7 @@ describe("parleyctl run many at once (an admin script creating accounts, as with
       assert.ok(r.stderr.includes(`the database ${dbFile} is locked`), r.stderr);
       assert.match(r.stderr, /nothing was changed/);
       assert.equal(r.stdout, "");
-      assert.deepEqual(registered(), []);
+      assert.deepEqual(await registered(), []);
     });
   });
 });

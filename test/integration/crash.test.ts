@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.js";
 import { SqliteStorage } from "../../src/storage/sqlite.js";
-import { AccountStore } from "../../src/auth/accounts.js";
+import { Accounts } from "../../src/auth/accounts.js";
+import { SqliteAccountStore } from "../../src/storage/sqlite/accounts.js";
 import { RawClient } from "../helpers/raw.js";
 import { freePort } from "../helpers/ports.js";
 
@@ -83,7 +84,7 @@ describe("nothing accepted is lost: SIGKILL and cut links (XEP-0198, XEP-0160)",
     );
     const config = loadConfig(configFile);
     const storage = new SqliteStorage(config.sqlDatabase);
-    const accounts = new AccountStore(storage.db);
+    const accounts = new Accounts(new SqliteAccountStore(storage.db));
     for (const u of ["sender", "offline", "online", "mobile", "writer", "roamer"])
       await accounts.register(u, "localhost", "pw");
     storage.close();

@@ -100,7 +100,7 @@ describe("mod_register (XEP-0077)", () => {
       const res = await rawIq(raw, "set", registerBody("cleartext", STRONG));
       assert.equal(outcome(res), "not-authorized");
       raw.end();
-      assert.equal(t.server.ctx.accounts.exists("cleartext", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("cleartext", "localhost"), false);
     });
 
     it("returns the fields to fill in (XEP-0077 §3.1)", async () => {
@@ -137,7 +137,7 @@ describe("mod_register (XEP-0077)", () => {
         assert.equal(outcome(await rawIq(raw, "set", body)), "not-acceptable", body);
       }
       raw.end();
-      assert.equal(t.server.ctx.accounts.exists("emptypass", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("emptypass", "localhost"), false);
     });
 
     it("answers jid-malformed for a username that is no valid localpart", async () => {
@@ -147,7 +147,7 @@ describe("mod_register (XEP-0077)", () => {
 
     it("answers not-acceptable to a password weaker than password_strength", async () => {
       assert.equal(await registerRaw(t, "weakling", "abcd"), "not-acceptable");
-      assert.equal(t.server.ctx.accounts.exists("weakling", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("weakling", "localhost"), false);
     });
 
     it("registers one account per stream (XEP-0077 §3.1.1)", async () => {
@@ -156,7 +156,7 @@ describe("mod_register (XEP-0077)", () => {
       const second = await rawIq(raw, "set", registerBody("second1", STRONG));
       assert.equal(outcome(second), "not-acceptable");
       raw.end();
-      assert.equal(t.server.ctx.accounts.exists("second1", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("second1", "localhost"), false);
     });
 
     it("answers unexpected-request to <remove/> before authentication (XEP-0077 §3.2)", async () => {
@@ -262,7 +262,7 @@ describe("mod_register (XEP-0077)", () => {
       assert.ok(result >= 0, text);
       assert.ok(streamError > result, "the result comes before the stream error");
       assert.equal(await otherClosed, "not-authorized");
-      assert.equal(t.server.ctx.accounts.exists("leaver", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("leaver", "localhost"), false);
       await assert.rejects(login(t, "leaver", STRONG));
     });
 
@@ -276,7 +276,7 @@ describe("mod_register (XEP-0077)", () => {
       );
       assert.equal(errorCondition(res), "bad-request");
       await c.stop();
-      assert.ok(t.server.ctx.accounts.exists("stayer", "localhost"));
+      assert.ok(await t.server.ctx.accounts.exists("stayer", "localhost"));
     });
 
     it("advertises jabber:iq:register in disco#info (XEP-0077 §10)", async () => {
@@ -315,7 +315,7 @@ describe("mod_register (XEP-0077)", () => {
       const set = await rawIq(raw, "set", registerBody("closed", STRONG));
       assert.equal(outcome(set), "service-unavailable");
       raw.end();
-      assert.equal(t.server.ctx.accounts.exists("closed", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("closed", "localhost"), false);
     });
 
     it("answers not-allowed to <remove/> (XEP-0077 §3.2)", async () => {
@@ -323,7 +323,7 @@ describe("mod_register (XEP-0077)", () => {
       const res = await iq(c, "set", query(xml("remove")), "localhost");
       assert.equal(errorCondition(res), "not-allowed");
       await c.stop();
-      assert.ok(t.server.ctx.accounts.exists("cannotleave", "localhost"));
+      assert.ok(await t.server.ctx.accounts.exists("cannotleave", "localhost"));
     });
   });
 
@@ -340,7 +340,7 @@ describe("mod_register (XEP-0077)", () => {
       assert.equal(outcome(res), "resource-constraint");
       assert.match(res, /<error[^>]*type="wait"/);
       raw.end();
-      assert.equal(t.server.ctx.accounts.exists("quick2", "localhost"), false);
+      assert.equal(await t.server.ctx.accounts.exists("quick2", "localhost"), false);
     });
 
     it("does not count a failed attempt", async () => {

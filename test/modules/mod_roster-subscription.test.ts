@@ -262,7 +262,7 @@ describe("mod_roster: presence subscriptions (RFC 6121 §3)", () => {
     const [alice, bob] = await pair();
     await subscribe(alice, bob);
     await subscribe(bob, alice);
-    removeAccount(t.server.ctx, bare(bob).split("@")[0]!, "localhost");
+    await removeAccount(t.server.ctx, bare(bob).split("@")[0]!, "localhost");
     let item = await nextPush(alice, bare(bob));
     while (item.attrs.subscription !== "none") item = await nextPush(alice, bare(bob));
     assert.equal((await itemFor(alice, bare(bob)))!.attrs.subscription, "none");

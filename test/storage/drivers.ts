@@ -12,13 +12,20 @@ import { sqliteStores } from "../../src/storage/sqlite/index.js";
 import { pgStores } from "../../src/storage/pg/index.js";
 import type { Stores } from "../../src/storage/stores.js";
 import { pgCluster } from "../helpers/postgres.js";
+import { sqliteElsewhere, type WorkerStores } from "./sqlite-elsewhere.js";
 
 export interface OpenStores {
   stores: Stores;
-  /** Makes an account exist where the engine checks it (SQLite's foreign keys). */
+  /** Makes an account exist (without credentials), for tables that reference users. */
   addUser(host: string, username: string): Promise<void>;
-  /** Removes the account as the account store does (SQLite: the users row, which cascades). */
+  /** Removes the account through the account store (with what references it). */
   dropUser(host: string, username: string): Promise<void>;
+  /**
+   * Another connection to the same database, working at the same time as this one, as another
+   * process or node would: for SQLite in a worker thread (one thread never interleaves two
+   * synchronous connections), for PostgreSQL another pool.
+   */
+  connect(): Promise<{ stores: WorkerStores; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -27,21 +34,25 @@ export interface Driver {
   open(): Promise<OpenStores>;
 }
 
+/** addUser and dropUser, through the account store of `stores`. */
+function usersThrough(stores: Stores): Pick<OpenStores, "addUser" | "dropUser"> {
+  return {
+    addUser: (host, username) => stores.accounts.create(host, username, []),
+    dropUser: async (host, username) => void (await stores.accounts.remove(host, username)),
+  };
+}
+
 const sqlite: Driver = {
   name: "SQLite",
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "parley-store-"));
-    const storage = new SqliteStorage(join(dir, "parley.db"));
+    const file = join(dir, "parley.db");
+    const storage = new SqliteStorage(file);
+    const stores = sqliteStores(storage.db);
     return {
-      stores: sqliteStores(storage.db),
-      async addUser(host, username) {
-        storage.db
-          .prepare("INSERT INTO users (host, username, created_at) VALUES (?, ?, ?)")
-          .run(host, username, Date.now());
-      },
-      async dropUser(host, username) {
-        storage.db.prepare("DELETE FROM users WHERE host = ? AND username = ?").run(host, username);
-      },
+      stores,
+      ...usersThrough(stores),
+      connect: () => sqliteElsewhere(file),
       async close() {
         storage.close();
         rmSync(dir, { recursive: true, force: true });
@@ -54,14 +65,15 @@ const postgres: Driver = {
   name: "PostgreSQL",
   async open() {
     const cluster = await pgCluster();
-    const pool = new pg.Pool(cluster.config(await cluster.createDatabase("stores")));
+    const config = cluster.config(await cluster.createDatabase("stores"));
+    const pool = new pg.Pool(config);
+    const stores = await pgStores(pool);
     return {
-      stores: await pgStores(pool),
-      async addUser() {
-        // No accounts table in PostgreSQL yet: nothing to satisfy.
-      },
-      async dropUser() {
-        // Nor to remove.
+      stores,
+      ...usersThrough(stores),
+      async connect() {
+        const other = new pg.Pool(config);
+        return { stores: await pgStores(other), close: () => other.end() };
       },
       close: () => pool.end(),
     };

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Json, Stores } from "../stores.js";
+import { ACCOUNT_MIGRATIONS, PgAccountStore } from "./accounts.js";
 import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
@@ -7,9 +8,12 @@ import { PgOfflineStore } from "./offline.js";
 /** Every typed store on one PostgreSQL database, its schema brought up to date first. */
 export async function pgStores(pool: pg.Pool): Promise<Stores> {
   await applyPgMigrations(pool, "core-keyval", KEYVAL_MIGRATIONS);
+  // Before the stores whose tables reference users.
+  await applyPgMigrations(pool, "core-accounts", ACCOUNT_MIGRATIONS);
   const offline = await PgOfflineStore.open(pool);
   return {
     offline,
+    accounts: new PgAccountStore(pool),
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
   };

@@ -1,9 +1,10 @@
 // Offline messages in PostgreSQL: the same table as in SQLite, with a BIGSERIAL id for the
-// queue order. Until accounts live in PostgreSQL too there is no foreign key to users; a
-// removed account's queue goes through removeUser().
+// queue order, and (since migration 2) the same foreign key to users, so a removed account's
+// queue goes with it.
 import type pg from "pg";
 import type { NewOfflineMessage, OfflineRow, OfflineStore } from "../stores.js";
 import { applyPgMigrations, type PgMigration } from "./migrations.js";
+import { inTransaction } from "./transaction.js";
 
 const MIGRATIONS: PgMigration[] = [
   {
@@ -19,6 +20,16 @@ const MIGRATIONS: PgMigration[] = [
       CREATE INDEX offline_messages_by_user ON offline_messages (host, username, id);
     `,
   },
+  {
+    // Accounts moved to PostgreSQL (accounts.ts, applied first). NOT VALID: rows stored before,
+    // when no users table was here, stay; the key holds for every row written from now on.
+    version: 2,
+    up: `
+      ALTER TABLE offline_messages ADD CONSTRAINT offline_messages_user
+        FOREIGN KEY (host, username) REFERENCES users (host, username) ON DELETE CASCADE
+        NOT VALID;
+    `,
+  },
 ];
 
 export class PgOfflineStore implements OfflineStore {
@@ -31,46 +42,36 @@ export class PgOfflineStore implements OfflineStore {
 
   async add(batch: readonly NewOfflineMessage[]): Promise<("stored" | "full")[]> {
     if (batch.length === 0) return [];
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      try {
-        const counts = new Map<string, number>();
-        const results: ("stored" | "full")[] = [];
-        for (const m of batch) {
-          const key = `${m.username}@${m.host}`;
-          let n = counts.get(key);
-          if (n === undefined) {
-            // Other nodes may add to the same queue: one writer per user at a time, until
-            // COMMIT, so the limit holds across the cluster.
-            await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [key]);
-            const r = await client.query<{ n: string }>(
-              "SELECT COUNT(*) AS n FROM offline_messages WHERE host = $1 AND username = $2",
-              [m.host, m.username],
-            );
-            n = Number(r.rows[0]!.n);
-          }
-          if (n >= m.limit) {
-            counts.set(key, n);
-            results.push("full");
-            continue;
-          }
-          await client.query(
-            "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ($1, $2, $3, $4)",
-            [m.host, m.username, m.storedAt, m.stanza],
+    return inTransaction(this.pool, async (client) => {
+      const counts = new Map<string, number>();
+      const results: ("stored" | "full")[] = [];
+      for (const m of batch) {
+        const key = `${m.username}@${m.host}`;
+        let n = counts.get(key);
+        if (n === undefined) {
+          // Other nodes may add to the same queue: one writer per user at a time, until
+          // COMMIT, so the limit holds across the cluster.
+          await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [key]);
+          const r = await client.query<{ n: string }>(
+            "SELECT COUNT(*) AS n FROM offline_messages WHERE host = $1 AND username = $2",
+            [m.host, m.username],
           );
-          counts.set(key, n + 1);
-          results.push("stored");
+          n = Number(r.rows[0]!.n);
         }
-        await client.query("COMMIT");
-        return results;
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
+        if (n >= m.limit) {
+          counts.set(key, n);
+          results.push("full");
+          continue;
+        }
+        await client.query(
+          "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ($1, $2, $3, $4)",
+          [m.host, m.username, m.storedAt, m.stanza],
+        );
+        counts.set(key, n + 1);
+        results.push("stored");
       }
-    } finally {
-      client.release();
-    }
+      return results;
+    });
   }
 
   async first(host: string, username: string, limit: number): Promise<OfflineRow[]> {
@@ -107,6 +108,7 @@ export class PgOfflineStore implements OfflineStore {
   }
 
   async removeUser(host: string, username: string): Promise<void> {
+    // The foreign key removed the queue with the account; this is for rows from before it.
     await this.pool.query("DELETE FROM offline_messages WHERE host = $1 AND username = $2", [
       host,
       username,

@@ -1,5 +1,5 @@
 // The keyval and map stores in SQLite, in the core's tables `keyval` and `map` (migration 1 of
-// sqlite.ts); an account's rows go with it (src/auth/accounts.ts).
+// sqlite.ts); an account's rows go with it (the account store, accounts.ts).
 import type { Database, Statement } from "better-sqlite3";
 import type { Json, KeyvalStore, MapStore } from "../stores.js";
 
