@@ -15,6 +15,8 @@ import {
 } from "../control/account-commands.js";
 import type { ControlResponse } from "../control/protocol.js";
 import { UsageError } from "./common.js";
+import { openStorage } from "../storage/engine.js";
+import { createLogger } from "../log.js";
 
 /** How long parleyctl waits for the lock in all, unless PARLEYCTL_LOCK_TIMEOUT says otherwise. */
 const DEFAULT_LOCK_TIMEOUT_S = 30;
@@ -46,6 +48,8 @@ export async function runDirect(
   args: string[],
   opts: { timeoutMs: number; onWait: (message: string) => void },
 ): Promise<ControlResponse> {
+  // PostgreSQL takes concurrent writers itself (and its migrations under an advisory lock).
+  if (config.sqlType === "pgsql") return runOnEngine(config, command, args);
   const file = config.sqlDatabase;
   const start = Date.now();
   const deadline = start + opts.timeoutMs;
@@ -96,4 +100,22 @@ export async function runDirect(
 
 function seconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);
+}
+
+async function runOnEngine(
+  config: ServerConfig,
+  command: AccountCommand,
+  args: string[],
+): Promise<ControlResponse> {
+  const engine = await openStorage(config, createLogger("error", process.stderr));
+  try {
+    const accounts = new Accounts(engine.stores.accounts);
+    return await runAccountCommand(
+      { accounts, hosts: () => config.hosts, unregister: (u, h) => accounts.unregister(u, h) },
+      command,
+      args,
+    );
+  } finally {
+    await engine.close();
+  }
 }

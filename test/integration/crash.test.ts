@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.js";
-import { SqliteStorage } from "../../src/storage/sqlite.js";
+import { openStorage } from "../../src/storage/engine.js";
+import { createLogger } from "../../src/log.js";
+import { storageMode, storageYaml } from "../helpers/storage.js";
 import { Accounts } from "../../src/auth/accounts.js";
-import { SqliteAccountStore } from "../../src/storage/sqlite/accounts.js";
 import { RawClient } from "../helpers/raw.js";
 import { freePort } from "../helpers/ports.js";
 
@@ -53,7 +54,7 @@ function lastAck(text: string): number {
   return all.length ? Number(all[all.length - 1]![1]) : 0;
 }
 
-describe("nothing accepted is lost: SIGKILL and cut links (XEP-0198, XEP-0160)", function () {
+describe(`nothing accepted is lost: SIGKILL and cut links, on ${storageMode()} (XEP-0198, XEP-0160)`, function () {
   this.timeout(120000);
   let dir: string;
   let configFile: string;
@@ -79,15 +80,16 @@ describe("nothing accepted is lost: SIGKILL and cut links (XEP-0198, XEP-0160)",
         "  mod_stream_mgmt:",
         "    resume_timeout: 60",
         "    ack_timeout: 2",
+        ...(await storageYaml()),
         "",
       ].join("\n"),
     );
     const config = loadConfig(configFile);
-    const storage = new SqliteStorage(config.sqlDatabase);
-    const accounts = new Accounts(new SqliteAccountStore(storage.db));
+    const storage = await openStorage(config, createLogger("silent"));
+    const accounts = new Accounts(storage.stores.accounts);
     for (const u of ["sender", "offline", "online", "mobile", "writer", "roamer"])
       await accounts.register(u, "localhost", "pw");
-    storage.close();
+    await storage.close();
     server = await startProcess(configFile);
   });
 
