@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Json, Stores } from "../stores.js";
+import { PgArchiveStore } from "./archive.js";
 import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
@@ -8,8 +9,10 @@ import { PgOfflineStore } from "./offline.js";
 export async function pgStores(pool: pg.Pool): Promise<Stores> {
   await applyPgMigrations(pool, "core-keyval", KEYVAL_MIGRATIONS);
   const offline = await PgOfflineStore.open(pool);
+  const archive = await PgArchiveStore.open(pool);
   return {
     offline,
+    archive,
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
   };

@@ -1,5 +1,6 @@
 import type { Database } from "better-sqlite3";
 import type { Json, Stores } from "../stores.js";
+import { SqliteArchiveStore } from "./archive.js";
 import { SqliteKeyvalStore, SqliteMapStore } from "./keyval.js";
 import { SqliteOfflineStore } from "./offline.js";
 
@@ -7,6 +8,7 @@ import { SqliteOfflineStore } from "./offline.js";
 export function sqliteStores(db: Database): Stores {
   return {
     offline: new SqliteOfflineStore(db),
+    archive: new SqliteArchiveStore(db),
     keyval: <T extends Json>(store: string) => new SqliteKeyvalStore<T>(db, store),
     map: <T extends Json>(store: string) => new SqliteMapStore<T>(db, store),
   };
