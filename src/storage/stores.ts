@@ -4,7 +4,8 @@
 // each interface against every driver (test/storage/).
 //
 // Areas move here one at a time: offline messages (mod_offline), then the keyval and map
-// stores modules keep small per-user (or per-host) values in, then accounts.
+// stores modules keep small per-user (or per-host) values in, then accounts, rosters, MUC rooms
+// and the message archive (MAM).
 
 import type { ScramCredentials, ScramHash } from "../auth/scram.js";
 
@@ -108,12 +109,160 @@ export interface AccountStore {
   list(host: string): Promise<string[]>;
   /** The credentials for one hash, with their alternates; null without an account or them. */
   credentials(host: string, username: string, hash: ScramHash): Promise<ScramCredentials | null>;
+/**
+ * One message going into an archive (XEP-0313 §3). JIDs are given normalized (RFC 7622), as
+ * the stanza's addresses already are once the server has stamped and checked them.
+ */
+export interface NewArchiveEntry {
+  /**
+   * Whose archive: an account's bare JID (user@host, §3.3.1) or a room's bare JID
+   * (room@service, §3.3.2).
+   */
+  owner: string;
+  /**
+   * The other party (§3): in a user's archive whom the message went to (outgoing) or came from
+   * (incoming); in a room's archive the sender's real JID (the "publisher" `with` matches,
+   * §4.1.1). Full when the address had a resource, so `with` matches it as bare or as full.
+   */
+  with: string;
+  /** Milliseconds since the epoch, when the message was sent or received (§3, the delay stamp). */
+  ts: number;
+  /** "out" when the owner sent it; "in" when the owner received it (a room: what it broadcast). */
+  direction: "in" | "out";
+  /** In a room's archive, the sender's nickname (the occupant JID's resource, XEP-0045). */
+  nick?: string;
+  /** The client's XEP-0359 <origin-id/>, when the message had one. */
+  originId?: string;
+  /** The stanza as archived (§3: the whole stanza, or at least its body and attributes). */
+  stanza: string;
+}
+
+/** What `append` assigned to one entry. */
+export interface ArchivedEntry {
+  /** The archive UID, the XEP-0359 <stanza-id id=.../> (by= the owner, §3.5). */
+  id: string;
+  /**
+   * The stored timestamp: the one given, or the archive's newest when the clock went back, so
+   * that time order and archive order stay the same (§3.1).
+   */
+  ts: number;
+}
+
+/** An archived entry: what was appended, its UID, and its stored time (see ArchivedEntry). */
+export interface ArchiveRow extends NewArchiveEntry {
+  /** The archive UID (XEP-0359 stanza-id): opaque, unpredictable, unique in its archive. */
+  id: string;
+}
+
+/**
+ * A MAM query (XEP-0313 §4) on one archive: the form's filters and the RSM page (XEP-0059).
+ * Every filter given must hold (they are ANDed). Ids are archive UIDs of this owner's archive.
+ */
+export interface ArchiveQuery {
+  /**
+   * §4.1.1: a bare JID matches the peer with any resource or none; a full JID matches that
+   * full JID only. A user's own bare JID finds the messages to and from themselves.
+   */
+  with?: string;
+  /** §4.1.2: at or after this time (ms), inclusive. */
+  start?: number;
+  /** §4.1.2: at or before this time (ms), inclusive. */
+  end?: number;
+  /** §4.1.3 'after-id': only entries after this one (exclusive); pages forward. */
+  afterId?: string;
+  /** §4.1.3 'before-id': only entries before this one (exclusive); still pages forward (§9). */
+  beforeId?: string;
+  /** §4.1.3 'ids': only these entries. */
+  ids?: readonly string[];
+  /** RSM <after/> (§4.3.2): the page after this UID. */
+  after?: string;
+  /**
+   * RSM <before/> (§4.3.2): the page before this UID, counted backward from it; "" (an empty
+   * <before/>) is the last page of the result set (§4.3.3).
+   */
+  before?: string;
+  /**
+   * RSM <max/>: the most items in the page, already lowered to the module's cap; the store
+   * lowers it further to ARCHIVE_PAGE_CAP (1000, src/storage/archive-query.ts). 0 asks for the
+   * count only (XEP-0059 §2.7).
+   */
+  max: number;
+  /**
+   * Count the result set (RSM <count/> and the first item's index) when it holds at most this
+   * many entries; the counting reads at most that many index entries, so it stays cheap. Left
+   * out: no count.
+   */
+  countLimit?: number;
+}
+
+/**
+ * One page of a query, its fields named as RsmResult's (src/xmpp/rsm.ts) so it can go to
+ * buildRsm as it is.
+ */
+export interface ArchivePage {
+  /**
+   * Oldest first (§4.2, "chronological order"), also for a page counted backward; a
+   * <flip-page/> (§4.3.4) only reverses them for sending.
+   */
+  items: ArchiveRow[];
+  /**
+   * True when this page reaches the end of the result set in the direction of the query
+   * (forward: nothing after its last item; backward: nothing before its first): the <fin/>
+   * 'complete' attribute (§4.3.2).
+   */
+  complete: boolean;
+  /** UID of items[0]; absent for an empty page. */
+  first?: string;
+  /** UID of the last item; absent for an empty page. */
+  last?: string;
+  /** Entries in the whole result set (RSM paging left out), when `countLimit` allowed it. */
+  count?: number;
+  /** Position of items[0] in the whole result set (RSM <first index=.../>), with count. */
+  firstIndex?: number;
+}
+
+/**
+ * A UID the query named (after-id, before-id, ids, RSM after or before) that is not in the
+ * owner's archive: the query is answered item-not-found (XEP-0313 §4.1.3, §4.3.2).
+ */
+export interface ArchiveUnknownId {
+  unknownId: string;
+}
+
+/**
+ * Message archives (XEP-0313), one per owner (an account or a room). The archive order is the
+ * order of `append` (§3.1); the stored times never go backward in it, so a time range is a
+ * contiguous slice of the archive.
+ */
+export interface ArchiveStore {
+  /**
+   * Writes a batch in one transaction (group commit); resolves once committed, with each
+   * entry's UID, so the stanza-id and any acknowledgement go out after the commit. Rejects,
+   * storing none, when the commit fails.
+   */
+  append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]>;
+  /** One page of the entries that match; see ArchiveQuery and ArchivePage. */
+  query(owner: string, q: ArchiveQuery): Promise<ArchivePage | ArchiveUnknownId>;
+  /** One entry by its UID (a stanza-id someone refers to), if it is in this archive. */
+  get(owner: string, id: string): Promise<ArchiveRow | undefined>;
+  /** Entries in the owner's archive. */
+  count(owner: string): Promise<number>;
+  /**
+   * Deletes the entries older than `cutoff` (ms) of the archives at `domain` (an owner's
+   * domainpart: a host for accounts, a MUC service for rooms), oldest first, so no archive
+   * gets a hole (§3.2); at most `limit` of them when given, so a large expiry can run in
+   * steps. Resolves with how many went.
+   */
+  deleteOlderThan(domain: string, cutoff: number, limit?: number): Promise<number>;
+  /** Deletes a whole archive: a removed account's, a destroyed room's. */
+  removeArchive(owner: string): Promise<void>;
 }
 
 /** Every typed store, from one driver. */
 export interface Stores {
   readonly offline: OfflineStore;
   readonly accounts: AccountStore;
+  readonly archive: ArchiveStore;
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   map<T extends Json>(store: string): MapStore<T>;
 }

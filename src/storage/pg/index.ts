@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { Json, Stores } from "../stores.js";
 import { ACCOUNT_MIGRATIONS, PgAccountStore } from "./accounts.js";
+import { PgArchiveStore } from "./archive.js";
 import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
@@ -11,9 +12,11 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
   // Before the stores whose tables reference users.
   await applyPgMigrations(pool, "core-accounts", ACCOUNT_MIGRATIONS);
   const offline = await PgOfflineStore.open(pool);
+  const archive = await PgArchiveStore.open(pool);
   return {
     offline,
     accounts: new PgAccountStore(pool),
+    archive,
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
   };

@@ -1,6 +1,7 @@
 import type { Database } from "better-sqlite3";
 import type { Json, Stores } from "../stores.js";
 import { SqliteAccountStore } from "./accounts.js";
+import { SqliteArchiveStore } from "./archive.js";
 import { SqliteKeyvalStore, SqliteMapStore } from "./keyval.js";
 import { SqliteOfflineStore } from "./offline.js";
 
@@ -9,6 +10,7 @@ export function sqliteStores(db: Database): Stores {
   return {
     offline: new SqliteOfflineStore(db),
     accounts: new SqliteAccountStore(db),
+    archive: new SqliteArchiveStore(db),
     keyval: <T extends Json>(store: string) => new SqliteKeyvalStore<T>(db, store),
     map: <T extends Json>(store: string) => new SqliteMapStore<T>(db, store),
   };

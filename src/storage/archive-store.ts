@@ -1,0 +1,64 @@
+// The archive store over either SQL engine: everything but `append`, which each driver writes
+// for its own transactions (SQLite's synchronous, PostgreSQL's with a lock per archive).
+import { queryArchive } from "./archive-query.js";
+import {
+  ARCHIVE_COLUMNS,
+  Params,
+  toArchiveRow,
+  type ArchiveSelect,
+  type ArchiveSqlEngine,
+} from "./archive-sql.js";
+import type {
+  ArchivedEntry,
+  ArchivePage,
+  ArchiveQuery,
+  ArchiveRow,
+  ArchiveStore,
+  ArchiveUnknownId,
+  NewArchiveEntry,
+} from "./stores.js";
+
+export abstract class SqlArchiveStore implements ArchiveStore {
+  constructor(private readonly engine: ArchiveSqlEngine) {}
+
+  abstract append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]>;
+
+  query(owner: string, q: ArchiveQuery): Promise<ArchivePage | ArchiveUnknownId> {
+    return queryArchive(this.engine, owner, q);
+  }
+
+  async get(owner: string, id: string): Promise<ArchiveRow | undefined> {
+    const p = new Params(this.engine.pg);
+    const [r] = await this.engine.all<ArchiveSelect>(
+      `SELECT ${ARCHIVE_COLUMNS} FROM archive_entries WHERE owner = ${p.add(owner)} AND stanza_id = ${p.add(id)}`,
+      p.values,
+    );
+    return r && toArchiveRow(r);
+  }
+
+  async count(owner: string): Promise<number> {
+    const p = new Params(this.engine.pg);
+    const [r] = await this.engine.all<{ n: number | string }>(
+      `SELECT COUNT(*) AS n FROM archive_entries WHERE owner = ${p.add(owner)}`,
+      p.values,
+    );
+    return Number(r!.n);
+  }
+
+  deleteOlderThan(domain: string, cutoff: number, limit?: number): Promise<number> {
+    // Oldest first, by the expiry index (domain, ts). A subquery, as a default SQLite build has
+    // no DELETE ... LIMIT; no limit is LIMIT -1 in SQLite, LIMIT NULL in PostgreSQL.
+    const p = new Params(this.engine.pg);
+    return this.engine.run(
+      `DELETE FROM archive_entries WHERE seq IN (
+         SELECT seq FROM archive_entries WHERE domain = ${p.add(domain)} AND ts < ${p.add(cutoff)}
+         ORDER BY ts LIMIT ${p.add(limit ?? (this.engine.pg ? null : -1))})`,
+      p.values,
+    );
+  }
+
+  async removeArchive(owner: string): Promise<void> {
+    const p = new Params(this.engine.pg);
+    await this.engine.run(`DELETE FROM archive_entries WHERE owner = ${p.add(owner)}`, p.values);
+  }
+}
