@@ -109,6 +109,8 @@ export interface AccountStore {
   list(host: string): Promise<string[]>;
   /** The credentials for one hash, with their alternates; null without an account or them. */
   credentials(host: string, username: string, hash: ScramHash): Promise<ScramCredentials | null>;
+}
+
 /**
  * One message going into an archive (XEP-0313 §3). JIDs are given normalized (RFC 7622), as
  * the stanza's addresses already are once the server has stamped and checked them.
