@@ -1,5 +1,5 @@
 // mod_muc: XEP-0045 Multi-User Chat, a chat room service at conference.<host>, with persistent
-// rooms kept in SQLite.
+// rooms kept in the typed MUC store (ctx.stores.muc: SQLite or PostgreSQL).
 //
 // Handles (everything addressed to the service domain comes to `route` below):
 //   to the service:     disco#info (§6.1) and disco#items (§6.3, public rooms with occupant counts)
@@ -18,9 +18,12 @@
 // (ejabberd's acl/access_rules) are not evaluated.
 import {
   defineModule,
+  isPromise,
   opt,
+  then,
   type Element,
   type Handoff,
+  type MaybePromise,
   OptionError,
   JID,
 } from "../../src/moduleapi.js";
@@ -37,17 +40,17 @@ import {
   NS_MUC_OWNER,
   NS_PING,
   NS_XDATA,
-  Room,
+  type Room,
   type RoomConfig,
 } from "./room.js";
 import { MucService, type Access } from "./service.js";
-import { MIGRATIONS, MucStore } from "./store.js";
+import { roomFromStore } from "./store.js";
 
 const NS_SELF_PING_OPT = "http://jabber.org/protocol/muc#self-ping-optimization";
 
 export default defineModule({
   name: "mod_muc",
-  description: "XEP-0045: multi-user chat rooms, persistent ones stored in SQLite",
+  description: "XEP-0045: multi-user chat rooms, persistent ones kept in the typed store",
   options: {
     host: opt.string("conference.@HOST@", "The service's domain; @HOST@ is the virtual host"),
     access: access("Who may use the service"),
@@ -86,20 +89,19 @@ export default defineModule({
       parseRoomOptions,
     ),
   },
-  start(ctx) {
+  async start(ctx) {
     const domain = ctx.options.host.replaceAll("@HOST@", ctx.host);
-    const store = new MucStore(ctx.migrate(MIGRATIONS), domain);
-    const svc = new MucService(ctx, store, domain);
+    const svc = new MucService(ctx, domain);
 
-    // Persistent rooms come back as they were stored; nobody is in them yet.
-    for (const r of store.load()) {
-      const room = new Room(new JID(r.name, domain), { ...DEFAULT_ROOM_CONFIG, ...r.config });
-      room.subject = r.subject;
-      room.locked = r.locked;
-      for (const a of r.affiliations) room.setAffiliation(a.jid, a.affiliation, a.reason);
-      svc.history.load(room, r.history);
+    // Persistent rooms come back as they were stored; nobody is in them yet. The service
+    // takes stanzas only once they are all here.
+    for (const stored of await ctx.stores.muc.load(domain)) {
+      const { room, history } = roomFromStore(stored, new JID(stored.name, domain), ctx.log);
+      svc.history.load(room, history);
       svc.rooms.set(room.name, room);
     }
+    // Writes still on their way are committed before the module (and the store) goes.
+    ctx.onStop(() => svc.writes.idle());
 
     ctx.item(domain, "Chatrooms");
     ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
@@ -116,7 +118,7 @@ export default defineModule({
 });
 
 function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
-  if (stanza.name === "iq") return iq(svc, stanza, from, to);
+  if (stanza.name === "iq") return iq(svc, stanza, from, to, handoff);
   if (to.local === "") {
     // Nothing but IQs has a meaning for the service itself.
     if (stanza.name === "message" && stanza.attrs.type !== "error") {
@@ -128,7 +130,7 @@ function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: H
   if (stanza.name === "message") return handleMessage(svc, stanza, from, to, handoff);
 }
 
-function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
+function iq(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
   const type = stanza.attrs.type;
   if (type === "result" || type === "error") {
     // Answers to IQs the room passed on between occupants; nothing else expects one.
@@ -146,16 +148,27 @@ function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
     return svc.iqProxy.forward(room, stanza, from, to);
   }
   const result = answer(svc, type, payload.name, ns, payload, from, to);
-  const reply = svc.ctx.xml("iq", {
-    type: "result",
-    id: stanza.attrs.id,
-    from: to.toString(),
-    to: from.toString(),
-  });
-  if (result) reply.append(result);
-  svc.ctx.route(reply);
+  const reply = (child: Element | null): void => {
+    const out = svc.ctx.xml("iq", {
+      type: "result",
+      id: stanza.attrs.id,
+      from: to.toString(),
+      to: from.toString(),
+    });
+    if (child) out.append(child);
+    svc.ctx.route(out);
+  };
+  if (!isPromise(result)) return reply(result);
+  // The change is made; the result goes once it is stored (or the error, when that failed),
+  // and the sender's acknowledgement (XEP-0198) waits for that too.
+  const release = handoff?.track();
+  void result
+    .then(reply, (err: unknown) => svc.ctx.bounce(stanza, err))
+    .catch((err: unknown) => svc.ctx.log.error({ err }, "could not answer an IQ to a room"))
+    .finally(() => release?.());
 }
 
+/** The IQ's result payload, or a promise of it when a store write must commit first. */
 function answer(
   svc: MucService,
   type: "get" | "set",
@@ -164,7 +177,7 @@ function answer(
   payload: Element,
   from: JID,
   to: JID,
-): Element | null {
+): MaybePromise<Element | null> {
   const { xml } = svc.ctx;
   if (to.local === "") {
     if (type === "get" && name === "query" && ns === NS_DISCO_INFO) return serviceInfo(svc);
@@ -194,13 +207,11 @@ function answer(
   }
   if (name === "query" && ns === NS_MUC_ADMIN) {
     if (type === "get") return adminGet(svc, room, from, payload);
-    adminSet(svc, room, from, payload);
-    return null;
+    return then(adminSet(svc, room, from, payload), () => null);
   }
   if (name === "query" && ns === NS_MUC_OWNER) {
     if (type === "get") return ownerGet(svc, room, from);
-    ownerSet(svc, room, from, payload);
-    return null;
+    return then(ownerSet(svc, room, from, payload), () => null);
   }
   throw svc.error("service-unavailable");
 }
