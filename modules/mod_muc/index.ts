@@ -11,6 +11,8 @@
 //                       (§7.5); IQs passed on between occupants (iq-proxy.ts); self-ping
 //                       (XEP-0410)
 //   sm_remove_connection  an occupant's session ended: it leaves every room
+//   sm_register_connection  a session took over a full JID still in rooms: the old session's
+//                       occupancy ends (presence.ts, sessionEnded)
 // Disco: the service is an item of the host (XEP-0045 §6.1).
 //
 // Direct invitations (XEP-0249) go from client to client; the room has no part in them.
@@ -106,16 +108,33 @@ export default defineModule({
     ctx.item(domain, "Chatrooms");
     ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
 
-    // An occupant whose session ended is gone from every room (§7.14 on its behalf).
+    // An occupant whose session ended is gone from every room (§7.14 on its behalf) — unless
+    // another session holds its full JID by now (RFC 6120 §7.7.2.2: the newer session wins):
+    // then what is in a room under that JID is the new session's, and the old session's
+    // occupancy ended when the new one was bound (below).
     ctx.hook("sm_remove_connection", ({ session }) => {
-      try {
-        sessionEnded(svc, session.jid);
-      } catch (err) {
-        ctx.log.error({ err }, "could not remove an occupant whose session ended");
-      }
+      const now = ctx.server.session(session.jid);
+      if (now && now !== session) return;
+      endSession(svc, session.jid);
     });
+    // A session being bound has sent nothing yet, so an occupant under its full JID is the
+    // occupancy of a session it replaced, which ends now, whichever of the two hooks comes
+    // first.
+    ctx.hook("sm_register_connection", ({ session }) => endSession(svc, session.jid), "first");
   },
 });
+
+/** A session is gone: it leaves every room it was in (a failure is logged, not thrown on). */
+function endSession(svc: MucService, jid: JID): void {
+  try {
+    sessionEnded(svc, jid);
+  } catch (err) {
+    svc.ctx.log.error(
+      { err, jid: jid.toString() },
+      "could not remove an occupant whose session ended",
+    );
+  }
+}
 
 function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
   if (stanza.name === "iq") return iq(svc, stanza, from, to, handoff);

@@ -58,6 +58,8 @@ export interface PresenceOptions {
   destroy?: Element;
   /** Show this session of the occupant rather than the one the room shows (multi-session). */
   session?: OccupantSession;
+  /** Only the others are told: the occupant's own sessions are gone (broadcastPresence). */
+  notSelf?: boolean;
 }
 
 export class MucService {
@@ -244,7 +246,7 @@ export class MucService {
   /**
    * Sends `occ`'s presence to every occupant (§7.2.3): real JID as the room's anonymity allows,
    * the occupant's own copy with 110 (§7.2.2). Also to `occ` itself when it is no longer in the
-   * room (left, kicked, banned).
+   * room (left, kicked, banned), unless `notSelf`.
    */
   broadcastPresence(room: Room, occ: Occupant, o: PresenceOptions = {}): void {
     const statuses = o.statuses ?? [];
@@ -258,7 +260,7 @@ export class MucService {
     if (withoutJid.length > 0) {
       this.broadcast(this.presenceOf(room, occ, false, statuses, o), withoutJid);
     }
-    this.sendSelfPresence(room, occ, o);
+    if (!o.notSelf) this.sendSelfPresence(room, occ, o);
   }
 
   /** The occupant's own presence with 110 (§7.2.2), to each of its sessions (or just `only`). */
