@@ -78,6 +78,11 @@ export type {
   ArchiveStore,
   ArchiveUnknownId,
   NewArchiveEntry,
+  JsonObject,
+  MucHistoryRow,
+  MucRoomRecord,
+  MucStore,
+  StoredMucRoom,
 } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";

@@ -69,8 +69,16 @@ interface AffChange {
   reason: string;
 }
 
-/** Every item is checked first; then all are applied (an IQ succeeds or changes nothing). */
-export function adminSet(svc: MucService, room: Room, from: JID, query: Element): void {
+/**
+ * Every item is checked first; then all are applied (an IQ succeeds or changes nothing). An
+ * affiliation change of a persistent room returns the write the IQ result must wait for.
+ */
+export function adminSet(
+  svc: MucService,
+  room: Room,
+  from: JID,
+  query: Element,
+): Promise<void> | undefined {
   const items = query.getChildren("item");
   if (items.length === 0) throw svc.error("bad-request", "no item to change");
   const actor = room.byJid.get(from.toString());
@@ -98,7 +106,7 @@ export function adminSet(svc: MucService, room: Room, from: JID, query: Element)
       persist = true;
     }
   }
-  if (persist) svc.persist(room);
+  return persist ? svc.persist(room) : undefined;
 }
 
 function checkRole(

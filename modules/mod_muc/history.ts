@@ -4,14 +4,19 @@
 // store too, so it survives a restart.
 import { Element } from "@xmpp/xml";
 import { parse } from "ltx";
+import type { Handoff } from "../../src/moduleapi.js";
 import { NS_DELAY, type HistoryEntry, type Room } from "./room.js";
 import type { MucService } from "./service.js";
 
 export class History {
   constructor(private readonly svc: MucService) {}
 
-  /** Remembers a groupchat message as broadcast (from room/nick, no `to`). */
-  record(room: Room, message: Element, at = Date.now()): void {
+  /**
+   * Remembers a groupchat message as broadcast (from room/nick, no `to`). The stored copy of a
+   * persistent room's is written after the room's earlier writes, without holding up the
+   * fan-out; the sender's acknowledgement (`handoff`) waits for it.
+   */
+  record(room: Room, message: Element, handoff?: Handoff, at = Date.now()): void {
     const limit = this.svc.options.history_size;
     if (limit <= 0) return;
     const stanza = this.svc.ctx.xml(message.name, { ...message.attrs });
@@ -27,12 +32,8 @@ export class History {
     room.history.push({ stanza, at, chars: text.length });
     if (room.history.length > limit) room.history.splice(0, room.history.length - limit);
     if (!room.config.persistent) return;
-    try {
-      this.svc.store.addHistory(room.name, at, text, limit);
-    } catch (err) {
-      // The message went out; only its stored copy is missing.
-      this.svc.ctx.log.error({ err, room: room.jid.toString() }, "could not store history");
-    }
+    // A failure is logged with the room; the message went out, only its stored copy is missing.
+    void this.svc.writes.history(room, { at, stanza: text }, limit, handoff);
   }
 
   /** Puts back history read from the store. */

@@ -1,5 +1,5 @@
 // mod_muc: XEP-0045 Multi-User Chat, a chat room service at conference.<host>, with persistent
-// rooms kept in SQLite.
+// rooms kept in the typed MUC store (ctx.stores.muc: SQLite or PostgreSQL).
 //
 // Handles (everything addressed to the service domain comes to `route` below):
 //   to the service:     disco#info (§6.1) and disco#items (§6.3, public rooms with occupant counts)
@@ -11,6 +11,8 @@
 //                       (§7.5); IQs passed on between occupants (iq-proxy.ts); self-ping
 //                       (XEP-0410)
 //   sm_remove_connection  an occupant's session ended: it leaves every room
+//   sm_register_connection  a session took over a full JID still in rooms: the old session's
+//                       occupancy ends (presence.ts, sessionEnded)
 // Disco: the service is an item of the host (XEP-0045 §6.1).
 //
 // Direct invitations (XEP-0249) go from client to client; the room has no part in them.
@@ -18,9 +20,12 @@
 // (ejabberd's acl/access_rules) are not evaluated.
 import {
   defineModule,
+  isPromise,
   opt,
+  then,
   type Element,
   type Handoff,
+  type MaybePromise,
   OptionError,
   JID,
 } from "../../src/moduleapi.js";
@@ -37,17 +42,17 @@ import {
   NS_MUC_OWNER,
   NS_PING,
   NS_XDATA,
-  Room,
+  type Room,
   type RoomConfig,
 } from "./room.js";
 import { MucService, type Access } from "./service.js";
-import { MIGRATIONS, MucStore } from "./store.js";
+import { roomFromStore } from "./store.js";
 
 const NS_SELF_PING_OPT = "http://jabber.org/protocol/muc#self-ping-optimization";
 
 export default defineModule({
   name: "mod_muc",
-  description: "XEP-0045: multi-user chat rooms, persistent ones stored in SQLite",
+  description: "XEP-0045: multi-user chat rooms, persistent ones kept in the typed store",
   options: {
     host: opt.string("conference.@HOST@", "The service's domain; @HOST@ is the virtual host"),
     access: access("Who may use the service"),
@@ -86,37 +91,53 @@ export default defineModule({
       parseRoomOptions,
     ),
   },
-  start(ctx) {
+  async start(ctx) {
     const domain = ctx.options.host.replaceAll("@HOST@", ctx.host);
-    const store = new MucStore(ctx.migrate(MIGRATIONS), domain);
-    const svc = new MucService(ctx, store, domain);
+    const svc = new MucService(ctx, domain);
 
-    // Persistent rooms come back as they were stored; nobody is in them yet.
-    for (const r of store.load()) {
-      const room = new Room(new JID(r.name, domain), { ...DEFAULT_ROOM_CONFIG, ...r.config });
-      room.subject = r.subject;
-      room.locked = r.locked;
-      for (const a of r.affiliations) room.setAffiliation(a.jid, a.affiliation, a.reason);
-      svc.history.load(room, r.history);
+    // Persistent rooms come back as they were stored; nobody is in them yet. The service
+    // takes stanzas only once they are all here.
+    for (const stored of await ctx.stores.muc.load(domain)) {
+      const { room, history } = roomFromStore(stored, new JID(stored.name, domain), ctx.log);
+      svc.history.load(room, history);
       svc.rooms.set(room.name, room);
     }
+    // Writes still on their way are committed before the module (and the store) goes.
+    ctx.onStop(() => svc.writes.idle());
 
     ctx.item(domain, "Chatrooms");
     ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
 
-    // An occupant whose session ended is gone from every room (§7.14 on its behalf).
+    // An occupant whose session ended is gone from every room (§7.14 on its behalf) — unless
+    // another session holds its full JID by now (RFC 6120 §7.7.2.2: the newer session wins):
+    // then what is in a room under that JID is the new session's, and the old session's
+    // occupancy ended when the new one was bound (below).
     ctx.hook("sm_remove_connection", ({ session }) => {
-      try {
-        sessionEnded(svc, session.jid);
-      } catch (err) {
-        ctx.log.error({ err }, "could not remove an occupant whose session ended");
-      }
+      const now = ctx.server.session(session.jid);
+      if (now && now !== session) return;
+      endSession(svc, session.jid);
     });
+    // A session being bound has sent nothing yet, so an occupant under its full JID is the
+    // occupancy of a session it replaced, which ends now, whichever of the two hooks comes
+    // first.
+    ctx.hook("sm_register_connection", ({ session }) => endSession(svc, session.jid), "first");
   },
 });
 
+/** A session is gone: it leaves every room it was in (a failure is logged, not thrown on). */
+function endSession(svc: MucService, jid: JID): void {
+  try {
+    sessionEnded(svc, jid);
+  } catch (err) {
+    svc.ctx.log.error(
+      { err, jid: jid.toString() },
+      "could not remove an occupant whose session ended",
+    );
+  }
+}
+
 function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
-  if (stanza.name === "iq") return iq(svc, stanza, from, to);
+  if (stanza.name === "iq") return iq(svc, stanza, from, to, handoff);
   if (to.local === "") {
     // Nothing but IQs has a meaning for the service itself.
     if (stanza.name === "message" && stanza.attrs.type !== "error") {
@@ -128,7 +149,7 @@ function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: H
   if (stanza.name === "message") return handleMessage(svc, stanza, from, to, handoff);
 }
 
-function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
+function iq(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
   const type = stanza.attrs.type;
   if (type === "result" || type === "error") {
     // Answers to IQs the room passed on between occupants; nothing else expects one.
@@ -146,16 +167,27 @@ function iq(svc: MucService, stanza: Element, from: JID, to: JID): void {
     return svc.iqProxy.forward(room, stanza, from, to);
   }
   const result = answer(svc, type, payload.name, ns, payload, from, to);
-  const reply = svc.ctx.xml("iq", {
-    type: "result",
-    id: stanza.attrs.id,
-    from: to.toString(),
-    to: from.toString(),
-  });
-  if (result) reply.append(result);
-  svc.ctx.route(reply);
+  const reply = (child: Element | null): void => {
+    const out = svc.ctx.xml("iq", {
+      type: "result",
+      id: stanza.attrs.id,
+      from: to.toString(),
+      to: from.toString(),
+    });
+    if (child) out.append(child);
+    svc.ctx.route(out);
+  };
+  if (!isPromise(result)) return reply(result);
+  // The change is made; the result goes once it is stored (or the error, when that failed),
+  // and the sender's acknowledgement (XEP-0198) waits for that too.
+  const release = handoff?.track();
+  void result
+    .then(reply, (err: unknown) => svc.ctx.bounce(stanza, err))
+    .catch((err: unknown) => svc.ctx.log.error({ err }, "could not answer an IQ to a room"))
+    .finally(() => release?.());
 }
 
+/** The IQ's result payload, or a promise of it when a store write must commit first. */
 function answer(
   svc: MucService,
   type: "get" | "set",
@@ -164,7 +196,7 @@ function answer(
   payload: Element,
   from: JID,
   to: JID,
-): Element | null {
+): MaybePromise<Element | null> {
   const { xml } = svc.ctx;
   if (to.local === "") {
     if (type === "get" && name === "query" && ns === NS_DISCO_INFO) return serviceInfo(svc);
@@ -194,13 +226,11 @@ function answer(
   }
   if (name === "query" && ns === NS_MUC_ADMIN) {
     if (type === "get") return adminGet(svc, room, from, payload);
-    adminSet(svc, room, from, payload);
-    return null;
+    return then(adminSet(svc, room, from, payload), () => null);
   }
   if (name === "query" && ns === NS_MUC_OWNER) {
     if (type === "get") return ownerGet(svc, room, from);
-    ownerSet(svc, room, from, payload);
-    return null;
+    return then(ownerSet(svc, room, from, payload), () => null);
   }
   throw svc.error("service-unavailable");
 }

@@ -1,10 +1,16 @@
 // Mediated invitations (§7.8.2) and declines (§7.8.3). Direct invitations (XEP-0249) go from
 // client to client and need nothing from the room.
-import { type Element, parseJID, type JID } from "../../src/moduleapi.js";
+import { type Element, type Handoff, parseJID, type JID } from "../../src/moduleapi.js";
 import { NS_MUC_USER, type Room } from "./room.js";
 import type { MucService } from "./service.js";
 
-export function handleInviteOrDecline(svc: MucService, room: Room, x: Element, from: JID): void {
+export function handleInviteOrDecline(
+  svc: MucService,
+  room: Room,
+  x: Element,
+  from: JID,
+  handoff?: Handoff,
+): void {
   const { xml } = svc.ctx;
   const decline = x.getChild("decline");
   if (decline) {
@@ -48,7 +54,8 @@ export function handleInviteOrDecline(svc: MucService, room: Room, x: Element, f
       to.toString(),
     );
   }
-  if (changed) svc.persist(room);
+  // The new members are stored behind the invitations; a failure is logged with the room.
+  if (changed) void svc.persist(room, handoff);
 }
 
 function target(svc: MucService, to: string | undefined): JID {

@@ -24,7 +24,7 @@ export function handleMessage(
   if (type === "groupchat") return groupchat(svc, room, stanza, from, handoff);
   const x = stanza.getChild("x", NS_MUC_USER);
   if (x && (x.getChild("invite") || x.getChild("decline"))) {
-    return handleInviteOrDecline(svc, room, x, from);
+    return handleInviteOrDecline(svc, room, x, from, handoff);
   }
   // §7.4 is about groupchat; anything else to the room itself has no meaning here.
   throw svc.error("bad-request", "send groupchat messages to the room");
@@ -52,14 +52,15 @@ function groupchat(
       occ.role === "moderator" || (room.config.allow_change_subj && occ.role === "participant");
     if (!allowed) throw svc.error("forbidden", "you may not change the subject of this room");
     room.subject = { text: subject.getText(), nick: occ.nick };
-    svc.persist(room);
+    // Stored behind the fan-out; a failure is logged with the room.
+    void svc.persist(room, handoff);
   }
   const msg = svc.ctx.xml("message", { ...stanza.attrs, from: room.occupantJid(occ.nick) });
   delete msg.attrs.to;
   delete msg.attrs.xmlns;
   msg.children = stanza.children.slice();
   svc.broadcast(msg, room.occupants.values(), handoff);
-  if (body) svc.history.record(room, msg);
+  if (body) svc.history.record(room, msg, handoff);
 }
 
 /** §7.5: to one occupant, from the sender's occupant JID. */

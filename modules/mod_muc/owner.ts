@@ -22,7 +22,16 @@ export function ownerGet(svc: MucService, room: Room, from: JID): Element {
   );
 }
 
-export function ownerSet(svc: MucService, room: Room, from: JID, query: Element): void {
+/**
+ * §10.1.3, §10.2, §10.9: a submitted form, a cancelled one, or a destroy. Returns the store
+ * write (of a persistent room) the IQ result must wait for, if any.
+ */
+export function ownerSet(
+  svc: MucService,
+  room: Room,
+  from: JID,
+  query: Element,
+): Promise<void> | undefined {
   requireOwner(svc, room, from);
   const destroy = query.getChild("destroy");
   if (destroy) return destroyRoom(svc, room, destroy);
@@ -30,8 +39,7 @@ export function ownerSet(svc: MucService, room: Room, from: JID, query: Element)
   if (!x) throw svc.error("bad-request", "expected a data form or <destroy/>");
   if (x.attrs.type === "cancel") {
     // §10.1.3: cancelling the initial configuration destroys the new room.
-    if (room.locked) destroyRoom(svc, room, undefined);
-    return;
+    return room.locked ? destroyRoom(svc, room, undefined) : undefined;
   }
   if (x.attrs.type !== "submit") throw svc.error("bad-request", "the form must be submitted");
   let config;
@@ -62,8 +70,12 @@ export function ownerSet(svc: MucService, room: Room, from: JID, query: Element)
   room.config = config;
   // §10.1.2: an empty submission accepts the defaults (instant room); either way it is unlocked.
   room.locked = false;
-  if (config.persistent) svc.persist(room);
-  else if (before.persistent) svc.store.remove(room.name);
+  // Written now, in order with the room's other writes; the IQ result waits for the commit.
+  const written = config.persistent
+    ? svc.persist(room)
+    : before.persistent
+      ? svc.unstore(room)
+      : undefined;
   // Roles follow a change between moderated and unmoderated (§5.1.2 defaults).
   if (
     before.moderated !== config.moderated ||
@@ -85,10 +97,14 @@ export function ownerSet(svc: MucService, room: Room, from: JID, query: Element)
     svc.statusMessage(room, codes);
   }
   if (!config.persistent) svc.maybeVanish(room);
+  return written;
 }
 
-/** §10.9: everyone leaves with the reason and an alternate venue; the room is gone. */
-function destroyRoom(svc: MucService, room: Room, destroy: Element | undefined): void {
+/**
+ * §10.9: everyone leaves with the reason and an alternate venue; the room is gone. Returns the
+ * removal from the store (the IQ result waits for it).
+ */
+function destroyRoom(svc: MucService, room: Room, destroy: Element | undefined): Promise<void> {
   const { xml } = svc.ctx;
   const d = xml("destroy", {});
   if (destroy?.attrs.jid) d.attrs.jid = destroy.attrs.jid;
@@ -105,5 +121,5 @@ function destroyRoom(svc: MucService, room: Room, destroy: Element | undefined):
     );
     svc.broadcast(pres, [occ]);
   }
-  svc.drop(room);
+  return svc.drop(room);
 }

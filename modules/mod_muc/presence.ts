@@ -14,13 +14,13 @@ export function handlePresence(svc: MucService, stanza: Element, from: JID, to: 
     // An occupant's presence bounced: it is unreachable, so it is removed, the others told
     // with 307 and 333 ("removed because of an error reply", in the XEP's status code
     // registry). Never answer an error.
-    if (room && occ) leave(svc, room, occ, from.toString(), undefined, [307, 333]);
+    if (room && occ) leave(svc, room, occ, from.toString(), { statuses: [307, 333] });
     return;
   }
   // Subscriptions and probes have no meaning for rooms.
   if (type !== undefined && type !== "unavailable") return;
   if (type === "unavailable") {
-    if (room && occ) leave(svc, room, occ, from.toString(), stanza);
+    if (room && occ) leave(svc, room, occ, from.toString(), { stanza });
     return;
   }
   // §7.2.1: entering needs a nickname.
@@ -136,7 +136,8 @@ function enter(
   // changed the nick.
   if (created && room.locked) selfStatuses.push(201);
   svc.broadcastPresence(room, occ, { selfStatuses });
-  if (created && room.config.persistent) svc.persist(room);
+  // Stored behind the entering presences; a failure is logged with the room.
+  if (created && room.config.persistent) void svc.persist(room);
   // §7.2.15: history, then §7.2.16: the subject, always last (empty when there is none).
   svc.history.replay(room, me, mucX?.getChild("history"));
   sendSubject(svc, room, me);
@@ -226,6 +227,19 @@ function changeNick(
   svc.broadcastPresence(room, occ, { selfStatuses });
 }
 
+/** How a session leaves (leave()). */
+interface Leaving {
+  /** Its unavailable presence, whose <status/> text goes with it. */
+  stanza?: Element;
+  /** Status codes for everyone. */
+  statuses?: number[];
+  /**
+   * The session ended: nobody is there to tell, and its full JID may be a new session's by
+   * now (RFC 6120 §7.7.2.2), which never was in the room.
+   */
+  ended?: boolean;
+}
+
 /**
  * §7.14: the session `key` leaves. The leaver gets its own unavailable presence with 110; the
  * others get the occupant's unavailable presence, or, when other sessions of a multi-session
@@ -236,29 +250,32 @@ export function leave(
   room: Room,
   occ: Occupant,
   key: string,
-  stanza?: Element,
-  statuses: number[] = [],
+  how: Leaving = {},
 ): void {
+  const { stanza, statuses = [], ended = false } = how;
   const session = occ.sessions.get(key);
   // Its <status/> text, if any, goes with it (presenceOf keeps only that of an unavailable).
   if (session && stanza) session.presence = stanza;
   if (occ.sessions.size > 1) {
-    svc.sendSelfPresence(room, occ, { type: "unavailable", statuses, session }, key);
+    if (!ended) svc.sendSelfPresence(room, occ, { type: "unavailable", statuses, session }, key);
     if (svc.removeSession(room, occ, key)) svc.broadcastPresence(room, occ);
     return;
   }
   svc.removeOccupant(room, occ);
-  svc.broadcastPresence(room, occ, { type: "unavailable", statuses });
+  svc.broadcastPresence(room, occ, { type: "unavailable", statuses, notSelf: ended });
   svc.maybeVanish(room);
 }
 
-/** The leaving user's session ended: it leaves every room it was in. */
+/**
+ * The session of full JID `jid` is gone (it ended, or a new session took its JID over): it
+ * leaves every room it was in.
+ */
 export function sessionEnded(svc: MucService, jid: JID): void {
   const key = jid.toString();
   const rooms = svc.joined.get(key);
   if (!rooms) return;
   for (const room of [...rooms]) {
     const occ = room.byJid.get(key);
-    if (occ) leave(svc, room, occ, key);
+    if (occ) leave(svc, room, occ, key, { ended: true });
   }
 }

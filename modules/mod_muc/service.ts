@@ -1,6 +1,6 @@
-// What the parts of mod_muc share: the rooms of one MUC service, the store, the options, and
-// the ways the service talks to occupants (presence with muc#user items, per-occupant copies
-// of one stanza).
+// What the parts of mod_muc share: the rooms of one MUC service, their writes to the store, the
+// options, and the ways the service talks to occupants (presence with muc#user items,
+// per-occupant copies of one stanza).
 import type {
   Element,
   Handoff,
@@ -20,7 +20,7 @@ import {
   type Role,
   type RoomConfig,
 } from "./room.js";
-import type { MucStore } from "./store.js";
+import { RoomWrites } from "./store.js";
 
 /** ejabberd's access options take named access rules; here only these two values. */
 export type Access = "all" | "none";
@@ -58,6 +58,8 @@ export interface PresenceOptions {
   destroy?: Element;
   /** Show this session of the occupant rather than the one the room shows (multi-session). */
   session?: OccupantSession;
+  /** Only the others are told: the occupant's own sessions are gone (broadcastPresence). */
+  notSelf?: boolean;
 }
 
 export class MucService {
@@ -66,14 +68,16 @@ export class MucService {
   readonly joined = new Map<string, Set<Room>>();
   readonly history: History;
   readonly iqProxy: IqProxy;
+  /** Persistent rooms' writes to ctx.stores.muc, in order per room. */
+  readonly writes: RoomWrites;
   private readonly admins: Set<string>;
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
-    readonly store: MucStore,
     readonly domain: string,
   ) {
     this.admins = new Set(ctx.options.access_admin);
+    this.writes = new RoomWrites(ctx.stores.muc, domain, ctx.log);
     this.history = new History(this);
     this.iqProxy = new IqProxy(this);
   }
@@ -113,25 +117,38 @@ export class MucService {
     }
   }
 
-  /** Saves a persistent room's configuration, subject and affiliations. */
-  persist(room: Room): void {
-    if (!room.config.persistent) return;
-    try {
-      this.store.save(room);
-    } catch (err) {
-      this.ctx.log.error({ err, room: room.jid.toString() }, "could not store a room");
-      throw this.error("internal-server-error");
-    }
+  /**
+   * Stores a persistent room's configuration, subject and affiliations as they are now.
+   * Resolves once committed; rejects with internal-server-error when the write failed (it is
+   * logged either way, so a caller that does not wait may ignore the promise).
+   */
+  persist(room: Room, handoff?: Handoff): Promise<void> {
+    if (!room.config.persistent) return Promise.resolve();
+    return this.committed(this.writes.save(room, handoff));
   }
 
-  /** Forgets a room (destroyed, or temporary and empty). */
-  drop(room: Room): void {
+  /** Removes a room's stored copy (no longer persistent); as persist() for its promise. */
+  unstore(room: Room): Promise<void> {
+    return this.committed(this.writes.remove(room));
+  }
+
+  /**
+   * Forgets a room (destroyed, or temporary and empty); a persistent one leaves the store too,
+   * and the promise is that removal's (as persist()). A room is in the store exactly while it
+   * is persistent (ownerSet removes one that stops being so).
+   */
+  drop(room: Room): Promise<void> {
     this.rooms.delete(room.name);
-    try {
-      this.store.remove(room.name);
-    } catch (err) {
-      this.ctx.log.error({ err, room: room.jid.toString() }, "could not remove a stored room");
-    }
+    return room.config.persistent ? this.unstore(room) : Promise.resolve();
+  }
+
+  private committed(write: Promise<void>): Promise<void> {
+    const answer = write.catch(() => {
+      throw this.error("internal-server-error", "the room could not be stored");
+    });
+    // Nobody need wait: the failure was logged with the room (RoomWrites).
+    answer.catch(() => undefined);
+    return answer;
   }
 
   /** Puts an occupant, with every session it has, into the room. */
@@ -178,7 +195,7 @@ export class MucService {
 
   /** §10.1.1 / §7.14: a temporary room goes when its last occupant left. */
   maybeVanish(room: Room): void {
-    if (room.occupants.size === 0 && !room.config.persistent) this.drop(room);
+    if (room.occupants.size === 0 && !room.config.persistent) void this.drop(room);
   }
 
   /** How many rooms of this service a user (bare JID) is in, for max_user_conferences. */
@@ -229,7 +246,7 @@ export class MucService {
   /**
    * Sends `occ`'s presence to every occupant (§7.2.3): real JID as the room's anonymity allows,
    * the occupant's own copy with 110 (§7.2.2). Also to `occ` itself when it is no longer in the
-   * room (left, kicked, banned).
+   * room (left, kicked, banned), unless `notSelf`.
    */
   broadcastPresence(room: Room, occ: Occupant, o: PresenceOptions = {}): void {
     const statuses = o.statuses ?? [];
@@ -243,7 +260,7 @@ export class MucService {
     if (withoutJid.length > 0) {
       this.broadcast(this.presenceOf(room, occ, false, statuses, o), withoutJid);
     }
-    this.sendSelfPresence(room, occ, o);
+    if (!o.notSelf) this.sendSelfPresence(room, occ, o);
   }
 
   /** The occupant's own presence with 110 (§7.2.2), to each of its sessions (or just `only`). */

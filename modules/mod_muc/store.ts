@@ -1,167 +1,136 @@
-// Persistent rooms in SQLite (tables owned by mod_muc): configuration and subject per room, its
-// affiliations, and the recent groupchat history. `service` is the MUC domain
-// (conference.example.org), so one database serves every host. Temporary rooms never get here.
-import type { Database, Statement } from "better-sqlite3";
-import type { Affiliation, RoomConfig } from "./room.js";
-import type { Migration } from "../../src/moduleapi.js";
+// Persistent rooms in the typed MUC store (ctx.stores.muc; SQLite or PostgreSQL), which may
+// answer later. Room state in memory changes at once; the stored copy follows, per room in the
+// order of the changes: each room's writes wait for the ones before (a chain per room name), so
+// a destroy queued behind a pending save ends with the room removed, a room made again under
+// that name is saved after the removal, and history rows keep the order of the messages. No
+// write holds up the stanzas around it; who must answer only after the commit (an IQ result)
+// waits for the promise a write returns.
+import type {
+  Handoff,
+  JID,
+  Logger,
+  MucHistoryRow,
+  MucRoomRecord,
+  MucStore,
+  StoredMucRoom,
+} from "../../src/moduleapi.js";
+import {
+  AFFILIATIONS,
+  DEFAULT_ROOM_CONFIG,
+  Room,
+  type Affiliation,
+  type RoomConfig,
+} from "./room.js";
 
-export const MIGRATIONS: Migration[] = [
-  {
-    version: 1,
-    up: `
-      CREATE TABLE muc_rooms (
-        service TEXT NOT NULL,
-        name TEXT NOT NULL,
-        config TEXT NOT NULL,
-        subject TEXT,
-        subject_nick TEXT,
-        PRIMARY KEY (service, name)
-      );
-      CREATE TABLE muc_affiliations (
-        service TEXT NOT NULL,
-        name TEXT NOT NULL,
-        jid TEXT NOT NULL,
-        affiliation TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (service, name, jid),
-        FOREIGN KEY (service, name) REFERENCES muc_rooms(service, name) ON DELETE CASCADE
-      );
-      CREATE TABLE muc_history (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        service TEXT NOT NULL,
-        name TEXT NOT NULL,
-        at INTEGER NOT NULL,
-        stanza TEXT NOT NULL,
-        FOREIGN KEY (service, name) REFERENCES muc_rooms(service, name) ON DELETE CASCADE
-      );
-      CREATE INDEX muc_history_by_room ON muc_history (service, name, id);
-    `,
-  },
-  {
-    // A persistent room created locked (§10.1.1) stays locked across a restart until configured.
-    version: 2,
-    up: "ALTER TABLE muc_rooms ADD COLUMN locked INTEGER NOT NULL DEFAULT 0",
-  },
-];
-
-export interface StoredRoom {
-  name: string;
-  config: RoomConfig;
-  subject: { text: string; nick: string } | null;
-  locked: boolean;
-  affiliations: { jid: string; affiliation: Affiliation; reason: string }[];
-  history: { at: number; stanza: string }[];
-}
-
-/** What is stored of a room (a Room has all of it). */
-export interface RoomRecord {
-  readonly name: string;
-  readonly config: RoomConfig;
-  readonly subject: { text: string; nick: string } | null;
-  readonly locked: boolean;
-  readonly affiliations: Iterable<[string, { affiliation: Affiliation; reason: string }]>;
-}
-
-interface RoomRow {
-  name: string;
-  config: string;
-  subject: string | null;
-  subject_nick: string | null;
-  locked: number;
-}
-
-export class MucStore {
-  private readonly rooms: Statement<[string], RoomRow>;
-  private readonly affs: Statement<
-    [string, string],
-    { jid: string; affiliation: Affiliation; reason: string }
-  >;
-  private readonly hist: Statement<[string, string], { at: number; stanza: string }>;
-  private readonly upsert: Statement<
-    [string, string, string, string | null, string | null, number]
-  >;
-  private readonly delAffs: Statement<[string, string]>;
-  private readonly insAff: Statement<[string, string, string, string, string]>;
-  private readonly delRoom: Statement<[string, string]>;
-  private readonly delHist: Statement<[string, string]>;
-  private readonly insHist: Statement<[string, string, number, string]>;
-  private readonly trimHist: Statement<[string, string, string, string, number]>;
-  private readonly saveTx: (room: RoomRecord) => void;
+export class RoomWrites {
+  /** Room name -> its last queued write, settled (never rejects). */
+  private readonly tails = new Map<string, Promise<void>>();
 
   constructor(
-    db: Database,
+    private readonly store: MucStore,
     private readonly service: string,
-  ) {
-    this.rooms = db.prepare(
-      "SELECT name, config, subject, subject_nick, locked FROM muc_rooms WHERE service = ?",
+    private readonly log: Logger,
+  ) {}
+
+  /** Saves the room's configuration, subject, lock and affiliations as they are now. */
+  save(room: Room, handoff?: Handoff): Promise<void> {
+    const record = recordOf(room);
+    return this.queue(room, "could not store a room", handoff, () =>
+      this.store.save(this.service, record),
     );
-    this.affs = db.prepare(
-      "SELECT jid, affiliation, reason FROM muc_affiliations WHERE service = ? AND name = ?",
+  }
+
+  /** Deletes the stored room, with its affiliations and history. */
+  remove(room: Room): Promise<void> {
+    return this.queue(room, "could not remove a stored room", undefined, () =>
+      this.store.remove(this.service, room.name),
     );
-    this.hist = db.prepare(
-      "SELECT at, stanza FROM muc_history WHERE service = ? AND name = ? ORDER BY id",
+  }
+
+  /** Appends a groupchat message to the stored history, keeping the newest `limit`. */
+  history(room: Room, row: MucHistoryRow, limit: number, handoff?: Handoff): Promise<void> {
+    return this.queue(room, "could not store history", handoff, () =>
+      this.store.addHistory(this.service, room.name, row, limit),
     );
-    this.upsert = db.prepare(
-      `INSERT INTO muc_rooms (service, name, config, subject, subject_nick, locked)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT(service, name) DO UPDATE SET config = excluded.config,
-         subject = excluded.subject, subject_nick = excluded.subject_nick, locked = excluded.locked`,
+  }
+
+  /** Resolves once every write queued until then (and after, while waiting) has settled. */
+  async idle(): Promise<void> {
+    while (this.tails.size > 0) await Promise.all(this.tails.values());
+  }
+
+  /**
+   * Runs `write` after the room's earlier writes. The promise returned rejects when the write
+   * failed, which is logged here with the room's JID whether anyone waits for it or not (so
+   * the promise may be ignored: its rejection is handled here, never unhandled). A
+   * sender's `handoff` (XEP-0198) is held until the write settled: the stored copy is one of
+   * the copies its stanza made.
+   */
+  private queue(
+    room: Room,
+    what: string,
+    handoff: Handoff | undefined,
+    write: () => Promise<void>,
+  ): Promise<void> {
+    const name = room.name;
+    const release = handoff?.track();
+    const done = (this.tails.get(name) ?? Promise.resolve()).then(write);
+    const tail = done.then(
+      () => release?.(),
+      (err: unknown) => {
+        release?.();
+        this.log.error({ err, room: room.jid.toString() }, what);
+      },
     );
-    this.delAffs = db.prepare("DELETE FROM muc_affiliations WHERE service = ? AND name = ?");
-    this.insAff = db.prepare(
-      "INSERT INTO muc_affiliations (service, name, jid, affiliation, reason) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.delRoom = db.prepare("DELETE FROM muc_rooms WHERE service = ? AND name = ?");
-    this.delHist = db.prepare("DELETE FROM muc_history WHERE service = ? AND name = ?");
-    this.insHist = db.prepare(
-      "INSERT INTO muc_history (service, name, at, stanza) VALUES (?, ?, ?, ?)",
-    );
-    // Keeps the newest `limit` rows of a room.
-    this.trimHist = db.prepare(
-      `DELETE FROM muc_history WHERE service = ? AND name = ? AND id NOT IN
-         (SELECT id FROM muc_history WHERE service = ? AND name = ? ORDER BY id DESC LIMIT ?)`,
-    );
-    this.saveTx = db.transaction((room: RoomRecord) => {
-      this.upsert.run(
-        this.service,
-        room.name,
-        JSON.stringify(room.config),
-        room.subject?.text ?? null,
-        room.subject?.nick ?? null,
-        room.locked ? 1 : 0,
-      );
-      this.delAffs.run(this.service, room.name);
-      for (const [jid, a] of room.affiliations) {
-        this.insAff.run(this.service, room.name, jid, a.affiliation, a.reason);
-      }
+    this.tails.set(name, tail);
+    void tail.then(() => {
+      if (this.tails.get(name) === tail) this.tails.delete(name);
     });
+    return done;
   }
+}
 
-  /** Every persistent room of this service, with what it needs to come back after a restart. */
-  load(): StoredRoom[] {
-    return this.rooms.all(this.service).map((r) => ({
-      name: r.name,
-      config: JSON.parse(r.config) as RoomConfig,
-      subject: r.subject === null ? null : { text: r.subject, nick: r.subject_nick ?? "" },
-      locked: r.locked === 1,
-      affiliations: this.affs.all(this.service, r.name),
-      history: this.hist.all(this.service, r.name),
-    }));
-  }
+/** What is stored of a room, copied now: later changes belong to later writes. */
+function recordOf(room: Room): MucRoomRecord {
+  return {
+    name: room.name,
+    config: { ...room.config },
+    subject: room.subject && { ...room.subject },
+    locked: room.locked,
+    affiliations: [...room.affiliations].map(([jid, a]) => ({
+      jid,
+      affiliation: a.affiliation,
+      reason: a.reason,
+    })),
+  };
+}
 
-  /** Writes a room's configuration, subject, lock and affiliations (one transaction). */
-  save(room: RoomRecord): void {
-    this.saveTx(room);
+/**
+ * A stored room as it comes back after a restart: nobody in it yet. Options the store has and
+ * this version does not know are dropped, ones it lacks take their defaults.
+ */
+export function roomFromStore(
+  stored: StoredMucRoom,
+  jid: JID,
+  log: Logger,
+): { room: Room; history: MucHistoryRow[] } {
+  const config: RoomConfig = { ...DEFAULT_ROOM_CONFIG };
+  const target = config as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(stored.config)) {
+    if (key in DEFAULT_ROOM_CONFIG && typeof value === typeof target[key]) target[key] = value;
   }
-
-  remove(name: string): void {
-    this.delHist.run(this.service, name);
-    this.delAffs.run(this.service, name);
-    this.delRoom.run(this.service, name);
+  const room = new Room(jid, config);
+  room.subject = stored.subject;
+  room.locked = stored.locked;
+  for (const a of stored.affiliations) {
+    if (AFFILIATIONS.includes(a.affiliation as Affiliation)) {
+      room.setAffiliation(a.jid, a.affiliation as Affiliation, a.reason);
+    } else {
+      log.warn(
+        { room: jid.toString(), jid: a.jid, affiliation: a.affiliation },
+        "unknown stored affiliation",
+      );
+    }
   }
-
-  addHistory(name: string, at: number, stanza: string, limit: number): void {
-    this.insHist.run(this.service, name, at, stanza);
-    this.trimHist.run(this.service, name, this.service, name, Number.isFinite(limit) ? limit : -1);
-  }
+  return { room, history: stored.history };
 }

@@ -4,8 +4,8 @@
 // each interface against every driver (test/storage/).
 //
 // Areas move here one at a time: offline messages (mod_offline), then the keyval and map
-// stores modules keep small per-user (or per-host) values in, then accounts, rosters, MUC rooms
-// and the message archive (MAM).
+// stores modules keep small per-user (or per-host) values in, then accounts, MUC rooms
+// (mod_muc) and the message archive (MAM).
 
 import type { ScramCredentials, ScramHash } from "../auth/scram.js";
 
@@ -260,6 +260,52 @@ export interface ArchiveStore {
   removeArchive(owner: string): Promise<void>;
 }
 
+/** A JSON object: a module's own record, stored as it is (a room's configuration). */
+export type JsonObject = { [key: string]: Json };
+
+/** What is kept of a persistent MUC room (XEP-0045 §10.2), besides its history. */
+export interface MucRoomRecord {
+  /** The room's local part: room@service. */
+  name: string;
+  /** The room's configuration, the module's own object, returned as it was saved. */
+  config: JsonObject;
+  subject: { text: string; nick: string } | null;
+  /** §10.1.1: created and not configured yet. */
+  locked: boolean;
+  /**
+   * Every affiliation other than none (bare JIDs), with the reason given when it was set;
+   * loaded sorted by JID (code point order).
+   */
+  affiliations: { jid: string; affiliation: string; reason: string }[];
+}
+
+/** One groupchat message of a room's history (§7.2.15), as sent to occupants. */
+export interface MucHistoryRow {
+  /** Milliseconds since the epoch. */
+  at: number;
+  stanza: string;
+}
+
+export interface StoredMucRoom extends MucRoomRecord {
+  /** Oldest first. */
+  history: MucHistoryRow[];
+}
+
+/**
+ * Persistent MUC rooms, per service (the MUC domain, conference.example.org: one database
+ * serves every host). Temporary rooms never get here.
+ */
+export interface MucStore {
+  /** Every room of the service, sorted by name, for the service's start. */
+  load(service: string): Promise<StoredMucRoom[]>;
+  /** Writes a room's record in one transaction: affiliations are replaced, not merged. */
+  save(service: string, room: MucRoomRecord): Promise<void>;
+  /** Deletes a room with its affiliations and history. */
+  remove(service: string, name: string): Promise<void>;
+  /** Appends to a saved room's history and keeps its newest `limit` rows (Infinity: all). */
+  addHistory(service: string, name: string, row: MucHistoryRow, limit: number): Promise<void>;
+}
+
 /** Every typed store, from one driver. */
 export interface Stores {
   readonly offline: OfflineStore;
@@ -267,4 +313,5 @@ export interface Stores {
   readonly archive: ArchiveStore;
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   map<T extends Json>(store: string): MapStore<T>;
+  readonly muc: MucStore;
 }

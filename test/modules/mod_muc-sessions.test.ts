@@ -2,6 +2,8 @@
 // the PRECIS Nickname profile (RFC 8266, status 210), and IQs passed between occupants.
 import { strict as assert } from "node:assert";
 import type { Element } from "@xmpp/xml";
+import { parseJID } from "../../src/jid.js";
+import type { SessionHandle } from "../../src/session-handle.js";
 import {
   errorCondition,
   startTestServer,
@@ -151,6 +153,69 @@ describe("mod_muc: sessions, nicknames and IQs between occupants", () => {
       assert.deepEqual(codes(gone), [307, 333]);
       await a.stop();
       await b.stop();
+    });
+
+    it("a session that takes over a full JID (RFC 6120 §7.7.2.2) is not in the old one's rooms", async () => {
+      const old = await t.client("alice", { resource: "same" });
+      const b = await t.client("bob", { resource: "same" });
+      await instantRoom(b, "takeover", "bob");
+      await enter(old, "takeover", "alice");
+      await b.next((el) => el.attrs.from === `takeover@${MUC}/alice` && !el.attrs.type);
+
+      // The new session binds the JID; the old one is closed with conflict.
+      const fresh = await t.client("alice", { resource: "same" });
+      const gone = await b.next((el) => el.attrs.from === `takeover@${MUC}/alice`);
+      assert.equal(gone.attrs.type, "unavailable");
+      // The new session never was in the room: it is told nothing of it, and gets none of
+      // its traffic.
+      await say(b, "takeover", "before the new one joined");
+      await b.next(saying("before the new one joined"));
+      await notReceived(fresh, (el) => el.attrs.from?.startsWith(`takeover@${MUC}`) ?? false);
+
+      // It enters as anyone new does: the occupants, itself (110), the history, the subject.
+      const self = await join(fresh, "takeover", "alice");
+      assert.ok(codes(self).includes(110));
+      await fresh.next(saying("before the new one joined"));
+      await fresh.next((el) => el.name === "message" && el.getChild("subject") !== undefined);
+      const back = await b.next((el) => el.attrs.from === `takeover@${MUC}/alice`);
+      assert.equal(back.attrs.type, undefined);
+      await say(b, "takeover", "welcome back");
+      await fresh.next(saying("welcome back"));
+      await Promise.all([old.stop(), fresh.stop(), b.stop()]);
+    });
+
+    it("keeps the new session in the room when the replaced one's end is reported after it joined", async () => {
+      const first = await t.client("alice", { resource: "late" });
+      const b = await t.client("bob", { resource: "late" });
+      await instantRoom(b, "late-end", "bob");
+      await enter(first, "late-end", "alice");
+      const fresh = await t.client("alice", { resource: "late" });
+      await b.next(
+        (el) => el.attrs.from === `late-end@${MUC}/alice` && el.attrs.type === "unavailable",
+      );
+      await enter(fresh, "late-end", "alice");
+      await b.next((el) => el.attrs.from === `late-end@${MUC}/alice` && !el.attrs.type);
+
+      // The end of the session `fresh` replaced, as the module API allows it to come: after
+      // the new session took the JID (see ctx.sessionState) — here after it even joined.
+      const core = t.server.ctx;
+      const now = core.sm.get(parseJID(fresh.jid))!;
+      const replaced = { ...now, id: "replaced-session" } as SessionHandle;
+      core.hooks.run("sm_remove_connection", { session: replaced, reason: "conflict" });
+
+      await say(b, "late-end", "still with us?");
+      await fresh.next(saying("still with us?"));
+      await notReceived(
+        b,
+        (el) => el.attrs.from === `late-end@${MUC}/alice` && el.attrs.type === "unavailable",
+      );
+      await notReceived(fresh, (el) => el.name === "presence" && el.attrs.type === "unavailable");
+      // Its own end still takes it out.
+      await fresh.stop();
+      await b.next(
+        (el) => el.attrs.from === `late-end@${MUC}/alice` && el.attrs.type === "unavailable",
+      );
+      await Promise.all([first.stop(), b.stop()]);
     });
 
     it("still refuses the nick to another user with conflict (§7.2.9)", async () => {

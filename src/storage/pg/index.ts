@@ -5,6 +5,7 @@ import { PgArchiveStore } from "./archive.js";
 import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
+import { PgMucStore } from "./muc.js";
 
 /** Every typed store on one PostgreSQL database, its schema brought up to date first. */
 export async function pgStores(pool: pg.Pool): Promise<Stores> {
@@ -13,11 +14,13 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
   await applyPgMigrations(pool, "core-accounts", ACCOUNT_MIGRATIONS);
   const offline = await PgOfflineStore.open(pool);
   const archive = await PgArchiveStore.open(pool);
+  const muc = await PgMucStore.open(pool);
   return {
     offline,
     accounts: new PgAccountStore(pool),
     archive,
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
+    muc,
   };
 }

@@ -1,25 +1,27 @@
 import type pg from "pg";
 
 /**
- * Runs `fn` in one transaction on a client of its own: committed when `fn` resolves, rolled
- * back (and the error passed on) when it rejects.
+ * Runs `fn` on one client of the pool inside BEGIN … COMMIT: resolves once committed, or rolls
+ * back and rejects with what failed. A client whose ROLLBACK failed too (a broken connection)
+ * is not given back to the pool.
  */
 export async function inTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query("BEGIN");
-    try {
-      const out = await fn(client);
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      await client.query("ROLLBACK");
-      throw err;
-    }
+    const out = await fn(client);
+    await client.query("COMMIT");
+    return out;
+  } catch (err) {
+    await client.query("ROLLBACK").catch((e: unknown) => {
+      broken = e instanceof Error ? e : new Error(String(e));
+    });
+    throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

@@ -4,6 +4,7 @@ import { SqliteAccountStore } from "./accounts.js";
 import { SqliteArchiveStore } from "./archive.js";
 import { SqliteKeyvalStore, SqliteMapStore } from "./keyval.js";
 import { SqliteOfflineStore } from "./offline.js";
+import { SqliteMucStore } from "./muc.js";
 
 /** Every typed store on one SQLite database (the embedded default). */
 export function sqliteStores(db: Database): Stores {
@@ -13,5 +14,6 @@ export function sqliteStores(db: Database): Stores {
     archive: new SqliteArchiveStore(db),
     keyval: <T extends Json>(store: string) => new SqliteKeyvalStore<T>(db, store),
     map: <T extends Json>(store: string) => new SqliteMapStore<T>(db, store),
+    muc: new SqliteMucStore(db),
   };
 }
