@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Element } from "@xmpp/xml";
 import { startTestServer, xml, type TestClient, type TestServer } from "../../src/testkit/index.js";
 import type { SqlConfig } from "../../src/config/types.js";
-import { freshPgsql } from "../helpers/storage.js";
+import { freshPgsql, sqlYaml } from "../helpers/storage.js";
 
 interface Run {
   code: number | null;
@@ -32,19 +32,9 @@ function parleyctl(args: string[]): Promise<Run> {
   });
 }
 
-/** The sql_* lines of a config naming `sql`'s PostgreSQL database. */
+/** A config naming `sql`'s PostgreSQL database. */
 function pgYaml(sql: SqlConfig): string {
-  const pg = sql.pgsql!;
-  return [
-    "hosts: [localhost]",
-    "loglevel: warning",
-    "sql_type: pgsql",
-    `sql_server: "${pg.server}"`,
-    `sql_port: ${pg.port}`,
-    `sql_database: ${sql.sqlDatabase}`,
-    `sql_username: ${pg.username}`,
-    "",
-  ].join("\n");
+  return ["hosts: [localhost]", "loglevel: warning", ...sqlYaml(sql), ""].join("\n");
 }
 
 const MODULES = { mod_offline: {}, mod_vcard: {}, mod_private: {} };
