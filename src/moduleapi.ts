@@ -70,6 +70,7 @@ export type { ParseRsmOptions, RsmRequest, RsmResult } from "./xmpp/rsm.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
 export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
+export type { PendingRequest, RosterItem, RosterStore, Subscription } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";

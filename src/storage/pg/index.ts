@@ -3,14 +3,17 @@ import type { Json, Stores } from "../stores.js";
 import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
+import { PgRosterStore } from "./roster.js";
 
 /** Every typed store on one PostgreSQL database, its schema brought up to date first. */
 export async function pgStores(pool: pg.Pool): Promise<Stores> {
   await applyPgMigrations(pool, "core-keyval", KEYVAL_MIGRATIONS);
   const offline = await PgOfflineStore.open(pool);
+  const roster = await PgRosterStore.open(pool);
   return {
     offline,
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
+    roster,
   };
 }
