@@ -65,8 +65,15 @@ export class Router {
   route(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     try {
       const done = this.send(this.lookup(to.domain), stanza, from, to, handoff);
-      // A delivery that waited (storage) may still fail: bounced the same way. Never rejects.
-      if (isPromise(done)) return done.catch((err: unknown) => this.bounce(stanza, from, to, err));
+      if (isPromise(done)) {
+        // A delivery that waits (an account lookup, a commit) has not made its copies yet: the
+        // sender's acknowledgement waits for it too, whether or not the caller awaits the route.
+        const settle = handoff?.track();
+        // It may still fail: bounced the same way. Never rejects.
+        return done
+          .catch((err: unknown) => this.bounce(stanza, from, to, err))
+          .finally(() => settle?.());
+      }
     } catch (err) {
       this.bounce(stanza, from, to, err);
     }

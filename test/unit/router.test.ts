@@ -3,7 +3,7 @@ import { xml, type Element } from "@xmpp/xml";
 import { parseJID, type JID } from "../../src/jid.js";
 import { createLogger } from "../../src/log.js";
 import { Router } from "../../src/router.js";
-import type { Handoff } from "../../src/handoff.js";
+import { Handoff } from "../../src/handoff.js";
 
 type Seen = { stanza: Element; from: string; to: string; handoff?: Handoff | undefined };
 
@@ -99,5 +99,20 @@ describe("the router's table of routes by domain (RFC 6120 §10)", () => {
     await router.route(chat("bob@example.org"), alice, parseJID("bob@example.org"));
     const conditions = local.map((s) => s.stanza.getChild("error")?.getChildElements()[0]?.name);
     assert.deepEqual(conditions, ["internal-server-error", "internal-server-error"]);
+  });
+
+  it("holds the sender's acknowledgement while a delivery waits, even when nobody awaits the route (XEP-0198 §4)", async () => {
+    const router = new Router(new Set(["example.org"]), createLogger("silent"));
+    let finish!: () => void;
+    router.attachLocal({ deliver: () => new Promise<void>((r) => (finish = r)) });
+    const handoff = new Handoff();
+    let acked = false;
+    void router.route(chat("bob@example.org"), alice, parseJID("bob@example.org"), handoff);
+    handoff.whenSettled(() => (acked = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(acked, false, "acknowledged before the delivery made its copy");
+    finish();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(acked, true);
   });
 });
