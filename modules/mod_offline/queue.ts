@@ -22,6 +22,8 @@ export class OfflineQueue {
   /** Delivered rows not deleted yet (queued or being deleted): first() skips them. */
   private readonly gone = new Set<number>();
   private scheduled = false;
+  /** The commit in flight, if any: the next batch waits for it. */
+  private running: Promise<void> | null = null;
 
   constructor(
     private readonly store: OfflineStore,
@@ -59,8 +61,14 @@ export class OfflineQueue {
     return rows.filter((r) => !this.gone.has(r.id)).slice(0, limit);
   }
 
-  /** Commits what waits now (also when the module stops, so nothing is left behind). */
+  /**
+   * Commits what waits now (also when the module stops, so nothing is left behind). One commit
+   * at a time: what arrives meanwhile makes the next batch, so commits follow the order messages
+   * came in. With a pool of connections (PostgreSQL) two batches at once could number a later
+   * message before an earlier one, and both could pass a user's limit.
+   */
   async flush(): Promise<void> {
+    while (this.running) await this.running;
     this.scheduled = false;
     const removals = this.removals;
     const adds = this.adds;
@@ -86,7 +94,11 @@ export class OfflineQueue {
         ),
       );
     }
-    await Promise.all(work);
+    if (work.length === 0) return;
+    this.running = Promise.all(work).then(() => {
+      this.running = null;
+    });
+    await this.running;
   }
 
   private schedule(): void {
