@@ -109,10 +109,21 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
   const msg = (to: string, body: string, attrs: Record<string, string> = {}): Element =>
     xml("message", { to: `${to}@localhost`, type: "chat", ...attrs }, xml("body", {}, body));
 
-  /** Sends from alice and waits until the server routed it. */
+  /** Sends from alice and waits until the server routed it and committed what it stores. */
   async function fromAlice(...stanzas: Element[]): Promise<void> {
     for (const s of stanzas) await alice.send(s);
     await sync(alice);
+    await committed();
+  }
+
+  /**
+   * Waits until everything alice sent before is committed: a marker sent after it to offline
+   * zed is stored, and commits keep the order messages came in (one batch at a time).
+   */
+  async function committed(): Promise<void> {
+    await alice.send(msg("zed", "marker"));
+    await until(async () => (await count("zed")) > 0, "the marker is stored");
+    await clear("zed");
   }
 
   async function rawLogin(user: string, resource: string, sm: boolean): Promise<RawClient> {
@@ -144,6 +155,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       "ivy",
       "jack",
       "kim",
+      "zed",
     ]) {
       await t.register(u, `pw-${u}`);
     }
@@ -359,6 +371,7 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       const id = `p${++iqCounter}`;
       await alice.send(xml("message", { to: "gina@localhost", type, id }, ...children));
       await sync(alice);
+      await committed();
       let error: string | undefined;
       try {
         error = errorCondition(await alice.next((el) => el.attrs.id === id, 1));
