@@ -12,6 +12,19 @@
  *   - unknown:   ConfigError, with the nearest valid key when one is close.
  */
 
+/** The options only a PostgreSQL connection uses (sql_type: pgsql). */
+export const PGSQL_KEYS = [
+  "sql_server",
+  "sql_port",
+  "sql_username",
+  "sql_password",
+  "sql_pool_size",
+  "sql_ssl",
+  "sql_ssl_verify",
+  "sql_ssl_cafile",
+  "sql_ssl_certfile",
+] as const;
+
 /** Top-level keys Parley uses, in the order they are listed to humans. */
 export const TOP_LEVEL_KEYS = [
   "hosts",
@@ -22,15 +35,7 @@ export const TOP_LEVEL_KEYS = [
   "sql_type",
   "sql_database",
   "sqlite_synchronous",
-  "sql_server",
-  "sql_port",
-  "sql_username",
-  "sql_password",
-  "sql_pool_size",
-  "sql_ssl",
-  "sql_ssl_verify",
-  "sql_ssl_cafile",
-  "sql_ssl_certfile",
+  ...PGSQL_KEYS,
   "auth_method",
   "auth_password_format",
   "auth_scram_hash",

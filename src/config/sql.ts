@@ -8,20 +8,9 @@ import { resolve } from "node:path";
 import { isScalar } from "yaml";
 import type { ConfigReader, Entry } from "./reader.js";
 import { readCount } from "./options.js";
+import { PGSQL_KEYS } from "./keys.js";
 import type { PgsqlConfig, SqlConfig } from "./types.js";
 
-/** The options only a PostgreSQL connection uses. */
-export const PGSQL_KEYS = [
-  "sql_server",
-  "sql_port",
-  "sql_username",
-  "sql_password",
-  "sql_pool_size",
-  "sql_ssl",
-  "sql_ssl_verify",
-  "sql_ssl_cafile",
-  "sql_ssl_certfile",
-] as const;
 
 const NOT_YET = "is not supported yet; Parley stores its data in SQLite or PostgreSQL";
 

@@ -7,31 +7,7 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { connect } from "../helpers/client.js";
 import { freePort } from "../helpers/ports.js";
 import { sqlYaml, storageYaml } from "../helpers/storage.js";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one of the package's commands from source, as `npx parleyctl` would from a build. */
-function run(cli: "parley" | "parleyctl", args: string[], timeoutMs = 20000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `src/cli/${cli}.ts`, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runCli as run, type CliRun } from "../helpers/cli.js";
 
 describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
   let t: TestServer;
@@ -58,7 +34,7 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
   });
   after(async () => t.stop());
 
-  const ctl = (...args: string[]): Promise<Run> =>
+  const ctl = (...args: string[]): Promise<CliRun> =>
     run("parleyctl", ["--config", configFile, ...args]);
 
   it("registers a user who can log in at once while the server runs", async () => {

@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,30 +6,9 @@ import type { Element } from "@xmpp/xml";
 import { startTestServer, xml, type TestClient, type TestServer } from "../../src/testkit/index.js";
 import type { SqlConfig } from "../../src/config/types.js";
 import { freshPgsql, sqlYaml } from "../helpers/storage.js";
+import { runCli } from "../helpers/cli.js";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function parleyctl(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/parleyctl.ts", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const parleyctl = (args: string[]) => runCli("parleyctl", args, 60_000);
 
 /** A config naming `sql`'s PostgreSQL database. */
 function pgYaml(sql: SqlConfig): string {

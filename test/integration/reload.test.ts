@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,27 +10,13 @@ import { connect, xml, type TestClient } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw.js";
 import { freePort } from "../helpers/ports.js";
 import { storageYaml } from "../helpers/storage.js";
+import { runCli } from "../helpers/cli.js";
+
+const parleyctl = (args: string[]) => runCli("parleyctl", args);
 
 const PING = "urn:xmpp:ping";
 const condition = (el: Element): string | undefined =>
   el.getChild("error")?.getChildElements()[0]?.name;
-
-/** Runs parleyctl from source, as `parleyctl` would run from a build. */
-function parleyctl(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/parleyctl.ts", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe("reload_config: applying a changed parley.yml to a running server", () => {
   let dir: string;

@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,39 +9,17 @@ import { xml, type TestClient } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw.js";
 import modOffline from "../../modules/mod_offline/index.js";
 import { parseOptions } from "../../src/module-options.js";
+import { runCli, type CliRun } from "../helpers/cli.js";
 
 const SM = "urn:xmpp:sm:3";
 const DELAY = "urn:xmpp:delay";
 const HINTS = "urn:xmpp:hints";
 const CHATSTATES = "http://jabber.org/protocol/chatstates";
 const RECEIPTS = "urn:xmpp:receipts";
+
+const parleyctl = (args: string[]): Promise<CliRun> => runCli("parleyctl", args);
 const MARKERS = "urn:xmpp:chat-markers:0";
 const DISCO_INFO = "http://jabber.org/protocol/disco#info";
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** parleyctl from source, as test/integration/cli.test.ts runs it. */
-function parleyctl(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/parleyctl.ts", ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Polls until `cond` holds (the server acts on acks and closes asynchronously). */
 async function until(
@@ -472,7 +449,8 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
         `hosts: [localhost]\nloglevel: warning\ndata_dir: ${t.config.dataDir}\nlisten:\n  - port: 5999\n    module: ejabberd_c2s\n    ip: 127.0.0.1\n`,
       );
     });
-    const ctl = (...args: string[]): Promise<Run> => parleyctl(["--config", configFile, ...args]);
+    const ctl = (...args: string[]): Promise<CliRun> =>
+      parleyctl(["--config", configFile, ...args]);
 
     it("prints how many messages wait for a user", async () => {
       await clear("henry");
