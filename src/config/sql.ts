@@ -11,7 +11,6 @@ import { readCount } from "./options.js";
 import { PGSQL_KEYS } from "./keys.js";
 import type { PgsqlConfig, SqlConfig } from "./types.js";
 
-
 const NOT_YET = "is not supported yet; Parley stores its data in SQLite or PostgreSQL";
 
 export function readSql(
