@@ -42,33 +42,53 @@ export class PgOfflineStore implements OfflineStore {
 
   async add(batch: readonly NewOfflineMessage[]): Promise<("stored" | "full")[]> {
     if (batch.length === 0) return [];
+    const users = [...new Set(batch.map((m) => userKey(m.host, m.username)))].sort();
+    // Three round trips per batch, whatever its size: lock, count, insert.
     return inTransaction(this.pool, async (client) => {
-      const counts = new Map<string, number>();
+      // Other nodes may add to the same queues: one writer per user at a time, until COMMIT,
+      // so the limit holds across the cluster. Taken in sorted order: two batches never wait
+      // for each other in a circle.
+      await client.query("SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest($1::text[]) AS k", [
+        users,
+      ]);
+      const hosts = users.map((u) => u.slice(u.indexOf("@") + 1));
+      const names = users.map((u) => u.slice(0, u.indexOf("@")));
+      const r = await client.query<{ host: string; username: string; n: string }>(
+        `SELECT o.host, o.username, COUNT(*) AS n FROM offline_messages o
+           JOIN unnest($1::text[], $2::text[]) AS u(host, username)
+             ON o.host = u.host AND o.username = u.username
+          GROUP BY o.host, o.username`,
+        [hosts, names],
+      );
+      const counts = new Map(r.rows.map((row) => [userKey(row.host, row.username), Number(row.n)]));
       const results: ("stored" | "full")[] = [];
+      const stored: NewOfflineMessage[] = [];
       for (const m of batch) {
-        const key = `${m.username}@${m.host}`;
-        let n = counts.get(key);
-        if (n === undefined) {
-          // Other nodes may add to the same queue: one writer per user at a time, until
-          // COMMIT, so the limit holds across the cluster.
-          await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [key]);
-          const r = await client.query<{ n: string }>(
-            "SELECT COUNT(*) AS n FROM offline_messages WHERE host = $1 AND username = $2",
-            [m.host, m.username],
-          );
-          n = Number(r.rows[0]!.n);
-        }
+        const key = userKey(m.host, m.username);
+        const n = counts.get(key) ?? 0;
         if (n >= m.limit) {
-          counts.set(key, n);
           results.push("full");
           continue;
         }
-        await client.query(
-          "INSERT INTO offline_messages (host, username, stored_at, stanza) VALUES ($1, $2, $3, $4)",
-          [m.host, m.username, m.storedAt, m.stanza],
-        );
         counts.set(key, n + 1);
+        stored.push(m);
         results.push("stored");
+      }
+      if (stored.length > 0) {
+        // In batch order, so ids (the queue order) follow the order messages came in.
+        await client.query(
+          `INSERT INTO offline_messages (host, username, stored_at, stanza)
+           SELECT host, username, stored_at, stanza
+             FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+                  WITH ORDINALITY AS m(host, username, stored_at, stanza, i)
+            ORDER BY i`,
+          [
+            stored.map((m) => m.host),
+            stored.map((m) => m.username),
+            stored.map((m) => m.storedAt),
+            stored.map((m) => m.stanza),
+          ],
+        );
       }
       return results;
     });
@@ -114,4 +134,9 @@ export class PgOfflineStore implements OfflineStore {
       username,
     ]);
   }
+}
+
+/** A user's key for the lock and the counts: localparts cannot hold '@' (RFC 7622 §3.3.1). */
+function userKey(host: string, username: string): string {
+  return `${username}@${host}`;
 }
