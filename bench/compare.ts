@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { killAllNow } from "./lib/children.js";
 import { LoadGenerator } from "./lib/pool.js";
 import { cpuTicks, openFilesLimit, stealPercent } from "./lib/proc.js";
 import { profileText, summarizeProfile, type ProfileSummary } from "./lib/profile.js";
@@ -40,7 +41,6 @@ import {
   REPO_DIR,
   SERVERS,
   installServers,
-  killAllNow,
   makeCertificate,
   parley,
   stopSystemServices,

@@ -1,13 +1,11 @@
 // The three servers of bench/compare: install (ejabberd, Prosody from Debian), configure from
 // the configs kept in bench/, start each as a child process on its own loopback port with a
-// temporary data directory, and stop it again. Every process started here is tracked and ended
-// by stopAll(), also on Ctrl-C and on errors.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+// temporary data directory, and stop it again. Every process started here is tracked
+// (children.ts) and ended by killAllNow() on Ctrl-C, errors and the time limit.
+import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import {
   chownSync,
-  chmodSync,
   copyFileSync,
-  createWriteStream,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -17,6 +15,17 @@ import {
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  asUser,
+  giveTo,
+  killAllOf,
+  logTail,
+  ourPids,
+  sleep,
+  spawnLogged,
+  stopProcess,
+  userIds,
+} from "./children.js";
 import { descendants, listenersOn, uidOf } from "./proc.js";
 import { LOOPBACK } from "./xmpp.js";
 
@@ -56,96 +65,6 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** The last lines of its log, for error reports. */
   logTail(): string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes started here.
-
-const started = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  started.add(child);
-  child.once("exit", () => started.delete(child));
-  return child;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal); // spawned detached: its own process group
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // gone
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Kills everything this module started (process groups), at once: for Ctrl-C and errors. */
-export function killAllNow(): void {
-  for (const child of started) {
-    const pids = child.pid ? descendants(child.pid) : [];
-    killGroup(child, "SIGKILL");
-    for (const pid of pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  }
-}
-
-async function waitExit(pids: number[], ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pids.every((p) => !alive(p))) return true;
-    await sleep(100);
-  }
-  return pids.every((p) => !alive(p));
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Ends a server started by us: a polite request, then SIGTERM, then SIGKILL of the group. */
-async function stopProcess(child: ChildProcess, pid: number, polite?: () => void): Promise<void> {
-  const pids = [pid, ...(child.pid ? [child.pid, ...descendants(child.pid)] : [])].filter(alive);
-  if (polite) {
-    try {
-      polite();
-    } catch {
-      // fall through to signals
-    }
-    if (await waitExit(pids, 20_000)) return;
-  }
-  for (const p of [pid]) {
-    try {
-      process.kill(p, "SIGTERM");
-    } catch {
-      // gone
-    }
-  }
-  killGroup(child, "SIGTERM");
-  if (await waitExit(pids, 15_000)) return;
-  killGroup(child, "SIGKILL");
-  for (const p of pids) {
-    try {
-      process.kill(p, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-  await waitExit(pids, 5_000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,24 +122,6 @@ function render(
     );
 }
 
-function userIds(user: string): { uid: number; gid: number } | null {
-  try {
-    const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
-    const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
-    return { uid, gid };
-  } catch {
-    return null;
-  }
-}
-
-/** Hands a directory (recursively, shallow is enough for ours) to a system user. */
-function giveTo(dir: string, user: string): void {
-  const ids = userIds(user);
-  if (!ids) throw new Error(`system user ${user} does not exist`);
-  spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
-  chmodSync(dir, 0o755);
-}
-
 /** Waits until the port answers an XMPP stream header with one of its own. */
 export async function waitXmpp(
   port: number,
@@ -272,14 +173,6 @@ async function listeningPid(port: number, root: ChildProcess, ms: number): Promi
     await sleep(200);
   }
   throw new Error(`no process of ours listens on ${port}`);
-}
-
-function logTail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,43 +233,6 @@ function copyCert(cert: Certificate, dir: string): Certificate {
   copyFileSync(cert.certFile, out.certFile);
   copyFileSync(cert.combinedFile, out.combinedFile);
   return out;
-}
-
-/**
- * Runs a command as a system user without PAM (setpriv, not su/runuser): su's pam_limits would
- * cut the open-files limit to Debian's default 1024, too few for 10 000 sessions. The server
- * keeps the limit of this process (`ulimit -n`).
- */
-function asUser(
-  user: string,
-  cmd: string,
-  args: string[],
-): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const ids = userIds(user);
-  if (!ids) throw new Error(`system user ${user} does not exist`);
-  const home = execFileSync("getent", ["passwd", user], { encoding: "utf8" }).split(":")[5] ?? "/";
-  return {
-    cmd: "setpriv",
-    args: [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--init-groups", "--", cmd, ...args],
-    env: { ...process.env, HOME: home, USER: user, LOGNAME: user },
-  };
-}
-
-function spawnLogged(
-  cmd: string,
-  args: string[],
-  logFile: string,
-  env?: NodeJS.ProcessEnv,
-): ChildProcess {
-  const out = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(cmd, args, {
-    detached: true, // own process group: stopped as a whole
-    stdio: ["ignore", "pipe", "pipe"],
-    env: env ?? process.env,
-  });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  return track(child);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,7 +311,7 @@ export const parley = {
     try {
       await waitXmpp(port, o.domain, 60_000, child);
     } catch (err) {
-      killGroup(child, "SIGKILL");
+      killAllOf(child);
       throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
     }
     const pid = await listeningPid(port, child, 10_000);
@@ -596,18 +452,6 @@ export const ejabberd = {
       .trim();
   },
 };
-
-function killAllOf(child: ChildProcess): void {
-  const pids = child.pid ? descendants(child.pid) : [];
-  killGroup(child, "SIGKILL");
-  for (const p of pids) {
-    try {
-      process.kill(p, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Prosody.
@@ -784,9 +628,7 @@ export function stopSystemServices(log: (s: string) => void): void {
       spawnSync("service", [svc, "stop"], { stdio: "ignore", timeout: 60_000 });
     }
   }
-  const ours = new Set<number>();
-  for (const child of started)
-    if (child.pid) for (const p of [child.pid, ...descendants(child.pid)]) ours.add(p);
+  const ours = ourPids();
   // Only the packages' own processes: their command and their system user.
   const owners = new Set(
     ["ejabberd", "prosody"].map((u) => userIds(u)?.uid).filter((u) => u !== undefined),
