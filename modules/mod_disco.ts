@@ -61,7 +61,7 @@ export interface DiscoApi {
 
 /** The roster module's API, as far as access checks need it (RFC 6121 §3). */
 interface RosterApi {
-  isSubscribedFrom(user: string, host: string, contactBare: string): boolean;
+  isSubscribedFrom(user: string, host: string, contactBare: string): Promise<boolean>;
 }
 
 export default defineModule({
@@ -156,8 +156,8 @@ export default defineModule({
       "get",
       NS_DISCO_INFO,
       "query",
-      (req) => {
-        if (!maySeePresence(ctx, req.to, req.from))
+      async (req) => {
+        if (!(await maySeePresence(ctx, req.to, req.from)))
           throw new ctx.StanzaError("service-unavailable");
         return info("account", nodeOf(req));
       },
@@ -170,10 +170,10 @@ export default defineModule({
       "get",
       NS_DISCO_ITEMS,
       "query",
-      (req) => {
+      async (req) => {
         const node = nodeOf(req);
         const query = xml("query", { xmlns: NS_DISCO_ITEMS, node });
-        if (!maySeePresence(ctx, req.to, req.from)) return query;
+        if (!(await maySeePresence(ctx, req.to, req.from))) return query;
         if (node !== undefined)
           throw new ctx.StanzaError("item-not-found", `no such node: ${node}`);
         for (const s of ctx.server.availableSessions(req.to)) {
@@ -192,11 +192,16 @@ export default defineModule({
  * XEP-0030 §8: may `requester` learn about the account `owner`? The user themself, the server,
  * and contacts with a subscription of "from" or "both" (through mod_roster, when it runs).
  */
-function maySeePresence(ctx: ModuleContext<unknown>, owner: JID, requester: JID): boolean {
+async function maySeePresence(
+  ctx: ModuleContext<unknown>,
+  owner: JID,
+  requester: JID,
+): Promise<boolean> {
   const bare = requester.bare().toString();
   if (bare === owner.bare().toString() || bare === ctx.host) return true;
   const roster = ctx.module<RosterApi>("mod_roster");
-  return roster?.isSubscribedFrom(owner.local, owner.domain, bare) ?? false;
+  // The owner may be offline: the roster module reads the store then, so this waits.
+  return (await roster?.isSubscribedFrom(owner.local, owner.domain, bare)) ?? false;
 }
 
 /** The XEP-0157 form for one module, its fields in registry order, addresses merged. */

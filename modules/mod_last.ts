@@ -17,7 +17,7 @@ type LastSeen = { at: number; status: string };
 
 /** The roster module's API, as far as access checks need it (RFC 6121 §3). */
 interface RosterApi {
-  isSubscribedFrom(user: string, host: string, contactBare: string): boolean;
+  isSubscribedFrom(user: string, host: string, contactBare: string): Promise<boolean>;
 }
 
 export default defineModule({
@@ -50,7 +50,7 @@ export default defineModule({
       "query",
       async (req) => {
         // §3 and §8: only to whoever may see the user's presence; forbidden to anyone else.
-        if (!maySeePresence(ctx, req.to, req.from)) throw new ctx.StanzaError("forbidden");
+        if (!(await maySeePresence(ctx, req.to, req.from))) throw new ctx.StanzaError("forbidden");
         // §3: a user with an available resource is active now.
         if (ctx.server.availableSessions(req.to).length > 0) {
           return xml("query", { xmlns: NS_LAST, seconds: 0 });
@@ -100,9 +100,14 @@ export default defineModule({
  * XEP-0012 §8: may `requester` learn `owner`'s last activity? The user themself, and contacts
  * with a subscription of "from" or "both" (through mod_roster; without it, nobody else).
  */
-function maySeePresence(ctx: ModuleContext<unknown>, owner: JID, requester: JID): boolean {
+async function maySeePresence(
+  ctx: ModuleContext<unknown>,
+  owner: JID,
+  requester: JID,
+): Promise<boolean> {
   const bare = requester.bare().toString();
   if (bare === owner.bare().toString()) return true;
   const roster = ctx.module<RosterApi>("mod_roster");
-  return roster?.isSubscribedFrom(owner.local, owner.domain, bare) ?? false;
+  // The owner may be offline: the roster module reads the store then, so this waits.
+  return (await roster?.isSubscribedFrom(owner.local, owner.domain, bare)) ?? false;
 }

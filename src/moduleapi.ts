@@ -84,6 +84,7 @@ export type {
   MucStore,
   StoredMucRoom,
 } from "./storage/stores.js";
+export type { PendingRequest, RosterItem, RosterStore, Subscription } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";

@@ -11,24 +11,36 @@
 // and <sub xmlns='urn:xmpp:features:pre-approval'/> (§3.4.1).
 // API for other modules (ctx.module<RosterApi>("mod_roster")): read-only views of rosters.
 //
-// Storage: its own tables (store.ts), removed with the account.
-import { defineModule, opt, STOP, parseJID } from "../../src/moduleapi.js";
+// Storage: the typed roster store (ctx.stores.roster, SQLite or PostgreSQL), with a copy in
+// memory of the rosters of users who have a session (rosters.ts); removed with the account.
+import {
+  defineModule,
+  opt,
+  STOP,
+  StreamError,
+  parseJID,
+  type JID,
+  type RosterItem,
+} from "../../src/moduleapi.js";
 import { rosterGet, rosterSet } from "./iq.js";
 import { addSubscribers, answerProbe, onInitialPresence } from "./presence.js";
+import { Rosters } from "./rosters.js";
 import { NS_PREAPPROVAL, NS_ROSTER, NS_ROSTERVER, Roster } from "./service.js";
-import { MIGRATIONS, RosterStore, type RosterItem } from "./store.js";
 import { inbound, isSubscriptionType, outbound } from "./subscription.js";
 
-export type { RosterItem, Subscription } from "./store.js";
+export type { RosterItem, Subscription } from "../../src/moduleapi.js";
 
-/** What mod_roster lets other modules read (mod_blocking, mod_last, mod_vcard…). */
+/**
+ * What mod_roster lets other modules read (mod_disco, mod_last…). The answers come from memory
+ * for a user with a session and from the store for anyone else, so they wait.
+ */
 export interface RosterApi {
   /** The item for `contactBare` in the roster of user@host. */
-  getItem(user: string, host: string, contactBare: string): RosterItem | undefined;
+  getItem(user: string, host: string, contactBare: string): Promise<RosterItem | undefined>;
   /** Every item of user@host's roster. */
-  items(user: string, host: string): RosterItem[];
+  items(user: string, host: string): Promise<RosterItem[]>;
   /** True when `contactBare` may see user@host's presence (subscription 'from' or 'both'). */
-  isSubscribedFrom(user: string, host: string, contactBare: string): boolean;
+  isSubscribedFrom(user: string, host: string, contactBare: string): Promise<boolean>;
 }
 
 export default defineModule({
@@ -44,14 +56,32 @@ export default defineModule({
       infinity: true,
     }),
   },
-  start(ctx): RosterApi {
-    const store = new RosterStore(ctx.migrate(MIGRATIONS));
-    const roster = new Roster(ctx, store, {
+  async start(ctx): Promise<RosterApi> {
+    const rosters = new Rosters(ctx.stores.roster, (u) => ctx.server.sessions(u).length > 0);
+    const roster = new Roster(ctx, rosters, {
       versioning: ctx.options.versioning,
       maxRosterSize: ctx.options.max_roster_size,
     });
     /** Sessions (full JIDs) whose initial presence is on its way to being broadcast. */
     const becomingAvailable = ctx.sessionState<true>();
+
+    // The copy in memory of a user's roster (rosters.ts) is there before the session's next
+    // stanza is handled, and gone with the user's last session. A session whose roster cannot
+    // be read cannot work as RFC 6121 says: it is closed.
+    const open = (user: JID): Promise<void> =>
+      rosters.open(user).catch((err: unknown) => {
+        ctx.log.error({ err, user: user.toString() }, "could not load the roster");
+        throw new StreamError("internal-server-error", "the roster could not be loaded");
+      });
+    ctx.hook("sm_register_connection", ({ session }) => open(session.jid.bare()), "first");
+    ctx.hook(
+      "sm_remove_connection",
+      ({ session }) => {
+        const user = session.jid.bare();
+        if (ctx.server.sessions(user).length === 0) rosters.close(user);
+      },
+      "late",
+    );
 
     // §2.6.1 and §3.4.1: both are announced once the client has authenticated.
     ctx.hook("c2s_stream_features", ({ features, stage }) => {
@@ -68,7 +98,7 @@ export default defineModule({
     // refuse a stanza (blocking, privacy) decide before the roster changes.
     ctx.hook(
       "user_send_packet",
-      ({ session, stanza }) => {
+      ({ session, stanza, handoff }) => {
         if (stanza.name !== "presence") return;
         const type = stanza.attrs.type;
         if (stanza.attrs.to === undefined) {
@@ -82,22 +112,29 @@ export default defineModule({
         const contact = parseJID(stanza.attrs.to).bare().toString();
         stanza.attrs.from = user.toString();
         stanza.attrs.to = contact;
-        outbound(roster, user, contact, type, stanza);
-        return STOP;
+        return rosters
+          .exclusive(user, () => outbound(roster, user, contact, type, stanza, handoff))
+          .then(() => STOP);
       },
       "late",
     );
 
     // §3 (inbound) and §4.3: subscription stanzas and probes for a local user, which the server
-    // handles for the user.
-    ctx.hook("presence_in", ({ from, to, stanza }) => {
+    // handles for the user. A local sender's acknowledgement (XEP-0198) waits until the user's
+    // side is stored: its handoff is held until then.
+    ctx.hook("presence_in", ({ from, to, stanza, handoff }) => {
       const type = stanza.attrs.type;
       const user = to.bare();
-      if (type === "probe") answerProbe(roster, user, from);
+      let task: () => Promise<void>;
+      if (type === "probe") task = () => answerProbe(roster, user, from);
       else if (isSubscriptionType(type))
-        inbound(roster, user, from.bare().toString(), type, stanza);
+        task = () => inbound(roster, user, from.bare().toString(), type, stanza);
       else return;
-      return STOP;
+      const settle = handoff?.track();
+      return rosters
+        .exclusive(user, task)
+        .finally(() => settle?.())
+        .then(() => STOP);
     });
 
     // §4.2-§4.5: broadcast presence also goes to subscribers. In the extend phase, so that modules
@@ -114,33 +151,47 @@ export default defineModule({
       "extend",
     );
 
-    // An account removed while the server runs: its own rows went with it; local users who had
-    // it in their roster are told, as its server would when it unsubscribes everyone (§3.2,
-    // §3.3), so their rosters and pending requests are cleaned up the usual way.
-    ctx.hook("remove_user", ({ username, host }) => {
+    // An account removed while the server runs: its own roster goes; local users who had it in
+    // their roster are told, as its server would when it unsubscribes everyone (§3.2, §3.3), so
+    // their rosters and pending requests are cleaned up the usual way.
+    ctx.hook("remove_user", async ({ username, host }) => {
       const gone = `${username}@${host}`;
-      for (const holder of store.holdersOf(gone)) {
+      await rosters.removeUser(parseJID(gone));
+      for (const holder of await rosters.holdersOf(gone)) {
         const to = `${holder.username}@${holder.host}`;
         ctx.route(ctx.xml("presence", { from: gone, to, type: "unsubscribe" }));
         ctx.route(ctx.xml("presence", { from: gone, to, type: "unsubscribed" }));
       }
     });
 
+    // Started while sessions exist (a reload): their rosters are loaded before start returns.
+    // Until then a broadcast from one of them goes to the user's own resources only, as it did
+    // while mod_roster was not running.
+    const online = new Set<string>();
+    for (const s of ctx.server.allSessions()) {
+      if (s.jid.domain === ctx.host) online.add(s.jid.bare().toString());
+    }
+    await Promise.all([...online].map((u) => rosters.open(parseJID(u))));
+
     const user = (username: string, host: string) => parseJID(`${username}@${host}`);
-    const item = (username: string, host: string, contact: string): RosterItem | undefined => {
+    const item = async (
+      username: string,
+      host: string,
+      contact: string,
+    ): Promise<RosterItem | undefined> => {
       let key: string;
       try {
         key = parseJID(contact).bare().toString(); // callers may pass it unnormalized
       } catch {
         return undefined;
       }
-      return store.get(user(username, host), key);
+      return rosters.get(user(username, host), key);
     };
     return {
       getItem: item,
-      items: (username, host) => store.items(user(username, host)),
-      isSubscribedFrom(username, host, contactBare) {
-        const sub = item(username, host, contactBare)?.subscription;
+      items: (username, host) => rosters.items(user(username, host)),
+      async isSubscribedFrom(username, host, contactBare) {
+        const sub = (await item(username, host, contactBare))?.subscription;
         return sub === "from" || sub === "both";
       },
     };

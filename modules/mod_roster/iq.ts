@@ -34,20 +34,31 @@ function owner(req: IqRequest): JID {
  * result when nothing changed since; otherwise the whole roster with the current version
  * (returning the full roster rather than a series of pushes is the RFC's other option).
  */
-export function rosterGet(r: Roster, req: IqRequest): Element | null {
+export async function rosterGet(r: Roster, req: IqRequest): Promise<Element | null> {
   const user = owner(req);
   const cached = req.payload.attrs.ver;
   const versioned = r.options.versioning && cached !== undefined;
   const session = r.ctx.server.session(req.from);
+  // Before the first await: a push for a change made meanwhile reaches this resource too.
   if (session) r.markInterested(session.jid, versioned);
-  const ver = versioned ? r.store.version(user) : undefined;
+  // The version before the items: a change between the two reads can only make the items newer
+  // than the version, which costs the client a refetch, never a missed change.
+  const ver = versioned ? await r.rosters.version(user) : undefined;
   if (versioned && cached === ver) return null;
-  return xml("query", { xmlns: NS_ROSTER, ver }, ...r.store.items(user).map(itemElement));
+  const items = await r.rosters.items(user);
+  return xml("query", { xmlns: NS_ROSTER, ver }, ...items.map(itemElement));
 }
 
-/** §2.3, §2.4, §2.5: one item added, changed or removed; every error condition of §2.3.3. */
-export function rosterSet(r: Roster, req: IqRequest): null {
+/**
+ * §2.3, §2.4, §2.5: one item added, changed or removed; every error condition of §2.3.3. The
+ * result goes out once the change is stored and pushed (§2.3.2).
+ */
+export function rosterSet(r: Roster, req: IqRequest): Promise<null> {
   const user = owner(req);
+  return r.rosters.exclusive(user, () => setItem(r, user, req));
+}
+
+async function setItem(r: Roster, user: JID, req: IqRequest): Promise<null> {
   // §2.1.5, §2.3.3: a roster set carries exactly one item.
   const children = req.payload.getChildElements();
   if (children.length !== 1 || children[0]!.name !== "item") {
@@ -59,7 +70,7 @@ export function rosterSet(r: Roster, req: IqRequest): null {
   // ignored, as are 'ask' (§2.1.2.2) and 'approved' (§2.1.2.1), which the server alone manages
   // through presence subscriptions.
   if (el.attrs.subscription === "remove") {
-    removeItem(r, user, jid);
+    await removeItem(r, user, jid);
     return null;
   }
   const name = el.attrs.name === "" ? undefined : el.attrs.name;
@@ -67,10 +78,10 @@ export function rosterSet(r: Roster, req: IqRequest): null {
     throw new StanzaError("not-acceptable", `the name is longer than ${MAX_NAME_BYTES} bytes`);
   }
   const groups = groupsOf(el);
-  const existing = r.store.get(user, jid);
-  if (!existing) r.checkRoom(user);
+  const existing = await r.rosters.get(user, jid);
+  if (!existing) await r.checkRoom(user);
   // §2.4.2: the set replaces the name and the groups; the subscription state stays.
-  r.save(user, { ...(existing ?? Roster.blank(jid)), name, groups });
+  await r.save(user, { ...(existing ?? Roster.blank(jid)), name, groups });
   return null;
 }
 
@@ -119,13 +130,13 @@ function groupsOf(el: Element): string[] {
  * 'unsubscribed' when the contact was subscribed to the user (after unavailable presence,
  * §3.2.2) or had asked to be.
  */
-function removeItem(r: Roster, user: JID, jid: string): void {
-  const item = r.store.get(user, jid);
+async function removeItem(r: Roster, user: JID, jid: string): Promise<void> {
+  const item = await r.rosters.get(user, jid);
   // §2.5.3: removing an item that is not there.
   if (!item) throw new StanzaError("item-not-found", `${jid} is not in the roster`);
   const s = stateOf(item);
-  r.store.clearPendingIn(user, jid);
-  r.remove(user, jid);
+  await r.rosters.clearPendingIn(user, jid);
+  await r.remove(user, jid);
   if (s.to || s.pendingOut) r.sendFromUser(user, jid, "unsubscribe");
   if (s.from) r.sendUnavailableOf(user, jid);
   if (s.from || s.pendingIn) r.sendFromUser(user, jid, "unsubscribed");

@@ -6,11 +6,12 @@ import { fromJson } from "./xml.js";
 
 /**
  * §4.2.2, §4.4.2, §4.5.2: presence the user broadcasts goes to every contact subscribed to it
- * (subscription 'from' or 'both'). The core adds the user's own resources.
+ * (subscription 'from' or 'both'). The core adds the user's own resources. Read from memory:
+ * the hook cannot wait, and a user who broadcasts has a session, so the copy is there.
  */
 export function addSubscribers(r: Roster, session: SessionHandle, recipients: Set<string>): void {
   const user = session.jid.bare().toString();
-  for (const item of r.store.items(session.jid.bare())) {
+  for (const item of r.rosters.cached(session.jid.bare())?.items ?? []) {
     if ((item.subscription === "from" || item.subscription === "both") && item.jid !== user) {
       recipients.add(item.jid);
     }
@@ -25,7 +26,9 @@ export function addSubscribers(r: Roster, session: SessionHandle, recipients: Se
  */
 export function onInitialPresence(r: Roster, session: SessionHandle): void {
   const user = session.jid.bare();
-  for (const item of r.store.items(user)) {
+  const roster = r.rosters.cached(user);
+  if (!roster) return;
+  for (const item of roster.items) {
     if (
       (item.subscription === "to" || item.subscription === "both") &&
       item.jid !== user.toString()
@@ -33,7 +36,7 @@ export function onInitialPresence(r: Roster, session: SessionHandle): void {
       r.ctx.route(xml("presence", { type: "probe", from: user.toString(), to: item.jid }));
     }
   }
-  for (const { jid, stanza } of r.store.pendingIn(user)) {
+  for (const { jid, stanza } of roster.pending) {
     const request = fromJson(stanza);
     request.attrs.from = jid;
     request.attrs.to = user.toString();
@@ -47,15 +50,15 @@ export function onInitialPresence(r: Roster, session: SessionHandle): void {
  * unavailable presence when there is none; anyone else gets 'unsubscribed' (SHOULD), which
  * puts a server that thinks it is subscribed back in step and reveals nothing.
  */
-export function answerProbe(r: Roster, user: JID, from: JID): void {
+export async function answerProbe(r: Roster, user: JID, from: JID): Promise<void> {
   const prober = from.bare().toString();
-  const item = r.store.get(user, prober);
+  const item = await r.rosters.get(user, prober);
   const subscribed =
     prober === user.toString() || item?.subscription === "from" || item?.subscription === "both";
   if (!subscribed) {
     // Not while the prober's own request waits for an answer: 'unsubscribed' would read as a
     // denial on its side.
-    const asking = item ? item.pendingIn : r.store.hasPendingIn(user, prober);
+    const asking = item ? item.pendingIn : await r.rosters.hasPendingIn(user, prober);
     if (!asking) r.sendFromUser(user, prober, "unsubscribed");
     return;
   }

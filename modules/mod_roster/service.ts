@@ -1,4 +1,4 @@
-// What the parts of mod_roster share: the store, which sessions asked for the roster, and the
+// What the parts of mod_roster share: the rosters, which sessions asked for the roster, and the
 // few ways the server talks to a user's resources on the roster's behalf (roster pushes,
 // subscription stanzas, presence sent for the user).
 import { randomBytes } from "node:crypto";
@@ -8,9 +8,10 @@ import {
   type Element,
   type ModuleContext,
   type JID,
+  type RosterItem,
   type SessionState,
 } from "../../src/moduleapi.js";
-import type { RosterItem, RosterStore } from "./store.js";
+import type { Rosters } from "./rosters.js";
 import { copyWith } from "./xml.js";
 
 export const NS_ROSTER = "jabber:iq:roster";
@@ -38,7 +39,7 @@ export class Roster {
 
   constructor(
     readonly ctx: ModuleContext<unknown>,
-    readonly store: RosterStore,
+    readonly rosters: Rosters,
     readonly options: RosterOptions,
   ) {
     this.interested = ctx.sessionState<Interest>();
@@ -62,8 +63,8 @@ export class Roster {
   }
 
   /** Refuses to add one more item to a full roster (the limit is max_roster_size). */
-  checkRoom(user: JID): void {
-    if (this.store.count(user) >= this.options.maxRosterSize) {
+  async checkRoom(user: JID): Promise<void> {
+    if ((await this.rosters.count(user)) >= this.options.maxRosterSize) {
       throw new StanzaError(
         "not-allowed",
         `a roster holds at most ${this.options.maxRosterSize} items`,
@@ -71,15 +72,15 @@ export class Roster {
     }
   }
 
-  /** Stores an item and pushes it to the user's interested resources. */
-  save(user: JID, item: RosterItem): void {
-    const ver = this.store.save(user, item);
+  /** Stores an item, then pushes it to the user's interested resources. */
+  async save(user: JID, item: RosterItem): Promise<void> {
+    const ver = await this.rosters.save(user, item);
     this.push(user, itemElement(item), ver);
   }
 
-  /** Removes an item and pushes subscription='remove' (RFC 6121 §2.5.2). */
-  remove(user: JID, jid: string): void {
-    const ver = this.store.remove(user, jid);
+  /** Removes an item, then pushes subscription='remove' (RFC 6121 §2.5.2). */
+  async remove(user: JID, jid: string): Promise<void> {
+    const ver = await this.rosters.remove(user, jid);
     this.push(user, xml("item", { jid, subscription: "remove" }), ver);
   }
 

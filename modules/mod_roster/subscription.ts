@@ -1,9 +1,8 @@
 // Presence subscriptions (RFC 6121 §3): the subscription state of a roster item, how each
 // subscription stanza changes it (Appendix A), and what the server does on the user's behalf
 // for stanzas the user sends (outbound) and those that come for the user (inbound).
-import type { Element, JID } from "../../src/moduleapi.js";
+import type { Element, Handoff, JID, RosterItem, Subscription } from "../../src/moduleapi.js";
 import { Roster } from "./service.js";
-import type { RosterItem, Subscription } from "./store.js";
 import { copyWith, toJson } from "./xml.js";
 
 export type SubscriptionType = "subscribe" | "subscribed" | "unsubscribe" | "unsubscribed";
@@ -80,15 +79,15 @@ export function nextState(s: SubState, dir: "in" | "out", type: SubscriptionType
 }
 
 /** The contact's item in the user's roster, if any, and the state of their subscriptions. */
-function lookup(
+async function lookup(
   r: Roster,
   user: JID,
   contact: string,
-): { item: RosterItem | undefined; s: SubState } {
-  const item = r.store.get(user, contact);
+): Promise<{ item: RosterItem | undefined; s: SubState }> {
+  const item = await r.rosters.get(user, contact);
   const s = stateOf(item);
   // A request from someone not in the roster is pending without an item (§3.1.3).
-  if (!item) s.pendingIn = r.store.hasPendingIn(user, contact);
+  if (!item) s.pendingIn = await r.rosters.hasPendingIn(user, contact);
   return { item, s };
 }
 
@@ -97,7 +96,7 @@ function lookup(
  * item is created only when there is something to show: a subscription, a request sent, or a
  * pre-approval), and drops the stored request once Pending In is over.
  */
-function apply(
+async function apply(
   r: Roster,
   user: JID,
   contact: string,
@@ -105,8 +104,8 @@ function apply(
   before: SubState,
   after: SubState,
   approved = item?.approved ?? false,
-): void {
-  if (before.pendingIn && !after.pendingIn) r.store.clearPendingIn(user, contact);
+): Promise<void> {
+  if (before.pendingIn && !after.pendingIn) await r.rosters.clearPendingIn(user, contact);
   const next: RosterItem = {
     ...(item ?? Roster.blank(contact)),
     subscription: subscriptionOf(after),
@@ -121,7 +120,7 @@ function apply(
     item.ask !== next.ask ||
     item.approved !== next.approved;
   const worthAnItem = next.subscription !== "none" || next.ask || next.approved;
-  if (changed && (item || worthAnItem)) r.save(user, next);
+  if (changed && (item || worthAnItem)) await r.save(user, next);
 }
 
 // --- outbound: the user sent a subscription stanza ------------------------------------------
@@ -129,16 +128,19 @@ function apply(
 /**
  * A subscription stanza from one of the user's resources, already stamped with the bare JIDs
  * of both parties (RFC 6121 §3.1.2, §3.1.5, §3.2.2, §3.3.2). Updates the user's side, pushes,
- * and routes the stanza when the RFC says so. Throws a StanzaError to refuse it.
+ * and routes the stanza when the RFC says so, once the change is stored; the routed stanza holds
+ * the sender's `handoff`, so that its XEP-0198 acknowledgement also waits for the contact's side.
+ * Rejects with a StanzaError to refuse it. Runs in the user's turn (Rosters.exclusive).
  */
-export function outbound(
+export async function outbound(
   r: Roster,
   user: JID,
   contact: string,
   type: SubscriptionType,
   stanza: Element,
-): void {
-  const { item, s } = lookup(r, user, contact);
+  handoff?: Handoff,
+): Promise<void> {
+  const { item, s } = await lookup(r, user, contact);
   const after = nextState(s, "out", type);
   switch (type) {
     case "subscribe":
@@ -147,27 +149,27 @@ export function outbound(
       // (e.g. auto-reply 'subscribed' when the user is subscribed already, §3.1.3) and both
       // sides get back in step.
       if (after) {
-        if (!item) r.checkRoom(user);
-        apply(r, user, contact, item, s, after);
+        if (!item) await r.checkRoom(user);
+        await apply(r, user, contact, item, s, after);
       }
-      r.ctx.route(stanza);
+      r.ctx.route(stanza, handoff);
       return;
 
     case "subscribed":
       if (after) {
         // §3.1.5: approving a pending request: the contact gets the approval, then the user's
         // current presence.
-        if (!item) r.checkRoom(user);
-        apply(r, user, contact, item, s, after);
-        r.ctx.route(stanza);
+        if (!item) await r.checkRoom(user);
+        await apply(r, user, contact, item, s, after);
+        r.ctx.route(stanza, handoff);
         r.sendPresenceOf(user, contact);
         return;
       }
       // §3.4.1: no request pending. Already subscribed: nothing to do. Otherwise this is a
       // pre-approval: noted on the item (created if needed), not routed to the contact.
       if (s.from || item?.approved) return;
-      if (!item) r.checkRoom(user);
-      apply(r, user, contact, item, s, s, true);
+      if (!item) await r.checkRoom(user);
+      await apply(r, user, contact, item, s, s, true);
       return;
 
     case "unsubscribed":
@@ -176,18 +178,18 @@ export function outbound(
         // of the user's available resources; then the cancellation (or the denial, when only a
         // request was pending, §3.1.4).
         if (s.from) r.sendUnavailableOf(user, contact);
-        apply(r, user, contact, item, s, after);
-        r.ctx.route(stanza);
+        await apply(r, user, contact, item, s, after);
+        r.ctx.route(stanza, handoff);
         return;
       }
       if (item?.approved) {
         // §3.4.1: withdrawing a pre-approval is the user's own business: not routed.
-        apply(r, user, contact, item, s, s, false);
+        await apply(r, user, contact, item, s, s, false);
         return;
       }
       // No subscription, request or pre-approval to cancel here: routed anyway so that a
       // contact that thinks it is subscribed learns otherwise (its server ignores it if not).
-      r.ctx.route(stanza);
+      r.ctx.route(stanza, handoff);
       return;
   }
 }
@@ -197,16 +199,16 @@ export function outbound(
 /**
  * A subscription stanza from `contact` (bare JID) for the local user (RFC 6121 §3.1.3, §3.1.6,
  * §3.2.3, §3.3.3, §3.4.2). Stanzas that change nothing are ignored or auto-replied, as
- * Appendix A.3 and the sections it summarizes say.
+ * Appendix A.3 and the sections it summarizes say. Runs in the user's turn (Rosters.exclusive).
  */
-export function inbound(
+export async function inbound(
   r: Roster,
   user: JID,
   contact: string,
   type: SubscriptionType,
   stanza: Element,
-): void {
-  const { item, s } = lookup(r, user, contact);
+): Promise<void> {
+  const { item, s } = await lookup(r, user, contact);
   const after = nextState(s, "in", type);
   // The user's resources see the stanza from the contact's bare JID to their own (§3).
   const delivered = copyWith(stanza, { from: contact, to: user.toString() });
@@ -221,7 +223,7 @@ export function inbound(
       }
       if (item?.approved) {
         // §3.4.2: pre-approved: approve on the user's behalf, never showing the request.
-        apply(r, user, contact, item, s, { ...s, from: true, pendingIn: false });
+        await apply(r, user, contact, item, s, { ...s, from: true, pendingIn: false });
         r.sendFromUser(user, contact, "subscribed");
         r.sendPresenceOf(user, contact);
         return;
@@ -229,8 +231,8 @@ export function inbound(
       if (!after) return; // A.3.1: a request is pending already; it is shown once.
       // §3.1.3: the request is kept (it is delivered again at each new available resource until
       // answered) and shown to the resources available now.
-      r.store.addPendingIn(user, contact, toJson(delivered));
-      apply(r, user, contact, item, s, after);
+      await r.rosters.addPendingIn(user, contact, toJson(delivered));
+      await apply(r, user, contact, item, s, after);
       r.deliverToAvailable(user, delivered);
       return;
 
@@ -238,14 +240,14 @@ export function inbound(
       // §3.1.6: only an approval the user asked for counts; others are ignored.
       if (!after) return;
       r.deliverToInterested(user, delivered);
-      apply(r, user, contact, item, s, after);
+      await apply(r, user, contact, item, s, after);
       return;
 
     case "unsubscribe":
       // §3.3.3: the contact stops seeing the user's presence (or withdraws its request).
       if (!after) return;
       r.deliverToInterested(user, delivered);
-      apply(r, user, contact, item, s, after);
+      await apply(r, user, contact, item, s, after);
       if (s.from) r.sendUnavailableOf(user, contact);
       return;
 
@@ -253,7 +255,7 @@ export function inbound(
       // §3.2.3: the contact cancelled the user's subscription or denied the request.
       if (!after) return;
       r.deliverToInterested(user, delivered);
-      apply(r, user, contact, item, s, after);
+      await apply(r, user, contact, item, s, after);
       return;
   }
 }

@@ -173,7 +173,21 @@ async function copyTable(
     rows += batch.length;
     batch = [];
   };
-  const stmt = db.prepare(`SELECT * FROM "${table}"`).raw(true);
+  // Rowid order is the order rows came in, which a PostgreSQL serial column (the order of a
+  // roster's pending requests) then keeps.
+  const hasRowid = (() => {
+    try {
+      db.prepare(`SELECT rowid FROM "${table}" LIMIT 0`);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const stmt = db
+    .prepare(
+      `SELECT ${names.map((n) => `"${n}"`).join(", ")} FROM "${table}"${hasRowid ? " ORDER BY rowid" : ""}`,
+    )
+    .raw(true);
   for (const row of stmt.iterate() as Iterable<unknown[]>) {
     batch.push(row.map((v, i) => convert(v, cols[i]!)));
     if (batch.length >= BATCH_ROWS) await flush();
@@ -194,5 +208,7 @@ function convert(v: unknown, col: PgColumn): unknown {
   if (v === null) return null;
   if (col.type === "boolean" && typeof v === "number") return v !== 0;
   if (col.type.startsWith("timestamp") && typeof v === "number") return new Date(v);
+  // SQLite keeps lists as JSON text (a roster item's groups); PostgreSQL as an array.
+  if (col.type === "ARRAY" && typeof v === "string") return JSON.parse(v) as unknown;
   return v;
 }

@@ -4,8 +4,8 @@
 // each interface against every driver (test/storage/).
 //
 // Areas move here one at a time: offline messages (mod_offline), then the keyval and map
-// stores modules keep small per-user (or per-host) values in, then accounts, MUC rooms
-// (mod_muc) and the message archive (MAM).
+// stores modules keep small per-user (or per-host) values in, then accounts, rosters
+// (mod_roster), MUC rooms (mod_muc) and the message archive (MAM).
 
 import type { ScramCredentials, ScramHash } from "../auth/scram.js";
 
@@ -306,6 +306,65 @@ export interface MucStore {
   addHistory(service: string, name: string, row: MucHistoryRow, limit: number): Promise<void>;
 }
 
+/** A roster item's subscription state (RFC 6121 §2.1.2.5). */
+export type Subscription = "none" | "to" | "from" | "both";
+
+/** One roster item as the user sees it (RFC 6121 §2.1.2), plus whether a request from it waits. */
+export interface RosterItem {
+  /** The contact's bare JID. */
+  jid: string;
+  name: string | undefined;
+  subscription: Subscription;
+  /** "Pending Out": the user asked to see the contact's presence (§2.1.2.2, ask='subscribe'). */
+  ask: boolean;
+  /** Pre-approved (§3.4, approved='true'). */
+  approved: boolean;
+  /** "Pending In": the contact asked to see the user's presence and got no answer yet. */
+  pendingIn: boolean;
+  groups: string[];
+}
+
+/** An inbound subscription request not answered yet (RFC 6121 §3.1.3). */
+export interface PendingRequest {
+  /** The requester's bare JID. */
+  jid: string;
+  /** The request as it came, in whatever text form the module chose (kept as given). */
+  stanza: string;
+}
+
+/**
+ * Rosters (RFC 6121 §2) and the inbound subscription requests waiting for an answer (§3.1.3),
+ * which are kept apart because a request does not put its sender in the roster. A user is
+ * (host, username); contacts are bare JIDs. Each change to the items moves the roster version
+ * (§2.6), in the same transaction.
+ */
+export interface RosterStore {
+  /** Every item, sorted by JID, each with `pendingIn` set when a request from it waits. */
+  items(host: string, username: string): Promise<RosterItem[]>;
+  get(host: string, username: string, jid: string): Promise<RosterItem | undefined>;
+  count(host: string, username: string): Promise<number>;
+  /** Adds or replaces an item (its `pendingIn` is not stored here); resolves with the new version. */
+  save(host: string, username: string, item: RosterItem): Promise<string>;
+  /** Removes an item (if there); resolves with the new version. */
+  remove(host: string, username: string, jid: string): Promise<string>;
+  /**
+   * The current version (§2.6.1): opaque to clients, different after every change. It carries an
+   * epoch drawn when the user's first version is, so that a version a client cached for a since
+   * removed account never matches its namesake's roster.
+   */
+  version(host: string, username: string): Promise<string>;
+  /** The requests waiting, in the order they came. */
+  pendingIn(host: string, username: string): Promise<PendingRequest[]>;
+  hasPendingIn(host: string, username: string, jid: string): Promise<boolean>;
+  /** Keeps a request; §3.1.3 keeps one per contact: a later one leaves the first in place. */
+  addPendingIn(host: string, username: string, jid: string, stanza: string): Promise<void>;
+  clearPendingIn(host: string, username: string, jid: string): Promise<void>;
+  /** Local accounts (any host) with `jid` in their roster or a request from it waiting. */
+  holdersOf(jid: string): Promise<{ host: string; username: string }[]>;
+  /** Deletes a removed account's roster, requests and version. */
+  removeUser(host: string, username: string): Promise<void>;
+}
+
 /** Every typed store, from one driver. */
 export interface Stores {
   readonly offline: OfflineStore;
@@ -314,4 +373,5 @@ export interface Stores {
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   map<T extends Json>(store: string): MapStore<T>;
   readonly muc: MucStore;
+  readonly roster: RosterStore;
 }

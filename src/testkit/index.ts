@@ -44,6 +44,11 @@ export function setDefaultTestStorage(storage: TestStorage | null): void {
   defaultStorage = storage;
 }
 
+/** A fresh storage configuration from setDefaultTestStorage's, or undefined for SQLite. */
+export async function defaultTestStorage(): Promise<SqlConfig | undefined> {
+  return defaultStorage ? defaultStorage() : undefined;
+}
+
 export interface TestServerOptions {
   /**
    * The storage engine; default: setDefaultTestStorage's, else SQLite in the temp dir. "sqlite"

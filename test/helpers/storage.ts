@@ -37,13 +37,9 @@ export async function freshPgsql(prefix = "srv"): Promise<SqlConfig> {
   };
 }
 
-/**
- * YAML lines for a config file in this run's engine: nothing for SQLite (the file in data_dir),
- * the `sql_*` options of a fresh database for PostgreSQL.
- */
-export async function storageYaml(): Promise<string[]> {
-  if (storageMode() === "sqlite") return [];
-  const sql = await freshPgsql("proc");
+/** YAML lines naming the storage of `sql` (a test server's), for a config file of the same data. */
+export function sqlYaml(sql: SqlConfig): string[] {
+  if (sql.sqlType === "sqlite") return [`sql_database: ${sql.sqlDatabase}`];
   const pg = sql.pgsql!;
   return [
     "sql_type: pgsql",
@@ -52,4 +48,12 @@ export async function storageYaml(): Promise<string[]> {
     `sql_database: ${sql.sqlDatabase}`,
     `sql_username: ${pg.username}`,
   ];
+}
+
+/**
+ * YAML lines for a config file in this run's engine: nothing for SQLite (the file in data_dir),
+ * the `sql_*` options of a fresh database for PostgreSQL.
+ */
+export async function storageYaml(): Promise<string[]> {
+  return storageMode() === "sqlite" ? [] : sqlYaml(await freshPgsql("proc"));
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { connect } from "../helpers/client.js";
 import { freePort } from "../helpers/ports.js";
+import { sqlYaml, storageYaml } from "../helpers/storage.js";
 
 interface Run {
   code: number | null;
@@ -42,7 +43,17 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
     configFile = join(t.dir, "parley.yml");
     writeFileSync(
       configFile,
-      `hosts: [localhost]\nloglevel: warning\ndata_dir: ${t.config.dataDir}\nlisten:\n  - port: 5999\n    module: ejabberd_c2s\n    ip: 127.0.0.1\n`,
+      [
+        "hosts: [localhost]",
+        "loglevel: warning",
+        `data_dir: ${t.config.dataDir}`,
+        ...sqlYaml(t.config),
+        "listen:",
+        "  - port: 5999",
+        "    module: ejabberd_c2s",
+        "    ip: 127.0.0.1",
+        "",
+      ].join("\n"),
     );
   });
   after(async () => t.stop());
@@ -122,7 +133,10 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
     const dir = mkdtempSync(join(tmpdir(), "parley-ctl-"));
     try {
       const file = join(dir, "parley.yml");
-      writeFileSync(file, `hosts: [localhost]\nloglevel: warning\n`);
+      writeFileSync(
+        file,
+        ["hosts: [localhost]", "loglevel: warning", ...(await storageYaml()), ""].join("\n"),
+      );
       const status = await run("parleyctl", ["--config", file, "status"]);
       assert.equal(status.code, 3);
       const reg = await run("parleyctl", ["--config", file, "register", "gina", "localhost", "pw"]);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Element } from "@xmpp/xml";
 import { startTestServer, xml, type TestClient, type TestServer } from "../../src/testkit/index.js";
 import type { SqlConfig } from "../../src/config/types.js";
-import { freshPgsql } from "../helpers/storage.js";
+import { freshPgsql, sqlYaml } from "../helpers/storage.js";
 
 interface Run {
   code: number | null;
@@ -32,22 +32,19 @@ function parleyctl(args: string[]): Promise<Run> {
   });
 }
 
-/** The sql_* lines of a config naming `sql`'s PostgreSQL database. */
+/** A config naming `sql`'s PostgreSQL database. */
 function pgYaml(sql: SqlConfig): string {
-  const pg = sql.pgsql!;
-  return [
-    "hosts: [localhost]",
-    "loglevel: warning",
-    "sql_type: pgsql",
-    `sql_server: "${pg.server}"`,
-    `sql_port: ${pg.port}`,
-    `sql_database: ${sql.sqlDatabase}`,
-    `sql_username: ${pg.username}`,
-    "",
-  ].join("\n");
+  return ["hosts: [localhost]", "loglevel: warning", ...sqlYaml(sql), ""].join("\n");
 }
 
-const MODULES = { mod_offline: {}, mod_vcard: {}, mod_private: {} };
+const MODULES = {
+  mod_offline: {},
+  mod_vcard: {},
+  mod_private: {},
+  mod_roster: {},
+  mod_muc: { default_room_options: { persistent: true } },
+};
+const ROSTER = "jabber:iq:roster";
 let seq = 0;
 
 async function iq(c: TestClient, type: "get" | "set", payload: Element): Promise<Element> {
@@ -70,7 +67,7 @@ describe("parleyctl export2sql: a SQLite server's data moves to PostgreSQL, noth
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("copies accounts, queued messages, vCards and private XML; the PostgreSQL server serves them", async () => {
+  it("copies accounts, queued messages, vCards, private XML, rosters and rooms; the PostgreSQL server serves them", async () => {
     const old = await startTestServer({ storage: "sqlite", modules: MODULES });
     servers.push(old);
     await old.register("bob", "bob's password");
@@ -81,6 +78,32 @@ describe("parleyctl export2sql: a SQLite server's data moves to PostgreSQL, noth
       "set",
       xml("query", { xmlns: "jabber:iq:private" }, xml("n", { xmlns: "urn:test:n" }, "kept")),
     );
+    // A roster item with groups, and a subscription request bob has not answered (RFC 6121 §3.1).
+    await iq(
+      alice,
+      "set",
+      xml(
+        "query",
+        { xmlns: ROSTER },
+        xml(
+          "item",
+          { jid: "bob@localhost", name: "Bobby" },
+          xml("group", {}, "Friends"),
+          xml("group", {}, "Work"),
+        ),
+      ),
+    );
+    await alice.send(xml("presence", { to: "bob@localhost", type: "subscribe" }));
+    // A room, persistent from its creation (default_room_options), still locked (XEP-0045 §10.1.1).
+    const room = "den@conference.localhost";
+    await alice.send(
+      xml(
+        "presence",
+        { to: `${room}/alice` },
+        xml("x", { xmlns: "http://jabber.org/protocol/muc" }),
+      ),
+    );
+    await alice.next((el) => el.is("presence") && el.attrs.from === `${room}/alice`);
     for (const body of ["first", "second"]) {
       await alice.send(
         xml("message", { to: "bob@localhost", type: "chat" }, xml("body", {}, body)),
@@ -115,6 +138,7 @@ describe("parleyctl export2sql: a SQLite server's data moves to PostgreSQL, noth
     const moved = await startTestServer({ storage: async () => sql, modules: MODULES });
     servers.push(moved);
     const bob = await moved.client("bob", { password: "bob's password" });
+    const request = bob.next((el) => el.is("presence") && el.attrs.type === "subscribe");
     const isChat = (el: Element): boolean => el.is("message") && el.getChild("body") !== undefined;
     const first = bob.next(isChat);
     await bob.send(xml("presence"));
@@ -122,6 +146,7 @@ describe("parleyctl export2sql: a SQLite server's data moves to PostgreSQL, noth
     const m2 = await bob.next(isChat);
     const got = [m1, m2].map((m) => m.getChildText("body"));
     assert.deepEqual(got, ["first", "second"]);
+    assert.equal((await request).attrs.from, "alice@localhost");
 
     const alice2 = await moved.client("alice");
     const card = await iq(alice2, "get", xml("vCard", { xmlns: "vcard-temp" }));
@@ -132,6 +157,24 @@ describe("parleyctl export2sql: a SQLite server's data moves to PostgreSQL, noth
       xml("query", { xmlns: "jabber:iq:private" }, xml("n", { xmlns: "urn:test:n" })),
     );
     assert.equal(priv.getChild("query")?.getChildText("n"), "kept");
+    const roster = await iq(alice2, "get", xml("query", { xmlns: ROSTER }));
+    const item = roster.getChild("query")!.getChild("item")!;
+    assert.equal(item.attrs.jid, "bob@localhost");
+    assert.equal(item.attrs.name, "Bobby");
+    assert.equal(item.attrs.ask, "subscribe");
+    assert.deepEqual(
+      item.getChildren("group").map((g) => g.getText()),
+      ["Friends", "Work"],
+    );
+    const rooms = await moved.server.ctx.stores.muc.load("conference.localhost");
+    assert.deepEqual(
+      rooms.map((r) => r.name),
+      ["den"],
+    );
+    assert.deepEqual(
+      rooms[0]!.affiliations.map((a) => [a.jid, a.affiliation]),
+      [["alice@localhost", "owner"]],
+    );
   });
 
   it("refuses while the SQLite server runs, and a target that is not PostgreSQL", async () => {

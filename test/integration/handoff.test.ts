@@ -112,6 +112,25 @@ describe("the delivery handoff travels with the stanza (XEP-0198 §4, design: no
     alice.end();
   });
 
+  it("a subscription request is not acknowledged before the contact's roster keeps it (RFC 6121 §3.1.3)", async () => {
+    // bob is offline: his server keeps the request for his next login. That write is held up.
+    const store = t.server.ctx.stores.roster;
+    const add = store.addPendingIn.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store.addPendingIn = async (...args) => {
+      await held;
+      return add(...args);
+    };
+    const alice = await sendAndAsk(t, "alice", ["<presence to='bob@localhost' type='subscribe'/>"]);
+    assert.equal(lastH(await alice.readUntil(/<a [^>]*\/>/)), 0);
+    release();
+    alice.send(`<r xmlns='${SM}'/>`);
+    assert.equal(lastH(await alice.readUntil(/h="1"/)), 1);
+    assert.equal(await store.hasPendingIn("localhost", "bob", "alice@localhost"), true);
+    alice.end();
+  });
+
   it("a carbon copy for the sender's own resource awaiting resumption holds the ack (XEP-0280 §8)", async () => {
     const phone = await hibernated(t, "alice", "phone", async (raw) => {
       raw.send("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>");

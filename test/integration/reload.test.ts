@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from "../../src/config/config.js";
 import { connect, xml, type TestClient } from "../helpers/client.js";
 import { RawClient } from "../helpers/raw.js";
 import { freePort } from "../helpers/ports.js";
+import { storageYaml } from "../helpers/storage.js";
 
 const PING = "urn:xmpp:ping";
 const condition = (el: Element): string | undefined =>
@@ -34,6 +35,8 @@ function parleyctl(
 
 describe("reload_config: applying a changed parley.yml to a running server", () => {
   let dir: string;
+  /** The sql_* lines of this run's engine, the same in every version of the file. */
+  let storage: string[] = [];
   let file: string;
   let port: number;
   let server: Server;
@@ -60,6 +63,7 @@ describe("reload_config: applying a changed parley.yml to a running server", () 
       o.modules.length > 0 ? "modules:" : "modules: {}",
       ...o.modules.map((m) => `  ${m}`),
       ...(o.extra ?? []),
+      ...storage,
     ];
     writeFileSync(file, lines.join("\n") + "\n");
   }
@@ -99,6 +103,7 @@ describe("reload_config: applying a changed parley.yml to a running server", () 
   }
 
   before(async () => {
+    storage = await storageYaml();
     dir = mkdtempSync(join(tmpdir(), "parley-reload-"));
     file = join(dir, "parley.yml");
     port = await freePort();

@@ -81,10 +81,12 @@ class GajimLogin:
         except Exception as error:  # a bug here or in nbxmpp: report it, don't hang
             self.finish(name, type="exception", text=repr(error))
             return
-        self.finish(name, type="result", data=describe(result))
         follow = getattr(self, "after_" + name.replace("-", "_"), None)
         if follow is not None:
+            # First, so that the requests it makes are pending before this step finishes: when
+            # this answer is the last one in, the sequence is not over yet.
             follow(result)
+        self.finish(name, type="result", data=describe(result))
 
     def request(self, name, method, *args, **kwargs):
         self.start(name)

@@ -7,7 +7,12 @@ import { join as joinPath } from "node:path";
 import { Writable } from "node:stream";
 import { defaultConfig, defaultListener, type ServerConfig } from "../../src/config/config.js";
 import { Server } from "../../src/server.js";
-import { connect, errorCondition, type TestClient } from "../../src/testkit/index.js";
+import {
+  connect,
+  defaultTestStorage,
+  errorCondition,
+  type TestClient,
+} from "../../src/testkit/index.js";
 import {
   MUC,
   NS_OWNER,
@@ -42,8 +47,9 @@ describe("mod_muc persistent rooms across a restart", () => {
     server = undefined;
   }
 
-  before(() => {
+  before(async () => {
     config = defaultConfig(dir);
+    Object.assign(config, await defaultTestStorage()); // the run's engine (npm test runs both)
     config.listen = [defaultListener(0)];
     for (const l of config.listen) l.ip = "127.0.0.1";
     // New rooms are persistent, so a room still locked at shutdown is in the store.

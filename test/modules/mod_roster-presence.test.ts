@@ -29,16 +29,16 @@ export default {
   options: {},
   dependencies: { hard: ["mod_roster"] },
   start(ctx) {
-    ctx.iq("get", "${NS_PROBE}", "query", (req) => {
+    ctx.iq("get", "${NS_PROBE}", "query", async (req) => {
       const api = ctx.module("mod_roster");
-      const user = req.from.local;
+      const user = req.payload.attrs.user ?? req.from.local;
       const contact = req.payload.attrs.contact;
-      const item = api.getItem(user, ctx.host, contact);
+      const item = await api.getItem(user, ctx.host, contact);
       return ctx.xml("query", {
         xmlns: "${NS_PROBE}",
         subscription: item ? item.subscription : "absent",
-        from: String(api.isSubscribedFrom(user, ctx.host, contact)),
-        count: String(api.items(user, ctx.host).length),
+        from: String(await api.isSubscribedFrom(user, ctx.host, contact)),
+        count: String((await api.items(user, ctx.host)).length),
       });
     });
   },
@@ -155,5 +155,69 @@ describe("mod_roster: presence (RFC 6121 §4)", () => {
       { xmlns: NS_PROBE, subscription: "from", from: "true", count: "1" },
     );
     assert.equal((await ask(bob, "nobody@example.org")).subscription, "absent");
+  });
+
+  it("answers through its API for a user who is offline, from storage", async () => {
+    const [alice, bob] = await subscribedPair();
+    const bobName = bare(bob).split("@")[0]!;
+    await bob.stop();
+    await alice.next(isPresence(bob.jid, "unavailable"));
+    const res = await iq(
+      alice,
+      "get",
+      xml("query", { xmlns: NS_PROBE, user: bobName, contact: bare(alice) }),
+      "localhost",
+    );
+    assert.deepEqual(
+      { ...res.getChild("query", NS_PROBE)!.attrs },
+      { xmlns: NS_PROBE, subscription: "from", from: "true", count: "1" },
+    );
+  });
+});
+
+describe("mod_roster: restarted while users are online (a config reload)", () => {
+  it("loads the rosters of the sessions already bound, so broadcasts still reach subscribers (§4.4.2)", async () => {
+    const t = await startTestServer({ modules: { mod_roster: {}, mod_ping: {} } });
+    try {
+      const alice = await ready(t, fresh("alice"));
+      const bob = await ready(t, fresh("bob"));
+      await subscribe(alice, bob);
+      const changed = {
+        ...t.config,
+        modules: { mod_roster: { max_roster_size: 400 }, mod_ping: {} },
+      };
+      const r = await t.server.modules.reload(changed);
+      assert.deepEqual(r.restarted, ["mod_roster@localhost"]);
+      await online(bob, "after the reload");
+      await alice.next(
+        (el) => isPresence(bob.jid)(el) && el.getChildText("status") === "after the reload",
+      );
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
+describe("mod_roster: a roster that cannot be read", () => {
+  it("closes the session with internal-server-error rather than run it without its roster", async () => {
+    const t = await startTestServer({ modules: { mod_roster: {} } });
+    try {
+      const store = t.server.ctx.stores.roster;
+      store.items = () => Promise.reject(new Error("the disk is gone"));
+      const name = fresh("carl");
+      const c = await t.client(name).catch(() => undefined);
+      const deadline = Date.now() + 5000;
+      while (t.server.ctx.sm.resourceCount(`${name}@localhost`) > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(t.server.ctx.sm.resourceCount(`${name}@localhost`), 0);
+      assert.ok(t.logs.some((l) => l.msg === "could not load the roster"));
+      assert.ok(
+        t.logs.some((l) => l.msg === "stream error" && l.condition === "internal-server-error"),
+      );
+      await c?.stop();
+    } finally {
+      await t.stop();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
 import { PgMucStore } from "./muc.js";
+import { PgRosterStore } from "./roster.js";
 
 /** Every typed store on one PostgreSQL database, its schema brought up to date first. */
 export async function pgStores(pool: pg.Pool): Promise<Stores> {
@@ -15,6 +16,7 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
   const offline = await PgOfflineStore.open(pool);
   const archive = await PgArchiveStore.open(pool);
   const muc = await PgMucStore.open(pool);
+  const roster = await PgRosterStore.open(pool);
   return {
     offline,
     accounts: new PgAccountStore(pool),
@@ -22,5 +24,6 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
     muc,
+    roster,
   };
 }

@@ -5,6 +5,7 @@ import { SqliteArchiveStore } from "./archive.js";
 import { SqliteKeyvalStore, SqliteMapStore } from "./keyval.js";
 import { SqliteOfflineStore } from "./offline.js";
 import { SqliteMucStore } from "./muc.js";
+import { SqliteRosterStore } from "./roster.js";
 
 /** Every typed store on one SQLite database (the embedded default). */
 export function sqliteStores(db: Database): Stores {
@@ -15,5 +16,6 @@ export function sqliteStores(db: Database): Stores {
     keyval: <T extends Json>(store: string) => new SqliteKeyvalStore<T>(db, store),
     map: <T extends Json>(store: string) => new SqliteMapStore<T>(db, store),
     muc: new SqliteMucStore(db),
+    roster: new SqliteRosterStore(db),
   };
 }

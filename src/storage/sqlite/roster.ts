@@ -1,32 +1,15 @@
-// Roster storage (SQLite, tables owned by mod_roster). Three tables, each row removed with its
-// account (ON DELETE CASCADE):
+// Rosters in SQLite. The tables and their migrations keep mod_roster's names and shape from
+// before the typed stores (owner "mod_roster"), so an existing database is used as it is:
 //   roster_items       one row per contact in a user's roster (RFC 6121 §2.1.2)
-//   roster_pending_in  inbound subscription requests not yet answered (RFC 6121 §3.1.3); kept
-//                      apart because a request does not put its sender in the roster
-//   roster_version     the per-user version counter (RFC 6121 §2.6, XEP-0237)
-import { randomBytes } from "node:crypto";
-import type { Database, Statement } from "better-sqlite3";
-import type { ElementJson } from "./xml.js";
-import type { JID, Migration } from "../../src/moduleapi.js";
+//   roster_pending_in  inbound subscription requests not yet answered (RFC 6121 §3.1.3)
+//   roster_version     the per-user version, epoch and counter (RFC 6121 §2.6, XEP-0237)
+// Each row goes with its account (ON DELETE CASCADE on users).
+import type { Database, Statement, Transaction } from "better-sqlite3";
+import { applyMigrations, type Migration } from "../migrations.js";
+import type { PendingRequest, RosterItem, RosterStore, Subscription } from "../stores.js";
+import { newRosterEpoch, rosterVersion } from "../roster-version.js";
 
-export type Subscription = "none" | "to" | "from" | "both";
-
-/** One roster item as the user sees it (RFC 6121 §2.1.2), plus whether a request from it waits. */
-export interface RosterItem {
-  /** The contact's bare JID. */
-  jid: string;
-  name: string | undefined;
-  subscription: Subscription;
-  /** "Pending Out": the user asked to see the contact's presence (§2.1.2.2, ask='subscribe'). */
-  ask: boolean;
-  /** Pre-approved (§3.4, approved='true'). */
-  approved: boolean;
-  /** "Pending In": the contact asked to see the user's presence and got no answer yet. */
-  pendingIn: boolean;
-  groups: string[];
-}
-
-export const MIGRATIONS: Migration[] = [
+const MIGRATIONS: Migration[] = [
   {
     version: 1,
     up: `
@@ -84,38 +67,40 @@ const SELECT_ITEMS = `
   LEFT JOIN roster_pending_in p ON p.host = i.host AND p.username = i.username AND p.jid = i.jid
   WHERE i.host = ? AND i.username = ?`;
 
-export class RosterStore {
+export class SqliteRosterStore implements RosterStore {
   private readonly allStmt: Statement<User, ItemRow>;
   private readonly oneStmt: Statement<[...User, string], ItemRow>;
   private readonly countStmt: Statement<User, { n: number }>;
-  private readonly upsertStmt: Statement<
-    [...User, string, string | null, Subscription, number, number, string]
-  >;
-  private readonly deleteStmt: Statement<[...User, string]>;
   private readonly versionStmt: Statement<User, { epoch: string; counter: number }>;
   private readonly initVersionStmt: Statement<[...User, string]>;
-  private readonly bumpStmt: Statement<[...User, string]>;
-  private readonly pendingAllStmt: Statement<User, { jid: string; stanza: string }>;
+  private readonly pendingAllStmt: Statement<User, PendingRequest>;
   private readonly hasPendingStmt: Statement<[...User, string], { one: number }>;
   private readonly addPendingStmt: Statement<[...User, string, string]>;
   private readonly clearPendingStmt: Statement<[...User, string]>;
   private readonly holdersStmt: Statement<[string, string], { host: string; username: string }>;
-  private readonly saveTx: (user: JID, item: RosterItem) => string;
-  private readonly removeTx: (user: JID, jid: string) => string;
+  private readonly saveTx: Transaction<
+    (host: string, username: string, item: RosterItem) => string
+  >;
+  private readonly removeTx: Transaction<(host: string, username: string, jid: string) => string>;
+  private readonly removeUserTx: Transaction<(host: string, username: string) => void>;
 
   constructor(db: Database) {
+    // The owner name of the migrations from when mod_roster kept its own tables.
+    applyMigrations(db, "mod_roster", MIGRATIONS);
     this.allStmt = db.prepare(`${SELECT_ITEMS} ORDER BY i.jid`);
     this.oneStmt = db.prepare(`${SELECT_ITEMS} AND i.jid = ?`);
     this.countStmt = db.prepare(
       "SELECT COUNT(*) AS n FROM roster_items WHERE host = ? AND username = ?",
     );
-    this.upsertStmt = db.prepare(`
+    const upsert = db.prepare<
+      [...User, string, string | null, Subscription, number, number, string]
+    >(`
       INSERT INTO roster_items (host, username, jid, name, subscription, ask, approved, groups)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (host, username, jid) DO UPDATE SET
         name = excluded.name, subscription = excluded.subscription, ask = excluded.ask,
         approved = excluded.approved, groups = excluded.groups`);
-    this.deleteStmt = db.prepare(
+    const deleteItem = db.prepare<[...User, string]>(
       "DELETE FROM roster_items WHERE host = ? AND username = ? AND jid = ?",
     );
     this.versionStmt = db.prepare(
@@ -124,7 +109,7 @@ export class RosterStore {
     this.initVersionStmt = db.prepare(
       "INSERT INTO roster_version (host, username, epoch, counter) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
     );
-    this.bumpStmt = db.prepare(`
+    const bump = db.prepare<[...User, string]>(`
       INSERT INTO roster_version (host, username, epoch, counter) VALUES (?, ?, ?, 1)
       ON CONFLICT (host, username) DO UPDATE SET counter = counter + 1`);
     this.pendingAllStmt = db.prepare(
@@ -143,10 +128,10 @@ export class RosterStore {
     this.holdersStmt = db.prepare(`
       SELECT host, username FROM roster_items WHERE jid = ?
       UNION SELECT host, username FROM roster_pending_in WHERE jid = ?`);
-    this.saveTx = db.transaction((user: JID, item: RosterItem) => {
-      this.upsertStmt.run(
-        user.domain,
-        user.local,
+    this.saveTx = db.transaction((host: string, username: string, item: RosterItem) => {
+      upsert.run(
+        host,
+        username,
         item.jid,
         item.name ?? null,
         item.subscription,
@@ -154,77 +139,82 @@ export class RosterStore {
         item.approved ? 1 : 0,
         JSON.stringify(item.groups),
       );
-      return this.bump(user);
+      bump.run(host, username, newRosterEpoch());
+      return this.currentVersion(host, username);
     });
-    this.removeTx = db.transaction((user: JID, jid: string) => {
-      this.deleteStmt.run(user.domain, user.local, jid);
-      return this.bump(user);
+    this.removeTx = db.transaction((host: string, username: string, jid: string) => {
+      deleteItem.run(host, username, jid);
+      bump.run(host, username, newRosterEpoch());
+      return this.currentVersion(host, username);
+    });
+    const removeAll = ["roster_items", "roster_pending_in", "roster_version"].map((table) =>
+      db.prepare<User>(`DELETE FROM ${table} WHERE host = ? AND username = ?`),
+    );
+    this.removeUserTx = db.transaction((host: string, username: string) => {
+      for (const stmt of removeAll) stmt.run(host, username);
     });
   }
 
-  items(user: JID): RosterItem[] {
-    return this.allStmt.all(user.domain, user.local).map(fromRow);
+  async items(host: string, username: string): Promise<RosterItem[]> {
+    return this.allStmt.all(host, username).map(fromRow);
   }
 
-  get(user: JID, jid: string): RosterItem | undefined {
-    const row = this.oneStmt.get(user.domain, user.local, jid);
+  async get(host: string, username: string, jid: string): Promise<RosterItem | undefined> {
+    const row = this.oneStmt.get(host, username, jid);
     return row ? fromRow(row) : undefined;
   }
 
-  count(user: JID): number {
-    return this.countStmt.get(user.domain, user.local)?.n ?? 0;
+  async count(host: string, username: string): Promise<number> {
+    return this.countStmt.get(host, username)?.n ?? 0;
   }
 
-  /** Adds or replaces an item (its pendingIn is not stored here); returns the new version. */
-  save(user: JID, item: RosterItem): string {
-    return this.saveTx(user, item);
+  async save(host: string, username: string, item: RosterItem): Promise<string> {
+    // IMMEDIATE: under the write lock from the start, so the version read is this change's
+    // even with parleyctl writing too.
+    return this.saveTx.immediate(host, username, item);
   }
 
-  /** Removes an item; returns the new version. */
-  remove(user: JID, jid: string): string {
-    return this.removeTx(user, jid);
+  async remove(host: string, username: string, jid: string): Promise<string> {
+    return this.removeTx.immediate(host, username, jid);
   }
 
-  /** The current roster version (§2.6.1): opaque to clients, changed by every roster change. */
-  version(user: JID): string {
-    let row = this.versionStmt.get(user.domain, user.local);
+  async version(host: string, username: string): Promise<string> {
+    return this.currentVersion(host, username);
+  }
+
+  private currentVersion(host: string, username: string): string {
+    let row = this.versionStmt.get(host, username);
     if (!row) {
-      this.initVersionStmt.run(user.domain, user.local, newEpoch());
-      row = this.versionStmt.get(user.domain, user.local)!;
+      this.initVersionStmt.run(host, username, newRosterEpoch());
+      row = this.versionStmt.get(host, username)!;
     }
-    return `${row.counter}-${row.epoch}`;
+    return rosterVersion(row.epoch, row.counter);
   }
 
-  /**
-   * The counter is qualified by an epoch drawn when the account's row is created, so a version
-   * cached by a client for a since deleted account never matches its namesake's roster.
-   */
-  private bump(user: JID): string {
-    this.bumpStmt.run(user.domain, user.local, newEpoch());
-    return this.version(user);
+  async pendingIn(host: string, username: string): Promise<PendingRequest[]> {
+    return this.pendingAllStmt.all(host, username);
   }
 
-  pendingIn(user: JID): { jid: string; stanza: ElementJson }[] {
-    return this.pendingAllStmt
-      .all(user.domain, user.local)
-      .map((r) => ({ jid: r.jid, stanza: JSON.parse(r.stanza) as ElementJson }));
+  async hasPendingIn(host: string, username: string, jid: string): Promise<boolean> {
+    return this.hasPendingStmt.get(host, username, jid) !== undefined;
   }
 
-  hasPendingIn(user: JID, jid: string): boolean {
-    return this.hasPendingStmt.get(user.domain, user.local, jid) !== undefined;
+  async addPendingIn(host: string, username: string, jid: string, stanza: string): Promise<void> {
+    this.addPendingStmt.run(host, username, jid, stanza);
   }
 
-  addPendingIn(user: JID, jid: string, stanza: ElementJson): void {
-    this.addPendingStmt.run(user.domain, user.local, jid, JSON.stringify(stanza));
+  async clearPendingIn(host: string, username: string, jid: string): Promise<void> {
+    this.clearPendingStmt.run(host, username, jid);
   }
 
-  clearPendingIn(user: JID, jid: string): void {
-    this.clearPendingStmt.run(user.domain, user.local, jid);
-  }
-
-  /** Local accounts (any host) that have `jid` in their roster or a request from it pending. */
-  holdersOf(jid: string): { host: string; username: string }[] {
+  async holdersOf(jid: string): Promise<{ host: string; username: string }[]> {
     return this.holdersStmt.all(jid, jid);
+  }
+
+  async removeUser(host: string, username: string): Promise<void> {
+    // ON DELETE CASCADE did it with the account; deleting here too keeps the promise of the
+    // interface for a caller that removes the roster alone.
+    this.removeUserTx.immediate(host, username);
   }
 }
 
@@ -238,8 +228,4 @@ function fromRow(row: ItemRow): RosterItem {
     pendingIn: row.pending_in === 1,
     groups: JSON.parse(row.groups) as string[],
   };
-}
-
-function newEpoch(): string {
-  return randomBytes(4).toString("hex");
 }
