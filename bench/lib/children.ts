@@ -2,7 +2,7 @@
 // tracked from its start, so that stopAll ends every one of them on every way out — a normal
 // stop, an error, Ctrl-C, the time limit.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, createWriteStream, readFileSync } from "node:fs";
+import { chmodSync, closeSync, openSync, readFileSync } from "node:fs";
 import { descendants } from "./proc.js";
 
 interface Tracked {
@@ -67,7 +67,9 @@ export function ourPids(): Set<number> {
  * Synchronous, as the process exits right after.
  */
 export function killAllNow(): void {
+  // The servers first, then what they run on (a database), which may take a moment.
   const urgent = [...started.values()].filter((t) => t.urgentSignal && t.child.pid);
+  for (const t of started.values()) if (!t.urgentSignal) killAllOf(t.child);
   for (const t of urgent) signal(t.child.pid!, t.urgentSignal!);
   const end = Date.now() + 5_000;
   while (urgent.some((t) => alive(t.child.pid!)) && Date.now() < end) sleepSync(50);
@@ -121,14 +123,19 @@ export function spawnLogged(
   env?: NodeJS.ProcessEnv,
   urgentSignal?: NodeJS.Signals,
 ): ChildProcess {
-  const out = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(cmd, args, {
-    detached: true, // own process group: stopped as a whole
-    stdio: ["ignore", "pipe", "pipe"],
-    env: env ?? process.env,
-  });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  // The file itself, not a pipe through this process: what a server says while this process
+  // exits (an emergency stop) still reaches the log.
+  const out = openSync(logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, args, {
+      detached: true, // own process group: stopped as a whole
+      stdio: ["ignore", out, out],
+      env: env ?? process.env,
+    });
+  } finally {
+    closeSync(out);
+  }
   started.set(child, { child, ...(urgentSignal ? { urgentSignal } : {}) });
   child.once("exit", () => started.delete(child));
   return child;

@@ -26,6 +26,13 @@ import {
   stopProcess,
   userIds,
 } from "./children.js";
+import {
+  PG_POOL_SIZE,
+  postgresBin,
+  postgresVersion,
+  startPgCluster,
+  type PgCluster,
+} from "./postgres.js";
 import { descendants, listenersOn, uidOf } from "./proc.js";
 import { LOOPBACK } from "./xmpp.js";
 
@@ -34,7 +41,7 @@ export const REPO_DIR = resolve(BENCH_DIR, "..");
 /** Where bench/compare compiles Parley (git-ignored, apart from the shared dist/). */
 export const PARLEY_BUILD = join(BENCH_DIR, "results", "parley-build");
 
-export type ServerName = "parley" | "ejabberd" | "prosody";
+export type ServerName = "parley" | "parley-pgsql" | "ejabberd" | "prosody";
 
 export interface Certificate {
   keyFile: string;
@@ -61,6 +68,12 @@ export interface RunningServer {
   domain: string;
   /** The process whose RSS and CPU are measured: the one listening on the port. */
   pid: number;
+  /**
+   * The database server it runs on, if it has its own processes (PostgreSQL's postmaster, whose
+   * children are counted with it): their CPU is the server's too (on SQLite the same work is in
+   * the server's process), and they must be quiet too before a scenario.
+   */
+  dbPid?: number;
   dir: string;
   stop(): Promise<void>;
   /** The last lines of its log, for error reports. */
@@ -95,18 +108,25 @@ function dpkgVersion(pkg: string): string | null {
   return m ? m[1]! : null;
 }
 
-/** Fills @KEY@ placeholders and keeps or drops the lines marked for offline storage. */
+/**
+ * Fills @KEY@ placeholders, and keeps or drops the lines marked with a flag: a line ending in
+ * "<comment> bench:NAME" is kept when flags.NAME is true, one ending in "bench:no-NAME" when it
+ * is false (offline: Parley has mod_offline; pgsql: Parley on PostgreSQL).
+ */
 function render(
   template: string,
   vars: Record<string, string>,
-  offline: boolean,
+  flags: Record<string, boolean>,
   comment: string,
 ): string {
   const lines = readFileSync(join(BENCH_DIR, template), "utf8").split("\n");
+  const marker = new RegExp(`${comment} bench:(no-)?([a-z]+)$`);
   const kept = lines.filter((line) => {
-    if (line.trimEnd().endsWith(`${comment} bench:offline`)) return offline;
-    if (line.trimEnd().endsWith(`${comment} bench:no-offline`)) return !offline;
-    return true;
+    const m = marker.exec(line.trimEnd());
+    if (!m) return true;
+    const flag = flags[m[2]!];
+    if (flag === undefined) throw new Error(`${template}: no flag for "${m[0]}"`);
+    return m[1] ? !flag : flag;
   });
   // "@PORT@" (quoted, so the template is valid YAML) becomes a bare number once filled in.
   return kept
@@ -287,45 +307,7 @@ export const parley = {
     return `${pkg.version}${rev ? ` (${rev})` : ""}, Node ${process.version}`;
   },
 
-  async start(o: StartOptions): Promise<RunningServer> {
-    const port = await freePort();
-    mkdirSync(o.dir, { recursive: true });
-    const cert = copyCert(o.cert, o.dir);
-    const config = join(o.dir, "parley.yml");
-    writeFileSync(
-      config,
-      render(
-        "parley.yml",
-        { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
-        o.offline,
-        "#",
-      ),
-    );
-    const logFile = join(o.dir, "parley.log");
-    const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-    const child = spawnLogged(
-      process.execPath,
-      [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
-      logFile,
-    );
-    try {
-      await waitXmpp(port, o.domain, 60_000, child);
-    } catch (err) {
-      killAllOf(child);
-      throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
-    }
-    const pid = await listeningPid(port, child, 10_000);
-    return {
-      name: "parley",
-      port,
-      domain: o.domain,
-      pid,
-      dir: o.dir,
-      // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
-      stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
-      logTail: () => logTail(logFile),
-    };
-  },
+  start: (o: StartOptions) => startParley("parley", o),
 
   /** parleyctl register, as an operator would (the bulk of the users register in-band). */
   registerCli(s: RunningServer, user: string, password: string): string {
@@ -343,6 +325,106 @@ export const parley = {
       { encoding: "utf8" },
     ).trim();
   },
+};
+
+/** Parley from the bench build: on SQLite in its directory, or on a PostgreSQL cluster. */
+async function startParley(
+  name: ServerName,
+  o: StartOptions,
+  pgsql?: PgCluster,
+): Promise<RunningServer> {
+  const port = await freePort();
+  mkdirSync(o.dir, { recursive: true });
+  const cert = copyCert(o.cert, o.dir);
+  const config = join(o.dir, "parley.yml");
+  const vars = {
+    HOST: o.domain,
+    CERTFILE: cert.combinedFile,
+    DATA_DIR: o.dir,
+    C2S_PORT: String(port),
+  };
+  const pgVars: Record<string, string> = pgsql
+    ? {
+        PG_SERVER: pgsql.server,
+        PG_PORT: String(pgsql.port),
+        PG_DATABASE: pgsql.database,
+        PG_USER: pgsql.user,
+        PG_POOL_SIZE: String(PG_POOL_SIZE),
+      }
+    : {};
+  writeFileSync(
+    config,
+    render("parley.yml", { ...vars, ...pgVars }, { offline: o.offline, pgsql: !!pgsql }, "#"),
+  );
+  const logFile = join(o.dir, "parley.log");
+  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const child = spawnLogged(
+    process.execPath,
+    [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
+    logFile,
+  );
+  try {
+    await waitXmpp(port, o.domain, 60_000, child);
+  } catch (err) {
+    killAllOf(child);
+    throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
+  }
+  const pid = await listeningPid(port, child, 10_000);
+  return {
+    name,
+    port,
+    domain: o.domain,
+    pid,
+    dir: o.dir,
+    // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
+    stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
+    logTail: () => logTail(logFile),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parley on PostgreSQL: the same build, on a throwaway cluster in its directory (postgres.ts).
+
+export const parleyPgsql = {
+  name: "parley-pgsql" as const,
+
+  /** PostgreSQL is there (the Parley build is made after the servers are chosen). */
+  available(): boolean {
+    return postgresBin() !== null;
+  },
+
+  version(): string {
+    return `${parley.version()}; PostgreSQL ${postgresVersion()}, pool of ${PG_POOL_SIZE}`;
+  },
+
+  async start(o: StartOptions): Promise<RunningServer> {
+    const cluster = await startPgCluster(join(o.dir, "postgres"));
+    let server: RunningServer;
+    try {
+      server = await startParley("parley-pgsql", o, cluster);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    o.log(
+      `  PostgreSQL ${postgresVersion()}: postmaster pid ${cluster.pid}, socket in ${cluster.server}`,
+    );
+    return {
+      ...server,
+      dbPid: cluster.pid,
+      async stop() {
+        try {
+          await server.stop();
+        } finally {
+          await cluster.stop();
+        }
+      },
+      logTail: () => `${server.logTail()}\n--- PostgreSQL:\n${cluster.logTail()}`,
+    };
+  },
+
+  registerCli: (s: RunningServer, user: string, password: string) =>
+    parley.registerCli(s, user, password),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -389,14 +471,14 @@ export const ejabberd = {
       render(
         "ejabberd.yml",
         { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
-        o.offline,
+        { offline: o.offline },
         "#",
       ),
     );
     const node = `parleybench${port}@localhost`;
     writeFileSync(
       join(o.dir, "ejabberdctl.cfg"),
-      render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, o.offline, "#"),
+      render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, {}, "#"),
     );
     writeFileSync(join(o.dir, "inetrc"), "");
     giveTo(o.dir, "ejabberd");
@@ -485,7 +567,7 @@ export const prosody = {
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
         },
-        o.offline,
+        { offline: o.offline },
         "--",
       ),
     );
@@ -543,7 +625,7 @@ function luaVersion(): string {
   return m ? m[1]!.trim() : "Lua ?";
 }
 
-export const SERVERS = { parley, ejabberd, prosody };
+export const SERVERS = { parley, "parley-pgsql": parleyPgsql, ejabberd, prosody };
 
 /** Pids of the processes running as `uid`. */
 function processesOf(uid: number): number[] {
@@ -554,20 +636,33 @@ function processesOf(uid: number): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Installing ejabberd and Prosody from Debian's packages.
+// Installing ejabberd, Prosody and PostgreSQL from Debian's packages.
 
-const DEBIAN_PACKAGES = ["ejabberd", "erlang-p1-sqlite3", "prosody", "lua-dbi-sqlite3"];
+/** What each server needs from Debian: ejabberd's SQLite driver is only a suggestion of it. */
+const DEBIAN_PACKAGES: Record<ServerName, string[]> = {
+  parley: [],
+  "parley-pgsql": ["postgresql"],
+  ejabberd: ["ejabberd", "erlang-p1-sqlite3"],
+  prosody: ["prosody", "lua-dbi-sqlite3"],
+};
 /** Ports Debian's ejabberd and Prosody services listen on (and epmd's). */
 const SERVICE_PORTS = [5222, 5223, 5269, 5270, 5280, 5281, 5443, 5347, 1883, 3478, 4369];
 const SERVICE_COMMANDS = /^(beam\.smp|epmd|lua5\.\d|lua|prosody|ejabberd)$/;
 
 /**
- * Installs what is missing with apt-get (one `apt-get update`), keeping Debian's services from
- * starting (policy-rc.d while installing), then makes sure none of them runs or listens.
- * Returns what could not be installed, with the reason.
+ * Installs what `servers` miss with apt-get (one `apt-get update`), keeping Debian's services
+ * from starting (policy-rc.d while installing), then makes sure none of ejabberd's and Prosody's
+ * runs or listens (PostgreSQL's may: ours has a cluster of its own and no TCP port). Returns
+ * what could not be installed, with the reason.
  */
-export function installServers(log: (s: string) => void): { missing: string[]; note: string } {
-  const missing = DEBIAN_PACKAGES.filter((p) => dpkgVersion(p) === null);
+export function installServers(
+  servers: ServerName[],
+  log: (s: string) => void,
+): { missing: string[]; note: string } {
+  const packages = servers
+    .filter((s) => !(s === "parley-pgsql" && postgresBin() !== null))
+    .flatMap((s) => DEBIAN_PACKAGES[s]);
+  const missing = packages.filter((p) => dpkgVersion(p) === null);
   let note = "";
   if (missing.length > 0) {
     if (!has("apt-get")) return { missing, note: "apt-get not found" };
@@ -584,15 +679,11 @@ export function installServers(log: (s: string) => void): { missing: string[]; n
     try {
       const upd = spawnSync("apt-get", ["update"], { encoding: "utf8", timeout: 300_000 });
       if (upd.status !== 0) log(`apt-get update failed: ${(upd.stderr ?? "").slice(-500)}`);
-      const inst = spawnSync(
-        "apt-get",
-        ["install", "-y", "--no-install-recommends", ...DEBIAN_PACKAGES],
-        {
-          encoding: "utf8",
-          timeout: 900_000,
-          env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-        },
-      );
+      const inst = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], {
+        encoding: "utf8",
+        timeout: 900_000,
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      });
       if (inst.status !== 0)
         note = `apt-get install failed: ${(inst.stderr || inst.stdout || "").slice(-800)}`;
     } finally {
@@ -605,8 +696,8 @@ export function installServers(log: (s: string) => void): { missing: string[]; n
       }
     }
   }
-  stopSystemServices(log);
-  return { missing: DEBIAN_PACKAGES.filter((p) => dpkgVersion(p) === null), note };
+  if (servers.includes("ejabberd") || servers.includes("prosody")) stopSystemServices(log);
+  return { missing: packages.filter((p) => dpkgVersion(p) === null), note };
 }
 
 /** Debian's ejabberd and Prosody services: stopped, disabled, and nothing of theirs listening. */
