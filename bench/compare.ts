@@ -1,13 +1,14 @@
-// Parley side by side with ejabberd and Prosody (issue 5).
+// Parley side by side with ejabberd and Prosody (issue 5), on SQLite and on PostgreSQL.
 //
 //   bench/compare [options]            (or: npx tsx bench/compare.ts [options])
 //
-// Installs ejabberd and Prosody from Debian's packages if they are missing (their system services
-// stopped and disabled), compiles Parley, then for each server in turn: starts it as a child
-// process on its own loopback port with the config kept in bench/ and a temporary data
-// directory, registers the same users, runs the same scenarios with the load generator
-// (bench/lib/), and stops it. Prints each figure side by side with Parley's ratios, as a table
-// and as JSON; writes both to bench/results/. `--help` lists the options.
+// Installs ejabberd, Prosody and PostgreSQL from Debian's packages if they are missing (the
+// XMPP servers' system services stopped and disabled), compiles Parley, then for each server in
+// turn: starts it as a child process on its own loopback port with the config kept in bench/ and
+// a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
+// registers the same users, runs the same scenarios with the load generator (bench/lib/), and
+// stops it. Prints each figure side by side with Parley's ratios, as a table and as JSON; writes
+// both to bench/results/. `--help` lists the options.
 //
 // All load goes to 127.0.0.1 only. Every run is bounded: each scenario by time and count, the
 // whole run by --max-minutes. Ctrl-C or an error stops everything the run started.
@@ -15,6 +16,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { killAllNow } from "./lib/children.js";
 import { LoadGenerator } from "./lib/pool.js";
 import { cpuTicks, openFilesLimit, stealPercent } from "./lib/proc.js";
 import { profileText, summarizeProfile, type ProfileSummary } from "./lib/profile.js";
@@ -22,6 +24,7 @@ import { passwordOf, userName, type RegisterResult } from "./lib/protocol.js";
 import {
   checkTargets,
   markdownTable,
+  ratios,
   targetsText,
   textTable,
   type ServerRun,
@@ -40,7 +43,6 @@ import {
   REPO_DIR,
   SERVERS,
   installServers,
-  killAllNow,
   makeCertificate,
   parley,
   stopSystemServices,
@@ -53,10 +55,11 @@ const DOMAIN = "localhost";
 
 const HELP = `usage: bench/compare [options]     (or npx tsx bench/compare.ts [options])
 
-Runs the same scenarios against Parley, ejabberd and Prosody (loopback only) and prints the
-figures side by side with Parley's ratios. Defaults in brackets.
+Runs the same scenarios against Parley (on SQLite, and on PostgreSQL as parley-pgsql),
+ejabberd and Prosody (loopback only) and prints the figures side by side with Parley's ratios.
+Defaults in brackets.
 
-  --servers LIST            parley,ejabberd,prosody [all three]
+  --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
   --scenarios LIST          idle,login,messages,offline,muc [all]
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
@@ -81,7 +84,7 @@ figures side by side with Parley's ratios. Defaults in brackets.
                             top self-time functions
   --profile-only            only that profile run
   --quick                   a short run: 1000 idle sessions, 3 s steps and login loop
-  --no-install              do not apt-get install ejabberd/Prosody (use them if present)
+  --no-install              do not apt-get install ejabberd/Prosody/PostgreSQL (use them if present)
   --no-build                use the Parley build already in bench/results/parley-build
   --keep                    keep the servers' temporary data directories
   --max-minutes N           stop the whole run after N minutes [90]
@@ -101,7 +104,7 @@ interface CliOptions {
 
 function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = {
-    servers: ["parley", "ejabberd", "prosody"],
+    servers: ["parley", "parley-pgsql", "ejabberd", "prosody"],
     scenarios: SCENARIOS.map((s) => s.name),
     bench: {
       ...DEFAULT_OPTIONS,
@@ -302,6 +305,7 @@ async function runServer(
   const dir = join(runDir, cpuProfDir ? `${name}-profile` : name);
   log(`\n=== ${name} ${run.version}`);
   const server = await kind.start({ dir, domain: DOMAIN, cert, offline, cpuProfDir, log });
+  const dbPid = server.dbPid ?? null;
   let gen: LoadGenerator | null = null;
   try {
     const fds = openFilesLimit(server.pid);
@@ -345,12 +349,12 @@ async function runServer(
           .join("; ")}`,
       );
     }
-    const ctx = { gen, pid: server.pid, opts: o.bench, log };
+    const ctx = { gen, pid: server.pid, dbPid, opts: o.bench, log };
     for (const scenario of scenarios) {
       log(`\n--- ${name}: ${scenario.title}`);
       let result: ScenarioResult;
       try {
-        const waited = await settle(server.pid);
+        const waited = await settle(server.pid, 90, dbPid);
         if (waited > 2.5)
           log(`  (waited ${waited} s for ${name} to be quiet after the last scenario)`);
         const ticks0 = cpuTicks();
@@ -416,10 +420,10 @@ async function main(): Promise<void> {
   const wanted = o.profileOnly ? (["parley"] as ServerName[]) : o.servers;
   const others = wanted.filter((s) => s !== "parley");
   if (others.length && o.install) {
-    const r = installServers(log);
+    const r = installServers(others, log);
     if (r.missing.length)
       notes.push(`not installed: ${r.missing.join(", ")}${r.note ? ` (${r.note})` : ""}`);
-  } else if (others.length) {
+  } else if (others.some((s) => s === "ejabberd" || s === "prosody")) {
     stopSystemServices(log);
   }
   const servers = wanted.filter((s) => {
@@ -429,7 +433,7 @@ async function main(): Promise<void> {
     return ok;
   });
   for (const n of notes) log(`note: ${n}`);
-  if (wanted.includes("parley")) {
+  if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {
     if (o.build) parley.build(log);
     else if (!parley.available()) throw new Error("no Parley build: run without --no-build");
   }
@@ -503,6 +507,7 @@ async function main(): Promise<void> {
       registration: r.registration,
     })),
     results: runs,
+    ratios: ratios(runs),
     targets: runs.length ? checkTargets(runs) : [],
     profile,
   };
@@ -523,7 +528,7 @@ async function main(): Promise<void> {
       );
     for (const n of notes) console.log(`  note: ${n}`);
     console.log(
-      `\n${text}\n\n↑ higher is better, ↓ lower is better; ratios are Parley's figure over the other's.`,
+      `\n${text}\n\n↑ higher is better, ↓ lower is better; ratios are the first server's figure over the second's.`,
     );
     for (const r of runs)
       for (const x of r.results) if (x.note) console.log(`  ${r.name}/${x.scenario}: ${x.note}`);

@@ -2,10 +2,25 @@
 // Parley: a handful of users, a second or two per scenario. It checks that the generator works —
 // logins complete, counts match, every message sent is received once — and nothing about speed:
 // benchmarks are not tests (bench/compare measures; docs/performance.md has the figures).
+// It runs on SQLite, and on PostgreSQL in the cluster bench/compare makes for parley-pgsql
+// (bench/lib/postgres.ts: its settings, and that it stops), so both servers' storage is covered
+// without compiling Parley and starting it as a process as bench/compare does.
 import { strict as assert } from "node:assert";
-import { existsSync } from "node:fs";
-import { startTestServer, type TestServer } from "../src/testkit/index.js";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { startTestServer, type TestServer, type TestStorage } from "../src/testkit/index.js";
+import { alive } from "../bench/lib/children.js";
 import { LoadGenerator } from "../bench/lib/pool.js";
+import {
+  PG_POOL_SIZE,
+  PG_SETTINGS,
+  startPgCluster,
+  type PgCluster,
+} from "../bench/lib/postgres.js";
+import { descendants, treeCpuSeconds } from "../bench/lib/proc.js";
+import { markdownTable, ratios, textTable, type ServerRun } from "../bench/lib/report.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
 import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
 import {
@@ -44,142 +59,295 @@ describe("bench: the generator's SCRAM-SHA-1 client", () => {
   });
 });
 
-describe("bench: the load generator against an in-process Parley (smoke run, counts only)", function () {
-  this.timeout(60_000);
-  let t: TestServer;
-  let gen: LoadGenerator;
-  let ctx: ScenarioContext;
+/** Where the in-process Parley keeps its data, made before the suite and removed after it. */
+interface Engine {
+  name: string;
+  storage(): Promise<TestStorage | "sqlite">;
+  stop(): Promise<void>;
+  /** PostgreSQL's cluster, when that is the engine. */
+  cluster?: () => PgCluster;
+}
 
-  before(async () => {
-    t = await startTestServer({
-      modules: {
-        mod_ping: {},
-        mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
-        ...(hasOffline ? { mod_offline: {} } : {}),
-        mod_muc: { default_room_options: { moderated: false } },
-      },
+function sqliteEngine(): Engine {
+  return { name: "SQLite", storage: async () => "sqlite", stop: async () => {} };
+}
+
+/** parley-pgsql's storage: a cluster as bench/compare makes it, with Parley's pool on it. */
+function postgresEngine(): Engine {
+  let dir = "";
+  let cluster: PgCluster | undefined;
+  return {
+    name: "PostgreSQL (parley-pgsql's cluster)",
+    async storage() {
+      dir = mkdtempSync(join(tmpdir(), "bench-smoke-"));
+      chmodSync(dir, 0o755); // the postgres user makes its cluster inside, as in the run's dir
+      const c = await startPgCluster(join(dir, "postgres"));
+      cluster = c;
+      return async () => ({
+        sqlType: "pgsql",
+        sqlDatabase: c.database,
+        sqliteSynchronous: "full",
+        pgsql: {
+          server: c.server,
+          port: c.port,
+          username: c.user,
+          password: "",
+          poolSize: PG_POOL_SIZE,
+          ssl: false,
+          sslVerify: false,
+        },
+      });
+    },
+    async stop() {
+      await cluster?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+    cluster: () => cluster!,
+  };
+}
+
+for (const engine of [sqliteEngine(), postgresEngine()]) {
+  describe(`bench: the load generator against an in-process Parley on ${engine.name} (smoke run, counts only)`, function () {
+    this.timeout(60_000);
+    let t: TestServer | undefined;
+    let gen: LoadGenerator | undefined;
+    let ctx: ScenarioContext;
+
+    before(async () => {
+      t = await startTestServer({
+        storage: await engine.storage(),
+        modules: {
+          mod_ping: {},
+          mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
+          ...(hasOffline ? { mod_offline: {} } : {}),
+          mod_muc: { default_room_options: { moderated: false } },
+        },
+      });
+      // Half the users as an operator would (the account store), half in-band by the generator.
+      for (let i = 0; i < USERS / 2; i++) await t.register(userName(i), passwordOf(userName(i)));
+      gen = await LoadGenerator.start({ port: t.port, domain: "localhost", workers: 2 });
+      ctx = {
+        gen,
+        pid: null, // in-process: no separate server process to read /proc of
+        opts: {
+          ...DEFAULT_OPTIONS,
+          idleSessions: USERS,
+          idleHoldS: 0,
+          loginDurationS: 1,
+          loginUsers: USERS,
+          loginConcurrency: 2,
+          msgUsers: USERS,
+          drainS: 5,
+          offlineUsers: 2,
+          offlinePerUser: 3,
+        },
+        log: () => {},
+      };
     });
-    // Half the users as an operator would (the account store), half in-band by the generator.
-    for (let i = 0; i < USERS / 2; i++) await t.register(userName(i), passwordOf(userName(i)));
-    gen = await LoadGenerator.start({ port: t.port, domain: "localhost", workers: 2 });
-    ctx = {
-      gen,
-      pid: null, // in-process: no separate server process to read /proc of
-      opts: {
-        ...DEFAULT_OPTIONS,
-        idleSessions: USERS,
-        idleHoldS: 0,
-        loginDurationS: 1,
-        loginUsers: USERS,
-        loginConcurrency: 2,
-        msgUsers: USERS,
-        drainS: 5,
-        offlineUsers: 2,
-        offlinePerUser: 3,
-      },
-      log: () => {},
-    };
-  });
 
-  after(async () => {
-    await gen?.stop();
-    await t?.stop();
-  });
+    after(async () => {
+      await gen?.stop();
+      await t?.stop();
+      await engine.stop();
+    });
 
-  it("registers users in-band (XEP-0077) and logs each in with SCRAM-SHA-1", async () => {
-    const shares = gen.split(
-      Array.from({ length: USERS }, (_, i) => i),
-      userName,
-    );
-    const results = await gen.each<RegisterResult>((w) => ({
-      op: "register",
-      users: shares[w]!,
-      concurrency: 4,
-    }));
-    const sum = (f: (r: RegisterResult) => number) => results.reduce((s, r) => s + f(r), 0);
-    assert.equal(
-      sum((r) => r.failed),
-      0,
-      JSON.stringify(results.map((r) => r.errors)),
-    );
-    assert.equal(
-      sum((r) => r.ok),
-      USERS / 2,
-      "new accounts",
-    );
-    assert.equal(
-      sum((r) => r.existed),
-      USERS / 2,
-      "accounts that existed (conflict)",
-    );
-  });
+    it("registers users in-band (XEP-0077) and logs each in with SCRAM-SHA-1", async () => {
+      const shares = gen!.split(
+        Array.from({ length: USERS }, (_, i) => i),
+        userName,
+      );
+      const results = await gen!.each<RegisterResult>((w) => ({
+        op: "register",
+        users: shares[w]!,
+        concurrency: 4,
+      }));
+      const sum = (f: (r: RegisterResult) => number) => results.reduce((s, r) => s + f(r), 0);
+      assert.equal(
+        sum((r) => r.failed),
+        0,
+        JSON.stringify(results.map((r) => r.errors)),
+      );
+      assert.equal(
+        sum((r) => r.ok),
+        USERS / 2,
+        "new accounts",
+      );
+      assert.equal(
+        sum((r) => r.existed),
+        USERS / 2,
+        "accounts that existed (conflict)",
+      );
+    });
 
-  it("idle: every session logs in and is counted", async () => {
-    const r = await idle.run(ctx);
-    assert.equal(r.status, "ok", r.note);
-    assert.equal(r.metrics.find((m) => m.key === "idle.sessions")?.value, USERS);
-  });
-
-  it("login rate: full logins complete in a loop for the given time, none fail", async () => {
-    const r = await loginRate.run(ctx);
-    assert.equal(r.status, "ok", r.note);
-    assert.equal(r.note, undefined);
-    assert.ok((r.metrics.find((m) => m.key === "login.rate")?.value ?? 0) > 0);
-  });
-
-  it("one-to-one: every message sent is received exactly once, by its partner", async () => {
-    const shares = gen.split(
-      Array.from({ length: USERS }, (_, i) => i),
-      userName,
-    );
-    await gen.each((w) => ({ op: "login", users: shares[w]!, concurrency: 4 }));
-    const pairs: [number, number][] = [];
-    for (let i = 0; i < USERS; i += 2) pairs.push([i, i + 1]);
-    try {
-      const step = await messageStep(ctx, pairs, 200, 1);
-      assert.ok(step.sent > 100, `sent ${step.sent}`);
-      assert.equal(step.received, step.sent);
-      assert.equal(step.lost, 0);
-      assert.equal(step.bounced, 0);
-      assert.ok(step.p99ms >= step.p50ms && step.p50ms > 0);
-    } finally {
-      await gen.each(() => ({ op: "closeAll" }));
-    }
-  });
-
-  it("offline: stored and drained exactly once, or detected as not supported", async () => {
-    const r = await offline.run(ctx);
-    if (hasOffline) {
+    it("idle: every session logs in and is counted", async () => {
+      const r = await idle.run(ctx);
       assert.equal(r.status, "ok", r.note);
-      assert.equal(r.metrics.find((m) => m.key === "offline.exactly_once")?.value, 1, r.note);
-    } else {
-      assert.equal(r.status, "not supported");
-      assert.match(r.note ?? "", /service-unavailable/);
-    }
+      assert.equal(r.metrics.find((m) => m.key === "idle.sessions")?.value, USERS);
+    });
+
+    it("login rate: full logins complete in a loop for the given time, none fail", async () => {
+      const r = await loginRate.run(ctx);
+      assert.equal(r.status, "ok", r.note);
+      assert.equal(r.note, undefined);
+      assert.ok((r.metrics.find((m) => m.key === "login.rate")?.value ?? 0) > 0);
+    });
+
+    it("one-to-one: every message sent is received exactly once, by its partner", async () => {
+      const shares = gen!.split(
+        Array.from({ length: USERS }, (_, i) => i),
+        userName,
+      );
+      await gen!.each((w) => ({ op: "login", users: shares[w]!, concurrency: 4 }));
+      const pairs: [number, number][] = [];
+      for (let i = 0; i < USERS; i += 2) pairs.push([i, i + 1]);
+      try {
+        const step = await messageStep(ctx, pairs, 200, 1);
+        assert.ok(step.sent > 100, `sent ${step.sent}`);
+        assert.equal(step.received, step.sent);
+        assert.equal(step.lost, 0);
+        assert.equal(step.bounced, 0);
+        assert.ok(step.p99ms >= step.p50ms && step.p50ms > 0);
+      } finally {
+        await gen!.each(() => ({ op: "closeAll" }));
+      }
+    });
+
+    it("offline: stored and drained exactly once, or detected as not supported", async () => {
+      const r = await offline.run(ctx);
+      if (hasOffline) {
+        assert.equal(r.status, "ok", r.note);
+        assert.equal(r.metrics.find((m) => m.key === "offline.exactly_once")?.value, 1, r.note);
+      } else {
+        assert.equal(r.status, "not supported");
+        assert.match(r.note ?? "", /service-unavailable/);
+      }
+    });
+
+    it("muc: every message sent into the room reaches every occupant exactly once", async () => {
+      const occupants = 6;
+      const r = await muc.run({
+        ...ctx,
+        opts: { ...ctx.opts, mucOccupants: occupants, mucSenders: 2, mucSteps: [40], stepS: 1 },
+      });
+      assert.equal(r.status, "ok", r.note);
+      const d = r.details as { created: boolean; steps: MucStepFigures[]; half: MucStepFigures };
+      assert.ok(d.created, "the first occupant created the room (status 201) and unlocked it");
+      // The step at 40 msg/s, then the one at half the saturation.
+      assert.equal(d.steps.length, 1);
+      for (const s of [...d.steps, d.half]) {
+        assert.ok(s.sent > 5, `sent ${s.sent}`);
+        assert.equal(s.occupants, occupants);
+        assert.equal(s.expected, s.sent * occupants);
+        assert.equal(s.received, s.expected, "copies received");
+        assert.equal(s.missing, 0);
+        assert.equal(s.duplicated, 0);
+        assert.equal(s.late, 0);
+        assert.equal(s.bounced, 0);
+        assert.ok(s.p99ms >= s.p50ms && s.p50ms > 0);
+      }
+      assert.equal(r.metrics.find((m) => m.key === "muc.exactly_once")?.value, 1);
+    });
+
+    const cluster = engine.cluster;
+    if (!cluster) return;
+
+    it("parley-pgsql's cluster: durable, sized for the pool, Parley's pool on it, its CPU counted", async () => {
+      const c = cluster();
+      const client = new pg.Client({
+        host: c.server.slice("unix:".length),
+        port: c.port,
+        database: c.database,
+        user: c.user,
+      });
+      await client.connect();
+      try {
+        const show = async (name: string) =>
+          (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name];
+        assert.equal(await show("fsync"), "on");
+        assert.equal(await show("synchronous_commit"), "on");
+        assert.equal(await show("shared_buffers"), PG_SETTINGS.shared_buffers);
+        assert.ok(Number(await show("max_connections")) >= PG_POOL_SIZE + 4);
+        const r = await client.query<{ n: string }>(
+          "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = 'parley'",
+        );
+        const n = Number(r.rows[0]!.n);
+        assert.ok(n >= 1 && n <= PG_POOL_SIZE, `${n} connections of Parley's pool`);
+      } finally {
+        await client.end();
+      }
+      assert.ok(treeCpuSeconds(c.pid) > 0, "the postmaster's tree used CPU");
+    });
+
+    it("parley-pgsql's cluster stops with every process of it", async () => {
+      const c = cluster();
+      const tree = [c.pid, ...descendants(c.pid)];
+      assert.ok(tree.length > 3, "postmaster, its background processes and backends");
+      await gen!.stop();
+      await t!.stop();
+      gen = t = undefined;
+      await c.stop();
+      assert.deepEqual(
+        tree.filter((p) => alive(p)),
+        [],
+      );
+    });
+  });
+}
+
+describe("bench: the report's ratio columns", () => {
+  const run = (name: string, saturation: number, cpu: number): ServerRun => ({
+    name,
+    version: "test",
+    status: "ok",
+    results: [
+      {
+        scenario: "messages",
+        title: "One-to-one messages",
+        status: "ok",
+        metrics: [
+          {
+            key: "msg.saturation",
+            label: "saturation",
+            unit: "msg/s",
+            value: saturation,
+            better: "higher",
+          },
+          { key: "msg.half_cpu", label: "CPU", unit: "%", value: cpu, better: "none" },
+        ],
+      },
+    ],
   });
 
-  it("muc: every message sent into the room reaches every occupant exactly once", async () => {
-    const occupants = 6;
-    const r = await muc.run({
-      ...ctx,
-      opts: { ...ctx.opts, mucOccupants: occupants, mucSenders: 2, mucSteps: [40], stepS: 1 },
+  it("compare parley-pgsql to parley (SQLite) and both to the others that ran", () => {
+    const runs = [run("parley", 1000, 50), run("parley-pgsql", 800, 60), run("ejabberd", 500, 90)];
+    const text = textTable(runs).split("\n");
+    assert.deepEqual(text[0]!.trim().split(/\s+/), [
+      "figure",
+      "parley",
+      "parley-pgsql",
+      "ejabberd",
+      "parley/ejabberd",
+      "parley-pgsql/parley",
+      "parley-pgsql/ejabberd",
+    ]);
+    const row = text.find((l) => l.includes("saturation"))!;
+    assert.match(row, /2\.00×\s+0\.80×\s+1\.60×$/);
+    const md = markdownTable(runs).split("\n");
+    assert.equal(
+      md[0],
+      "| figure | parley | parley-pgsql | ejabberd | Parley/ejabberd | Parley PostgreSQL/SQLite | Parley PostgreSQL/ejabberd |",
+    );
+    assert.ok(md.some((l) => l.endsWith("| 2.00× | 0.80× | 1.60× |")));
+    assert.deepEqual(ratios(runs), {
+      "parley/ejabberd": { "msg.saturation": 2 },
+      "parley-pgsql/parley": { "msg.saturation": 0.8 },
+      "parley-pgsql/ejabberd": { "msg.saturation": 1.6 },
     });
-    assert.equal(r.status, "ok", r.note);
-    const d = r.details as { created: boolean; steps: MucStepFigures[]; half: MucStepFigures };
-    assert.ok(d.created, "the first occupant created the room (status 201) and unlocked it");
-    // The step at 40 msg/s, then the one at half the saturation.
-    assert.equal(d.steps.length, 1);
-    for (const s of [...d.steps, d.half]) {
-      assert.ok(s.sent > 5, `sent ${s.sent}`);
-      assert.equal(s.occupants, occupants);
-      assert.equal(s.expected, s.sent * occupants);
-      assert.equal(s.received, s.expected, "copies received");
-      assert.equal(s.missing, 0);
-      assert.equal(s.duplicated, 0);
-      assert.equal(s.late, 0);
-      assert.equal(s.bounced, 0);
-      assert.ok(s.p99ms >= s.p50ms && s.p50ms > 0);
-    }
-    assert.equal(r.metrics.find((m) => m.key === "muc.exactly_once")?.value, 1);
+  });
+
+  it("show only the columns whose two servers ran", () => {
+    const text = textTable([run("parley", 1000, 50), run("prosody", 100, 90)]);
+    assert.match(text.split("\n")[0]!, /parley\/prosody\s*$/);
+    assert.doesNotMatch(text, /ejabberd|pgsql/);
   });
 });

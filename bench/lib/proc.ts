@@ -39,6 +39,26 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
+/**
+ * CPU time of a process tree in seconds: the root and its live descendants, with what their
+ * exited children used (cutime + cstime, counted in the parent once reaped), so that a
+ * PostgreSQL backend that ends between two readings still counts.
+ */
+export function treeCpuSeconds(root: number): number {
+  let sum = 0;
+  for (const pid of [root, ...descendants(root)]) {
+    const f = statFields(pid);
+    // utime(14) stime(15) cutime(16) cstime(17); index = field - 3.
+    if (f) sum += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return sum / CLK_TCK;
+}
+
+/** Write system calls of a process tree's live processes (see writeCalls). */
+export function treeWriteCalls(root: number): number {
+  return [root, ...descendants(root)].reduce((s, pid) => s + (writeCalls(pid) || 0), 0);
+}
+
 export function parentOf(pid: number): number {
   const f = statFields(pid);
   return f ? Number(f[1]) : 0;
@@ -147,22 +167,31 @@ export function listenersOn(ports: number[]): { port: number; pid: number; comm:
   return out;
 }
 
-/** Samples a process's CPU between two moments. */
+/**
+ * Samples a server's CPU between two moments: its process, plus the whole tree of a database
+ * it runs on (`dbPid`, PostgreSQL's postmaster), if any.
+ */
 export class CpuMeter {
   private cpu0 = 0;
   private t0 = 0;
-  constructor(private readonly pid: number) {}
+  constructor(
+    private readonly pid: number,
+    private readonly dbPid?: number | null,
+  ) {}
+  private now(): number {
+    return cpuSeconds(this.pid) + (this.dbPid ? treeCpuSeconds(this.dbPid) : 0);
+  }
   start(): void {
-    this.cpu0 = cpuSeconds(this.pid);
+    this.cpu0 = this.now();
     this.t0 = performance.now();
   }
   /** CPU used since start(), as % of one core. */
   percent(): number {
     const dt = (performance.now() - this.t0) / 1000;
-    return ((cpuSeconds(this.pid) - this.cpu0) / dt) * 100;
+    return ((this.now() - this.cpu0) / dt) * 100;
   }
   seconds(): number {
-    return cpuSeconds(this.pid) - this.cpu0;
+    return this.now() - this.cpu0;
   }
 }
 

@@ -1,5 +1,5 @@
-// Side-by-side tables of the servers' figures, with Parley's ratios to the others, and the
-// issue's targets checked against them.
+// Side-by-side tables of the servers' figures, with Parley's ratios to the others (and Parley on
+// PostgreSQL's to Parley on SQLite), and the issue's targets checked against them.
 import type { Metric, ScenarioResult } from "./scenarios.js";
 
 export interface ServerRun {
@@ -18,9 +18,63 @@ function fmt(v: number | null | undefined, unit = ""): string {
   return s;
 }
 
+function ratioOf(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
+  return a / b;
+}
+
 function ratio(a: number | null | undefined, b: number | null | undefined): string {
-  if (a == null || b == null || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return "–";
-  return `${(a / b).toFixed(2)}×`;
+  const r = ratioOf(a, b);
+  return r === null ? "–" : `${r.toFixed(2)}×`;
+}
+
+interface RatioPair {
+  over: [string, string];
+  /** The column's heading in Markdown (docs/performance.md). */
+  heading: string;
+}
+
+/**
+ * The ratio columns, first server's figure over the second's, shown when both ran: Parley (on
+ * SQLite, its default) against the others; Parley on PostgreSQL against Parley on SQLite (what
+ * the engine costs), then against the others.
+ */
+const RATIOS: RatioPair[] = [
+  { over: ["parley", "ejabberd"], heading: "Parley/ejabberd" },
+  { over: ["parley", "prosody"], heading: "Parley/Prosody" },
+  { over: ["parley-pgsql", "parley"], heading: "Parley PostgreSQL/SQLite" },
+  { over: ["parley-pgsql", "ejabberd"], heading: "Parley PostgreSQL/ejabberd" },
+  { over: ["parley-pgsql", "prosody"], heading: "Parley PostgreSQL/Prosody" },
+];
+
+function ratioPairs(runs: ServerRun[]): RatioPair[] {
+  const names = new Set(runs.map((r) => r.name));
+  return RATIOS.filter(({ over: [a, b] }) => names.has(a) && names.has(b));
+}
+
+/** The ratios of every scored figure, by pair ("parley-pgsql/parley") and figure key: for the JSON. */
+export function ratios(runs: ServerRun[]): Record<string, Record<string, number | null>> {
+  const out: Record<string, Record<string, number | null>> = {};
+  const { rows: rs } = rows(runs);
+  for (const {
+    over: [a, b],
+  } of ratioPairs(runs)) {
+    const pair: Record<string, number | null> = {};
+    for (const row of rs) {
+      if (row.metric.better === "none") continue;
+      const r = ratioOf(row.values.get(a)?.value, row.values.get(b)?.value);
+      pair[row.metric.key] = r === null ? null : Math.round(r * 1000) / 1000;
+    }
+    out[`${a}/${b}`] = pair;
+  }
+  return out;
+}
+
+/** A row's ratio cells, one per pair ("" for figures that are not scores). */
+function ratioCells(row: Row, pairs: RatioPair[]): string[] {
+  return pairs.map(({ over: [a, b] }) =>
+    row.metric.better === "none" ? "" : ratio(row.values.get(a)?.value, row.values.get(b)?.value),
+  );
 }
 
 interface Row {
@@ -63,7 +117,8 @@ const better = (m: Metric) => (m.better === "higher" ? "↑" : m.better === "low
 export function textTable(runs: ServerRun[]): string {
   const names = runs.map((r) => r.name);
   const { rows: rs, statuses } = rows(runs);
-  const head = ["figure", ...names, "parley/ejabberd", "parley/prosody"];
+  const pairs = ratioPairs(runs);
+  const head = ["figure", ...names, ...pairs.map(({ over: [a, b] }) => `${a}/${b}`)];
   const body: string[][] = [];
   let last = "";
   for (const row of rs) {
@@ -79,8 +134,7 @@ export function textTable(runs: ServerRun[]): string {
     body.push([
       `${better(row.metric)} ${row.metric.label}${unitNote(row.metric)}`,
       ...names.map((n) => fmt(v(n), row.metric.unit)),
-      row.metric.better === "none" ? "" : ratio(v("parley"), v("ejabberd")),
-      row.metric.better === "none" ? "" : ratio(v("parley"), v("prosody")),
+      ...ratioCells(row, pairs),
     ]);
   }
   for (const [scenario, st] of statuses) {
@@ -99,9 +153,12 @@ export function textTable(runs: ServerRun[]): string {
 export function markdownTable(runs: ServerRun[]): string {
   const names = runs.map((r) => r.name);
   const { rows: rs, statuses } = rows(runs);
+  const pairs = ratioPairs(runs);
+  const cells = (list: string[]) => list.map((c) => ` ${c} |`).join("");
+  const empty = cells(pairs.map(() => ""));
   const out = [
-    `| figure | ${names.join(" | ")} | Parley/ejabberd | Parley/Prosody |`,
-    `| --- | ${names.map(() => "---:").join(" | ")} | ---: | ---: |`,
+    `| figure | ${names.join(" | ")} |${cells(pairs.map((p) => p.heading))}`,
+    `| --- | ${names.map(() => "---:").join(" | ")} |${cells(pairs.map(() => "---:"))}`,
   ];
   let last = "";
   for (const row of rs) {
@@ -109,7 +166,7 @@ export function markdownTable(runs: ServerRun[]): string {
       last = row.scenario;
       const st = statuses.get(row.scenario)!;
       out.push(
-        `| **${st.values().next().value?.title ?? row.scenario}** | ${names.map((n) => (st.get(n)?.status === "ok" ? "" : (st.get(n)?.status ?? ""))).join(" | ")} | | |`,
+        `| **${st.values().next().value?.title ?? row.scenario}** | ${names.map((n) => (st.get(n)?.status === "ok" ? "" : (st.get(n)?.status ?? ""))).join(" | ")} |${empty}`,
       );
     }
     const v = (n: string) => row.values.get(n)?.value;
@@ -120,13 +177,13 @@ export function markdownTable(runs: ServerRun[]): string {
           ? " (↓ better)"
           : "";
     out.push(
-      `| ${row.metric.label.trim()}${unitNote(row.metric)}${arrow} | ${names.map((n) => fmt(v(n), row.metric.unit)).join(" | ")} | ${row.metric.better === "none" ? "" : ratio(v("parley"), v("ejabberd"))} | ${row.metric.better === "none" ? "" : ratio(v("parley"), v("prosody"))} |`,
+      `| ${row.metric.label.trim()}${unitNote(row.metric)}${arrow} | ${names.map((n) => fmt(v(n), row.metric.unit)).join(" | ")} |${cells(ratioCells(row, pairs))}`,
     );
   }
   for (const [scenario, st] of statuses) {
     if (rs.some((r) => r.scenario === scenario)) continue;
     out.push(
-      `| **${st.values().next().value?.title ?? scenario}** | ${names.map((n) => st.get(n)?.status ?? "").join(" | ")} | | |`,
+      `| **${st.values().next().value?.title ?? scenario}** | ${names.map((n) => st.get(n)?.status ?? "").join(" | ")} |${empty}`,
     );
   }
   return out.join("\n");

@@ -6,7 +6,14 @@
 // server and puts its metrics in the table.
 import { readFileSync } from "node:fs";
 import type { LoadGenerator } from "./pool.js";
-import { CpuMeter, cpuSeconds, rssKiB, writeCalls } from "./proc.js";
+import {
+  CpuMeter,
+  cpuSeconds,
+  rssKiB,
+  treeCpuSeconds,
+  treeWriteCalls,
+  writeCalls,
+} from "./proc.js";
 import {
   userName,
   type ErrorCounts,
@@ -95,6 +102,12 @@ export interface ScenarioContext {
   gen: LoadGenerator;
   /** Server process to measure (null: in-process, nothing to read). */
   pid: number | null;
+  /**
+   * The database server it runs on, if that has processes of its own (PostgreSQL's postmaster):
+   * its tree's CPU counts as the server's, and must be quiet too before a step. RSS is the
+   * server process's alone (PostgreSQL's memory does not grow with XMPP sessions).
+   */
+  dbPid?: number | null;
   opts: BenchOptions;
   log: (line: string) => void;
 }
@@ -122,17 +135,24 @@ export function loadAverage(): number {
  * Waits until the server is quiet (two seconds in a row under 5 % CPU and with almost no write
  * calls, up to maxS), so that a scenario does not pay for the one before it: ejabberd, for one,
  * writes every closed session's last activity to SQLite, which takes a while after 10 000
- * sessions. Returns the seconds waited.
+ * sessions. With a database server of its own (dbPid), that must be quiet too (PostgreSQL's
+ * background writer, autovacuum). Returns the seconds waited.
  */
-export async function settle(pid: number | null, maxS = 90): Promise<number> {
+export async function settle(
+  pid: number | null,
+  maxS = 90,
+  dbPid?: number | null,
+): Promise<number> {
   if (!pid) return 0;
+  const cpu = () => cpuSeconds(pid) + (dbPid ? treeCpuSeconds(dbPid) : 0);
+  const writes = () => writeCalls(pid) + (dbPid ? treeWriteCalls(dbPid) : 0);
   const t0 = performance.now();
   let quiet = 0;
   while (performance.now() - t0 < maxS * 1000 && quiet < 2) {
-    const c0 = cpuSeconds(pid);
-    const w0 = writeCalls(pid);
+    const c0 = cpu();
+    const w0 = writes();
     await sleep(1000);
-    const busy = cpuSeconds(pid) - c0 > 0.05 || writeCalls(pid) - w0 > 20;
+    const busy = cpu() - c0 > 0.05 || writes() - w0 > 20;
     quiet = busy ? 0 : quiet + 1;
   }
   return round((performance.now() - t0) / 1000, 1);
@@ -267,7 +287,7 @@ export const loginRate: Scenario = {
     const o = ctx.opts;
     const load0 = loadAverage();
     const shares = ctx.gen.split(range(0, o.loginUsers), userName);
-    const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
     cpu?.start();
     ctx.log(
       `  ${o.loginDurationS} s of full logins, ${o.loginConcurrency} in parallel per worker...`,
@@ -390,7 +410,7 @@ export async function messageStep(
 ): Promise<StepFigures> {
   const byWorker: [string, string][][] = Array.from({ length: ctx.gen.workers }, () => []);
   for (const [a, b] of pairs) byWorker[ctx.gen.workerOf(a)]!.push([userName(a), userName(b)]);
-  const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
   cpu?.start();
   const results = await ctx.gen.each<MsgStepResult>((w) =>
     byWorker[w]!.length
@@ -510,7 +530,7 @@ async function stepUp<S extends StepBase>(
       `    delivered ${s.delivered}${deliveredUnit}, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, server CPU ${s.serverCpu}%, generator ELU ${s.generatorElu}${s.saturated ? ` — saturated (${s.why})` : ""}`,
     );
     if (s.saturated && o.stopAtSaturation) break;
-    await settle(ctx.pid, 30); // each step starts from a quiet server
+    await settle(ctx.pid, 30, ctx.dbPid); // each step starts from a quiet server
   }
   // Saturation: the most delivered per second in any step (the server's ceiling under this
   // load); "sustained": the highest offered step that was not saturated.
@@ -523,7 +543,7 @@ async function stepUp<S extends StepBase>(
   // Latency at half the saturation throughput (the target's operating point).
   const halfRate = halfOf(peak);
   ctx.log(`  step at half the saturation: ${halfRate} msg/s for ${o.stepS} s`);
-  await settle(ctx.pid, 30);
+  await settle(ctx.pid, 30, ctx.dbPid);
   const half = await runStep(halfRate);
   ctx.log(
     `    delivered ${half.delivered}${deliveredUnit}, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms, server CPU ${half.serverCpu}%`,
@@ -698,7 +718,7 @@ export const offline: Scenario = {
       for (let k = 0; k < o.offlinePerUser; k++)
         expected.add(`off-run-${userName(s)}-${userName(to)}-${k}`);
     });
-    const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
     cpu?.start();
     ctx.log(
       `  ${senders.length} senders × ${o.offlinePerUser} messages to ${recipients.length} offline users...`,
@@ -845,7 +865,7 @@ export async function mucStep(
   const workers = ctx.gen.workers;
   const capacity = workers * (Math.floor(rate * seconds) + 1);
   const active = (w: number) => occupantsBy[w]!.length > 0;
-  const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
+  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
   cpu?.start();
   const sends = await ctx.gen.each<MucSendResult>((w) =>
     active(w)
@@ -993,13 +1013,13 @@ export const muc: Scenario = {
     ctx.log(
       `  ${occupants.length} occupants in ${room} in ${round(joinS, 2)} s (p99 ${round(percentile(joinMs, 0.99), 1)} ms); ${senders.length} of them send`,
     );
-    await settle(ctx.pid, 30);
+    await settle(ctx.pid, 30, ctx.dbPid);
     // A warm-up at the first rate, not counted: the first messages through a fresh room meet
     // cold code on both sides (a JIT, a first GC), and one such pause in a short first step
     // reads as saturation at a rate far below any server's.
     ctx.log(`  warm-up: ${o.mucSteps[0]} msg/s for 2 s (not counted)`);
     await mucStep(ctx, occupants, senders, o.mucSteps[0]!, 2);
-    await settle(ctx.pid, 30);
+    await settle(ctx.pid, 30, ctx.dbPid);
 
     const r = await stepUp(
       ctx,

@@ -1,13 +1,11 @@
 // The three servers of bench/compare: install (ejabberd, Prosody from Debian), configure from
 // the configs kept in bench/, start each as a child process on its own loopback port with a
-// temporary data directory, and stop it again. Every process started here is tracked and ended
-// by stopAll(), also on Ctrl-C and on errors.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+// temporary data directory, and stop it again. Every process started here is tracked
+// (children.ts) and ended by killAllNow() on Ctrl-C, errors and the time limit.
+import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import {
   chownSync,
-  chmodSync,
   copyFileSync,
-  createWriteStream,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -17,6 +15,24 @@ import {
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  asUser,
+  giveTo,
+  killAllOf,
+  logTail,
+  ourPids,
+  sleep,
+  spawnLogged,
+  stopProcess,
+  userIds,
+} from "./children.js";
+import {
+  PG_POOL_SIZE,
+  postgresBin,
+  postgresVersion,
+  startPgCluster,
+  type PgCluster,
+} from "./postgres.js";
 import { descendants, listenersOn, uidOf } from "./proc.js";
 import { LOOPBACK } from "./xmpp.js";
 
@@ -25,7 +41,7 @@ export const REPO_DIR = resolve(BENCH_DIR, "..");
 /** Where bench/compare compiles Parley (git-ignored, apart from the shared dist/). */
 export const PARLEY_BUILD = join(BENCH_DIR, "results", "parley-build");
 
-export type ServerName = "parley" | "ejabberd" | "prosody";
+export type ServerName = "parley" | "parley-pgsql" | "ejabberd" | "prosody";
 
 export interface Certificate {
   keyFile: string;
@@ -52,100 +68,16 @@ export interface RunningServer {
   domain: string;
   /** The process whose RSS and CPU are measured: the one listening on the port. */
   pid: number;
+  /**
+   * The database server it runs on, if it has its own processes (PostgreSQL's postmaster, whose
+   * children are counted with it): their CPU is the server's too (on SQLite the same work is in
+   * the server's process), and they must be quiet too before a scenario.
+   */
+  dbPid?: number;
   dir: string;
   stop(): Promise<void>;
   /** The last lines of its log, for error reports. */
   logTail(): string;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes started here.
-
-const started = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  started.add(child);
-  child.once("exit", () => started.delete(child));
-  return child;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal); // spawned detached: its own process group
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // gone
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Kills everything this module started (process groups), at once: for Ctrl-C and errors. */
-export function killAllNow(): void {
-  for (const child of started) {
-    const pids = child.pid ? descendants(child.pid) : [];
-    killGroup(child, "SIGKILL");
-    for (const pid of pids) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  }
-}
-
-async function waitExit(pids: number[], ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (pids.every((p) => !alive(p))) return true;
-    await sleep(100);
-  }
-  return pids.every((p) => !alive(p));
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Ends a server started by us: a polite request, then SIGTERM, then SIGKILL of the group. */
-async function stopProcess(child: ChildProcess, pid: number, polite?: () => void): Promise<void> {
-  const pids = [pid, ...(child.pid ? [child.pid, ...descendants(child.pid)] : [])].filter(alive);
-  if (polite) {
-    try {
-      polite();
-    } catch {
-      // fall through to signals
-    }
-    if (await waitExit(pids, 20_000)) return;
-  }
-  for (const p of [pid]) {
-    try {
-      process.kill(p, "SIGTERM");
-    } catch {
-      // gone
-    }
-  }
-  killGroup(child, "SIGTERM");
-  if (await waitExit(pids, 15_000)) return;
-  killGroup(child, "SIGKILL");
-  for (const p of pids) {
-    try {
-      process.kill(p, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-  await waitExit(pids, 5_000);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,18 +108,25 @@ function dpkgVersion(pkg: string): string | null {
   return m ? m[1]! : null;
 }
 
-/** Fills @KEY@ placeholders and keeps or drops the lines marked for offline storage. */
+/**
+ * Fills @KEY@ placeholders, and keeps or drops the lines marked with a flag: a line ending in
+ * "<comment> bench:NAME" is kept when flags.NAME is true, one ending in "bench:no-NAME" when it
+ * is false (offline: Parley has mod_offline; pgsql: Parley on PostgreSQL).
+ */
 function render(
   template: string,
   vars: Record<string, string>,
-  offline: boolean,
+  flags: Record<string, boolean>,
   comment: string,
 ): string {
   const lines = readFileSync(join(BENCH_DIR, template), "utf8").split("\n");
+  const marker = new RegExp(`${comment} bench:(no-)?([a-z]+)$`);
   const kept = lines.filter((line) => {
-    if (line.trimEnd().endsWith(`${comment} bench:offline`)) return offline;
-    if (line.trimEnd().endsWith(`${comment} bench:no-offline`)) return !offline;
-    return true;
+    const m = marker.exec(line.trimEnd());
+    if (!m) return true;
+    const flag = flags[m[2]!];
+    if (flag === undefined) throw new Error(`${template}: no flag for "${m[0]}"`);
+    return m[1] ? !flag : flag;
   });
   // "@PORT@" (quoted, so the template is valid YAML) becomes a bare number once filled in.
   return kept
@@ -201,24 +140,6 @@ function render(
         return /^\d+$/.test(v) ? v : `${q}${v}${q}`;
       },
     );
-}
-
-function userIds(user: string): { uid: number; gid: number } | null {
-  try {
-    const uid = Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
-    const gid = Number(execFileSync("id", ["-g", user], { encoding: "utf8" }).trim());
-    return { uid, gid };
-  } catch {
-    return null;
-  }
-}
-
-/** Hands a directory (recursively, shallow is enough for ours) to a system user. */
-function giveTo(dir: string, user: string): void {
-  const ids = userIds(user);
-  if (!ids) throw new Error(`system user ${user} does not exist`);
-  spawnSync("chown", ["-R", `${ids.uid}:${ids.gid}`, dir]);
-  chmodSync(dir, 0o755);
 }
 
 /** Waits until the port answers an XMPP stream header with one of its own. */
@@ -272,14 +193,6 @@ async function listeningPid(port: number, root: ChildProcess, ms: number): Promi
     await sleep(200);
   }
   throw new Error(`no process of ours listens on ${port}`);
-}
-
-function logTail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,43 +255,6 @@ function copyCert(cert: Certificate, dir: string): Certificate {
   return out;
 }
 
-/**
- * Runs a command as a system user without PAM (setpriv, not su/runuser): su's pam_limits would
- * cut the open-files limit to Debian's default 1024, too few for 10 000 sessions. The server
- * keeps the limit of this process (`ulimit -n`).
- */
-function asUser(
-  user: string,
-  cmd: string,
-  args: string[],
-): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const ids = userIds(user);
-  if (!ids) throw new Error(`system user ${user} does not exist`);
-  const home = execFileSync("getent", ["passwd", user], { encoding: "utf8" }).split(":")[5] ?? "/";
-  return {
-    cmd: "setpriv",
-    args: [`--reuid=${ids.uid}`, `--regid=${ids.gid}`, "--init-groups", "--", cmd, ...args],
-    env: { ...process.env, HOME: home, USER: user, LOGNAME: user },
-  };
-}
-
-function spawnLogged(
-  cmd: string,
-  args: string[],
-  logFile: string,
-  env?: NodeJS.ProcessEnv,
-): ChildProcess {
-  const out = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(cmd, args, {
-    detached: true, // own process group: stopped as a whole
-    stdio: ["ignore", "pipe", "pipe"],
-    env: env ?? process.env,
-  });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  return track(child);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Parley.
 
@@ -431,45 +307,7 @@ export const parley = {
     return `${pkg.version}${rev ? ` (${rev})` : ""}, Node ${process.version}`;
   },
 
-  async start(o: StartOptions): Promise<RunningServer> {
-    const port = await freePort();
-    mkdirSync(o.dir, { recursive: true });
-    const cert = copyCert(o.cert, o.dir);
-    const config = join(o.dir, "parley.yml");
-    writeFileSync(
-      config,
-      render(
-        "parley.yml",
-        { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
-        o.offline,
-        "#",
-      ),
-    );
-    const logFile = join(o.dir, "parley.log");
-    const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-    const child = spawnLogged(
-      process.execPath,
-      [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
-      logFile,
-    );
-    try {
-      await waitXmpp(port, o.domain, 60_000, child);
-    } catch (err) {
-      killGroup(child, "SIGKILL");
-      throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
-    }
-    const pid = await listeningPid(port, child, 10_000);
-    return {
-      name: "parley",
-      port,
-      domain: o.domain,
-      pid,
-      dir: o.dir,
-      // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
-      stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
-      logTail: () => logTail(logFile),
-    };
-  },
+  start: (o: StartOptions) => startParley("parley", o),
 
   /** parleyctl register, as an operator would (the bulk of the users register in-band). */
   registerCli(s: RunningServer, user: string, password: string): string {
@@ -487,6 +325,106 @@ export const parley = {
       { encoding: "utf8" },
     ).trim();
   },
+};
+
+/** Parley from the bench build: on SQLite in its directory, or on a PostgreSQL cluster. */
+async function startParley(
+  name: ServerName,
+  o: StartOptions,
+  pgsql?: PgCluster,
+): Promise<RunningServer> {
+  const port = await freePort();
+  mkdirSync(o.dir, { recursive: true });
+  const cert = copyCert(o.cert, o.dir);
+  const config = join(o.dir, "parley.yml");
+  const vars = {
+    HOST: o.domain,
+    CERTFILE: cert.combinedFile,
+    DATA_DIR: o.dir,
+    C2S_PORT: String(port),
+  };
+  const pgVars: Record<string, string> = pgsql
+    ? {
+        PG_SERVER: pgsql.server,
+        PG_PORT: String(pgsql.port),
+        PG_DATABASE: pgsql.database,
+        PG_USER: pgsql.user,
+        PG_POOL_SIZE: String(PG_POOL_SIZE),
+      }
+    : {};
+  writeFileSync(
+    config,
+    render("parley.yml", { ...vars, ...pgVars }, { offline: o.offline, pgsql: !!pgsql }, "#"),
+  );
+  const logFile = join(o.dir, "parley.log");
+  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const child = spawnLogged(
+    process.execPath,
+    [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
+    logFile,
+  );
+  try {
+    await waitXmpp(port, o.domain, 60_000, child);
+  } catch (err) {
+    killAllOf(child);
+    throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
+  }
+  const pid = await listeningPid(port, child, 10_000);
+  return {
+    name,
+    port,
+    domain: o.domain,
+    pid,
+    dir: o.dir,
+    // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
+    stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
+    logTail: () => logTail(logFile),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parley on PostgreSQL: the same build, on a throwaway cluster in its directory (postgres.ts).
+
+export const parleyPgsql = {
+  name: "parley-pgsql" as const,
+
+  /** PostgreSQL is there (the Parley build is made after the servers are chosen). */
+  available(): boolean {
+    return postgresBin() !== null;
+  },
+
+  version(): string {
+    return `${parley.version()}; PostgreSQL ${postgresVersion()}, pool of ${PG_POOL_SIZE}`;
+  },
+
+  async start(o: StartOptions): Promise<RunningServer> {
+    const cluster = await startPgCluster(join(o.dir, "postgres"));
+    let server: RunningServer;
+    try {
+      server = await startParley("parley-pgsql", o, cluster);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    o.log(
+      `  PostgreSQL ${postgresVersion()}: postmaster pid ${cluster.pid}, socket in ${cluster.server}`,
+    );
+    return {
+      ...server,
+      dbPid: cluster.pid,
+      async stop() {
+        try {
+          await server.stop();
+        } finally {
+          await cluster.stop();
+        }
+      },
+      logTail: () => `${server.logTail()}\n--- PostgreSQL:\n${cluster.logTail()}`,
+    };
+  },
+
+  registerCli: (s: RunningServer, user: string, password: string) =>
+    parley.registerCli(s, user, password),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -533,14 +471,14 @@ export const ejabberd = {
       render(
         "ejabberd.yml",
         { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
-        o.offline,
+        { offline: o.offline },
         "#",
       ),
     );
     const node = `parleybench${port}@localhost`;
     writeFileSync(
       join(o.dir, "ejabberdctl.cfg"),
-      render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, o.offline, "#"),
+      render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, {}, "#"),
     );
     writeFileSync(join(o.dir, "inetrc"), "");
     giveTo(o.dir, "ejabberd");
@@ -597,18 +535,6 @@ export const ejabberd = {
   },
 };
 
-function killAllOf(child: ChildProcess): void {
-  const pids = child.pid ? descendants(child.pid) : [];
-  killGroup(child, "SIGKILL");
-  for (const p of pids) {
-    try {
-      process.kill(p, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Prosody.
 
@@ -641,7 +567,7 @@ export const prosody = {
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
         },
-        o.offline,
+        { offline: o.offline },
         "--",
       ),
     );
@@ -699,7 +625,7 @@ function luaVersion(): string {
   return m ? m[1]!.trim() : "Lua ?";
 }
 
-export const SERVERS = { parley, ejabberd, prosody };
+export const SERVERS = { parley, "parley-pgsql": parleyPgsql, ejabberd, prosody };
 
 /** Pids of the processes running as `uid`. */
 function processesOf(uid: number): number[] {
@@ -710,20 +636,33 @@ function processesOf(uid: number): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Installing ejabberd and Prosody from Debian's packages.
+// Installing ejabberd, Prosody and PostgreSQL from Debian's packages.
 
-const DEBIAN_PACKAGES = ["ejabberd", "erlang-p1-sqlite3", "prosody", "lua-dbi-sqlite3"];
+/** What each server needs from Debian: ejabberd's SQLite driver is only a suggestion of it. */
+const DEBIAN_PACKAGES: Record<ServerName, string[]> = {
+  parley: [],
+  "parley-pgsql": ["postgresql"],
+  ejabberd: ["ejabberd", "erlang-p1-sqlite3"],
+  prosody: ["prosody", "lua-dbi-sqlite3"],
+};
 /** Ports Debian's ejabberd and Prosody services listen on (and epmd's). */
 const SERVICE_PORTS = [5222, 5223, 5269, 5270, 5280, 5281, 5443, 5347, 1883, 3478, 4369];
 const SERVICE_COMMANDS = /^(beam\.smp|epmd|lua5\.\d|lua|prosody|ejabberd)$/;
 
 /**
- * Installs what is missing with apt-get (one `apt-get update`), keeping Debian's services from
- * starting (policy-rc.d while installing), then makes sure none of them runs or listens.
- * Returns what could not be installed, with the reason.
+ * Installs what `servers` miss with apt-get (one `apt-get update`), keeping Debian's services
+ * from starting (policy-rc.d while installing), then makes sure none of ejabberd's and Prosody's
+ * runs or listens (PostgreSQL's may: ours has a cluster of its own and no TCP port). Returns
+ * what could not be installed, with the reason.
  */
-export function installServers(log: (s: string) => void): { missing: string[]; note: string } {
-  const missing = DEBIAN_PACKAGES.filter((p) => dpkgVersion(p) === null);
+export function installServers(
+  servers: ServerName[],
+  log: (s: string) => void,
+): { missing: string[]; note: string } {
+  const packages = servers
+    .filter((s) => !(s === "parley-pgsql" && postgresBin() !== null))
+    .flatMap((s) => DEBIAN_PACKAGES[s]);
+  const missing = packages.filter((p) => dpkgVersion(p) === null);
   let note = "";
   if (missing.length > 0) {
     if (!has("apt-get")) return { missing, note: "apt-get not found" };
@@ -740,15 +679,11 @@ export function installServers(log: (s: string) => void): { missing: string[]; n
     try {
       const upd = spawnSync("apt-get", ["update"], { encoding: "utf8", timeout: 300_000 });
       if (upd.status !== 0) log(`apt-get update failed: ${(upd.stderr ?? "").slice(-500)}`);
-      const inst = spawnSync(
-        "apt-get",
-        ["install", "-y", "--no-install-recommends", ...DEBIAN_PACKAGES],
-        {
-          encoding: "utf8",
-          timeout: 900_000,
-          env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-        },
-      );
+      const inst = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], {
+        encoding: "utf8",
+        timeout: 900_000,
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      });
       if (inst.status !== 0)
         note = `apt-get install failed: ${(inst.stderr || inst.stdout || "").slice(-800)}`;
     } finally {
@@ -761,8 +696,8 @@ export function installServers(log: (s: string) => void): { missing: string[]; n
       }
     }
   }
-  stopSystemServices(log);
-  return { missing: DEBIAN_PACKAGES.filter((p) => dpkgVersion(p) === null), note };
+  if (servers.includes("ejabberd") || servers.includes("prosody")) stopSystemServices(log);
+  return { missing: packages.filter((p) => dpkgVersion(p) === null), note };
 }
 
 /** Debian's ejabberd and Prosody services: stopped, disabled, and nothing of theirs listening. */
@@ -784,9 +719,7 @@ export function stopSystemServices(log: (s: string) => void): void {
       spawnSync("service", [svc, "stop"], { stdio: "ignore", timeout: 60_000 });
     }
   }
-  const ours = new Set<number>();
-  for (const child of started)
-    if (child.pid) for (const p of [child.pid, ...descendants(child.pid)]) ours.add(p);
+  const ours = ourPids();
   // Only the packages' own processes: their command and their system user.
   const owners = new Set(
     ["ejabberd", "prosody"].map((u) => userIds(u)?.uid).filter((u) => u !== undefined),
