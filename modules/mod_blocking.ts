@@ -36,7 +36,7 @@ export default defineModule({
   name: "mod_blocking",
   description: "XEP-0191: users block communication with JIDs",
   options: {},
-  start(ctx) {
+  async start(ctx) {
     const { StanzaError } = ctx;
     const store = ctx.map<true>("mod_blocking");
     /** Blocklists of users with bound sessions (local part -> blocked JIDs). */
@@ -196,6 +196,14 @@ export default defineModule({
       if (ctx.server.sessions(bare).length === 0) cache.delete(session.jid.local);
     });
     ctx.hook("remove_user", ({ username }) => void cache.delete(username));
+
+    // Started while sessions exist (a reload): their lists are in memory before start returns,
+    // or a broadcast from a user online since before would reach whom they blocked.
+    const online = new Set<string>();
+    for (const s of ctx.server.allSessions()) {
+      if (s.jid.domain === ctx.host) online.add(s.jid.local);
+    }
+    await Promise.all([...online].map((user) => listOf(user)));
 
     // --- helpers -----------------------------------------------------------------------
 

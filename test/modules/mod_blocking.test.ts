@@ -10,6 +10,15 @@ import {
   type TestServer,
 } from "../../src/testkit/index.js";
 import type { Element } from "@xmpp/xml";
+import {
+  assertNone,
+  bare,
+  fresh,
+  online,
+  ready,
+  subscribe,
+  sync as rosterSync,
+} from "./mod_roster.helpers.js";
 
 const NS = "urn:xmpp:blocking";
 let seq = 0;
@@ -384,5 +393,31 @@ describe("mod_blocking while the blocking user is offline (XEP-0191 §3.3)", () 
       await new Promise((r) => setTimeout(r, 20));
     }
     assert.equal(await stored(), 1);
+  });
+});
+
+describe("mod_blocking: started while users are online (a config reload)", () => {
+  it("loads the online users' blocklists before it runs, so a broadcast never reaches a blocked contact (XEP-0191 §3.5)", async () => {
+    const modules = { mod_roster: {}, mod_ping: {}, mod_blocking: {} };
+    const t = await startTestServer({ modules });
+    try {
+      const alice = await ready(t, fresh("alice"));
+      const bob = await ready(t, fresh("bob"));
+      await subscribe(bob, alice); // bob sees alice's presence
+      const res = await block(alice, bare(bob));
+      assert.equal(res.attrs.type, "result");
+      // Stopped and started again while alice stays online.
+      await t.server.modules.reload({ ...t.config, modules: { mod_roster: {}, mod_ping: {} } });
+      const back = await t.server.modules.reload({ ...t.config, modules });
+      assert.deepEqual(back.started, ["mod_blocking@localhost"]);
+      await online(alice, "after the reload");
+      await rosterSync(bob);
+      await assertNone(
+        bob,
+        (el) => el.name === "presence" && el.getChildText("status") === "after the reload",
+      );
+    } finally {
+      await t.stop();
+    }
   });
 });
