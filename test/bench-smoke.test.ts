@@ -95,6 +95,8 @@ function postgresEngine(): Engine {
           poolSize: PG_POOL_SIZE,
           ssl: false,
           sslVerify: false,
+          connectTimeoutMs: 5000,
+          queryTimeoutMs: 60_000,
         },
       });
     },

@@ -23,6 +23,8 @@ export const PGSQL_KEYS = [
   "sql_ssl_verify",
   "sql_ssl_cafile",
   "sql_ssl_certfile",
+  "sql_connect_timeout",
+  "sql_query_timeout",
 ] as const;
 
 /** Top-level keys Parley uses, in the order they are listed to humans. */
@@ -87,8 +89,6 @@ export const IGNORED_TOP_LEVEL_KEYS = [
   "sql_start_interval",
   "sql_queue_type",
   "sql_prepared_statements",
-  "sql_connect_timeout",
-  "sql_query_timeout",
   "sql_odbc_driver",
   "sql_flags",
   "anonymous_protocol",

@@ -14,6 +14,7 @@ import {
   MIN_STANZA_SIZE,
 } from "./defaults.js";
 import { checkKeys } from "./check-keys.js";
+import { readSeconds } from "./options.js";
 import {
   C2S_MODULE_NAMES,
   IGNORED_LISTENER_KEYS,
@@ -23,8 +24,6 @@ import {
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)$/i;
 
 function isWildcardIp(ip: string): boolean {
   return ip === "0.0.0.0" || ip === "::" || ip === "::0" || /^(0+:){7}0+$/.test(ip);
@@ -213,25 +212,5 @@ function readStanzaSize(r: ConfigReader, entry: Entry): number {
     entry.path,
     `expected a size in bytes from ${MIN_STANZA_SIZE} (the minimum RFC 6120 allows) to ` +
       `${MAX_STANZA_SIZE_LIMIT} (64 MiB), or infinity (which means 64 MiB), got ${describe(value)}`,
-  );
-}
-
-function readSeconds(r: ConfigReader, entry: Entry): number {
-  const { value } = entry;
-  if (isScalar(value)) {
-    const v = value.value;
-    if (typeof v === "number" && Number.isFinite(v) && v > 0) return v;
-    const match = typeof v === "string" ? DURATION.exec(v.trim()) : null;
-    if (match) {
-      const unit = match[2].toLowerCase();
-      const factor = unit.startsWith("h") ? 3600 : unit.startsWith("m") ? 60 : 1;
-      const seconds = Number(match[1]) * factor;
-      if (seconds > 0) return seconds;
-    }
-  }
-  r.fail(
-    value ?? entry.keyNode,
-    entry.path,
-    `expected a positive number of seconds, such as 60 or "2 minutes", got ${describe(value)}`,
   );
 }

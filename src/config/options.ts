@@ -255,3 +255,26 @@ export function readMetrics(r: ConfigReader, entry: Entry): { port: number; ip: 
     r.fail(entry.keyNode, entry.path, "metrics needs a port, such as metrics: { port: 5281 }");
   return { port, ip };
 }
+
+/** ejabberd's durations: a number of seconds, or "2 minutes", "30 s", "1 hour". */
+const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)$/i;
+
+export function readSeconds(r: ConfigReader, entry: Entry): number {
+  const { value } = entry;
+  if (isScalar(value)) {
+    const v = value.value;
+    if (typeof v === "number" && Number.isFinite(v) && v > 0) return v;
+    const match = typeof v === "string" ? DURATION.exec(v.trim()) : null;
+    if (match) {
+      const unit = match[2].toLowerCase();
+      const factor = unit.startsWith("h") ? 3600 : unit.startsWith("m") ? 60 : 1;
+      const seconds = Number(match[1]) * factor;
+      if (seconds > 0) return seconds;
+    }
+  }
+  r.fail(
+    value ?? entry.keyNode,
+    entry.path,
+    `expected a positive number of seconds, such as 60 or "2 minutes", got ${describe(value)}`,
+  );
+}

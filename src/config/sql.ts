@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { isScalar } from "yaml";
 import type { ConfigReader, Entry } from "./reader.js";
-import { readCount } from "./options.js";
+import { readCount, readSeconds } from "./options.js";
 import { PGSQL_KEYS } from "./keys.js";
 import type { PgsqlConfig, SqlConfig } from "./types.js";
 
@@ -63,6 +63,10 @@ export function readSql(
     const e = get(key);
     return e ? r.path(e, expected) : undefined;
   };
+  const seconds = (key: string, fallback: number): number => {
+    const e = get(key);
+    return e ? readSeconds(r, e) : fallback;
+  };
   const portEntry = get("sql_port");
   const port = portEntry ? readPort(r, portEntry) : 5432;
   const poolEntry = get("sql_pool_size");
@@ -76,6 +80,8 @@ export function readSql(
     poolSize: poolEntry ? readCount(r, poolEntry, "connections", false) : 10,
     ssl: bool("sql_ssl"),
     sslVerify: bool("sql_ssl_verify"),
+    connectTimeoutMs: seconds("sql_connect_timeout", 5) * 1000,
+    queryTimeoutMs: seconds("sql_query_timeout", 60) * 1000,
   };
   const cafile = path("sql_ssl_cafile", "the path of a PEM file of CA certificates");
   if (cafile !== undefined) pgsql.sslCafile = cafile;

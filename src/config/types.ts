@@ -44,6 +44,13 @@ export interface PgsqlConfig {
   sslCafile?: string;
   /** `sql_ssl_certfile`: a PEM file with our client certificate and its key. */
   sslCertfile?: string;
+  /** `sql_connect_timeout`: how long to wait for a connection (ejabberd's default: 5 s). */
+  connectTimeoutMs: number;
+  /**
+   * `sql_query_timeout`: how long one statement may take before it is cancelled and fails
+   * (ejabberd's default: 60 s), so a stuck database fails requests instead of hanging them.
+   */
+  queryTimeoutMs: number;
 }
 
 /** The storage engine: `sql_type`, `sql_database` and what each engine needs. */

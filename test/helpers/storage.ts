@@ -33,6 +33,8 @@ export async function freshPgsql(prefix = "srv"): Promise<SqlConfig> {
       poolSize: 4,
       ssl: false,
       sslVerify: false,
+      connectTimeoutMs: 5000,
+      queryTimeoutMs: 60_000,
     },
   };
 }

@@ -578,6 +578,8 @@ describe("config", () => {
         poolSize: 10,
         ssl: false,
         sslVerify: false,
+        connectTimeoutMs: 5000,
+        queryTimeoutMs: 60_000,
       });
       assert.deepEqual(d.warnings, []);
       const c = parseConfig(
@@ -593,6 +595,8 @@ describe("config", () => {
           "sql_ssl: true",
           "sql_ssl_verify: true",
           "sql_ssl_cafile: ca.pem",
+          "sql_query_timeout: 2 minutes",
+          "sql_connect_timeout: 3",
           "",
         ].join("\n"),
         FILE,
@@ -607,6 +611,8 @@ describe("config", () => {
         ssl: true,
         sslVerify: true,
         sslCafile: resolve("/etc/parley/ca.pem"),
+        connectTimeoutMs: 3000,
+        queryTimeoutMs: 120_000,
       });
     });
 

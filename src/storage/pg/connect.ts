@@ -21,8 +21,12 @@ export function pgPoolConfig(cfg: PgsqlConfig, database: string): pg.PoolConfig 
     database,
     max: cfg.poolSize,
     ssl: cfg.ssl ? tlsOptions(cfg) : false,
-    // A server that does not answer must not hold the start (or a stanza) forever.
-    connectionTimeoutMillis: 10_000,
+    // A server that does not answer must not hold the start, a stanza or a shutdown forever:
+    // the database cancels a statement past the limit, and the client gives up on one whose
+    // answer never comes (a dead link).
+    connectionTimeoutMillis: cfg.connectTimeoutMs,
+    statement_timeout: cfg.queryTimeoutMs,
+    query_timeout: cfg.queryTimeoutMs + 1000,
     application_name: "parley",
   };
 }
