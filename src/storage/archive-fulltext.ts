@@ -10,6 +10,8 @@
 // folding depends on its locale), so the engines only ever see plain lowercase words: nothing a
 // user types can reach FTS5's or PostgreSQL's query syntax, and neither engine's tokenizer
 // (PostgreSQL's sees e-mail addresses and URLs as single tokens) can make the two differ.
+// Scripts written without spaces (Chinese, Japanese, Thai) have no word boundaries here: a run
+// of them is one word, found only whole.
 import type { Database } from "better-sqlite3";
 import type pg from "pg";
 import { parseStoredXml } from "../xml/stored.js";

@@ -93,6 +93,7 @@ for (const driver of DRIVERS) {
         said("Straße und Ärger, ΣΊΣΥΦΟΣ", 4),
         said("no body here", 5, { body: undefined }),
         said("un cafe\u0301", 6),
+        said("नमस्ते दुनिया, 東京 タワー", 7),
       ]);
       assert.deepEqual(times(await find("station")), [1, 2]);
       assert.deepEqual(times(await find("STATION meet")), [1]);
@@ -103,6 +104,9 @@ for (const driver of DRIVERS) {
       assert.deepEqual(times(await find("straße ärger")), [4]);
       assert.deepEqual(times(await find("ÄRGER σίσυφοσ")), [4]);
       assert.deepEqual(times(await find("CAFÉ")), [6]);
+      // Letters with combining marks (Devanagari), and CJK between spaces.
+      assert.deepEqual(times(await find("दुनिया")), [7]);
+      assert.deepEqual(times(await find("タワー 東京")), [7]);
       // Without a body the entry is not indexed, whatever its stanza says.
       assert.deepEqual(times(await find("here")), []);
       // Punctuation between words is no word of its own.
