@@ -5,6 +5,7 @@
 // and bound on (ts, seq), which lets the indexes (owner, ts, seq) and (owner, with_bare, ts, seq)
 // answer a time range, a page after or before a UID, and the order, without a sort or a scan of
 // the archive's older part.
+import { fulltextCondition } from "./archive-fulltext.js";
 import {
   ARCHIVE_COLUMNS,
   Params,
@@ -58,6 +59,7 @@ function where(p: Params, owner: string, q: ArchiveQuery, b: Bounds): string {
   }
   if (q.start !== undefined) c.push(`ts >= ${p.add(q.start)}`);
   if (q.end !== undefined) c.push(`ts <= ${p.add(q.end)}`);
+  if (q.fulltext !== undefined) c.push(fulltextCondition(p, q.fulltext));
   // By seq, not stanza_id: the primary key finds the few entries (and gives them in order),
   // where the planner would otherwise walk the whole archive by time to spare itself a sort.
   if (b.seqs !== undefined) c.push(b.seqs.length === 0 ? "1 = 0" : p.inList("seq", b.seqs));

@@ -2,6 +2,7 @@
 // batch is stamped before it goes in, and how SQL text is written for either engine (only
 // placeholders and list parameters differ). Queries are in archive-query.ts.
 import { randomUUID } from "node:crypto";
+import { indexedWords } from "./archive-fulltext.js";
 import type { ArchivedEntry, ArchiveRow, NewArchiveEntry } from "./stores.js";
 
 /**
@@ -48,10 +49,12 @@ export interface ArchiveInsert {
   nick: string | null;
   origin_id: string | null;
   stanza: string;
+  /** The body's words, which fulltext finds (archive-fulltext.ts); '' without a body. */
+  words: string;
 }
 
 /** A row as it comes out (PostgreSQL gives BIGINT columns as strings). */
-export interface ArchiveSelect extends Omit<ArchiveInsert, "domain" | "ts"> {
+export interface ArchiveSelect extends Omit<ArchiveInsert, "domain" | "ts" | "words"> {
   seq: number | string;
   ts: number | string;
 }
@@ -105,6 +108,7 @@ export function stampBatch(
       nick: e.nick ?? null,
       origin_id: e.originId ?? null,
       stanza: e.stanza,
+      words: indexedWords(e.body),
     };
   });
   return { rows, stamped: rows.map((r) => ({ id: r.stanza_id, ts: r.ts })) };
@@ -139,7 +143,7 @@ export interface ArchiveSqlEngine {
  */
 export class Params {
   readonly values: unknown[] = [];
-  constructor(private readonly pg: boolean) {}
+  constructor(readonly pg: boolean) {}
 
   add(v: unknown): string {
     this.values.push(v);

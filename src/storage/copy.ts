@@ -31,12 +31,17 @@ interface PgColumn {
 export class CopyRefused extends Error {}
 
 export async function copySqliteToPg(db: Database, pool: pg.Pool): Promise<CopyReport> {
+  // Ordinary tables only: a virtual table (the archive's FTS5 index) and its shadow tables are
+  // an index, which PostgreSQL builds its own way from the copied rows.
   const sourceTables = (
-    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+    db.prepare("SELECT name, type FROM pragma_table_list WHERE schema = 'main'").all() as {
       name: string;
+      type: string;
     }[]
   )
+    .filter((r) => r.type === "table")
     .map((r) => r.name)
+    .sort()
     .filter((t) => !SKIPPED.has(t) && !t.startsWith("sqlite_"));
   const client = await pool.connect();
   try {

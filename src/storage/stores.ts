@@ -137,6 +137,12 @@ export interface NewArchiveEntry {
   originId?: string;
   /** The stanza as archived (§3: the whole stanza, or at least its body and attributes). */
   stanza: string;
+  /**
+   * The text of the stanza's <body/> (several, one per xml:lang, joined by a space), which
+   * `fulltext` searches; left out when the message has none, and then fulltext never finds it.
+   * Only indexed: `get` and `query` do not give it back (it is in the stanza).
+   */
+  body?: string;
 }
 
 /** What `append` assigned to one entry. */
@@ -170,6 +176,14 @@ export interface ArchiveQuery {
   start?: number;
   /** §4.1.2: at or before this time (ms), inclusive. */
   end?: number;
+  /**
+   * ejabberd's {urn:xmpp:fulltext:0}fulltext field: the entries whose `body` holds every word
+   * of this text, whole words (no prefixes, no phrases), in any order and any case. A word is a
+   * run of letters and digits; everything else, quotes and operators included, only separates
+   * words, so nothing here is FTS or SQL syntax. A text with no word matches nothing. See
+   * src/storage/archive-fulltext.ts.
+   */
+  fulltext?: string;
   /** §4.1.3 'after-id': only entries after this one (exclusive); pages forward. */
   afterId?: string;
   /** §4.1.3 'before-id': only entries before this one (exclusive); still pages forward (§9). */

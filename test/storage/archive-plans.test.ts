@@ -41,6 +41,15 @@ function shapes(ids: string[]): Record<string, ArchiveQuery> {
     counted: { max: 10, after: a, countLimit: 1000 },
     "counted, with": { max: 10, with: "bob@example.org", before: "", countLimit: 1000 },
     ids: { max: 10, ids: [a, b, c] },
+    fulltext: { max: 10, fulltext: "needle" },
+    "fulltext, with and time": {
+      max: 10,
+      fulltext: "needle",
+      with: "carol@example.org",
+      start: 1001,
+    },
+    "fulltext, last page, counted": { max: 10, fulltext: "needle", before: "", countLimit: 1000 },
+    "fulltext, page after": { max: 10, fulltext: "needle hay", after: a },
   };
 }
 
@@ -52,6 +61,13 @@ interface Engine {
   badSteps(plan: string, sorted: boolean): string[];
   /** How a plan names the primary key (seq) when it looks entries up by it. */
   primaryKey: RegExp;
+  /** How a plan names the fulltext index when it searches it. */
+  fulltextIndex: RegExp;
+  /**
+   * Lets the planner sort: a fulltext index gives its matches in no order, so sorting the few
+   * it finds (not the archive) is the plan for a rare word.
+   */
+  allowSort(on: boolean): void;
   /** Gives the planner the table's statistics, as autovacuum would (SQLite keeps none). */
   analyze?(): Promise<void>;
   close(): Promise<void>;
@@ -69,6 +85,8 @@ async function sqlite(): Promise<Engine> {
   return {
     store: new SqliteArchiveStore(db),
     primaryKey: /USING INTEGER PRIMARY KEY/,
+    fulltextIndex: /SCAN archive_words VIRTUAL TABLE INDEX \d+:M/,
+    allowSort: () => {},
     explaining: {
       pg: false,
       plans,
@@ -99,28 +117,38 @@ async function postgres(): Promise<Engine> {
   const cluster = await pgCluster();
   // A handful of rows would be read whole, rightly; with these off, a Seq Scan or a Sort left in
   // a plan is one no index can avoid.
+  const config = cluster.config(await cluster.createDatabase("plans"));
   const pool = new pg.Pool({
-    ...cluster.config(await cluster.createDatabase("plans")),
+    ...config,
     options: "-c enable_seqscan=off -c enable_sort=off",
   });
+  const sorting = new pg.Pool({
+    ...config,
+    options: "-c enable_seqscan=off",
+  });
+  let current = pool;
   const plans: Plan[] = [];
   const explain = async (sql: string, params: readonly unknown[]) => {
-    const steps = await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`, [...params]);
+    const steps = await current.query<{ "QUERY PLAN": string }>(`EXPLAIN ${sql}`, [...params]);
     plans.push({ sql, plan: steps.rows.map((r) => r["QUERY PLAN"]).join("\n") });
   };
   return {
     store: await PgArchiveStore.open(pool),
     primaryKey: /using archive_entries_pkey/,
+    fulltextIndex: /Bitmap Index Scan on archive_entries_words/,
+    allowSort: (on) => {
+      current = on ? sorting : pool;
+    },
     explaining: {
       pg: true,
       plans,
       async all<T>(sql: string, params: readonly unknown[]) {
         await explain(sql, params);
-        return (await pool.query(sql, [...params])).rows as T[];
+        return (await current.query(sql, [...params])).rows as T[];
       },
       async run(sql, params) {
         await explain(sql, params);
-        return (await pool.query(sql, [...params])).rowCount ?? 0;
+        return (await current.query(sql, [...params])).rowCount ?? 0;
       },
     },
     badSteps: (plan, sorted) =>
@@ -128,7 +156,10 @@ async function postgres(): Promise<Engine> {
     analyze: async () => {
       await pool.query("ANALYZE archive_entries");
     },
-    close: () => pool.end(),
+    close: async () => {
+      await pool.end();
+      await sorting.end();
+    },
   };
 }
 
@@ -149,6 +180,8 @@ for (const [name, open] of [
           ts: 1000 + i,
           direction: "in" as const,
           stanza: `<message><body>${i}</body></message>`,
+          // A rare word (fulltext is for finding the few), and a common one.
+          body: `${i} ${i % 40 === 2 ? "needle hay" : "hay"}`,
         })),
       );
       ids = done.filter((_, i) => i % 4 !== 3).map((d) => d.id);
@@ -159,15 +192,24 @@ for (const [name, open] of [
     it("reads every MAM query through an index, in order, without sorting the archive", async () => {
       for (const [name, q] of Object.entries(shapes(ids))) {
         e.explaining.plans.length = 0;
+        const fulltext = q.fulltext !== undefined;
+        e.allowSort(fulltext);
         const r = await queryArchive(e.explaining, OWNER, q);
+        e.allowSort(false);
         assert.ok(!("unknownId" in r), `${name}: ${JSON.stringify(r)}`);
+        if (fulltext) assert.ok(r.items.length > 0, `${name}: finds something`);
         for (const { sql, plan } of e.explaining.plans) {
           if (process.env.SHOW_PLANS) console.log(`${name}:\n${plan}`);
-          // The few entries an 'ids' query names may be sorted; nothing else may be.
-          assert.deepEqual(e.badSteps(plan, q.ids === undefined), [], `${name}:\n${plan}`);
+          // The few entries an 'ids' query names, or a fulltext search finds, may be sorted;
+          // nothing else may be.
+          const sorted = q.ids === undefined && !fulltext;
+          assert.deepEqual(e.badSteps(plan, sorted), [], `${name}:\n${plan}`);
           // UIDs the query names are looked up by (owner, stanza_id), not searched for.
           if (sql.startsWith("SELECT stanza_id, ts, seq ")) {
             assert.match(plan, /archive_entries_by_id/, `${name}, UID lookup:\n${plan}`);
+          } else if (fulltext) {
+            // Words are found in the fulltext index, not by reading bodies.
+            assert.match(plan, e.fulltextIndex, `${name}:\n${plan}`);
           } else if (q.ids !== undefined && !sql.includes("COUNT(*)")) {
             assert.match(plan, e.primaryKey, `${name}:\n${plan}`);
           }

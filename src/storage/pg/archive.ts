@@ -3,12 +3,14 @@
 // per archive (see append).
 import type pg from "pg";
 import { archiveSchemaV1, stampBatch, type ArchiveInsert } from "../archive-sql.js";
+import { pgFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
 import { applyPgMigrations, type PgMigration } from "./migrations.js";
 
 const MIGRATIONS: PgMigration[] = [
   { version: 1, up: archiveSchemaV1("BIGSERIAL PRIMARY KEY", "BIGINT") },
+  { version: 2, up: pgFulltextV2 },
 ];
 
 /** The columns a batch fills, in the order of the unnest() arrays below. */
@@ -23,6 +25,7 @@ const INSERT_COLUMNS: readonly (keyof ArchiveInsert)[] = [
   "nick",
   "origin_id",
   "stanza",
+  "words",
 ];
 
 // The whole batch in one statement (one round trip, however far the database is), inserted in

@@ -3,7 +3,8 @@ import type pg from "pg";
 /** A schema change for PostgreSQL, owned by one component (as for SQLite, migrations.ts). */
 export interface PgMigration {
   version: number;
-  up: string;
+  /** SQL, or a step that runs its statements on the migration's client (in its transaction). */
+  up: string | ((client: pg.PoolClient) => Promise<void>);
 }
 
 /**
@@ -31,7 +32,8 @@ export async function applyPgMigrations(
         if (m.version <= current) continue;
         await client.query("BEGIN");
         try {
-          await client.query(m.up);
+          if (typeof m.up === "string") await client.query(m.up);
+          else await m.up(client);
           await client.query(
             `INSERT INTO schema_versions (owner, version) VALUES ($1, $2)
              ON CONFLICT (owner) DO UPDATE SET version = excluded.version`,

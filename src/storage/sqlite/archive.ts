@@ -2,6 +2,7 @@
 // of prepared statements; the queries are shared with PostgreSQL (../archive-store.ts).
 import type { Database, Statement, Transaction } from "better-sqlite3";
 import { archiveSchemaV1, stampBatch, type ArchiveInsert } from "../archive-sql.js";
+import { sqliteFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import { applyMigrations, type Migration } from "../migrations.js";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
@@ -12,6 +13,7 @@ const MIGRATIONS: Migration[] = [
     // AUTOINCREMENT: a seq is never reused, even once the newest entries were deleted.
     up: archiveSchemaV1("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER"),
   },
+  { version: 2, up: sqliteFulltextV2 },
 ];
 
 /**
@@ -42,8 +44,8 @@ export class SqliteArchiveStore extends SqlArchiveStore {
     });
     applyMigrations(db, "core-archive", MIGRATIONS);
     const insert = db.prepare<ArchiveInsert>(
-      `INSERT INTO archive_entries (owner, domain, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, stanza)
-       VALUES (@owner, @domain, @stanza_id, @ts, @with_bare, @with_resource, @direction, @nick, @origin_id, @stanza)`,
+      `INSERT INTO archive_entries (owner, domain, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, stanza, words)
+       VALUES (@owner, @domain, @stanza_id, @ts, @with_bare, @with_resource, @direction, @nick, @origin_id, @stanza, @words)`,
     );
     const newest = db.prepare<[string], { ts: number }>(
       "SELECT ts FROM archive_entries WHERE owner = ? ORDER BY ts DESC LIMIT 1",
