@@ -10,6 +10,7 @@
 //   iq set <query/>          §4 queries; iq get <query/> the form (§4.1.5); iq get <metadata/>
 //   iq get/set <prefs/>      §6 preferences, per user
 //   remove_user              the archive and preferences of a removed account go with it
+// Retention (retention.ts): `archive_expires_after`, and parleyctl delete_old_mam_messages.
 // Disco: urn:xmpp:mam:2 and urn:xmpp:mam:2#extended on accounts (§8).
 //
 // Storage: the typed archive store (ctx.stores.archive), written through batcher.ts (group
@@ -21,6 +22,7 @@ import { ArchiveBatcher } from "./batcher.js";
 import { queryForm } from "./form.js";
 import { DEFAULT_POLICIES, parsePrefs, prefsElement, PrefsStore, type Prefs } from "./prefs.js";
 import { metadata, ownArchive, runQuery } from "./query.js";
+import { startRetention } from "./retention.js";
 
 export default defineModule({
   name: "mod_mam",
@@ -31,12 +33,18 @@ export default defineModule({
       "always",
       "Archiving preference of users who set none (XEP-0313 §6): always, never or roster",
     ),
+    archive_expires_after: opt.integer(
+      Infinity,
+      "Seconds an archived message is kept (or infinity); older ones are deleted in the background",
+      { min: 1, infinity: true },
+    ),
   },
   start(ctx) {
     const archive = ctx.stores.archive;
     const batcher = new ArchiveBatcher(archive);
     const prefs = new PrefsStore(ctx, ctx.keyval<Prefs>("mod_mam_prefs"), ctx.options.default);
     ctx.onStop(() => batcher.flush());
+    startRetention(ctx, archive, ctx.options.archive_expires_after);
 
     ctx.feature(NS_MAM, "account");
     ctx.feature(`${NS_MAM}#extended`, "account");

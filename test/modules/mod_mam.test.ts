@@ -484,6 +484,55 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
     }
   });
 
+  describe("retention", () => {
+    const DAY = 24 * 60 * 60 * 1000;
+    const entry = (owner: string, ts: number, body: string) => ({
+      owner,
+      with: "peer@localhost",
+      ts,
+      direction: "in" as const,
+      stanza: `<message type="chat"><body>${body}</body></message>`,
+    });
+
+    it("delete_old_mam_messages TYPE DAYS deletes what is older, on the accounts' archives (ejabberdctl's command)", async () => {
+      const archive = t.server.ctx.stores.archive;
+      await archive.append([
+        entry("nora@localhost", Date.now() - 5 * DAY, "old"),
+        entry("nora@localhost", Date.now(), "new"),
+      ]);
+      const run = (...args: string[]) => t.server.ctx.commands.run("delete_old_mam_messages", args);
+      assert.deepEqual(await run("groupchat", "2"), { ok: true, result: "0" });
+      assert.equal(await count("nora"), 2);
+      const r = await run("chat", "2");
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.ok(Number((r as { result: string }).result) >= 1, JSON.stringify(r));
+      assert.equal(await count("nora"), 1);
+      assert.equal((await run("sometimes", "2")).ok, false);
+      assert.equal((await run("all", "soon")).ok, false);
+    });
+
+    it("archive_expires_after has old entries deleted in the background", async () => {
+      const t2 = await startTestServer({ modules: { mod_mam: { archive_expires_after: 3600 } } });
+      try {
+        const archive = t2.server.ctx.stores.archive;
+        await archive.append([
+          entry("olly@localhost", Date.now() - 2 * 3600 * 1000, "expired"),
+          entry("olly@localhost", Date.now(), "kept"),
+        ]);
+        const deadline = Date.now() + 5000;
+        while ((await archive.count("olly@localhost")) !== 1) {
+          assert.ok(Date.now() < deadline, "the expired entry is deleted");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const page = await archive.query("olly@localhost", { max: 10 });
+        assert.ok("items" in page);
+        assert.match(page.items[0]!.stanza, /kept/);
+      } finally {
+        await t2.stop();
+      }
+    });
+  });
+
   it("removes the archive with the account", async () => {
     const jack = await t.client("jack", { resource: "j" });
     const kate = await t.client("kate", { resource: "k" });
