@@ -19,7 +19,7 @@ const ENCRYPTED: Record<string, string> = {
 };
 
 /**
- * XEP-0313 §7.1.1 (user archives): messages of type normal or chat with a <body/>; we add the
+ * XEP-0313 §6.1.1 (user archives): messages of type normal or chat with a <body/>; we add the
  * encrypted payloads that stand for a body, and whatever the sender marked with XEP-0334
  * <store/> (§4.4). <no-store/> and <no-permanent-store/> (§4.2, §4.3) keep a message out;
  * errors, headlines and groupchat (a room keeps its own archive) never go in, nor do messages

@@ -7,11 +7,12 @@
 //   local_delivery (late)    a message for the user goes into their archive (incoming) before it
 //                            is delivered or stored offline, and the copy gets the archive UID as
 //                            a XEP-0359 <stanza-id by='user@host'/>, which carbons copy too
-//   iq set <query/>          §4 queries; iq get <query/> the form (§4.1.5); iq get <metadata/>
-//   iq get/set <prefs/>      §6 preferences, per user
+//   iq set <query/>          §4 queries; iq get <query/> the form (§4.1.5)
+//   iq get <metadata/>       §5, the first and last entries
+//   iq get/set <prefs/>      preferences, per user (XEP-0441, once XEP-0313 §6)
 //   remove_user              the archive and preferences of a removed account go with it
 // Retention (retention.ts): `archive_expires_after`, and parleyctl delete_old_mam_messages.
-// Disco: urn:xmpp:mam:2 and urn:xmpp:mam:2#extended on accounts (§8).
+// Disco: urn:xmpp:mam:2 and urn:xmpp:mam:2#extended on accounts (§7).
 //
 // Storage: the typed archive store (ctx.stores.archive), written through batcher.ts (group
 // commit); preferences in the keyval store "mod_mam_prefs". A failed archive write never loses
@@ -31,7 +32,7 @@ export default defineModule({
     default: opt.oneOf(
       DEFAULT_POLICIES,
       "always",
-      "Archiving preference of users who set none (XEP-0313 §6): always, never or roster",
+      "Archiving preference of users who set none (XEP-0441): always, never or roster",
     ),
     archive_expires_after: opt.integer(
       Infinity,
@@ -68,7 +69,8 @@ export default defineModule({
       });
     }
 
-    // Outgoing (§3.1): in the late phase, once blocking and the like let the message go on.
+    // Outgoing (§3: the sender's archive): in the late phase, once blocking and the like let the
+    // message go on.
     ctx.hook(
       "user_send_packet",
       ({ session, stanza, handoff }) => {
@@ -82,7 +84,7 @@ export default defineModule({
         } catch {
           return; // the core refuses it as jid-malformed
         }
-        // To the user's own account: archived once, as the incoming copy (§7.1.1).
+        // To the user's own account: archived once, as the incoming copy (§6.1.1).
         if (peer.bare().equals(user)) return;
         const text = stanza.toString();
         const release = handoff?.track();
@@ -95,7 +97,8 @@ export default defineModule({
       "late",
     );
 
-    // Incoming: before delivery or offline storage, so both get the stanza-id (XEP-0359 §3).
+    // Incoming: before delivery or offline storage, so both get the stanza-id (XEP-0313 §3.5,
+    // XEP-0359 §3).
     ctx.hook(
       "local_delivery",
       async ({ from, to, stanza, handoff }) => {
@@ -142,7 +145,7 @@ export default defineModule({
     );
     ctx.iq("get", NS_MAM, "metadata", (req) => metadata(archive, req), "account");
 
-    // §6.
+    // XEP-0441 preferences (the <prefs/> of urn:xmpp:mam:2).
     ctx.iq(
       "get",
       NS_MAM,
@@ -161,7 +164,7 @@ export default defineModule({
         ownArchive(req);
         const next = parsePrefs(req.payload);
         await prefs.set(req.to.local, next);
-        // §6.1: the server answers with the preferences now in force.
+        // XEP-0441: the server answers with the preferences now in force.
         return prefsElement(next);
       },
       "account",

@@ -1,5 +1,5 @@
-// XEP-0313 §6 archiving preferences: a default (always, never, roster) and two lists of bare
-// JIDs that override it, per user.
+// Archiving preferences (XEP-0441, formerly XEP-0313 §6): a default (always, never, roster)
+// and two lists of bare JIDs that override it, per user.
 import type { Element, JID, KeyvalStore, ModuleContext } from "../../src/moduleapi.js";
 import { parseJID, xml, StanzaError } from "../../src/moduleapi.js";
 import { NS_MAM } from "./archiving.js";
@@ -54,10 +54,10 @@ export class PrefsStore {
     await this.store.delete(this.ctx.host, username);
   }
 
-  /** §6: whether a message between the user and `peer` (a bare JID) is archived. */
+  /** Whether a message between the user and `peer` (a bare JID) is archived. */
   async archives(username: string, peer: string): Promise<boolean> {
     const prefs = await this.get(username);
-    // §6.1: a JID in <always/> or <never/> overrides the default; <never/> wins if in both.
+    // A JID in <always/> or <never/> overrides the default; <never/> wins if in both.
     if (prefs.never.includes(peer)) return false;
     if (prefs.always.includes(peer)) return true;
     if (prefs.default === "always") return true;
@@ -69,7 +69,7 @@ export class PrefsStore {
   }
 }
 
-/** The <prefs/> element for an answer (§6.1). */
+/** The <prefs/> element for an answer (XEP-0441). */
 export function prefsElement(prefs: Prefs): Element {
   const list = (name: string, jids: string[]): Element =>
     xml(name, {}, ...jids.map((j) => xml("jid", {}, j)));
@@ -81,7 +81,7 @@ export function prefsElement(prefs: Prefs): Element {
   );
 }
 
-/** Reads a client's <prefs/> (§6.1); a bad default or JID is bad-request. */
+/** Reads a client's <prefs/> (XEP-0441); a bad default or JID is bad-request. */
 export function parsePrefs(el: Element): Prefs {
   const def = String(el.attrs.default ?? "");
   if (!(DEFAULT_POLICIES as readonly string[]).includes(def)) {

@@ -24,7 +24,7 @@ export const PAGE_DEFAULT = 50;
 /** <count/> is given when the result set holds at most this many entries (cheap to count). */
 const COUNT_LIMIT = 10_000;
 
-/** §4: only the account's own resources query its archive. */
+/** §8.1: only the account's own resources query its archive. */
 export function ownArchive(req: IqRequest): string {
   if (req.from.bare().toString() !== req.to.bare().toString()) {
     throw new StanzaError("forbidden", "only the account's owner may use its archive");

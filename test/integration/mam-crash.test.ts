@@ -20,7 +20,7 @@ import {
 const SM = "urn:xmpp:sm:3";
 
 // mod_mam holds a sender's XEP-0198 acknowledgement until both archive copies are committed
-// (XEP-0313 §3.1 for the sender's; the recipient's before delivery), so a SIGKILL loses nothing
+// (XEP-0313 §3 for the sender's; the recipient's before delivery), so a SIGKILL loses nothing
 // acknowledged from either archive.
 describe(`mod_mam: nothing acknowledged is missing from the archives after a SIGKILL, on ${storageMode()}`, function () {
   this.timeout(120000);

@@ -122,7 +122,7 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
   });
   after(async () => t.stop());
 
-  it("advertises urn:xmpp:mam:2 and #extended on the account (§8)", async () => {
+  it("advertises urn:xmpp:mam:2 and #extended on the account (§7)", async () => {
     const alice = await t.client("alice", { resource: "disco" });
     const res = await iq(alice, "get", xml("query", { xmlns: DISCO_INFO }), "alice@localhost");
     const features = res
@@ -380,7 +380,7 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
     });
   });
 
-  describe("preferences (§6)", () => {
+  describe("preferences (XEP-0441)", () => {
     it("never, always and roster decide what is archived", async () => {
       const gina = await t.client("gina", { resource: "g" });
       const hank = await t.client("hank", { resource: "h" });
