@@ -47,8 +47,10 @@ export function archivable(stanza: Element): boolean {
 }
 
 /**
- * XEP-0359 §3.1: a stanza-id claiming to be set by `by` (an archive we keep) that did not come
- * from us is a forgery, and would let a sender fake an archive reference; remove every one.
+ * XEP-0359 §4 (rules 3 and 4): a stanza-id claiming to be set by `by` (an archive we keep) that
+ * did not come from us is a forgery: the entity that assigns ids for `by` overrides it, and a
+ * stanza carries at most one per `by`. Removed also when the message is then not archived, since
+ * the user's clients trust a stanza-id by their own bare JID (XEP-0313 §3.5).
  */
 export function stripStanzaIds(stanza: Element, by: string): void {
   for (const sid of stanza.getChildren("stanza-id", NS_SID)) {

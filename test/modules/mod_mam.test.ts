@@ -173,7 +173,7 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
     for (const c of [alice, bob, bob2]) await c.stop();
   });
 
-  it("strips a stanza-id a client forged for our users (XEP-0359 §3.1)", async () => {
+  it("strips a stanza-id a client forged for our users (XEP-0359 §4)", async () => {
     const alice = await t.client("alice", { resource: "f1" });
     const bob = await t.client("bob", { resource: "f2" });
     await bob.send(xml("presence"));
