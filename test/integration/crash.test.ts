@@ -1,57 +1,26 @@
 import { strict as assert } from "node:assert";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../../src/config/config.js";
-import { openStorage } from "../../src/storage/engine.js";
-import { createLogger } from "../../src/log.js";
-import { storageMode, storageYaml } from "../helpers/storage.js";
-import { Accounts } from "../../src/auth/accounts.js";
+import { storageMode } from "../helpers/storage.js";
 import { RawClient } from "../helpers/raw.js";
 import { freePort } from "../helpers/ports.js";
+import {
+  lastAck,
+  registerUsers,
+  sendThenKill,
+  startProcess,
+  writeProcessConfig,
+} from "../helpers/server-process.js";
 
 const SM = "urn:xmpp:sm:3";
-
-/** Starts the real server as its own process, so it can be killed with SIGKILL. */
-async function startProcess(configFile: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "src/cli/parley.ts", "--config", configFile],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
-    child.stdout!.on("data", (d: Buffer) => {
-      if (process.env.PARLEY_TEST_LOG) process.stderr.write(d);
-      out += d.toString();
-      if (out.includes("Parley started")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) => reject(new Error(`server exited (${code}): ${out}`)));
-  });
-  child.removeAllListeners("exit");
-  if (process.env.PARLEY_TEST_LOG) child.stdout!.on("data", (d: Buffer) => process.stderr.write(d));
-  return child;
-}
 
 /** Every message id in what a client received. */
 function ids(text: string, prefix: string): string[] {
   return [...text.matchAll(new RegExp(`<message[^>]* id="(${prefix}\\d+)"`, "g"))].map(
     (m) => m[1]!,
   );
-}
-
-/** Reads the client's handled counts from the server's <a h/> answers (the last one). */
-function lastAck(text: string): number {
-  const all = [...text.matchAll(/<a xmlns=["']urn:xmpp:sm:3["'] h=["'](\d+)["']/g)];
-  return all.length ? Number(all[all.length - 1]![1]) : 0;
 }
 
 describe(`nothing accepted is lost: SIGKILL and cut links, on ${storageMode()} (XEP-0198, XEP-0160)`, function () {
@@ -64,32 +33,13 @@ describe(`nothing accepted is lost: SIGKILL and cut links, on ${storageMode()} (
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "parley-crash-"));
     port = await freePort();
-    configFile = join(dir, "parley.yml");
-    writeFileSync(
-      configFile,
-      [
-        "hosts: [localhost]",
-        "loglevel: info",
-        "data_dir: data",
-        "listen:",
-        `  - port: ${port}`,
-        "    module: ejabberd_c2s",
-        "    ip: 127.0.0.1",
-        "modules:",
-        "  mod_offline: {}",
-        "  mod_stream_mgmt:",
-        "    resume_timeout: 60",
-        "    ack_timeout: 2",
-        ...(await storageYaml()),
-        "",
-      ].join("\n"),
-    );
-    const config = loadConfig(configFile);
-    const storage = await openStorage(config, createLogger("silent"));
-    const accounts = new Accounts(storage.stores.accounts);
-    for (const u of ["sender", "offline", "online", "mobile", "writer", "roamer"])
-      await accounts.register(u, "localhost", "pw");
-    await storage.close();
+    configFile = await writeProcessConfig(dir, port, [
+      "  mod_offline: {}",
+      "  mod_stream_mgmt:",
+      "    resume_timeout: 60",
+      "    ack_timeout: 2",
+    ]);
+    await registerUsers(configFile, ["sender", "offline", "online", "mobile", "writer", "roamer"]);
     server = await startProcess(configFile);
   });
 
@@ -120,20 +70,9 @@ describe(`nothing accepted is lost: SIGKILL and cut links, on ${storageMode()} (
     let onlineSeen = "";
     const sender = await smSession("sender", "s", false);
     // Batches of 20, each followed by <r/>; the server is killed while the 8th batch is in flight.
-    let sent = 0;
-    for (let batch = 0; batch < 8; batch++) {
-      for (let k = 0; k < 20; k++, sent++) {
-        const to = sent % 2 === 0 ? "offline@localhost" : "online@localhost/r";
-        sender.send(`<message to='${to}' type='chat' id='m${sent}'><body>${sent}</body></message>`);
-      }
-      sender.send(`<r xmlns='${SM}'/>`);
-      if (batch < 7)
-        await sender
-          .readUntil(new RegExp(`<a xmlns=["']urn:xmpp:sm:3["'] h=["']${sent}["']`), 20000)
-          .catch(() => "");
-    }
-    server!.kill("SIGKILL");
-    await new Promise<void>((r) => server!.once("exit", () => r()));
+    await sendThenKill(sender, server!, (i) =>
+      i % 2 === 0 ? "offline@localhost" : "online@localhost/r",
+    );
     await new Promise((r) => setTimeout(r, 200));
     const senderText = sender.received + sender.consumed;
     onlineSeen += online.received;

@@ -64,4 +64,56 @@ describe("interop: slixmpp", function () {
       "k4",
     ]);
   });
+
+  it("pages through its archive with slixmpp's XEP-0313 plugin, forward and backward, and sees the stanza-ids it got (XEP-0313 §4.3, XEP-0359)", async () => {
+    const t = server();
+    const user = "slixmpp-mam";
+    const full = `${user}@localhost/slixmpp`;
+    const c = await launcher.start(user);
+    const sender = await t.client("slixmpp-mam-peer");
+    await available(c, full);
+    const sent = ["a0", "a1", "a2", "a3", "a4", "a5", "a6"];
+    for (const body of sent) {
+      await sender.send(
+        xml("message", { to: full, type: "chat", id: body }, xml("body", {}, body)),
+      );
+      await c.next("message", (e) => e.body === body);
+    }
+    const got = c.events.filter((e) => e.event === "message" && sent.includes(String(e.body)));
+    const stanzaIds = got.map((e) => /<stanza-id [^>]*id="([^"]+)"/.exec(String(e.xml))?.[1]);
+    assert.ok(
+      got.every((e) => String(e.xml).includes(`by="${user}@localhost"`)),
+      "every delivered message carries the stanza-id of its archive",
+    );
+
+    c.send({ cmd: "mam", with: "slixmpp-mam-peer@localhost", max: 3 });
+    const forward = (await c.next("mam")).pages as {
+      bodies: string[];
+      ids: string[];
+      complete: string | null;
+    }[];
+    assert.deepEqual(
+      forward.map((p) => p.bodies),
+      [["a0", "a1", "a2"], ["a3", "a4", "a5"], ["a6"]],
+    );
+    assert.deepEqual(
+      forward.flatMap((p) => p.ids),
+      stanzaIds,
+      "archive UIDs are the stanza-ids",
+    );
+    assert.equal(forward.at(-1)!.complete, "true");
+
+    // Backward from the end (an empty <before/>), each page reversed by slixmpp: newest first.
+    c.send({ cmd: "mam", max: 3, reverse: true });
+    const backward = (await c.next("mam")).pages as { bodies: string[]; complete: string | null }[];
+    assert.deepEqual(
+      backward.map((p) => p.bodies),
+      [["a6", "a5", "a4"], ["a3", "a2", "a1"], ["a0"]],
+    );
+    assert.deepEqual(
+      backward.map((p) => p.complete),
+      [null, null, "true"],
+      "complete only on the oldest page",
+    );
+  });
 });

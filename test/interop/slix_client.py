@@ -8,13 +8,14 @@ certificate the way a user who accepted it would (it becomes the only trusted ce
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
 Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, presence, roster,
-roster_push, joined, iq, service, stream_error, error, disconnected. Every event carries
+roster_push, joined, iq, mam, service, stream_error, error, disconnected. Every event carries
 `handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-carbons, service (ping, version, time, last, vcard_get, vcard_set, password, block, unblock,
-blocklist, through slixmpp's plugins), cut (drop the TCP link without closing the stream),
+carbons, mam (XEP-0313 through xep_0313: every page of a query), service (ping, version, time,
+last, vcard_get, vcard_set, password, block, unblock, blocklist, through slixmpp's plugins),
+cut (drop the TCP link without closing the stream),
 reconnect, quit.
 """
 
@@ -41,6 +42,7 @@ class Client(slixmpp.ClientXMPP):
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
         plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
         plugins += ("xep_0191",)
+        plugins += ("xep_0313",)
         for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
             self.register_plugin(plugin)
         sm = self["xep_0198"]
@@ -201,6 +203,8 @@ class Client(slixmpp.ClientXMPP):
         elif name == "carbons":
             await self["xep_0280"].enable(timeout=10)
             self.out("iq", tag="carbons", type="result")
+        elif name == "mam":
+            await self.mam(cmd)
         elif name == "service":
             await self.service(cmd["what"], cmd.get("jid"), cmd)
         elif name == "cut":
@@ -254,6 +258,39 @@ class Client(slixmpp.ClientXMPP):
             self.out("service", what=what, type="error", condition=e.condition)
             return
         self.out("service", what=what, type="result", data=data)
+
+    async def mam(self, cmd):
+        """Pages through the user's archive with slixmpp's RSM iterator (XEP-0313 §4.3)."""
+        pages = []
+        iterator = self["xep_0313"].retrieve(
+            with_jid=slixmpp.JID(cmd["with"]) if cmd.get("with") else None,
+            iterator=True,
+            reverse=cmd.get("reverse", False),
+            rsm={"max": cmd.get("max", 10)},
+        )
+        while len(pages) <= 50:  # a server that never ends the result set
+            # slixmpp 1.8.3's RSM iterator stops paging backward after the first page when the
+            # server gives <first index/> (its first+n == count test only holds going forward),
+            # so it is kept going here until the server says complete, as a client would.
+            iterator._stop = False
+            try:
+                page = await iterator.next()
+            except StopAsyncIteration:
+                break
+            results = list(page["mam"]["results"])
+            if cmd.get("reverse"):
+                results.reverse()  # newest first, as slixmpp's iterate() hands them out
+            fin = page.xml.find("{urn:xmpp:mam:2}fin")
+            pages.append(
+                {
+                    "bodies": [m["mam_result"]["forwarded"]["stanza"]["body"] for m in results],
+                    "ids": [m["mam_result"]["id"] for m in results],
+                    "complete": fin.get("complete") if fin is not None else None,
+                }
+            )
+            if pages[-1]["complete"] == "true":
+                break
+        self.out("mam", pages=pages)
 
     async def run_command(self, cmd):
         try:

@@ -79,6 +79,7 @@ describe("config", () => {
         "mod_blocking",
         "mod_register",
         "mod_carbons",
+        "mod_mam",
         "mod_offline",
         "mod_muc",
         "mod_stream_mgmt",

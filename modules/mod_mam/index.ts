@@ -1,0 +1,184 @@
+// mod_mam: XEP-0313 Message Archive Management (v2, with #extended) for user accounts, named
+// as ejabberd's module.
+//
+// Handles:
+//   user_send_packet (late)  a message the user sends goes into their archive (outgoing); not
+//                            waited for, the sender's XEP-0198 acknowledgement is (handoff)
+//   local_delivery (late)    a message for the user goes into their archive (incoming) before it
+//                            is delivered or stored offline, and the copy gets the archive UID as
+//                            a XEP-0359 <stanza-id by='user@host'/>, which carbons copy too
+//   iq set <query/>          §4 queries; iq get <query/> the form (§4.1.5)
+//   iq get <metadata/>       §5, the first and last entries
+//   iq get/set <prefs/>      preferences, per user (XEP-0441, once XEP-0313 §6)
+//   remove_user              the archive and preferences of a removed account go with it
+// Retention (retention.ts): `archive_expires_after`, and parleyctl delete_old_mam_messages.
+// Disco: urn:xmpp:mam:2 and urn:xmpp:mam:2#extended on accounts (§7).
+//
+// Storage: the typed archive store (ctx.stores.archive), written through batcher.ts (group
+// commit); preferences in the keyval store "mod_mam_prefs". A failed archive write never loses
+// the message: it is delivered without a stanza-id and the failure is logged with the JID.
+import { defineModule, opt, parseJID, type Element, type JID } from "../../src/moduleapi.js";
+import { archivable, NS_MAM, NS_SID, stripStanzaIds } from "./archiving.js";
+import { ArchiveBatcher } from "./batcher.js";
+import { queryForm } from "./form.js";
+import { DEFAULT_POLICIES, parsePrefs, prefsElement, PrefsStore, type Prefs } from "./prefs.js";
+import { metadata, ownArchive, runQuery } from "./query.js";
+import { startRetention } from "./retention.js";
+
+export default defineModule({
+  name: "mod_mam",
+  description: "XEP-0313: message archive of every account, queried by its clients",
+  options: {
+    default: opt.oneOf(
+      DEFAULT_POLICIES,
+      "always",
+      "Archiving preference of users who set none (XEP-0441): always, never or roster",
+    ),
+    archive_expires_after: opt.integer(
+      Infinity,
+      "Seconds an archived message is kept (or infinity); older ones are deleted in the background",
+      { min: 1, infinity: true },
+    ),
+  },
+  start(ctx) {
+    const archive = ctx.stores.archive;
+    const batcher = new ArchiveBatcher(archive);
+    const prefs = new PrefsStore(ctx, ctx.keyval<Prefs>("mod_mam_prefs"), ctx.options.default);
+    ctx.onStop(() => batcher.flush());
+    startRetention(ctx, archive, ctx.options.archive_expires_after);
+
+    ctx.feature(NS_MAM, "account");
+    ctx.feature(`${NS_MAM}#extended`, "account");
+
+    /** The entry for `owner`'s archive, or nothing when the owner's preferences say no. */
+    async function archiveFor(
+      owner: JID,
+      peer: JID,
+      direction: "in" | "out",
+      stanza: string,
+      originId: string | undefined,
+    ): Promise<{ id: string } | undefined> {
+      if (!(await prefs.archives(owner.local, peer.bare().toString()))) return undefined;
+      return batcher.append({
+        owner: owner.bare().toString(),
+        with: peer.toString(),
+        ts: Date.now(),
+        direction,
+        ...(originId !== undefined && { originId }),
+        stanza,
+      });
+    }
+
+    // Outgoing (§3: the sender's archive): in the late phase, once blocking and the like let the
+    // message go on.
+    ctx.hook(
+      "user_send_packet",
+      ({ session, stanza, handoff }) => {
+        if (stanza.name !== "message") return;
+        const user = session.jid.bare();
+        stripStanzaIds(stanza, user.toString());
+        if (!stanza.attrs.to || !archivable(stanza)) return;
+        let peer: JID;
+        try {
+          peer = parseJID(String(stanza.attrs.to));
+        } catch {
+          return; // the core refuses it as jid-malformed
+        }
+        // To the user's own account: archived once, as the incoming copy (§6.1.1).
+        if (peer.bare().equals(user)) return;
+        const text = stanza.toString();
+        const release = handoff?.track();
+        archiveFor(user, peer, "out", text, originIdOf(stanza))
+          .catch((err: unknown) =>
+            ctx.log.error({ err, jid: user.toString() }, "could not archive a sent message"),
+          )
+          .finally(() => release?.());
+      },
+      "late",
+    );
+
+    // Incoming: before delivery or offline storage, so both get the stanza-id (XEP-0313 §3.5,
+    // XEP-0359 §3).
+    ctx.hook(
+      "local_delivery",
+      async ({ from, to, stanza, handoff }) => {
+        if (stanza.name !== "message") return;
+        const owner = to.bare();
+        stripStanzaIds(stanza, owner.toString());
+        if (!archivable(stanza)) return;
+        // A message for nobody is bounced by the core; it gets no archive.
+        if (
+          ctx.server.sessions(owner).length === 0 &&
+          !(await ctx.server.userExists(owner.local, owner.domain))
+        ) {
+          return;
+        }
+        const release = handoff?.track();
+        try {
+          const done = await archiveFor(owner, from, "in", stanza.toString(), originIdOf(stanza));
+          if (done) {
+            stanza.append(
+              ctx.xml("stanza-id", { xmlns: NS_SID, by: owner.toString(), id: done.id }),
+            );
+          }
+        } catch (err) {
+          // Delivered anyway, without a stanza-id: the message matters more than its archive.
+          ctx.log.error({ err, jid: owner.toString() }, "could not archive a received message");
+        } finally {
+          release?.();
+        }
+      },
+      "late",
+    );
+
+    ctx.iq("set", NS_MAM, "query", (req) => runQuery(ctx, archive, req), "account");
+    // §4.1.5: the form, so clients learn the fields.
+    ctx.iq(
+      "get",
+      NS_MAM,
+      "query",
+      (req) => {
+        ownArchive(req);
+        return ctx.xml("query", { xmlns: NS_MAM }, queryForm());
+      },
+      "account",
+    );
+    ctx.iq("get", NS_MAM, "metadata", (req) => metadata(archive, req), "account");
+
+    // XEP-0441 preferences (the <prefs/> of urn:xmpp:mam:2).
+    ctx.iq(
+      "get",
+      NS_MAM,
+      "prefs",
+      async (req) => {
+        ownArchive(req);
+        return prefsElement(await prefs.get(req.to.local));
+      },
+      "account",
+    );
+    ctx.iq(
+      "set",
+      NS_MAM,
+      "prefs",
+      async (req) => {
+        ownArchive(req);
+        const next = parsePrefs(req.payload);
+        await prefs.set(req.to.local, next);
+        // XEP-0441: the server answers with the preferences now in force.
+        return prefsElement(next);
+      },
+      "account",
+    );
+
+    ctx.hook("remove_user", async ({ username, host }) => {
+      await prefs.remove(username);
+      await archive.removeArchive(`${username}@${host}`);
+    });
+  },
+});
+
+/** The client's XEP-0359 <origin-id/>, kept with the archived message (§3). */
+function originIdOf(stanza: Element): string | undefined {
+  const id = stanza.getChild("origin-id", NS_SID)?.attrs.id;
+  return typeof id === "string" ? id : undefined;
+}
