@@ -12,8 +12,11 @@ import { NS_MAM } from "./archiving.js";
 
 const XDATA_VALIDATE = "http://jabber.org/protocol/xdata-validate"; // XEP-0122
 
+/** Full-text search of message bodies, under ejabberd's name for the field. */
+export const FULLTEXT = "{urn:xmpp:fulltext:0}fulltext";
+
 /** The fields understood; §4.1.5: anything else is feature-not-implemented. */
-const FIELDS = new Set(["with", "start", "end", "before-id", "after-id", "ids"]);
+const FIELDS = new Set(["with", "start", "end", "before-id", "after-id", "ids", FULLTEXT]);
 
 /** §4.1.5: the form, with no field marked required (§4.1). */
 export function queryForm(): Element {
@@ -27,6 +30,7 @@ export function queryForm(): Element {
       { var: "before-id", type: "text-single" },
       { var: "after-id", type: "text-single" },
       { var: "ids", type: "list-multi" },
+      { var: FULLTEXT, type: "text-single", label: "Search for words in messages" },
     ],
   });
   // §4.1.5: 'ids' is open to any value (XEP-0122 <open/>), not a list of every UID.
@@ -37,7 +41,7 @@ export function queryForm(): Element {
 
 export type QueryFilters = Pick<
   ArchiveQuery,
-  "with" | "start" | "end" | "beforeId" | "afterId" | "ids"
+  "with" | "start" | "end" | "beforeId" | "afterId" | "ids" | "fulltext"
 >;
 
 /** The filters of a submitted form (§4.1); no form: everything. */
@@ -61,6 +65,9 @@ export function parseQueryForm(x: Element | undefined): QueryFilters {
   const afterId = form.text("after-id");
   if (afterId) filters.afterId = afterId;
   if (form.has("ids")) filters.ids = form.values("ids").filter((v) => v !== "");
+  // An empty search is no filter (a text with no word in it would match nothing).
+  const fulltext = form.text(FULLTEXT);
+  if (fulltext && fulltext.trim() !== "") filters.fulltext = fulltext;
   return filters;
 }
 

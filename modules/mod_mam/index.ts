@@ -57,6 +57,7 @@ export default defineModule({
       direction: "in" | "out",
       stanza: string,
       originId: string | undefined,
+      body: string | undefined,
     ): Promise<{ id: string } | undefined> {
       if (!(await prefs.archives(owner.local, peer.bare().toString()))) return undefined;
       return batcher.append({
@@ -65,6 +66,7 @@ export default defineModule({
         ts: Date.now(),
         direction,
         ...(originId !== undefined && { originId }),
+        ...(body !== undefined && { body }),
         stanza,
       });
     }
@@ -88,7 +90,7 @@ export default defineModule({
         if (peer.bare().equals(user)) return;
         const text = stanza.toString();
         const release = handoff?.track();
-        archiveFor(user, peer, "out", text, originIdOf(stanza))
+        archiveFor(user, peer, "out", text, originIdOf(stanza), bodyOf(stanza))
           .catch((err: unknown) =>
             ctx.log.error({ err, jid: user.toString() }, "could not archive a sent message"),
           )
@@ -115,7 +117,14 @@ export default defineModule({
         }
         const release = handoff?.track();
         try {
-          const done = await archiveFor(owner, from, "in", stanza.toString(), originIdOf(stanza));
+          const done = await archiveFor(
+            owner,
+            from,
+            "in",
+            stanza.toString(),
+            originIdOf(stanza),
+            bodyOf(stanza),
+          );
           if (done) {
             stanza.append(
               ctx.xml("stanza-id", { xmlns: NS_SID, by: owner.toString(), id: done.id }),
@@ -176,6 +185,12 @@ export default defineModule({
     });
   },
 });
+
+/** The text full-text search looks in: the message's own <body/>s (one per xml:lang). */
+function bodyOf(stanza: Element): string | undefined {
+  const bodies = stanza.getChildren("body").map((b) => b.getText());
+  return bodies.length > 0 ? bodies.join(" ") : undefined;
+}
 
 /** The client's XEP-0359 <origin-id/>, kept with the archived message (§3). */
 function originIdOf(stanza: Element): string | undefined {

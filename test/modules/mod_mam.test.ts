@@ -370,6 +370,7 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
         "before-id",
         "after-id",
         "ids",
+        "{urn:xmpp:fulltext:0}fulltext",
       ]);
       const meta = (await iq(fred, "get", xml("metadata", { xmlns: MAM }))).getChild(
         "metadata",
@@ -377,6 +378,31 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
       )!;
       assert.equal(meta.getChild("start")?.attrs.id, ids[0]);
       assert.equal(meta.getChild("end")?.attrs.id, ids[9]);
+    });
+
+    it("searches the bodies for every word given, in any case, with the other filters ({urn:xmpp:fulltext:0}fulltext, ejabberd's field)", async () => {
+      const FT = "{urn:xmpp:fulltext:0}fulltext";
+      await chat(erin, fred, "Meet at the Harbour tonight");
+      await chat(erin, fred, "the harbour is closed");
+      const both = await query(fred, { fields: { [FT]: "HARBOUR" } });
+      assert.deepEqual(bodies(both.results), [
+        "Meet at the Harbour tonight",
+        "the harbour is closed",
+      ]);
+      const one = await query(fred, { fields: { [FT]: "harbour tonight" } });
+      assert.deepEqual(bodies(one.results), ["Meet at the Harbour tonight"]);
+      const paged = await query(fred, { fields: { [FT]: "harbour" }, max: 1 });
+      assert.deepEqual(bodies(paged.results), ["Meet at the Harbour tonight"]);
+      assert.notEqual(fin(paged.answer).attrs.complete, "true");
+      const none = await query(fred, { fields: { [FT]: "harbour", with: "nobody@localhost" } });
+      assert.equal(none.results.length, 0);
+      assert.equal(fin(none.answer).attrs.complete, "true");
+      // Query syntax is searched as words, never run.
+      const odd = await query(fred, { fields: { [FT]: '"harbour" OR *' } });
+      assert.equal(odd.results.length, 0);
+      // An empty search is no filter.
+      const all = await query(fred, { fields: { [FT]: "  " } });
+      assert.equal(all.results.length, 12);
     });
   });
 
