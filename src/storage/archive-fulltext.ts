@@ -15,7 +15,7 @@
 import type { Database } from "better-sqlite3";
 import type pg from "pg";
 import { parseStoredXml } from "../xml/stored.js";
-import type { Params } from "./archive-sql.js";
+import type { Params } from "./archive-params.js";
 
 const WORD = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu;
 

@@ -6,9 +6,9 @@
 // answer a time range, a page after or before a UID, and the order, without a sort or a scan of
 // the archive's older part.
 import { fulltextCondition } from "./archive-fulltext.js";
+import { Params } from "./archive-params.js";
 import {
   ARCHIVE_COLUMNS,
-  Params,
   splitJid,
   toArchiveRow,
   type ArchiveSelect,

@@ -1,9 +1,9 @@
 // The archive store over either SQL engine: everything but `append`, which each driver writes
 // for its own transactions (SQLite's synchronous, PostgreSQL's with a lock per archive).
 import { queryArchive } from "./archive-query.js";
+import { Params } from "./archive-params.js";
 import {
   ARCHIVE_COLUMNS,
-  Params,
   toArchiveRow,
   type ArchiveSelect,
   type ArchiveSqlEngine,
