@@ -79,6 +79,12 @@ export function configForm(c: RoomConfig, maxUsers: number): Element {
         c.allow_user_invites,
       ),
       field(
+        "muc#roomconfig_enablearchiving",
+        "boolean",
+        "Archive the room's messages (XEP-0313)",
+        c.mam,
+      ),
+      field(
         "members_by_default",
         "boolean",
         "Default occupants as participants",
@@ -137,6 +143,7 @@ function applySubmission(x: Element, current: RoomConfig): RoomConfig {
   text("muc#roomconfig_allowpm", (v) => (c.allow_private_messages = v === "anyone"));
   bool("muc#roomconfig_allowinvites", (v) => (c.allow_user_invites = v));
   bool("members_by_default", (v) => (c.members_by_default = v));
+  bool("muc#roomconfig_enablearchiving", (v) => (c.mam = v));
   // XEP-0004 §3.2: fields the service did not offer are ignored.
   return c;
 }

@@ -103,7 +103,10 @@ export default defineModule({
       svc.rooms.set(room.name, room);
     }
     // Writes still on their way are committed before the module (and the store) goes.
-    ctx.onStop(() => svc.writes.idle());
+    ctx.onStop(async () => {
+      await svc.archive.idle();
+      await svc.writes.idle();
+    });
 
     ctx.item(domain, "Chatrooms");
     ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
@@ -350,6 +353,7 @@ const ROOM_OPTION_TYPES: Record<keyof RoomConfig, "boolean" | "string" | "intege
   allow_change_subj: "boolean",
   allow_user_invites: "boolean",
   members_by_default: "boolean",
+  mam: "boolean",
 };
 
 function parseRoomOptions(v: unknown): RoomConfig {

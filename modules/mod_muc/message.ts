@@ -59,8 +59,12 @@ function groupchat(
   delete msg.attrs.to;
   delete msg.attrs.xmlns;
   msg.children = stanza.children.slice();
-  svc.broadcast(msg, room.occupants.values(), handoff);
-  if (body) svc.history.record(room, msg, handoff);
+  // XEP-0313: archived first, so every copy carries the room's stanza-id.
+  const sender = { jid: from.bare().toString(), nick: occ.nick };
+  svc.archive.broadcast(room, msg, sender, handoff, (stamped) => {
+    svc.broadcast(stamped, room.occupants.values(), handoff);
+    if (body) svc.history.record(room, stamped, handoff);
+  });
 }
 
 /** §7.5: to one occupant, from the sender's occupant JID. */

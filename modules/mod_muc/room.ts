@@ -43,6 +43,8 @@ export interface RoomConfig {
   allow_user_invites: boolean;
   /** ejabberd's members_by_default: unaffiliated occupants of a moderated room get voice. */
   members_by_default: boolean;
+  /** ejabberd's mam: the room keeps a XEP-0313 archive of its groupchat messages. */
+  mam: boolean;
 }
 
 export const DEFAULT_ROOM_CONFIG: RoomConfig = {
@@ -60,6 +62,7 @@ export const DEFAULT_ROOM_CONFIG: RoomConfig = {
   allow_change_subj: true,
   allow_user_invites: false,
   members_by_default: true,
+  mam: true,
 };
 
 /** One of an occupant's client sessions: a real full JID and the last presence it sent. */

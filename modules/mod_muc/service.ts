@@ -21,6 +21,7 @@ import {
   type RoomConfig,
 } from "./room.js";
 import { RoomWrites } from "./store.js";
+import { RoomArchive } from "./archive.js";
 
 /** ejabberd's access options take named access rules; here only these two values. */
 export type Access = "all" | "none";
@@ -70,6 +71,8 @@ export class MucService {
   readonly iqProxy: IqProxy;
   /** Persistent rooms' writes to ctx.stores.muc, in order per room. */
   readonly writes: RoomWrites;
+  /** Rooms' message archives (XEP-0313) in ctx.stores.archive. */
+  readonly archive: RoomArchive;
   private readonly admins: Set<string>;
 
   constructor(
@@ -78,6 +81,7 @@ export class MucService {
   ) {
     this.admins = new Set(ctx.options.access_admin);
     this.writes = new RoomWrites(ctx.stores.muc, domain, ctx.log);
+    this.archive = new RoomArchive(ctx.stores.archive, ctx.log);
     this.history = new History(this);
     this.iqProxy = new IqProxy(this);
   }

@@ -1,0 +1,82 @@
+// A room's message archive (XEP-0313 §3.3.2 on rooms): every groupchat message the room
+// broadcasts goes into the archive owned by the room's bare JID before the fan-out, so each
+// copy carries the archive UID as a XEP-0359 <stanza-id by='room@service'/>.
+import {
+  xml,
+  type ArchiveStore,
+  type Element,
+  type Handoff,
+  type Logger,
+} from "../../src/moduleapi.js";
+import type { Room } from "./room.js";
+
+export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
+export const NS_MAM = "urn:xmpp:mam:2";
+
+export class RoomArchive {
+  /** Room bare JID -> its last append, settled (never rejects): broadcasts keep their order. */
+  private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: ArchiveStore,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Archives `msg` (as broadcast: from room/nick, no `to`) when the room keeps an archive, then
+   * calls `send` with it, stamped with its stanza-id; after the room's earlier messages, so the
+   * occupants see the archive's order. A failed write is logged with the room and the message
+   * still goes out, without a stanza-id. The sender's `handoff` (XEP-0198) is held until then.
+   */
+  broadcast(
+    room: Room,
+    msg: Element,
+    sender: { jid: string; nick: string },
+    handoff: Handoff | undefined,
+    send: (msg: Element) => void,
+  ): void {
+    const owner = room.jid.toString();
+    // XEP-0359 §4 (rules 3 and 4): a stanza-id by= the room that the room did not add is forged.
+    for (const sid of msg.getChildren("stanza-id", NS_SID)) {
+      if (sid.attrs.by === owner) msg.remove(sid);
+    }
+    if (!room.config.mam) return send(msg);
+    const release = handoff?.track();
+    const body = msg
+      .getChildren("body")
+      .map((b) => b.getText())
+      .join(" ");
+    const write = (this.tails.get(owner) ?? Promise.resolve()).then(() =>
+      this.store.append([
+        {
+          owner,
+          with: sender.jid,
+          nick: sender.nick,
+          ts: Date.now(),
+          direction: "in",
+          stanza: msg.toString(),
+          ...(body !== "" && { body }),
+        },
+      ]),
+    );
+    const tail = write.then(
+      ([entry]) => {
+        msg.append(xml("stanza-id", { xmlns: NS_SID, by: owner, id: entry!.id }));
+      },
+      (err: unknown) => this.log.error({ err, room: owner }, "could not archive a message"),
+    );
+    const done = tail
+      .then(() => send(msg))
+      .catch((err: unknown) => this.log.error({ err, room: owner }, "could not broadcast"))
+      .finally(() => release?.());
+    this.tails.set(owner, done);
+    void done.then(() => {
+      if (this.tails.get(owner) === done) this.tails.delete(owner);
+    });
+  }
+
+  /** Resolves once every append queued until then has settled. */
+  async idle(): Promise<void> {
+    while (this.tails.size > 0) await Promise.all(this.tails.values());
+  }
+}
