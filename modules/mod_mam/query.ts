@@ -6,6 +6,7 @@ import {
   parseRsm,
   StanzaError,
   xml,
+  type ArchiveRow,
   type ArchiveStore,
   type Element,
   type IqRequest,
@@ -63,25 +64,37 @@ export async function runQuery(
   for (const row of items) {
     const original = ctx.parseXml(row.stanza);
     original.attrs.xmlns = "jabber:client";
-    session?.deliver(
-      xml(
-        "message",
-        { from: owner, to: req.from.toString() },
-        xml(
-          "result",
-          { xmlns: NS_MAM, queryid, id: row.id },
-          xml(
-            "forwarded",
-            { xmlns: NS_FORWARD },
-            // §4.2: the time the server received the message (XEP-0203).
-            xml("delay", { xmlns: NS_DELAY, stamp: new Date(row.ts).toISOString() }),
-            original,
-          ),
-        ),
-      ),
-    );
+    session?.deliver(resultMessage(owner, req.from.toString(), queryid, row, original));
   }
   return xml("fin", { xmlns: NS_MAM, ...(page.complete && { complete: "true" }) }, buildRsm(page));
+}
+
+/**
+ * §4.2: one archived message as a <result/> to the requester, from the archive's owner (an
+ * account, or a room: mod_muc answers its rooms' queries with this too).
+ */
+export function resultMessage(
+  owner: string,
+  to: string,
+  queryid: string | undefined,
+  row: ArchiveRow,
+  original: Element,
+): Element {
+  return xml(
+    "message",
+    { from: owner, to },
+    xml(
+      "result",
+      { xmlns: NS_MAM, queryid, id: row.id },
+      xml(
+        "forwarded",
+        { xmlns: NS_FORWARD },
+        // §4.2: the time the server received the message (XEP-0203).
+        xml("delay", { xmlns: NS_DELAY, stamp: new Date(row.ts).toISOString() }),
+        original,
+      ),
+    ),
+  );
 }
 
 /** §5 (#extended): the first and last entries of the archive. */

@@ -30,6 +30,8 @@ import {
   JID,
 } from "../../src/moduleapi.js";
 import { adminGet, adminSet } from "./admin.js";
+import { NS_MAM } from "./archive.js";
+import { roomQuery, roomQueryForm } from "./mam.js";
 import { handleMessage } from "./message.js";
 import { ownerGet, ownerSet } from "./owner.js";
 import { handlePresence, sessionEnded } from "./presence.js";
@@ -235,6 +237,10 @@ function answer(
     if (type === "get") return ownerGet(svc, room, from);
     return then(ownerSet(svc, room, from, payload), () => null);
   }
+  if (name === "query" && ns === NS_MAM) {
+    if (type === "get") return roomQueryForm(svc, room);
+    return roomQuery(svc, room, from, payload);
+  }
   throw svc.error("service-unavailable");
 }
 
@@ -306,6 +312,8 @@ function roomInfo(svc: MucService, room: Room): Element {
     c.moderated ? "muc_moderated" : "muc_unmoderated",
     c.password_protected ? "muc_passwordprotected" : "muc_unsecured",
     c.anonymous ? "muc_semianonymous" : "muc_nonanonymous",
+    // XEP-0313 §7: the room answers MAM queries.
+    ...(c.mam ? [NS_MAM] : []),
   ];
   for (const f of features) q.append(xml("feature", { var: f }));
   const field = (v: string, value: string, type?: string): Element =>

@@ -1,8 +1,77 @@
 import { strict as assert } from "node:assert";
-import { startTestServer, type TestServer } from "../../src/testkit/index.js";
-import { MUC, configure, enter, instantRoom, iq, xml } from "./mod_muc.helpers.js";
+import type { Element } from "@xmpp/xml";
+import {
+  errorCondition,
+  startTestServer,
+  type TestClient,
+  type TestServer,
+} from "../../src/testkit/index.js";
+import {
+  MUC,
+  NS_USER,
+  adminItem,
+  configure,
+  enter,
+  id,
+  instantRoom,
+  iq,
+  xml,
+} from "./mod_muc.helpers.js";
 
 const NS_SID = "urn:xmpp:sid:0";
+const NS_MAM = "urn:xmpp:mam:2";
+const NS_RSM = "http://jabber.org/protocol/rsm";
+
+/** Sends a groupchat message and waits for its reflection. */
+async function say(c: TestClient, room: string, text: string): Promise<void> {
+  const i = id();
+  await c.send(xml("message", { to: room, type: "groupchat", id: i }, xml("body", {}, text)));
+  await c.next((el) => el.name === "message" && el.attrs.id === i);
+}
+
+/** A MAM query to the room: the <result/> messages and the IQ answer. */
+async function mamQuery(
+  c: TestClient,
+  room: string,
+  children: Element[] = [],
+): Promise<{ results: Element[]; answer: Element }> {
+  const i = id();
+  const qid = `q-${i}`;
+  await c.send(
+    xml(
+      "iq",
+      { type: "set", to: room, id: i },
+      xml("query", { xmlns: NS_MAM, queryid: qid }, ...children),
+    ),
+  );
+  const results: Element[] = [];
+  for (;;) {
+    const el = await c.next(
+      (e) =>
+        (e.name === "iq" && e.attrs.id === i) ||
+        (e.name === "message" && e.getChild("result", NS_MAM)?.attrs.queryid === qid),
+    );
+    if (el.name === "iq") return { results, answer: el };
+    assert.equal(el.attrs.from, room);
+    results.push(el);
+  }
+}
+
+function forwarded(result: Element): Element {
+  return result
+    .getChild("result", NS_MAM)!
+    .getChild("forwarded", "urn:xmpp:forward:0")!
+    .getChild("message")!;
+}
+
+function rsm(max: number, after?: string): Element {
+  return xml(
+    "set",
+    { xmlns: NS_RSM },
+    xml("max", {}, String(max)),
+    ...(after ? [xml("after", {}, after)] : []),
+  );
+}
 
 describe("mod_muc room archives (XEP-0313 on rooms)", () => {
   let t: TestServer;
@@ -75,6 +144,123 @@ describe("mod_muc room archives (XEP-0313 on rooms)", () => {
     } finally {
       archive.append = append;
     }
+    await a.stop();
+  });
+
+  it("answers an occupant's query on the room with the messages from room/nick, delayed, paged by RSM (XEP-0313 §4)", async () => {
+    const a = await t.client("alice", { resource: "q1" });
+    const b = await t.client("bob", { resource: "q1" });
+    await instantRoom(a, "qroom", "alice");
+    await enter(b, "qroom", "bob");
+    const room = `qroom@${MUC}`;
+    for (const text of ["one", "two", "three"]) await say(b, room, text);
+    const all = await mamQuery(b, room);
+    assert.equal(all.answer.attrs.type, "result", all.answer.toString());
+    assert.equal(all.answer.getChild("fin", NS_MAM)?.attrs.complete, "true");
+    assert.deepEqual(
+      all.results.map((r) => forwarded(r).getChildText("body")),
+      ["one", "two", "three"],
+    );
+    const m = forwarded(all.results[0]!);
+    assert.equal(m.attrs.from, `${room}/bob`);
+    assert.equal(m.attrs.type, "groupchat");
+    const fwd = all.results[0]!.getChild("result", NS_MAM)!.getChild(
+      "forwarded",
+      "urn:xmpp:forward:0",
+    )!;
+    assert.ok(fwd.getChild("delay", "urn:xmpp:delay")?.attrs.stamp);
+    // Semi-anonymous (the default): a participant sees no real JIDs.
+    assert.equal(m.getChild("x", NS_USER), undefined);
+    // Paging: two, then the rest after the last of those.
+    const p1 = await mamQuery(b, room, [rsm(2)]);
+    assert.equal(p1.results.length, 2);
+    const fin1 = p1.answer.getChild("fin", NS_MAM)!;
+    assert.equal(fin1.attrs.complete, undefined);
+    const last = fin1.getChild("set", NS_RSM)!.getChildText("last")!;
+    const p2 = await mamQuery(b, room, [rsm(2, last)]);
+    assert.deepEqual(
+      p2.results.map((r) => forwarded(r).getChildText("body")),
+      ["three"],
+    );
+    assert.equal(p2.answer.getChild("fin", NS_MAM)?.attrs.complete, "true");
+    // The moderator (the owner) sees who spoke.
+    const mod = await mamQuery(a, room, [rsm(1)]);
+    assert.equal(
+      forwarded(mod.results[0]!).getChild("x", NS_USER)?.getChild("item")?.attrs.jid,
+      "bob@localhost",
+    );
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it("refuses a query on a members-only room to a non-member who is not in it (forbidden)", async () => {
+    const a = await t.client("alice", { resource: "q2" });
+    const c = await t.client("carol", { resource: "q2" });
+    await instantRoom(a, "private", "alice");
+    const room = `private@${MUC}`;
+    assert.equal(
+      (await iq(a, "set", room, configure({ "muc#roomconfig_membersonly": "1" }))).attrs.type,
+      "result",
+    );
+    await say(a, room, "secret");
+    const refused = await mamQuery(c, room);
+    assert.equal(refused.results.length, 0);
+    assert.equal(errorCondition(refused.answer), "forbidden");
+    // A member who is not in the room may read it.
+    assert.equal(
+      (await iq(a, "set", room, adminItem({ jid: "carol@localhost", affiliation: "member" }))).attrs
+        .type,
+      "result",
+    );
+    const allowed = await mamQuery(c, room);
+    assert.equal(allowed.answer.attrs.type, "result");
+    assert.equal(forwarded(allowed.results[0]!).getChildText("body"), "secret");
+    await Promise.all([a.stop(), c.stop()]);
+  });
+
+  it("lets only moderators filter by real JID in a semi-anonymous room, and shows real JIDs to all in a non-anonymous one", async () => {
+    const a = await t.client("alice", { resource: "q3" });
+    const b = await t.client("bob", { resource: "q3" });
+    await instantRoom(a, "whois", "alice");
+    await enter(b, "whois", "bob");
+    const room = `whois@${MUC}`;
+    await say(a, room, "from alice");
+    await say(b, room, "from bob");
+    const withBob = xml(
+      "x",
+      { xmlns: "jabber:x:data", type: "submit" },
+      xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, NS_MAM)),
+      xml("field", { var: "with" }, xml("value", {}, "bob@localhost")),
+    );
+    assert.equal(errorCondition((await mamQuery(b, room, [withBob])).answer), "forbidden");
+    const filtered = await mamQuery(a, room, [withBob]);
+    assert.deepEqual(
+      filtered.results.map((r) => forwarded(r).getChildText("body")),
+      ["from bob"],
+    );
+    assert.equal(
+      (await iq(a, "set", room, configure({ "muc#roomconfig_whois": "anyone" }))).attrs.type,
+      "result",
+    );
+    const open = await mamQuery(b, room);
+    assert.deepEqual(
+      open.results.map((r) => forwarded(r).getChild("x", NS_USER)?.getChild("item")?.attrs.jid),
+      ["alice@localhost", "bob@localhost"],
+    );
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it("lists urn:xmpp:mam:2 in the room's disco#info while archiving is on (XEP-0313 §7)", async () => {
+    const a = await t.client("alice", { resource: "d1" });
+    await instantRoom(a, "disco", "alice");
+    const room = `disco@${MUC}`;
+    const features = async (): Promise<string[]> =>
+      (await iq(a, "get", room, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" })))
+        .getChild("query")!
+        .getChildren("feature")
+        .map((f) => String(f.attrs.var));
+    assert.ok((await features()).includes(NS_MAM));
+    await iq(a, "set", room, configure({ "muc#roomconfig_enablearchiving": "0" }));
+    assert.ok(!(await features()).includes(NS_MAM));
     await a.stop();
   });
 });
