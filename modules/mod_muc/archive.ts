@@ -75,6 +75,26 @@ export class RoomArchive {
     });
   }
 
+  /**
+   * Deletes the room's archive (destroyed, or temporary and gone), after its pending appends
+   * and before any of a room made again under that name. Rejects when that failed, which is
+   * logged here with the room, so the promise may be ignored.
+   */
+  remove(room: Room): Promise<void> {
+    const owner = room.jid.toString();
+    const done = (this.tails.get(owner) ?? Promise.resolve()).then(() =>
+      this.store.removeArchive(owner),
+    );
+    const tail = done.catch((err: unknown) =>
+      this.log.error({ err, room: owner }, "could not remove a room's archive"),
+    );
+    this.tails.set(owner, tail);
+    void tail.then(() => {
+      if (this.tails.get(owner) === tail) this.tails.delete(owner);
+    });
+    return done;
+  }
+
   /** Resolves once every append queued until then has settled. */
   async idle(): Promise<void> {
     while (this.tails.size > 0) await Promise.all(this.tails.values());

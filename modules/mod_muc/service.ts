@@ -137,13 +137,17 @@ export class MucService {
   }
 
   /**
-   * Forgets a room (destroyed, or temporary and empty); a persistent one leaves the store too,
-   * and the promise is that removal's (as persist()). A room is in the store exactly while it
+   * Forgets a room (destroyed, or temporary and empty) with its archive; a persistent one
+   * leaves the store too, and the promise is those removals' (as persist()). A room is in the store exactly while it
    * is persistent (ownerSet removes one that stops being so).
    */
   drop(room: Room): Promise<void> {
     this.rooms.delete(room.name);
-    return room.config.persistent ? this.unstore(room) : Promise.resolve();
+    // Its archive goes with it (ejabberd's clear_archive_on_room_destroy, always on): a room
+    // made again under that name starts with none.
+    const archive = this.committed(this.archive.remove(room));
+    const stored = room.config.persistent ? this.unstore(room) : Promise.resolve();
+    return Promise.all([stored, archive]).then(() => undefined);
   }
 
   private committed(write: Promise<void>): Promise<void> {

@@ -263,4 +263,33 @@ describe("mod_muc room archives (XEP-0313 on rooms)", () => {
     assert.ok(!(await features()).includes(NS_MAM));
     await a.stop();
   });
+
+  it("removes the archive with a destroyed room, and with a temporary room that empties", async () => {
+    const a = await t.client("alice", { resource: "x1" });
+    const archive = t.server.ctx.stores.archive;
+    await instantRoom(a, "doomed", "alice");
+    const doomed = `doomed@${MUC}`;
+    await say(a, doomed, "last words");
+    assert.equal(await archive.count(doomed), 1);
+    const res = await iq(
+      a,
+      "set",
+      doomed,
+      xml("query", { xmlns: "http://jabber.org/protocol/muc#owner" }, xml("destroy", {})),
+    );
+    assert.equal(res.attrs.type, "result");
+    // The IQ result waits for the removal.
+    assert.equal(await archive.count(doomed), 0);
+    await instantRoom(a, "brief", "alice");
+    const brief = `brief@${MUC}`;
+    await say(a, brief, "hello");
+    assert.equal(await archive.count(brief), 1);
+    await a.send(xml("presence", { to: `${brief}/alice`, type: "unavailable" }));
+    await a.next((el) => el.name === "presence" && el.attrs.type === "unavailable");
+    for (let n = 0; (await archive.count(brief)) !== 0; n++) {
+      assert.ok(n < 100, "the temporary room's archive stays");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await a.stop();
+  });
 });
