@@ -45,7 +45,8 @@ export function startRetention(
   }
 
   // ejabberdctl's delete_old_mam_messages TYPE DAYS: TYPE chat is the accounts' archives,
-  // groupchat the rooms' (none are archived yet, so nothing is deleted), all both.
+  // groupchat the rooms' (mod_muc's archives; their expiry is not built yet, so nothing is
+  // deleted and 0 printed), all both.
   ctx.command("delete_old_mam_messages", {
     args: ["TYPE", "DAYS"],
     help: "Delete archived messages (TYPE chat, groupchat or all) older than DAYS days; print how many",

@@ -389,5 +389,6 @@ function parseRoomOptions(v: unknown): RoomConfig {
       );
     target[key] = type === "string" ? String(value) : value;
   }
+  if (!Object.hasOwn(v, "mam")) out.mam = out.persistent;
   return out;
 }

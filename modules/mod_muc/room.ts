@@ -43,7 +43,10 @@ export interface RoomConfig {
   allow_user_invites: boolean;
   /** ejabberd's members_by_default: unaffiliated occupants of a moderated room get voice. */
   members_by_default: boolean;
-  /** ejabberd's mam: the room keeps a XEP-0313 archive of its groupchat messages. */
+  /**
+   * ejabberd's mam: the room keeps a XEP-0313 archive of its groupchat messages. Default: as
+   * `persistent` (on for persistent rooms), unless default_room_options sets it.
+   */
   mam: boolean;
 }
 
@@ -62,7 +65,9 @@ export const DEFAULT_ROOM_CONFIG: RoomConfig = {
   allow_change_subj: true,
   allow_user_invites: false,
   members_by_default: true,
-  mam: true,
+  // Issue 12: archiving is on for persistent rooms by default (parseRoomOptions follows
+  // `persistent` unless the admin sets `mam`); a temporary room keeps no archive unless asked.
+  mam: false,
 };
 
 /** One of an occupant's client sessions: a real full JID and the last presence it sent. */

@@ -17,6 +17,8 @@ import {
   iq,
   xml,
 } from "./mod_muc.helpers.js";
+import modMuc from "../../modules/mod_muc/index.js";
+import { parseOptions } from "../../src/module-options.js";
 
 const NS_SID = "urn:xmpp:sid:0";
 const NS_MAM = "urn:xmpp:mam:2";
@@ -76,7 +78,13 @@ function rsm(max: number, after?: string): Element {
 describe("mod_muc room archives (XEP-0313 on rooms)", () => {
   let t: TestServer;
   before(async () => {
-    t = await startTestServer({ modules: { mod_disco: {}, mod_muc: { history_size: 5 } } });
+    // Archiving on for every new room, temporary ones too (the default follows persistence).
+    t = await startTestServer({
+      modules: {
+        mod_disco: {},
+        mod_muc: { history_size: 5, default_room_options: { mam: true } },
+      },
+    });
   });
   after(async () => t.stop());
 
@@ -291,5 +299,16 @@ describe("mod_muc room archives (XEP-0313 on rooms)", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     await a.stop();
+  });
+});
+
+describe("mod_muc: whether a new room keeps an archive by default (issue 12)", () => {
+  it("persistent rooms do, temporary rooms do not, unless default_room_options says mam", () => {
+    const parse = (o: Record<string, unknown>) =>
+      parseOptions(modMuc.options, { default_room_options: o }).default_room_options.mam;
+    assert.equal(parse({ persistent: true }), true);
+    assert.equal(parse({ persistent: false }), false);
+    assert.equal(parse({ persistent: true, mam: false }), false);
+    assert.equal(parse({ mam: true }), true);
   });
 });
