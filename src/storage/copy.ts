@@ -9,6 +9,7 @@
  */
 import type { Database } from "better-sqlite3";
 import type pg from "pg";
+import { inTransaction } from "./pg/transaction.js";
 
 /** SQLite's own bookkeeping, and the migration records each engine keeps for itself. */
 const SKIPPED = new Set(["schema_versions", "sqlite_sequence", "sqlite_stat1"]);
@@ -43,8 +44,8 @@ export async function copySqliteToPg(db: Database, pool: pg.Pool): Promise<CopyR
     .map((r) => r.name)
     .sort()
     .filter((t) => !SKIPPED.has(t) && !t.startsWith("sqlite_"));
-  const client = await pool.connect();
-  try {
+  // One transaction for the checks and the copy: all or nothing.
+  return inTransaction(pool, async (client) => {
     const target = await pgColumns(client);
     const missing = sourceTables.filter((t) => !target.has(t));
     if (missing.length > 0) {
@@ -65,30 +66,21 @@ export async function copySqliteToPg(db: Database, pool: pg.Pool): Promise<CopyR
       }
     }
     const order = await parentsFirst(client, sourceTables);
-    await client.query("BEGIN");
-    try {
-      for (const t of order) {
-        const r = await client.query<{ one: number }>(`SELECT 1 AS one FROM "${t}" LIMIT 1`);
-        if (r.rowCount) {
-          throw new CopyRefused(
-            `the PostgreSQL table ${t} already holds data: export2sql copies into an empty ` +
-              `database only, so nothing is duplicated; nothing was copied`,
-          );
-        }
+    for (const t of order) {
+      const r = await client.query<{ one: number }>(`SELECT 1 AS one FROM "${t}" LIMIT 1`);
+      if (r.rowCount) {
+        throw new CopyRefused(
+          `the PostgreSQL table ${t} already holds data: export2sql copies into an empty ` +
+            `database only, so nothing is duplicated; nothing was copied`,
+        );
       }
-      const report: CopyReport = { tables: [] };
-      for (const t of order) {
-        report.tables.push({ table: t, rows: await copyTable(db, client, t, target.get(t)!) });
-      }
-      await client.query("COMMIT");
-      return report;
-    } catch (err) {
-      await client.query("ROLLBACK");
-      throw err;
     }
-  } finally {
-    client.release();
-  }
+    const report: CopyReport = { tables: [] };
+    for (const t of order) {
+      report.tables.push({ table: t, rows: await copyTable(db, client, t, target.get(t)!) });
+    }
+    return report;
+  });
 }
 
 function sqliteColumns(db: Database, table: string): string[] {

@@ -7,6 +7,7 @@ import { pgFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
 import { applyPgMigrations, type PgMigration } from "./migrations.js";
+import { inTransaction } from "./transaction.js";
 
 const MIGRATIONS: PgMigration[] = [
   { version: 1, up: archiveSchemaV1("BIGSERIAL PRIMARY KEY", "BIGINT") },
@@ -55,39 +56,29 @@ export class PgArchiveStore extends SqlArchiveStore {
   async append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]> {
     if (batch.length === 0) return [];
     const owners = [...new Set(batch.map((e) => e.owner))];
-    const client = await this.pool.connect();
-    try {
-      await client.query("BEGIN");
-      try {
-        // One writer per archive until COMMIT, across the cluster: an archive's seq then grows
-        // in commit order (a reader paging after a UID never misses an entry committed later
-        // with a smaller seq), and its newest time read here stays the newest. Locks are taken
-        // in one global order (by key) so two batches never wait for each other.
-        await client.query(
-          `SELECT pg_advisory_xact_lock(hashtext('parley-archive'), k)
-           FROM (SELECT DISTINCT hashtext(o) AS k FROM unnest($1::text[]) AS o ORDER BY k) s`,
-          [owners],
-        );
-        const r = await client.query<{ owner: string; ts: string | null }>(
-          `SELECT o AS owner, (SELECT ts FROM archive_entries WHERE owner = o ORDER BY ts DESC LIMIT 1) AS ts
-           FROM unnest($1::text[]) AS o`,
-          [owners],
-        );
-        const newest = new Map<string, number>();
-        for (const row of r.rows) if (row.ts !== null) newest.set(row.owner, Number(row.ts));
-        const { rows, stamped } = stampBatch(batch, newest);
-        await client.query(
-          INSERT_BATCH,
-          INSERT_COLUMNS.map((c) => rows.map((row) => row[c])),
-        );
-        await client.query("COMMIT");
-        return stamped;
-      } catch (err) {
-        await client.query("ROLLBACK");
-        throw err;
-      }
-    } finally {
-      client.release();
-    }
+    return inTransaction(this.pool, async (client) => {
+      // One writer per archive until COMMIT, across the cluster: an archive's seq then grows
+      // in commit order (a reader paging after a UID never misses an entry committed later
+      // with a smaller seq), and its newest time read here stays the newest. Locks are taken
+      // in one global order (by key) so two batches never wait for each other.
+      await client.query(
+        `SELECT pg_advisory_xact_lock(hashtext('parley-archive'), k)
+       FROM (SELECT DISTINCT hashtext(o) AS k FROM unnest($1::text[]) AS o ORDER BY k) s`,
+        [owners],
+      );
+      const r = await client.query<{ owner: string; ts: string | null }>(
+        `SELECT o AS owner, (SELECT ts FROM archive_entries WHERE owner = o ORDER BY ts DESC LIMIT 1) AS ts
+       FROM unnest($1::text[]) AS o`,
+        [owners],
+      );
+      const newest = new Map<string, number>();
+      for (const row of r.rows) if (row.ts !== null) newest.set(row.owner, Number(row.ts));
+      const { rows, stamped } = stampBatch(batch, newest);
+      await client.query(
+        INSERT_BATCH,
+        INSERT_COLUMNS.map((c) => rows.map((row) => row[c])),
+      );
+      return stamped;
+    });
   }
 }
