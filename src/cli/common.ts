@@ -64,3 +64,17 @@ export function describeError(err: unknown): string {
   if (err instanceof ConfigError) return `configuration error: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Exits once stdout and stderr have taken everything written to them. process.exit() alone
+ * drops what a pipe has not accepted yet: Linux shrinks a pipe to one page when its user holds
+ * many, and an admin script reading `registered_users` then saw the list cut after 4 KiB.
+ */
+export function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}

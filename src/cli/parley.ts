@@ -1,6 +1,7 @@
 import { Server } from "../server.js";
 import {
   describeError,
+  exitAfterFlush,
   packageVersion,
   resolveConfig,
   takeConfigOption,
@@ -47,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     stopping = true;
     server.log.info({ why }, "stopping");
     await server.stop();
-    process.exit(0);
+    exitAfterFlush(0);
   }
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
@@ -56,10 +57,10 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) exitAfterFlush(code);
   },
   (err: unknown) => {
     console.error(`parley: ${describeError(err)}`);
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );

@@ -2,7 +2,13 @@ import type { ServerConfig } from "../config/config.js";
 import { ControlUnreachable, sendControl } from "../control/client.js";
 import type { ControlResponse } from "../control/protocol.js";
 import { usageProblem, type AccountCommand } from "../control/account-commands.js";
-import { describeError, resolveConfig, takeConfigOption, UsageError } from "./common.js";
+import {
+  describeError,
+  exitAfterFlush,
+  resolveConfig,
+  takeConfigOption,
+  UsageError,
+} from "./common.js";
 
 /** Exit codes as ejabberdctl's. */
 const OK = 0;
@@ -233,9 +239,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err: unknown) => {
     console.error(describeError(err));
-    process.exit(ERROR);
+    exitAfterFlush(ERROR);
   },
 );

@@ -66,6 +66,57 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
     assert.deepEqual(r.stdout.trim().split("\n"), ["erin", "frank"]);
   });
 
+  it("prints the whole of a long answer into a slow reader's one-page pipe before exiting", async () => {
+    // An admin script's pipe: Linux gives a pipe a single 4 KiB page once its user holds many
+    // (fs.pipe-user-pages-soft), and the reader reads after a pause. A process that exits
+    // without waiting for the pipe loses what did not fit (seen with 300 accounts in CI).
+    const names = Array.from({ length: 120 }, (_, i) => `pipe-reader-${"x".repeat(40)}-${i}`);
+    for (const n of names) await t.register(n, "pw");
+    const reader = [
+      "import fcntl, os, subprocess, sys, time",
+      "r, w = os.pipe()",
+      "fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ",
+      "p = subprocess.Popen(sys.argv[1:], stdout=w)",
+      "os.close(w)",
+      "time.sleep(1)",
+      "out = b''",
+      "while chunk := os.read(r, 65536): out += chunk",
+      "sys.stdout.buffer.write(out)",
+      "sys.exit(p.wait())",
+    ].join("\n");
+    const r = await new Promise<CliRun>((resolve, reject) => {
+      const child = spawn(
+        "python3",
+        [
+          "-c",
+          reader,
+          process.execPath,
+          "--import",
+          "tsx",
+          "src/cli/parleyctl.ts",
+          "--config",
+          configFile,
+          "registered_users",
+          "localhost",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.length > 4096 * 1.5, "the answer is larger than the pipe");
+    const listed = r.stdout.trim().split("\n");
+    assert.deepEqual(
+      listed.filter((n) => n.startsWith("pipe-reader-")),
+      [...names].sort(),
+    );
+  });
+
   it("changes a password: the old one stops working, the new one works", async () => {
     const r = await ctl("change_password", "frank", "localhost", "newpw");
     assert.equal(r.code, 0, r.stderr);
