@@ -37,6 +37,13 @@ export function archiveSchemaV1(seq: string, int64: string): string {
   `;
 }
 
+/**
+ * Version 3 of the archive's schema, both engines: the message's own id, which XEP-0424
+ * retractions of one-to-one messages name. Rows archived before it have none (NULL) and are
+ * found by their origin-id only.
+ */
+export const ARCHIVE_MESSAGE_ID_V3 = "ALTER TABLE archive_entries ADD COLUMN message_id TEXT";
+
 /** A row of `archive_entries` as it goes in (seq is assigned by the engine). */
 export interface ArchiveInsert {
   owner: string;
@@ -48,6 +55,7 @@ export interface ArchiveInsert {
   direction: "in" | "out";
   nick: string | null;
   origin_id: string | null;
+  message_id: string | null;
   stanza: string;
   /** The body's words, which fulltext finds (archive-fulltext.ts); '' without a body. */
   words: string;
@@ -60,7 +68,7 @@ export interface ArchiveSelect extends Omit<ArchiveInsert, "domain" | "ts" | "wo
 }
 
 export const ARCHIVE_COLUMNS =
-  "seq, owner, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, stanza";
+  "seq, owner, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, message_id, stanza";
 
 /** A bare JID's domainpart: whose expiry the archive falls under (deleteOlderThan). */
 function domainOf(owner: string): string {
@@ -107,6 +115,7 @@ export function stampBatch(
       direction: e.direction,
       nick: e.nick ?? null,
       origin_id: e.originId ?? null,
+      message_id: e.messageId ?? null,
       stanza: e.stanza,
       words: indexedWords(e.body),
     };
@@ -123,6 +132,7 @@ export function toArchiveRow(r: ArchiveSelect): ArchiveRow {
     direction: r.direction,
     ...(r.nick !== null && { nick: r.nick }),
     ...(r.origin_id !== null && { originId: r.origin_id }),
+    ...(r.message_id !== null && { messageId: r.message_id }),
     stanza: r.stanza,
   };
 }

@@ -57,6 +57,35 @@ export abstract class SqlArchiveStore implements ArchiveStore {
     );
   }
 
+  async findByClientId(
+    owner: string,
+    peer: string,
+    direction: "in" | "out",
+    clientId: string,
+  ): Promise<ArchiveRow | undefined> {
+    // Newest first along the conversation's index (owner, with_bare, ts, seq): a retraction
+    // names a recent message, found after a few rows.
+    const p = new Params(this.engine.pg);
+    const [r] = await this.engine.all<ArchiveSelect>(
+      `SELECT ${ARCHIVE_COLUMNS} FROM archive_entries
+       WHERE owner = ${p.add(owner)} AND with_bare = ${p.add(peer)}
+         AND direction = ${p.add(direction)} AND (origin_id = ${p.add(clientId)} OR message_id = ${p.add(clientId)})
+       ORDER BY ts DESC, seq DESC LIMIT 1`,
+      p.values,
+    );
+    return r && toArchiveRow(r);
+  }
+
+  async replaceStanza(owner: string, id: string, stanza: string): Promise<boolean> {
+    const p = new Params(this.engine.pg);
+    const changed = await this.engine.run(
+      `UPDATE archive_entries SET stanza = ${p.add(stanza)}, words = ''
+       WHERE owner = ${p.add(owner)} AND stanza_id = ${p.add(id)}`,
+      p.values,
+    );
+    return changed > 0;
+  }
+
   async removeArchive(owner: string): Promise<void> {
     const p = new Params(this.engine.pg);
     await this.engine.run(`DELETE FROM archive_entries WHERE owner = ${p.add(owner)}`, p.values);

@@ -135,6 +135,11 @@ export interface NewArchiveEntry {
   nick?: string;
   /** The client's XEP-0359 <origin-id/>, when the message had one. */
   originId?: string;
+  /**
+   * The stanza's own 'id' attribute, when it had one: with the origin-id, what a XEP-0424
+   * retraction of a one-to-one message names (XEP-0424 §3, "Using the correct ID").
+   */
+  messageId?: string;
   /** The stanza as archived (§3: the whole stanza, or at least its body and attributes). */
   stanza: string;
   /**
@@ -272,6 +277,23 @@ export interface ArchiveStore {
   deleteOlderThan(domain: string, cutoff: number, limit?: number): Promise<number>;
   /** Deletes a whole archive: a removed account's, a destroyed room's. */
   removeArchive(owner: string): Promise<void>;
+  /**
+   * The newest entry of `owner`'s archive exchanged with `peer` (a bare JID) in `direction`
+   * whose origin-id or message id is `clientId`: the message a XEP-0424 retraction of a
+   * one-to-one message names, which only its own sender may retract (XEP-0424 §5).
+   */
+  findByClientId(
+    owner: string,
+    peer: string,
+    direction: "in" | "out",
+    clientId: string,
+  ): Promise<ArchiveRow | undefined>;
+  /**
+   * Replaces an entry's stanza, keeping its place, UID and time: the tombstone of a retracted
+   * message (XEP-0424 §4, XEP-0425 §5). Its words go from the full-text index with it.
+   * Resolves false when the archive holds no such entry.
+   */
+  replaceStanza(owner: string, id: string, stanza: string): Promise<boolean>;
 }
 
 /** A JSON object: a module's own record, stored as it is (a room's configuration). */

@@ -235,6 +235,19 @@ for (const driver of DRIVERS) {
       const room = await store.query("coven@conference.localhost", { max: 10, fulltext: "secret" });
       assert.deepEqual(times(room), [2]);
     });
+
+    it("no longer finds a retracted message once its tombstone replaces it (XEP-0424 §4)", async () => {
+      const [gone] = await store.append([said("secret plan", 1000), said("secret other", 2000)]);
+      assert.deepEqual(times(await find("secret")), [1000, 2000]);
+      await store.replaceStanza(
+        ALICE,
+        gone!.id,
+        "<message><retracted xmlns='urn:xmpp:message-retract:1' id='r'/></message>",
+      );
+      assert.deepEqual(times(await find("secret")), [2000]);
+      assert.deepEqual(times(await find("plan")), []);
+      assert.deepEqual(times(await find("retracted")), []);
+    });
   });
 }
 

@@ -217,7 +217,7 @@ for (const [name, open] of [
       }
     });
 
-    it("finds, counts, expires and removes through an index", async () => {
+    it("finds, counts, retracts, expires and removes through an index", async () => {
       const explained = new (class extends SqlArchiveStore {
         append(): Promise<never> {
           throw new Error("not here");
@@ -226,14 +226,18 @@ for (const [name, open] of [
       e.explaining.plans.length = 0;
       assert.ok(await explained.get(OWNER, ids[5]!));
       assert.equal(await explained.count(OWNER), 60);
+      // XEP-0424: the message a retraction names, and its tombstone.
+      await explained.findByClientId(OWNER, "bob@localhost", "in", "some-client-id");
+      assert.equal(await explained.replaceStanza(OWNER, ids[6]!, "<message/>"), true);
       assert.equal(await explained.deleteOlderThan("localhost", 1010, 5), 5);
       assert.equal(await explained.deleteOlderThan("localhost", 1010), 3);
       await explained.removeArchive(OWNER);
-      assert.equal(e.explaining.plans.length, 5);
+      assert.equal(e.explaining.plans.length, 7);
       for (const { sql, plan } of e.explaining.plans) {
         if (process.env.SHOW_PLANS) console.log(`${sql}:\n${plan}`);
         assert.deepEqual(e.badSteps(plan, true), [], `${sql}:\n${plan}`);
         if (sql.includes("ts < ")) assert.match(plan, /archive_entries_expiry/, plan);
+        if (sql.includes("origin_id = ")) assert.match(plan, /archive_entries_by_with/, plan);
       }
     });
   });

@@ -334,5 +334,48 @@ for (const driver of DRIVERS) {
       await fill(store, 1);
       assert.deepEqual(bodies(await store.query(ALICE, { max: 10 })), ["0"]);
     });
+
+    it("finds the newest message a peer's retraction names, by origin-id or message id, in one direction (XEP-0424)", async () => {
+      const [a, b, c, d, e] = await store.append([
+        entry("a", 1000, { originId: "o-1", messageId: "m-1" }),
+        entry("b", 1001, { originId: "o-2", messageId: "dup" }),
+        entry("c", 1002, { messageId: "dup" }),
+        entry("d", 1003, { direction: "out", originId: "o-1" }),
+        entry("e", 1004, { with: "eve@example.org", originId: "o-1" }),
+      ]);
+      await store.append([entry("room", 1005, { owner: ROOM, originId: "o-1" })]);
+      const find = (peer: string, dir: "in" | "out", id: string) =>
+        store.findByClientId(ALICE, peer, dir, id).then((r) => r?.id);
+      assert.equal(await find("bob@example.org", "in", "o-1"), a!.id);
+      assert.equal(await find("bob@example.org", "in", "m-1"), a!.id);
+      // The same id twice (clients without XEP-0359): the newest.
+      assert.equal(await find("bob@example.org", "in", "dup"), c!.id);
+      assert.equal(await find("bob@example.org", "out", "o-1"), d!.id);
+      assert.equal(await find("eve@example.org", "in", "o-1"), e!.id);
+      assert.equal(await find("mallory@example.org", "in", "o-1"), undefined, "another peer's");
+      assert.equal(await find("bob@example.org", "in", "o-9"), undefined);
+      assert.equal(await find("bob@example.org", "in", b!.id), undefined, "a UID is no client id");
+      const row = await store.get(ALICE, a!.id);
+      assert.equal(row?.messageId, "m-1");
+    });
+
+    it("replaces an entry's stanza in place, as a tombstone does (XEP-0424 §4)", async () => {
+      const ids = await fill(store, 3);
+      const tomb =
+        "<message type='chat' id='x'><retracted xmlns='urn:xmpp:message-retract:1' id='r'/></message>";
+      assert.equal(await store.replaceStanza(ALICE, ids[1]!, tomb), true);
+      const items = page(await store.query(ALICE, { max: 10 })).items;
+      assert.deepEqual(
+        items.map((i) => [i.id, i.ts, i.stanza]),
+        [
+          [ids[0], 1000, entry("0", 0).stanza],
+          [ids[1], 1001, tomb],
+          [ids[2], 1002, entry("2", 0).stanza],
+        ],
+      );
+      assert.equal(await store.replaceStanza(ALICE, "no-such-id", tomb), false);
+      assert.equal(await store.replaceStanza(ROOM, ids[0]!, tomb), false, "another owner's UID");
+      assert.equal((await store.get(ALICE, ids[0]!))?.stanza, entry("0", 0).stanza);
+    });
   });
 }

@@ -2,7 +2,12 @@
 // (../archive-store.ts). Nodes of a cluster append to the same archives, so a batch takes a lock
 // per archive (see append).
 import type pg from "pg";
-import { archiveSchemaV1, stampBatch, type ArchiveInsert } from "../archive-sql.js";
+import {
+  ARCHIVE_MESSAGE_ID_V3,
+  archiveSchemaV1,
+  stampBatch,
+  type ArchiveInsert,
+} from "../archive-sql.js";
 import { pgFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
@@ -12,6 +17,7 @@ import { inTransaction } from "./transaction.js";
 const MIGRATIONS: PgMigration[] = [
   { version: 1, up: archiveSchemaV1("BIGSERIAL PRIMARY KEY", "BIGINT") },
   { version: 2, up: pgFulltextV2 },
+  { version: 3, up: ARCHIVE_MESSAGE_ID_V3 },
 ];
 
 /** The columns a batch fills, in the order of the unnest() arrays below. */
@@ -25,6 +31,7 @@ const INSERT_COLUMNS: readonly (keyof ArchiveInsert)[] = [
   "direction",
   "nick",
   "origin_id",
+  "message_id",
   "stanza",
   "words",
 ];

@@ -1,7 +1,12 @@
 // Message archives (XEP-0313) in SQLite: the table's migration, the batch transaction and a cache
 // of prepared statements; the queries are shared with PostgreSQL (../archive-store.ts).
 import type { Database, Statement, Transaction } from "better-sqlite3";
-import { archiveSchemaV1, stampBatch, type ArchiveInsert } from "../archive-sql.js";
+import {
+  ARCHIVE_MESSAGE_ID_V3,
+  archiveSchemaV1,
+  stampBatch,
+  type ArchiveInsert,
+} from "../archive-sql.js";
 import { sqliteFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import { applyMigrations, type Migration } from "../migrations.js";
@@ -14,6 +19,7 @@ const MIGRATIONS: Migration[] = [
     up: archiveSchemaV1("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER"),
   },
   { version: 2, up: sqliteFulltextV2 },
+  { version: 3, up: ARCHIVE_MESSAGE_ID_V3 },
 ];
 
 /**
@@ -44,8 +50,8 @@ export class SqliteArchiveStore extends SqlArchiveStore {
     });
     applyMigrations(db, "core-archive", MIGRATIONS);
     const insert = db.prepare<ArchiveInsert>(
-      `INSERT INTO archive_entries (owner, domain, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, stanza, words)
-       VALUES (@owner, @domain, @stanza_id, @ts, @with_bare, @with_resource, @direction, @nick, @origin_id, @stanza, @words)`,
+      `INSERT INTO archive_entries (owner, domain, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, message_id, stanza, words)
+       VALUES (@owner, @domain, @stanza_id, @ts, @with_bare, @with_resource, @direction, @nick, @origin_id, @message_id, @stanza, @words)`,
     );
     const newest = db.prepare<[string], { ts: number }>(
       "SELECT ts FROM archive_entries WHERE owner = ? ORDER BY ts DESC LIMIT 1",
