@@ -5,6 +5,7 @@ import type { Element } from "../../src/moduleapi.js";
 export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
 const NS_HINTS = "urn:xmpp:hints"; // XEP-0334
 const NS_CARBONS = "urn:xmpp:carbons:2"; // XEP-0280
+const NS_RETRACT = "urn:xmpp:message-retract:1"; // XEP-0424
 export const NS_MAM = "urn:xmpp:mam:2";
 
 /**
@@ -21,7 +22,8 @@ const ENCRYPTED: Record<string, string> = {
 /**
  * XEP-0313 §6.1.1 (user archives): messages of type normal or chat with a <body/>; we add the
  * encrypted payloads that stand for a body, and whatever the sender marked with XEP-0334
- * <store/> (§4.4). <no-store/> and <no-permanent-store/> (§4.2, §4.3) keep a message out;
+ * <store/> (§4.4), and XEP-0424 retractions, which "MUST" be archived (§5) so clients offline
+ * meanwhile learn of them, fallback body or not. <no-store/> and <no-permanent-store/> (§4.2, §4.3) keep a message out;
  * errors, headlines and groupchat (a room keeps its own archive) never go in, nor do messages
  * that wrap others (carbons, MAM results), which are copies of what is archived already.
  */
@@ -39,7 +41,7 @@ export function archivable(stanza: Element): boolean {
       return false;
     } else if (ns === "jabber:client" || ns === "jabber:server" || ns === undefined) {
       if (child.name === "body") content = true;
-    } else if (ENCRYPTED[ns] === child.name) {
+    } else if (ENCRYPTED[ns] === child.name || (ns === NS_RETRACT && child.name === "retract")) {
       content = true;
     }
   }

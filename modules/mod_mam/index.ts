@@ -11,8 +11,12 @@
 //   iq get <metadata/>       §5, the first and last entries
 //   iq get/set <prefs/>      preferences, per user (XEP-0441, once XEP-0313 §6)
 //   remove_user              the archive and preferences of a removed account go with it
+// Retraction (XEP-0424, retraction.ts): a retraction the user sends or receives is archived like
+// any message, and the message it names, if that peer sent it, becomes a tombstone in the
+// user's archive, which later queries return instead of the content.
 // Retention (retention.ts): `archive_expires_after`, and parleyctl delete_old_mam_messages.
-// Disco: urn:xmpp:mam:2 and urn:xmpp:mam:2#extended on accounts (§7).
+// Disco: urn:xmpp:mam:2 and urn:xmpp:mam:2#extended on accounts (§7); XEP-0424's
+// urn:xmpp:message-retract:1 and its #tombstone.
 //
 // Storage: the typed archive store (ctx.stores.archive), written through batcher.ts (group
 // commit); preferences in the keyval store "mod_mam_prefs". A failed archive write never loses
@@ -23,6 +27,7 @@ import { ArchiveBatcher } from "./batcher.js";
 import { queryForm } from "./form.js";
 import { DEFAULT_POLICIES, parsePrefs, prefsElement, PrefsStore, type Prefs } from "./prefs.js";
 import { metadata, ownArchive, runQuery } from "./query.js";
+import { isTombstone, NS_RETRACT, retractedId, tombstone } from "./retraction.js";
 import { startRetention } from "./retention.js";
 
 export default defineModule({
@@ -49,6 +54,9 @@ export default defineModule({
 
     ctx.feature(NS_MAM, "account");
     ctx.feature(`${NS_MAM}#extended`, "account");
+    // XEP-0424 §2, §4: retractions are archived, and what they retract becomes a tombstone.
+    ctx.feature(NS_RETRACT, "account");
+    ctx.feature(`${NS_RETRACT}#tombstone`, "account");
 
     /** The entry for `owner`'s archive, or nothing when the owner's preferences say no. */
     async function archiveFor(
@@ -58,6 +66,7 @@ export default defineModule({
       stanza: string,
       originId: string | undefined,
       body: string | undefined,
+      messageId: string | undefined,
     ): Promise<{ id: string } | undefined> {
       if (!(await prefs.archives(owner.local, peer.bare().toString()))) return undefined;
       return batcher.append({
@@ -66,9 +75,40 @@ export default defineModule({
         ts: Date.now(),
         direction,
         ...(originId !== undefined && { originId }),
+        ...(messageId !== undefined && { messageId }),
         ...(body !== undefined && { body }),
         stanza,
       });
+    }
+
+    /**
+     * XEP-0424: when `stanza` retracts a message, that message, if `peer` is the one who sent
+     * it in `owner`'s archive (an "out" retraction retracts the owner's own message, an "in"
+     * one the peer's: §5, the same bare JID), becomes a tombstone. Never rejects: a failure is
+     * logged with the JID and the retraction still goes on to its recipient.
+     */
+    async function retract(
+      owner: JID,
+      peer: JID,
+      direction: "in" | "out",
+      stanza: Element,
+    ): Promise<void> {
+      const clientId = retractedId(stanza);
+      if (clientId === undefined) return;
+      const jid = owner.bare().toString();
+      try {
+        // The message it names may still be waiting in the batcher.
+        await batcher.flush();
+        const row = await archive.findByClientId(jid, peer.bare().toString(), direction, clientId);
+        if (!row) return;
+        const original = ctx.parseXml(row.stanza);
+        if (isTombstone(original)) return;
+        const id = idOf(stanza);
+        const stone = tombstone(original, { ...(id !== undefined && { id }), at: new Date() });
+        await archive.replaceStanza(jid, row.id, stone.toString());
+      } catch (err) {
+        ctx.log.error({ err, jid }, "could not retract an archived message");
+      }
     }
 
     // Outgoing (§3: the sender's archive): in the late phase, once blocking and the like let the
@@ -90,11 +130,20 @@ export default defineModule({
         if (peer.bare().equals(user)) return;
         const text = stanza.toString();
         const release = handoff?.track();
-        archiveFor(user, peer, "out", text, originIdOf(stanza), bodyOf(stanza))
-          .catch((err: unknown) =>
+        Promise.all([
+          archiveFor(
+            user,
+            peer,
+            "out",
+            text,
+            originIdOf(stanza),
+            bodyOf(stanza),
+            idOf(stanza),
+          ).catch((err: unknown) =>
             ctx.log.error({ err, jid: user.toString() }, "could not archive a sent message"),
-          )
-          .finally(() => release?.());
+          ),
+          retract(user, peer, "out", stanza),
+        ]).finally(() => release?.());
       },
       "late",
     );
@@ -117,14 +166,18 @@ export default defineModule({
         }
         const release = handoff?.track();
         try {
-          const done = await archiveFor(
-            owner,
-            from,
-            "in",
-            stanza.toString(),
-            originIdOf(stanza),
-            bodyOf(stanza),
-          );
+          const [done] = await Promise.all([
+            archiveFor(
+              owner,
+              from,
+              "in",
+              stanza.toString(),
+              originIdOf(stanza),
+              bodyOf(stanza),
+              idOf(stanza),
+            ),
+            retract(owner, from, "in", stanza),
+          ]);
           if (done) {
             stanza.append(
               ctx.xml("stanza-id", { xmlns: NS_SID, by: owner.toString(), id: done.id }),
@@ -190,6 +243,12 @@ export default defineModule({
 function bodyOf(stanza: Element): string | undefined {
   const bodies = stanza.getChildren("body").map((b) => b.getText());
   return bodies.length > 0 ? bodies.join(" ") : undefined;
+}
+
+/** The stanza's own id attribute, which a XEP-0424 retraction may name. */
+function idOf(stanza: Element): string | undefined {
+  const id = stanza.attrs.id;
+  return typeof id === "string" && id !== "" ? id : undefined;
 }
 
 /** The client's XEP-0359 <origin-id/>, kept with the archived message (§3). */

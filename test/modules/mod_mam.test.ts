@@ -122,16 +122,21 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
   });
   after(async () => t.stop());
 
-  it("advertises urn:xmpp:mam:2 and #extended on the account (§7)", async () => {
+  /** The features alice's account lists in disco#info. */
+  async function accountFeatures(): Promise<unknown[]> {
     const alice = await t.client("alice", { resource: "disco" });
     const res = await iq(alice, "get", xml("query", { xmlns: DISCO_INFO }), "alice@localhost");
-    const features = res
+    await alice.stop();
+    return res
       .getChild("query", DISCO_INFO)!
       .getChildren("feature")
       .map((f) => f.attrs.var);
-    assert.ok(features.includes(MAM), res.toString());
-    assert.ok(features.includes(`${MAM}#extended`), res.toString());
-    await alice.stop();
+  }
+
+  it("advertises urn:xmpp:mam:2 and #extended on the account (§7)", async () => {
+    const features = await accountFeatures();
+    assert.ok(features.includes(MAM), features.join());
+    assert.ok(features.includes(`${MAM}#extended`), features.join());
   });
 
   it("archives both ways and stamps the recipient's copy and its carbons with the stanza-id", async () => {
@@ -477,6 +482,162 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
       } finally {
         await t2.stop();
       }
+    });
+  });
+
+  describe("retraction (XEP-0424)", () => {
+    const RETRACT = "urn:xmpp:message-retract:1";
+    const MODERATE = "urn:xmpp:message-moderate:1";
+
+    /** A retraction as XEP-0424 §3 shows it: <retract/>, a fallback body and a store hint. */
+    function retraction(to: string, id: string, names: string, extra: Element[] = []): Element {
+      return xml(
+        "message",
+        { to, type: "chat", id },
+        xml("retract", { xmlns: RETRACT, id: names }, ...extra),
+        xml("fallback", { xmlns: "urn:xmpp:fallback:0", for: RETRACT }),
+        xml("body", {}, "/me retracted a previous message, but it's unsupported by your client."),
+        xml("store", { xmlns: HINTS }),
+      );
+    }
+
+    const said = (from: TestClient, to: string, id: string, body: string, originId?: string) =>
+      from.send(
+        xml(
+          "message",
+          { to, type: "chat", id },
+          xml("body", {}, body),
+          originId ? xml("origin-id", { xmlns: SID, id: originId }) : null,
+        ),
+      );
+
+    /** What `c`'s archive holds with `peer`: bodies, or "retracted:<id>" for a tombstone. */
+    async function archived(c: TestClient, peer: string): Promise<string[]> {
+      const { results } = await query(c, { fields: { with: peer } });
+      return results.map((r) => {
+        const m = inner(r);
+        const gone = m.getChild("retracted", RETRACT);
+        return gone ? `retracted:${gone.attrs.id}` : m.getChildText("body")!;
+      });
+    }
+
+    it("advertises retraction and tombstones on the account (§2, §4)", async () => {
+      const features = await accountFeatures();
+      assert.ok(features.includes(RETRACT), features.join());
+      assert.ok(features.includes(`${RETRACT}#tombstone`), features.join());
+    });
+
+    it("turns the retracted message into a tombstone in both archives, keeping its place, and archives the retraction (§4, §5)", async () => {
+      const rita = await t.client("rita", { resource: "r" });
+      const sam = await t.client("sam", { resource: "s" });
+      await sam.send(xml("presence"));
+      await iq(sam, "get", xml("query", { xmlns: DISCO_INFO }), "localhost");
+      await said(rita, "sam@localhost", "m-1", "first");
+      await said(rita, "sam@localhost", "m-2", "oops the secret plan", "o-2");
+      await said(rita, "sam@localhost", "m-3", "third");
+      for (const id of ["m-1", "m-2", "m-3"]) await sam.next((el) => el.attrs.id === id);
+      const before = await query(sam, { fields: { with: "rita@localhost" } });
+      const oops = before.results[1]!;
+
+      // By the message's id (XEP-0424 0.4), not its origin-id.
+      await rita.send(retraction("sam@localhost", "r-1", "m-2"));
+      const got = await sam.next((el) => el.attrs.id === "r-1");
+      assert.equal(got.getChild("retract", RETRACT)?.attrs.id, "m-2", "delivered as sent");
+      assert.equal(stanzaIds(got).length, 1, "the retraction is archived too");
+
+      assert.deepEqual(await archived(sam, "rita@localhost"), [
+        "first",
+        "retracted:r-1",
+        "third",
+        "/me retracted a previous message, but it's unsupported by your client.",
+      ]);
+      await until(async () => (await count("rita")) === 4, "rita's archive has the retraction");
+      await until(
+        async () => (await archived(rita, "sam@localhost"))[1] === "retracted:r-1",
+        "rita's own copy is a tombstone",
+      );
+      const after = await query(sam, { fields: { with: "rita@localhost" } });
+      const stone = after.results[1]!;
+      assert.equal(resultId(stone), resultId(oops), "the same archive UID");
+      const delay = (r: Element) =>
+        r
+          .getChild("result", MAM)!
+          .getChild("forwarded", FORWARD)!
+          .getChild("delay", "urn:xmpp:delay")!.attrs.stamp;
+      assert.equal(delay(stone), delay(oops), "the original's time (§4: delay as before)");
+      const m = inner(stone);
+      assert.equal(m.attrs.id, "m-2");
+      assert.equal(m.attrs.from, inner(oops).attrs.from);
+      assert.equal(m.getChild("body"), undefined, "nothing of what it said");
+      assert.equal(m.getChild("origin-id", SID)?.attrs.id, "o-2", "its origin-id, to match it");
+      assert.ok(Date.parse(String(m.getChild("retracted", RETRACT)!.attrs.stamp)) > 0);
+      const search = await query(sam, { fields: { "{urn:xmpp:fulltext:0}fulltext": "secret" } });
+      assert.deepEqual(search.results, [], "full-text search no longer finds it");
+      await rita.stop();
+      await sam.stop();
+    });
+
+    it("retracts by origin-id too, also for a recipient who is offline", async () => {
+      const rita = await t.client("rita", { resource: "r2" });
+      await t.register("tom", "pw-tom");
+      await said(rita, "tom@localhost", "n-1", "for tom", "origin-t1");
+      await until(async () => (await count("tom")) === 1, "tom's copy is archived");
+      await rita.send(retraction("tom@localhost", "r-2", "origin-t1"));
+      await until(async () => (await count("tom")) === 2, "the retraction is archived");
+      const tom = await t.client("tom", { resource: "t" });
+      assert.deepEqual(await archived(tom, "rita@localhost"), [
+        "retracted:r-2",
+        "/me retracted a previous message, but it's unsupported by your client.",
+      ]);
+      await rita.stop();
+      await tom.stop();
+    });
+
+    it("retracts only a message its sender sent: not the peer's, nor one claimed as a moderator's (§5, XEP-0425 §6)", async () => {
+      const una = await t.client("una", { resource: "u" });
+      const vic = await t.client("vic", { resource: "v" });
+      for (const c of [una, vic]) {
+        await c.send(xml("presence"));
+        await iq(c, "get", xml("query", { xmlns: DISCO_INFO }), "localhost");
+      }
+      await said(una, "vic@localhost", "u-1", "una speaks", "ou-1");
+      await vic.next((el) => el.attrs.id === "u-1");
+      // vic tries to retract una's message; then claims to be a moderator.
+      await vic.send(retraction("una@localhost", "v-r1", "u-1"));
+      await una.next((el) => el.attrs.id === "v-r1");
+      await vic.send(
+        retraction("una@localhost", "v-r2", "ou-1", [
+          xml("moderated", { xmlns: MODERATE, by: "room@conference.localhost/mod" }),
+        ]),
+      );
+      await una.next((el) => el.attrs.id === "v-r2");
+      await until(async () => (await count("una")) === 3, "una's archive has both attempts");
+      const fallback = "/me retracted a previous message, but it's unsupported by your client.";
+      assert.deepEqual(await archived(una, "vic@localhost"), ["una speaks", fallback, fallback]);
+      await until(async () => (await count("vic")) === 3, "vic's too");
+      assert.deepEqual(await archived(vic, "una@localhost"), ["una speaks", fallback, fallback]);
+      await una.stop();
+      await vic.stop();
+    });
+
+    it("archives a retraction without a fallback body (§5: it MUST be stored)", async () => {
+      const wes = await t.client("wes", { resource: "w" });
+      await t.register("xia", "pw-xia");
+      await said(wes, "xia@localhost", "w-1", "hello xia");
+      await wes.send(
+        xml(
+          "message",
+          { to: "xia@localhost", type: "chat", id: "w-r" },
+          xml("retract", { xmlns: RETRACT, id: "w-1" }),
+        ),
+      );
+      await until(async () => (await count("xia")) === 2, "xia's archive has the retraction");
+      const xia = await t.client("xia", { resource: "x" });
+      const { results } = await query(xia, { fields: { with: "wes@localhost" } });
+      assert.equal(inner(results[0]!).getChild("retracted", RETRACT)?.attrs.id, "w-r");
+      assert.equal(inner(results[1]!).getChild("retract", RETRACT)?.attrs.id, "w-1");
+      await wes.stop();
+      await xia.stop();
     });
   });
 
