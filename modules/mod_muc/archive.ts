@@ -7,7 +7,9 @@ import {
   type Element,
   type Handoff,
   type Logger,
+  type ArchiveRow,
 } from "../../src/moduleapi.js";
+import { isTombstone, tombstone, type Retraction } from "../mod_mam/retraction.js";
 import type { Room } from "./room.js";
 
 export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
@@ -20,6 +22,8 @@ export class RoomArchive {
   constructor(
     private readonly store: ArchiveStore,
     private readonly log: Logger,
+    /** ctx.parseXml: the stored stanzas are the room's own writing. */
+    private readonly parse: (text: string) => Element,
   ) {}
 
   /**
@@ -31,7 +35,7 @@ export class RoomArchive {
   broadcast(
     room: Room,
     msg: Element,
-    sender: { jid: string; nick: string },
+    sender: { jid: string; nick?: string },
     handoff: Handoff | undefined,
     send: (msg: Element) => void,
   ): void {
@@ -51,7 +55,7 @@ export class RoomArchive {
         {
           owner,
           with: sender.jid,
-          nick: sender.nick,
+          ...(sender.nick !== undefined && { nick: sender.nick }),
           ts: Date.now(),
           direction: "in",
           stanza: msg.toString(),
@@ -69,10 +73,39 @@ export class RoomArchive {
       .then(() => send(msg))
       .catch((err: unknown) => this.log.error({ err, room: owner }, "could not broadcast"))
       .finally(() => release?.());
-    this.tails.set(owner, done);
-    void done.then(() => {
-      if (this.tails.get(owner) === done) this.tails.delete(owner);
+    this.chain(owner, done);
+  }
+
+  /**
+   * XEP-0424/0425: replaces the archived message `id` with its tombstone, after the room's
+   * pending appends (the message may be one of them). `allowed` says from the archived row
+   * whether this retraction may take it: its author's own, or a moderator's. Resolves with what
+   * happened; rejects when the store failed, which is also logged here with the room.
+   */
+  retract(
+    room: Room,
+    id: string,
+    allowed: (row: ArchiveRow) => boolean,
+    retraction: Retraction,
+  ): Promise<"retracted" | "already" | "refused" | "unknown"> {
+    const owner = room.jid.toString();
+    const done = (this.tails.get(owner) ?? Promise.resolve()).then(async () => {
+      const row = await this.store.get(owner, id);
+      if (!row) return "unknown" as const;
+      if (!allowed(row)) return "refused" as const;
+      const original = this.parse(row.stanza);
+      if (isTombstone(original)) return "already" as const;
+      await this.store.replaceStanza(owner, id, tombstone(original, retraction).toString());
+      return "retracted" as const;
     });
+    this.chain(
+      owner,
+      done.then(
+        () => undefined,
+        (err: unknown) => this.log.error({ err, room: owner }, "could not retract a message"),
+      ),
+    );
+    return done;
   }
 
   /**
@@ -85,14 +118,21 @@ export class RoomArchive {
     const done = (this.tails.get(owner) ?? Promise.resolve()).then(() =>
       this.store.removeArchive(owner),
     );
-    const tail = done.catch((err: unknown) =>
-      this.log.error({ err, room: owner }, "could not remove a room's archive"),
+    this.chain(
+      owner,
+      done.catch((err: unknown) =>
+        this.log.error({ err, room: owner }, "could not remove a room's archive"),
+      ),
     );
+    return done;
+  }
+
+  /** Makes `tail` (settled, never rejecting) the room's last queued write. */
+  private chain(owner: string, tail: Promise<void>): void {
     this.tails.set(owner, tail);
     void tail.then(() => {
       if (this.tails.get(owner) === tail) this.tails.delete(owner);
     });
-    return done;
   }
 
   /** Resolves once every append queued until then has settled. */

@@ -5,7 +5,9 @@
 //   to the service:     disco#info (§6.1) and disco#items (§6.3, public rooms with occupant counts)
 //   to a room:          groupchat messages (§7.4), subject changes (§8.1), mediated invitations and
 //                       declines (§7.8.2, §7.8.3), disco#info/items (§6.4, §6.5),
-//                       muc#admin (§8, §9) and muc#owner (§10) IQs
+//                       muc#admin (§8, §9) and muc#owner (§10) IQs, MAM queries (XEP-0313,
+//                       mam.ts), retractions (XEP-0424) and moderation (XEP-0425,
+//                       retraction.ts)
 //   to an occupant JID: presence: create (§10.1), enter (§7.2, with multi-session nicks §7.2.9),
 //                       change (§7.7), nick change (§7.6), leave (§7.14); private messages
 //                       (§7.5); IQs passed on between occupants (iq-proxy.ts); self-ping
@@ -32,6 +34,7 @@ import {
 import { adminGet, adminSet } from "./admin.js";
 import { NS_MAM } from "./archive.js";
 import { roomQuery, roomQueryForm } from "./mam.js";
+import { moderate, NS_MODERATE, NS_RETRACT } from "./retraction.js";
 import { handleMessage } from "./message.js";
 import { ownerGet, ownerSet } from "./owner.js";
 import { handlePresence, sessionEnded } from "./presence.js";
@@ -241,6 +244,9 @@ function answer(
     if (type === "get") return roomQueryForm(svc, room);
     return roomQuery(svc, room, from, payload);
   }
+  if (name === "moderate" && ns === NS_MODERATE && type === "set") {
+    return moderate(svc, room, from, payload);
+  }
   throw svc.error("service-unavailable");
 }
 
@@ -312,8 +318,9 @@ function roomInfo(svc: MucService, room: Room): Element {
     c.moderated ? "muc_moderated" : "muc_unmoderated",
     c.password_protected ? "muc_passwordprotected" : "muc_unsecured",
     c.anonymous ? "muc_semianonymous" : "muc_nonanonymous",
-    // XEP-0313 §7: the room answers MAM queries.
-    ...(c.mam ? [NS_MAM] : []),
+    // XEP-0313 §7: the room answers MAM queries; with its archive come XEP-0424 retractions
+    // that leave tombstones, and XEP-0425 moderation (which names messages by stanza-id).
+    ...(c.mam ? [NS_MAM, NS_RETRACT, `${NS_RETRACT}#tombstone`, NS_MODERATE] : []),
   ];
   for (const f of features) q.append(xml("feature", { var: f }));
   const field = (v: string, value: string, type?: string): Element =>

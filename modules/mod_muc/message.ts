@@ -2,6 +2,7 @@
 // (§7.5 private messages).
 import type { Element, Handoff, JID } from "../../src/moduleapi.js";
 import { handleInviteOrDecline } from "./invite.js";
+import { occupantRetraction, retractOwn } from "./retraction.js";
 import { NS_MUC_USER, type Room } from "./room.js";
 import type { MucService } from "./service.js";
 
@@ -44,6 +45,7 @@ function groupchat(
   if (occ.role === "visitor" || occ.role === "none") {
     throw svc.error("forbidden", "you have no voice in this room");
   }
+  const retracted = occupantRetraction(svc, stanza);
   const subject = stanza.getChild("subject");
   const body = stanza.getChild("body");
   if (subject && !body) {
@@ -65,6 +67,8 @@ function groupchat(
     svc.broadcast(stamped, room.occupants.values(), handoff);
     if (body) svc.history.record(room, stamped, handoff);
   });
+  // XEP-0424: after its own append, queued behind it on the room's archive.
+  if (retracted !== undefined) retractOwn(svc, room, retracted, from, stanza, handoff);
 }
 
 /** §7.5: to one occupant, from the sender's occupant JID. */
