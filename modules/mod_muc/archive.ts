@@ -7,6 +7,7 @@ import {
   type Element,
   type Handoff,
   type Logger,
+  type ModuleCounter,
 } from "../../src/moduleapi.js";
 import type { Room } from "./room.js";
 
@@ -20,6 +21,8 @@ export class RoomArchive {
   constructor(
     private readonly store: ArchiveStore,
     private readonly log: Logger,
+    /** Issue 12: failed archive writes, counted (the message goes out all the same). */
+    private readonly failures: ModuleCounter,
   ) {}
 
   /**
@@ -63,7 +66,10 @@ export class RoomArchive {
       ([entry]) => {
         msg.append(xml("stanza-id", { xmlns: NS_SID, by: owner, id: entry!.id }));
       },
-      (err: unknown) => this.log.error({ err, room: owner }, "could not archive a message"),
+      (err: unknown) => {
+        this.failures.inc();
+        this.log.error({ err, room: owner }, "could not archive a message");
+      },
     );
     const done = tail
       .then(() => send(msg))

@@ -81,7 +81,11 @@ export class MucService {
   ) {
     this.admins = new Set(ctx.options.access_admin);
     this.writes = new RoomWrites(ctx.stores.muc, domain, ctx.log);
-    this.archive = new RoomArchive(ctx.stores.archive, ctx.log);
+    this.archive = new RoomArchive(
+      ctx.stores.archive,
+      ctx.log,
+      ctx.counter("archive_write_failures_total", "Room messages not archived"),
+    );
     this.history = new History(this);
     this.iqProxy = new IqProxy(this);
   }
