@@ -2,6 +2,7 @@ import { createServer, type Server as HttpServer } from "node:http";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "./log.js";
+import { ModuleMetrics } from "./module-metrics.js";
 
 /** What the metrics read from the running server at scrape time. */
 export interface HealthSource {
@@ -21,10 +22,13 @@ type Kind = (typeof KINDS)[number];
 /**
  * Prometheus metrics (prom-client) and the queue-length health checks of the design: outbound
  * queues, inbound backlog, event-loop lag. One registry per server, so several servers in one
- * process (tests) do not mix their figures.
+ * process (tests) do not mix their figures. Core metric names never start with `parley_mod_`:
+ * that prefix is the modules' (src/module-metrics.ts).
  */
 export class Metrics {
   readonly registry = new Registry();
+  /** What modules register through ctx.counter and ctx.gauge. */
+  readonly modules = new ModuleMetrics(this.registry);
   private readonly inCounters: Record<Kind, Counter.Internal>;
   private readonly outCounters: Record<Kind, Counter.Internal>;
   readonly handling: Histogram;

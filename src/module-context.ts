@@ -192,6 +192,14 @@ export function moduleContext(
       return cancel;
     },
     onStop: (fn) => cleanups.push(fn),
+    counter(metric, help, labelNames = []) {
+      const made = core.metrics.modules.counter(name, host, metric, help, labelNames, log);
+      cleanups.push(made.release);
+      return made.counter;
+    },
+    gauge(metric, help, read, labelNames = []) {
+      cleanups.push(core.metrics.modules.gauge(name, host, metric, help, read, labelNames, log));
+    },
     on: <K extends keyof ExtensionEvents>(event: K, handler: (p: ExtensionEvents[K]) => void) =>
       modules.events.on(String(event), owner, guard(handler as (p: unknown) => void)),
     emit: <K extends keyof ExtensionEvents>(event: K, payload: ExtensionEvents[K]) =>

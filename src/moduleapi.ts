@@ -25,6 +25,7 @@ import type { Handoff } from "./handoff.js";
 import type { AdminCommand } from "./admin-commands.js";
 import type { Stores } from "./storage/stores.js";
 import type { SessionState } from "./session-state.js";
+import type { GaugeReading, ModuleCounter } from "./module-metrics.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -50,6 +51,7 @@ export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
 export type { SessionState } from "./session-state.js";
 export type { Handoff } from "./handoff.js";
+export type { GaugeReading, MetricLabels, ModuleCounter } from "./module-metrics.js";
 // What modules use of the core, so that they import nothing else from src/ (an ESLint rule holds
 // them to it): JIDs and their preparation (RFC 7622), stanza replies, nicknames (RFC 8266).
 export { JID, JIDError, parseJID, makeJID, prepLocalpart, prepResourcepart } from "./jid.js";
@@ -227,6 +229,29 @@ export interface ModuleContext<O = Record<string, never>> {
   setInterval(fn: () => void, ms: number): () => void;
   /** Runs `fn` when the module stops (in reverse order of registration). */
   onStop(fn: () => void | Promise<void>): void;
+
+  /**
+   * A Prometheus counter named `parley_mod_<module>_<name>` (the module's name without its
+   * `mod_`), with a `host` label added to `labelNames`: every host's start gets the same metric,
+   * and a restart finds it again with its count. Throws for an invalid name or label, or a
+   * definition (help, labels) other than the one its other hosts registered.
+   */
+  counter<L extends string = never>(
+    name: string,
+    help: string,
+    labelNames?: readonly L[],
+  ): ModuleCounter<L>;
+  /**
+   * A Prometheus gauge named like a counter, whose value `read` gives at each scrape of
+   * /metrics (a number, or with `labelNames` one `{ labels, value }` per series); a stopped
+   * module's host is no longer reported.
+   */
+  gauge<L extends string = never>(
+    name: string,
+    help: string,
+    read: () => GaugeReading<L>,
+    labelNames?: readonly L[],
+  ): void;
 
   on<K extends keyof ExtensionEvents>(
     event: K,

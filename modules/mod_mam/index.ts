@@ -20,7 +20,8 @@
 //
 // Storage: the typed archive store (ctx.stores.archive), written through batcher.ts (group
 // commit); preferences in the keyval store "mod_mam_prefs". A failed archive write never loses
-// the message: it is delivered without a stanza-id and the failure is logged with the JID.
+// the message: it is delivered without a stanza-id and the failure is logged with the JID and
+// counted (parley_mod_mam_archive_write_failures_total).
 import { defineModule, opt, parseJID, type Element, type JID } from "../../src/moduleapi.js";
 import { archivable, NS_MAM, NS_SID, stripStanzaIds } from "./archiving.js";
 import { ArchiveBatcher } from "./batcher.js";
@@ -48,6 +49,8 @@ export default defineModule({
   start(ctx) {
     const archive = ctx.stores.archive;
     const batcher = new ArchiveBatcher(archive);
+    // Issue 12: a failed archive write is logged and counted, and the message still goes.
+    const failures = ctx.counter("archive_write_failures_total", "Messages not archived");
     const prefs = new PrefsStore(ctx, ctx.keyval<Prefs>("mod_mam_prefs"), ctx.options.default);
     ctx.onStop(() => batcher.flush());
     startRetention(ctx, archive, ctx.options.archive_expires_after);
@@ -139,9 +142,10 @@ export default defineModule({
             originIdOf(stanza),
             bodyOf(stanza),
             idOf(stanza),
-          ).catch((err: unknown) =>
-            ctx.log.error({ err, jid: user.toString() }, "could not archive a sent message"),
-          ),
+          ).catch((err: unknown) => {
+            failures.inc();
+            ctx.log.error({ err, jid: user.toString() }, "could not archive a sent message");
+          }),
           retract(user, peer, "out", stanza),
         ]).finally(() => release?.());
       },
@@ -185,6 +189,7 @@ export default defineModule({
           }
         } catch (err) {
           // Delivered anyway, without a stanza-id: the message matters more than its archive.
+          failures.inc();
           ctx.log.error({ err, jid: owner.toString() }, "could not archive a received message");
         } finally {
           release?.();

@@ -8,6 +8,7 @@ import {
   type Handoff,
   type Logger,
   type ArchiveRow,
+  type ModuleCounter,
 } from "../../src/moduleapi.js";
 import { isTombstone, tombstone, type Retraction } from "../mod_mam/retraction.js";
 import type { Room } from "./room.js";
@@ -22,6 +23,8 @@ export class RoomArchive {
   constructor(
     private readonly store: ArchiveStore,
     private readonly log: Logger,
+    /** Issue 12: failed archive writes, counted (the message goes out all the same). */
+    private readonly failures: ModuleCounter,
     /** ctx.parseXml: the stored stanzas are the room's own writing. */
     private readonly parse: (text: string) => Element,
   ) {}
@@ -67,7 +70,10 @@ export class RoomArchive {
       ([entry]) => {
         msg.append(xml("stanza-id", { xmlns: NS_SID, by: owner, id: entry!.id }));
       },
-      (err: unknown) => this.log.error({ err, room: owner }, "could not archive a message"),
+      (err: unknown) => {
+        this.failures.inc();
+        this.log.error({ err, room: owner }, "could not archive a message");
+      },
     );
     const done = tail
       .then(() => send(msg))

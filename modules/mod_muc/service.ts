@@ -81,7 +81,12 @@ export class MucService {
   ) {
     this.admins = new Set(ctx.options.access_admin);
     this.writes = new RoomWrites(ctx.stores.muc, domain, ctx.log);
-    this.archive = new RoomArchive(ctx.stores.archive, ctx.log, (text) => ctx.parseXml(text));
+    this.archive = new RoomArchive(
+      ctx.stores.archive,
+      ctx.log,
+      ctx.counter("archive_write_failures_total", "Room messages not archived"),
+      (text) => ctx.parseXml(text),
+    );
     this.history = new History(this);
     this.iqProxy = new IqProxy(this);
   }
