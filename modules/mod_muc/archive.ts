@@ -34,6 +34,7 @@ export class RoomArchive {
    * calls `send` with it, stamped with its stanza-id; after the room's earlier messages, so the
    * occupants see the archive's order. A failed write is logged with the room and the message
    * still goes out, without a stanza-id. The sender's `handoff` (XEP-0198) is held until then.
+   * Resolves (never rejects) once the message went out.
    */
   broadcast(
     room: Room,
@@ -41,13 +42,16 @@ export class RoomArchive {
     sender: { jid: string; nick?: string },
     handoff: Handoff | undefined,
     send: (msg: Element) => void,
-  ): void {
+  ): Promise<void> {
     const owner = room.jid.toString();
     // XEP-0359 §4 (rules 3 and 4): a stanza-id by= the room that the room did not add is forged.
     for (const sid of msg.getChildren("stanza-id", NS_SID)) {
       if (sid.attrs.by === owner) msg.remove(sid);
     }
-    if (!room.config.mam) return send(msg);
+    if (!room.config.mam) {
+      send(msg);
+      return Promise.resolve();
+    }
     const release = handoff?.track();
     const body = msg
       .getChildren("body")
@@ -80,6 +84,7 @@ export class RoomArchive {
       .catch((err: unknown) => this.log.error({ err, room: owner }, "could not broadcast"))
       .finally(() => release?.());
     this.chain(owner, done);
+    return done;
   }
 
   /**

@@ -61,14 +61,15 @@ function groupchat(
   delete msg.attrs.to;
   delete msg.attrs.xmlns;
   msg.children = stanza.children.slice();
+  // XEP-0424: the tombstone first, queued on the room's archive before the retraction's own
+  // append, so whoever gets the retraction finds the tombstone in the archive.
+  if (retracted !== undefined) retractOwn(svc, room, retracted, from, stanza, handoff);
   // XEP-0313: archived first, so every copy carries the room's stanza-id.
   const sender = { jid: from.bare().toString(), nick: occ.nick };
-  svc.archive.broadcast(room, msg, sender, handoff, (stamped) => {
+  void svc.archive.broadcast(room, msg, sender, handoff, (stamped) => {
     svc.broadcast(stamped, room.occupants.values(), handoff);
     if (body) svc.history.record(room, stamped, handoff);
   });
-  // XEP-0424: after its own append, queued behind it on the room's archive.
-  if (retracted !== undefined) retractOwn(svc, room, retracted, from, stanza, handoff);
 }
 
 /** §7.5: to one occupant, from the sender's occupant JID. */

@@ -24,8 +24,8 @@ export function occupantRetraction(svc: MucService, stanza: Element): string | u
 }
 
 /**
- * XEP-0424 in a room: once the retraction is archived and sent, the message it names becomes a
- * tombstone, if the retracting occupant's real bare JID is the one that sent it (§5). Someone
+ * XEP-0424 in a room: the message a retraction names becomes a tombstone, before the retraction
+ * itself is archived and sent, if the retracting occupant's real bare JID is the one that sent it (§5). Someone
  * else's retraction still went out (clients check it too) but retracts nothing here.
  */
 export function retractOwn(
@@ -54,7 +54,8 @@ export function retractOwn(
 
 /**
  * XEP-0425 §4: a moderator's <moderate id=.../> with <retract/>. The IQ result goes once the
- * tombstone is committed and the retraction announced to every occupant, from the room, naming
+ * tombstone is committed and the retraction archived and announced to every occupant, from the
+ * room, naming
  * the moderator by occupant JID (a semi-anonymous room tells no real JID).
  */
 export async function moderate(
@@ -101,7 +102,7 @@ export async function moderate(
       reason ? xml("reason", {}, reason) : null,
     ),
   );
-  svc.archive.broadcast(room, msg, { jid: from.bare().toString() }, undefined, (stamped) =>
+  await svc.archive.broadcast(room, msg, { jid: from.bare().toString() }, undefined, (stamped) =>
     svc.broadcast(stamped, room.occupants.values()),
   );
   return null;

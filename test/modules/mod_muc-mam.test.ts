@@ -1,70 +1,25 @@
 import { strict as assert } from "node:assert";
 import type { Element } from "@xmpp/xml";
-import {
-  errorCondition,
-  startTestServer,
-  type TestClient,
-  type TestServer,
-} from "../../src/testkit/index.js";
+import { errorCondition, startTestServer, type TestServer } from "../../src/testkit/index.js";
 import {
   MUC,
   NS_USER,
   adminItem,
   configure,
   enter,
-  id,
   instantRoom,
+  forwarded,
   iq,
+  mamQuery,
+  NS_MAM,
+  say,
   xml,
 } from "./mod_muc.helpers.js";
 import modMuc from "../../modules/mod_muc/index.js";
 import { parseOptions } from "../../src/module-options.js";
 
 const NS_SID = "urn:xmpp:sid:0";
-const NS_MAM = "urn:xmpp:mam:2";
 const NS_RSM = "http://jabber.org/protocol/rsm";
-
-/** Sends a groupchat message and waits for its reflection. */
-async function say(c: TestClient, room: string, text: string): Promise<void> {
-  const i = id();
-  await c.send(xml("message", { to: room, type: "groupchat", id: i }, xml("body", {}, text)));
-  await c.next((el) => el.name === "message" && el.attrs.id === i);
-}
-
-/** A MAM query to the room: the <result/> messages and the IQ answer. */
-async function mamQuery(
-  c: TestClient,
-  room: string,
-  children: Element[] = [],
-): Promise<{ results: Element[]; answer: Element }> {
-  const i = id();
-  const qid = `q-${i}`;
-  await c.send(
-    xml(
-      "iq",
-      { type: "set", to: room, id: i },
-      xml("query", { xmlns: NS_MAM, queryid: qid }, ...children),
-    ),
-  );
-  const results: Element[] = [];
-  for (;;) {
-    const el = await c.next(
-      (e) =>
-        (e.name === "iq" && e.attrs.id === i) ||
-        (e.name === "message" && e.getChild("result", NS_MAM)?.attrs.queryid === qid),
-    );
-    if (el.name === "iq") return { results, answer: el };
-    assert.equal(el.attrs.from, room);
-    results.push(el);
-  }
-}
-
-function forwarded(result: Element): Element {
-  return result
-    .getChild("result", NS_MAM)!
-    .getChild("forwarded", "urn:xmpp:forward:0")!
-    .getChild("message")!;
-}
 
 function rsm(max: number, after?: string): Element {
   return xml(

@@ -1,3 +1,4 @@
+import { strict as assert } from "node:assert";
 // Helpers for the mod_muc tests: joining, configuring and reading MUC payloads.
 import type { Element } from "@xmpp/xml";
 import { xml, type TestClient } from "../../src/testkit/index.js";
@@ -93,6 +94,50 @@ export function adminItem(attrs: Record<string, string>, reason?: string): Eleme
     { xmlns: NS_ADMIN },
     xml("item", attrs, ...(reason ? [xml("reason", {}, reason)] : [])),
   );
+}
+
+export const NS_MAM = "urn:xmpp:mam:2";
+
+/** Sends a groupchat message and waits for its reflection. */
+export async function say(c: TestClient, room: string, text: string): Promise<void> {
+  const i = id();
+  await c.send(xml("message", { to: room, type: "groupchat", id: i }, xml("body", {}, text)));
+  await c.next((el) => el.name === "message" && el.attrs.id === i);
+}
+
+/** A MAM query to the room: the <result/> messages and the IQ answer. */
+export async function mamQuery(
+  c: TestClient,
+  room: string,
+  children: Element[] = [],
+): Promise<{ results: Element[]; answer: Element }> {
+  const i = id();
+  const qid = `q-${i}`;
+  await c.send(
+    xml(
+      "iq",
+      { type: "set", to: room, id: i },
+      xml("query", { xmlns: NS_MAM, queryid: qid }, ...children),
+    ),
+  );
+  const results: Element[] = [];
+  for (;;) {
+    const el = await c.next(
+      (e) =>
+        (e.name === "iq" && e.attrs.id === i) ||
+        (e.name === "message" && e.getChild("result", NS_MAM)?.attrs.queryid === qid),
+    );
+    if (el.name === "iq") return { results, answer: el };
+    assert.equal(el.attrs.from, room);
+    results.push(el);
+  }
+}
+
+export function forwarded(result: Element): Element {
+  return result
+    .getChild("result", NS_MAM)!
+    .getChild("forwarded", "urn:xmpp:forward:0")!
+    .getChild("message")!;
 }
 
 export { xml };
