@@ -6,6 +6,7 @@ export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
 const NS_HINTS = "urn:xmpp:hints"; // XEP-0334
 const NS_CARBONS = "urn:xmpp:carbons:2"; // XEP-0280
 const NS_RETRACT = "urn:xmpp:message-retract:1"; // XEP-0424
+const NS_FASTEN = "urn:xmpp:fasten:0"; // XEP-0422: XEP-0424 0.3's retractions
 export const NS_MAM = "urn:xmpp:mam:2";
 
 /**
@@ -41,7 +42,11 @@ export function archivable(stanza: Element): boolean {
       return false;
     } else if (ns === "jabber:client" || ns === "jabber:server" || ns === undefined) {
       if (child.name === "body") content = true;
-    } else if (ENCRYPTED[ns] === child.name || (ns === NS_RETRACT && child.name === "retract")) {
+    } else if (
+      ENCRYPTED[ns] === child.name ||
+      (ns === NS_RETRACT && child.name === "retract") ||
+      (ns === NS_FASTEN && child.name === "apply-to")
+    ) {
       content = true;
     }
   }

@@ -28,7 +28,7 @@ import { ArchiveBatcher } from "./batcher.js";
 import { queryForm } from "./form.js";
 import { DEFAULT_POLICIES, parsePrefs, prefsElement, PrefsStore, type Prefs } from "./prefs.js";
 import { metadata, ownArchive, runQuery } from "./query.js";
-import { isTombstone, NS_RETRACT, retractedId, tombstone } from "./retraction.js";
+import { isTombstone, NS_RETRACT, NS_RETRACT_0, retractedId, tombstone } from "./retraction.js";
 import { startRetention } from "./retention.js";
 
 export default defineModule({
@@ -60,6 +60,7 @@ export default defineModule({
     // XEP-0424 §2, §4: retractions are archived, and what they retract becomes a tombstone.
     ctx.feature(NS_RETRACT, "account");
     ctx.feature(`${NS_RETRACT}#tombstone`, "account");
+    ctx.feature(NS_RETRACT_0, "account");
 
     /** The entry for `owner`'s archive, or nothing when the owner's preferences say no. */
     async function archiveFor(

@@ -63,6 +63,7 @@ export class RoomArchive {
           owner,
           with: sender.jid,
           ...(sender.nick !== undefined && { nick: sender.nick }),
+          ...clientIds(msg),
           ts: Date.now(),
           direction: "in",
           stanza: msg.toString(),
@@ -90,7 +91,9 @@ export class RoomArchive {
   /**
    * XEP-0424/0425: replaces the archived message `id` with its tombstone, after the room's
    * pending appends (the message may be one of them). `allowed` says from the archived row
-   * whether this retraction may take it: its author's own, or a moderator's. Resolves with what
+   * whether this retraction may take it: its author's own, or a moderator's. `author` (a real
+   * bare JID) also finds the author's message by its origin-id or message id. Resolves with
+   * what happened and the entry's UID. Resolves with what
    * happened; rejects when the store failed, which is also logged here with the room.
    */
   retract(
@@ -98,16 +101,23 @@ export class RoomArchive {
     id: string,
     allowed: (row: ArchiveRow) => boolean,
     retraction: Retraction,
-  ): Promise<"retracted" | "already" | "refused" | "unknown"> {
+    author?: string,
+  ): Promise<{ outcome: "retracted" | "already" | "refused" | "unknown"; id?: string }> {
     const owner = room.jid.toString();
     const done = (this.tails.get(owner) ?? Promise.resolve()).then(async () => {
-      const row = await this.store.get(owner, id);
-      if (!row) return "unknown" as const;
-      if (!allowed(row)) return "refused" as const;
+      // By the room's stanza-id (XEP-0424 §5.1); an author's retraction in the 0.3 form names
+      // their origin-id instead, searched among their own messages only.
+      const row =
+        (await this.store.get(owner, id)) ??
+        (author !== undefined
+          ? await this.store.findByClientId(owner, author, "in", id)
+          : undefined);
+      if (!row) return { outcome: "unknown" as const };
+      if (!allowed(row)) return { outcome: "refused" as const, id: row.id };
       const original = this.parse(row.stanza);
-      if (isTombstone(original)) return "already" as const;
-      await this.store.replaceStanza(owner, id, tombstone(original, retraction).toString());
-      return "retracted" as const;
+      if (isTombstone(original)) return { outcome: "already" as const, id: row.id };
+      await this.store.replaceStanza(owner, row.id, tombstone(original, retraction).toString());
+      return { outcome: "retracted" as const, id: row.id };
     });
     this.chain(
       owner,
@@ -150,4 +160,14 @@ export class RoomArchive {
   async idle(): Promise<void> {
     while (this.tails.size > 0) await Promise.all(this.tails.values());
   }
+}
+
+/** The ids the sender gave a message (its id, its XEP-0359 origin-id), which retractions name. */
+function clientIds(msg: Element): { originId?: string; messageId?: string } {
+  const originId = msg.getChild("origin-id", NS_SID)?.attrs.id;
+  const messageId = msg.attrs.id;
+  return {
+    ...(typeof originId === "string" && originId !== "" && { originId }),
+    ...(typeof messageId === "string" && messageId !== "" && { messageId }),
+  };
 }

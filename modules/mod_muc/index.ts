@@ -34,7 +34,14 @@ import {
 import { adminGet, adminSet } from "./admin.js";
 import { NS_MAM } from "./archive.js";
 import { roomQuery, roomQueryForm } from "./mam.js";
-import { moderate, NS_MODERATE, NS_RETRACT } from "./retraction.js";
+import {
+  moderate,
+  NS_FASTEN,
+  NS_MODERATE,
+  NS_MODERATE_0,
+  NS_RETRACT,
+  NS_RETRACT_0,
+} from "./retraction.js";
 import { handleMessage } from "./message.js";
 import { ownerGet, ownerSet } from "./owner.js";
 import { handlePresence, sessionEnded } from "./presence.js";
@@ -244,7 +251,11 @@ function answer(
     if (type === "get") return roomQueryForm(svc, room);
     return roomQuery(svc, room, from, payload);
   }
-  if (name === "moderate" && ns === NS_MODERATE && type === "set") {
+  // XEP-0425, and its 0.2 form wrapped in XEP-0422 <apply-to/>.
+  if (
+    type === "set" &&
+    ((name === "moderate" && ns === NS_MODERATE) || (name === "apply-to" && ns === NS_FASTEN))
+  ) {
     return moderate(svc, room, from, payload);
   }
   throw svc.error("service-unavailable");
@@ -320,7 +331,9 @@ function roomInfo(svc: MucService, room: Room): Element {
     c.anonymous ? "muc_semianonymous" : "muc_nonanonymous",
     // XEP-0313 §7: the room answers MAM queries; with its archive come XEP-0424 retractions
     // that leave tombstones, and XEP-0425 moderation (which names messages by stanza-id).
-    ...(c.mam ? [NS_MAM, NS_RETRACT, `${NS_RETRACT}#tombstone`, NS_MODERATE] : []),
+    ...(c.mam
+      ? [NS_MAM, NS_RETRACT, `${NS_RETRACT}#tombstone`, NS_RETRACT_0, NS_MODERATE, NS_MODERATE_0]
+      : []),
   ];
   for (const f of features) q.append(xml("feature", { var: f }));
   const field = (v: string, value: string, type?: string): Element =>

@@ -4,12 +4,20 @@
 // replays it (XEP-0424 §5: the room "SHOULD prevent further distribution").
 import { randomUUID } from "node:crypto";
 import type { Element, Handoff, JID } from "../../src/moduleapi.js";
-import { NS_MODERATE, NS_RETRACT, claimsModeration, retractedId } from "../mod_mam/retraction.js";
+import {
+  NS_FASTEN,
+  NS_MODERATE,
+  NS_MODERATE_0,
+  NS_RETRACT,
+  NS_RETRACT_0,
+  claimsModeration,
+  retractedId,
+} from "../mod_mam/retraction.js";
 import { NS_SID } from "./archive.js";
 import type { Room } from "./room.js";
 import type { MucService } from "./service.js";
 
-export { NS_MODERATE, NS_RETRACT };
+export { NS_FASTEN, NS_MODERATE, NS_MODERATE_0, NS_RETRACT, NS_RETRACT_0 };
 
 /**
  * Checks an occupant's groupchat message before it goes out: a <retract/> carrying XEP-0425's
@@ -39,13 +47,17 @@ export function retractOwn(
   if (!room.config.mam) return;
   const release = handoff?.track();
   const id = typeof retraction.attrs.id === "string" ? retraction.attrs.id : undefined;
+  const author = sender.bare().toString();
   svc.archive
-    .retract(room, target, (row) => row.with === sender.bare().toString(), {
-      ...(id !== undefined && { id }),
-      at: new Date(),
-    })
-    .then((outcome) => {
-      if (outcome === "retracted") forgetInHistory(room, target);
+    .retract(
+      room,
+      target,
+      (row) => row.with === author,
+      { ...(id !== undefined && { id }), at: new Date() },
+      author,
+    )
+    .then(({ outcome, id: uid }) => {
+      if (outcome === "retracted") forgetInHistory(room, uid!);
     })
     // Logged by the archive, with the room.
     .catch(() => undefined)
@@ -53,10 +65,10 @@ export function retractOwn(
 }
 
 /**
- * XEP-0425 §4: a moderator's <moderate id=.../> with <retract/>. The IQ result goes once the
- * tombstone is committed and the retraction archived and announced to every occupant, from the
- * room, naming
- * the moderator by occupant JID (a semi-anonymous room tells no real JID).
+ * XEP-0425 §4: a moderator's <moderate id=.../> with <retract/>, or its 0.2 form
+ * <apply-to id=...><moderate><retract/></moderate></apply-to> (XEP-0422). The IQ result goes
+ * once the tombstone is committed and the retraction archived and announced to every occupant,
+ * from the room, naming the moderator by occupant JID (a semi-anonymous room tells no real JID).
  */
 export async function moderate(
   svc: MucService,
@@ -69,20 +81,22 @@ export async function moderate(
   if (!occ || occ.role !== "moderator") {
     throw svc.error("forbidden", "only moderators may retract other occupants' messages");
   }
+  const request =
+    payload.name === "apply-to" ? payload.getChild("moderate", NS_MODERATE_0) : payload;
   const target = payload.attrs.id;
-  if (typeof target !== "string" || target === "") {
+  if (!request || typeof target !== "string" || target === "") {
     throw svc.error("bad-request", "<moderate/> names the message by its stanza-id in 'id'");
   }
-  if (!payload.getChild("retract", NS_RETRACT)) {
+  if (!request.getChild("retract", NS_RETRACT) && !request.getChild("retract", NS_RETRACT_0)) {
     // §1: retraction is the one moderation action defined.
     throw svc.error("feature-not-implemented", "the only moderation action is <retract/>");
   }
   // Without an archive the room gave no stanza-id, so no message can be named.
   if (!room.config.mam) throw svc.error("item-not-found", "this room keeps no archive");
-  const reason = payload.getChildText("reason") ?? undefined;
+  const reason = request.getChildText("reason") || undefined;
   const by = room.occupantJid(occ.nick);
   const announcement = randomUUID();
-  const outcome = await svc.archive.retract(room, target, () => true, {
+  const { outcome } = await svc.archive.retract(room, target, () => true, {
     id: announcement,
     at: new Date(),
     moderated: { by, ...(reason && { reason }) },
@@ -90,8 +104,10 @@ export async function moderate(
   if (outcome === "unknown") throw svc.error("item-not-found", "no such message in the archive");
   if (outcome === "already") return null;
   forgetInHistory(room, target);
-  // §4.1: to every occupant, the moderator too, from the room itself; archived like any
-  // message the room sends, since clients offline now learn of it from the archive.
+  // §4.1: to every occupant, the moderator too, from the room itself, in both forms so clients
+  // of either version apply it; archived like any message the room sends, since clients
+  // offline now learn of it from the archive.
+  const why = () => (reason ? xml("reason", {}, reason) : null);
   const msg = xml(
     "message",
     { type: "groupchat", id: announcement, from: room.jid.toString() },
@@ -99,7 +115,17 @@ export async function moderate(
       "retract",
       { xmlns: NS_RETRACT, id: target },
       xml("moderated", { xmlns: NS_MODERATE, by }),
-      reason ? xml("reason", {}, reason) : null,
+      why(),
+    ),
+    xml(
+      "apply-to",
+      { xmlns: NS_FASTEN, id: target },
+      xml(
+        "moderated",
+        { xmlns: NS_MODERATE_0, by },
+        xml("retract", { xmlns: NS_RETRACT_0 }),
+        why(),
+      ),
     ),
   );
   await svc.archive.broadcast(room, msg, { jid: from.bare().toString() }, undefined, (stamped) =>
