@@ -61,8 +61,8 @@ function groupchat(
   msg.children = stanza.children.slice();
   // XEP-0313: archived first, so every copy carries the room's stanza-id.
   const sender = { jid: from.bare().toString(), nick: occ.nick };
-  svc.archive.broadcast(room, msg, sender, handoff, (stamped) => {
-    svc.broadcast(stamped, room.occupants.values(), handoff);
+  svc.archive.broadcast(room, msg, sender, handoff, (stamped, skip) => {
+    svc.broadcast(stamped, room.occupants.values(), handoff, skip);
     if (body) svc.history.record(room, stamped, handoff);
   });
 }
