@@ -1,7 +1,14 @@
 // How long archived messages are kept: `archive_expires_after` (seconds) has a background job
-// delete older entries in bounded steps, and `parleyctl delete_old_mam_messages TYPE DAYS`
-// (ejabberdctl's command) does it on demand.
+// delete older entries of the accounts' archives in bounded steps, and `parleyctl
+// delete_old_mam_messages TYPE DAYS` (ejabberdctl's command) does it on demand, for the rooms'
+// archives too.
 import { AdminCommandError, type ArchiveStore, type ModuleContext } from "../../src/moduleapi.js";
+
+/** mod_muc's API, as far as the rooms' archives need it (modules/mod_muc/index.ts, MucApi). */
+interface MucApi {
+  /** The MUC service's domain: a room's archive is owned by room@domain. */
+  readonly domain: string;
+}
 
 /** Entries deleted per statement: one step never holds the database for long. */
 const STEP = 1000;
@@ -10,11 +17,11 @@ const STEPS_PER_RUN = 100;
 /** How often the job runs. */
 const EVERY_MS = 10 * 60 * 1000;
 
-/** Deletes the host's account archive entries older than `cutoff`, step by step. */
-async function expire(archive: ArchiveStore, host: string, cutoff: number, steps: number) {
+/** Deletes the entries older than `cutoff` of the archives at `domain`, step by step. */
+async function expire(archive: ArchiveStore, domain: string, cutoff: number, steps: number) {
   let total = 0;
   for (let i = 0; i < steps; i++) {
-    const n = await archive.deleteOlderThan(host, cutoff, STEP);
+    const n = await archive.deleteOlderThan(domain, cutoff, STEP);
     total += n;
     if (n < STEP) break;
     // Let the messages waiting to be archived and delivered go first.
@@ -44,9 +51,9 @@ export function startRetention(
     ctx.setInterval(run, EVERY_MS);
   }
 
-  // ejabberdctl's delete_old_mam_messages TYPE DAYS: TYPE chat is the accounts' archives,
-  // groupchat the rooms' (mod_muc's archives; their expiry is not built yet, so nothing is
-  // deleted and 0 printed), all both.
+  // ejabberdctl's delete_old_mam_messages TYPE DAYS: TYPE chat is the host's accounts'
+  // archives, groupchat the archives of the rooms of its MUC service (mod_muc keeps them; none
+  // without it), all both. As in ejabberd, this command is the only expiry of rooms' archives.
   ctx.command("delete_old_mam_messages", {
     args: ["TYPE", "DAYS"],
     help: "Delete archived messages (TYPE chat, groupchat or all) older than DAYS days; print how many",
@@ -57,9 +64,15 @@ export function startRetention(
       if (!/^\d+$/.test(days!)) {
         throw new AdminCommandError("DAYS must be a whole number of days (0 or more)", true);
       }
-      if (type === "groupchat") return "0";
       const cutoff = Date.now() - Number(days) * 24 * 60 * 60 * 1000;
-      return String(await expire(archive, ctx.host, cutoff, Infinity));
+      const muc = ctx.module<MucApi>("mod_muc");
+      const domains = [
+        ...(type === "groupchat" ? [] : [ctx.host]),
+        ...(type === "chat" || !muc ? [] : [muc.domain]),
+      ];
+      let total = 0;
+      for (const domain of domains) total += await expire(archive, domain, cutoff, Infinity);
+      return String(total);
     },
   });
 }

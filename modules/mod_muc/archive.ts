@@ -1,6 +1,9 @@
 // A room's message archive (XEP-0313 §3.3.2 on rooms): every groupchat message the room
 // broadcasts goes into the archive owned by the room's bare JID before the fan-out, so each
-// copy carries the archive UID as a XEP-0359 <stanza-id by='room@service'/>.
+// copy carries the archive UID as a XEP-0359 <stanza-id by='room@service'/>. The room's appends,
+// the reads of join history (history.ts) and the archive's removal run one after another, per
+// room, so each sees the archive as the occupants saw the room; so do retractions (XEP-0424,
+// XEP-0425), which leave a tombstone in the message's place.
 import {
   xml,
   type ArchiveStore,
@@ -16,9 +19,20 @@ import type { Room } from "./room.js";
 export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
 export const NS_MAM = "urn:xmpp:mam:2";
 
+/** Whether an occupant's session (by full JID) is to be left out of a broadcast. */
+export type Skip = (session: string) => boolean;
+
+const NOBODY: Skip = () => false;
+
 export class RoomArchive {
-  /** Room bare JID -> its last append, settled (never rejects): broadcasts keep their order. */
+  /** Room bare JID -> its last queued job, settled (never rejects). */
   private readonly tails = new Map<string, Promise<void>>();
+  /**
+   * Room bare JID -> the sessions (full JIDs) whose join history is still to be read, each with
+   * the token of that read: a session that enters again gets a new one, and the older read
+   * then sends nothing.
+   */
+  private readonly awaiting = new Map<string, Map<string, object>>();
 
   constructor(
     private readonly store: ArchiveStore,
@@ -34,14 +48,15 @@ export class RoomArchive {
    * calls `send` with it, stamped with its stanza-id; after the room's earlier messages, so the
    * occupants see the archive's order. A failed write is logged with the room and the message
    * still goes out, without a stanza-id. The sender's `handoff` (XEP-0198) is held until then.
-   * Resolves (never rejects) once the message went out.
+   * `send` is told which sessions to leave out: those whose join history is still to be read,
+   * which has this message in it. Resolves (never rejects) once the message went out.
    */
   broadcast(
     room: Room,
     msg: Element,
     sender: { jid: string; nick?: string },
     handoff: Handoff | undefined,
-    send: (msg: Element) => void,
+    send: (msg: Element, skip: Skip) => void,
   ): Promise<void> {
     const owner = room.jid.toString();
     // XEP-0359 §4 (rules 3 and 4): a stanza-id by= the room that the room did not add is forged.
@@ -49,7 +64,7 @@ export class RoomArchive {
       if (sid.attrs.by === owner) msg.remove(sid);
     }
     if (!room.config.mam) {
-      send(msg);
+      send(msg, NOBODY);
       return Promise.resolve();
     }
     const release = handoff?.track();
@@ -57,44 +72,71 @@ export class RoomArchive {
       .getChildren("body")
       .map((b) => b.getText())
       .join(" ");
-    const write = (this.tails.get(owner) ?? Promise.resolve()).then(() =>
-      this.store.append([
-        {
-          owner,
-          with: sender.jid,
-          ...(sender.nick !== undefined && { nick: sender.nick }),
-          ...clientIds(msg),
-          ts: Date.now(),
-          direction: "in",
-          stanza: msg.toString(),
-          ...(body !== "" && { body }),
-        },
-      ]),
-    );
-    const tail = write.then(
-      ([entry]) => {
-        msg.append(xml("stanza-id", { xmlns: NS_SID, by: owner, id: entry!.id }));
-      },
-      (err: unknown) => {
+    const entry = {
+      owner,
+      with: sender.jid,
+      ...(sender.nick !== undefined && { nick: sender.nick }),
+      ...clientIds(msg),
+      ts: Date.now(),
+      direction: "in" as const,
+      stanza: msg.toString(),
+      ...(body !== "" && { body }),
+    };
+    return this.enqueue(owner, async () => {
+      let skip = NOBODY;
+      try {
+        const [stored] = await this.store.append([entry]);
+        msg.append(xml("stanza-id", { xmlns: NS_SID, by: owner, id: stored!.id }));
+        skip = (session) => this.awaiting.get(owner)?.has(session) === true;
+      } catch (err) {
+        // Not in the archive, so not in anyone's join history either: everyone gets it.
         this.failures.inc();
         this.log.error({ err, room: owner }, "could not archive a message");
-      },
-    );
-    const done = tail
-      .then(() => send(msg))
-      .catch((err: unknown) => this.log.error({ err, room: owner }, "could not broadcast"))
-      .finally(() => release?.());
-    this.chain(owner, done);
-    return done;
+      }
+      try {
+        send(msg, skip);
+      } catch (err) {
+        this.log.error({ err, room: owner }, "could not broadcast");
+      }
+    }).finally(() => release?.());
+  }
+
+  /**
+   * Runs `read` (the join history of the session `session`, XEP-0045 §7.2.15) after the room's
+   * messages queued until now and before any later one: it finds those in the archive, and
+   * until it has run they are not sent to that session, so the session gets each of them once,
+   * and the history before the messages said after it entered. `read` does not run when the
+   * session entered again meanwhile (its new entry has a read of its own); a rejection is
+   * logged.
+   */
+  readBehind(room: Room, session: string, read: () => Promise<void>): void {
+    const owner = room.jid.toString();
+    const token = {};
+    let waiting = this.awaiting.get(owner);
+    if (!waiting) this.awaiting.set(owner, (waiting = new Map()));
+    waiting.set(session, token);
+    void this.enqueue(owner, async () => {
+      const current = this.awaiting.get(owner);
+      if (current?.get(session) !== token) return;
+      try {
+        await read();
+      } catch (err) {
+        this.log.error({ err, room: owner, jid: session }, "could not send join history");
+      } finally {
+        if (current.get(session) === token) current.delete(session);
+        if (current.size === 0 && this.awaiting.get(owner) === current) {
+          this.awaiting.delete(owner);
+        }
+      }
+    });
   }
 
   /**
    * XEP-0424/0425: replaces the archived message `id` with its tombstone, after the room's
-   * pending appends (the message may be one of them). `allowed` says from the archived row
-   * whether this retraction may take it: its author's own, or a moderator's. `author` (a real
-   * bare JID) also finds the author's message by its origin-id or message id. Resolves with
-   * what happened and the entry's UID. Resolves with what
-   * happened; rejects when the store failed, which is also logged here with the room.
+   * earlier jobs (the message may be one of them). `allowed` says from the archived row whether
+   * this retraction may take it: its author's own, or a moderator's. `author` (a real bare JID)
+   * also finds the author's message by its origin-id or message id. Resolves with what happened
+   * and the entry's UID; rejects when the store failed, which is also logged here with the room.
    */
   retract(
     room: Room,
@@ -104,7 +146,7 @@ export class RoomArchive {
     author?: string,
   ): Promise<{ outcome: "retracted" | "already" | "refused" | "unknown"; id?: string }> {
     const owner = room.jid.toString();
-    const done = (this.tails.get(owner) ?? Promise.resolve()).then(async () => {
+    const done = this.enqueue(owner, async () => {
       // By the room's stanza-id (XEP-0424 §5.1); an author's retraction in the 0.3 form names
       // their origin-id instead, searched among their own messages only.
       const row =
@@ -119,12 +161,8 @@ export class RoomArchive {
       await this.store.replaceStanza(owner, row.id, tombstone(original, retraction).toString());
       return { outcome: "retracted" as const, id: row.id };
     });
-    this.chain(
-      owner,
-      done.then(
-        () => undefined,
-        (err: unknown) => this.log.error({ err, room: owner }, "could not retract a message"),
-      ),
+    done.catch((err: unknown) =>
+      this.log.error({ err, room: owner }, "could not retract a message"),
     );
     return done;
   }
@@ -136,29 +174,30 @@ export class RoomArchive {
    */
   remove(room: Room): Promise<void> {
     const owner = room.jid.toString();
-    const done = (this.tails.get(owner) ?? Promise.resolve()).then(() =>
-      this.store.removeArchive(owner),
-    );
-    this.chain(
-      owner,
-      done.catch((err: unknown) =>
-        this.log.error({ err, room: owner }, "could not remove a room's archive"),
-      ),
+    const done = this.enqueue(owner, () => this.store.removeArchive(owner));
+    done.catch((err: unknown) =>
+      this.log.error({ err, room: owner }, "could not remove a room's archive"),
     );
     return done;
   }
 
-  /** Makes `tail` (settled, never rejecting) the room's last queued write. */
-  private chain(owner: string, tail: Promise<void>): void {
+  /** Resolves once every job queued until then has settled. */
+  async idle(): Promise<void> {
+    while (this.tails.size > 0) await Promise.all(this.tails.values());
+  }
+
+  /** Runs `job` after the room's earlier jobs; its promise is `job`'s. */
+  private enqueue<T>(owner: string, job: () => Promise<T>): Promise<T> {
+    const done = (this.tails.get(owner) ?? Promise.resolve()).then(job);
+    const tail = done.then(
+      () => undefined,
+      () => undefined,
+    );
     this.tails.set(owner, tail);
     void tail.then(() => {
       if (this.tails.get(owner) === tail) this.tails.delete(owner);
     });
-  }
-
-  /** Resolves once every append queued until then has settled. */
-  async idle(): Promise<void> {
-    while (this.tails.size > 0) await Promise.all(this.tails.values());
+    return done;
   }
 }
 

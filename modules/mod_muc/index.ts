@@ -16,6 +16,8 @@
 //   sm_register_connection  a session took over a full JID still in rooms: the old session's
 //                       occupancy ends (presence.ts, sessionEnded)
 // Disco: the service is an item of the host (XEP-0045 §6.1).
+// API for other modules (ctx.module<MucApi>("mod_muc")): the service's domain, where mod_mam's
+// delete_old_mam_messages groupchat finds the rooms' archives.
 //
 // Direct invitations (XEP-0249) go from client to client; the room has no part in them.
 // Access options take "all" or "none" (access_admin: a list of bare JIDs); named access rules
@@ -62,6 +64,15 @@ import { roomFromStore } from "./store.js";
 
 const NS_SELF_PING_OPT = "http://jabber.org/protocol/muc#self-ping-optimization";
 
+/** What mod_muc tells other modules (ctx.module<MucApi>("mod_muc")). */
+export interface MucApi {
+  /**
+   * The service's domain (conference.example.org): a room's archive is owned by room@domain,
+   * so mod_mam's delete_old_mam_messages groupchat finds the rooms' archives there.
+   */
+  readonly domain: string;
+}
+
 export default defineModule({
   name: "mod_muc",
   description: "XEP-0045: multi-user chat rooms, persistent ones kept in the typed store",
@@ -103,7 +114,7 @@ export default defineModule({
       parseRoomOptions,
     ),
   },
-  async start(ctx) {
+  async start(ctx): Promise<MucApi> {
     const domain = ctx.options.host.replaceAll("@HOST@", ctx.host);
     const svc = new MucService(ctx, domain);
 
@@ -136,6 +147,7 @@ export default defineModule({
     // occupancy of a session it replaced, which ends now, whichever of the two hooks comes
     // first.
     ctx.hook("sm_register_connection", ({ session }) => endSession(svc, session.jid), "first");
+    return { domain };
   },
 });
 

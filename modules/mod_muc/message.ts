@@ -66,8 +66,8 @@ function groupchat(
   if (retracted !== undefined) retractOwn(svc, room, retracted, from, stanza, handoff);
   // XEP-0313: archived first, so every copy carries the room's stanza-id.
   const sender = { jid: from.bare().toString(), nick: occ.nick };
-  void svc.archive.broadcast(room, msg, sender, handoff, (stamped) => {
-    svc.broadcast(stamped, room.occupants.values(), handoff);
+  void svc.archive.broadcast(room, msg, sender, handoff, (stamped, skip) => {
+    svc.broadcast(stamped, room.occupants.values(), handoff, skip);
     if (body) svc.history.record(room, stamped, handoff);
   });
 }

@@ -139,8 +139,7 @@ function enter(
   // Stored behind the entering presences; a failure is logged with the room.
   if (created && room.config.persistent) void svc.persist(room);
   // §7.2.15: history, then §7.2.16: the subject, always last (empty when there is none).
-  svc.history.replay(room, me, mucX?.getChild("history"));
-  sendSubject(svc, room, me);
+  svc.history.replay(room, me, mucX?.getChild("history"), () => sendSubject(svc, room, me));
 }
 
 /**
@@ -162,8 +161,7 @@ function addSession(
   }
   svc.addSession(room, occ, from, stanza);
   svc.broadcastPresence(room, occ, { selfStatuses });
-  svc.history.replay(room, me, mucX?.getChild("history"));
-  sendSubject(svc, room, me);
+  svc.history.replay(room, me, mucX?.getChild("history"), () => sendSubject(svc, room, me));
 }
 
 export function sendSubject(svc: MucService, room: Room, to: string): void {

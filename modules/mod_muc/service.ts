@@ -21,7 +21,7 @@ import {
   type RoomConfig,
 } from "./room.js";
 import { RoomWrites } from "./store.js";
-import { RoomArchive } from "./archive.js";
+import { RoomArchive, type Skip } from "./archive.js";
 
 /** ejabberd's access options take named access rules; here only these two values. */
 export type Access = "all" | "none";
@@ -117,12 +117,14 @@ export class MucService {
   /**
    * Routes copies of one stanza to every session of every occupant in `to`: the copies share
    * their children, which are serialized once for all of them (design: one serialization per
-   * fan-out).
+   * fan-out). Sessions `skip` names get none.
    */
-  broadcast(base: Element, to: Iterable<Occupant>, handoff?: Handoff): void {
+  broadcast(base: Element, to: Iterable<Occupant>, handoff?: Handoff, skip?: Skip): void {
     const fanout = this.ctx.fanout(base);
     for (const occ of to) {
-      for (const key of occ.sessions.keys()) this.ctx.route(fanout.copy({ to: key }), handoff);
+      for (const key of occ.sessions.keys()) {
+        if (!skip?.(key)) this.ctx.route(fanout.copy({ to: key }), handoff);
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { xml } from "../helpers/client.js";
 import { available, bodies } from "../helpers/interop-launcher.js";
+import { configure, instantRoom, iq, MUC } from "../modules/mod_muc.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 
 // slixmpp (python3-slixmpp) takes a -PLUS mechanism whenever the server offers one, and binds it
@@ -114,6 +115,75 @@ describe("interop: slixmpp", function () {
       backward.map((p) => p.complete),
       [null, null, "true"],
       "complete only on the oldest page",
+    );
+  });
+
+  it("pages through a room's archive with slixmpp's XEP-0313 plugin (to= the room), and finds the stanza-ids by the room it got live and in the join history (XEP-0313 §4, XEP-0359, XEP-0045 §7.2.15)", async () => {
+    const t = server();
+    const owner = await t.client("slixmpp-archivist");
+    const name = "slixmpp-archived";
+    const room = `${name}@${MUC}`;
+    await instantRoom(owner, name, "owner");
+    // The shipped config makes temporary rooms, which keep no archive unless asked.
+    const res = await iq(owner, "set", room, configure({ "muc#roomconfig_enablearchiving": "1" }));
+    assert.equal(res.attrs.type, "result", res.toString());
+
+    const a = await launcher.start("slixmpp-room-reader");
+    a.send({ cmd: "join", room, nick: "reader" });
+    await a.next("joined");
+    const said = [
+      ["owner", "r0"],
+      ["reader", "r1"],
+      ["owner", "r2"],
+      ["reader", "r3"],
+      ["owner", "r4"],
+    ];
+    const live: { sid: { id: string; by: string } | null; from: unknown }[] = [];
+    for (const [nick, body] of said) {
+      if (nick === "owner") {
+        await owner.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, body!)));
+      } else {
+        a.send({ cmd: "message", to: room, type: "groupchat", body });
+      }
+      const m = await a.next("message", (e) => e.body === body);
+      live.push({ sid: m.stanza_id as { id: string; by: string } | null, from: m.from });
+    }
+    assert.ok(
+      live.every((m) => m.sid?.by === room && m.sid.id !== ""),
+      `every copy carries a stanza-id by the room: ${JSON.stringify(live)}`,
+    );
+
+    a.send({ cmd: "mam", jid: room, max: 2 });
+    const forward = (await a.next("mam")).pages as {
+      bodies: string[];
+      ids: string[];
+      froms: string[];
+      complete: string | null;
+    }[];
+    assert.deepEqual(
+      forward.map((p) => p.bodies),
+      [["r0", "r1"], ["r2", "r3"], ["r4"]],
+    );
+    assert.deepEqual(
+      forward.flatMap((p) => p.ids),
+      live.map((m) => m.sid?.id),
+      "the archive's UIDs are the stanza-ids the room gave",
+    );
+    assert.deepEqual(
+      forward.flatMap((p) => p.froms),
+      live.map((m) => m.from),
+      "each result is the message as the room sent it, from room/nick",
+    );
+    assert.equal(forward.at(-1)!.complete, "true");
+
+    // Someone entering now gets the newest from the archive, with the same stanza-ids.
+    const b = await launcher.start("slixmpp-room-late");
+    b.send({ cmd: "join", room, nick: "late", history: 3 });
+    const joined = await b.next("joined");
+    assert.deepEqual(joined.history, ["r2", "r3", "r4"]);
+    assert.deepEqual(
+      joined.history_stanza_ids,
+      live.slice(2).map((m) => m.sid),
     );
   });
 });

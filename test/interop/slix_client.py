@@ -13,10 +13,10 @@ roster_push, joined, iq, mam, service, stream_error, error, disconnected. Every 
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-carbons, mam (XEP-0313 through xep_0313: every page of a query), service (ping, version, time,
-last, vcard_get, vcard_set, password, block, unblock, blocklist, through slixmpp's plugins),
-cut (drop the TCP link without closing the stream),
-reconnect, quit.
+carbons, mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
+the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
+password, block, unblock, blocklist, through slixmpp's plugins), cut (drop the TCP link
+without closing the stream), reconnect, quit.
 """
 
 import asyncio
@@ -42,7 +42,7 @@ class Client(slixmpp.ClientXMPP):
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
         plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
         plugins += ("xep_0191",)
-        plugins += ("xep_0313",)
+        plugins += ("xep_0313", "xep_0359")
         for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
             self.register_plugin(plugin)
         sm = self["xep_0198"]
@@ -120,6 +120,7 @@ class Client(slixmpp.ClientXMPP):
             subject=msg["subject"] if msg.xml.find("{jabber:client}subject") is not None else None,
             delay=delay["stamp"].isoformat() if delay is not None else None,
             delay_from=str(delay["from"]) if delay is not None else None,
+            stanza_id=stanza_id(msg),
             carbon=carbon,
             xml=str(msg),
             **{"from": str(msg["from"])},
@@ -198,6 +199,7 @@ class Client(slixmpp.ClientXMPP):
                 subject=subject["subject"],
                 occupants=[str(p["from"]) for p in occupants],
                 history=[m["body"] for m in history],
+                history_stanza_ids=[stanza_id(m) for m in history],
                 status_codes=sorted(pres["muc"]["status_codes"]),
             )
         elif name == "carbons":
@@ -260,9 +262,11 @@ class Client(slixmpp.ClientXMPP):
         self.out("service", what=what, type="result", data=data)
 
     async def mam(self, cmd):
-        """Pages through the user's archive with slixmpp's RSM iterator (XEP-0313 §4.3)."""
+        """Pages through an archive (the user's, or a room's: `jid`) with slixmpp's RSM iterator
+        (XEP-0313 §4.3)."""
         pages = []
         iterator = self["xep_0313"].retrieve(
+            jid=slixmpp.JID(cmd["jid"]) if cmd.get("jid") else None,
             with_jid=slixmpp.JID(cmd["with"]) if cmd.get("with") else None,
             iterator=True,
             reverse=cmd.get("reverse", False),
@@ -285,6 +289,7 @@ class Client(slixmpp.ClientXMPP):
                 {
                     "bodies": [m["mam_result"]["forwarded"]["stanza"]["body"] for m in results],
                     "ids": [m["mam_result"]["id"] for m in results],
+                    "froms": [str(m["mam_result"]["forwarded"]["stanza"]["from"]) for m in results],
                     "complete": fin.get("complete") if fin is not None else None,
                 }
             )
@@ -304,6 +309,12 @@ class Client(slixmpp.ClientXMPP):
         except Exception as e:  # a bug here or in slixmpp: tell the test now, not by a timeout
             logging.exception("command %s failed", cmd)
             self.out("error", cmd=cmd["cmd"], condition="exception", text=repr(e))
+
+
+def stanza_id(msg):
+    """The message's XEP-0359 <stanza-id/> as slixmpp's xep_0359 reads it, or None."""
+    sid = msg.get_plugin("stanza_id", check=True)
+    return {"id": sid["id"], "by": sid["by"]} if sid is not None else None
 
 
 def roster_items(iq):

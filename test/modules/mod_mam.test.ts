@@ -688,6 +688,7 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
         entry("nora@localhost", Date.now(), "new"),
       ]);
       const run = (...args: string[]) => t.server.ctx.commands.run("delete_old_mam_messages", args);
+      // No mod_muc on this server: no rooms' archives.
       assert.deepEqual(await run("groupchat", "2"), { ok: true, result: "0" });
       assert.equal(await count("nora"), 2);
       const r = await run("chat", "2");
@@ -696,6 +697,38 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
       assert.equal(await count("nora"), 1);
       assert.equal((await run("sometimes", "2")).ok, false);
       assert.equal((await run("all", "soon")).ok, false);
+    });
+
+    it("delete_old_mam_messages groupchat deletes what is older in the rooms' archives of the MUC service, all in both (ejabberdctl's TYPE)", async () => {
+      const t2 = await startTestServer({ modules: { mod_mam: {}, mod_muc: {} } });
+      try {
+        const archive = t2.server.ctx.stores.archive;
+        const room = "club@conference.localhost";
+        await archive.append([
+          entry(room, Date.now() - 5 * DAY, "old in the room"),
+          entry(room, Date.now(), "new in the room"),
+          entry("otto@localhost", Date.now() - 5 * DAY, "old for otto"),
+        ]);
+        const run = (...args: string[]) =>
+          t2.server.ctx.commands.run("delete_old_mam_messages", args);
+        assert.deepEqual(await run("groupchat", "2"), { ok: true, result: "1" });
+        const page = await archive.query(room, { max: 10 });
+        assert.ok("items" in page);
+        assert.deepEqual(
+          page.items.map((i) => i.stanza.includes("new in the room")),
+          [true],
+        );
+        assert.equal(await archive.count("otto@localhost"), 1, "an account's archive stays");
+        // Another room (an archive's times never go back, so an older entry needs a new one).
+        const other = "den@conference.localhost";
+        await archive.append([entry(other, Date.now() - 5 * DAY, "old in the den")]);
+        assert.deepEqual(await run("all", "2"), { ok: true, result: "2" });
+        assert.equal(await archive.count(other), 0);
+        assert.equal(await archive.count(room), 1);
+        assert.equal(await archive.count("otto@localhost"), 0);
+      } finally {
+        await t2.stop();
+      }
     });
 
     it("archive_expires_after has old entries deleted in the background", async () => {

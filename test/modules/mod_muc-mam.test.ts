@@ -180,6 +180,37 @@ describe("mod_muc room archives (XEP-0313 on rooms)", () => {
     await Promise.all([a.stop(), c.stop()]);
   });
 
+  it("refuses a banned user's query with forbidden; gives the form (§4.1.5); answers service-unavailable to both once archiving is off", async () => {
+    const a = await t.client("alice", { resource: "q4" });
+    const b = await t.client("bob", { resource: "q4" });
+    await instantRoom(a, "gate", "alice");
+    const room = `gate@${MUC}`;
+    await say(a, room, "not for bob");
+    const ban = await iq(
+      a,
+      "set",
+      room,
+      adminItem({ jid: "bob@localhost", affiliation: "outcast" }),
+    );
+    assert.equal(ban.attrs.type, "result");
+    const banned = await mamQuery(b, room);
+    assert.equal(banned.results.length, 0);
+    assert.equal(errorCondition(banned.answer), "forbidden");
+    const formGet = () => iq(a, "get", room, xml("query", { xmlns: NS_MAM }));
+    const form = (await formGet()).getChild("query", NS_MAM)?.getChild("x", "jabber:x:data");
+    assert.equal(
+      form
+        ?.getChildren("field")
+        .find((f) => f.attrs.var === "FORM_TYPE")
+        ?.getChildText("value"),
+      NS_MAM,
+    );
+    await iq(a, "set", room, configure({ "muc#roomconfig_enablearchiving": "0" }));
+    assert.equal(errorCondition((await mamQuery(a, room)).answer), "service-unavailable");
+    assert.equal(errorCondition(await formGet()), "service-unavailable");
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
   it("lets only moderators filter by real JID in a semi-anonymous room, and shows real JIDs to all in a non-anonymous one", async () => {
     const a = await t.client("alice", { resource: "q3" });
     const b = await t.client("bob", { resource: "q3" });

@@ -102,6 +102,8 @@ describe("mod_muc persistent rooms across a restart", () => {
     const hist = await b.next((el) => el.name === "message");
     assert.equal(hist.getChildText("body"), "remember me");
     assert.ok(hist.getChild("delay", "urn:xmpp:delay"));
+    // From the room's archive (persistent rooms archive by default), with its stanza-id.
+    assert.equal(hist.getChild("stanza-id", "urn:xmpp:sid:0")?.attrs.by, `keep@${MUC}`);
     const subject = await b.next((el) => el.name === "message");
     assert.equal(subject.getChildText("subject"), "Kept");
     assert.equal(subject.attrs.from, `keep@${MUC}/alice`);
