@@ -1,7 +1,16 @@
 import { strict as assert } from "node:assert";
 import { xml } from "../helpers/client.js";
 import { available, bodies } from "../helpers/interop-launcher.js";
-import { configure, instantRoom, iq, MUC } from "../modules/mod_muc.helpers.js";
+import {
+  adminItem,
+  configure,
+  enter,
+  forwarded,
+  instantRoom,
+  iq,
+  mamQuery,
+  MUC,
+} from "../modules/mod_muc.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 
 // slixmpp (python3-slixmpp) takes a -PLUS mechanism whenever the server offers one, and binds it
@@ -185,5 +194,67 @@ describe("interop: slixmpp", function () {
       joined.history_stanza_ids,
       live.slice(2).map((m) => m.sid),
     );
+  });
+
+  it("retracts a message and moderates a room with slixmpp's XEP-0424/0425 plugins (their 0.x forms): tombstones in the archives, the retraction announced (XEP-0424 §4, XEP-0425 §4)", async () => {
+    const t = server();
+    const RETRACT_0 = "urn:xmpp:message-retract:0";
+    const MODERATE_0 = "urn:xmpp:message-moderate:0";
+    // One-to-one: slixmpp names its message by id (no origin-id from slixmpp 1.8).
+    const peer = await t.client("slixmpp-retract-peer");
+    await peer.send(xml("presence"));
+    const a = await launcher.start("slixmpp-retractor");
+    await available(a, "slixmpp-retractor@localhost/slixmpp");
+    a.send({ cmd: "message", to: peer.jid, body: "sent to the wrong person", id: "wrong-1" });
+    await peer.next((el) => el.name === "message" && el.attrs.id === "wrong-1");
+    a.send({ cmd: "retract", to: "slixmpp-retract-peer@localhost", id: "wrong-1" });
+    const retraction = await peer.next(
+      (el) => el.name === "message" && el.getChild("apply-to", "urn:xmpp:fasten:0") !== undefined,
+    );
+    assert.equal(retraction.getChild("apply-to", "urn:xmpp:fasten:0")!.attrs.id, "wrong-1");
+    const mine = await mamQuery(peer, "slixmpp-retract-peer@localhost");
+    const stone = forwarded(mine.results[0]!);
+    assert.equal(stone.attrs.id, "wrong-1");
+    assert.equal(stone.getChild("body"), undefined, stone.toString());
+    assert.ok(stone.getChild("retracted", RETRACT_0), stone.toString());
+
+    // A room: slixmpp is an admin (so a moderator) and retracts a spammer's message.
+    const owner = await t.client("slixmpp-mod-owner");
+    const name = "slixmpp-moderated";
+    const room = `${name}@${MUC}`;
+    await instantRoom(owner, name, "owner");
+    await iq(owner, "set", room, configure({ "muc#roomconfig_enablearchiving": "1" }));
+    const grant = adminItem({ jid: "slixmpp-retractor@localhost", affiliation: "admin" });
+    assert.equal((await iq(owner, "set", room, grant)).attrs.type, "result");
+    a.send({ cmd: "join", room, nick: "mod" });
+    await a.next("joined");
+    const spammer = await t.client("slixmpp-spammer");
+    await enter(spammer, name, "spam");
+    await spammer.send(
+      xml("message", { to: room, type: "groupchat", id: "s1" }, xml("body", {}, "free potions")),
+    );
+    const live = await a.next("message", (e) => e.body === "free potions");
+    const sid = (live.stanza_id as { id: string }).id;
+    a.send({ cmd: "moderate", room, id: sid, reason: "spam" });
+    await a.next("iq", (e) => e.tag === "moderate" && e.type === "result");
+    // slixmpp is told in the form it speaks, and so is everyone else.
+    const notice = await a.next("moderated");
+    assert.deepEqual(
+      [notice.from, notice.id, notice.by, notice.reason],
+      [room, sid, `${room}/mod`, "spam"],
+    );
+    const seen = await spammer.next(
+      (el) => el.name === "message" && el.getChild("apply-to", "urn:xmpp:fasten:0") !== undefined,
+    );
+    assert.equal(
+      seen.getChild("apply-to", "urn:xmpp:fasten:0")!.getChild("moderated", MODERATE_0)?.attrs.by,
+      `${room}/mod`,
+    );
+    const archived = await mamQuery(owner, room);
+    const tomb = forwarded(archived.results.find((r) => forwarded(r).attrs.id === "s1")!);
+    assert.equal(tomb.getChild("body"), undefined, tomb.toString());
+    const moderated = tomb.getChild("moderated", MODERATE_0);
+    assert.equal(moderated?.attrs.by, `${room}/mod`, tomb.toString());
+    assert.equal(moderated?.getChildText("reason"), "spam");
   });
 });

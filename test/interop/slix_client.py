@@ -7,15 +7,17 @@ The client logs in with whatever SASL mechanism slixmpp picks, trusting the serv
 certificate the way a user who accepted it would (it becomes the only trusted certificate; the
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
-Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, presence, roster,
-roster_push, joined, iq, mam, service, stream_error, error, disconnected. Every event carries
+Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, moderated (a room's
+XEP-0425 announcement), presence, roster, roster_push, joined, iq, mam, service, stream_error,
+error, disconnected. Every event carries
 `handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
 carbons, mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
-password, block, unblock, blocklist, through slixmpp's plugins), cut (drop the TCP link
+password, block, unblock, blocklist, through slixmpp's plugins), retract (XEP-0424 through
+xep_0424), moderate (XEP-0425 through xep_0425), cut (drop the TCP link
 without closing the stream), reconnect, quit.
 """
 
@@ -42,7 +44,7 @@ class Client(slixmpp.ClientXMPP):
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
         plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
         plugins += ("xep_0191",)
-        plugins += ("xep_0313", "xep_0359")
+        plugins += ("xep_0313", "xep_0359", "xep_0424", "xep_0425")
         for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
             self.register_plugin(plugin)
         sm = self["xep_0198"]
@@ -55,6 +57,17 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("session_resumed", self.on_resumed)
         self.add_event_handler("sm_failed", lambda s: self.out("sm_failed", xml=str(s)))
         self.add_event_handler("message", self.on_message)
+        # XEP-0425 as slixmpp reads a room's announcement (its handler takes the message).
+        self.add_event_handler(
+            "moderated_message",
+            lambda m: self.out(
+                "moderated",
+                id=m["apply_to"]["id"],
+                by=str(m["apply_to"]["moderated"]["by"]),
+                reason=m["apply_to"]["moderated"]["reason"],
+                **{"from": str(m["from"])},
+            ),
+        )
         # A carbon copy (XEP-0280) comes as the forwarded message, like nbxmpp unwraps it.
         self.add_event_handler(
             "carbon_received", lambda m: self.on_message(m["carbon_received"], "received")
@@ -207,6 +220,15 @@ class Client(slixmpp.ClientXMPP):
             self.out("iq", tag="carbons", type="result")
         elif name == "mam":
             await self.mam(cmd)
+        elif name == "retract":  # XEP-0424 as slixmpp 1.8 speaks it (0.3, <apply-to/>)
+            self["xep_0424"].send_retraction(
+                mto=slixmpp.JID(cmd["to"]), id=cmd["id"], mtype=cmd.get("type", "chat")
+            )
+        elif name == "moderate":  # XEP-0425 as slixmpp 1.8 speaks it (0.2, <apply-to/>)
+            await self["xep_0425"].moderate(
+                slixmpp.JID(cmd["room"]), cmd["id"], cmd.get("reason", ""), timeout=10
+            )
+            self.out("iq", tag="moderate", type="result")
         elif name == "service":
             await self.service(cmd["what"], cmd.get("jid"), cmd)
         elif name == "cut":
