@@ -102,6 +102,34 @@ interface CliOptions {
   maxMinutes: number;
 }
 
+type Keys<T> = {
+  [K in keyof BenchOptions]: BenchOptions[K] extends T ? K : never;
+}[keyof BenchOptions];
+
+/** The options that set one number of BenchOptions, with their least value. */
+const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
+  "--workers": ["workers", 1],
+  "--idle-sessions": ["idleSessions", 1],
+  "--idle-hold": ["idleHoldS", 0],
+  "--idle-concurrency": ["idleConcurrency", 1],
+  "--login-duration": ["loginDurationS", 1],
+  "--login-users": ["loginUsers", 1],
+  "--login-concurrency": ["loginConcurrency", 1],
+  "--msg-users": ["msgUsers", 2],
+  "--step-duration": ["stepS", 1],
+  "--drain": ["drainS", 0],
+  "--offline-users": ["offlineUsers", 1],
+  "--offline-messages": ["offlinePerUser", 1],
+  "--muc-occupants": ["mucOccupants", 1],
+  "--muc-senders": ["mucSenders", 1],
+};
+
+/** The options that set a list of positive numbers of BenchOptions. */
+const LIST_OPTIONS: Record<string, Keys<number[]>> = {
+  "--msg-steps": "msgSteps",
+  "--muc-steps": "mucSteps",
+};
+
 function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = {
     servers: ["parley", "parley-pgsql", "ejabberd", "prosody"],
@@ -142,6 +170,20 @@ function parseArgs(argv: string[]): CliOptions {
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean);
+    const numbers = () => {
+      const l = list().map(Number);
+      if (l.length === 0 || l.some((x) => !(x > 0))) throw new Error(`${arg}: positive numbers`);
+      return l;
+    };
+    if (Object.hasOwn(NUMBER_OPTIONS, arg)) {
+      const [key, min] = NUMBER_OPTIONS[arg]!;
+      b[key] = num(min);
+      continue;
+    }
+    if (Object.hasOwn(LIST_OPTIONS, arg)) {
+      b[LIST_OPTIONS[arg]!] = numbers();
+      continue;
+    }
     switch (arg) {
       case "--servers": {
         const l = list();
@@ -156,58 +198,8 @@ function parseArgs(argv: string[]): CliOptions {
         o.scenarios = l;
         break;
       }
-      case "--workers":
-        b.workers = num(1);
-        break;
-      case "--idle-sessions":
-        b.idleSessions = num(1);
-        break;
-      case "--idle-hold":
-        b.idleHoldS = num(0);
-        break;
-      case "--idle-concurrency":
-        b.idleConcurrency = num(1);
-        break;
-      case "--login-duration":
-        b.loginDurationS = num(1);
-        break;
-      case "--login-users":
-        b.loginUsers = num(1);
-        break;
-      case "--login-concurrency":
-        b.loginConcurrency = num(1);
-        break;
-      case "--msg-users":
-        b.msgUsers = num(2);
-        break;
-      case "--msg-steps":
-        b.msgSteps = list().map(Number);
-        if (b.msgSteps.some((x) => !(x > 0))) throw new Error("--msg-steps: positive numbers");
-        break;
-      case "--step-duration":
-        b.stepS = num(1);
-        break;
-      case "--drain":
-        b.drainS = num(0);
-        break;
       case "--all-steps":
         b.stopAtSaturation = false;
-        break;
-      case "--offline-users":
-        b.offlineUsers = num(1);
-        break;
-      case "--offline-messages":
-        b.offlinePerUser = num(1);
-        break;
-      case "--muc-occupants":
-        b.mucOccupants = num(1);
-        break;
-      case "--muc-senders":
-        b.mucSenders = num(1);
-        break;
-      case "--muc-steps":
-        b.mucSteps = list().map(Number);
-        if (b.mucSteps.some((x) => !(x > 0))) throw new Error("--muc-steps: positive numbers");
         break;
       case "--profile":
         o.profile = true;

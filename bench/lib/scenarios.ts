@@ -4,20 +4,21 @@
 //
 // Adding one: write a `Scenario` and add it to SCENARIOS below; compare.ts runs it against every
 // server and puts its metrics in the table.
-import { readFileSync } from "node:fs";
-import type { LoadGenerator } from "./pool.js";
 import {
-  CpuMeter,
-  cpuSeconds,
-  rssKiB,
-  treeCpuSeconds,
-  treeWriteCalls,
-  writeCalls,
-} from "./proc.js";
+  closeAll,
+  errorSummary,
+  loadAverage,
+  loginAll,
+  mergeErrors,
+  range,
+  settle,
+  sleep,
+} from "./common.js";
+import type { LoadGenerator } from "./pool.js";
+import { CpuMeter, rssKiB } from "./proc.js";
 import {
   userName,
   type ErrorCounts,
-  type LoginBatchResult,
   type LoginLoopResult,
   type MsgStepResult,
   type MucDrainResult,
@@ -26,7 +27,9 @@ import {
   type OfflineCollectResult,
   type OfflineSendResult,
 } from "./protocol.js";
-import { Histogram, percentile, round } from "./stats.js";
+import { Histogram, latencies, percentile, round } from "./stats.js";
+
+export { loadAverage, settle } from "./common.js";
 
 export interface Metric {
   key: string;
@@ -118,76 +121,6 @@ export interface Scenario {
   /** Users (bench0..) the scenario needs registered. */
   users(o: BenchOptions): number;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
-}
-
-const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export function loadAverage(): number {
-  try {
-    return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * Waits until the server is quiet (two seconds in a row under 5 % CPU and with almost no write
- * calls, up to maxS), so that a scenario does not pay for the one before it: ejabberd, for one,
- * writes every closed session's last activity to SQLite, which takes a while after 10 000
- * sessions. With a database server of its own (dbPid), that must be quiet too (PostgreSQL's
- * background writer, autovacuum). Returns the seconds waited.
- */
-export async function settle(
-  pid: number | null,
-  maxS = 90,
-  dbPid?: number | null,
-): Promise<number> {
-  if (!pid) return 0;
-  const cpu = () => cpuSeconds(pid) + (dbPid ? treeCpuSeconds(dbPid) : 0);
-  const writes = () => writeCalls(pid) + (dbPid ? treeWriteCalls(dbPid) : 0);
-  const t0 = performance.now();
-  let quiet = 0;
-  while (performance.now() - t0 < maxS * 1000 && quiet < 2) {
-    const c0 = cpu();
-    const w0 = writes();
-    await sleep(1000);
-    const busy = cpu() - c0 > 0.05 || writes() - w0 > 20;
-    quiet = busy ? 0 : quiet + 1;
-  }
-  return round((performance.now() - t0) / 1000, 1);
-}
-
-function mergeErrors(list: { errors: ErrorCounts }[]): ErrorCounts {
-  const out: ErrorCounts = {};
-  for (const r of list) for (const [k, v] of Object.entries(r.errors)) out[k] = (out[k] ?? 0) + v;
-  return out;
-}
-
-function errorSummary(e: ErrorCounts): string {
-  return Object.entries(e)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 3)
-    .map(([k, v]) => `${v}× ${k}`)
-    .join("; ");
-}
-
-/** Logs users in and keeps them (initial presence + ping round trip). */
-async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
-  const shares = ctx.gen.split(indices, userName);
-  const t0 = performance.now();
-  const results = await ctx.gen.each<LoginBatchResult>((w) =>
-    shares[w]!.length ? { op: "login", users: shares[w]!, concurrency } : null,
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const ok = results.reduce((s, r) => s + r.ok, 0);
-  const failed = results.reduce((s, r) => s + r.failed, 0);
-  const latencies = results.flatMap((r) => r.loginMs).sort((a, b) => a - b);
-  return { ok, failed, seconds, latencies, errors: mergeErrors(results) };
-}
-
-async function closeAll(ctx: ScenarioContext): Promise<void> {
-  await ctx.gen.each(() => ({ op: "closeAll" }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,14 +375,6 @@ export async function messageStep(
     backpressured: sum((r) => r.backpressured),
   };
   return { ...f, ...judge(f.offered, f) };
-}
-
-function latencies(hist: Histogram): { p50ms: number; p99ms: number; maxMs: number } {
-  return {
-    p50ms: round(hist.quantile(0.5) / 1000, 2),
-    p99ms: round(hist.quantile(0.99) / 1000, 2),
-    maxMs: round(hist.max / 1000, 1),
-  };
 }
 
 /** Right-aligned columns under a header line. */

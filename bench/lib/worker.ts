@@ -20,7 +20,7 @@ import {
 } from "./protocol.js";
 import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
-import { attr, condition, Conn, login, ping, XmppError, type El } from "./xmpp.js";
+import { attr, condition, Conn, countError, login, ping, XmppError, type El } from "./xmpp.js";
 
 const LOGIN_TIMEOUT_MS = 30_000;
 /** Unsent bytes on one connection past which the generator waits for the server to read. */
@@ -37,12 +37,6 @@ const conns = new Map<string, Conn>();
 const nowUs = (): number => Math.round(performance.now() * 1000);
 const wallMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function countError(errors: ErrorCounts, err: unknown): void {
-  const key =
-    err instanceof XmppError ? `${err.stage}: ${err.message}` : String((err as Error)?.message);
-  errors[key] = (errors[key] ?? 0) + 1;
-}
 
 /** Runs `fn` over `items` with at most `concurrency` at a time. */
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {

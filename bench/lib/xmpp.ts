@@ -58,6 +58,13 @@ export class XmppError extends Error {
   }
 }
 
+/** Counts an error in `errors` under its XmppError stage and message (or its message). */
+export function countError(errors: Record<string, number>, err: unknown): void {
+  const key =
+    err instanceof XmppError ? `${err.stage}: ${err.message}` : String((err as Error)?.message);
+  errors[key] = (errors[key] ?? 0) + 1;
+}
+
 /** The first condition element inside a <failure/> or <error/>, e.g. "not-authorized". */
 export function condition(el: El): string {
   const inner = el.raw.slice(el.startEnd);
