@@ -7,8 +7,9 @@
 // turn: starts it as a child process on its own loopback port with the config kept in bench/ and
 // a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
-// stops it. Prints each figure side by side with Parley's ratios, as a table and as JSON; writes
-// both to bench/results/. `--help` lists the options.
+// stops it; the MAM scenario (issue 12) on a server started again with archiving on.
+// Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
+// bench/results/. `--help` lists the options.
 //
 // All load goes to 127.0.0.1 only. Every run is bounded: each scenario by time and count, the
 // whole run by --max-minutes. Ctrl-C or an error stops everything the run started.
@@ -36,6 +37,7 @@ import {
   SCENARIOS,
   settle,
   type BenchOptions,
+  type Scenario,
   type ScenarioResult,
 } from "./lib/scenarios.js";
 import {
@@ -47,6 +49,7 @@ import {
   parley,
   stopSystemServices,
   type Certificate,
+  type MamStore,
   type ServerName,
 } from "./lib/servers.js";
 import { round } from "./lib/stats.js";
@@ -60,7 +63,8 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc [all]
+  --scenarios LIST          idle,login,messages,offline,muc,mam [all]; mam runs on a
+                            server of its own with MAM on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -70,7 +74,7 @@ Defaults in brackets.
   --login-concurrency N     logins in flight per worker [${DEFAULT_OPTIONS.loginConcurrency}]
   --msg-users N             online users, in pairs, of the message scenario [${DEFAULT_OPTIONS.msgUsers}]
   --msg-steps LIST          offered msg/s per step [${DEFAULT_OPTIONS.msgSteps.join(",")}]
-  --step-duration S         seconds per step (messages and muc) [${DEFAULT_OPTIONS.stepS}]
+  --step-duration S         seconds per step (messages, muc, mam) [${DEFAULT_OPTIONS.stepS}]
   --drain S                 seconds to wait for in-flight messages after a step [${DEFAULT_OPTIONS.drainS}]
   --all-steps               keep stepping up after saturation
   --offline-users N         senders and as many offline recipients [${DEFAULT_OPTIONS.offlineUsers}]
@@ -79,7 +83,12 @@ Defaults in brackets.
   --muc-senders N           occupants that send groupchat messages [${DEFAULT_OPTIONS.mucSenders}]
   --muc-steps LIST          offered msg/s into the room per step; each is delivered to every
                             occupant [${DEFAULT_OPTIONS.mucSteps.join(",")}]
-  --profile                 also run the load scenarios chosen (messages, muc; else messages)
+  --mam-steps LIST          offered msg/s per step of the one-to-one scenario with MAM on
+                            [${DEFAULT_OPTIONS.mamSteps.join(",")}]
+  --mam-store sql|native    where ejabberd and Prosody keep the archive: in SQLite as the rest
+                            of their data and Parley's archive, or their shipped defaults
+                            (ejabberd's Mnesia, Prosody's internal files) [sql]
+  --profile                 also run the load scenarios chosen (messages, muc, mam; else messages)
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
   --profile-only            only that profile run
@@ -87,13 +96,14 @@ Defaults in brackets.
   --no-install              do not apt-get install ejabberd/Prosody/PostgreSQL (use them if present)
   --no-build                use the Parley build already in bench/results/parley-build
   --keep                    keep the servers' temporary data directories
-  --max-minutes N           stop the whole run after N minutes [90]
+  --max-minutes N           stop the whole run after N minutes [150]
   --help`;
 
 interface CliOptions {
   servers: ServerName[];
   scenarios: string[];
   bench: BenchOptions;
+  mamStore: MamStore;
   profile: boolean;
   profileOnly: boolean;
   install: boolean;
@@ -128,6 +138,7 @@ const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
 const LIST_OPTIONS: Record<string, Keys<number[]>> = {
   "--msg-steps": "msgSteps",
   "--muc-steps": "mucSteps",
+  "--mam-steps": "mamSteps",
 };
 
 function parseArgs(argv: string[]): CliOptions {
@@ -138,13 +149,15 @@ function parseArgs(argv: string[]): CliOptions {
       ...DEFAULT_OPTIONS,
       msgSteps: [...DEFAULT_OPTIONS.msgSteps],
       mucSteps: [...DEFAULT_OPTIONS.mucSteps],
+      mamSteps: [...DEFAULT_OPTIONS.mamSteps],
     },
+    mamStore: "sql",
     profile: false,
     profileOnly: false,
     install: true,
     build: true,
     keep: false,
-    maxMinutes: 90,
+    maxMinutes: 150,
   };
   const b = o.bench;
   for (let i = 0; i < argv.length; i++) {
@@ -201,6 +214,12 @@ function parseArgs(argv: string[]): CliOptions {
       case "--all-steps":
         b.stopAtSaturation = false;
         break;
+      case "--mam-store": {
+        const v = take();
+        if (v !== "sql" && v !== "native") throw new Error("--mam-store: sql or native");
+        o.mamStore = v;
+        break;
+      }
       case "--profile":
         o.profile = true;
         break;
@@ -284,19 +303,85 @@ function emergencyStop(why: string, code: number): never {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The server runs the scenarios need: those on the servers' usual configs together, in order, on
+ * one start; then each MAM scenario on a freshly started server of its own with archiving on
+ * (Scenario.mam), so that its archives hold its own messages only.
+ */
+function serverRuns(scenarios: Scenario[]): Scenario[][] {
+  const usual = scenarios.filter((s) => !s.mam);
+  return [...(usual.length ? [usual] : []), ...scenarios.filter((s) => s.mam).map((s) => [s])];
+}
+
+/** What every server run of a bench/compare run shares. */
+interface RunSetup {
+  o: CliOptions;
+  cert: Certificate;
+  offline: boolean;
+  /** Parley under node --cpu-prof, its profile written here. */
+  cpuProfDir?: string;
+}
+
+/** One server through every run its scenarios need (serverRuns), as one column of results. */
+async function runAll(
+  name: ServerName,
+  setup: RunSetup,
+  scenarios: Scenario[],
+): Promise<ServerRun> {
+  const runs: ServerRun[] = [];
+  for (const group of serverRuns(scenarios)) {
+    try {
+      runs.push(await runServer(name, setup, group));
+    } catch (err) {
+      const note = `did not start: ${(err as Error).message}`;
+      log(`${name} ${note}`);
+      runs.push({
+        name,
+        version: SERVERS[name].version(),
+        status: "failed",
+        note,
+        results: group.map((s) => ({
+          scenario: s.name,
+          title: s.title,
+          status: "failed",
+          note,
+          metrics: [],
+        })),
+      });
+    }
+  }
+  const failed = runs.filter((r) => r.status !== "ok");
+  return {
+    ...runs[0]!,
+    status: failed.length ? "failed" : "ok",
+    note: failed.length ? failed.map((r) => r.note).join("; ") : undefined,
+    results: runs.flatMap((r) => r.results),
+  };
+}
+
 async function runServer(
   name: ServerName,
-  o: CliOptions,
-  cert: Certificate,
-  offline: boolean,
-  scenarios: typeof SCENARIOS,
-  cpuProfDir?: string,
+  { o, cert, offline, cpuProfDir }: RunSetup,
+  scenarios: Scenario[],
 ): Promise<ServerRun> {
   const kind = SERVERS[name];
   const run: ServerRun = { name, version: kind.version(), status: "ok", results: [] };
-  const dir = join(runDir, cpuProfDir ? `${name}-profile` : name);
-  log(`\n=== ${name} ${run.version}`);
-  const server = await kind.start({ dir, domain: DOMAIN, cert, offline, cpuProfDir, log });
+  const mam = scenarios.some((s) => s.mam);
+  const dir = join(
+    runDir,
+    `${name}${mam ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+  );
+  log(`\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}`);
+  const server = await kind.start({
+    dir,
+    domain: DOMAIN,
+    cert,
+    offline,
+    mam,
+    mamStore: o.mamStore,
+    cpuProfDir,
+    log,
+  });
   const dbPid = server.dbPid ?? null;
   let gen: LoadGenerator | null = null;
   try {
@@ -424,6 +509,10 @@ async function main(): Promise<void> {
     if (!ok) notes.push(`${s} is not available: the comparison runs without it`);
     return ok;
   });
+  if (o.mamStore === "native" && o.scenarios.includes("mam"))
+    notes.push(
+      "--mam-store native: ejabberd archives in Mnesia, Prosody in its internal storage; Parley in SQLite",
+    );
   for (const n of notes) log(`note: ${n}`);
   if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {
     if (o.build) parley.build(log);
@@ -443,42 +532,35 @@ async function main(): Promise<void> {
   if (!o.profileOnly) {
     for (const name of servers) {
       if (!SERVERS[name].available() && name !== "parley") continue;
-      try {
-        runs.push(await runServer(name, o, cert, offline, scenarios));
-      } catch (err) {
-        runs.push({
-          name,
-          version: SERVERS[name].version(),
-          status: "failed",
-          note: (err as Error).message,
-          results: [],
-        });
-        log(`${name} did not start: ${(err as Error).message}`);
-      }
+      runs.push(await runAll(name, { o, cert, offline }, scenarios));
     }
   }
 
-  let profile: (ProfileSummary & { file: string }) | null = null;
+  // One profile per server run: the MAM scenario's is of its own Parley process.
+  const profiles: (ProfileSummary & { file: string })[] = [];
   if (o.profile && wanted.includes("parley")) {
     const profDir = join(BENCH_DIR, "results", "profiles");
     mkdirSync(profDir, { recursive: true });
     const before = new Set(sh("ls", [profDir]).split("\n"));
-    // The load scenarios chosen (messages, muc), or the message scenario when none was.
+    // The load scenarios chosen (messages, muc, mam), or the message scenario when none was.
     const loads = SCENARIOS.filter(
-      (s) => (s.name === "messages" || s.name === "muc") && o.scenarios.includes(s.name),
+      (s) => ["messages", "muc", "mam"].includes(s.name) && o.scenarios.includes(s.name),
     );
     const profiled = loads.length > 0 ? loads : [messages];
     const names = profiled.map((s) => s.name).join(", ");
     log(`\n=== profile: ${names} against Parley under node --cpu-prof (${profDir})`);
-    await runServer("parley", o, cert, offline, profiled, profDir);
-    const file = sh("ls", ["-t", profDir])
+    await runAll("parley", { o, cert, offline, cpuProfDir: profDir }, profiled);
+    // File names start with the date and time: sorted, they are in the order of the runs.
+    const files = sh("ls", [profDir])
       .split("\n")
-      .find((f) => f.endsWith(".cpuprofile") && !before.has(f));
-    if (file) {
+      .filter((f) => f.endsWith(".cpuprofile") && !before.has(f))
+      .sort();
+    for (const file of files) {
       const s = summarizeProfile(join(profDir, file), REPO_DIR, 25);
-      profile = { ...s, file: join("bench/results/profiles", file) };
-      log(`\n${profileText(s)}`);
-    } else log("no profile was written");
+      profiles.push({ ...s, file: join("bench/results/profiles", file) });
+      log(`\n${file}:\n${profileText(s)}`);
+    }
+    if (files.length === 0) log("no profile was written");
   }
 
   if (!o.keep) rmSync(runDir, { recursive: true, force: true });
@@ -491,6 +573,7 @@ async function main(): Promise<void> {
     options: o.bench,
     notes,
     offlineEnabled: offline,
+    mamStore: o.mamStore,
     servers: runs.map((r) => ({
       name: r.name,
       version: r.version,
@@ -501,7 +584,7 @@ async function main(): Promise<void> {
     results: runs,
     ratios: ratios(runs),
     targets: runs.length ? checkTargets(runs) : [],
-    profile,
+    profiles,
   };
   const stamp = m.date.replace(/[:.]/g, "-");
   mkdirSync(join(BENCH_DIR, "results"), { recursive: true });
@@ -525,7 +608,7 @@ async function main(): Promise<void> {
     for (const r of runs)
       for (const x of r.results) if (x.note) console.log(`  ${r.name}/${x.scenario}: ${x.note}`);
     console.log(`\nload average (1 min) at start→end of each scenario:\n  ${loads}`);
-    console.log(`\ntargets (issue 5):\n${targetsText(report.targets)}`);
+    console.log(`\ntargets (issues 5 and 12):\n${targetsText(report.targets)}`);
     const md = [
       `Run of ${m.date} on ${m.cores} cores (${m.cpu}), ${m.memory} memory, Node ${m.node}; load average ${m.loadAverage} at start, ${after} at end.`,
       "",
