@@ -7,7 +7,7 @@
 // turn: starts it as a child process on its own loopback port with the config kept in bench/ and
 // a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
-// stops it; the MAM scenario (issue 12) on a server started again with archiving on.
+// stops it; the MAM scenarios (issue 12) each on a server started again with archiving on.
 // Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
 // bench/results/. `--help` lists the options.
 //
@@ -63,8 +63,8 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam [all]; mam runs on a
-                            server of its own with MAM on
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query [all]; mam and
+                            mam-query each run on a server of its own with MAM on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -85,6 +85,11 @@ Defaults in brackets.
                             occupant [${DEFAULT_OPTIONS.mucSteps.join(",")}]
   --mam-steps LIST          offered msg/s per step of the one-to-one scenario with MAM on
                             [${DEFAULT_OPTIONS.mamSteps.join(",")}]
+  --mam-sizes LIST          archive sizes at which mam-query pages through one user's archive,
+                            grown from one to the next [${DEFAULT_OPTIONS.mamSizes.join(",")}]
+  --mam-peers N             users who fill that archive (and the with filter's choice) [${DEFAULT_OPTIONS.mamPeers}]
+  --mam-page N              RSM max of each archive query [${DEFAULT_OPTIONS.mamPage}]
+  --mam-samples N           single pages with and without with, at as many places [${DEFAULT_OPTIONS.mamSamples}]
   --mam-store sql|native    where ejabberd and Prosody keep the archive: in SQLite as the rest
                             of their data and Parley's archive, or their shipped defaults
                             (ejabberd's Mnesia, Prosody's internal files) [sql]
@@ -92,7 +97,8 @@ Defaults in brackets.
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
   --profile-only            only that profile run
-  --quick                   a short run: 1000 idle sessions, 3 s steps and login loop
+  --quick                   a short run: 1000 idle sessions, 3 s steps and login loop, one
+                            archive size (10000)
   --no-install              do not apt-get install ejabberd/Prosody/PostgreSQL (use them if present)
   --no-build                use the Parley build already in bench/results/parley-build
   --keep                    keep the servers' temporary data directories
@@ -132,6 +138,9 @@ const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
   "--offline-messages": ["offlinePerUser", 1],
   "--muc-occupants": ["mucOccupants", 1],
   "--muc-senders": ["mucSenders", 1],
+  "--mam-peers": ["mamPeers", 1],
+  "--mam-page": ["mamPage", 1],
+  "--mam-samples": ["mamSamples", 1],
 };
 
 /** The options that set a list of positive numbers of BenchOptions. */
@@ -139,6 +148,7 @@ const LIST_OPTIONS: Record<string, Keys<number[]>> = {
   "--msg-steps": "msgSteps",
   "--muc-steps": "mucSteps",
   "--mam-steps": "mamSteps",
+  "--mam-sizes": "mamSizes",
 };
 
 function parseArgs(argv: string[]): CliOptions {
@@ -150,6 +160,7 @@ function parseArgs(argv: string[]): CliOptions {
       msgSteps: [...DEFAULT_OPTIONS.msgSteps],
       mucSteps: [...DEFAULT_OPTIONS.mucSteps],
       mamSteps: [...DEFAULT_OPTIONS.mamSteps],
+      mamSizes: [...DEFAULT_OPTIONS.mamSizes],
     },
     mamStore: "sql",
     profile: false,
@@ -235,6 +246,7 @@ function parseArgs(argv: string[]): CliOptions {
           stepS: 3,
           drainS: 2,
           offlinePerUser: 20,
+          mamSizes: [10_000],
         });
         break;
       case "--no-install":
@@ -509,9 +521,9 @@ async function main(): Promise<void> {
     if (!ok) notes.push(`${s} is not available: the comparison runs without it`);
     return ok;
   });
-  if (o.mamStore === "native" && o.scenarios.includes("mam"))
+  if (o.mamStore === "native" && o.scenarios.some((s) => s === "mam" || s === "mam-query"))
     notes.push(
-      "--mam-store native: ejabberd archives in Mnesia, Prosody in its internal storage; Parley in SQLite",
+      "--mam-store native: ejabberd archives in Mnesia, Prosody in its internal storage (at most 10 000 messages per archive); Parley in SQLite",
     );
   for (const n of notes) log(`note: ${n}`);
   if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {

@@ -284,6 +284,13 @@ export function checkTargets(runs: ServerRun[]): TargetCheck[] {
     50,
     (ms) => `p99 ${ms} ms at ${p("mam.half_rate")} msg/s`,
   );
+  under(
+    "100,000-message archive: every page without with < 50 ms (Parley on SQLite)",
+    p("mamq.100000.max_page"),
+    50,
+    (ms) =>
+      `slowest ${ms} ms (forward, backward, single pages; forward p99 ${p("mamq.100000.fwd_p99")} ms)`,
+  );
   return out;
 }
 

@@ -14,6 +14,7 @@ import {
   settle,
   sleep,
 } from "./common.js";
+import { mamQuery } from "./mam-query.js";
 import type { LoadGenerator } from "./pool.js";
 import { CpuMeter, rssKiB } from "./proc.js";
 import {
@@ -81,6 +82,14 @@ export interface BenchOptions {
   mucSteps: number[];
   /** Offered msg/s per step of the one-to-one scenario with MAM on (mam). */
   mamSteps: number[];
+  /** Archive sizes at which mam-query pages through one user's archive (filled up to each). */
+  mamSizes: number[];
+  /** Users who fill that archive, each sending an equal share (its `with` filter picks one). */
+  mamPeers: number;
+  /** RSM <max/> of every archive query (XEP-0059 §2.1). */
+  mamPage: number;
+  /** Single pages queried with and without `with`, at as many places in the archive. */
+  mamSamples: number;
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -106,6 +115,12 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   mamSteps: [
     100, 200, 500, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 14_000, 20_000, 28_000, 40_000,
   ],
+  mamSizes: [10_000, 100_000],
+  mamPeers: 10,
+  // Prosody answers at most 50 per page (its max_archive_query_results), ejabberd and Parley
+  // up to 250: 50 asks the same of all three.
+  mamPage: 50,
+  mamSamples: 50,
 };
 
 export interface ScenarioContext {
@@ -1057,4 +1072,4 @@ export const muc: Scenario = {
 };
 
 // The MAM scenarios last: each on a server of its own with archiving on (Scenario.mam).
-export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc, mam];
+export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc, mam, mamQuery];
