@@ -7,8 +7,9 @@
 // turn: starts it as a child process on its own loopback port with the config kept in bench/ and
 // a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
-// stops it. Prints each figure side by side with Parley's ratios, as a table and as JSON; writes
-// both to bench/results/. `--help` lists the options.
+// stops it; the MAM scenarios (issue 12) each on a server started again with archiving on.
+// Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
+// bench/results/. `--help` lists the options.
 //
 // All load goes to 127.0.0.1 only. Every run is bounded: each scenario by time and count, the
 // whole run by --max-minutes. Ctrl-C or an error stops everything the run started.
@@ -36,6 +37,7 @@ import {
   SCENARIOS,
   settle,
   type BenchOptions,
+  type Scenario,
   type ScenarioResult,
 } from "./lib/scenarios.js";
 import {
@@ -47,6 +49,7 @@ import {
   parley,
   stopSystemServices,
   type Certificate,
+  type MamStore,
   type ServerName,
 } from "./lib/servers.js";
 import { round } from "./lib/stats.js";
@@ -60,7 +63,8 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc [all]
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query [all]; mam and
+                            mam-query each run on a server of its own with MAM on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -70,7 +74,7 @@ Defaults in brackets.
   --login-concurrency N     logins in flight per worker [${DEFAULT_OPTIONS.loginConcurrency}]
   --msg-users N             online users, in pairs, of the message scenario [${DEFAULT_OPTIONS.msgUsers}]
   --msg-steps LIST          offered msg/s per step [${DEFAULT_OPTIONS.msgSteps.join(",")}]
-  --step-duration S         seconds per step (messages and muc) [${DEFAULT_OPTIONS.stepS}]
+  --step-duration S         seconds per step (messages, muc, mam) [${DEFAULT_OPTIONS.stepS}]
   --drain S                 seconds to wait for in-flight messages after a step [${DEFAULT_OPTIONS.drainS}]
   --all-steps               keep stepping up after saturation
   --offline-users N         senders and as many offline recipients [${DEFAULT_OPTIONS.offlineUsers}]
@@ -79,21 +83,33 @@ Defaults in brackets.
   --muc-senders N           occupants that send groupchat messages [${DEFAULT_OPTIONS.mucSenders}]
   --muc-steps LIST          offered msg/s into the room per step; each is delivered to every
                             occupant [${DEFAULT_OPTIONS.mucSteps.join(",")}]
-  --profile                 also run the load scenarios chosen (messages, muc; else messages)
+  --mam-steps LIST          offered msg/s per step of the one-to-one scenario with MAM on
+                            [${DEFAULT_OPTIONS.mamSteps.join(",")}]
+  --mam-sizes LIST          archive sizes at which mam-query pages through one user's archive,
+                            grown from one to the next [${DEFAULT_OPTIONS.mamSizes.join(",")}]
+  --mam-peers N             users who fill that archive (and the with filter's choice) [${DEFAULT_OPTIONS.mamPeers}]
+  --mam-page N              RSM max of each archive query [${DEFAULT_OPTIONS.mamPage}]
+  --mam-samples N           single pages with and without with, at as many places [${DEFAULT_OPTIONS.mamSamples}]
+  --mam-store sql|native    where ejabberd and Prosody keep the archive: in SQLite as the rest
+                            of their data and Parley's archive, or their shipped defaults
+                            (ejabberd's Mnesia, Prosody's internal files) [sql]
+  --profile                 also run the load scenarios chosen (messages, muc, mam; else messages)
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
   --profile-only            only that profile run
-  --quick                   a short run: 1000 idle sessions, 3 s steps and login loop
+  --quick                   a short run: 1000 idle sessions, 3 s steps and login loop, one
+                            archive size (10000)
   --no-install              do not apt-get install ejabberd/Prosody/PostgreSQL (use them if present)
   --no-build                use the Parley build already in bench/results/parley-build
   --keep                    keep the servers' temporary data directories
-  --max-minutes N           stop the whole run after N minutes [90]
+  --max-minutes N           stop the whole run after N minutes [150]
   --help`;
 
 interface CliOptions {
   servers: ServerName[];
   scenarios: string[];
   bench: BenchOptions;
+  mamStore: MamStore;
   profile: boolean;
   profileOnly: boolean;
   install: boolean;
@@ -101,6 +117,39 @@ interface CliOptions {
   keep: boolean;
   maxMinutes: number;
 }
+
+type Keys<T> = {
+  [K in keyof BenchOptions]: BenchOptions[K] extends T ? K : never;
+}[keyof BenchOptions];
+
+/** The options that set one number of BenchOptions, with their least value. */
+const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
+  "--workers": ["workers", 1],
+  "--idle-sessions": ["idleSessions", 1],
+  "--idle-hold": ["idleHoldS", 0],
+  "--idle-concurrency": ["idleConcurrency", 1],
+  "--login-duration": ["loginDurationS", 1],
+  "--login-users": ["loginUsers", 1],
+  "--login-concurrency": ["loginConcurrency", 1],
+  "--msg-users": ["msgUsers", 2],
+  "--step-duration": ["stepS", 1],
+  "--drain": ["drainS", 0],
+  "--offline-users": ["offlineUsers", 1],
+  "--offline-messages": ["offlinePerUser", 1],
+  "--muc-occupants": ["mucOccupants", 1],
+  "--muc-senders": ["mucSenders", 1],
+  "--mam-peers": ["mamPeers", 1],
+  "--mam-page": ["mamPage", 1],
+  "--mam-samples": ["mamSamples", 1],
+};
+
+/** The options that set a list of positive numbers of BenchOptions. */
+const LIST_OPTIONS: Record<string, Keys<number[]>> = {
+  "--msg-steps": "msgSteps",
+  "--muc-steps": "mucSteps",
+  "--mam-steps": "mamSteps",
+  "--mam-sizes": "mamSizes",
+};
 
 function parseArgs(argv: string[]): CliOptions {
   const o: CliOptions = {
@@ -110,13 +159,16 @@ function parseArgs(argv: string[]): CliOptions {
       ...DEFAULT_OPTIONS,
       msgSteps: [...DEFAULT_OPTIONS.msgSteps],
       mucSteps: [...DEFAULT_OPTIONS.mucSteps],
+      mamSteps: [...DEFAULT_OPTIONS.mamSteps],
+      mamSizes: [...DEFAULT_OPTIONS.mamSizes],
     },
+    mamStore: "sql",
     profile: false,
     profileOnly: false,
     install: true,
     build: true,
     keep: false,
-    maxMinutes: 90,
+    maxMinutes: 150,
   };
   const b = o.bench;
   for (let i = 0; i < argv.length; i++) {
@@ -142,6 +194,20 @@ function parseArgs(argv: string[]): CliOptions {
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean);
+    const numbers = () => {
+      const l = list().map(Number);
+      if (l.length === 0 || l.some((x) => !(x > 0))) throw new Error(`${arg}: positive numbers`);
+      return l;
+    };
+    if (Object.hasOwn(NUMBER_OPTIONS, arg)) {
+      const [key, min] = NUMBER_OPTIONS[arg]!;
+      b[key] = num(min);
+      continue;
+    }
+    if (Object.hasOwn(LIST_OPTIONS, arg)) {
+      b[LIST_OPTIONS[arg]!] = numbers();
+      continue;
+    }
     switch (arg) {
       case "--servers": {
         const l = list();
@@ -156,59 +222,15 @@ function parseArgs(argv: string[]): CliOptions {
         o.scenarios = l;
         break;
       }
-      case "--workers":
-        b.workers = num(1);
-        break;
-      case "--idle-sessions":
-        b.idleSessions = num(1);
-        break;
-      case "--idle-hold":
-        b.idleHoldS = num(0);
-        break;
-      case "--idle-concurrency":
-        b.idleConcurrency = num(1);
-        break;
-      case "--login-duration":
-        b.loginDurationS = num(1);
-        break;
-      case "--login-users":
-        b.loginUsers = num(1);
-        break;
-      case "--login-concurrency":
-        b.loginConcurrency = num(1);
-        break;
-      case "--msg-users":
-        b.msgUsers = num(2);
-        break;
-      case "--msg-steps":
-        b.msgSteps = list().map(Number);
-        if (b.msgSteps.some((x) => !(x > 0))) throw new Error("--msg-steps: positive numbers");
-        break;
-      case "--step-duration":
-        b.stepS = num(1);
-        break;
-      case "--drain":
-        b.drainS = num(0);
-        break;
       case "--all-steps":
         b.stopAtSaturation = false;
         break;
-      case "--offline-users":
-        b.offlineUsers = num(1);
+      case "--mam-store": {
+        const v = take();
+        if (v !== "sql" && v !== "native") throw new Error("--mam-store: sql or native");
+        o.mamStore = v;
         break;
-      case "--offline-messages":
-        b.offlinePerUser = num(1);
-        break;
-      case "--muc-occupants":
-        b.mucOccupants = num(1);
-        break;
-      case "--muc-senders":
-        b.mucSenders = num(1);
-        break;
-      case "--muc-steps":
-        b.mucSteps = list().map(Number);
-        if (b.mucSteps.some((x) => !(x > 0))) throw new Error("--muc-steps: positive numbers");
-        break;
+      }
       case "--profile":
         o.profile = true;
         break;
@@ -224,6 +246,7 @@ function parseArgs(argv: string[]): CliOptions {
           stepS: 3,
           drainS: 2,
           offlinePerUser: 20,
+          mamSizes: [10_000],
         });
         break;
       case "--no-install":
@@ -292,19 +315,85 @@ function emergencyStop(why: string, code: number): never {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The server runs the scenarios need: those on the servers' usual configs together, in order, on
+ * one start; then each MAM scenario on a freshly started server of its own with archiving on
+ * (Scenario.mam), so that its archives hold its own messages only.
+ */
+function serverRuns(scenarios: Scenario[]): Scenario[][] {
+  const usual = scenarios.filter((s) => !s.mam);
+  return [...(usual.length ? [usual] : []), ...scenarios.filter((s) => s.mam).map((s) => [s])];
+}
+
+/** What every server run of a bench/compare run shares. */
+interface RunSetup {
+  o: CliOptions;
+  cert: Certificate;
+  offline: boolean;
+  /** Parley under node --cpu-prof, its profile written here. */
+  cpuProfDir?: string;
+}
+
+/** One server through every run its scenarios need (serverRuns), as one column of results. */
+async function runAll(
+  name: ServerName,
+  setup: RunSetup,
+  scenarios: Scenario[],
+): Promise<ServerRun> {
+  const runs: ServerRun[] = [];
+  for (const group of serverRuns(scenarios)) {
+    try {
+      runs.push(await runServer(name, setup, group));
+    } catch (err) {
+      const note = `did not start: ${(err as Error).message}`;
+      log(`${name} ${note}`);
+      runs.push({
+        name,
+        version: SERVERS[name].version(),
+        status: "failed",
+        note,
+        results: group.map((s) => ({
+          scenario: s.name,
+          title: s.title,
+          status: "failed",
+          note,
+          metrics: [],
+        })),
+      });
+    }
+  }
+  const failed = runs.filter((r) => r.status !== "ok");
+  return {
+    ...runs[0]!,
+    status: failed.length ? "failed" : "ok",
+    note: failed.length ? failed.map((r) => r.note).join("; ") : undefined,
+    results: runs.flatMap((r) => r.results),
+  };
+}
+
 async function runServer(
   name: ServerName,
-  o: CliOptions,
-  cert: Certificate,
-  offline: boolean,
-  scenarios: typeof SCENARIOS,
-  cpuProfDir?: string,
+  { o, cert, offline, cpuProfDir }: RunSetup,
+  scenarios: Scenario[],
 ): Promise<ServerRun> {
   const kind = SERVERS[name];
   const run: ServerRun = { name, version: kind.version(), status: "ok", results: [] };
-  const dir = join(runDir, cpuProfDir ? `${name}-profile` : name);
-  log(`\n=== ${name} ${run.version}`);
-  const server = await kind.start({ dir, domain: DOMAIN, cert, offline, cpuProfDir, log });
+  const mam = scenarios.some((s) => s.mam);
+  const dir = join(
+    runDir,
+    `${name}${mam ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+  );
+  log(`\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}`);
+  const server = await kind.start({
+    dir,
+    domain: DOMAIN,
+    cert,
+    offline,
+    mam,
+    mamStore: o.mamStore,
+    cpuProfDir,
+    log,
+  });
   const dbPid = server.dbPid ?? null;
   let gen: LoadGenerator | null = null;
   try {
@@ -432,6 +521,10 @@ async function main(): Promise<void> {
     if (!ok) notes.push(`${s} is not available: the comparison runs without it`);
     return ok;
   });
+  if (o.mamStore === "native" && o.scenarios.some((s) => s === "mam" || s === "mam-query"))
+    notes.push(
+      "--mam-store native: ejabberd archives in Mnesia, Prosody in its internal storage (at most 10 000 messages per archive); Parley in SQLite",
+    );
   for (const n of notes) log(`note: ${n}`);
   if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {
     if (o.build) parley.build(log);
@@ -451,42 +544,35 @@ async function main(): Promise<void> {
   if (!o.profileOnly) {
     for (const name of servers) {
       if (!SERVERS[name].available() && name !== "parley") continue;
-      try {
-        runs.push(await runServer(name, o, cert, offline, scenarios));
-      } catch (err) {
-        runs.push({
-          name,
-          version: SERVERS[name].version(),
-          status: "failed",
-          note: (err as Error).message,
-          results: [],
-        });
-        log(`${name} did not start: ${(err as Error).message}`);
-      }
+      runs.push(await runAll(name, { o, cert, offline }, scenarios));
     }
   }
 
-  let profile: (ProfileSummary & { file: string }) | null = null;
+  // One profile per server run: the MAM scenario's is of its own Parley process.
+  const profiles: (ProfileSummary & { file: string })[] = [];
   if (o.profile && wanted.includes("parley")) {
     const profDir = join(BENCH_DIR, "results", "profiles");
     mkdirSync(profDir, { recursive: true });
     const before = new Set(sh("ls", [profDir]).split("\n"));
-    // The load scenarios chosen (messages, muc), or the message scenario when none was.
+    // The load scenarios chosen (messages, muc, mam), or the message scenario when none was.
     const loads = SCENARIOS.filter(
-      (s) => (s.name === "messages" || s.name === "muc") && o.scenarios.includes(s.name),
+      (s) => ["messages", "muc", "mam"].includes(s.name) && o.scenarios.includes(s.name),
     );
     const profiled = loads.length > 0 ? loads : [messages];
     const names = profiled.map((s) => s.name).join(", ");
     log(`\n=== profile: ${names} against Parley under node --cpu-prof (${profDir})`);
-    await runServer("parley", o, cert, offline, profiled, profDir);
-    const file = sh("ls", ["-t", profDir])
+    await runAll("parley", { o, cert, offline, cpuProfDir: profDir }, profiled);
+    // File names start with the date and time: sorted, they are in the order of the runs.
+    const files = sh("ls", [profDir])
       .split("\n")
-      .find((f) => f.endsWith(".cpuprofile") && !before.has(f));
-    if (file) {
+      .filter((f) => f.endsWith(".cpuprofile") && !before.has(f))
+      .sort();
+    for (const file of files) {
       const s = summarizeProfile(join(profDir, file), REPO_DIR, 25);
-      profile = { ...s, file: join("bench/results/profiles", file) };
-      log(`\n${profileText(s)}`);
-    } else log("no profile was written");
+      profiles.push({ ...s, file: join("bench/results/profiles", file) });
+      log(`\n${file}:\n${profileText(s)}`);
+    }
+    if (files.length === 0) log("no profile was written");
   }
 
   if (!o.keep) rmSync(runDir, { recursive: true, force: true });
@@ -499,6 +585,7 @@ async function main(): Promise<void> {
     options: o.bench,
     notes,
     offlineEnabled: offline,
+    mamStore: o.mamStore,
     servers: runs.map((r) => ({
       name: r.name,
       version: r.version,
@@ -509,7 +596,7 @@ async function main(): Promise<void> {
     results: runs,
     ratios: ratios(runs),
     targets: runs.length ? checkTargets(runs) : [],
-    profile,
+    profiles,
   };
   const stamp = m.date.replace(/[:.]/g, "-");
   mkdirSync(join(BENCH_DIR, "results"), { recursive: true });
@@ -533,7 +620,7 @@ async function main(): Promise<void> {
     for (const r of runs)
       for (const x of r.results) if (x.note) console.log(`  ${r.name}/${x.scenario}: ${x.note}`);
     console.log(`\nload average (1 min) at start→end of each scenario:\n  ${loads}`);
-    console.log(`\ntargets (issue 5):\n${targetsText(report.targets)}`);
+    console.log(`\ntargets (issues 5 and 12):\n${targetsText(report.targets)}`);
     const md = [
       `Run of ${m.date} on ${m.cores} cores (${m.cpu}), ${m.memory} memory, Node ${m.node}; load average ${m.loadAverage} at start, ${after} at end.`,
       "",

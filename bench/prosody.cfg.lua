@@ -1,7 +1,8 @@
 -- Prosody config for bench/compare (issue 5): the features Parley enables in bench/parley.yml,
 -- SQLite storage, STARTTLS required, no mod_limits, loopback only. Placeholders @...@ are filled
 -- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
--- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three).
+-- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
+-- those ending in "-- bench:mam" are kept for the MAM scenarios only.
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
@@ -22,6 +23,8 @@ modules_enabled = {
 	"version"; "uptime"; "time"; "ping"; "lastactivity"; "smacks";
 	-- In-band registration, used only to create the benchmark's users (as on Parley and ejabberd).
 	"register";
+	-- The MAM scenarios (mam, mam-query) run on a server of their own with archiving on.
+	"mam"; -- bench:mam
 }
 -- No s2s, as Parley; offline storage only when Parley has it; no mod_limits (not loaded).
 modules_disabled = { "s2s"; } -- bench:offline
@@ -35,8 +38,19 @@ default_iteration_count = 4096
 c2s_require_encryption = true
 c2s_stanza_size_limit = 262144
 authentication = "internal_hashed"
-storage = "sql"
+storage = "sql" -- bench:no-mamnative
+-- --mam-store native: the archive in Prosody's default (internal, files), the rest in SQLite.
+default_storage = "sql" -- bench:mamnative
+storage = { archive = "internal" } -- bench:mamnative
 sql = { driver = "SQLite3", database = "@DATA_DIR@/prosody.sqlite" }
+
+-- Archiving as Prosody's example config has it once "mam" is enabled: every message archived
+-- for both ends (default_archive_policy, stated), in the storage above (SQLite; with --mam-store
+-- native its internal storage, which keeps at most 10 000 messages per archive), expired after a
+-- week (the example's value; a run lasts minutes, so nothing expires, but it also makes Prosody
+-- count the total of each query, as Parley, up to 10 000, and ejabberd do).
+default_archive_policy = true -- bench:mam
+archive_expires_after = "1w" -- bench:mam
 
 smacks_hibernation_time = 300
 smacks_max_unacked_stanzas = 5000

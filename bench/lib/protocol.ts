@@ -18,8 +18,15 @@ export type Command =
   | { op: "loginLoop"; users: string[]; concurrency: number; durationMs: number }
   /** One step of the one-to-one scenario: each user sends to its partner at `rate` msg/s in total. */
   | { op: "msgStep"; pairs: [string, string][]; rate: number; durationMs: number; drainMs: number }
-  /** Online senders send `perPair` messages to each (offline) recipient, then ping. */
-  | { op: "offlineSend"; sends: [string, string][]; perPair: number; tag: string }
+  /** Online senders send `perPair` messages to each (offline) recipient, then ping (its answer
+   * awaited up to pingTimeoutMs, 300 s by default). mam-query fills an archive with it too. */
+  | {
+      op: "offlineSend";
+      sends: [string, string][];
+      perPair: number;
+      tag: string;
+      pingTimeoutMs?: number;
+    }
   /** Recipients log in with presence and collect the message ids that arrive. */
   | { op: "offlineCollect"; users: string[]; expect: number; quietMs: number; maxMs: number }
   /** Logged-in users enter a MUC room (`room`: its bare JID) as [user, nick], `concurrency` at a
@@ -50,6 +57,20 @@ export type Command =
     }
   /** Waits (at most drainMs) until each occupant of this worker has `sent` copies, then reports. */
   | { op: "mucDrain"; sent: number; drainMs: number }
+  /** MAM (XEP-0313 §4): logged-in `user` pages through its own archive, one query at a time,
+   * `max` a page: from the oldest forward (RSM <after/>) or from the newest backward (<before/>),
+   * until a page says complete or comes back empty, maxPages or maxMs. */
+  | {
+      op: "mamWalk";
+      user: string;
+      max: number;
+      backward: boolean;
+      maxPages: number;
+      maxMs: number;
+    }
+  /** MAM: one page per entry, each the `max` messages after an archive id, with or without a
+   * `with` filter (§4.1.1). */
+  | { op: "mamPages"; user: string; max: number; pages: { after: string; with?: string }[] }
   | { op: "shutdown" };
 
 export type ErrorCounts = Record<string, number>;
@@ -157,6 +178,30 @@ export interface MucDrainResult extends CommandStats {
   conditions: ErrorCounts;
   /** Latencies of every copy of this step that arrived, µs. */
   hist: ReturnType<Histogram["toJSON"]>;
+}
+
+export interface MamPagesResult extends CommandStats {
+  /** Queries answered, and the results (archived messages) they brought. */
+  pages: number;
+  results: number;
+  /** Each answered query's latency, from sending it to its IQ result (after its results), µs. */
+  hist: ReturnType<Histogram["toJSON"]>;
+  /** Queries that failed (an IQ error, a timeout), by reason; they stop a walk. */
+  errors: ErrorCounts;
+}
+
+export interface MamWalkResult extends MamPagesResult {
+  /** Archive ids among the results, each counted once. */
+  distinct: number;
+  /**
+   * Where each page ended (its RSM <last/> forward, <first/> backward), in walk order, with the
+   * bare JID of that message's other party ("" if the edge result was not the RSM's).
+   */
+  marks: { id: string; with: string }[];
+  /** Why the walk stopped: the server said complete (§4.3), an empty page, a limit, an error. */
+  ended: "complete" | "empty" | "pages" | "time" | "error";
+  /** Wall time of the walk, ms. */
+  ms: number;
 }
 
 export type Request = { id: number; cmd: Command };

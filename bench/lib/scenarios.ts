@@ -4,20 +4,22 @@
 //
 // Adding one: write a `Scenario` and add it to SCENARIOS below; compare.ts runs it against every
 // server and puts its metrics in the table.
-import { readFileSync } from "node:fs";
-import type { LoadGenerator } from "./pool.js";
 import {
-  CpuMeter,
-  cpuSeconds,
-  rssKiB,
-  treeCpuSeconds,
-  treeWriteCalls,
-  writeCalls,
-} from "./proc.js";
+  closeAll,
+  errorSummary,
+  loadAverage,
+  loginAll,
+  mergeErrors,
+  range,
+  settle,
+  sleep,
+} from "./common.js";
+import { mamQuery } from "./mam-query.js";
+import type { LoadGenerator } from "./pool.js";
+import { CpuMeter, rssKiB } from "./proc.js";
 import {
   userName,
   type ErrorCounts,
-  type LoginBatchResult,
   type LoginLoopResult,
   type MsgStepResult,
   type MucDrainResult,
@@ -26,7 +28,9 @@ import {
   type OfflineCollectResult,
   type OfflineSendResult,
 } from "./protocol.js";
-import { Histogram, percentile, round } from "./stats.js";
+import { Histogram, latencies, percentile, round } from "./stats.js";
+
+export { loadAverage, settle } from "./common.js";
 
 export interface Metric {
   key: string;
@@ -76,6 +80,16 @@ export interface BenchOptions {
   mucSenders: number;
   /** Offered groupchat messages per second into the room, per step (each goes to every occupant). */
   mucSteps: number[];
+  /** Offered msg/s per step of the one-to-one scenario with MAM on (mam). */
+  mamSteps: number[];
+  /** Archive sizes at which mam-query pages through one user's archive (filled up to each). */
+  mamSizes: number[];
+  /** Users who fill that archive, each sending an equal share (its `with` filter picks one). */
+  mamPeers: number;
+  /** RSM <max/> of every archive query (XEP-0059 §2.1). */
+  mamPage: number;
+  /** Single pages queried with and without `with`, at as many places in the archive. */
+  mamSamples: number;
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -96,6 +110,17 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   mucOccupants: 100,
   mucSenders: 5,
   mucSteps: [10, 20, 30, 50, 70, 100, 140, 200, 280, 400, 560, 800, 1100, 1600],
+  // From below msgSteps' first: with every message archived, ejabberd and Prosody saturate at
+  // 0.6–1k msg/s in their shipped storage (issue 12) and at a few hundred in SQLite (smoke runs).
+  mamSteps: [
+    100, 200, 500, 1000, 1500, 2000, 3000, 5000, 7000, 10_000, 14_000, 20_000, 28_000, 40_000,
+  ],
+  mamSizes: [10_000, 100_000],
+  mamPeers: 10,
+  // Prosody answers at most 50 per page (its max_archive_query_results), ejabberd and Parley
+  // up to 250: 50 asks the same of all three.
+  mamPage: 50,
+  mamSamples: 50,
 };
 
 export interface ScenarioContext {
@@ -117,77 +142,13 @@ export interface Scenario {
   title: string;
   /** Users (bench0..) the scenario needs registered. */
   users(o: BenchOptions): number;
+  /**
+   * Runs with message archiving on (XEP-0313: StartOptions.mam), on a freshly started server of
+   * its own: its archives hold its own messages only, and the scenarios without it run on the
+   * servers' usual configs, comparable with runs made before the MAM scenarios existed.
+   */
+  mam?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
-}
-
-const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export function loadAverage(): number {
-  try {
-    return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * Waits until the server is quiet (two seconds in a row under 5 % CPU and with almost no write
- * calls, up to maxS), so that a scenario does not pay for the one before it: ejabberd, for one,
- * writes every closed session's last activity to SQLite, which takes a while after 10 000
- * sessions. With a database server of its own (dbPid), that must be quiet too (PostgreSQL's
- * background writer, autovacuum). Returns the seconds waited.
- */
-export async function settle(
-  pid: number | null,
-  maxS = 90,
-  dbPid?: number | null,
-): Promise<number> {
-  if (!pid) return 0;
-  const cpu = () => cpuSeconds(pid) + (dbPid ? treeCpuSeconds(dbPid) : 0);
-  const writes = () => writeCalls(pid) + (dbPid ? treeWriteCalls(dbPid) : 0);
-  const t0 = performance.now();
-  let quiet = 0;
-  while (performance.now() - t0 < maxS * 1000 && quiet < 2) {
-    const c0 = cpu();
-    const w0 = writes();
-    await sleep(1000);
-    const busy = cpu() - c0 > 0.05 || writes() - w0 > 20;
-    quiet = busy ? 0 : quiet + 1;
-  }
-  return round((performance.now() - t0) / 1000, 1);
-}
-
-function mergeErrors(list: { errors: ErrorCounts }[]): ErrorCounts {
-  const out: ErrorCounts = {};
-  for (const r of list) for (const [k, v] of Object.entries(r.errors)) out[k] = (out[k] ?? 0) + v;
-  return out;
-}
-
-function errorSummary(e: ErrorCounts): string {
-  return Object.entries(e)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 3)
-    .map(([k, v]) => `${v}× ${k}`)
-    .join("; ");
-}
-
-/** Logs users in and keeps them (initial presence + ping round trip). */
-async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
-  const shares = ctx.gen.split(indices, userName);
-  const t0 = performance.now();
-  const results = await ctx.gen.each<LoginBatchResult>((w) =>
-    shares[w]!.length ? { op: "login", users: shares[w]!, concurrency } : null,
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const ok = results.reduce((s, r) => s + r.ok, 0);
-  const failed = results.reduce((s, r) => s + r.failed, 0);
-  const latencies = results.flatMap((r) => r.loginMs).sort((a, b) => a - b);
-  return { ok, failed, seconds, latencies, errors: mergeErrors(results) };
-}
-
-async function closeAll(ctx: ScenarioContext): Promise<void> {
-  await ctx.gen.each(() => ({ op: "closeAll" }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,8 +320,8 @@ export const loginRate: Scenario = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// 3. One-to-one messages. The stepping (rates stepped up to saturation, then a step at half of
-// it) and its figures are shared with the room fan-out (5).
+// 3. One-to-one messages, without and with MAM. The stepping (rates stepped up to saturation,
+// then a step at half of it) and its figures are shared with the room fan-out (5).
 
 /** What every stepped scenario measures in a step. */
 export interface StepBase {
@@ -442,14 +403,6 @@ export async function messageStep(
     backpressured: sum((r) => r.backpressured),
   };
   return { ...f, ...judge(f.offered, f) };
-}
-
-function latencies(hist: Histogram): { p50ms: number; p99ms: number; maxMs: number } {
-  return {
-    p50ms: round(hist.quantile(0.5) / 1000, 2),
-    p99ms: round(hist.quantile(0.99) / 1000, 2),
-    maxMs: round(hist.max / 1000, 1),
-  };
 }
 
 /** Right-aligned columns under a header line. */
@@ -614,56 +567,90 @@ function steppedMetrics(
   ];
 }
 
-export const messages: Scenario = {
+/**
+ * The one-to-one scenario: `msgUsers` online users in pairs, each sending to its partner, the
+ * offered load stepped up through `steps(o)`; figures keyed `<prefix>.…`.
+ */
+function oneToOne(s: {
+  name: string;
+  title: string;
+  prefix: string;
+  steps: (o: BenchOptions) => number[];
+  mam?: boolean;
+}): Scenario {
+  return {
+    name: s.name,
+    title: s.title,
+    users: (o) => o.msgUsers,
+    ...(s.mam && { mam: true }),
+    run: (ctx) => runOneToOne(ctx, s),
+  };
+}
+
+export const messages = oneToOne({
   name: "messages",
   title: "One-to-one messages (pairs, offered load stepped up)",
-  users: (o) => o.msgUsers,
-  async run(ctx) {
-    const o = ctx.opts;
-    const load0 = loadAverage();
-    const n = o.msgUsers - (o.msgUsers % 2);
-    const pairs: [number, number][] = range(0, n / 2).map((p) => [2 * p, 2 * p + 1]);
-    ctx.log(`  ${n} users logging in...`);
-    const l = await loginAll(ctx, range(0, n), 50);
-    if (l.failed > 0) {
-      await closeAll(ctx);
-      return {
-        scenario: "messages",
-        title: this.title,
-        status: "failed",
-        note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
-        metrics: [],
-      };
-    }
-    const r = await stepUp(
-      ctx,
-      o.msgSteps,
-      (rate) => messageStep(ctx, pairs, rate, o.stepS),
-      (peak) => Math.max(100, Math.round(peak / 2 / 100) * 100),
-      stepTable,
-      "/s",
-    );
+  prefix: "msg",
+  steps: (o) => o.msgSteps,
+});
+
+/** The same with MAM on everywhere: every message archived for its sender and its recipient. */
+export const mam = oneToOne({
+  name: "mam",
+  title: "One-to-one messages with MAM on (each archived for both ends; load stepped up)",
+  prefix: "mam",
+  steps: (o) => o.mamSteps,
+  mam: true,
+});
+
+async function runOneToOne(
+  ctx: ScenarioContext,
+  s: { name: string; title: string; prefix: string; steps: (o: BenchOptions) => number[] },
+): Promise<ScenarioResult> {
+  const o = ctx.opts;
+  const load0 = loadAverage();
+  const n = o.msgUsers - (o.msgUsers % 2);
+  const pairs: [number, number][] = range(0, n / 2).map((p) => [2 * p, 2 * p + 1]);
+  ctx.log(`  ${n} users logging in...`);
+  const l = await loginAll(ctx, range(0, n), 50);
+  if (l.failed > 0) {
     await closeAll(ctx);
     return {
-      scenario: "messages",
-      title: this.title,
-      status: "ok",
-      note: r.note || undefined,
-      metrics: steppedMetrics("msg", r, {
-        peak: "msg/s",
-        peakLabel: "saturation: peak delivered",
-        rate: "msg/s",
-      }),
-      load: [load0, loadAverage()],
-      details: {
-        steps: r.steps,
-        half: r.half,
-        saturated: r.anySaturated,
-        generatorBound: r.generatorBound,
-      },
+      scenario: s.name,
+      title: s.title,
+      status: "failed",
+      note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
+      metrics: [],
     };
-  },
-};
+  }
+  const r = await stepUp(
+    ctx,
+    s.steps(o),
+    (rate) => messageStep(ctx, pairs, rate, o.stepS),
+    (peak) => Math.max(100, Math.round(peak / 2 / 100) * 100),
+    stepTable,
+    "/s",
+  );
+  await closeAll(ctx);
+  return {
+    scenario: s.name,
+    title: s.title,
+    status: "ok",
+    note: r.note || undefined,
+    metrics: steppedMetrics(s.prefix, r, {
+      peak: "msg/s",
+      peakLabel: "saturation: peak delivered",
+      rate: "msg/s",
+    }),
+    load: [load0, loadAverage()],
+    details: {
+      steps: r.steps,
+      half: r.half,
+      saturated: r.anySaturated,
+      generatorBound: r.generatorBound,
+    },
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // 4. Offline messages.
@@ -1084,4 +1071,5 @@ export const muc: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc];
+// The MAM scenarios last: each on a server of its own with archiving on (Scenario.mam).
+export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc, mam, mamQuery];

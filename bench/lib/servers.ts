@@ -57,9 +57,32 @@ export interface StartOptions {
   cert: Certificate;
   /** Whether offline storage is enabled (on all three when Parley has mod_offline). */
   offline: boolean;
+  /**
+   * Whether message archiving (XEP-0313) is on: Parley's mod_mam, ejabberd's mod_mam, Prosody's
+   * mam, for the scenarios that measure it (the lines marked bench:mam in the configs).
+   */
+  mam: boolean;
+  /**
+   * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
+   * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
+   * Prosody's internal file storage). Parley has its SQL store only.
+   */
+  mamStore: MamStore;
   /** Parley only: write a V8 CPU profile into this directory (node --cpu-prof). */
   cpuProfDir?: string;
   log: (line: string) => void;
+}
+
+export type MamStore = "sql" | "native";
+
+/** The bench:NAME flags of the configs (render) that every server's options decide. */
+function configFlags(o: StartOptions): Record<string, boolean> {
+  return {
+    offline: o.offline,
+    mam: o.mam,
+    mamsql: o.mam && o.mamStore === "sql",
+    mamnative: o.mam && o.mamStore === "native",
+  };
 }
 
 export interface RunningServer {
@@ -111,7 +134,8 @@ function dpkgVersion(pkg: string): string | null {
 /**
  * Fills @KEY@ placeholders, and keeps or drops the lines marked with a flag: a line ending in
  * "<comment> bench:NAME" is kept when flags.NAME is true, one ending in "bench:no-NAME" when it
- * is false (offline: Parley has mod_offline; pgsql: Parley on PostgreSQL).
+ * is false (offline: Parley has mod_offline; pgsql: Parley on PostgreSQL; mam: archiving on,
+ * mamsql and mamnative: with the archive of ejabberd and Prosody where StartOptions.mamStore says).
  */
 function render(
   template: string,
@@ -354,7 +378,7 @@ async function startParley(
     : {};
   writeFileSync(
     config,
-    render("parley.yml", { ...vars, ...pgVars }, { offline: o.offline, pgsql: !!pgsql }, "#"),
+    render("parley.yml", { ...vars, ...pgVars }, { ...configFlags(o), pgsql: !!pgsql }, "#"),
   );
   const logFile = join(o.dir, "parley.log");
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
@@ -471,7 +495,7 @@ export const ejabberd = {
       render(
         "ejabberd.yml",
         { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
-        { offline: o.offline },
+        configFlags(o),
         "#",
       ),
     );
@@ -567,7 +591,7 @@ export const prosody = {
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
         },
-        { offline: o.offline },
+        configFlags(o),
         "--",
       ),
     );

@@ -67,3 +67,12 @@ export function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/** A histogram's p50, p99 and maximum, in ms. */
+export function latencies(hist: Histogram): { p50ms: number; p99ms: number; maxMs: number } {
+  return {
+    p50ms: round(hist.quantile(0.5) / 1000, 2),
+    p99ms: round(hist.quantile(0.99) / 1000, 2),
+    maxMs: round(hist.max / 1000, 1),
+  };
+}

@@ -20,7 +20,8 @@ import {
 } from "./protocol.js";
 import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
-import { attr, condition, Conn, login, ping, XmppError, type El } from "./xmpp.js";
+import { mamPages, mamWalk } from "./mam-client.js";
+import { attr, condition, Conn, countError, login, ping, XmppError, type El } from "./xmpp.js";
 
 const LOGIN_TIMEOUT_MS = 30_000;
 /** Unsent bytes on one connection past which the generator waits for the server to read. */
@@ -37,12 +38,6 @@ const conns = new Map<string, Conn>();
 const nowUs = (): number => Math.round(performance.now() * 1000);
 const wallMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function countError(errors: ErrorCounts, err: unknown): void {
-  const key =
-    err instanceof XmppError ? `${err.stage}: ${err.message}` : String((err as Error)?.message);
-  errors[key] = (errors[key] ?? 0) + 1;
-}
 
 /** Runs `fn` over `items` with at most `concurrency` at a time. */
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
@@ -126,6 +121,13 @@ async function loginKeep(users: string[], concurrency: number): Promise<LoginBat
     }
   });
   return { ...r, cpuMs: 0, elu: 0 };
+}
+
+/** The kept session of `user` (logged in by "login"). */
+function loggedIn(user: string): Conn {
+  const conn = conns.get(user);
+  if (!conn || conn.closed) throw new Error(`${user} is not logged in`);
+  return conn;
 }
 
 async function closeAll(): Promise<{ closed: number }> {
@@ -521,6 +523,7 @@ async function offlineSend(
   sends: [string, string][],
   perPair: number,
   tag: string,
+  pingTimeoutMs = 300_000,
 ): Promise<OfflineSendResult> {
   const conditions: ErrorCounts = {};
   let bounced = 0;
@@ -559,7 +562,7 @@ async function offlineSend(
       }
       // The server handles a session's stanzas in order: the reply to this ping comes after
       // every message above was stored (or bounced).
-      await ping(conn, domain, 300_000);
+      await ping(conn, domain, pingTimeoutMs);
     }),
   );
   const endMs = wallMs();
@@ -644,7 +647,7 @@ async function run(cmd: Command): Promise<unknown> {
     case "msgStep":
       return measured(() => msgStep(cmd.pairs, cmd.rate, cmd.durationMs, cmd.drainMs));
     case "offlineSend":
-      return measured(() => offlineSend(cmd.sends, cmd.perPair, cmd.tag));
+      return measured(() => offlineSend(cmd.sends, cmd.perPair, cmd.tag, cmd.pingTimeoutMs));
     case "offlineCollect":
       return measured(() => offlineCollect(cmd.users, cmd.expect, cmd.quietMs, cmd.maxMs));
     case "mucJoin":
@@ -666,6 +669,19 @@ async function run(cmd: Command): Promise<unknown> {
       );
     case "mucDrain":
       return measured(() => mucDrain(cmd.sent, cmd.drainMs));
+    case "mamWalk":
+      return measured(() =>
+        mamWalk(
+          loggedIn(cmd.user),
+          `mq${workerIndex}-`,
+          cmd.max,
+          cmd.backward,
+          cmd.maxPages,
+          cmd.maxMs,
+        ),
+      );
+    case "mamPages":
+      return measured(() => mamPages(loggedIn(cmd.user), `mq${workerIndex}-`, cmd.max, cmd.pages));
     case "shutdown":
       for (const c of conns.values()) c.destroy();
       conns.clear();

@@ -1,8 +1,8 @@
 // A lean XMPP client connection for the load generator: raw node:net / node:tls sockets, no DOM,
 // no XML library. The server's stream is cut into top-level elements by a small splitter that
-// knows just enough XML for what servers send (no same-name nesting at top level, which holds
-// for stream features, SASL, iq, presence and plain messages); stanzas the generator sends are
-// pre-serialized strings.
+// knows just enough XML for what servers send (elements nested in one of the same name are
+// counted, as in a MAM result: a message forwarding a message; no CDATA, no comments); stanzas
+// the generator sends are pre-serialized strings.
 //
 // Every connection goes to LOOPBACK. There is deliberately no way to give another address.
 import net from "node:net";
@@ -58,11 +58,44 @@ export class XmppError extends Error {
   }
 }
 
+/** Counts an error in `errors` under its XmppError stage and message (or its message). */
+export function countError(errors: Record<string, number>, err: unknown): void {
+  const key =
+    err instanceof XmppError ? `${err.stage}: ${err.message}` : String((err as Error)?.message);
+  errors[key] = (errors[key] ?? 0) + 1;
+}
+
 /** The first condition element inside a <failure/> or <error/>, e.g. "not-authorized". */
 export function condition(el: El): string {
   const inner = el.raw.slice(el.startEnd);
   const m = /<(?:[\w-]+:)?error[^>]*>\s*<([a-z-]+)/.exec(inner) ?? /<([a-z-]+)[\s/>]/.exec(inner);
   return m?.[1] ?? "unknown";
+}
+
+/**
+ * Where the element `name` whose start tag ends at `from` closes (the index of its `</name>`),
+ * or -1 while that is not in `buf` yet. Elements of the same name inside it are skipped: a
+ * XEP-0313 result is a <message/> that forwards a <message/> (XEP-0297).
+ */
+function closingTag(buf: string, name: string, from: number): number {
+  const opener = `<${name}`;
+  const closer = `</${name}>`;
+  let depth = 0;
+  let at = from;
+  let open = buf.indexOf(opener, from);
+  for (;;) {
+    const close = buf.indexOf(closer, at);
+    if (close < 0) return -1;
+    for (; open >= 0 && open < close; open = buf.indexOf(opener, open + 1)) {
+      const c = buf.charCodeAt(open + opener.length);
+      // Not a longer name (<messages>), and not an empty element (<message/>).
+      const named = c === 32 || c === 9 || c === 10 || c === 13 || c === 62;
+      if (named && buf.charCodeAt(buf.indexOf(">", open) - 1) !== 47) depth++;
+    }
+    if (depth === 0) return close;
+    depth--;
+    at = close + closer.length;
+  }
 }
 
 type Waiter = {
@@ -175,7 +208,7 @@ export class Conn {
       if (name === "stream:stream" || buf.charCodeAt(gt - 1) === 47 /* / */) {
         end = gt + 1; // stream header, or an empty element
       } else {
-        const close = buf.indexOf(`</${name}>`, gt);
+        const close = closingTag(buf, name, gt);
         if (close < 0) {
           p = lt;
           break;

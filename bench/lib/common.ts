@@ -1,0 +1,77 @@
+// What the scenarios share: waiting for a quiet server, logging the benchmark's users in and out,
+// and summing what the workers report.
+import { readFileSync } from "node:fs";
+import { cpuSeconds, treeCpuSeconds, treeWriteCalls, writeCalls } from "./proc.js";
+import { userName, type ErrorCounts, type LoginBatchResult } from "./protocol.js";
+import type { ScenarioContext } from "./scenarios.js";
+import { round } from "./stats.js";
+
+export const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function loadAverage(): number {
+  try {
+    return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Waits until the server is quiet (two seconds in a row under 5 % CPU and with almost no write
+ * calls, up to maxS), so that a scenario does not pay for the one before it: ejabberd, for one,
+ * writes every closed session's last activity to SQLite, which takes a while after 10 000
+ * sessions. With a database server of its own (dbPid), that must be quiet too (PostgreSQL's
+ * background writer, autovacuum). Returns the seconds waited.
+ */
+export async function settle(
+  pid: number | null,
+  maxS = 90,
+  dbPid?: number | null,
+): Promise<number> {
+  if (!pid) return 0;
+  const cpu = () => cpuSeconds(pid) + (dbPid ? treeCpuSeconds(dbPid) : 0);
+  const writes = () => writeCalls(pid) + (dbPid ? treeWriteCalls(dbPid) : 0);
+  const t0 = performance.now();
+  let quiet = 0;
+  while (performance.now() - t0 < maxS * 1000 && quiet < 2) {
+    const c0 = cpu();
+    const w0 = writes();
+    await sleep(1000);
+    const busy = cpu() - c0 > 0.05 || writes() - w0 > 20;
+    quiet = busy ? 0 : quiet + 1;
+  }
+  return round((performance.now() - t0) / 1000, 1);
+}
+
+export function mergeErrors(list: { errors: ErrorCounts }[]): ErrorCounts {
+  const out: ErrorCounts = {};
+  for (const r of list) for (const [k, v] of Object.entries(r.errors)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+export function errorSummary(e: ErrorCounts): string {
+  return Object.entries(e)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([k, v]) => `${v}× ${k}`)
+    .join("; ");
+}
+
+/** Logs users in and keeps them (initial presence + ping round trip). */
+export async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
+  const shares = ctx.gen.split(indices, userName);
+  const t0 = performance.now();
+  const results = await ctx.gen.each<LoginBatchResult>((w) =>
+    shares[w]!.length ? { op: "login", users: shares[w]!, concurrency } : null,
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const ok = results.reduce((s, r) => s + r.ok, 0);
+  const failed = results.reduce((s, r) => s + r.failed, 0);
+  const latencies = results.flatMap((r) => r.loginMs).sort((a, b) => a - b);
+  return { ok, failed, seconds, latencies, errors: mergeErrors(results) };
+}
+
+export async function closeAll(ctx: ScenarioContext): Promise<void> {
+  await ctx.gen.each(() => ({ op: "closeAll" }));
+}
