@@ -8,6 +8,7 @@ import type { SqlConfig } from "../config/types.js";
 import type { Logger } from "../log.js";
 import { SqliteStorage } from "./sqlite.js";
 import { sqliteStores } from "./sqlite/index.js";
+import { SqliteArchiveStore } from "./sqlite/archive.js";
 import { describePg, openPgPool } from "./pg/connect.js";
 import { pgStores } from "./pg/index.js";
 import type { Stores } from "./stores.js";
@@ -61,13 +62,28 @@ export async function openStorage(
     synchronous: config.sqliteSynchronous,
     ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
   });
+  // Archive appends (every message, with MAM on) commit on a thread of their own; an in-memory
+  // database has no file a second connection could open.
+  const archive = new SqliteArchiveStore(
+    storage.db,
+    config.sqlDatabase === ":memory:"
+      ? undefined
+      : {
+          file: config.sqlDatabase,
+          ...(config.sqliteSynchronous !== undefined && { synchronous: config.sqliteSynchronous }),
+          ...(opts.busyTimeoutMs !== undefined && { busyTimeoutMs: opts.busyTimeoutMs }),
+        },
+  );
   return {
     kind: "sqlite",
     location: `SQLite database ${config.sqlDatabase}`,
-    stores: sqliteStores(storage.db),
+    stores: sqliteStores(storage.db, archive),
     sqlite: storage,
     pg: undefined,
-    close: async () => storage.close(),
+    close: async () => {
+      await archive.close();
+      storage.close();
+    },
   };
 }
 

@@ -1,16 +1,14 @@
-// Message archives (XEP-0313) in SQLite: the table's migration, the batch transaction and a cache
-// of prepared statements; the queries are shared with PostgreSQL (../archive-store.ts).
-import type { Database, Statement, Transaction } from "better-sqlite3";
-import {
-  ARCHIVE_MESSAGE_ID_V3,
-  archiveSchemaV1,
-  stampBatch,
-  type ArchiveInsert,
-} from "../archive-sql.js";
+// Message archives (XEP-0313) in SQLite: the table's migration, where batches are committed (a
+// writer thread, or the server's connection) and a cache of prepared statements; the queries are
+// shared with PostgreSQL (../archive-store.ts).
+import type { Database, Statement } from "better-sqlite3";
+import { ARCHIVE_MESSAGE_ID_V3, archiveSchemaV1 } from "../archive-sql.js";
 import { sqliteFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import { applyMigrations, type Migration } from "../migrations.js";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
+import { archiveAppender, type ArchiveAppend } from "./archive-append.js";
+import { ArchiveWriter, type WriterData } from "./archive-worker.js";
 
 const MIGRATIONS: Migration[] = [
   {
@@ -29,9 +27,16 @@ const MIGRATIONS: Migration[] = [
 const STATEMENTS_KEPT = 200;
 
 export class SqliteArchiveStore extends SqlArchiveStore {
-  private readonly appendMany: Transaction<(batch: readonly NewArchiveEntry[]) => ArchivedEntry[]>;
+  private readonly inThread: ArchiveAppend;
+  private readonly writer: ArchiveWriter | undefined;
 
-  constructor(db: Database) {
+  /**
+   * With `writer`, appends are committed by a thread of their own on a second connection to
+   * the same file (archive-worker.ts): the server's event loop goes on while a batch's inserts
+   * and fsync run, which is most of what archiving costs. Without it (tools, tests of the store
+   * itself, an in-memory database) they run on `db`.
+   */
+  constructor(db: Database, writer?: WriterData) {
     const statements = new Map<string, Statement<unknown[]>>();
     const statement = (sql: string): Statement<unknown[]> => {
       let s = statements.get(sql);
@@ -48,29 +53,19 @@ export class SqliteArchiveStore extends SqlArchiveStore {
         statement(sql).all(...params) as T[],
       run: async (sql, params) => statement(sql).run(...params).changes,
     });
+    // Before any writer thread opens the file: it finds the tables made.
     applyMigrations(db, "core-archive", MIGRATIONS);
-    const insert = db.prepare<ArchiveInsert>(
-      `INSERT INTO archive_entries (owner, domain, stanza_id, ts, with_bare, with_resource, direction, nick, origin_id, message_id, stanza, words)
-       VALUES (@owner, @domain, @stanza_id, @ts, @with_bare, @with_resource, @direction, @nick, @origin_id, @message_id, @stanza, @words)`,
-    );
-    const newest = db.prepare<[string], { ts: number }>(
-      "SELECT ts FROM archive_entries WHERE owner = ? ORDER BY ts DESC LIMIT 1",
-    );
-    this.appendMany = db.transaction((batch: readonly NewArchiveEntry[]) => {
-      const last = new Map<string, number>();
-      for (const owner of new Set(batch.map((e) => e.owner))) {
-        const row = newest.get(owner);
-        if (row) last.set(owner, row.ts);
-      }
-      const { rows, stamped } = stampBatch(batch, last);
-      for (const r of rows) insert.run(r);
-      return stamped;
-    });
+    this.inThread = archiveAppender(db);
+    this.writer = writer && new ArchiveWriter(writer);
   }
 
   async append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]> {
     if (batch.length === 0) return [];
-    // IMMEDIATE: the newest times are read under the write lock, so parleyctl cannot interleave.
-    return this.appendMany.immediate(batch);
+    return this.writer ? this.writer.append(batch) : this.inThread(batch);
+  }
+
+  /** Ends the writer thread, after the appends still in flight. */
+  close(): Promise<void> {
+    return this.writer?.close() ?? Promise.resolve();
   }
 }

@@ -7,12 +7,15 @@ import { SqliteOfflineStore } from "./offline.js";
 import { SqliteMucStore } from "./muc.js";
 import { SqliteRosterStore } from "./roster.js";
 
-/** Every typed store on one SQLite database (the embedded default). */
-export function sqliteStores(db: Database): Stores {
+/**
+ * Every typed store on one SQLite database (the embedded default); `archive` when the caller
+ * made it (the server's, with its writer thread).
+ */
+export function sqliteStores(db: Database, archive?: SqliteArchiveStore): Stores {
   return {
     offline: new SqliteOfflineStore(db),
     accounts: new SqliteAccountStore(db),
-    archive: new SqliteArchiveStore(db),
+    archive: archive ?? new SqliteArchiveStore(db),
     keyval: <T extends Json>(store: string) => new SqliteKeyvalStore<T>(db, store),
     map: <T extends Json>(store: string) => new SqliteMapStore<T>(db, store),
     muc: new SqliteMucStore(db),

@@ -1,0 +1,125 @@
+// The server's side of the archive writer thread (archive-writer.ts): started at the first
+// append, given one batch at a time by mod_mam's batcher (several from rooms' archives may be in
+// flight; the thread takes them in order), each promise settled with its commit's answer.
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
+
+/** What the thread needs to open its connection as the server opened its own. */
+export interface WriterData {
+  file: string;
+  synchronous?: "full" | "normal";
+  busyTimeoutMs?: number;
+}
+
+export type WriterRequest =
+  { id: number; batch: readonly NewArchiveEntry[]; close?: undefined } | { close: true };
+
+export type WriterReply =
+  | { id: number; done: ArchivedEntry[] }
+  | { id: number; error: { message: string; code?: string } }
+  | { closed: true };
+
+interface Waiting {
+  resolve(done: ArchivedEntry[]): void;
+  reject(err: Error): void;
+}
+
+export class ArchiveWriter {
+  private worker: Worker | null = null;
+  private readonly waiting = new Map<number, Waiting>();
+  private next = 0;
+
+  constructor(private readonly data: WriterData) {}
+
+  /** Resolves with the batch's UIDs and times once the thread's commit is on disk. */
+  append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]> {
+    const w = this.worker ?? this.start();
+    const id = ++this.next;
+    return new Promise((resolve, reject) => {
+      // Held while an answer is due, so the process does not end before it (parleyctl).
+      if (this.waiting.size === 0) w.ref();
+      this.waiting.set(id, { resolve, reject });
+      w.postMessage({ id, batch } satisfies WriterRequest);
+    });
+  }
+
+  /** Ends the thread once the answers still due have come. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    while (this.waiting.size > 0) {
+      await new Promise<void>((r) => w.once("message", () => setImmediate(r)));
+    }
+    this.worker = null;
+    // The thread closes its connection and says so; then it is ended (tsx's loader, when it
+    // runs from source, would keep it alive).
+    const closed = new Promise<void>((r) => w.once("message", () => r()));
+    w.ref();
+    w.postMessage({ close: true } satisfies WriterRequest);
+    await closed;
+    await w.terminate();
+  }
+
+  private start(): Worker {
+    const w = spawnWriter(this.data);
+    w.on("message", (r: WriterReply) => {
+      if ("closed" in r) return;
+      const p = this.waiting.get(r.id);
+      if (!p) return;
+      this.waiting.delete(r.id);
+      if (this.waiting.size === 0) w.unref();
+      if ("error" in r) {
+        p.reject(Object.assign(new Error(r.error.message), r.error.code && { code: r.error.code }));
+      } else {
+        p.resolve(r.done);
+      }
+    });
+    // A thread that died fails what it had been given; the next append starts another.
+    const fail = (err: Error): void => {
+      if (this.worker === w) this.worker = null;
+      for (const p of this.waiting.values()) p.reject(err);
+      this.waiting.clear();
+    };
+    w.on("error", fail);
+    w.on("exit", (code) => fail(new Error(`the archive writer thread ended (exit code ${code})`)));
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+}
+
+/**
+ * The thread, from the build's JavaScript, or from the TypeScript sources when this file runs
+ * under tsx (tests, tools run from source): a worker does not inherit tsx's loader, so it is
+ * loaded through tsx's API there.
+ */
+function spawnWriter(data: WriterData): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith(".ts")) {
+    return new Worker(new URL("./archive-writer.js", here), { workerData: data });
+  }
+  const entry = JSON.stringify(new URL("./archive-writer.ts", here).href);
+  const tsx = JSON.stringify(tsxEsmApi(here));
+  return new Worker(`import(${tsx}).then((m) => m.tsImport(${entry}, ${entry}));`, {
+    eval: true,
+    workerData: data,
+  });
+}
+
+/**
+ * The URL of tsx's ESM API (its "./esm/api" export, import condition), found from here: the
+ * thread's eval has no module to resolve it from, and tsx's CommonJS build of it cannot load
+ * there.
+ */
+function tsxEsmApi(here: string): string {
+  let dir = dirname(createRequire(here).resolve("tsx/esm/api"));
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+    exports: Record<string, { import: { default: string } }>;
+  };
+  return pathToFileURL(join(dir, pkg.exports["./esm/api"]!.import.default)).href;
+}

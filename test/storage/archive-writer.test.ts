@@ -1,0 +1,75 @@
+import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteStorage } from "../../src/storage/sqlite.js";
+import { SqliteArchiveStore } from "../../src/storage/sqlite/archive.js";
+import type { NewArchiveEntry } from "../../src/storage/stores.js";
+
+const entry = (body: string, owner = "alice@localhost"): NewArchiveEntry => ({
+  owner,
+  with: "bob@localhost/phone",
+  ts: 1000,
+  direction: "in",
+  stanza: `<message type='chat'><body>${body}</body></message>`,
+  body,
+});
+
+// The server's SQLite archive commits on a thread of its own, on a second connection to the
+// file (src/storage/sqlite/archive-worker.ts).
+describe("SQLite archive writer thread", function () {
+  this.timeout(20_000);
+  let dir: string;
+  let storage: SqliteStorage;
+  let store: SqliteArchiveStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "parley-writer-"));
+    const file = join(dir, "parley.db");
+    storage = new SqliteStorage(file);
+    store = new SqliteArchiveStore(storage.db, { file });
+  });
+  afterEach(async () => {
+    await store.close();
+    storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("commits on its own connection what the server's connection then reads, in order", async () => {
+    const batches = await Promise.all([
+      store.append([entry("one"), entry("two")]),
+      store.append([entry("three"), entry("x", "room@conference.localhost")]),
+    ]);
+    const ids = batches.flat().map((d) => d.id);
+    assert.equal(new Set(ids).size, 4);
+    const page = await store.query("alice@localhost", { max: 10, fulltext: "two" });
+    assert.ok("items" in page);
+    assert.deepEqual(
+      page.items.map((i) => i.id),
+      [ids[1]],
+    );
+    const all = await store.query("alice@localhost", { max: 10 });
+    assert.ok("items" in all);
+    assert.deepEqual(
+      all.items.map((i) => i.id),
+      [ids[0], ids[1], ids[2]],
+    );
+  });
+
+  it("rejects a batch it cannot store, storing none of it, and goes on with the next", async () => {
+    await assert.rejects(
+      store.append([entry("kept out"), entry("bad", "not a bare jid/resource")]),
+      /bare JID/,
+    );
+    assert.equal(await store.count("alice@localhost"), 0);
+    const [done] = await store.append([entry("after")]);
+    assert.ok(await store.get("alice@localhost", done!.id));
+  });
+
+  it("closes after the appends still in flight have been answered", async () => {
+    const pending = store.append([entry("last words")]);
+    const closed = store.close();
+    const [done] = await pending;
+    await closed;
+    assert.equal((await store.get("alice@localhost", done!.id))?.owner, "alice@localhost");
+  });
+});
