@@ -51,9 +51,19 @@ export class ArchiveWriter {
   async close(): Promise<void> {
     const w = this.worker;
     if (!w) return;
-    while (this.waiting.size > 0) {
-      await new Promise<void>((r) => w.once("message", () => setImmediate(r)));
+    // Each answer, or the thread's end (which fails what was due), lets the check run again.
+    while (this.waiting.size > 0 && this.worker === w) {
+      await new Promise<void>((r) => {
+        const next = (): void => {
+          w.off("message", next);
+          w.off("exit", next);
+          setImmediate(r);
+        };
+        w.on("message", next);
+        w.on("exit", next);
+      });
     }
+    if (this.worker !== w) return;
     this.worker = null;
     // The thread closes its connection and says so; then it is ended (tsx's loader, when it
     // runs from source, would keep it alive).
