@@ -33,8 +33,8 @@ export function occupantRetraction(svc: MucService, stanza: Element): string | u
 
 /**
  * XEP-0424 in a room: the message a retraction names becomes a tombstone, before the retraction
- * itself is archived and sent, if the retracting occupant's real bare JID is the one that sent it (§5). Someone
- * else's retraction still went out (clients check it too) but retracts nothing here.
+ * itself is archived and sent, if the retracting occupant's real bare JID is the one that sent
+ * it (§5). Someone else's retraction still goes out (clients check it too) but retracts nothing.
  */
 export function retractOwn(
   svc: MucService,
