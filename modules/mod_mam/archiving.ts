@@ -1,6 +1,6 @@
 // Which messages go into a user's archive, and the XEP-0359 stanza-id that marks the copy a
 // recipient gets with its archive UID.
-import type { Element } from "../../src/moduleapi.js";
+import type { Element, NewArchiveEntry } from "../../src/moduleapi.js";
 
 export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
 const NS_HINTS = "urn:xmpp:hints"; // XEP-0334
@@ -63,4 +63,24 @@ export function stripStanzaIds(stanza: Element, by: string): void {
   for (const sid of stanza.getChildren("stanza-id", NS_SID)) {
     if (sid.attrs.by === by) stanza.remove(sid);
   }
+}
+
+/**
+ * What an archive entry takes from its stanza, read now (the stanza may change once delivered,
+ * a stanza-id added): the text (§3), the <body/>s' text that full-text search looks in (one per
+ * xml:lang), and the ids a XEP-0424 retraction may name, the message's own and its XEP-0359
+ * origin-id.
+ */
+export function entryFields(
+  stanza: Element,
+): Pick<NewArchiveEntry, "stanza" | "body" | "originId" | "messageId"> {
+  const bodies = stanza.getChildren("body").map((b) => b.getText());
+  const originId = stanza.getChild("origin-id", NS_SID)?.attrs.id;
+  const messageId = stanza.attrs.id;
+  return {
+    stanza: stanza.toString(),
+    ...(bodies.length > 0 && { body: bodies.join(" ") }),
+    ...(typeof originId === "string" && originId !== "" && { originId }),
+    ...(typeof messageId === "string" && messageId !== "" && { messageId }),
+  };
 }

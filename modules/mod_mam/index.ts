@@ -23,12 +23,12 @@
 // the message: it is delivered without a stanza-id and the failure is logged with the JID and
 // counted (parley_mod_mam_archive_write_failures_total).
 import { defineModule, opt, parseJID, type Element, type JID } from "../../src/moduleapi.js";
-import { archivable, NS_MAM, NS_SID, stripStanzaIds } from "./archiving.js";
+import { archivable, entryFields, NS_MAM, NS_SID, stripStanzaIds } from "./archiving.js";
 import { ArchiveBatcher } from "./batcher.js";
 import { queryForm } from "./form.js";
 import { DEFAULT_POLICIES, parsePrefs, prefsElement, PrefsStore, type Prefs } from "./prefs.js";
 import { metadata, ownArchive, runQuery } from "./query.js";
-import { isTombstone, NS_RETRACT, NS_RETRACT_0, retractedId, tombstone } from "./retraction.js";
+import { entombTo, NS_RETRACT, NS_RETRACT_0, retractedId, retractionBy } from "./retraction.js";
 import { startRetention } from "./retention.js";
 
 export default defineModule({
@@ -62,26 +62,25 @@ export default defineModule({
     ctx.feature(`${NS_RETRACT}#tombstone`, "account");
     ctx.feature(NS_RETRACT_0, "account");
 
-    /** The entry for `owner`'s archive, or nothing when the owner's preferences say no. */
+    /**
+     * The entry for `owner`'s archive, or nothing when the owner's preferences say no. The
+     * stanza is read at once, before anything else may change it.
+     */
     async function archiveFor(
       owner: JID,
       peer: JID,
       direction: "in" | "out",
-      stanza: string,
-      originId: string | undefined,
-      body: string | undefined,
-      messageId: string | undefined,
+      stanza: Element,
     ): Promise<{ id: string } | undefined> {
+      const fields = entryFields(stanza);
+      const ts = Date.now();
       if (!(await prefs.archives(owner.local, peer.bare().toString()))) return undefined;
       return batcher.append({
         owner: owner.bare().toString(),
         with: peer.toString(),
-        ts: Date.now(),
+        ts,
         direction,
-        ...(originId !== undefined && { originId }),
-        ...(messageId !== undefined && { messageId }),
-        ...(body !== undefined && { body }),
-        stanza,
+        ...fields,
       });
     }
 
@@ -96,20 +95,14 @@ export default defineModule({
       peer: JID,
       direction: "in" | "out",
       stanza: Element,
+      clientId: string,
     ): Promise<void> {
-      const clientId = retractedId(stanza);
-      if (clientId === undefined) return;
       const jid = owner.bare().toString();
       try {
         // The message it names may still be waiting in the batcher.
         await batcher.flush();
         const row = await archive.findByClientId(jid, peer.bare().toString(), direction, clientId);
-        if (!row) return;
-        const original = ctx.parseXml(row.stanza);
-        if (isTombstone(original)) return;
-        const id = idOf(stanza);
-        const stone = tombstone(original, { ...(id !== undefined && { id }), at: new Date() });
-        await archive.replaceStanza(jid, row.id, stone.toString());
+        if (row) await entombTo(archive, row, ctx.parseXml, retractionBy(stanza));
       } catch (err) {
         ctx.log.error({ err, jid }, "could not retract an archived message");
       }
@@ -132,22 +125,14 @@ export default defineModule({
         }
         // To the user's own account: archived once, as the incoming copy (§6.1.1).
         if (peer.bare().equals(user)) return;
-        const text = stanza.toString();
         const release = handoff?.track();
+        const target = retractedId(stanza);
         Promise.all([
-          archiveFor(
-            user,
-            peer,
-            "out",
-            text,
-            originIdOf(stanza),
-            bodyOf(stanza),
-            idOf(stanza),
-          ).catch((err: unknown) => {
+          archiveFor(user, peer, "out", stanza).catch((err: unknown) => {
             failures.inc();
             ctx.log.error({ err, jid: user.toString() }, "could not archive a sent message");
           }),
-          retract(user, peer, "out", stanza),
+          target !== undefined && retract(user, peer, "out", stanza, target),
         ]).finally(() => release?.());
       },
       "late",
@@ -170,18 +155,11 @@ export default defineModule({
           return;
         }
         const release = handoff?.track();
+        const target = retractedId(stanza);
         try {
           const [done] = await Promise.all([
-            archiveFor(
-              owner,
-              from,
-              "in",
-              stanza.toString(),
-              originIdOf(stanza),
-              bodyOf(stanza),
-              idOf(stanza),
-            ),
-            retract(owner, from, "in", stanza),
+            archiveFor(owner, from, "in", stanza),
+            target !== undefined && retract(owner, from, "in", stanza, target),
           ]);
           if (done) {
             stanza.append(
@@ -244,21 +222,3 @@ export default defineModule({
     });
   },
 });
-
-/** The text full-text search looks in: the message's own <body/>s (one per xml:lang). */
-function bodyOf(stanza: Element): string | undefined {
-  const bodies = stanza.getChildren("body").map((b) => b.getText());
-  return bodies.length > 0 ? bodies.join(" ") : undefined;
-}
-
-/** The stanza's own id attribute, which a XEP-0424 retraction may name. */
-function idOf(stanza: Element): string | undefined {
-  const id = stanza.attrs.id;
-  return typeof id === "string" && id !== "" ? id : undefined;
-}
-
-/** The client's XEP-0359 <origin-id/>, kept with the archived message (§3). */
-function originIdOf(stanza: Element): string | undefined {
-  const id = stanza.getChild("origin-id", NS_SID)?.attrs.id;
-  return typeof id === "string" ? id : undefined;
-}

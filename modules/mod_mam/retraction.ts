@@ -5,7 +5,7 @@
 // Both the current namespaces (retract:1, moderate:1) and the earlier ones wrapped in XEP-0422
 // <apply-to/> (retract:0, moderate:0), which the clients in Debian still speak (Gajim through
 // nbxmpp 4, slixmpp 1.8), are understood; what the server writes carries both.
-import { xml, type Element } from "../../src/moduleapi.js";
+import { xml, type ArchiveRow, type ArchiveStore, type Element } from "../../src/moduleapi.js";
 import { NS_SID } from "./archiving.js";
 
 export const NS_RETRACT = "urn:xmpp:message-retract:1";
@@ -25,7 +25,7 @@ function idAttr(el: Element | undefined): string | undefined {
  * The retraction a message carries: XEP-0424 §3's <retract id/>, or the 0.3 form
  * <apply-to id><retract/></apply-to>; `moderated` when it claims to be a moderator's (XEP-0425).
  */
-function retractionIn(stanza: Element): { id: string; moderated: boolean } | undefined {
+export function retractionIn(stanza: Element): { id: string; moderated: boolean } | undefined {
   const r = stanza.getChild("retract", NS_RETRACT);
   const id = idAttr(r);
   if (r && id !== undefined) return { id, moderated: !!r.getChild("moderated", NS_MODERATE) };
@@ -48,11 +48,6 @@ export function retractedId(stanza: Element): string | undefined {
   return r && !r.moderated ? r.id : undefined;
 }
 
-/** A retraction carrying XEP-0425's <moderated/>: a room's word that a moderator retracted. */
-export function claimsModeration(stanza: Element): boolean {
-  return retractionIn(stanza)?.moderated ?? false;
-}
-
 /** An archived stanza that is a tombstone already. */
 export function isTombstone(stanza: Element): boolean {
   return (
@@ -71,12 +66,34 @@ export interface Retraction {
   moderated?: { by?: string; reason?: string };
 }
 
+/** An author's own retraction, carried by `stanza` now: the tombstone repeats its id. */
+export function retractionBy(stanza: Element): Retraction {
+  const id = stanza.attrs.id;
+  return { ...(typeof id === "string" && id !== "" && { id }), at: new Date() };
+}
+
+/**
+ * Puts the tombstone of archived `row` in its place, unless it is one already (a retraction
+ * seen twice keeps the first).
+ */
+export async function entombTo(
+  store: ArchiveStore,
+  row: ArchiveRow,
+  parse: (text: string) => Element,
+  retraction: Retraction,
+): Promise<"retracted" | "already"> {
+  const original = parse(row.stanza);
+  if (isTombstone(original)) return "already";
+  await store.replaceStanza(row.owner, row.id, tombstone(original, retraction).toString());
+  return "retracted";
+}
+
 /**
  * The tombstone of `original` (XEP-0424 §4, XEP-0425 §5): the message's own attributes, the ids
  * that identify it (XEP-0359 origin-id, XEP-0421 occupant-id: clients match the tombstone by
  * them, and they say nothing of the content), and <retracted/> instead of everything else.
  */
-export function tombstone(original: Element, r: Retraction): Element {
+function tombstone(original: Element, r: Retraction): Element {
   const attrs = { ...original.attrs };
   delete attrs.xmlns;
   const kept = original

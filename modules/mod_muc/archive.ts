@@ -13,7 +13,8 @@ import {
   type ArchiveRow,
   type ModuleCounter,
 } from "../../src/moduleapi.js";
-import { isTombstone, tombstone, type Retraction } from "../mod_mam/retraction.js";
+import { entryFields } from "../mod_mam/archiving.js";
+import { entombTo, type Retraction } from "../mod_mam/retraction.js";
 import type { Room } from "./room.js";
 
 export const NS_SID = "urn:xmpp:sid:0"; // XEP-0359
@@ -68,19 +69,13 @@ export class RoomArchive {
       return Promise.resolve();
     }
     const release = handoff?.track();
-    const body = msg
-      .getChildren("body")
-      .map((b) => b.getText())
-      .join(" ");
     const entry = {
       owner,
       with: sender.jid,
       ...(sender.nick !== undefined && { nick: sender.nick }),
-      ...clientIds(msg),
       ts: Date.now(),
       direction: "in" as const,
-      stanza: msg.toString(),
-      ...(body !== "" && { body }),
+      ...entryFields(msg),
     };
     return this.enqueue(owner, async () => {
       let skip = NOBODY;
@@ -156,10 +151,8 @@ export class RoomArchive {
           : undefined);
       if (!row) return { outcome: "unknown" as const };
       if (!allowed(row)) return { outcome: "refused" as const, id: row.id };
-      const original = this.parse(row.stanza);
-      if (isTombstone(original)) return { outcome: "already" as const, id: row.id };
-      await this.store.replaceStanza(owner, row.id, tombstone(original, retraction).toString());
-      return { outcome: "retracted" as const, id: row.id };
+      const outcome = await entombTo(this.store, row, this.parse, retraction);
+      return { outcome, id: row.id };
     });
     done.catch((err: unknown) =>
       this.log.error({ err, room: owner }, "could not retract a message"),
@@ -199,14 +192,4 @@ export class RoomArchive {
     });
     return done;
   }
-}
-
-/** The ids the sender gave a message (its id, its XEP-0359 origin-id), which retractions name. */
-function clientIds(msg: Element): { originId?: string; messageId?: string } {
-  const originId = msg.getChild("origin-id", NS_SID)?.attrs.id;
-  const messageId = msg.attrs.id;
-  return {
-    ...(typeof originId === "string" && originId !== "" && { originId }),
-    ...(typeof messageId === "string" && messageId !== "" && { messageId }),
-  };
 }

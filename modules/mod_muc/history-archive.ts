@@ -2,12 +2,10 @@
 // room archived, as it broadcast them, each with its XEP-0359 <stanza-id by='room'/> (the one
 // MAM gives it too) and a XEP-0203 <delay from='room'/> with its archived time.
 import type { ArchiveRow, Element } from "../../src/moduleapi.js";
+import { isTombstone } from "../mod_mam/retraction.js";
 import { NS_SID } from "./archive.js";
 import { NS_DELAY, type HistoryEntry, type Room } from "./room.js";
 import type { MucService } from "./service.js";
-
-/** XEP-0424 §5.1: what the archive keeps in place of a retracted message. */
-const NS_RETRACT = "urn:xmpp:message-retract:1";
 
 /**
  * Entries read at most for one join: the archive also holds messages that are no history
@@ -55,7 +53,8 @@ function entry(svc: MucService, owner: string, row: ArchiveRow): HistoryEntry[] 
     svc.ctx.log.error({ err, room: owner, id: row.id }, "archived message unreadable");
     return [];
   }
-  if (!original.getChild("body") && !original.getChild("retracted", NS_RETRACT)) return [];
+  // XEP-0424 §4: a tombstone stands in its message's place.
+  if (!original.getChild("body") && !isTombstone(original)) return [];
   const { xml } = svc.ctx;
   const stanza = xml(original.name, { ...original.attrs });
   stanza.children = original.children.slice();

@@ -10,8 +10,8 @@ import {
   NS_MODERATE_0,
   NS_RETRACT,
   NS_RETRACT_0,
-  claimsModeration,
-  retractedId,
+  retractionBy,
+  retractionIn,
 } from "../mod_mam/retraction.js";
 import { NS_SID } from "./archive.js";
 import type { Room } from "./room.js";
@@ -25,10 +25,11 @@ export { NS_FASTEN, NS_MODERATE, NS_MODERATE_0, NS_RETRACT, NS_RETRACT_0 };
  * the message retracts, if it is a XEP-0424 retraction.
  */
 export function occupantRetraction(svc: MucService, stanza: Element): string | undefined {
-  if (claimsModeration(stanza)) {
+  const r = retractionIn(stanza);
+  if (r?.moderated) {
     throw svc.error("bad-request", "moderators retract messages with XEP-0425's <moderate/> IQ");
   }
-  return retractedId(stanza);
+  return r?.id;
 }
 
 /**
@@ -46,16 +47,9 @@ export function retractOwn(
 ): void {
   if (!room.config.mam) return;
   const release = handoff?.track();
-  const id = typeof retraction.attrs.id === "string" ? retraction.attrs.id : undefined;
   const author = sender.bare().toString();
   svc.archive
-    .retract(
-      room,
-      target,
-      (row) => row.with === author,
-      { ...(id !== undefined && { id }), at: new Date() },
-      author,
-    )
+    .retract(room, target, (row) => row.with === author, retractionBy(retraction), author)
     .then(({ outcome, id: uid }) => {
       if (outcome === "retracted") forgetInHistory(room, uid!);
     })

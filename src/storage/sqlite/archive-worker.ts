@@ -47,27 +47,20 @@ export class ArchiveWriter {
     });
   }
 
-  /** Ends the thread once the answers still due have come. */
+  /**
+   * Ends the thread once the answers still due have come: it takes requests in order, so it
+   * answers every batch given before the close, then closes its connection and says so (or has
+   * died meanwhile). Then it is ended: tsx's loader, when it runs from source, would keep it
+   * alive. An append after this starts a new thread.
+   */
   async close(): Promise<void> {
     const w = this.worker;
     if (!w) return;
-    // Each answer, or the thread's end (which fails what was due), lets the check run again.
-    while (this.waiting.size > 0 && this.worker === w) {
-      await new Promise<void>((r) => {
-        const next = (): void => {
-          w.off("message", next);
-          w.off("exit", next);
-          setImmediate(r);
-        };
-        w.on("message", next);
-        w.on("exit", next);
-      });
-    }
-    if (this.worker !== w) return;
     this.worker = null;
-    // The thread closes its connection and says so; then it is ended (tsx's loader, when it
-    // runs from source, would keep it alive).
-    const closed = new Promise<void>((r) => w.once("message", () => r()));
+    const closed = new Promise<void>((r) => {
+      w.on("message", (m: WriterReply) => "closed" in m && r());
+      w.once("exit", () => r());
+    });
     w.ref();
     w.postMessage({ close: true } satisfies WriterRequest);
     await closed;
@@ -81,7 +74,8 @@ export class ArchiveWriter {
       const p = this.waiting.get(r.id);
       if (!p) return;
       this.waiting.delete(r.id);
-      if (this.waiting.size === 0) w.unref();
+      // A closing thread stays held until it has said it closed.
+      if (this.waiting.size === 0 && this.worker === w) w.unref();
       if ("error" in r) {
         p.reject(Object.assign(new Error(r.error.message), r.error.code && { code: r.error.code }));
       } else {
