@@ -401,6 +401,84 @@ export interface RosterStore {
   removeUser(host: string, username: string): Promise<void>;
 }
 
+/**
+ * One pubsub node (XEP-0060) of a service: a user's PEP service (its bare JID, XEP-0163) or a
+ * pubsub domain (pubsub.example.org).
+ */
+export interface PubsubNodeRecord {
+  node: string;
+  /** The node's configuration, the module's own object, returned as it was saved. */
+  config: JsonObject;
+  /**
+   * Affiliations other than none (XEP-0060 §4.1), by bare JID, sorted by JID (code point order).
+   * A PEP node's owner is its account and need not be listed.
+   */
+  affiliations: { jid: string; affiliation: string }[];
+  /** Milliseconds since the epoch, when it was created. */
+  created: number;
+}
+
+/** One published item (XEP-0060 §7.1). */
+export interface PubsubItem {
+  id: string;
+  /** Who published it: the publisher's full JID as the module chose to keep it. */
+  publisher: string;
+  /** The item's payload, one element's XML text; "" for a notification-only item. */
+  payload: string;
+  /** Milliseconds since the epoch, when it was (last) published. */
+  at: number;
+}
+
+/** An explicit subscription (XEP-0060 §6.1), as a pubsub domain keeps them. */
+export interface PubsubSubscription {
+  /** The subscribed JID, bare or full, as subscribed. */
+  jid: string;
+  subid: string;
+  state: "subscribed" | "pending" | "unconfigured";
+}
+
+/**
+ * Pubsub nodes with their items and subscriptions, per service. Items of a node come newest
+ * first: republishing an id (§7.1.2: it replaces the item) makes it the newest.
+ */
+export interface PubsubStore {
+  /** Every node of a service, sorted by name (code point order). */
+  nodes(service: string): Promise<PubsubNodeRecord[]>;
+  node(service: string, node: string): Promise<PubsubNodeRecord | undefined>;
+  countNodes(service: string): Promise<number>;
+  /**
+   * Creates a node or replaces its configuration and affiliations (one transaction); `created`
+   * is kept from the first save.
+   */
+  saveNode(service: string, record: PubsubNodeRecord): Promise<void>;
+  /** Deletes a node with its items and subscriptions; false when there was none. */
+  deleteNode(service: string, node: string): Promise<boolean>;
+  /**
+   * Stores an item (replacing one with its id) as the node's newest, then keeps the newest
+   * `maxItems` (Infinity: all), in one transaction; resolves with the ids that limit removed.
+   * The node must exist.
+   */
+  publish(service: string, node: string, item: PubsubItem, maxItems: number): Promise<string[]>;
+  /** Newest first: all, or the newest `max`. */
+  items(service: string, node: string, max?: number): Promise<PubsubItem[]>;
+  /** The items among `ids` that exist, in the order of `ids`. */
+  itemsById(service: string, node: string, ids: readonly string[]): Promise<PubsubItem[]>;
+  /** Removes one item; false when there was none. */
+  retract(service: string, node: string, id: string): Promise<boolean>;
+  /** Removes every item of a node (§8.5); resolves with how many. */
+  purge(service: string, node: string): Promise<number>;
+  /** A node's subscriptions, sorted by JID then subid. */
+  subscriptions(service: string, node: string): Promise<PubsubSubscription[]>;
+  /** Every subscription of `jid` (exactly as subscribed) on the service, by node. */
+  subscriptionsOf(service: string, jid: string): Promise<(PubsubSubscription & { node: string })[]>;
+  /** Adds a subscription or updates the one with its subid. */
+  subscribe(service: string, node: string, sub: PubsubSubscription): Promise<void>;
+  /** Removes one subscription by JID and subid; false when there was none. */
+  unsubscribe(service: string, node: string, jid: string, subid: string): Promise<boolean>;
+  /** Removes a whole service: a removed account's PEP nodes, items and subscriptions. */
+  removeService(service: string): Promise<void>;
+}
+
 /** Every typed store, from one driver. */
 export interface Stores {
   readonly offline: OfflineStore;

@@ -106,6 +106,12 @@ export class StanzaError extends Error {
     readonly condition: StanzaErrorCondition,
     readonly text?: string,
     type?: StanzaErrorType,
+    /**
+     * An application-specific condition (RFC 6120 §8.3.4), e.g. XEP-0060's
+     * `<precondition-not-met xmlns='http://jabber.org/protocol/pubsub#errors'/>`: it goes after
+     * the defined condition and the text.
+     */
+    readonly app?: Element,
   ) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = "StanzaError";
@@ -115,6 +121,7 @@ export class StanzaError extends Error {
   toElement(by?: string): Element {
     const el = xml("error", { type: this.type, by }, xml(this.condition, { xmlns: NS.stanzas }));
     if (this.text) el.append(xml("text", { xmlns: NS.stanzas, "xml:lang": "en" }, this.text));
+    if (this.app) el.append(this.app);
     return el;
   }
 }
