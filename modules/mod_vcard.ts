@@ -9,11 +9,34 @@
 // (§3.2), item-not-found for another user without a vCard (§3.3), not-acceptable for a vCard
 // larger than `max_vcard_size`.
 //
-// Storage: the keyval store "mod_vcard", one value per user, the vCard's XML text.
-import { Element } from "@xmpp/xml";
-import { defineModule, opt, xml, OptionError } from "../src/moduleapi.js";
+// Storage: the keyval store "mod_vcard", one value per user: the vCard's XML text with the
+// XEP-0153 hash of its photo (kept in the same row, so the two never disagree). Rows written
+// before the hash was kept are the XML text alone; their hash is worked out when read.
+// API for other modules (ctx.module<VcardApi>("mod_vcard")): a user's avatar hash.
+import {
+  defineModule,
+  opt,
+  xml,
+  NS_VCARD,
+  OptionError,
+  standaloneXml,
+  vcardPhotos,
+  type Element,
+  type KeyvalStore,
+  type ModuleContext,
+} from "../src/moduleapi.js";
 
-const NS_VCARD = "vcard-temp";
+/** A stored vCard: its XML text and the SHA-1 of its first inline photo (XEP-0153 §2), or null. */
+type StoredVcard = { xml: string; photo: string | null };
+
+/** What mod_vcard tells other modules (ctx.module<VcardApi>("mod_vcard")). */
+export interface VcardApi {
+  /**
+   * XEP-0153 §2: the SHA-1 (hex, lower case) of the image in the user's vCard PHOTO; null when
+   * the vCard has no inline photo or the user has no vCard.
+   */
+  photoHash(username: string): Promise<string | null>;
+}
 
 /**
  * The server's vCard as YAML, as ejabberd's `vcard` option writes it: keys are vCard element
@@ -38,9 +61,11 @@ export default defineModule({
       { min: 1, infinity: true },
     ),
   },
-  start(ctx) {
+  start(ctx): VcardApi {
     const { StanzaError } = ctx;
-    const store = ctx.keyval<string>("mod_vcard");
+    const store = ctx.keyval<StoredVcard | string>("mod_vcard");
+    const load = (username: string): Promise<StoredVcard | undefined> =>
+      loadVcard(ctx, store, username);
 
     // XEP-0054 §4: both the server and its accounts answer vcard-temp.
     ctx.feature(NS_VCARD, "host");
@@ -51,8 +76,8 @@ export default defineModule({
       NS_VCARD,
       "vCard",
       async (req) => {
-        const text = await store.get(ctx.host, req.to.local);
-        if (text !== undefined) return ctx.parseXml(text);
+        const stored = await load(req.to.local);
+        if (stored !== undefined) return ctx.parseXml(stored.xml);
         // §3.1: to its owner, "no vCard" may be an empty vCard, which clients take best.
         if (req.from.bare().equals(req.to)) return xml("vCard", { xmlns: NS_VCARD });
         // §3.3: to anyone else it MUST be an error; a user that does not exist never gets here
@@ -71,7 +96,7 @@ export default defineModule({
         if (!req.from.bare().equals(req.to)) {
           throw new StanzaError("forbidden", "you may only change your own vCard");
         }
-        const text = serialize(req.payload);
+        const text = standaloneXml(req.payload);
         if (Buffer.byteLength(text, "utf8") > ctx.options.max_vcard_size) {
           throw new StanzaError(
             "not-acceptable",
@@ -81,7 +106,7 @@ export default defineModule({
         // §3.2: the set replaces the whole vCard; an empty one leaves nothing to keep.
         // The result goes out once the change is stored.
         if (req.payload.getChildElements().length === 0) await store.delete(ctx.host, req.to.local);
-        else await store.set(ctx.host, req.to.local, text);
+        else await store.set(ctx.host, req.to.local, { xml: text, photo: photoHash(req.payload) });
         return null;
       },
       "account",
@@ -94,8 +119,26 @@ export default defineModule({
       // §3.2: the server's vCard is another entity's; it comes from the configuration only.
       throw new StanzaError("not-allowed", "the server's vCard is set in its configuration");
     });
+
+    return { photoHash: async (username) => (await load(username))?.photo ?? null };
   },
 });
+
+/** XEP-0153 §2: the hash of the vCard's photo, the first one with inline data. */
+function photoHash(vcard: Element): string | null {
+  return vcardPhotos(vcard)[0]?.sha1 ?? null;
+}
+
+/** A user's stored vCard; a row from before the hash was kept gets its hash worked out. */
+async function loadVcard(
+  ctx: ModuleContext<unknown>,
+  store: KeyvalStore<StoredVcard | string>,
+  username: string,
+): Promise<StoredVcard | undefined> {
+  const value = await store.get(ctx.host, username);
+  if (typeof value !== "string") return value;
+  return { xml: value, photo: photoHash(ctx.parseXml(value)) };
+}
 
 function vcardFromOption(map: VcardMap | null): Element {
   const vcard = xml("vCard", { xmlns: NS_VCARD });
@@ -139,20 +182,4 @@ function parseVcardOption(v: unknown): VcardMap {
   }
   check(v, "", false);
   return v as VcardMap;
-}
-
-/**
- * The element as standalone XML text: namespace declarations it relies on from its ancestors
- * (the IQ) are copied onto it, so the text parses alone later.
- */
-function serialize(el: Element): string {
-  const attrs: Record<string, string> = {};
-  for (let p = el.parent; p; p = p.parent) {
-    for (const [k, v] of Object.entries(p.attrs)) {
-      if (k.startsWith("xmlns:") && !(k in attrs)) attrs[k] = v;
-    }
-  }
-  const top = new Element(el.name, { ...attrs, ...el.attrs });
-  top.children = el.children; // read only by toString; the original keeps its own tree
-  return top.toString();
 }

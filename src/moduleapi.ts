@@ -55,7 +55,16 @@ export type { GaugeReading, MetricLabels, ModuleCounter } from "./module-metrics
 // What modules use of the core, so that they import nothing else from src/ (an ESLint rule holds
 // them to it): JIDs and their preparation (RFC 7622), stanza replies, nicknames (RFC 8266).
 export { JID, JIDError, parseJID, makeJID, prepLocalpart, prepResourcepart } from "./jid.js";
-export { errorReply, iqResult, iqPayload, stanzaKind, type StanzaKind } from "./stanza.js";
+export {
+  errorReply,
+  iqResult,
+  iqPayload,
+  stanzaKind,
+  standaloneXml,
+  type StanzaKind,
+} from "./stanza.js";
+// vCard photos as avatars (XEP-0153), for mod_vcard and room vCards in mod_muc (XEP-0486).
+export { NS_VCARD, NS_VCARD_UPDATE, vcardPhotos, type VcardPhoto } from "./xmpp/vcard.js";
 export { nickname, nicknameKey } from "./precis.js";
 // Data forms (XEP-0004) and result set paging (XEP-0059), for MUC, MAM, pubsub and the like.
 export { NS_XDATA, buildForm, parseForm, SubmittedForm } from "./xmpp/forms.js";

@@ -1,4 +1,4 @@
-import { xml, type Element } from "@xmpp/xml";
+import { Element, xml } from "@xmpp/xml";
 import { StanzaError } from "./xmpp/errors.js";
 
 export type StanzaKind = "message" | "presence" | "iq";
@@ -51,4 +51,21 @@ export function iqPayload(iq: Element): Element {
     throw new StanzaError("bad-request", "an IQ get or set must have exactly one child element");
   }
   return children[0]!;
+}
+
+/**
+ * The element as standalone XML text, for a module to store: the namespace declarations it
+ * relies on from its ancestors (the IQ that carried it) are copied onto it, so the text parses
+ * alone later.
+ */
+export function standaloneXml(el: Element): string {
+  const attrs: Record<string, string> = {};
+  for (let p = el.parent; p; p = p.parent) {
+    for (const [k, v] of Object.entries(p.attrs)) {
+      if (k.startsWith("xmlns:") && !(k in attrs)) attrs[k] = v;
+    }
+  }
+  const top = new Element(el.name, { ...attrs, ...el.attrs });
+  top.children = el.children; // read only by toString; the original keeps its own tree
+  return top.toString();
 }

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import {
   errorCondition,
   startTestServer,
@@ -147,6 +148,37 @@ describe("mod_vcard (XEP-0054)", () => {
     const vcard = (await vcardIq(bob, "get", { to: "alice@localhost" })).getChild("vCard", NS);
     assert.equal(vcard?.getChild("PHOTO")?.getChildText("BINVAL"), photo);
     assert.equal(vcard?.getChild("EXT", "urn:test:ext")?.getText(), "ok");
+  });
+
+  it("remembers the SHA-1 of the photo's image bytes, not of the base64 (XEP-0153 §2)", async () => {
+    const image = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
+    // Wrapped over lines, as RFC 2426 base64 may be: the hash is of the decoded bytes.
+    const wrapped = image.toString("base64").replace(/.{76}/g, "$&\n");
+    const set = await vcardIq(alice, "set", {
+      vcard: card(
+        "Pic",
+        xml("PHOTO", {}, xml("EXTVAL", {}, "https://example.org/a.png")),
+        xml("PHOTO", {}, xml("TYPE", {}, "image/png"), xml("BINVAL", {}, wrapped)),
+      ),
+    });
+    assert.equal(set.attrs.type, "result");
+    const stored = await t.server.ctx.stores.keyval("mod_vcard").get("localhost", "alice");
+    const sha1 = createHash("sha1").update(image).digest("hex");
+    assert.deepEqual((stored as { photo: unknown }).photo, sha1);
+
+    await vcardIq(alice, "set", { vcard: card("No picture") });
+    const after = await t.server.ctx.stores.keyval("mod_vcard").get("localhost", "alice");
+    assert.equal((after as { photo: unknown }).photo, null);
+  });
+
+  it("serves a vCard stored as XML text alone (rows from before the photo hash was kept)", async () => {
+    const dave = await t.client("dave");
+    await t.server.ctx.stores
+      .keyval("mod_vcard")
+      .set("localhost", "dave", "<vCard xmlns='vcard-temp'><FN>Dave</FN></vCard>");
+    const res = await vcardIq(alice, "get", { to: "dave@localhost" });
+    assert.equal(res.getChild("vCard", NS)?.getChildText("FN"), "Dave");
+    await dave.stop();
   });
 
   it("an empty set clears the vCard (XEP-0054 §3.2)", async () => {
