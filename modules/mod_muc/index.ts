@@ -7,7 +7,8 @@
 //                       declines (§7.8.2, §7.8.3), disco#info/items (§6.4, §6.5),
 //                       muc#admin (§8, §9) and muc#owner (§10) IQs, MAM queries (XEP-0313,
 //                       mam.ts), retractions (XEP-0424) and moderation (XEP-0425,
-//                       retraction.ts)
+//                       retraction.ts), the room's vCard (XEP-0054, avatars per XEP-0486,
+//                       vcard.ts)
 //   to an occupant JID: presence: create (§10.1), enter (§7.2, with multi-session nicks §7.2.9),
 //                       change (§7.7), nick change (§7.6), leave (§7.14); private messages
 //                       (§7.5); IQs passed on between occupants (iq-proxy.ts); self-ping
@@ -25,6 +26,7 @@
 import {
   defineModule,
   isPromise,
+  NS_VCARD,
   opt,
   then,
   type Element,
@@ -61,6 +63,7 @@ import {
 } from "./room.js";
 import { MucService, type Access } from "./service.js";
 import { roomFromStore } from "./store.js";
+import { avatarFields, roomVcardGet, roomVcardSet } from "./vcard.js";
 
 const NS_SELF_PING_OPT = "http://jabber.org/protocol/muc#self-ping-optimization";
 
@@ -229,6 +232,7 @@ function answer(
     if (type === "get" && name === "query" && ns === NS_DISCO_INFO) return serviceInfo(svc);
     if (type === "get" && name === "query" && ns === NS_DISCO_ITEMS) return serviceItems(svc);
     if (type === "get" && name === "ping" && ns === NS_PING) return null;
+    if (name === "vCard" && ns === NS_VCARD) return serviceVcard(svc, type);
     throw svc.error("service-unavailable");
   }
   const room = svc.rooms.get(to.local);
@@ -258,6 +262,10 @@ function answer(
   if (name === "query" && ns === NS_MUC_OWNER) {
     if (type === "get") return ownerGet(svc, room, from);
     return then(ownerSet(svc, room, from, payload), () => null);
+  }
+  if (name === "vCard" && ns === NS_VCARD) {
+    if (type === "get") return roomVcardGet(svc, room);
+    return then(roomVcardSet(svc, room, from, payload), () => null);
   }
   if (name === "query" && ns === NS_MAM) {
     if (type === "get") return roomQueryForm(svc, room);
@@ -305,10 +313,21 @@ function serviceInfo(svc: MucService): Element {
     { xmlns: NS_DISCO_INFO },
     xml("identity", { category: "conference", type: "text", name: "Chatrooms" }),
   );
-  for (const f of [NS_MUC, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, ...ROOM_FEATURES]) {
+  // XEP-0486 §3.1: vcard-temp on the service says its rooms take vCards (avatars).
+  for (const f of [NS_MUC, NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VCARD, ...ROOM_FEATURES]) {
     q.append(xml("feature", { var: f }));
   }
   return q;
+}
+
+/**
+ * The service's own vCard (XEP-0054 §3.3): its name. It is the server's to set (§3.2), as the
+ * host's vCard is.
+ */
+function serviceVcard(svc: MucService, type: "get" | "set"): Element {
+  if (type === "set") throw svc.error("not-allowed", "the service's vCard cannot be changed");
+  const { xml } = svc.ctx;
+  return xml("vCard", { xmlns: NS_VCARD }, xml("FN", {}, "Chatrooms"));
 }
 
 /** §6.3: public, unlocked rooms; the name carries the occupant count, as ejabberd shows it. */
@@ -335,6 +354,8 @@ function roomInfo(svc: MucService, room: Room): Element {
   const features = [
     NS_MUC,
     NS_SELF_PING_OPT,
+    // XEP-0486 §3.1: the room has a vCard (its avatar) to read, and owners may set one.
+    NS_VCARD,
     c.persistent ? "muc_persistent" : "muc_temporary",
     c.public ? "muc_public" : "muc_hidden",
     c.members_only ? "muc_membersonly" : "muc_open",
@@ -358,6 +379,7 @@ function roomInfo(svc: MucService, room: Room): Element {
       field("muc#roominfo_description", c.description),
       field("muc#roominfo_occupants", String(room.occupants.size)),
       field("muc#roominfo_subject", room.subject?.text ?? ""),
+      ...avatarFields(svc, room),
     ),
   );
   return q;

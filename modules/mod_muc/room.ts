@@ -149,6 +149,13 @@ export class Room {
    * accepted the default configuration (instant room, §10.1.2). Stored with persistent rooms.
    */
   locked = false;
+  /**
+   * The room's vCard (XEP-0054, set by an owner; XEP-0486 room avatars) as XML text, or null.
+   * Stored with persistent rooms.
+   */
+  vcard: string | null = null;
+  /** XEP-0486 §5.1: the SHA-1 of each inline PHOTO of `vcard`, in order (XEP-0153 §2). */
+  avatars: string[] = [];
 
   constructor(
     /** The room's bare JID. */

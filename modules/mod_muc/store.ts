@@ -8,6 +8,7 @@
 import type {
   Handoff,
   JID,
+  JsonObject,
   Logger,
   MucHistoryRow,
   MucRoomRecord,
@@ -90,11 +91,20 @@ export class RoomWrites {
   }
 }
 
-/** What is stored of a room, copied now: later changes belong to later writes. */
+/**
+ * What is stored of a room, copied now: later changes belong to later writes. The room's vCard
+ * rides in its configuration record, under `vcard` as ejabberd's room options keep it, with the
+ * photos' hashes beside it so a restart need not parse it.
+ */
 function recordOf(room: Room): MucRoomRecord {
+  const config: JsonObject = { ...room.config };
+  if (room.vcard !== null) {
+    config.vcard = room.vcard;
+    config.vcard_avatars = [...room.avatars];
+  }
   return {
     name: room.name,
-    config: { ...room.config },
+    config,
     subject: room.subject && { ...room.subject },
     locked: room.locked,
     affiliations: [...room.affiliations].map(([jid, a]) => ({
@@ -122,6 +132,11 @@ export function roomFromStore(
   const room = new Room(jid, config);
   room.subject = stored.subject;
   room.locked = stored.locked;
+  const { vcard, vcard_avatars: avatars } = stored.config;
+  if (typeof vcard === "string") {
+    room.vcard = vcard;
+    if (Array.isArray(avatars)) room.avatars = avatars.filter((h) => typeof h === "string");
+  }
   for (const a of stored.affiliations) {
     if (AFFILIATIONS.includes(a.affiliation as Affiliation)) {
       room.setAffiliation(a.jid, a.affiliation as Affiliation, a.reason);

@@ -1,6 +1,7 @@
 // Persistent rooms survive a restart: the server is started twice on the same data directory
 // (the test kit's stop() would delete it, so this file starts the Server itself).
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
@@ -133,6 +134,46 @@ describe("mod_muc persistent rooms across a restart", () => {
         .map((i) => i.attrs.jid),
       ["bob@localhost"],
     );
+  });
+
+  it("keeps a persistent room's vCard and avatar hash across a restart (XEP-0486 §3.3)", async () => {
+    await stop();
+    let port = await start();
+    const a = await client(port, "alice");
+    await join(a, "pictured", "alice");
+    await a.next((el) => el.name === "message" && !!el.getChild("subject"));
+    const image = Buffer.from("not really a PNG, but bytes all the same");
+    const set = await iq(
+      a,
+      "set",
+      `pictured@${MUC}`,
+      xml(
+        "vCard",
+        { xmlns: "vcard-temp" },
+        xml("FN", {}, "Pictured"),
+        xml("PHOTO", {}, xml("TYPE", {}, "image/png"), xml("BINVAL", {}, image.toString("base64"))),
+      ),
+    );
+    assert.equal(set.attrs.type, "result");
+    await stop();
+
+    port = await start();
+    const b = await client(port, "bob");
+    const got = await iq(b, "get", `pictured@${MUC}`, xml("vCard", { xmlns: "vcard-temp" }));
+    assert.equal(got.getChild("vCard", "vcard-temp")?.getChildText("FN"), "Pictured");
+    const info = await iq(
+      b,
+      "get",
+      `pictured@${MUC}`,
+      xml("query", { xmlns: "http://jabber.org/protocol/disco#info" }),
+    );
+    const hash = info
+      .getChild("query")
+      ?.getChild("x", "jabber:x:data")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "muc#roominfo_avatarhash")
+      ?.getChildText("value");
+    assert.equal(hash, createHash("sha1").update(image).digest("hex"));
   });
 
   it("keeps a persistent room that was never configured locked across a restart (§10.1.1)", async () => {
