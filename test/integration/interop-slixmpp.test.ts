@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import { xml } from "../helpers/client.js";
 import { available, bodies } from "../helpers/interop-launcher.js";
 import {
@@ -256,5 +257,54 @@ describe("interop: slixmpp", function () {
     const moderated = tomb.getChild("moderated", MODERATE_0);
     assert.equal(moderated?.attrs.by, `${room}/mod`, tomb.toString());
     assert.equal(moderated?.getChildText("reason"), "spam");
+  });
+  it("gives a room an avatar with slixmpp's XEP-0153 plugin as its owner (forbidden before); another slixmpp in the room is told (104) and finds it in the room's disco#info and vCard (XEP-0486 §3.2-§3.4)", async () => {
+    const t = server();
+    const owner = await t.client("slixmpp-room-owner");
+    const name = "slixmpp-pictured";
+    const room = `${name}@${MUC}`;
+    await instantRoom(owner, name, "owner");
+    const [artist, viewer] = await Promise.all([
+      launcher.start("slixmpp-artist"),
+      launcher.start("slixmpp-viewer"),
+    ]);
+    artist.send({ cmd: "avatars" });
+    await artist.next("iq", (e) => e.tag === "avatars");
+    for (const [c, nick] of [
+      [artist, "artist"],
+      [viewer, "viewer"],
+    ] as const) {
+      c.send({ cmd: "join", room, nick });
+      await c.next("joined");
+    }
+    const image = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 42, 42, 42]);
+    const sha1 = createHash("sha1").update(image).digest("hex");
+    const setAvatar = { cmd: "service", what: "avatar_set", jid: room, type: "image/png" };
+
+    artist.send({ ...setAvatar, photo: image.toString("base64") });
+    const refused = await artist.next("service", (e) => e.what === "avatar_set");
+    assert.deepEqual([refused.type, refused.condition], ["error", "forbidden"]);
+
+    const grant = adminItem({ jid: "slixmpp-artist@localhost", affiliation: "owner" });
+    assert.equal((await iq(owner, "set", room, grant)).attrs.type, "result");
+    artist.send({ ...setAvatar, photo: image.toString("base64") });
+    const set = await artist.next("service", (e) => e.what === "avatar_set");
+    assert.equal(set.type, "result", JSON.stringify(set));
+
+    // XEP-0486 §3.2: the room tells its occupants; slixmpp raises groupchat_config_status. (The
+    // XEP-0153 presence from the room's bare JID, §5.2, slixmpp's xep_0045 drops unseen: it
+    // ignores presence from a room it is in that carries no muc#user.)
+    const changed = await viewer.next("config_status", (e) => e.from === room);
+    assert.deepEqual(changed.codes, [104]);
+    viewer.send({ cmd: "service", what: "vcard_get", jid: room });
+    const vcard = await viewer.next("service", (e) => e.what === "vcard_get");
+    assert.equal((vcard.data as { photo_sha1: string }).photo_sha1, sha1);
+    viewer.send({ cmd: "service", what: "disco_info", jid: room });
+    const info = (await viewer.next("service", (e) => e.what === "disco_info")).data as {
+      features: string[];
+      fields: Record<string, string[]>;
+    };
+    assert.ok(info.features.includes("vcard-temp"));
+    assert.deepEqual(info.fields["muc#roominfo_avatarhash"], [sha1]);
   });
 });

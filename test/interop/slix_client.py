@@ -8,20 +8,24 @@ certificate the way a user who accepted it would (it becomes the only trusted ce
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
 Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, moderated (a room's
-XEP-0425 announcement), presence, roster, roster_push, joined, iq, mam, service, stream_error,
-error, disconnected. Every event carries
+XEP-0425 announcement), config_status (a room's status codes, XEP-0045 §10.2.1), presence,
+roster, roster_push, joined, iq, mam, service, stream_error, error, disconnected. Every event carries
 `handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
 carbons, mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
-password, block, unblock, blocklist, through slixmpp's plugins), retract (XEP-0424 through
+avatar_set, disco_info, password, block, unblock, blocklist, through slixmpp's plugins),
+avatars (registers xep_0153, XEP-0153 vCard avatars, which is left off otherwise because it
+adds to every presence the client sends), retract (XEP-0424 through
 xep_0424), moderate (XEP-0425 through xep_0425), cut (drop the TCP link
 without closing the stream), reconnect, quit.
 """
 
 import asyncio
+import base64
+import hashlib
 import logging
 import os
 import ssl
@@ -73,6 +77,14 @@ class Client(slixmpp.ClientXMPP):
             "carbon_received", lambda m: self.on_message(m["carbon_received"], "received")
         )
         self.add_event_handler("carbon_sent", lambda m: self.on_message(m["carbon_sent"], "sent"))
+        self.add_event_handler(
+            "groupchat_config_status",
+            lambda m: self.out(
+                "config_status",
+                codes=sorted(m["muc"]["status_codes"]),
+                **{"from": str(m["from"])},
+            ),
+        )
         # "message" is only raised for messages with a <body/>; a room's subject has none.
         self.add_event_handler("groupchat_subject", self.on_subject)
         self.add_event_handler("presence", self.on_presence)
@@ -231,6 +243,9 @@ class Client(slixmpp.ClientXMPP):
             self.out("iq", tag="moderate", type="result")
         elif name == "service":
             await self.service(cmd["what"], cmd.get("jid"), cmd)
+        elif name == "avatars":
+            self.register_plugin("xep_0153")
+            self.out("iq", tag="avatars", type="result")
         elif name == "cut":
             # The link drops: no </stream:stream>, no TLS close_notify, just a closed socket.
             self.transport.abort()
@@ -262,11 +277,29 @@ class Client(slixmpp.ClientXMPP):
                 data = {"seconds": iq["last_activity"]["seconds"]}
             elif what == "vcard_get":  # XEP-0054, asked of the server (a bare JID)
                 iq = await self["xep_0054"].get_vcard(jid or self.boundjid.bare, timeout=10)
-                data = {"fn": iq["vcard_temp"]["FN"] or None}
+                binval = iq["vcard_temp"]["PHOTO"]["BINVAL"]  # decoded by slixmpp
+                data = {
+                    "fn": iq["vcard_temp"]["FN"] or None,
+                    "photo_sha1": hashlib.sha1(binval).hexdigest() if binval else None,
+                }
             elif what == "vcard_set":
                 vcard = self["xep_0054"].make_vcard()
                 vcard["FN"] = cmd["fn"]
-                await self["xep_0054"].publish_vcard(vcard, timeout=10)
+                await self["xep_0054"].publish_vcard(vcard, jid=jid, timeout=10)
+            elif what == "avatar_set":  # XEP-0153 §3.1, to `jid` (a room's, XEP-0486 §3.2)
+                await self["xep_0153"].set_avatar(
+                    jid=slixmpp.JID(jid),
+                    avatar=base64.b64decode(cmd["photo"]),
+                    mtype=cmd["type"],
+                    timeout=10,
+                )
+            elif what == "disco_info":  # XEP-0030, with the XEP-0128 form fields by var
+                iq = await self["xep_0030"].get_info(jid, timeout=10)
+                fields = {}
+                for f in iq.xml.iter("{jabber:x:data}field"):
+                    values = [v.text or "" for v in f.findall("{jabber:x:data}value")]
+                    fields[f.get("var")] = values
+                data = {"features": sorted(iq["disco_info"]["features"]), "fields": fields}
             elif what == "password":  # XEP-0077 §3.3
                 await self["xep_0077"].change_password(cmd["password"], timeout=10)
             elif what == "block":  # XEP-0191
