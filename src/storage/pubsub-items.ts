@@ -10,3 +10,16 @@ export function inOrderOf(ids: readonly string[], found: readonly PubsubItem[]):
   }
   return out;
 }
+
+/**
+ * A count of items to keep or read (publish's maxItems, items' max) as SQL takes it: null for
+ * Infinity (no limit). Anything but a whole number from 0 up, or Infinity, is refused the same
+ * way on every engine (SQLite would read a negative LIMIT as none, PostgreSQL reject it).
+ */
+export function itemCount(n: number): number | null {
+  if (n === Infinity) return null;
+  if (!Number.isInteger(n) || n < 0) {
+    throw new RangeError(`an item count must be a whole number from 0 up, or Infinity: ${n}`);
+  }
+  return n;
+}

@@ -470,7 +470,8 @@ export interface PubsubStore {
   /**
    * Stores an item (replacing one with its id) as the node's newest, then keeps the newest
    * `maxItems` (Infinity: all), in one transaction; resolves with the ids that limit removed,
-   * newest first. Rejects with PubsubNodeNotFound, storing nothing, when there is no such node.
+   * newest first. Rejects with PubsubNodeNotFound, storing nothing, when there is no such node
+   * (and with a RangeError for a `maxItems` that is not a whole number from 0 up or Infinity).
    */
   publish(service: string, node: string, item: PubsubItem, maxItems: number): Promise<string[]>;
   /** Newest first: all, or the newest `max`. */

@@ -158,6 +158,15 @@ for (const driver of DRIVERS) {
       assert.deepEqual(ids(await ps.items(PEP, "other")), ["x"]);
     });
 
+    it("refuses a count of items that is not a whole number from 0 up, storing nothing", async () => {
+      await ps.saveNode(PEP, node(NS));
+      for (const bad of [-1, 1.5, NaN, -Infinity]) {
+        await assert.rejects(ps.publish(PEP, NS, item("a"), bad), RangeError);
+        await assert.rejects(ps.items(PEP, NS, bad), RangeError);
+      }
+      assert.deepEqual(await ps.items(PEP, NS), []);
+    });
+
     it("keeps every item with maxItems Infinity", async () => {
       await ps.saveNode(PEP, node(NS));
       const list = Array.from({ length: 40 }, (_, i) => `i${i}`);

@@ -3,7 +3,7 @@
 // a fresh seq (SET seq = DEFAULT), which makes it the newest. A node's affiliations, items and
 // subscriptions go with it by foreign key (ON DELETE CASCADE).
 import type pg from "pg";
-import { inOrderOf } from "../pubsub-items.js";
+import { inOrderOf, itemCount } from "../pubsub-items.js";
 import {
   PubsubNodeNotFound,
   type JsonObject,
@@ -158,6 +158,7 @@ export class PgPubsubStore implements PubsubStore {
     item: PubsubItem,
     maxItems: number,
   ): Promise<string[]> {
+    const keep = itemCount(maxItems);
     return inTransaction(this.pool, async (client) => {
       const ins = await nodeMustExist(
         service,
@@ -172,14 +173,14 @@ export class PgPubsubStore implements PubsubStore {
         ),
       );
       if (ins.rowCount === 0) throw new PubsubNodeNotFound(service, node);
-      if (!Number.isFinite(maxItems)) return [];
+      if (keep === null) return [];
       // Everything from the (maxItems+1)-th newest item back goes.
       const gone = await client.query<{ id: string; seq: string }>(
         `DELETE FROM pubsub_items WHERE service = $1 AND node = $2 AND seq <=
            (SELECT seq FROM pubsub_items WHERE service = $1 AND node = $2
             ORDER BY seq DESC OFFSET $3 LIMIT 1)
          RETURNING item_id AS id, seq`,
-        [service, node, maxItems],
+        [service, node, keep],
       );
       return gone.rows.sort((a, b) => Number(b.seq) - Number(a.seq)).map((g) => g.id);
     });
@@ -190,7 +191,7 @@ export class PgPubsubStore implements PubsubStore {
     const r = await this.pool.query<ItemRow>(
       `SELECT ${ITEM_COLUMNS} FROM pubsub_items WHERE service = $1 AND node = $2
        ORDER BY seq DESC LIMIT $3`,
-      [service, node, max ?? null],
+      [service, node, itemCount(max ?? Infinity)],
     );
     return r.rows.map(item);
   }

@@ -5,7 +5,7 @@
 // newest even when its `at` equals another's (AUTOINCREMENT: a seq is never handed out twice).
 import type { Database, Statement, Transaction } from "better-sqlite3";
 import { applyMigrations, type Migration } from "../migrations.js";
-import { inOrderOf } from "../pubsub-items.js";
+import { inOrderOf, itemCount } from "../pubsub-items.js";
 import {
   PubsubNodeNotFound,
   type JsonObject,
@@ -188,12 +188,13 @@ export class SqlitePubsubStore implements PubsubStore {
     );
     this.publishTx = db.transaction(
       (service: string, node: string, item: PubsubItem, maxItems: number) => {
+        const keep = itemCount(maxItems);
         mustExist(service, node);
         // Deleted and inserted again rather than updated: a new seq makes it the newest.
         this.retractOne.run(service, node, item.id);
         insItem.run(service, node, item.id, item.publisher, item.payload, item.at);
-        if (!Number.isFinite(maxItems)) return [];
-        const gone = beyond.all(service, node, maxItems);
+        if (keep === null) return [];
+        const gone = beyond.all(service, node, keep);
         if (gone.length > 0) delUpTo.run(service, node, gone[0]!.seq);
         return gone.map((g) => g.id);
       },
@@ -256,7 +257,7 @@ export class SqlitePubsubStore implements PubsubStore {
   }
 
   async items(service: string, node: string, max?: number): Promise<PubsubItem[]> {
-    return this.newest.all(service, node, max ?? -1);
+    return this.newest.all(service, node, itemCount(max ?? Infinity) ?? -1);
   }
 
   async itemsById(service: string, node: string, ids: readonly string[]): Promise<PubsubItem[]> {
