@@ -93,6 +93,7 @@ export type {
   PubsubStore,
   PubsubSubscription,
 } from "./storage/stores.js";
+export { PubsubNodeNotFound } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";
