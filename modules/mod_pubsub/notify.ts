@@ -5,6 +5,7 @@
 // model first: a notification never carries an item to someone who may not read it.
 import {
   type Element,
+  type ExtensionEvents,
   type JID,
   type ModuleContext,
   type PubsubItem,
@@ -27,8 +28,13 @@ export class Notifications implements Notifier {
     private readonly interest: InterestView,
   ) {}
 
-  published(service: PubsubService, node: Node, item: PubsubItem, origin?: string): void {
-    this.ctx.emit("pubsub:published", {
+  async published(
+    service: PubsubService,
+    node: Node,
+    item: PubsubItem,
+    origin?: string,
+  ): Promise<void> {
+    this.tell("pubsub:published", {
       host: this.ctx.host,
       service: service.jid,
       node: node.name,
@@ -43,12 +49,17 @@ export class Notifications implements Notifier {
       { xmlns: NS_PUBSUB_EVENT },
       xml("items", { node: node.name }, this.itemElement(node, item)),
     );
-    void this.send(service, node, event);
+    await this.send(service, node, event);
   }
 
-  retracted(service: PubsubService, node: Node, ids: readonly string[], origin?: string): void {
+  async retracted(
+    service: PubsubService,
+    node: Node,
+    ids: readonly string[],
+    origin?: string,
+  ): Promise<void> {
     for (const id of ids) {
-      this.ctx.emit("pubsub:retracted", {
+      this.tell("pubsub:retracted", {
         host: this.ctx.host,
         service: service.jid,
         node: node.name,
@@ -59,39 +70,43 @@ export class Notifications implements Notifier {
     if (!node.config.deliver_notifications) return;
     const items = xml("items", { node: node.name });
     for (const id of ids) items.append(xml("retract", { id }));
-    void this.send(service, node, xml("event", { xmlns: NS_PUBSUB_EVENT }, items));
+    await this.send(service, node, xml("event", { xmlns: NS_PUBSUB_EVENT }, items));
   }
 
-  purged(service: PubsubService, node: Node): void {
-    this.ctx.emit("pubsub:cleared", { host: this.ctx.host, service: service.jid, node: node.name });
+  async purged(service: PubsubService, node: Node): Promise<void> {
+    this.tell("pubsub:cleared", { host: this.ctx.host, service: service.jid, node: node.name });
     // §8.5.2: subscribers learn of the purge when the node notifies retractions.
     if (!node.config.notify_retract) return;
     const event = xml("event", { xmlns: NS_PUBSUB_EVENT }, xml("purge", { node: node.name }));
-    void this.send(service, node, event);
+    await this.send(service, node, event);
   }
 
-  deleted(service: PubsubService, node: Node, subscribers: readonly PubsubSubscription[]): void {
-    this.ctx.emit("pubsub:cleared", { host: this.ctx.host, service: service.jid, node: node.name });
+  async deleted(
+    service: PubsubService,
+    node: Node,
+    subscribers: readonly PubsubSubscription[],
+  ): Promise<void> {
+    this.tell("pubsub:cleared", { host: this.ctx.host, service: service.jid, node: node.name });
     if (!node.config.notify_delete) return;
     const event = xml("event", { xmlns: NS_PUBSUB_EVENT }, xml("delete", { node: node.name }));
     // The node is gone from the store: its subscribers were read before (§8.4.2).
-    void this.send(service, node, event, subscribers);
+    await this.send(service, node, event, subscribers);
   }
 
-  configured(service: PubsubService, node: Node): void {
+  async configured(service: PubsubService, node: Node): Promise<void> {
     if (!node.config.notify_config) return;
     const event = xml(
       "event",
       { xmlns: NS_PUBSUB_EVENT },
       xml("configuration", { node: node.name }),
     );
-    void this.send(service, node, event);
+    await this.send(service, node, event);
   }
 
-  subscribed(service: PubsubService, node: Node, sub: PubsubSubscription): void {
+  async subscribed(service: PubsubService, node: Node, sub: PubsubSubscription): Promise<void> {
     const when = node.config.send_last_published_item;
     if (when !== "on_sub" && when !== "on_sub_and_presence") return;
-    void this.sendLast(service, node, sub.jid);
+    await this.sendLast(service, node, sub.jid);
   }
 
   /** The last published item to one JID (§6.1.7, XEP-0163 §4.3.4), with when it was published. */
@@ -109,6 +124,18 @@ export class Notifications implements Notifier {
       this.ctx.route(message);
     } catch (err) {
       this.ctx.log.error({ err, service: service.jid, node: node.name, to }, "last item not sent");
+    }
+  }
+
+  /** Tells other modules (converters); their failure is theirs, logged, not the publisher's. */
+  private tell<K extends "pubsub:published" | "pubsub:retracted" | "pubsub:cleared">(
+    event: K,
+    payload: ExtensionEvents[K],
+  ): void {
+    try {
+      this.ctx.emit(event, payload);
+    } catch (err) {
+      this.ctx.log.error({ err, event }, "a pubsub event handler failed");
     }
   }
 

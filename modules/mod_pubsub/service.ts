@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import {
   parseJID,
+  PubsubNodeNotFound,
   StanzaError,
   type Element,
   type JID,
@@ -44,15 +45,28 @@ export interface Node {
   record: PubsubNodeRecord;
 }
 
-/** What the service tells its notifier; each call is after the change was stored. */
+/**
+ * What the service tells its notifier; each call is after the change was stored, and is awaited
+ * before the request is answered, so the requester's result follows the notifications out.
+ * Its promises never reject.
+ */
 export interface Notifier {
-  published(service: PubsubService, node: Node, item: PubsubItem, origin?: string): void;
-  retracted(service: PubsubService, node: Node, ids: readonly string[], origin?: string): void;
-  purged(service: PubsubService, node: Node): void;
-  deleted(service: PubsubService, node: Node, subscribers: readonly PubsubSubscription[]): void;
-  configured(service: PubsubService, node: Node): void;
+  published(service: PubsubService, node: Node, item: PubsubItem, origin?: string): Promise<void>;
+  retracted(
+    service: PubsubService,
+    node: Node,
+    ids: readonly string[],
+    origin?: string,
+  ): Promise<void>;
+  purged(service: PubsubService, node: Node): Promise<void>;
+  deleted(
+    service: PubsubService,
+    node: Node,
+    subscribers: readonly PubsubSubscription[],
+  ): Promise<void>;
+  configured(service: PubsubService, node: Node): Promise<void>;
   /** A new subscription: the last item goes out if the node says so (§6.1.7). */
-  subscribed(service: PubsubService, node: Node, sub: PubsubSubscription): void;
+  subscribed(service: PubsubService, node: Node, sub: PubsubSubscription): Promise<void>;
 }
 
 export interface ServiceDeps {
@@ -200,14 +214,20 @@ export class PubsubService {
     if (stored.payload !== "" || item) {
       const limit = itemLimit(node.config, this.deps.limits);
       if (limit > 0) {
-        const dropped = await this.deps.store.publish(this.jid, node.name, stored, limit);
+        const dropped = await this.deps.store
+          .publish(this.jid, node.name, stored, limit)
+          .catch((err: unknown) => {
+            // Deleted by its owner while this publish was on its way (§7.1.3.3).
+            if (err instanceof PubsubNodeNotFound) throw new StanzaError("item-not-found");
+            throw err;
+          });
         // §7.1.3 "node is full", retract-oldest: the dropped items are retracted.
         if (dropped.length > 0 && node.config.notify_retract) {
-          this.deps.notifier.retracted(this, node, dropped, origin);
+          await this.deps.notifier.retracted(this, node, dropped, origin);
         }
       }
     }
-    this.deps.notifier.published(this, node, stored, origin);
+    await this.deps.notifier.published(this, node, stored, origin);
     return { node, id: item ? stored.id : undefined };
   }
 
@@ -303,7 +323,7 @@ export class PubsubService {
     const items = await this.deps.store.items(this.jid, updated.name);
     for (const extra of items.slice(limit))
       await this.deps.store.retract(this.jid, updated.name, extra.id);
-    this.deps.notifier.configured(this, updated);
+    await this.deps.notifier.configured(this, updated);
   }
 
   /** §8.4: deletes a node, telling its subscribers. */
@@ -312,7 +332,7 @@ export class PubsubService {
     this.requireOwner(node, who);
     const subscribers = await this.deps.store.subscriptions(this.jid, node.name);
     await this.deps.store.deleteNode(this.jid, node.name);
-    this.deps.notifier.deleted(this, node, subscribers);
+    await this.deps.notifier.deleted(this, node, subscribers);
   }
 
   /** §8.5: removes every item of a node. */
@@ -323,7 +343,7 @@ export class PubsubService {
       throw pubsubError("feature-not-implemented", "unsupported", undefined, "persistent-items");
     }
     await this.deps.store.purge(this.jid, node.name);
-    this.deps.notifier.purged(this, node);
+    await this.deps.notifier.purged(this, node);
   }
 
   // ---- items (§6.5, §7.2) ---------------------------------------------------------------
@@ -367,7 +387,7 @@ export class PubsubService {
     await this.deps.store.retract(this.jid, node.name, id);
     // §7.2.2.1: notify when asked to, or when the node always notifies retractions.
     if (notify || node.config.notify_retract)
-      this.deps.notifier.retracted(this, node, [id], origin);
+      await this.deps.notifier.retracted(this, node, [id], origin);
   }
 
   // ---- affiliations and subscriptions (§5.6, §5.7, §6.1, §6.2, §8.8, §8.9) -------------------
@@ -428,7 +448,7 @@ export class PubsubService {
       state: "subscribed",
     };
     await this.deps.store.subscribe(this.jid, node.name, sub);
-    this.deps.notifier.subscribed(this, node, sub);
+    await this.deps.notifier.subscribed(this, node, sub);
     return sub;
   }
 
