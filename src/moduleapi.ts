@@ -96,6 +96,13 @@ export type {
   StoredMucRoom,
 } from "./storage/stores.js";
 export type { PendingRequest, RosterItem, RosterStore, Subscription } from "./storage/stores.js";
+export type {
+  PubsubItem,
+  PubsubNodeRecord,
+  PubsubStore,
+  PubsubSubscription,
+} from "./storage/stores.js";
+export { PubsubNodeNotFound } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";

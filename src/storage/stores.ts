@@ -438,6 +438,20 @@ export interface PubsubSubscription {
 }
 
 /**
+ * What publish and subscribe reject with when the service has no such node (it may have been
+ * deleted since the caller looked): the caller answers item-not-found (XEP-0060 §7.1.3.3).
+ */
+export class PubsubNodeNotFound extends Error {
+  constructor(
+    readonly service: string,
+    readonly node: string,
+  ) {
+    super(`pubsub service ${JSON.stringify(service)} has no node ${JSON.stringify(node)}`);
+    this.name = "PubsubNodeNotFound";
+  }
+}
+
+/**
  * Pubsub nodes with their items and subscriptions, per service. Items of a node come newest
  * first: republishing an id (§7.1.2: it replaces the item) makes it the newest.
  */
@@ -455,13 +469,14 @@ export interface PubsubStore {
   deleteNode(service: string, node: string): Promise<boolean>;
   /**
    * Stores an item (replacing one with its id) as the node's newest, then keeps the newest
-   * `maxItems` (Infinity: all), in one transaction; resolves with the ids that limit removed.
-   * The node must exist.
+   * `maxItems` (Infinity: all), in one transaction; resolves with the ids that limit removed,
+   * newest first. Rejects with PubsubNodeNotFound, storing nothing, when there is no such node
+   * (and with a RangeError for a `maxItems` that is not a whole number from 0 up or Infinity).
    */
   publish(service: string, node: string, item: PubsubItem, maxItems: number): Promise<string[]>;
   /** Newest first: all, or the newest `max`. */
   items(service: string, node: string, max?: number): Promise<PubsubItem[]>;
-  /** The items among `ids` that exist, in the order of `ids`. */
+  /** The items among `ids` that exist, in the order of `ids`, each once. */
   itemsById(service: string, node: string, ids: readonly string[]): Promise<PubsubItem[]>;
   /** Removes one item; false when there was none. */
   retract(service: string, node: string, id: string): Promise<boolean>;
@@ -471,7 +486,10 @@ export interface PubsubStore {
   subscriptions(service: string, node: string): Promise<PubsubSubscription[]>;
   /** Every subscription of `jid` (exactly as subscribed) on the service, by node. */
   subscriptionsOf(service: string, jid: string): Promise<(PubsubSubscription & { node: string })[]>;
-  /** Adds a subscription or updates the one with its subid. */
+  /**
+   * Adds a subscription or updates the one with its JID and subid; rejects with
+   * PubsubNodeNotFound when there is no such node.
+   */
   subscribe(service: string, node: string, sub: PubsubSubscription): Promise<void>;
   /** Removes one subscription by JID and subid; false when there was none. */
   unsubscribe(service: string, node: string, jid: string, subid: string): Promise<boolean>;
@@ -488,4 +506,5 @@ export interface Stores {
   map<T extends Json>(store: string): MapStore<T>;
   readonly muc: MucStore;
   readonly roster: RosterStore;
+  readonly pubsub: PubsubStore;
 }

@@ -52,6 +52,30 @@ describe("copying a SQLite database into PostgreSQL (parleyctl export2sql)", fun
     await from.map("mod_private").set("localhost", "alice", "storage:bookmarks", "<x/>");
   }
 
+  /** A PEP node whose item order is the store's own (all three published at one time). */
+  async function fillPubsub(): Promise<void> {
+    const ps = from.pubsub;
+    await ps.saveNode("alice@localhost", {
+      node: "urn:xmpp:microblog:0",
+      config: { max_items: 10 },
+      affiliations: [{ jid: "bob@localhost", affiliation: "member" }],
+      created: 5,
+    });
+    for (const id of ["c", "a", "b"]) {
+      await ps.publish(
+        "alice@localhost",
+        "urn:xmpp:microblog:0",
+        { id, publisher: "alice@localhost/x", payload: `<p>${id}</p>`, at: 7 },
+        Infinity,
+      );
+    }
+    await ps.subscribe("alice@localhost", "urn:xmpp:microblog:0", {
+      jid: "bob@localhost",
+      subid: "s",
+      state: "subscribed",
+    });
+  }
+
   it("copies every row, keeping ids, and new ids continue after the copied ones", async () => {
     await fill();
     const before = await from.offline.first("localhost", "alice", 10);
@@ -73,6 +97,29 @@ describe("copying a SQLite database into PostgreSQL (parleyctl export2sql)", fun
     const after = await to.offline.first("localhost", "alice", 10);
     assert.equal(after.length, 4);
     assert.ok(after[3]!.id > before[2]!.id, "the sequence went on past the copied ids");
+  });
+
+  it("copies pubsub nodes, items in their order, and subscriptions; republishing goes on after them", async () => {
+    await fillPubsub();
+    const [svc, node] = ["alice@localhost", "urn:xmpp:microblog:0"];
+    const report = await copySqliteToPg(sqlite.db, pool);
+    const rows = Object.fromEntries(report.tables.map((t) => [t.table, t.rows]));
+    assert.equal(rows.pubsub_items, 3);
+    assert.deepEqual(await to.pubsub.nodes(svc), await from.pubsub.nodes(svc));
+    assert.deepEqual(await to.pubsub.items(svc, node), await from.pubsub.items(svc, node));
+    assert.deepEqual(
+      (await to.pubsub.items(svc, node)).map((i) => i.id),
+      ["b", "a", "c"],
+    );
+    assert.deepEqual(await to.pubsub.subscriptions(svc, node), [
+      { jid: "bob@localhost", subid: "s", state: "subscribed" },
+    ]);
+    // The oldest, republished, takes a sequence value past the copied ones.
+    await to.pubsub.publish(svc, node, { id: "c", publisher: "p", payload: "", at: 7 }, Infinity);
+    assert.deepEqual(
+      (await to.pubsub.items(svc, node)).map((i) => i.id),
+      ["c", "b", "a"],
+    );
   });
 
   it("refuses a target that already holds data, and copies nothing", async () => {

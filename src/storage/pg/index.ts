@@ -6,6 +6,7 @@ import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
 import { PgMucStore } from "./muc.js";
+import { PgPubsubStore } from "./pubsub.js";
 import { PgRosterStore } from "./roster.js";
 
 /** Every typed store on one PostgreSQL database, its schema brought up to date first. */
@@ -17,6 +18,7 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
   const archive = await PgArchiveStore.open(pool);
   const muc = await PgMucStore.open(pool);
   const roster = await PgRosterStore.open(pool);
+  const pubsub = await PgPubsubStore.open(pool);
   return {
     offline,
     accounts: new PgAccountStore(pool),
@@ -25,5 +27,6 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
     muc,
     roster,
+    pubsub,
   };
 }

@@ -5,6 +5,7 @@ import { SqliteArchiveStore } from "./archive.js";
 import { SqliteKeyvalStore, SqliteMapStore } from "./keyval.js";
 import { SqliteOfflineStore } from "./offline.js";
 import { SqliteMucStore } from "./muc.js";
+import { SqlitePubsubStore } from "./pubsub.js";
 import { SqliteRosterStore } from "./roster.js";
 
 /**
@@ -20,5 +21,6 @@ export function sqliteStores(db: Database, archive?: SqliteArchiveStore): Stores
     map: <T extends Json>(store: string) => new SqliteMapStore<T>(db, store),
     muc: new SqliteMucStore(db),
     roster: new SqliteRosterStore(db),
+    pubsub: new SqlitePubsubStore(db),
   };
 }
