@@ -59,8 +59,13 @@ export class VcardStore {
     return this.held.get(username) ?? this.load(username).then((s) => s?.photo ?? null);
   }
 
-  /** The user's photo hash, kept in memory from now until release(). */
-  hold(username: string): Promise<string | null> {
+  /**
+   * The user's photo hash, kept in memory from now until release(); after the user's changes
+   * on their way (an avatar being converted), so a presence sent after an avatar was published
+   * carries its hash.
+   */
+  async hold(username: string): Promise<string | null> {
+    await this.tails.get(username);
     let hash = this.held.get(username);
     if (!hash) {
       hash = this.photoHash(username);
