@@ -42,6 +42,7 @@ export type {
   SyncHookName,
 } from "./hooks.js";
 export { then, isPromise, type MaybePromise } from "./maybe.js";
+export { KeyedQueue } from "./keyed-queue.js";
 export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";

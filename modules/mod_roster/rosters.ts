@@ -10,7 +10,7 @@
 // The queue: a roster change reads the state, decides (RFC 6121 Appendix A) and writes. Two of
 // them for one user must not interleave across the store's awaits, or one would decide on a
 // state the other is replacing; so each runs after the previous one for that user is done.
-import type { JID, RosterItem, RosterStore } from "../../src/moduleapi.js";
+import { KeyedQueue, type JID, type RosterItem, type RosterStore } from "../../src/moduleapi.js";
 import type { ElementJson } from "./xml.js";
 
 /** A request waiting for an answer (RFC 6121 §3.1.3), as it came. */
@@ -28,7 +28,7 @@ interface Loaded {
 
 export class Rosters {
   private readonly loaded = new Map<string, Loaded>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue();
 
   /** `hasSessions` says whether a user still has a session, i.e. whether to keep a copy. */
   constructor(
@@ -41,17 +41,7 @@ export class Rosters {
    * not), and resolves as it does. A task must not wait for another task of the same user.
    */
   exclusive<T>(user: JID, task: () => Promise<T>): Promise<T> {
-    const key = user.toString();
-    const run = (this.queues.get(key) ?? Promise.resolve()).then(task, task);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
+    return this.queues.run(user.toString(), task);
   }
 
   // --- the copy in memory -------------------------------------------------------------------

@@ -7,6 +7,7 @@
 // session ends; a change made here updates it. A change made by another cluster node is not
 // seen until the user's sessions here have all ended.
 import {
+  KeyedQueue,
   standaloneXml,
   vcardPhotos,
   type Element,
@@ -29,8 +30,8 @@ export class VcardStore {
   private readonly keyval: KeyvalStore<StoredVcard | string>;
   /** Username -> its photo hash, for users with a session here (see hold()). */
   private readonly held = new Map<string, Promise<string | null>>();
-  /** Username -> its last queued change, so changes to one vCard apply in order. */
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Changes to one user's vCard, in order. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly ctx: ModuleContext<unknown>) {
     this.keyval = ctx.keyval<StoredVcard | string>("mod_vcard");
@@ -65,7 +66,7 @@ export class VcardStore {
    * carries its hash.
    */
   async hold(username: string): Promise<string | null> {
-    await this.tails.get(username);
+    await this.queue.settled(username);
     let hash = this.held.get(username);
     if (!hash) {
       hash = this.photoHash(username);
@@ -87,12 +88,6 @@ export class VcardStore {
    * the same time must not interleave their read and write).
    */
   serial<T>(username: string, change: () => Promise<T>): Promise<T> {
-    const done = (this.tails.get(username) ?? Promise.resolve()).then(change);
-    const tail = done.catch(() => undefined);
-    this.tails.set(username, tail);
-    void tail.then(() => {
-      if (this.tails.get(username) === tail) this.tails.delete(username);
-    });
-    return done;
+    return this.queue.run(username, change);
   }
 }
