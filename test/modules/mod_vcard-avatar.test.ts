@@ -6,6 +6,7 @@ import type { Element } from "@xmpp/xml";
 import { startTestServer, xml, type TestClient, type TestServer } from "../../src/testkit/index.js";
 import { enter } from "./mod_muc.helpers.js";
 import { iq, items, itemsOf, NS_OWNER, publish } from "./mod_pubsub.helpers.js";
+import { features as discoFeatures } from "./disco.helpers.js";
 import { bare, fresh } from "./mod_roster.helpers.js";
 
 const NS_VCARD = "vcard-temp";
@@ -13,7 +14,6 @@ const NS_UPDATE = "vcard-temp:x:update";
 const NS_DATA = "urn:xmpp:avatar:data";
 const NS_META = "urn:xmpp:avatar:metadata";
 const NS_CONVERSION = "urn:xmpp:pep-vcard-conversion:0";
-const NS_INFO = "http://jabber.org/protocol/disco#info";
 
 let n = 0;
 /** A PNG-looking image, different on each call. */
@@ -86,11 +86,7 @@ describe("mod_vcard avatars (XEP-0153, XEP-0398)", () => {
 
   it("advertises urn:xmpp:pep-vcard-conversion:0 on the account (XEP-0398 §2)", async () => {
     const a = await t.client(fresh("disco"));
-    const res = await iq(a, "get", xml("query", { xmlns: NS_INFO }), bare(a));
-    const features = res
-      .getChild("query", NS_INFO)!
-      .getChildren("feature")
-      .map((f) => f.attrs.var);
+    const features = await discoFeatures(a, bare(a));
     assert.ok(features.includes(NS_CONVERSION), String(features));
   });
 
@@ -258,11 +254,7 @@ describe("mod_vcard without mod_pubsub", () => {
 
   it("does not advertise the conversion it cannot do, and still takes vCard photos (XEP-0398 §2)", async () => {
     const a = await t.client("solo");
-    const res = await iq(a, "get", xml("query", { xmlns: NS_INFO }), "solo@localhost");
-    const features = res
-      .getChild("query", NS_INFO)!
-      .getChildren("feature")
-      .map((f) => f.attrs.var);
+    const features = await discoFeatures(a, "solo@localhost");
     assert.ok(features.includes(NS_VCARD));
     assert.ok(!features.includes(NS_CONVERSION));
     const img = image();

@@ -8,21 +8,29 @@
 // Errors (XEP-0049 §2.3, §3): forbidden for another user's storage, not-acceptable for an empty
 // query, a fragment without a namespace of its own, or one in a reserved namespace.
 //
+// Bookmarks (XEP-0048's storage:bookmarks here) are kept in step with PEP's Bookmarks 2
+// (XEP-0402) and XEP-0048 PEP node while mod_pubsub runs: bookmarks.ts.
+//
 // Storage: the map store "mod_private", key "{namespace}name", value the fragments' XML text.
 import { Element } from "@xmpp/xml";
-import { defineModule, xml, type IqRequest } from "../src/moduleapi.js";
+import { defineModule, standaloneXml, xml, type IqRequest } from "../../src/moduleapi.js";
+import type { PubsubApi } from "../mod_pubsub/api.js";
+import { BOOKMARKS_KEY, startBookmarks } from "./bookmarks.js";
 
 const NS_PRIVATE = "jabber:iq:private";
 
 export default defineModule({
   name: "mod_private",
-  description: "XEP-0049: private XML storage for each user",
+  description: "XEP-0049: private XML storage for each user, bookmarks kept in step with PEP",
   options: {},
+  // Bookmarks conversion (XEP-0402 §5.3, XEP-0411) needs PEP; the storage works without.
+  dependencies: { soft: ["mod_pubsub"] },
   start(ctx) {
     const { StanzaError } = ctx;
     // Each key holds every fragment of that name stored by the last set: XEP-0049 §2.3 lets a
     // set carry several elements of the same namespace.
     const store = ctx.map<string[]>("mod_private");
+    const bookmarks = startBookmarks(ctx, store, () => ctx.module<PubsubApi>("mod_pubsub"));
 
     /** Checks who asks and what, per XEP-0049 §2.3 and §3; returns the fragments and the user. */
     const checkRequest = (req: IqRequest): { fragments: Element[]; user: string } => {
@@ -66,6 +74,8 @@ export default defineModule({
           const key = keyOf(el);
           if (seen.has(key)) continue;
           seen.add(key);
+          // Bookmarks read after a conversion on its way (from PEP) see it.
+          if (key === BOOKMARKS_KEY) await bookmarks.queue.settled(user);
           const stored = await store.get(ctx.host, user, key);
           // Nothing stored: the requested element comes back as it was asked for (§2.3).
           if (!stored) reply.append(new Element(el.name, withInheritedDecls(el, el.attrs)));
@@ -86,8 +96,13 @@ export default defineModule({
         for (const el of fragments) byKey.set(keyOf(el), [...(byKey.get(keyOf(el)) ?? []), el]);
         for (const [key, els] of byKey) {
           // Storing an empty element is how clients clear their data; keep no row for it.
-          if (els.length === 1 && isEmpty(els[0]!)) await store.delete(ctx.host, user, key);
-          else await store.set(ctx.host, user, key, els.map(serialize));
+          const write = (): Promise<void> =>
+            els.length === 1 && isEmpty(els[0]!)
+              ? store.delete(ctx.host, user, key)
+              : store.set(ctx.host, user, key, els.map(standaloneXml));
+          // XEP-0048 bookmarks: the PEP copies follow before the result goes out.
+          if (key === BOOKMARKS_KEY) await bookmarks.privateSet(user, els[0], write);
+          else await write();
         }
         return null;
       },
@@ -107,16 +122,6 @@ function isEmpty(el: Element): boolean {
 
 function isNamespaceDecl(attr: string): boolean {
   return attr === "xmlns" || attr.startsWith("xmlns:");
-}
-
-/**
- * The element as standalone XML text: namespace declarations it relies on from its ancestors
- * (the query or the IQ) are copied onto it, so the text parses alone later.
- */
-function serialize(el: Element): string {
-  const top = new Element(el.name, withInheritedDecls(el, el.attrs));
-  top.children = el.children; // read only by toString; the original keeps its own tree
-  return top.toString();
 }
 
 function withInheritedDecls(el: Element, attrs: Record<string, string>): Record<string, string> {
