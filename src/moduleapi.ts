@@ -29,7 +29,7 @@ import type { GaugeReading, ModuleCounter } from "./module-metrics.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
-export { StanzaError, StreamError } from "./xmpp/errors.js";
+export { StanzaError, StreamError, isStanzaError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
 export type { Fanout } from "./xml/fanout.js";
 export type {
