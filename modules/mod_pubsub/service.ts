@@ -5,7 +5,6 @@
 import { randomUUID } from "node:crypto";
 import {
   parseJID,
-  PubsubNodeNotFound,
   StanzaError,
   type Element,
   type JID,
@@ -218,7 +217,8 @@ export class PubsubService {
           .publish(this.jid, node.name, stored, limit)
           .catch((err: unknown) => {
             // Deleted by its owner while this publish was on its way (§7.1.3.3).
-            if (err instanceof PubsubNodeNotFound) throw new StanzaError("item-not-found");
+            if (err instanceof Error && err.name === "PubsubNodeNotFound")
+              throw new StanzaError("item-not-found");
             throw err;
           });
         // §7.1.3 "node is full", retract-oldest: the dropped items are retracted.

@@ -3,7 +3,7 @@
 import { strict as assert } from "node:assert";
 import type { Element } from "@xmpp/xml";
 import { xml, type TestClient } from "../../src/testkit/index.js";
-import { verificationString } from "../../modules/mod_caps.js";
+import { verificationString } from "../../modules/mod_caps/hash.js";
 
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 export const NS_OWNER = "http://jabber.org/protocol/pubsub#owner";
