@@ -42,6 +42,8 @@ export function startPep(
   // XEP-0163 §6: the account is a PEP service; the pubsub features clients look for.
   ctx.identity({ category: "pubsub", type: "pep" }, "account");
   for (const f of PUBSUB_FEATURES) ctx.feature(f, "account");
+  // XEP-0163 §4.1 / XEP-0060 §9.1: a presence subscription is a subscription to the nodes.
+  ctx.feature(`${NS_PUBSUB}#auto-subscribe`, "account");
   ctx.feature(NS_PUBSUB, "account");
 
   for (const type of ["get", "set"] as const) {

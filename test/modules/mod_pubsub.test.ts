@@ -64,6 +64,7 @@ describe("mod_pubsub: PEP (XEP-0163) on XEP-0060", () => {
       "publish",
       "publish-options",
       "auto-create",
+      "auto-subscribe",
       "filtered-notifications",
       "persistent-items",
       "retrieve-items",
