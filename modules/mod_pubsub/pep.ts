@@ -109,6 +109,13 @@ export function startPep(
     if (stanza.name !== "presence" || from.bare().equals(to.bare())) return;
     interest.presence(to.bare().toString(), from, stanza);
   });
+  // XEP-0163 §4.3.4: a new subscriber gets the last items too. A contact whose presence came
+  // before the owner approved it could not read then; once approved, its resources online get
+  // what they asked for.
+  ctx.on("roster:presence_granted", ({ host, user, contact }) => {
+    if (host !== ctx.host) return;
+    for (const r of interest.resourcesOf(user, contact)) void lastItems(user, r.full, r.features);
+  });
   ctx.hook("remove_user", async ({ username, host }) => {
     const owner = `${username}@${host}`;
     interest.forgetOwner(owner);
