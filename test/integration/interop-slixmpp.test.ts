@@ -11,6 +11,7 @@ import {
   mamQuery,
   MUC,
 } from "../modules/mod_muc.helpers.js";
+import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 import { pepScenarios } from "./interop-scenarios-pep.js";
 
@@ -47,6 +48,20 @@ describe("interop: slixmpp", function () {
     } finally {
       config.disableSaslMechanisms = before;
     }
+  });
+
+  it("announces its caps with xep_0115, which the server verifies by asking it disco#info (XEP-0115 §5.4)", async () => {
+    const t = server();
+    const user = "slixmpp-caps";
+    const c = await launcher.start(user);
+    c.send({ cmd: "caps" });
+    const { ver } = await c.next("caps");
+    const line = await logged(t, "client's caps verified", `${user}@localhost/slixmpp`);
+    assert.equal(line.ver, ver);
+    // slixmpp's own hash of its disco#info, rehashed here: cached as valid for the host.
+    const stored = await t.server.ctx.stores.map("mod_caps").get("localhost", "", String(ver));
+    assert.ok(Array.isArray(stored), "the verified ver is cached");
+    assert.ok(stored.includes("http://jabber.org/protocol/caps"), String(stored));
   });
 
   it("resumes from a new process after the first was killed (SIGKILL), given only previd and h (XEP-0198 §5)", async () => {

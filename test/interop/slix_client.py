@@ -8,13 +8,13 @@ certificate the way a user who accepted it would (it becomes the only trusted ce
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
 Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, moderated (a room's
-XEP-0425 announcement), presence, roster, roster_push, joined, iq, mam, service, stream_error,
+XEP-0425 announcement), presence, roster, roster_push, joined, iq, caps, mam, service, stream_error,
 error, disconnected. Every event carries
 `handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-carbons, mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
+carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
 password, block, unblock, blocklist, through slixmpp's plugins), retract (XEP-0424 through
 xep_0424), moderate (XEP-0425 through xep_0425), cut (drop the TCP link
@@ -225,6 +225,14 @@ class Client(slixmpp.ClientXMPP):
                 history_stanza_ids=[stanza_id(m) for m in history],
                 status_codes=sorted(pres["muc"]["status_codes"]),
             )
+        elif name == "caps":
+            # XEP-0115 through xep_0115: slixmpp hashes its own disco#info, answers disco#info
+            # at node#ver, and puts its <c/> in every presence from now on.
+            self.register_plugin("xep_0115")
+            await self["xep_0115"].update_caps(broadcast=False)
+            ver = await self["xep_0115"].get_verstring()
+            self.send_presence()
+            self.out("caps", node=self["xep_0115"].caps_node, ver=ver)
         elif name == "carbons":
             await self["xep_0280"].enable(timeout=10)
             self.out("iq", tag="carbons", type="result")
