@@ -2,7 +2,7 @@
  * The server the interop tests talk to: a real Parley from the test kit, with the modules and
  * options of the shipped config/parley.yml (what a user who runs `npm start` gets), and the path
  * of its generated self-signed certificate, which the Python clients trust the way a user who
- * accepted it in Gajim would. mod_pubsub (PEP) runs too, whether or not the shipped config has it.
+ * accepted it in Gajim would.
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,14 +19,7 @@ export interface InteropServer extends TestServer {
 
 export async function startInteropServer(): Promise<InteropServer> {
   const { modules } = loadConfig(SHIPPED_CONFIG);
-  // PEP (XEP-0163) and its caps-filtered notifications, until the shipped config lists them;
-  // the shipped options win once it does.
-  const withPep = {
-    ...modules,
-    mod_caps: modules.mod_caps ?? {},
-    mod_pubsub: modules.mod_pubsub ?? {},
-  };
-  const t = await startTestServer({ modules: withPep });
+  const t = await startTestServer({ modules });
   const cafile = join(t.config.dataDir, "certs", "localhost.pem");
   if (!existsSync(cafile)) throw new Error(`no generated certificate at ${cafile}`);
   return Object.assign(t, { cafile });

@@ -216,7 +216,7 @@ export function pepScenarios({ lib, launcher, u }: ScenarioContext): void {
 
   it("notifies the contact whose slixmpp caps carry urn:xmpp:avatar:metadata+notify (xep_0084's register_pep) of an avatar, and not a contact without that interest (XEP-0163 §4.3, XEP-0115, XEP-0084)", async () => {
     const [pUser, wUser, dUser] = [u("avatar-owner"), u("avatar-fan"), u("avatar-deaf")];
-    const p = await pepClient(pUser, ["xep_0084"]);
+    const p = await pepClient(pUser, ["xep_0084", "xep_0172"]);
     const w = await pepClient(wUser, ["xep_0084"]);
     // A real client with caps and another wish (nicknames), none for avatars.
     const d = await pepClient(dUser, ["xep_0172"]);
@@ -225,19 +225,25 @@ export function pepScenarios({ lib, launcher, u }: ScenarioContext): void {
       (wSetup.data as { notify: string[] }).notify.includes(`${AVATAR_METADATA}+notify`),
       JSON.stringify(wSetup),
     );
-    await Promise.all([
-      available(p, full(pUser)),
-      available(w, full(wUser)),
-      available(d, full(dUser)),
-    ]);
-    await befriend(p, pUser, w, wUser);
-    await befriend(p, pUser, d, dUser);
-    // The server learns the caps by asking each client disco#info (XEP-0115 §6.2); the clients
-    // answer on their own. A ping round trip from each lets those answers arrive first.
-    await Promise.all([sync(w), sync(d), sync(p)]);
+    // Published before anyone is around: each contact's last items then show that the server
+    // learnt its caps (it asks each client disco#info, XEP-0115 §6.2; slixmpp answers itself).
+    await available(p, full(pUser));
+    const before = await ok(p, "pep_avatar", { data: "the old picture", mime: "image/png" });
+    await ok(p, "pep_nick", { nick: "Painter" });
+    await Promise.all([available(w, full(wUser)), available(d, full(dUser))]);
+    // Each contact subscribes first, so its presence reaches the owner once it may read.
+    await befriend(w, wUser, p, pUser);
+    await befriend(d, dUser, p, pUser);
+    const old = await w.next("pubsub_event", (e) => e.node === AVATAR_METADATA);
+    assert.deepEqual(
+      (old.items as PepItem[]).map((i) => i.id),
+      [before.id],
+    );
+    assert.ok(old.delay, "the last item, with its delay");
+    await d.next("pubsub_event", (e) => e.node === NICK);
 
     const published = await ok(p, "pep_avatar", { data: "not really a PNG", mime: "image/png" });
-    const ev = await w.next("pubsub_event", (e) => e.node === AVATAR_METADATA, 5000);
+    const ev = await w.next("pubsub_event", (e) => e.node === AVATAR_METADATA);
     assert.equal(ev.from, bare(pUser));
     assert.deepEqual(
       (ev.items as PepItem[]).map((i) => i.id),
@@ -247,7 +253,32 @@ export function pepScenarios({ lib, launcher, u }: ScenarioContext): void {
     assert.equal(ev.delay, null, "a live notification has no delay");
     await sync(d);
     const deaf = d.events.filter((e) => e.event === "pubsub_event" && e.node === AVATAR_METADATA);
-    assert.deepEqual(deaf, [], "no avatar notification for a client that did not ask");
+    assert.deepEqual(
+      deaf,
+      [],
+      "no avatar notification, last or live, for a client that did not ask",
+    );
+    assert.deepEqual(
+      w.events.filter((e) => e.event === "pubsub_event" && e.node === NICK),
+      [],
+      "nor a nickname for one that asked for avatars only",
+    );
+  });
+
+  it("sends the last items to a contact's available resource when it becomes a subscriber: the owner asked first, then approved it (XEP-0163 §4.3.4: 'to all new subscribers')", async () => {
+    const [pUser, cUser] = [u("news-owner"), u("news-friend")];
+    const [p, c] = await Promise.all([
+      pepClient(pUser, ["xep_0172"]),
+      pepClient(cUser, ["xep_0172"]),
+    ]);
+    await Promise.all([available(p, full(pUser)), available(c, full(cUser))]);
+    await ok(p, "pep_nick", { nick: "Old news" });
+    // The owner subscribes first: the contact's presence reaches the owner while the contact
+    // may not read yet; the owner's approval then makes it a subscriber of the presence model.
+    await befriend(p, pUser, c, cUser);
+    const last = await c.next("pubsub_event", (e) => e.node === NICK);
+    assert.equal(last.from, bare(pUser));
+    assert.match((last.items as PepItem[])[0]!.xml!, />Old news<\/nick>/);
   });
 
   it("sends the last published nickname to a contact's new resource on its initial presence, with a delay (XEP-0163 §4.3.4, XEP-0172)", async () => {
