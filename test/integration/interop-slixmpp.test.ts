@@ -13,18 +13,20 @@ import {
 } from "../modules/mod_muc.helpers.js";
 import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
+import { pepScenarios } from "./interop-scenarios-pep.js";
 
 // slixmpp (python3-slixmpp) takes a -PLUS mechanism whenever the server offers one, and binds it
 // to the TLS channel with tls-unique (RFC 5929 §3), the only binding it implements.
 describe("interop: slixmpp", function () {
   this.timeout(15000);
-  const { server, launcher } = interopScenarios({
+  const lib = {
     name: "slixmpp",
     script: "slix_client.py",
     module: "slixmpp",
     debianPackage: "python3-slixmpp",
     mechanism: /^SCRAM-SHA-(1|256)-PLUS$/,
-  });
+  };
+  const { server, launcher } = interopScenarios(lib);
 
   it("binds SCRAM to the TLS channel with tls-unique (RFC 5802 §6, RFC 5929 §3)", async () => {
     const c = await launcher.start("slixmpp-cb");
@@ -271,5 +273,9 @@ describe("interop: slixmpp", function () {
     const moderated = tomb.getChild("moderated", MODERATE_0);
     assert.equal(moderated?.attrs.by, `${room}/mod`, tomb.toString());
     assert.equal(moderated?.getChildText("reason"), "spam");
+  });
+
+  describe("PEP and pubsub through slixmpp's plugins (XEP-0163, XEP-0060)", () => {
+    pepScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
   });
 });
