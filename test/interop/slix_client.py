@@ -17,7 +17,8 @@ knows the h to resume with.
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
 carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
-avatar_set, disco_info, password, block, unblock, blocklist, through slixmpp's plugins),
+avatar_set, bookmarks_set and bookmarks_get (XEP-0048 with `method` xep_0049 or xep_0223),
+disco_info, password, block, unblock, blocklist, through slixmpp's plugins),
 avatars (registers xep_0153, XEP-0153 vCard avatars, which is left off otherwise because it
 adds to every presence the client sends), retract (XEP-0424 through
 xep_0424), moderate (XEP-0425 through xep_0425), cut (drop the TCP link
@@ -314,6 +315,32 @@ class Client(slixmpp.ClientXMPP):
                     mtype=cmd["type"],
                     timeout=10,
                 )
+            elif what == "bookmarks_set":  # XEP-0048, in private storage or PEP (XEP-0223)
+                self.register_plugin("xep_0048")
+                bookmarks = self["xep_0048"].stanza.Bookmarks()
+                for c in cmd["conferences"]:
+                    bookmarks.add_conference(
+                        c["jid"], c.get("nick"), c.get("name"), c.get("autojoin")
+                    )
+                await self["xep_0048"].set_bookmarks(bookmarks, method=cmd["method"], timeout=10)
+            elif what == "bookmarks_get":
+                self.register_plugin("xep_0048")
+                iq = await self["xep_0048"].get_bookmarks(method=cmd["method"], timeout=10)
+                if cmd["method"] == "xep_0223":
+                    bookmarks = iq["pubsub"]["items"]["item"]["bookmarks"]
+                else:
+                    bookmarks = iq["private"]["bookmarks"]
+                data = {
+                    "conferences": [
+                        {
+                            "jid": str(c["jid"]),
+                            "name": c["name"],
+                            "nick": c["nick"],
+                            "autojoin": c["autojoin"],
+                        }
+                        for c in bookmarks["conferences"]
+                    ]
+                }
             elif what == "disco_info":  # XEP-0030, with the XEP-0128 form fields by var
                 iq = await self["xep_0030"].get_info(jid, timeout=10)
                 fields = {}
