@@ -6,14 +6,9 @@ import { createHash } from "node:crypto";
 import { assertPythonModule, type PythonClient } from "../helpers/python-client.js";
 import { startInteropServer, type InteropServer } from "../helpers/interop-server.js";
 import { Launcher } from "../helpers/interop-launcher.js";
+import { SLIXMPP } from "./interop-slixmpp-library.js";
 
-const lib = {
-  name: "slixmpp",
-  script: "slix_client.py",
-  module: "slixmpp",
-  debianPackage: "python3-slixmpp",
-  mechanism: /^SCRAM-SHA-(1|256)-PLUS$/,
-};
+const lib = SLIXMPP;
 const NS_B2 = "urn:xmpp:bookmarks:1";
 const sha1 = (b: Buffer) => createHash("sha1").update(b).digest("hex");
 

@@ -15,18 +15,11 @@ import {
 import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 import { pepScenarios } from "./interop-scenarios-pep.js";
+import { SLIXMPP } from "./interop-slixmpp-library.js";
 
-// slixmpp (python3-slixmpp) takes a -PLUS mechanism whenever the server offers one, and binds it
-// to the TLS channel with tls-unique (RFC 5929 §3), the only binding it implements.
 describe("interop: slixmpp", function () {
   this.timeout(15000);
-  const lib = {
-    name: "slixmpp",
-    script: "slix_client.py",
-    module: "slixmpp",
-    debianPackage: "python3-slixmpp",
-    mechanism: /^SCRAM-SHA-(1|256)-PLUS$/,
-  };
+  const lib = SLIXMPP;
   const { server, launcher } = interopScenarios(lib);
 
   it("binds SCRAM to the TLS channel with tls-unique (RFC 5802 §6, RFC 5929 §3)", async () => {
