@@ -18,14 +18,13 @@ import {
   type Reply,
   type Request,
 } from "./protocol.js";
+import { BACKPRESSURE_BYTES, paced, pool, wallMs, wallUs, type Sender } from "./pacing.js";
 import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
 import { mamPages, mamWalk } from "./mam-client.js";
 import { attr, condition, Conn, countError, login, ping, XmppError, type El } from "./xmpp.js";
 
 const LOGIN_TIMEOUT_MS = 30_000;
-/** Unsent bytes on one connection past which the generator waits for the server to read. */
-const BACKPRESSURE_BYTES = 256 * 1024;
 /** Text of every chat message besides the benchmark's fields: a typical short chat line. */
 const PAD = "Are we still on for the review at three? I will bring the figures";
 
@@ -36,17 +35,7 @@ const cache = new SaltedPasswordCache();
 const conns = new Map<string, Conn>();
 
 const nowUs = (): number => Math.round(performance.now() * 1000);
-const wallMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Runs `fn` over `items` with at most `concurrency` at a time. */
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
 
 async function measured<R>(fn: () => Promise<R>): Promise<R & { cpuMs: number; elu: number }> {
   const cpu0 = process.cpuUsage();
@@ -185,62 +174,6 @@ async function loginLoop(
 }
 
 let stepCounter = 0;
-
-interface Sender {
-  conn: Conn;
-  /** The start of each message, up to its id's running number. */
-  prefix: string;
-}
-
-/**
- * Paced sending: every tick, what the schedule (rate msg/s over durationMs) asks for by now,
- * round-robin over the senders, one write per connection per tick; a sender with over
- * BACKPRESSURE_BYTES unsent is skipped. `message` makes the n-th message (from 0) of sender s.
- */
-async function paced(
-  senders: Sender[],
-  rate: number,
-  durationMs: number,
-  message: (s: Sender, n: number) => string,
-): Promise<{ offered: number; sent: number; windowMs: number; backpressured: number }> {
-  const start = performance.now();
-  const offered = Math.floor((rate * durationMs) / 1000);
-  let sent = 0;
-  let backpressured = 0;
-  let rr = 0;
-  await new Promise<void>((resolve) => {
-    const batches = new Map<Conn, string>();
-    const tick = () => {
-      const elapsed = performance.now() - start;
-      // The n-th message is due in the middle of its slot, (n + ½) / rate: the last is not due
-      // at the very end of the window, where all its deliveries would fall after it (at a few
-      // messages per second, as into a room, that alone would be percents of the step).
-      const due = Math.min(
-        offered,
-        Math.floor((rate * Math.min(elapsed, durationMs)) / 1000 + 0.5),
-      );
-      let skips = 0;
-      while (sent < due && skips < senders.length) {
-        const s = senders[rr++ % senders.length]!;
-        if (s.conn.backlog > BACKPRESSURE_BYTES || s.conn.closed) {
-          skips++;
-          backpressured++;
-          continue;
-        }
-        skips = 0;
-        const msg = message(s, sent++);
-        const pending = batches.get(s.conn);
-        batches.set(s.conn, pending === undefined ? msg : pending + msg);
-      }
-      for (const [conn, text] of batches) conn.write(text);
-      batches.clear();
-      if (elapsed >= durationMs) resolve();
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-  return { offered, sent, windowMs: performance.now() - start, backpressured };
-}
 
 async function msgStep(
   pairs: [string, string][],
@@ -401,10 +334,6 @@ async function mucJoin(
   });
   return { ...r, cpuMs: 0, elu: 0 };
 }
-
-/** The wall clock in µs: unlike performance.now(), comparable between the worker processes
- * (they agree to ~10 µs on one machine), as a message's copies reach occupants in all of them. */
-const wallUs = (): number => Math.round(wallMs() * 1000);
 
 interface MucStepState {
   step: number;
