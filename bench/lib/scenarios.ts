@@ -15,6 +15,7 @@ import {
   sleep,
 } from "./common.js";
 import { mamQuery } from "./mam-query.js";
+import { pep } from "./pep.js";
 import {
   columns,
   judge,
@@ -100,6 +101,11 @@ export interface BenchOptions {
   mamPage: number;
   /** Single pages queried with and without `with`, at as many places in the archive. */
   mamSamples: number;
+  /** PEP: online users, each with this many contacts (ring neighbours, mutual subscriptions). */
+  pepUsers: number;
+  pepContacts: number;
+  /** Offered publishes per second, per step (each notifies the contacts and the publisher). */
+  pepSteps: number[];
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -131,6 +137,10 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   // up to 250: 50 asks the same of all three.
   mamPage: 50,
   mamSamples: 50,
+  pepUsers: 1000,
+  pepContacts: 20,
+  // 21 notifications a publish: 420 to 84 000 notifications/s.
+  pepSteps: [20, 50, 100, 200, 300, 500, 700, 1000, 1400, 2000, 2800, 4000],
 };
 
 export interface ScenarioContext {
@@ -158,6 +168,11 @@ export interface Scenario {
    * servers' usual configs, comparable with runs made before the MAM scenarios existed.
    */
   mam?: boolean;
+  /**
+   * Runs with PEP on (StartOptions.pep: pubsub and caps learning), on a freshly started server
+   * of its own: its users get rosters, which would change every other scenario's presence work.
+   */
+  pep?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
@@ -331,7 +346,7 @@ export const loginRate: Scenario = {
 
 // ---------------------------------------------------------------------------------------------
 // 3. One-to-one messages, without and with MAM. The stepping (stepping.ts: rates stepped up to
-// saturation, then a step at half of it) is shared with the room fan-out (5).
+// saturation, then a step at half of it) is shared with the room fan-out (5) and PEP (pep.ts).
 
 export interface StepFigures extends StepBase {
   /** Messages written, and received (in the window or the drain after it). */
@@ -911,5 +926,5 @@ export const muc: Scenario = {
   },
 };
 
-// The MAM scenarios last: each on a server of its own with archiving on (Scenario.mam).
-export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc, mam, mamQuery];
+// The MAM and PEP scenarios last: each on a server of its own (Scenario.mam, Scenario.pep).
+export const SCENARIOS: Scenario[] = [idle, loginRate, messages, offline, muc, mam, mamQuery, pep];

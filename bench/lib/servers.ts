@@ -63,6 +63,12 @@ export interface StartOptions {
    */
   mam: boolean;
   /**
+   * Whether PEP is on (XEP-0163): Parley's mod_pubsub, ejabberd's mod_pubsub with its pep
+   * plugin, Prosody's pep, for the PEP scenario (the lines marked bench:pep in the configs);
+   * caps (XEP-0115) are on in every run.
+   */
+  pep: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -80,6 +86,7 @@ function configFlags(o: StartOptions): Record<string, boolean> {
   return {
     offline: o.offline,
     mam: o.mam,
+    pep: o.pep,
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };

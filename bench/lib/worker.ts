@@ -22,7 +22,27 @@ import { BACKPRESSURE_BYTES, paced, pool, wallMs, wallUs, type Sender } from "./
 import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
 import { mamPages, mamWalk } from "./mam-client.js";
-import { attr, condition, Conn, countError, login, ping, XmppError, type El } from "./xmpp.js";
+import {
+  pepApprove,
+  pepDrain,
+  pepLogin,
+  pepRoster,
+  pepStep,
+  pepSubscribe,
+  type WorkerEnv,
+} from "./pep-client.js";
+import {
+  attr,
+  condition,
+  Conn,
+  countError,
+  login,
+  ping,
+  XmppError,
+  type El,
+  type LoginOptions,
+  type LoginResult,
+} from "./xmpp.js";
 
 const LOGIN_TIMEOUT_MS = 30_000;
 /** Text of every chat message besides the benchmark's fields: a typical short chat line. */
@@ -52,17 +72,7 @@ async function register(users: string[], concurrency: number): Promise<RegisterR
     // A few tries: a server that has just started may not have all its parts running yet.
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await login({
-          port,
-          domain,
-          user,
-          password: passwordOf(user),
-          resource: "reg",
-          cache,
-          timeoutMs: LOGIN_TIMEOUT_MS,
-          register: true,
-          authOnly: true,
-        });
+        const res = await loginUser(user, { resource: "reg", register: true, authOnly: true });
         if (res.existed) r.existed++;
         else r.ok++;
         await res.conn.close();
@@ -84,27 +94,32 @@ async function register(users: string[], concurrency: number): Promise<RegisterR
 /** Elements a kept session gets that nobody waits for (presence, messages) are dropped. */
 const dropAllButIq = (el: El): boolean => el.name !== "iq";
 
-async function loginKeep(users: string[], concurrency: number): Promise<LoginBatchResult> {
+/** Initial presence, then a ping round trip: the server has handled it when the pong comes. */
+async function plainStart(_user: string, conn: Conn): Promise<void> {
+  conn.onElement = dropAllButIq;
+  conn.write("<presence/>");
+  await ping(conn, domain, LOGIN_TIMEOUT_MS);
+}
+
+/** Logs users in and keeps their sessions, each readied by `start` before it counts. */
+async function loginKeep(
+  users: string[],
+  concurrency: number,
+  start: (user: string, conn: Conn) => Promise<void> = plainStart,
+): Promise<LoginBatchResult> {
   const r = { ok: 0, failed: 0, errors: {} as ErrorCounts, loginMs: [] as number[] };
   await pool(users, concurrency, async (user) => {
+    let conn: Conn | undefined;
     try {
       conns.get(user)?.destroy();
-      const res = await login({
-        port,
-        domain,
-        user,
-        password: passwordOf(user),
-        resource: `w${workerIndex}`,
-        cache,
-        timeoutMs: LOGIN_TIMEOUT_MS,
-        presence: true,
-        ping: true,
-      });
-      res.conn.onElement = dropAllButIq;
-      conns.set(user, res.conn);
+      const res = await loginUser(user);
+      conn = res.conn;
+      await start(user, conn);
+      conns.set(user, conn);
       r.ok++;
       r.loginMs.push(res.loginMs);
     } catch (err) {
+      conn?.destroy();
       r.failed++;
       countError(r.errors, err);
     }
@@ -144,14 +159,8 @@ async function loginLoop(
       while (busy.has(user)) user = users[cursor++ % users.length]!;
       busy.add(user);
       try {
-        const res = await login({
-          port,
-          domain,
-          user,
-          password: passwordOf(user),
+        const res = await loginUser(user, {
           resource: `l${workerIndex}-${cycle++}`,
-          cache,
-          timeoutMs: LOGIN_TIMEOUT_MS,
           presence: true,
         });
         if (performance.now() <= end) {
@@ -527,15 +536,7 @@ async function offlineCollect(
   await pool(users, 100, async (user) => {
     try {
       conns.get(user)?.destroy();
-      const res = await login({
-        port,
-        domain,
-        user,
-        password: passwordOf(user),
-        resource: `w${workerIndex}`,
-        cache,
-        timeoutMs: LOGIN_TIMEOUT_MS,
-      });
+      const res = await loginUser(user);
       res.conn.onElement = onElement;
       res.conn.write("<presence/>"); // initial presence: the offline queue comes now
       conns.set(user, res.conn);
@@ -557,6 +558,23 @@ async function offlineCollect(
   }
   return { ids, loginFailed, errors, startMs, lastMs, cpuMs: 0, elu: 0 };
 }
+
+/** A session of `user`, on resource w<worker> unless `extra` says otherwise. */
+function loginUser(user: string, extra: Partial<LoginOptions> = {}): Promise<LoginResult> {
+  return login({
+    port,
+    domain,
+    user,
+    password: passwordOf(user),
+    resource: `w${workerIndex}`,
+    cache,
+    timeoutMs: LOGIN_TIMEOUT_MS,
+    ...extra,
+  });
+}
+
+/** What the PEP client (pep-client.ts) needs of this worker. */
+const env = (): WorkerEnv => ({ domain, workerIndex, conns, keep: loginKeep });
 
 async function run(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
@@ -611,6 +629,20 @@ async function run(cmd: Command): Promise<unknown> {
       );
     case "mamPages":
       return measured(() => mamPages(loggedIn(cmd.user), `mq${workerIndex}-`, cmd.max, cmd.pages));
+    case "pepApprove":
+      return pepApprove(env(), cmd.users, cmd.n, cmd.contacts);
+    case "pepSubscribe":
+      return measured(() => pepSubscribe(env(), cmd.concurrency, cmd.timeoutMs));
+    case "pepRoster":
+      return measured(() => pepRoster(env(), cmd.users));
+    case "pepLogin":
+      return measured(() => pepLogin(env(), cmd.users, cmd.n, cmd.contacts, cmd.concurrency));
+    case "pepStep":
+      return measured(() =>
+        pepStep(env(), cmd.step, cmd.rate, cmd.durationMs, cmd.capacity, cmd.workers),
+      );
+    case "pepDrain":
+      return measured(() => pepDrain(cmd.sent, cmd.drainMs));
     case "shutdown":
       for (const c of conns.values()) c.destroy();
       conns.clear();
