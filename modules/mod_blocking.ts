@@ -27,6 +27,15 @@ import {
   type MaybePromise,
 } from "../src/moduleapi.js";
 
+/** What other modules ask (ctx.module<BlockingApi>("mod_blocking")). */
+export interface BlockingApi {
+  /**
+   * Whether the user (local part, on this host) blocked `jid` (§6 matching): whoever sends on
+   * the user's behalf (a PEP notification, XEP-0163 §4.3.3) must not reach it.
+   */
+  blocks(user: string, jid: JID): Promise<boolean>;
+}
+
 const NS_BLOCKING = "urn:xmpp:blocking";
 const NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors";
 
@@ -36,7 +45,7 @@ export default defineModule({
   name: "mod_blocking",
   description: "XEP-0191: users block communication with JIDs",
   options: {},
-  async start(ctx) {
+  async start(ctx): Promise<BlockingApi> {
     const { StanzaError } = ctx;
     const store = ctx.map<true>("mod_blocking");
     /** Blocklists of users with bound sessions (local part -> blocked JIDs). */
@@ -205,6 +214,7 @@ export default defineModule({
     }
     await Promise.all([...online].map((user) => listOf(user)));
 
+    const api: BlockingApi = { blocks: (user, jid) => Promise.resolve(blocks(user, jid)) };
     // --- helpers -----------------------------------------------------------------------
 
     /** The user whose list an IQ is about; only the owner may read or change it. */
@@ -299,6 +309,7 @@ export default defineModule({
         );
       }
     }
+    return api;
   },
 });
 

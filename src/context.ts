@@ -14,6 +14,7 @@ import type { Resumable } from "./c2s/resumable.js";
 import type { Metrics } from "./metrics.js";
 import type { AdminCommands } from "./admin-commands.js";
 import type { Stores } from "./storage/stores.js";
+import type { IqRequests } from "./iq-requests.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -40,4 +41,6 @@ export interface CoreContext {
   readonly stores: Stores;
   /** Admin commands modules offer to parleyctl (ctx.command). */
   readonly commands: AdminCommands;
+  /** IQ requests the server sent (ctx.request), waiting for their answers. */
+  readonly requests: IqRequests;
 }

@@ -20,6 +20,11 @@ export interface ReplyRoute {
   bounce(stanza: Element, from: JID, to: JID, err: unknown): void;
 }
 
+/** The server's own IQ requests (iq-requests.ts), seen from here: who takes their answers. */
+export interface IqAnswers {
+  answer(stanza: Element, from: JID, to: JID): boolean;
+}
+
 const SUBSCRIPTION_TYPES = new Set(["subscribe", "subscribed", "unsubscribe", "unsubscribed"]);
 
 /**
@@ -33,6 +38,7 @@ export class LocalDelivery {
     private readonly iq: IqHandlers,
     private readonly hooks: Hooks,
     private readonly router: ReplyRoute,
+    private readonly answers: IqAnswers,
   ) {}
 
   /**
@@ -41,6 +47,9 @@ export class LocalDelivery {
    */
   deliver(stanza: Element, from: JID, to: JID, handoff?: Handoff): MaybePromise<void> {
     if (!to.local) return this.toServer(stanza, from, to);
+    // The answer to a request the server sent in an account's name (ctx.request from a bare
+    // JID, e.g. a PEP service) is the server's, not the user's.
+    if (!to.resource && isAnswer(stanza) && this.answers.answer(stanza, from, to)) return;
     return then(this.hooks.runAsync("local_delivery", { from, to, stanza, handoff }), (go) => {
       if (!go) return;
       if (to.resource) return this.toFullJid(stanza, from, to, handoff);
@@ -54,7 +63,10 @@ export class LocalDelivery {
     switch (stanza.name) {
       case "iq":
         if (type === "get" || type === "set") return this.handleIq(stanza, from, to, "host");
-        return; // A result or error for the server: nothing is waiting for it yet.
+        // A result or error for the server answers a request it sent (ctx.request), if one
+        // waits; otherwise it is ignored (RFC 6120 §8.2.3 asks nothing of its receiver).
+        this.answers.answer(stanza, from, to);
+        return;
       case "message":
         // We offer no message service on the domain itself; say so rather than drop it.
         if (type === "error" || type === "headline" || type === "groupchat") return;
@@ -208,4 +220,9 @@ export class LocalDelivery {
     if (out instanceof Promise) out.then(reply, fail);
     else reply(out);
   }
+}
+
+/** An IQ result or error (RFC 6120 §8.2.3): what answers a request. */
+function isAnswer(stanza: Element): boolean {
+  return stanza.name === "iq" && (stanza.attrs.type === "result" || stanza.attrs.type === "error");
 }

@@ -21,6 +21,9 @@ import type { Handoff } from "./handoff.js";
 import { isPromise } from "./maybe.js";
 import { SessionTable, type SessionState } from "./session-state.js";
 
+/** How long ctx.request waits for an answer by default (RFC 6120 leaves it to us). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * The API one module gets on one host: everything it registers goes through here and is
  * recorded in `cleanups`, so that stopping the module removes it (design: "Modules").
@@ -58,6 +61,8 @@ export function moduleContext(
         throw new ModuleFault(name, err);
       }) as R;
     };
+  /** Whether a cleanup fails this module's waiting requests (added with the first one). */
+  let cancelsRequests = false;
   const server: ServerView = {
     hosts: core.hosts,
     startedAt: core.startedAt,
@@ -142,6 +147,29 @@ export function moduleContext(
     route(stanza: Element, handoff?: Handoff) {
       const { from, to } = addresses(stanza);
       core.router.route(stanza, from, to, handoff);
+    },
+    request(iq: Element, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+      let from: JID, to: JID;
+      try {
+        ({ from, to } = requestAddresses(iq, host));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      if (!cancelsRequests) {
+        cancelsRequests = true;
+        cleanups.push(() =>
+          core.requests.cancelOwner(
+            owner,
+            new StanzaError("service-unavailable", `${name} stopped`),
+          ),
+        );
+      }
+      const id = iq.attrs.id ? String(iq.attrs.id) : undefined;
+      const waiting = core.requests.add({ from, to, id, timeoutMs, owner });
+      iq.attrs.id = waiting.id;
+      // Registered first: a bounce (the target is gone) answers before route() returns.
+      void core.router.route(iq, from, to);
+      return waiting.answer;
     },
     bounce(stanza: Element, error: unknown) {
       const { from, to } = addresses(stanza);
@@ -254,6 +282,25 @@ function addresses(stanza: Element): { from: JID; to: JID } {
   const { from, to } = stanza.attrs;
   if (!from || !to) throw new Error("a routed stanza needs both 'from' and 'to'");
   return { from: parseJID(from), to: parseJID(to) };
+}
+
+/**
+ * The addresses of a request the server sends (ctx.request): `to` is required; `from` is the
+ * host by default and must be on it, and not a user's full JID, whose answers go to that client.
+ * Sets `from` on the IQ.
+ */
+function requestAddresses(iq: Element, host: string): { from: JID; to: JID } {
+  const type = iq.attrs.type;
+  if (iq.name !== "iq" || (type !== "get" && type !== "set")) {
+    throw new Error("ctx.request sends an IQ of type get or set");
+  }
+  if (!iq.attrs.to) throw new Error("ctx.request needs the IQ's 'to'");
+  iq.attrs.from ??= host;
+  const from = parseJID(String(iq.attrs.from));
+  if (from.domain !== host || (from.local && from.resource)) {
+    throw new Error(`ctx.request sends from ${host} or an address on it, not ${from}`);
+  }
+  return { from, to: parseJID(String(iq.attrs.to)) };
 }
 
 /** StanzaErrors and StreamErrors are a module's answers, not its failures. */

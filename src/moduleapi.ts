@@ -29,7 +29,7 @@ import type { GaugeReading, ModuleCounter } from "./module-metrics.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
-export { StanzaError, StreamError } from "./xmpp/errors.js";
+export { StanzaError, StreamError, isStanzaError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
 export type { Fanout } from "./xml/fanout.js";
 export type {
@@ -201,6 +201,16 @@ export interface ModuleContext<O = Record<string, never>> {
    * the service handler), so the client's XEP-0198 acknowledgement waits for the copy.
    */
   route(stanza: Element, handoff?: Handoff): void;
+  /**
+   * Sends an IQ get or set from the server and waits for its answer (RFC 6120 §8.2.3). `to` must
+   * be set; `from` defaults to the host and must be the host or an address on it (not a user's
+   * full JID); an unpredictable id is set when there is none. Routed like `route`. Resolves with
+   * the `result` IQ; rejects with a StanzaError: the answer's condition (and text) for an
+   * `error` (a bounce too, e.g. the resource is gone), remote-server-timeout after `timeoutMs`
+   * (30 s by default), resource-constraint when too many requests wait, service-unavailable
+   * when the module stops. Only an answer from the `to` asked counts.
+   */
+  request(iq: Element, timeoutMs?: number): Promise<Element>;
   /** Bounces a stanza back to its sender with `error` (a StanzaError). */
   bounce(stanza: Element, error: unknown): void;
 

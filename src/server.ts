@@ -12,6 +12,7 @@ import { Router } from "./router.js";
 import { LocalDelivery } from "./delivery.js";
 import { Hooks } from "./hooks.js";
 import { IqHandlers } from "./iq.js";
+import { IqRequests } from "./iq-requests.js";
 import { startC2SListener } from "./c2s/listener.js";
 import type { C2SSession } from "./c2s/session.js";
 import type { Resumable } from "./c2s/resumable.js";
@@ -70,7 +71,8 @@ export class Server {
       const iq = new IqHandlers();
       const stores = storage.stores;
       const accounts = new Accounts(stores.accounts);
-      router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router));
+      const requests = new IqRequests();
+      router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router, requests));
       const connections = new Set<C2SSession>();
       const metrics = new Metrics(
         {
@@ -100,6 +102,7 @@ export class Server {
         metrics,
         commands: new AdminCommands(),
         stores,
+        requests,
       };
       const server = new Server(ctx, storage, connections);
       try {

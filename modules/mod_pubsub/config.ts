@@ -3,6 +3,7 @@
 // as preconditions (§7.1.5).
 import {
   buildForm,
+  isStanzaError,
   StanzaError,
   type Element,
   type FormFieldSpec,
@@ -303,7 +304,7 @@ export function configWithOptions(
     return applyConfigForm(base, form, limits);
   } catch (err) {
     // §7.1.5: options that cannot configure the new node are an unmet precondition.
-    const text = err instanceof StanzaError ? err.text : undefined;
+    const text = isStanzaError(err) ? err.text : undefined;
     throw pubsubError("conflict", "precondition-not-met", text);
   }
 }

@@ -3,6 +3,7 @@
 // service core as PEP; here the creator of a node owns it.
 import {
   errorReply,
+  isStanzaError,
   iqPayload,
   iqResult,
   StanzaError,
@@ -43,7 +44,7 @@ export function startDomain(
       ctx.route(res);
     };
     const fail = (err: unknown): void => {
-      const res = errorReply(stanza, err instanceof StanzaError ? err : internal(ctx, err));
+      const res = errorReply(stanza, isStanzaError(err) ? err : internal(ctx, err));
       if (!res) return;
       res.attrs.from = to.toString();
       res.attrs.to = from.toString();

@@ -10,6 +10,7 @@
 //
 // Other modules use its API (api.ts): mod_private (bookmarks) and mod_vcard (avatars).
 import { defineModule, opt } from "../../src/moduleapi.js";
+import type { BlockingApi } from "../mod_blocking.js";
 import type { RosterApi } from "../mod_roster/index.js";
 import type { PubsubApi } from "./api.js";
 import type { CapsView } from "./interest.js";
@@ -44,7 +45,7 @@ export default defineModule({
       { min: 1 },
     ),
   },
-  dependencies: { soft: ["mod_roster", "mod_caps"] },
+  dependencies: { soft: ["mod_roster", "mod_caps", "mod_blocking"] },
   start(ctx): PubsubApi {
     const limits: ServiceLimits = {
       maxItemsNode: ctx.options.max_items_node,
@@ -64,7 +65,9 @@ export default defineModule({
       () => notifications,
       () => ctx.module<CapsView>("mod_caps"),
     );
-    const notifications = new Notifications(ctx, pep.interest);
+    const notifications = new Notifications(ctx, pep.interest, () =>
+      ctx.module<BlockingApi>("mod_blocking"),
+    );
     ctx.gauge(
       "pep_interested_resources",
       "Resources sharing presence with an account whose notification wishes are tracked",

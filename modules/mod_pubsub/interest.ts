@@ -44,6 +44,15 @@ export class Interest implements InterestView {
     return out;
   }
 
+  /** The resources of `contact` (a bare JID) known to share presence with `owner`. */
+  resourcesOf(owner: string, contact: string): { full: string; features: ReadonlySet<string> }[] {
+    const out: { full: string; features: ReadonlySet<string> }[] = [];
+    for (const [full, r] of this.owners.get(owner) ?? []) {
+      if (full.startsWith(`${contact}/`)) out.push({ full, features: r.features });
+    }
+    return out;
+  }
+
   /** Presence from `from` (a full JID) that reached the account `owner` (its bare JID). */
   presence(owner: string, from: JID, stanza: Element): void {
     const type = stanza.attrs.type;

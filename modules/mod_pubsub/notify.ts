@@ -13,6 +13,7 @@ import {
   parseJID,
   xml,
 } from "../../src/moduleapi.js";
+import type { BlockingApi } from "../mod_blocking.js";
 import { NS_DELAY, NS_PUBSUB_EVENT } from "./ns.js";
 import type { Node, Notifier, PubsubService } from "./service.js";
 
@@ -26,6 +27,7 @@ export class Notifications implements Notifier {
   constructor(
     private readonly ctx: ModuleContext<unknown>,
     private readonly interest: InterestView,
+    private readonly blocking: () => BlockingApi | undefined,
   ) {}
 
   async published(
@@ -196,6 +198,10 @@ export class Notifications implements Notifier {
       if (ok === undefined) {
         ok = await service.mayRead(node, who);
         allowed.set(bare, ok);
+      }
+      // XEP-0163 §4.3.3: never to someone the account blocked (XEP-0191).
+      if (ok && service.account && (await this.blocking()?.blocks(service.account.local, who))) {
+        continue;
       }
       if (ok) out.push(jid);
     }

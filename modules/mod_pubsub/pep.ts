@@ -2,14 +2,20 @@
 // account owns all its nodes; contacts with a presence subscription read and hear them under
 // the default "presence" access model; notifications go to the resources whose caps ask for
 // them (interest.ts), and a newly available resource gets the last items (§4.3.4).
-import { parseJID, SubmittedForm, xml, type JID, type ModuleContext } from "../../src/moduleapi.js";
+import {
+  isStanzaError,
+  parseJID,
+  SubmittedForm,
+  xml,
+  type JID,
+  type ModuleContext,
+} from "../../src/moduleapi.js";
 import type { NodeOptions, PepItem, PubsubApi } from "./api.js";
 import { Interest, type CapsView } from "./interest.js";
 import { handlePubsubIq, PUBSUB_FEATURES } from "./iq.js";
-import { FORM_PUBLISH_OPTIONS, NS_PUBSUB, NS_PUBSUB_OWNER } from "./ns.js";
+import { FORM_PUBLISH_OPTIONS, NS_PUBSUB, NS_PUBSUB_OWNER, pubsubError } from "./ns.js";
 import type { Notifications } from "./notify.js";
 import { PubsubService, type ServiceDeps } from "./service.js";
-import { pubsubError } from "./ns.js";
 
 export interface Pep {
   api: PubsubApi;
@@ -36,6 +42,8 @@ export function startPep(
   // XEP-0163 §6: the account is a PEP service; the pubsub features clients look for.
   ctx.identity({ category: "pubsub", type: "pep" }, "account");
   for (const f of PUBSUB_FEATURES) ctx.feature(f, "account");
+  // XEP-0163 §4.1 / XEP-0060 §9.1: a presence subscription is a subscription to the nodes.
+  ctx.feature(`${NS_PUBSUB}#auto-subscribe`, "account");
   ctx.feature(NS_PUBSUB, "account");
 
   for (const type of ["get", "set"] as const) {
@@ -101,6 +109,13 @@ export function startPep(
     if (stanza.name !== "presence" || from.bare().equals(to.bare())) return;
     interest.presence(to.bare().toString(), from, stanza);
   });
+  // XEP-0163 §4.3.4: a new subscriber gets the last items too. A contact whose presence came
+  // before the owner approved it could not read then; once approved, its resources online get
+  // what they asked for.
+  ctx.on("roster:presence_granted", ({ host, user, contact }) => {
+    if (host !== ctx.host) return;
+    for (const r of interest.resourcesOf(user, contact)) void lastItems(user, r.full, r.features);
+  });
   ctx.hook("remove_user", async ({ username, host }) => {
     const owner = `${username}@${host}`;
     interest.forgetOwner(owner);
@@ -135,7 +150,7 @@ export function startPep(
         await service.retract(account, node, id, true, origin);
         return true;
       } catch (err) {
-        if (err instanceof ctx.StanzaError && err.condition === "item-not-found") return false;
+        if (isStanzaError(err) && err.condition === "item-not-found") return false;
         throw err;
       }
     },

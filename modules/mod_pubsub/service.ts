@@ -5,7 +5,6 @@
 import { randomUUID } from "node:crypto";
 import {
   parseJID,
-  PubsubNodeNotFound,
   StanzaError,
   type Element,
   type JID,
@@ -214,17 +213,16 @@ export class PubsubService {
     if (stored.payload !== "" || item) {
       const limit = itemLimit(node.config, this.deps.limits);
       if (limit > 0) {
-        const dropped = await this.deps.store
-          .publish(this.jid, node.name, stored, limit)
-          .catch((err: unknown) => {
-            // Deleted by its owner while this publish was on its way (§7.1.3.3).
-            if (err instanceof PubsubNodeNotFound) throw new StanzaError("item-not-found");
-            throw err;
-          });
-        // §7.1.3 "node is full", retract-oldest: the dropped items are retracted.
-        if (dropped.length > 0 && node.config.notify_retract) {
-          await this.deps.notifier.retracted(this, node, dropped, origin);
-        }
+        // §7.1.3 "node is full", retract-oldest: the oldest items go without a retract
+        // notification, which on a singleton node (an avatar, a nick) would read as "removed"
+        // just before the new item arrives (§7.1.3 leaves it to the service).
+        await this.deps.store.publish(this.jid, node.name, stored, limit).catch((err: unknown) => {
+          // Deleted by its owner while this publish was on its way (§7.1.3.3).
+          if (err instanceof Error && err.name === "PubsubNodeNotFound") {
+            throw new StanzaError("item-not-found");
+          }
+          throw err;
+        });
       }
     }
     await this.deps.notifier.published(this, node, stored, origin);

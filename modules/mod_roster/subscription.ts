@@ -121,6 +121,20 @@ async function apply(
     item.approved !== next.approved;
   const worthAnItem = next.subscription !== "none" || next.ask || next.approved;
   if (changed && (item || worthAnItem)) await r.save(user, next);
+  // Others (PEP's last items, XEP-0163 §4.3.4) learn that the contact may now see the user.
+  if (after.from && !before.from) {
+    r.ctx.emit("roster:presence_granted", { host: user.domain, user: user.toString(), contact });
+  }
+}
+
+declare module "../../src/moduleapi.js" {
+  interface ExtensionEvents {
+    /**
+     * `contact` (bare JID) now has a subscription to `user`'s presence ('from' or 'both' in the
+     * user's roster), stored: what presence-based access (PEP) grants starts now.
+     */
+    "roster:presence_granted": { host: string; user: string; contact: string };
+  }
 }
 
 // --- outbound: the user sent a subscription stanza ------------------------------------------

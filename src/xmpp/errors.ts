@@ -99,6 +99,11 @@ export class StreamError extends Error {
   }
 }
 
+/** Whether `name` is one of the defined conditions of RFC 6120 §8.3.3. */
+export function isStanzaErrorCondition(name: string): name is StanzaErrorCondition {
+  return Object.hasOwn(DEFAULT_TYPE, name);
+}
+
 /** A stanza-level error: returned to the sender in a stanza of type 'error' (RFC 6120 §8.3). */
 export class StanzaError extends Error {
   readonly type: StanzaErrorType;

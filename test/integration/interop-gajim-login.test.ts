@@ -72,16 +72,27 @@ describe("interop: Gajim's login sequence (nbxmpp)", function () {
 
   it("gets disco#info of its own bare JID, answered by the server for the account (XEP-0030 §3.1, RFC 6121 §8.5.1)", () => {
     assert.equal(step("disco-info-account").type, "result");
-    assert.deepEqual(data("disco-info-account").identities, [["account", "registered"]]);
-    // XEP-0313 §7: Gajim looks here for the archive before it queries it.
-    for (const f of ["urn:xmpp:mam:2", "urn:xmpp:mam:2#extended"]) {
+    assert.deepEqual([...data("disco-info-account").identities].sort(), [
+      ["account", "registered"],
+      ["pubsub", "pep"],
+    ]);
+    // XEP-0313 §7: Gajim looks here for the archive before it queries it; XEP-0402 §4: for
+    // publish-options before it keeps bookmarks in PEP.
+    for (const f of [
+      "urn:xmpp:mam:2",
+      "urn:xmpp:mam:2#extended",
+      "http://jabber.org/protocol/pubsub#publish-options",
+    ]) {
       assert.ok(data("disco-info-account").features.includes(f), `feature ${f}`);
     }
   });
 
   it("gets the server's disco#items with the MUC service, and its disco#info (XEP-0030 §4, XEP-0045 §6.1)", () => {
     assert.equal(step("disco-items-server").type, "result");
-    assert.deepEqual(data("disco-items-server").items, [["conference.localhost", null]]);
+    assert.deepEqual([...data("disco-items-server").items].sort(), [
+      ["conference.localhost", null],
+      ["pubsub.localhost", null],
+    ]);
     const muc = step("disco-info conference.localhost");
     assert.equal(muc.type, "result");
     assert.deepEqual((muc.data as any).identities, [["conference", "text"]]);
@@ -112,11 +123,11 @@ describe("interop: Gajim's login sequence (nbxmpp)", function () {
     assert.equal(step("mam-query").type, "result");
   });
 
-  it("is told service-unavailable for PEP bookmarks: no PEP here (XEP-0402, XEP-0163, RFC 6120 §8.4)", () => {
+  it("is told item-not-found for PEP bookmarks it never stored, which Gajim reads as none (XEP-0402, XEP-0060 §6.5.9.11)", () => {
     const pep = step("bookmarks-pep");
     assert.deepEqual(
       [pep.type, pep.condition, pep.error_type],
-      ["error", "service-unavailable", "cancel"],
+      ["error", "item-not-found", "cancel"],
     );
   });
 

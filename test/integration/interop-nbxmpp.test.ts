@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { xml } from "../helpers/client.js";
 import { available, bodies, record } from "../helpers/interop-launcher.js";
+import type { PythonClient } from "../helpers/python-client.js";
 import { interopScenarios } from "./interop-scenarios.js";
 
 // nbxmpp (python3-nbxmpp, Gajim's library) skips the -PLUS mechanisms (no channel binding
@@ -37,5 +38,61 @@ describe("interop: nbxmpp (Gajim's library)", function () {
     const got = bSaw.filter((el) => el.name === "message").map((el) => el.getChildText("body"));
     assert.deepEqual(got, ["last words", "back"]);
     assert.deepEqual(bodies(a.events.filter((e) => e.event === "message")), ["meanwhile"]);
+  });
+
+  it("publishes Gajim's PEP nickname and XEP-0402 bookmarks through nbxmpp's modules and reads them back: presence model first, then nbxmpp's reconfigure-on-precondition-not-met makes it open (XEP-0163, XEP-0060 §7.1.5, XEP-0172, XEP-0402)", async () => {
+    const NICK = "http://jabber.org/protocol/nick";
+    const owner = "nbxmpp-pep";
+    const a = await launcher.start(owner);
+    const stranger = await launcher.start("nbxmpp-pep-stranger");
+    const pep = async (c: PythonClient, cmd: string, args: Record<string, unknown> = {}) => {
+      c.send({ cmd, ...args });
+      return c.next("pep", (e) => e.cmd === cmd);
+    };
+    const read = { node: NICK, id: "current", jid: `${owner}@localhost` };
+
+    const first = await pep(a, "pep_nick", { nick: "Ada", public: false });
+    assert.equal(first.type, "result", JSON.stringify(first));
+    const refused = await pep(stranger, "pep_item", read);
+    assert.deepEqual(
+      [refused.type, refused.condition, refused.app_condition],
+      ["error", "not-authorized", "presence-subscription-required"],
+      JSON.stringify(refused),
+    );
+    // Gajim's "public" nickname: publish-options access_model=open, unmet by the node, so
+    // nbxmpp gets conflict/precondition-not-met, reconfigures the node and publishes again.
+    const second = await pep(a, "pep_nick", { nick: "Ada Lovelace", public: true });
+    assert.equal(second.type, "result", JSON.stringify(second));
+    const seen = await pep(stranger, "pep_item", read);
+    assert.equal(seen.type, "result", JSON.stringify(seen));
+    assert.match(String((seen.data as { xml: string }).xml), />Ada Lovelace<\/nick>/);
+
+    const room = "pep-room@conference.localhost";
+    const stored = await pep(a, "pep_bookmarks_store", {
+      room,
+      name: "The room",
+      nick: "ada",
+      autojoin: true,
+    });
+    assert.equal(stored.type, "result", JSON.stringify(stored));
+    // nbxmpp sends the publish and reports done without waiting for its answer, as Gajim
+    // stores bookmarks; the read that follows may overtake it, so read until it is there.
+    let bookmarks: unknown[] = [];
+    for (let i = 0; i < 20 && bookmarks.length === 0; i++) {
+      const got = await pep(a, "pep_bookmarks_get");
+      assert.equal(got.type, "result", JSON.stringify(got));
+      bookmarks = got.data as unknown[];
+    }
+    assert.deepEqual(bookmarks, [{ jid: room, name: "The room", nick: "ada", autojoin: true }]);
+    const hidden = await pep(stranger, "pep_item", {
+      node: "urn:xmpp:bookmarks:1",
+      id: room,
+      jid: `${owner}@localhost`,
+    });
+    assert.deepEqual(
+      [hidden.type, hidden.condition, hidden.app_condition],
+      ["error", "not-allowed", "closed-node"],
+      "bookmarks are whitelist: nobody else reads them",
+    );
   });
 });

@@ -11,19 +11,22 @@ import {
   mamQuery,
   MUC,
 } from "../modules/mod_muc.helpers.js";
+import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
+import { pepScenarios } from "./interop-scenarios-pep.js";
 
 // slixmpp (python3-slixmpp) takes a -PLUS mechanism whenever the server offers one, and binds it
 // to the TLS channel with tls-unique (RFC 5929 §3), the only binding it implements.
 describe("interop: slixmpp", function () {
   this.timeout(15000);
-  const { server, launcher } = interopScenarios({
+  const lib = {
     name: "slixmpp",
     script: "slix_client.py",
     module: "slixmpp",
     debianPackage: "python3-slixmpp",
     mechanism: /^SCRAM-SHA-(1|256)-PLUS$/,
-  });
+  };
+  const { server, launcher } = interopScenarios(lib);
 
   it("binds SCRAM to the TLS channel with tls-unique (RFC 5802 §6, RFC 5929 §3)", async () => {
     const c = await launcher.start("slixmpp-cb");
@@ -45,6 +48,20 @@ describe("interop: slixmpp", function () {
     } finally {
       config.disableSaslMechanisms = before;
     }
+  });
+
+  it("announces its caps with xep_0115, which the server verifies by asking it disco#info (XEP-0115 §5.4)", async () => {
+    const t = server();
+    const user = "slixmpp-caps";
+    const c = await launcher.start(user);
+    c.send({ cmd: "caps" });
+    const { ver } = await c.next("caps");
+    const line = await logged(t, "client's caps verified", `${user}@localhost/slixmpp`);
+    assert.equal(line.ver, ver);
+    // slixmpp's own hash of its disco#info, rehashed here: cached as valid for the host.
+    const stored = await t.server.ctx.stores.map("mod_caps").get("localhost", "", String(ver));
+    assert.ok(Array.isArray(stored), "the verified ver is cached");
+    assert.ok(stored.includes("http://jabber.org/protocol/caps"), String(stored));
   });
 
   it("resumes from a new process after the first was killed (SIGKILL), given only previd and h (XEP-0198 §5)", async () => {
@@ -256,5 +273,9 @@ describe("interop: slixmpp", function () {
     const moderated = tomb.getChild("moderated", MODERATE_0);
     assert.equal(moderated?.attrs.by, `${room}/mod`, tomb.toString());
     assert.equal(moderated?.getChildText("reason"), "spam");
+  });
+
+  describe("PEP and pubsub through slixmpp's plugins (XEP-0163, XEP-0060)", () => {
+    pepScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
   });
 });

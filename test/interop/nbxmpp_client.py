@@ -16,7 +16,10 @@ Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, p
 message, join, carbons, service (ping, version, time, last, vcard_get, vcard_set, password,
 block, unblock, blocklist, through nbxmpp's modules), muc_info, muc_configure, muc_affiliation
 (through nbxmpp's MUC module, as Gajim uses it), cut (drop the link as Gajim does when a ping
-times out), reconnect (resume), quit.
+times out), reconnect (resume), quit. PEP as Gajim does it, each answered by a `pep` event
+(result with data, or error with condition and app_condition): pep_nick (the Nickname module,
+public or presence-only), pep_item (PubSub.request_item), pep_bookmarks_store and
+pep_bookmarks_get (NativeBookmarks, XEP-0402).
 """
 
 import logging
@@ -36,7 +39,7 @@ from nbxmpp.const import ConnectionProtocol, ConnectionType  # noqa: E402
 from nbxmpp.namespaces import Namespace  # noqa: E402
 from nbxmpp.protocol import JID, Iq, Message, Node, Presence  # noqa: E402
 from nbxmpp.modules.vcard_temp import VCard  # noqa: E402
-from nbxmpp.structs import StanzaHandler  # noqa: E402
+from nbxmpp.structs import BookmarkData, StanzaHandler  # noqa: E402
 
 
 
@@ -221,6 +224,8 @@ class Puppet:
         elif name == "quit":
             self.quitting = True
             c.disconnect()
+        elif name.startswith("pep_"):  # PEP through nbxmpp's modules, as Gajim calls them
+            self.pep(name, cmd)
         else:
             raise ValueError(f"unknown command {name}")
 
@@ -305,6 +310,56 @@ class Puppet:
                 "muc_name": info.muc_name,
             }
         self.out("muc", what=what, type="result", data=data)
+
+    # --- PEP (XEP-0163) through nbxmpp's modules -------------------------------------------------
+
+    def pep(self, name, cmd):
+        c = self.client
+        done = {"callback": self.on_pep_done, "user_data": name}
+        if name == "pep_nick":  # Gajim's nickname: publish-options, reconfigured when unmet
+            public = cmd.get("public", False)
+            c.get_module("Nickname").set_nickname(cmd["nick"], public=public, **done)
+        elif name == "pep_item":  # what Gajim's nickname and avatar readers ask
+            c.get_module("PubSub").request_item(cmd["node"], cmd["id"], jid=cmd.get("jid"), **done)
+        elif name == "pep_bookmarks_store":  # XEP-0402 as Gajim stores a room it joined
+            bookmark = BookmarkData(
+                jid=JID.from_string(cmd["room"]),
+                name=cmd.get("name"),
+                nick=cmd.get("nick"),
+                autojoin=cmd.get("autojoin", False),
+            )
+            c.get_module("NativeBookmarks").store_bookmarks([bookmark], **done)
+        elif name == "pep_bookmarks_get":
+            c.get_module("NativeBookmarks").request_bookmarks(**done)
+        else:
+            raise ValueError(f"unknown command {name}")
+
+    def on_pep_done(self, task):
+        name = task.get_user_data()
+        try:
+            result = task.finish()
+        except Exception as error:  # PubSubStanzaError has both conditions
+            self.out(
+                "pep",
+                cmd=name,
+                type="error" if hasattr(error, "condition") else "malformed",
+                condition=getattr(error, "condition", None),
+                app_condition=getattr(error, "app_condition", None),
+                text=str(error),
+            )
+            return
+        if isinstance(result, list):  # bookmarks
+            data = [
+                {"jid": str(b.jid), "name": b.name, "nick": b.nick, "autojoin": b.autojoin}
+                for b in result
+            ]
+        elif isinstance(result, Node):  # an <item/>
+            data = {"id": result.getAttr("id"), "xml": str(result)}
+        else:
+            data = None
+        self.out("pep", cmd=name, type="result", data=data)
+
+    # --- end of PEP ------------------------------------------------------------------------------
 
     def on_task_done(self, task):
         # nbxmpp holds task callbacks weakly: they must be bound methods of a living object.

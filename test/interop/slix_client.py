@@ -8,17 +8,25 @@ certificate the way a user who accepted it would (it becomes the only trusted ce
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
 Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, moderated (a room's
-XEP-0425 announcement), presence, roster, roster_push, joined, iq, mam, service, stream_error,
+XEP-0425 announcement), presence, roster, roster_push, joined, iq, caps, mam, service, stream_error,
 error, disconnected. Every event carries
 `handled`, the XEP-0198 count of stanzas received so far, so a test that kills this process
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-carbons, mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
+carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
 password, block, unblock, blocklist, through slixmpp's plugins), retract (XEP-0424 through
 xep_0424), moderate (XEP-0425 through xep_0425), cut (drop the TCP link
 without closing the stream), reconnect, quit.
+
+PEP and pubsub (XEP-0060, XEP-0163) through slixmpp's plugins, each answered by a `pep` event
+(type result with data, or error with condition, pubsub_condition as slixmpp reads it and
+app_condition as sent): pep_setup (loads xep_0060/xep_0163, so caps, plus the `plugins` given,
+e.g. xep_0084, xep_0172, whose +notify wishes go into the caps), pep_publish (with
+publish-options), pep_items, pep_retract, pep_create, pep_delete, pep_subscribe, pep_avatar
+(XEP-0084 data and metadata), pep_nick (XEP-0172). After pep_setup, notifications come as
+`pubsub_event` (node, items with id and payload xml, retracted ids, delay).
 """
 
 import asyncio
@@ -33,6 +41,7 @@ from jsonlines import CommandReader, client_args, emit  # noqa: E402
 
 import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError, IqTimeout, PresenceError  # noqa: E402
+from slixmpp.xmlstream import ET, tostring  # noqa: E402
 
 
 
@@ -88,6 +97,7 @@ class Client(slixmpp.ClientXMPP):
         # leaves them to the test.
         self.roster.auto_authorize = None
         self.roster.auto_subscribe = False
+        self.pubsub_handlers = False  # pep_setup adds them
 
     def start(self):
         self.connect(("127.0.0.1", self.args.port), use_ssl=self.args.direct_tls)
@@ -215,6 +225,14 @@ class Client(slixmpp.ClientXMPP):
                 history_stanza_ids=[stanza_id(m) for m in history],
                 status_codes=sorted(pres["muc"]["status_codes"]),
             )
+        elif name == "caps":
+            # XEP-0115 through xep_0115: slixmpp hashes its own disco#info, answers disco#info
+            # at node#ver, and puts its <c/> in every presence from now on.
+            self.register_plugin("xep_0115")
+            await self["xep_0115"].update_caps(broadcast=False)
+            ver = await self["xep_0115"].get_verstring()
+            self.send_presence()
+            self.out("caps", node=self["xep_0115"].caps_node, ver=ver)
         elif name == "carbons":
             await self["xep_0280"].enable(timeout=10)
             self.out("iq", tag="carbons", type="result")
@@ -239,6 +257,8 @@ class Client(slixmpp.ClientXMPP):
         elif name == "quit":
             self.quitting = True
             self.disconnect()
+        elif name.startswith("pep_"):  # PEP and pubsub through slixmpp's plugins (below)
+            await self.pep(name, cmd)
         else:
             raise ValueError(f"unknown command {name}")
 
@@ -319,6 +339,132 @@ class Client(slixmpp.ClientXMPP):
                 break
         self.out("mam", pages=pages)
 
+    # --- PEP and pubsub (XEP-0060, XEP-0163) through slixmpp's own plugins ---------------------
+
+    def on_pubsub_event(self, msg, kind):
+        """A notification as slixmpp parsed it (xep_0060). slixmpp raises pubsub_publish once per
+        item with the whole message when a notification holds several: reported once."""
+        if kind != "delete" and msg is self.last_pubsub_event:
+            return
+        self.last_pubsub_event = msg
+        event = msg["pubsub_event"]
+        delay = msg.get_plugin("delay", check=True)
+        fields = {"node": event["delete"]["node"]} if kind == "delete" else {}
+        if kind != "delete":
+            entries = list(event["items"])
+            fields = {
+                "node": event["items"]["node"],
+                "items": [pubsub_item(i) for i in entries if i.name == "item"],
+                "retracted": [i["id"] for i in entries if i.name == "retract"],
+            }
+        self.out(
+            "pubsub_event",
+            kind=kind,
+            type=msg["type"],
+            delay=delay["stamp"].isoformat() if delay is not None else None,
+            xml=str(msg),
+            **{"from": str(msg["from"])},
+            **fields,
+        )
+
+    async def pep(self, name, cmd):
+        """One pubsub command, answered by a `pep` event: type result (with data) or error (with
+        the defined condition and the pubsub#errors one, as slixmpp reads it and as sent)."""
+        try:
+            data = await self.pep_command(name, cmd)
+        except IqError as e:
+            app = e.iq.xml.find("{jabber:client}error")
+            raw = [c.tag.split("}", 1)[1] for c in app if PUBSUB_ERRORS in c.tag]
+            self.out(
+                "pep",
+                cmd=name,
+                type="error",
+                condition=e.condition,
+                pubsub_condition=e.iq["error"]["pubsub"]["condition"] or None,
+                app_condition=raw[0] if raw else None,
+                xml=str(e.iq),
+            )
+            return
+        self.out("pep", cmd=name, type="result", data=data)
+
+    async def pep_command(self, name, cmd):
+        ps = self["xep_0060"] if name != "pep_setup" else None
+        jid = slixmpp.JID(cmd["jid"]) if cmd.get("jid") else None  # None: the own account
+        node = cmd.get("node")
+        if name == "pep_setup":
+            # Registered on demand, so that only the clients a test asks for announce caps
+            # (xep_0115, which xep_0163 needs) and +notify interests (xep_0084, xep_0172 ...).
+            for plugin in ["xep_0060", "xep_0163"] + cmd.get("plugins", []):
+                self.register_plugin(plugin)
+            if not self.pubsub_handlers:
+                self.pubsub_handlers = True
+                self.last_pubsub_event = None
+                for kind in ("publish", "retract", "delete"):
+                    self.add_event_handler(
+                        f"pubsub_{kind}", lambda m, k=kind: self.on_pubsub_event(m, k)
+                    )
+            for ns in cmd.get("interests", []):  # XEP-0163 §4.3 via slixmpp's add_interest
+                self["xep_0163"].add_interest(ns)
+            # What add_interest/register_pep start in the background, done before presence goes.
+            await self["xep_0115"].update_caps(broadcast=False)
+            info = await self["xep_0030"].get_info(jid=None, node=None, local=True)
+            features = (info["disco_info"] if isinstance(info, slixmpp.Iq) else info)["features"]
+            return {
+                "ver": await self["xep_0115"].get_verstring(),
+                "notify": sorted(f for f in features if f.endswith("+notify")),
+            }
+        if name == "pep_publish":  # XEP-0060 §7.1, publish-options §7.1.5
+            payload = ET.fromstring(cmd["payload"]) if cmd.get("payload") else None
+            iq = await ps.publish(
+                jid,
+                node,
+                id=cmd.get("id"),
+                payload=payload,
+                options=self.publish_options(cmd.get("options")),
+                timeout=10,
+            )
+            return {"id": iq["pubsub"]["publish"]["item"]["id"] or None}
+        if name == "pep_items":  # §6.5
+            iq = await ps.get_items(
+                jid, node, item_ids=cmd.get("ids"), max_items=cmd.get("max"), timeout=10
+            )
+            return {"items": [pubsub_item(i) for i in iq["pubsub"]["items"]]}
+        if name == "pep_retract":  # §7.2
+            await ps.retract(jid, node, cmd["id"], notify=cmd.get("notify"), timeout=10)
+        elif name == "pep_create":  # §8.1
+            config = self.data_form(cmd.get("config")) if cmd.get("config") else None
+            await ps.create_node(jid, node, config=config, timeout=10)
+        elif name == "pep_delete":  # §8.4
+            await ps.delete_node(jid, node, timeout=10)
+        elif name == "pep_subscribe":  # §6.1
+            iq = await ps.subscribe(jid, node, timeout=10)
+            return {"subscription": iq["pubsub"]["subscription"]["subscription"]}
+        elif name == "pep_avatar":  # XEP-0084 §4.1-§4.2: data first, then metadata
+            data = cmd["data"].encode()
+            avatar = self["xep_0084"]
+            await avatar.publish_avatar(data, timeout=10)
+            info = {"id": avatar.generate_id(data), "type": cmd["mime"], "bytes": len(data)}
+            await avatar.publish_avatar_metadata(info, timeout=10)
+            return {"id": info["id"]}
+        elif name == "pep_nick":  # XEP-0172 §4
+            await self["xep_0172"].publish_nick(cmd["nick"], timeout=10)
+        else:
+            raise ValueError(f"unknown command {name}")
+        return {}
+
+    def publish_options(self, options):
+        if not options:
+            return None
+        return self.data_form({"FORM_TYPE": PUBLISH_OPTIONS, **options})
+
+    def data_form(self, fields):
+        form = self["xep_0004"].make_form(ftype="submit")
+        for var, value in fields.items():
+            form.add_field(var=var, ftype="hidden" if var == "FORM_TYPE" else None, value=value)
+        return form
+
+    # --- end of PEP and pubsub ------------------------------------------------------------------
+
     async def run_command(self, cmd):
         try:
             await self.handle(cmd)
@@ -331,6 +477,16 @@ class Client(slixmpp.ClientXMPP):
         except Exception as e:  # a bug here or in slixmpp: tell the test now, not by a timeout
             logging.exception("command %s failed", cmd)
             self.out("error", cmd=cmd["cmd"], condition="exception", text=repr(e))
+
+
+PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
+PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options"
+
+
+def pubsub_item(item):
+    """A pubsub <item/> (result or event) as the test reads it: id and payload XML."""
+    payload = item["payload"]
+    return {"id": item["id"], "xml": tostring(payload) if payload is not None else None}
 
 
 def stanza_id(msg):

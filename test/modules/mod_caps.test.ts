@@ -8,7 +8,7 @@ import {
   type TestServer,
 } from "../../src/testkit/index.js";
 import { RawClient } from "../helpers/raw.js";
-import { verificationInput, verificationString } from "../../modules/mod_caps.js";
+import { verificationInput, verificationString } from "../../modules/mod_caps/index.js";
 
 const INFO = "http://jabber.org/protocol/disco#info";
 const CAPS = "http://jabber.org/protocol/caps";

@@ -20,7 +20,6 @@ import {
   NS_PUBSUB,
   publish,
   pubsubCondition,
-  sync,
 } from "./mod_pubsub.helpers.js";
 
 const NS_INFO = "http://jabber.org/protocol/disco#info";
@@ -31,6 +30,7 @@ const MODULES = {
   mod_disco: {},
   mod_caps: {},
   mod_ping: {},
+  mod_blocking: {},
   mod_pubsub: { max_payload_size: 2000, max_nodes: 5, max_items_node: 20 },
 };
 
@@ -64,6 +64,7 @@ describe("mod_pubsub: PEP (XEP-0163) on XEP-0060", () => {
       "publish",
       "publish-options",
       "auto-create",
+      "auto-subscribe",
       "filtered-notifications",
       "persistent-items",
       "retrieve-items",
@@ -265,34 +266,54 @@ describe("mod_pubsub: PEP (XEP-0163) on XEP-0060", () => {
 
   describe("notifications filtered by caps (XEP-0163 §4.3, XEP-0060 §9.2)", () => {
     it("go to contacts and own resources that announced NODE+notify, and to nobody else", async () => {
-      const owner = await t.client(fresh("notifier"));
-      const wants = await t.client(fresh("wants"));
-      const deaf = await t.client(fresh("deaf"));
+      const OTHER = "urn:test:other";
+      const owner = await ready(t, fresh("notifier"));
+      const wants = await ready(t, fresh("wants"));
+      const deaf = await ready(t, fresh("deaf"));
       for (const c of [wants, deaf]) {
-        await rosterSet(owner, { jid: bare(c) });
-        await rosterSet(c, { jid: bare(owner) });
+        await subscribe(owner, c);
+        await subscribe(c, owner);
       }
-      await availableWithCaps(owner, [`${TUNE}+notify`]);
-      for (const c of [wants, deaf]) {
-        // A mutual subscription, made by the test client's own requests.
-        await c.send(xml("presence", { to: bare(owner), type: "subscribe" }));
-        await owner.next((el) => el.name === "presence" && el.attrs.type === "subscribe");
-        await owner.send(xml("presence", { to: bare(c), type: "subscribed" }));
-        await owner.send(xml("presence", { to: bare(c), type: "subscribe" }));
-        await c.next((el) => el.name === "presence" && el.attrs.type === "subscribe");
-        await c.send(xml("presence", { to: bare(owner), type: "subscribed" }));
+      await publish(owner, TUNE, tune("First"));
+      await publish(owner, OTHER, tune("Other"));
+      // Each client's caps are known once the last item of a node it wants arrives.
+      const phone = await t.client(owner.jid.split("@")[0]!, { resource: "phone" });
+      for (const [c, node] of [
+        [wants, TUNE],
+        [deaf, OTHER],
+        [phone, TUNE],
+      ] as const) {
+        const last = c.next(isEvent(node, bare(owner)));
+        await availableWithCaps(c, [`${node}+notify`]);
+        await last;
       }
-      await availableWithCaps(wants, [`${TUNE}+notify`]);
-      await availableWithCaps(deaf, ["urn:other+notify"]);
-      await sync(owner);
-      const ownEvent = owner.next(isEvent(TUNE, bare(owner)));
+      const own = phone.next(isEvent(TUNE, bare(owner)));
       const event = wants.next(isEvent(TUNE, bare(owner)));
       assert.equal((await publish(owner, TUNE, tune("Heard"))).attrs.type, "result");
       const got = await event;
       assert.equal(got.attrs.type, "headline");
       assert.equal(itemsOf(got)[0]?.getChild("tune", TUNE)?.getChildText("title"), "Heard");
-      await ownEvent;
+      assert.equal(got.getChild("delay", "urn:xmpp:delay"), undefined, "a live event has no delay");
+      await own;
       await assertNone(deaf, isEvent(TUNE));
+      // The publishing resource announced no caps: it wants nothing.
+      await assertNone(owner, isEvent(TUNE));
+    });
+
+    it("go to no one the account blocked (XEP-0163 §4.3.3, XEP-0191)", async () => {
+      const [owner, contact] = await contacts();
+      await publish(owner, TUNE, tune("Before"));
+      const last = contact.next(isEvent(TUNE, bare(owner)));
+      await availableWithCaps(contact, [`${TUNE}+notify`]);
+      await last;
+      const block = await iq(
+        owner,
+        "set",
+        xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: bare(contact) })),
+      );
+      assert.equal(block.attrs.type, "result");
+      await publish(owner, TUNE, tune("Not for you"));
+      await assertNone(contact, isEvent(TUNE));
     });
 
     it("send the last item to a resource on its initial presence, with its delay (XEP-0163 §4.3.4)", async () => {

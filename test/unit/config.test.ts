@@ -76,6 +76,7 @@ describe("config", () => {
         "mod_last",
         "mod_vcard",
         "mod_private",
+        "mod_pubsub",
         "mod_blocking",
         "mod_register",
         "mod_carbons",

@@ -4,6 +4,7 @@ import { Accounts } from "../../src/auth/accounts.js";
 import { LocalDelivery, type AccountLookup } from "../../src/delivery.js";
 import { Hooks } from "../../src/hooks.js";
 import { IqHandlers } from "../../src/iq.js";
+import { IqRequests } from "../../src/iq-requests.js";
 import { parseJID, type JID } from "../../src/jid.js";
 import { createLogger } from "../../src/log.js";
 import { isPromise } from "../../src/maybe.js";
@@ -60,7 +61,7 @@ describe("local delivery asks the account store only for users with no resource 
       return null;
     });
     const router = { route: () => undefined, bounce: () => undefined };
-    delivery = new LocalDelivery(sm, lookup, iq, new Hooks(), router);
+    delivery = new LocalDelivery(sm, lookup, iq, new Hooks(), router, new IqRequests());
   });
   afterEach(() => storage.close());
 
