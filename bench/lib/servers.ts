@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import net from "node:net";
@@ -296,9 +297,14 @@ export const parley = {
     return existsSync(join(PARLEY_BUILD, "src", "cli", "parley.js"));
   },
 
-  /** Compiles src/ and modules/ into bench/results/parley-build (tsc, as `npm run build`). */
+  /**
+   * Compiles src/ and modules/ into bench/results/parley-build (tsc, as `npm run build`), from
+   * scratch: tsc leaves the output of files since moved, and a module that became a folder
+   * (mod_caps.ts → mod_caps/) would still load from its stale mod_caps.js.
+   */
   build(log: (s: string) => void): void {
     log(`building Parley into ${PARLEY_BUILD} (tsc -p tsconfig.build.json)`);
+    rmSync(PARLEY_BUILD, { recursive: true, force: true });
     const tsc = join(REPO_DIR, "node_modules", "typescript", "bin", "tsc");
     const r = spawnSync(
       process.execPath,
