@@ -7,7 +7,8 @@
 // turn: starts it as a child process on its own loopback port with the config kept in bench/ and
 // a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
-// stops it; the MAM scenarios (issue 12) each on a server started again with archiving on.
+// stops it; the MAM scenarios (issue 12) each on a server started again with archiving on, the
+// PEP scenario (issue 13) on one with PEP on.
 // Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
 // bench/results/. `--help` lists the options.
 //
@@ -63,8 +64,9 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query [all]; mam and
-                            mam-query each run on a server of its own with MAM on
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep [all]; mam and
+                            mam-query each run on a server of its own with MAM on, pep on
+                            one with PEP on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -93,6 +95,10 @@ Defaults in brackets.
   --mam-store sql|native    where ejabberd and Prosody keep the archive: in SQLite as the rest
                             of their data and Parley's archive, or their shipped defaults
                             (ejabberd's Mnesia, Prosody's internal files) [sql]
+  --pep-users N             online users of the PEP scenario [${DEFAULT_OPTIONS.pepUsers}]
+  --pep-contacts N          contacts of each (mutual subscriptions, even) [${DEFAULT_OPTIONS.pepContacts}]
+  --pep-steps LIST          offered publishes/s per step; each notifies the contacts and the
+                            publisher [${DEFAULT_OPTIONS.pepSteps.join(",")}]
   --profile                 also run the load scenarios chosen (messages, muc, mam; else messages)
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
@@ -141,6 +147,8 @@ const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
   "--mam-peers": ["mamPeers", 1],
   "--mam-page": ["mamPage", 1],
   "--mam-samples": ["mamSamples", 1],
+  "--pep-users": ["pepUsers", 3],
+  "--pep-contacts": ["pepContacts", 2],
 };
 
 /** The options that set a list of positive numbers of BenchOptions. */
@@ -149,6 +157,7 @@ const LIST_OPTIONS: Record<string, Keys<number[]>> = {
   "--muc-steps": "mucSteps",
   "--mam-steps": "mamSteps",
   "--mam-sizes": "mamSizes",
+  "--pep-steps": "pepSteps",
 };
 
 function parseArgs(argv: string[]): CliOptions {
@@ -161,6 +170,7 @@ function parseArgs(argv: string[]): CliOptions {
       mucSteps: [...DEFAULT_OPTIONS.mucSteps],
       mamSteps: [...DEFAULT_OPTIONS.mamSteps],
       mamSizes: [...DEFAULT_OPTIONS.mamSizes],
+      pepSteps: [...DEFAULT_OPTIONS.pepSteps],
     },
     mamStore: "sql",
     profile: false,
@@ -318,11 +328,13 @@ function emergencyStop(why: string, code: number): never {
 /**
  * The server runs the scenarios need: those on the servers' usual configs together, in order, on
  * one start; then each MAM scenario on a freshly started server of its own with archiving on
- * (Scenario.mam), so that its archives hold its own messages only.
+ * (Scenario.mam), so that its archives hold its own messages only, and the PEP scenario on one
+ * with PEP on (Scenario.pep), so that its rosters stay out of the others.
  */
 function serverRuns(scenarios: Scenario[]): Scenario[][] {
-  const usual = scenarios.filter((s) => !s.mam);
-  return [...(usual.length ? [usual] : []), ...scenarios.filter((s) => s.mam).map((s) => [s])];
+  const own = (s: Scenario) => s.mam || s.pep;
+  const usual = scenarios.filter((s) => !own(s));
+  return [...(usual.length ? [usual] : []), ...scenarios.filter(own).map((s) => [s])];
 }
 
 /** What every server run of a bench/compare run shares. */
@@ -379,17 +391,19 @@ async function runServer(
   const kind = SERVERS[name];
   const run: ServerRun = { name, version: kind.version(), status: "ok", results: [] };
   const mam = scenarios.some((s) => s.mam);
+  const pep = scenarios.some((s) => s.pep);
   const dir = join(
     runDir,
-    `${name}${mam ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+    `${name}${mam || pep ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
   );
-  log(`\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}`);
+  log(`\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}`);
   const server = await kind.start({
     dir,
     domain: DOMAIN,
     cert,
     offline,
     mam,
+    pep,
     mamStore: o.mamStore,
     cpuProfDir,
     log,

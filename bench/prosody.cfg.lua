@@ -2,7 +2,7 @@
 -- SQLite storage, STARTTLS required, no mod_limits, loopback only. Placeholders @...@ are filled
 -- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
 -- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
--- those ending in "-- bench:mam" are kept for the MAM scenarios only.
+-- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one.
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
@@ -25,6 +25,9 @@ modules_enabled = {
 	"register";
 	-- The MAM scenarios (mam, mam-query) run on a server of their own with archiving on.
 	"mam"; -- bench:mam
+	-- The PEP scenario (pep) runs on a server of its own with PEP on, as Prosody's example
+	-- config has it (listed there in modules_enabled; mod_pep learns clients' caps itself).
+	"pep"; -- bench:pep
 }
 -- No s2s, as Parley; offline storage only when Parley has it; no mod_limits (not loaded).
 modules_disabled = { "s2s"; } -- bench:offline

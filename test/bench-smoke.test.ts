@@ -19,6 +19,7 @@ import {
   startPgCluster,
   type PgCluster,
 } from "../bench/lib/postgres.js";
+import { pep, type PepStepFigures } from "../bench/lib/pep.js";
 import { descendants, treeCpuSeconds } from "../bench/lib/proc.js";
 import { markdownTable, ratios, textTable, type ServerRun } from "../bench/lib/report.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
@@ -123,6 +124,11 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
           mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
           ...(hasOffline ? { mod_offline: {} } : {}),
           mod_muc: { default_room_options: { moderated: false } },
+          // PEP (the pep scenario): rosters, caps learning, pubsub.
+          mod_roster: {},
+          mod_disco: {},
+          mod_caps: {},
+          mod_pubsub: {},
         },
       });
       // Half the users as an operator would (the account store), half in-band by the generator.
@@ -248,6 +254,30 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
         assert.ok(s.p99ms >= s.p50ms && s.p50ms > 0);
       }
       assert.equal(r.metrics.find((m) => m.key === "muc.exactly_once")?.value, 1);
+    });
+
+    // Last of the scenarios: it leaves the users with rosters.
+    it("pep: rosters made over XMPP, then every publish notifies the contacts and the publisher exactly once", async () => {
+      const contacts = 4;
+      const r = await pep.run({
+        ...ctx,
+        opts: { ...ctx.opts, pepUsers: USERS, pepContacts: contacts, pepSteps: [20], stepS: 1 },
+      });
+      assert.equal(r.status, "ok", r.note);
+      const d = r.details as { steps: PepStepFigures[]; half: PepStepFigures };
+      assert.equal(d.steps.length, 1);
+      for (const s of [...d.steps, d.half]) {
+        assert.ok(s.sent > 5, `sent ${s.sent}`);
+        assert.equal(s.expected, s.sent * (contacts + 1));
+        assert.equal(s.missing, 0);
+        assert.equal(s.duplicated, 0);
+        assert.equal(s.unexpected, 0);
+        assert.equal(s.late, 0);
+        assert.deepEqual(s.publishErrors, {});
+        assert.ok(s.p99ms >= s.p50ms && s.p50ms > 0);
+      }
+      // 1, or null when a short step on a busy machine read as saturated (no step to judge).
+      assert.notEqual(r.metrics.find((m) => m.key === "pep.exactly_once")?.value, 0);
     });
 
     const cluster = engine.cluster;

@@ -71,6 +71,30 @@ export type Command =
   /** MAM: one page per entry, each the `max` messages after an archive id, with or without a
    * `with` filter (§4.1.1). */
   | { op: "mamPages"; user: string; max: number; pages: { after: string; with?: string }[] }
+  /** PEP (pep.ts, pep-client.ts): the users' sessions (of "login") take the PEP client's
+   * handler: subscription requests approved, roster pushes and disco#info answered. */
+  | { op: "pepApprove"; users: number[]; n: number; contacts: number }
+  /** Each user (of pepApprove) asks its `contacts` ring neighbours for a presence subscription (RFC 6121 §3.1),
+   * `concurrency` users at a time, each until all its contacts approved or timeoutMs. */
+  | { op: "pepSubscribe"; concurrency: number; timeoutMs: number }
+  /** Each user fetches its roster: every ring neighbour there with subscription both? */
+  | { op: "pepRoster"; users: number[] }
+  /** Log in with initial presence carrying XEP-0115 caps (+notify for the three nodes). */
+  | { op: "pepLogin"; users: number[]; n: number; contacts: number; concurrency: number }
+  /** One step: this worker's users publish (round robin, avatar metadata, nick, device list) at
+   * `rate`/s for durationMs; its users count the notifications that come. Counting goes on
+   * until pepDrain. */
+  | {
+      op: "pepStep";
+      step: number;
+      rate: number;
+      durationMs: number;
+      capacity: number;
+      workers: number;
+    }
+  /** Waits (at most drainMs) until this worker's users have every notification of the step's
+   * publishes (`sent`: for each worker, the publisher of each of its publishes), then reports. */
+  | { op: "pepDrain"; sent: number[][]; drainMs: number }
   | { op: "shutdown" };
 
 export type ErrorCounts = Record<string, number>;
@@ -202,6 +226,52 @@ export interface MamWalkResult extends MamPagesResult {
   ended: "complete" | "empty" | "pages" | "time" | "error";
   /** Wall time of the walk, ms. */
   ms: number;
+}
+
+export interface PepSubscribeResult extends CommandStats {
+  /** Users all of whose contacts approved, and those that timed out. */
+  done: number;
+  timedOut: number;
+  ms: number;
+}
+
+export interface PepRosterResult extends CommandStats {
+  /** Users whose roster has every ring neighbour with subscription both. */
+  ok: number;
+  wrong: number;
+  /** A few of the wrong ones, for the note. */
+  examples: string[];
+}
+
+export interface PepStepResult extends CommandStats {
+  offered: number;
+  sent: number;
+  windowMs: number;
+  backpressured: number;
+  /** The user index of each publish this worker sent, by its running number. */
+  publishers: number[];
+}
+
+export interface PepDrainResult extends CommandStats {
+  /** Notifications this worker's users should get for the step's publishes, and got. */
+  expected: number;
+  /** Each (publish, recipient) once; of them, those within the window; every copy. */
+  distinct: number;
+  receivedInWindow: number;
+  received: number;
+  duplicated: number;
+  /** Of them, second copies to the publisher's own resource. */
+  duplicatedSelf: number;
+  /** Second copies by node: avatar metadata, nick, device list. */
+  duplicatedByNode: [number, number, number];
+  /** Notifications of earlier steps, and from someone not a ring neighbour (or the user). */
+  late: number;
+  unexpected: number;
+  /** Publish IQs answered with a result, and errors by condition. */
+  published: number;
+  publishErrors: ErrorCounts;
+  /** From each publish sent to each of its notifications, µs. */
+  hist: ReturnType<Histogram["toJSON"]>;
 }
 
 export type Request = { id: number; cmd: Command };

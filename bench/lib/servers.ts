@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import net from "node:net";
@@ -63,6 +64,12 @@ export interface StartOptions {
    */
   mam: boolean;
   /**
+   * Whether PEP is on (XEP-0163): Parley's mod_pubsub, ejabberd's mod_pubsub with its pep
+   * plugin, Prosody's pep, for the PEP scenario (the lines marked bench:pep in the configs);
+   * caps (XEP-0115) are on in every run.
+   */
+  pep: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -80,6 +87,7 @@ function configFlags(o: StartOptions): Record<string, boolean> {
   return {
     offline: o.offline,
     mam: o.mam,
+    pep: o.pep,
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };
@@ -289,9 +297,14 @@ export const parley = {
     return existsSync(join(PARLEY_BUILD, "src", "cli", "parley.js"));
   },
 
-  /** Compiles src/ and modules/ into bench/results/parley-build (tsc, as `npm run build`). */
+  /**
+   * Compiles src/ and modules/ into bench/results/parley-build (tsc, as `npm run build`), from
+   * scratch: tsc leaves the output of files since moved, and a module that became a folder
+   * (mod_caps.ts → mod_caps/) would still load from its stale mod_caps.js.
+   */
   build(log: (s: string) => void): void {
     log(`building Parley into ${PARLEY_BUILD} (tsc -p tsconfig.build.json)`);
+    rmSync(PARLEY_BUILD, { recursive: true, force: true });
     const tsc = join(REPO_DIR, "node_modules", "typescript", "bin", "tsc");
     const r = spawnSync(
       process.execPath,

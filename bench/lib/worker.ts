@@ -18,14 +18,33 @@ import {
   type Reply,
   type Request,
 } from "./protocol.js";
+import { BACKPRESSURE_BYTES, paced, pool, wallMs, wallUs, type Sender } from "./pacing.js";
 import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
 import { mamPages, mamWalk } from "./mam-client.js";
-import { attr, condition, Conn, countError, login, ping, XmppError, type El } from "./xmpp.js";
+import {
+  pepApprove,
+  pepDrain,
+  pepLogin,
+  pepRoster,
+  pepStep,
+  pepSubscribe,
+  type WorkerEnv,
+} from "./pep-client.js";
+import {
+  attr,
+  condition,
+  Conn,
+  countError,
+  login,
+  ping,
+  XmppError,
+  type El,
+  type LoginOptions,
+  type LoginResult,
+} from "./xmpp.js";
 
 const LOGIN_TIMEOUT_MS = 30_000;
-/** Unsent bytes on one connection past which the generator waits for the server to read. */
-const BACKPRESSURE_BYTES = 256 * 1024;
 /** Text of every chat message besides the benchmark's fields: a typical short chat line. */
 const PAD = "Are we still on for the review at three? I will bring the figures";
 
@@ -36,17 +55,7 @@ const cache = new SaltedPasswordCache();
 const conns = new Map<string, Conn>();
 
 const nowUs = (): number => Math.round(performance.now() * 1000);
-const wallMs = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Runs `fn` over `items` with at most `concurrency` at a time. */
-async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
 
 async function measured<R>(fn: () => Promise<R>): Promise<R & { cpuMs: number; elu: number }> {
   const cpu0 = process.cpuUsage();
@@ -63,17 +72,7 @@ async function register(users: string[], concurrency: number): Promise<RegisterR
     // A few tries: a server that has just started may not have all its parts running yet.
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await login({
-          port,
-          domain,
-          user,
-          password: passwordOf(user),
-          resource: "reg",
-          cache,
-          timeoutMs: LOGIN_TIMEOUT_MS,
-          register: true,
-          authOnly: true,
-        });
+        const res = await loginUser(user, { resource: "reg", register: true, authOnly: true });
         if (res.existed) r.existed++;
         else r.ok++;
         await res.conn.close();
@@ -95,27 +94,32 @@ async function register(users: string[], concurrency: number): Promise<RegisterR
 /** Elements a kept session gets that nobody waits for (presence, messages) are dropped. */
 const dropAllButIq = (el: El): boolean => el.name !== "iq";
 
-async function loginKeep(users: string[], concurrency: number): Promise<LoginBatchResult> {
+/** Initial presence, then a ping round trip: the server has handled it when the pong comes. */
+async function plainStart(_user: string, conn: Conn): Promise<void> {
+  conn.onElement = dropAllButIq;
+  conn.write("<presence/>");
+  await ping(conn, domain, LOGIN_TIMEOUT_MS);
+}
+
+/** Logs users in and keeps their sessions, each readied by `start` before it counts. */
+async function loginKeep(
+  users: string[],
+  concurrency: number,
+  start: (user: string, conn: Conn) => Promise<void> = plainStart,
+): Promise<LoginBatchResult> {
   const r = { ok: 0, failed: 0, errors: {} as ErrorCounts, loginMs: [] as number[] };
   await pool(users, concurrency, async (user) => {
+    let conn: Conn | undefined;
     try {
       conns.get(user)?.destroy();
-      const res = await login({
-        port,
-        domain,
-        user,
-        password: passwordOf(user),
-        resource: `w${workerIndex}`,
-        cache,
-        timeoutMs: LOGIN_TIMEOUT_MS,
-        presence: true,
-        ping: true,
-      });
-      res.conn.onElement = dropAllButIq;
-      conns.set(user, res.conn);
+      const res = await loginUser(user);
+      conn = res.conn;
+      await start(user, conn);
+      conns.set(user, conn);
       r.ok++;
       r.loginMs.push(res.loginMs);
     } catch (err) {
+      conn?.destroy();
       r.failed++;
       countError(r.errors, err);
     }
@@ -155,14 +159,8 @@ async function loginLoop(
       while (busy.has(user)) user = users[cursor++ % users.length]!;
       busy.add(user);
       try {
-        const res = await login({
-          port,
-          domain,
-          user,
-          password: passwordOf(user),
+        const res = await loginUser(user, {
           resource: `l${workerIndex}-${cycle++}`,
-          cache,
-          timeoutMs: LOGIN_TIMEOUT_MS,
           presence: true,
         });
         if (performance.now() <= end) {
@@ -185,62 +183,6 @@ async function loginLoop(
 }
 
 let stepCounter = 0;
-
-interface Sender {
-  conn: Conn;
-  /** The start of each message, up to its id's running number. */
-  prefix: string;
-}
-
-/**
- * Paced sending: every tick, what the schedule (rate msg/s over durationMs) asks for by now,
- * round-robin over the senders, one write per connection per tick; a sender with over
- * BACKPRESSURE_BYTES unsent is skipped. `message` makes the n-th message (from 0) of sender s.
- */
-async function paced(
-  senders: Sender[],
-  rate: number,
-  durationMs: number,
-  message: (s: Sender, n: number) => string,
-): Promise<{ offered: number; sent: number; windowMs: number; backpressured: number }> {
-  const start = performance.now();
-  const offered = Math.floor((rate * durationMs) / 1000);
-  let sent = 0;
-  let backpressured = 0;
-  let rr = 0;
-  await new Promise<void>((resolve) => {
-    const batches = new Map<Conn, string>();
-    const tick = () => {
-      const elapsed = performance.now() - start;
-      // The n-th message is due in the middle of its slot, (n + ½) / rate: the last is not due
-      // at the very end of the window, where all its deliveries would fall after it (at a few
-      // messages per second, as into a room, that alone would be percents of the step).
-      const due = Math.min(
-        offered,
-        Math.floor((rate * Math.min(elapsed, durationMs)) / 1000 + 0.5),
-      );
-      let skips = 0;
-      while (sent < due && skips < senders.length) {
-        const s = senders[rr++ % senders.length]!;
-        if (s.conn.backlog > BACKPRESSURE_BYTES || s.conn.closed) {
-          skips++;
-          backpressured++;
-          continue;
-        }
-        skips = 0;
-        const msg = message(s, sent++);
-        const pending = batches.get(s.conn);
-        batches.set(s.conn, pending === undefined ? msg : pending + msg);
-      }
-      for (const [conn, text] of batches) conn.write(text);
-      batches.clear();
-      if (elapsed >= durationMs) resolve();
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-  return { offered, sent, windowMs: performance.now() - start, backpressured };
-}
 
 async function msgStep(
   pairs: [string, string][],
@@ -401,10 +343,6 @@ async function mucJoin(
   });
   return { ...r, cpuMs: 0, elu: 0 };
 }
-
-/** The wall clock in µs: unlike performance.now(), comparable between the worker processes
- * (they agree to ~10 µs on one machine), as a message's copies reach occupants in all of them. */
-const wallUs = (): number => Math.round(wallMs() * 1000);
 
 interface MucStepState {
   step: number;
@@ -598,15 +536,7 @@ async function offlineCollect(
   await pool(users, 100, async (user) => {
     try {
       conns.get(user)?.destroy();
-      const res = await login({
-        port,
-        domain,
-        user,
-        password: passwordOf(user),
-        resource: `w${workerIndex}`,
-        cache,
-        timeoutMs: LOGIN_TIMEOUT_MS,
-      });
+      const res = await loginUser(user);
       res.conn.onElement = onElement;
       res.conn.write("<presence/>"); // initial presence: the offline queue comes now
       conns.set(user, res.conn);
@@ -628,6 +558,23 @@ async function offlineCollect(
   }
   return { ids, loginFailed, errors, startMs, lastMs, cpuMs: 0, elu: 0 };
 }
+
+/** A session of `user`, on resource w<worker> unless `extra` says otherwise. */
+function loginUser(user: string, extra: Partial<LoginOptions> = {}): Promise<LoginResult> {
+  return login({
+    port,
+    domain,
+    user,
+    password: passwordOf(user),
+    resource: `w${workerIndex}`,
+    cache,
+    timeoutMs: LOGIN_TIMEOUT_MS,
+    ...extra,
+  });
+}
+
+/** What the PEP client (pep-client.ts) needs of this worker. */
+const env = (): WorkerEnv => ({ domain, workerIndex, conns, keep: loginKeep });
 
 async function run(cmd: Command): Promise<unknown> {
   switch (cmd.op) {
@@ -682,6 +629,20 @@ async function run(cmd: Command): Promise<unknown> {
       );
     case "mamPages":
       return measured(() => mamPages(loggedIn(cmd.user), `mq${workerIndex}-`, cmd.max, cmd.pages));
+    case "pepApprove":
+      return pepApprove(env(), cmd.users, cmd.n, cmd.contacts);
+    case "pepSubscribe":
+      return measured(() => pepSubscribe(env(), cmd.concurrency, cmd.timeoutMs));
+    case "pepRoster":
+      return measured(() => pepRoster(env(), cmd.users));
+    case "pepLogin":
+      return measured(() => pepLogin(env(), cmd.users, cmd.n, cmd.contacts, cmd.concurrency));
+    case "pepStep":
+      return measured(() =>
+        pepStep(env(), cmd.step, cmd.rate, cmd.durationMs, cmd.capacity, cmd.workers),
+      );
+    case "pepDrain":
+      return measured(() => pepDrain(cmd.sent, cmd.drainMs));
     case "shutdown":
       for (const c of conns.values()) c.destroy();
       conns.clear();
