@@ -72,7 +72,7 @@ async function answer(
   const ns = payload.getNS();
   const type = iq.attrs.type as "get" | "set";
   if (payload.name === "pubsub" && (ns === NS_PUBSUB || ns === NS_PUBSUB_OWNER)) {
-    return handlePubsubIq(service, { iq, payload, from, to });
+    return service.inTurn(() => handlePubsubIq(service, { iq, payload, from, to }));
   }
   if (type === "get" && payload.name === "query" && ns === NS_DISCO_INFO) {
     return info(service, from, payload.attrs.node as string | undefined, opts.name);

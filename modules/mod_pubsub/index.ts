@@ -9,7 +9,7 @@
 // Notifications: notify.ts. Decisions and storage: service.ts over the typed PubsubStore.
 //
 // Other modules use its API (api.ts): mod_private (bookmarks) and mod_vcard (avatars).
-import { defineModule, opt } from "../../src/moduleapi.js";
+import { defineModule, KeyedQueue, opt } from "../../src/moduleapi.js";
 import type { BlockingApi } from "../mod_blocking.js";
 import type { RosterApi } from "../mod_roster/index.js";
 import type { PubsubApi } from "./api.js";
@@ -58,6 +58,7 @@ export default defineModule({
       limits,
       roster: () => ctx.module<RosterApi>("mod_roster"),
       parse: (text: string) => ctx.parseXml(text),
+      turns: new KeyedQueue(),
     };
     const pep = startPep(
       ctx,

@@ -61,7 +61,7 @@ export function startPep(
               throw new ctx.StanzaError("forbidden", "only the account publishes here");
             }
           }
-          return handlePubsubIq(service, req);
+          return service.inTurn(() => handlePubsubIq(service, req));
         },
         "account",
       );
@@ -128,15 +128,15 @@ export function startPep(
       const el = xml("item", { id: item.id }, item.payload);
       const form = options ? optionsForm(options) : undefined;
       const service = serviceOf(account);
-      const done = await service.publish(account, node, el, form, origin);
+      const done = await service.inTurn(() => service.publish(account, node, el, form, origin));
       return done.id ?? "";
     },
     async pepItems(owner, node, max): Promise<PepItem[]> {
       const account = parseJID(owner);
       const service = serviceOf(account);
-      const found = await service.node(node);
-      if (!found) return [];
-      const items = await deps.store.items(service.jid, node, max);
+      const items = await service.inTurn(async () =>
+        (await service.node(node)) ? deps.store.items(service.jid, node, max) : [],
+      );
       return items.map((i) => ({
         id: i.id,
         publisher: i.publisher,
@@ -147,7 +147,7 @@ export function startPep(
       const account = parseJID(owner);
       const service = serviceOf(account);
       try {
-        await service.retract(account, node, id, true, origin);
+        await service.inTurn(() => service.retract(account, node, id, true, origin));
         return true;
       } catch (err) {
         if (isStanzaError(err) && err.condition === "item-not-found") return false;

@@ -4,6 +4,7 @@
 // the XEP names for it.
 import { randomUUID } from "node:crypto";
 import {
+  type KeyedQueue,
   parseJID,
   StanzaError,
   type Element,
@@ -77,6 +78,8 @@ export interface ServiceDeps {
   mayCreate(who: JID): boolean;
   /** Parses a stored payload (ctx.parseXml). */
   parse(text: string): Element;
+  /** One request at a time per service, shared by every PubsubService object of the module. */
+  turns: KeyedQueue;
 }
 
 export class PubsubService {
@@ -87,6 +90,15 @@ export class PubsubService {
     readonly account: JID | undefined,
     private readonly deps: ServiceDeps,
   ) {}
+
+  /**
+   * Runs a request after the service's earlier ones have finished: a client's read after its
+   * publish sees it (RFC 6120 §10.1 in-order processing, though the store answers
+   * asynchronously), and two publishes never race on the node count or an auto-create.
+   */
+  inTurn<T>(task: () => Promise<T>): Promise<T> {
+    return this.deps.turns.run(this.jid, task);
+  }
 
   /** A stored payload as an element of its own. */
   parse(text: string): Element {
