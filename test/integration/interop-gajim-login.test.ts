@@ -82,6 +82,9 @@ describe("interop: Gajim's login sequence (nbxmpp)", function () {
       "urn:xmpp:mam:2",
       "urn:xmpp:mam:2#extended",
       "http://jabber.org/protocol/pubsub#publish-options",
+      // What the compliance checks look for: XEP-0402 §3.4 (compat), XEP-0398 §3.
+      "urn:xmpp:bookmarks:1#compat",
+      "urn:xmpp:pep-vcard-conversion:0",
     ]) {
       assert.ok(data("disco-info-account").features.includes(f), `feature ${f}`);
     }
