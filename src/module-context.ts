@@ -66,6 +66,9 @@ export function moduleContext(
   const server: ServerView = {
     hosts: core.hosts,
     startedAt: core.startedAt,
+    get dataDir() {
+      return core.config.dataDir;
+    },
     sessions: (bare) => core.sm.resources(bare),
     availableSessions: (bare) => core.sm.available(bare),
     session: (full) => core.sm.get(full),

@@ -124,6 +124,8 @@ export interface ServerView {
   /** Every host served. */
   readonly hosts: ReadonlySet<string>;
   readonly startedAt: number;
+  /** The server's data directory (`data_dir`), for modules that keep files (mod_http_upload). */
+  readonly dataDir: string;
   /** Bound sessions of a user (bare JID). */
   sessions(bare: JID | string): readonly SessionHandle[];
   /** Sessions that sent available presence. */

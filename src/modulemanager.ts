@@ -94,6 +94,11 @@ export class ModuleManager {
     return [...this.running.values()].filter((r) => r.host === host).map((r) => r.module.name);
   }
 
+  /** What a running module's start() returned on a host (its API), as ctx.module() gives it. */
+  exportsOf(host: string, name: string): unknown {
+    return this.running.get(ModuleManager.key(host, name))?.exports;
+  }
+
   // --- planning: load, validate, order --------------------------------------------------
 
   private async plan(
@@ -202,7 +207,7 @@ export class ModuleManager {
         this.core,
         {
           events: this.events,
-          exportsOf: (h, other) => this.running.get(ModuleManager.key(h, other))?.exports,
+          exportsOf: (h, other) => this.exportsOf(h, other),
         },
         host,
         module.name,
