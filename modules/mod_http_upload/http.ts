@@ -6,7 +6,7 @@ import type { Logger } from "../../src/moduleapi.js";
 import { essence, OCTET_STREAM, parseMediaType } from "./media.js";
 import { refuse } from "./reply.js";
 import { serveFile } from "./serve.js";
-import type { SlotTable } from "./slots.js";
+import type { Slot, SlotTable } from "./slots.js";
 import {
   BodyAborted,
   isToken,
@@ -27,6 +27,11 @@ export interface UploadHttp {
   readonly log: Logger;
   /** Called once a file is stored (quotas act on it). */
   onStored(file: StoredFile): Promise<void>;
+  /**
+   * Every host's upload service, this one first: one put_url may serve all hosts, so a request
+   * reaching this host's handler may be for a slot or file of another's.
+   */
+  peers(): Iterable<UploadHttp>;
 }
 
 /** Where a URL below the service's prefix points: /<userdir>/<token>/<file name>. */
@@ -55,7 +60,7 @@ export async function handleUpload(
         return await put(svc, req, res, parsePath(path));
       case "GET":
       case "HEAD":
-        return await serveFile(svc.store, req, res, parsePath(path));
+        return await serveFile(stores(svc), req, res, parsePath(path));
       default:
         res.setHeader("Allow", METHODS);
         return refuse(req, res, 405, "method not allowed");
@@ -86,6 +91,25 @@ export function slotPath(userdir: string, token: string, filename: string): stri
   return `/${userdir}/${token}/${encodeURIComponent(filename)}`;
 }
 
+/** The slot of that token and the host service that made it, taken out of its table. */
+function takeSlot(svc: UploadHttp, token: string): [Slot, UploadHttp] | undefined {
+  for (const peer of svc.peers()) {
+    const slot = peer.slots.take(token);
+    if (slot) return [slot, peer];
+  }
+  return undefined;
+}
+
+/** Every host's file store, this host's first (several may share one docroot). */
+function* stores(svc: UploadHttp): Iterable<FileStore> {
+  const seen = new Set<string>();
+  for (const peer of svc.peers()) {
+    if (seen.has(peer.store.root)) continue;
+    seen.add(peer.store.root);
+    yield peer.store;
+  }
+}
+
 function preflight(res: ServerResponse): void {
   res.writeHead(204, {
     "Access-Control-Allow-Methods": METHODS,
@@ -107,8 +131,14 @@ async function put(
   res: ServerResponse,
   where: FilePath | undefined,
 ): Promise<void> {
-  const slot = where && svc.slots.take(where.token);
-  if (!slot || !where || slot.userdir !== where.userdir || slot.filename !== where.filename) {
+  const [slot, maker] = (where && takeSlot(svc, where.token)) ?? [];
+  if (
+    !slot ||
+    !maker ||
+    !where ||
+    slot.userdir !== where.userdir ||
+    slot.filename !== where.filename
+  ) {
     return refuse(req, res, 403, "no valid upload slot for this URL");
   }
   const declared = req.headers["content-length"];
@@ -126,7 +156,7 @@ async function put(
   const type = slot.contentType ?? given ?? OCTET_STREAM;
   let file: StoredFile;
   try {
-    file = await svc.store.write(
+    file = await maker.store.write(
       slot.userdir,
       slot.token,
       {
@@ -135,7 +165,7 @@ async function put(
         size: slot.size,
         created: Date.now(),
         owner: slot.owner,
-        host: svc.host,
+        host: maker.host,
       },
       req,
     );
@@ -152,7 +182,7 @@ async function put(
   svc.log.info({ owner: slot.owner, size: slot.size, type }, "file uploaded");
   // The quota is applied before the answer, so what the client sees next is already the
   // outcome; the file itself is stored either way.
-  await svc.onStored(file).catch((err: unknown) => svc.log.error({ err }, "quota check failed"));
+  await maker.onStored(file).catch((err: unknown) => svc.log.error({ err }, "quota check failed"));
   res.writeHead(201, { "Content-Length": "0" });
   res.end();
 }

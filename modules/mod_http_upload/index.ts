@@ -23,6 +23,12 @@ import { FileStore, userdirOf } from "./store.js";
 /** How often expired slots are forgotten. */
 const SLOT_SWEEP_MS = 60_000;
 
+/**
+ * The HTTP side of every host the module runs on: one put_url may serve them all, and the
+ * listener hands a request to the handler of the host its Host header names (or the first).
+ */
+const running = new Set<UploadHttp>();
+
 /** What mod_http_upload tells other modules (ctx.module<UploadApi>("mod_http_upload")). */
 export interface UploadApi {
   /** The service's domain (upload.example.org). */
@@ -75,7 +81,15 @@ export default defineModule({
           enforceQuota(store, file.userdir, file.token, policy, ctx.log),
         );
       },
+      *peers() {
+        yield http;
+        for (const peer of running) if (peer !== http) yield peer;
+      },
     };
+    running.add(http);
+    ctx.onStop(() => void running.delete(http));
+    // Mounted where request_handlers names mod_http_upload (e.g. /upload: mod_http_upload).
+    ctx.httpHandler({ request: (r) => handleUpload(http, r.req, r.res, r.path) });
 
     ctx.hook("remove_user", async ({ username, host }) => {
       const userdir = userdirOf(`${username}@${host}`);

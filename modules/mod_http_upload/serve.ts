@@ -13,12 +13,12 @@ import type { FileStore, StoredFile } from "./store.js";
 const CACHE_CONTROL = "public, max-age=31536000, immutable";
 
 export async function serveFile(
-  store: FileStore,
+  stores: Iterable<FileStore>,
   req: IncomingMessage,
   res: ServerResponse,
   where: FilePath | undefined,
 ): Promise<void> {
-  const file = where && (await store.get(where.userdir, where.token));
+  const file = where && (await find(stores, where));
   // The name is part of the URL handed out: another name at the same token is another URL.
   if (!file || file.name !== where.filename) return refuse(req, res, 404, "not found");
   let fh;
@@ -56,6 +56,14 @@ export async function serveFile(
   } finally {
     await fh.close();
   }
+}
+
+async function find(stores: Iterable<FileStore>, where: FilePath): Promise<StoredFile | undefined> {
+  for (const store of stores) {
+    const file = await store.get(where.userdir, where.token);
+    if (file) return file;
+  }
+  return undefined;
 }
 
 /** RFC 9110 §13.1.2 If-None-Match, else §13.1.3 If-Modified-Since (one-second precision). */

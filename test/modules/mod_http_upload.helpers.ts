@@ -56,7 +56,8 @@ export function http(
 ): Promise<HttpAnswer> {
   const target = new URL(new URL(url).pathname + new URL(url).search, base);
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...opts.headers };
+    // The URL's own host goes in Host, as a client behind the real put_url would send it.
+    const headers: Record<string, string> = { Host: new URL(url).host, ...opts.headers };
     if (Buffer.isBuffer(opts.body) && !hasHeader(headers, "content-length")) {
       headers["Content-Length"] = String(opts.body.length);
     }
