@@ -1,6 +1,11 @@
 import type { Server as NetServer, AddressInfo } from "node:net";
 import { mkdirSync } from "node:fs";
-import { EMBEDDED_DEFAULTS_FILE, loadConfig, type ServerConfig } from "./config/config.js";
+import {
+  EMBEDDED_DEFAULTS_FILE,
+  loadConfig,
+  type ListenerConfig,
+  type ServerConfig,
+} from "./config/config.js";
 import type { CoreContext } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
 import { openStorage, type StorageEngine } from "./storage/engine.js";
@@ -14,7 +19,8 @@ import { Hooks } from "./hooks.js";
 import { IqHandlers } from "./iq.js";
 import { IqRequests } from "./iq-requests.js";
 import { startC2SListener } from "./c2s/listener.js";
-import type { C2SSession } from "./c2s/session.js";
+import { C2SSession } from "./c2s/session.js";
+import type { Transport, TransportOwner } from "./transport/transport.js";
 import type { Resumable } from "./c2s/resumable.js";
 import { coreStreamFeatures, type StreamFeatures } from "./c2s/features.js";
 import { ControlServer } from "./control/server.js";
@@ -175,6 +181,20 @@ export class Server {
 
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);
+  }
+
+  /**
+   * Starts a client session on a transport other than a c2s listener's socket (BOSH, XEP-0206):
+   * the same negotiation, session actor and modules, counted and closed with the rest.
+   */
+  acceptTransport(
+    listener: ListenerConfig,
+    makeTransport: (owner: TransportOwner) => Transport,
+  ): C2SSession {
+    const session = new C2SSession(this.ctx, listener, this.streamFeatures, makeTransport);
+    this.connections.add(session);
+    this.trackClose(session);
+    return session;
   }
 
   /**
