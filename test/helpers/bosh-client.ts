@@ -92,6 +92,17 @@ export class BoshClient {
 
   /** SCRAM-SHA-256 (RFC 7677), a stream restart (XEP-0206 §6) and a resource bound. */
   async login(domain: string, user: string, password: string, resource = "bosh"): Promise<void> {
+    await this.authenticate(domain, user, password);
+    await this.send(
+      `<iq type='set' id='bind1' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`,
+    );
+    const bound = await this.next("iq");
+    this.jid = bound.getChild("bind")?.getChildText("jid") ?? "";
+    if (!this.jid) throw new Error(`bind failed: ${bound.toString()}`);
+  }
+
+  /** A new session, authenticated and restarted, up to the post-auth features. */
+  async authenticate(domain: string, user: string, password: string): Promise<void> {
     await this.open(domain);
     await this.next("features");
     const scram = new ScramClient("sha256", user, password);
@@ -106,11 +117,5 @@ export class BoshClient {
     if (!scram.verify(success.getText())) throw new Error("the server's SCRAM signature is wrong");
     await this.send("", `to='${domain}' xml:lang='en' xmpp:restart='true' ${XBOSH}`);
     await this.next("features");
-    await this.send(
-      `<iq type='set' id='bind1' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>${resource}</resource></bind></iq>`,
-    );
-    const bound = await this.next("iq");
-    this.jid = bound.getChild("bind")?.getChildText("jid") ?? "";
-    if (!this.jid) throw new Error(`bind failed: ${bound.toString()}`);
   }
 }

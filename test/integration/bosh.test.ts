@@ -21,7 +21,7 @@ describe("BOSH transport end to end (XEP-0124, XEP-0206)", function () {
   let manager: BoshManager;
 
   before(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ modules: { mod_stream_mgmt: {} } });
     const listener = { ...defaultListener(0), starttls: false, starttlsRequired: false };
     manager = new BoshManager({
       limits: { ...DEFAULT_LIMITS, maxStanzaSize: 10000 },
@@ -68,6 +68,26 @@ describe("BOSH transport end to end (XEP-0124, XEP-0206)", function () {
     );
     assert.equal(end.attrs.type, "terminate");
     assert.equal(manager.size, 0);
+  });
+
+  it("keeps a resumable session when the BOSH link is lost, and resumes it on a new BOSH session (XEP-0198 §5, XEP-0124 §14.2)", async () => {
+    await t.register("resumer", "pw-resumer");
+    const first = new BoshClient(url);
+    await first.login("localhost", "resumer", "pw-resumer");
+    await first.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+    const enabled = await first.next("enabled");
+    // A rid far beyond the window ends the BOSH session as a dropped link would.
+    const lost = await first.post(
+      `<body rid='${first.rid + 100}' sid='${first.sid}' xmlns='${NS_HTTPBIND}'/>`,
+    );
+    assert.equal(lost.attrs.condition, "item-not-found");
+
+    const second = new BoshClient(url);
+    await second.authenticate("localhost", "resumer", "pw-resumer");
+    await second.send(`<resume xmlns='urn:xmpp:sm:3' h='0' previd='${String(enabled.attrs.id)}'/>`);
+    const resumed = await second.next("resumed");
+    assert.equal(resumed.attrs.previd, enabled.attrs.id);
+    await second.send("", "type='terminate'");
   });
 
   it("offers no PLAIN and no -PLUS over plain HTTP: only SCRAM (RFC 6120 §13.8)", async () => {
