@@ -15,6 +15,7 @@ import type { Metrics } from "./metrics.js";
 import type { AdminCommands } from "./admin-commands.js";
 import type { Stores } from "./storage/stores.js";
 import type { IqRequests } from "./iq-requests.js";
+import type { HttpHandlers } from "./http/registry.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -43,4 +44,6 @@ export interface CoreContext {
   readonly commands: AdminCommands;
   /** IQ requests the server sent (ctx.request), waiting for their answers. */
   readonly requests: IqRequests;
+  /** HTTP handlers by name, the core's and the modules' (ctx.httpHandler). */
+  readonly http: HttpHandlers;
 }

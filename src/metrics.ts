@@ -3,6 +3,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "./log.js";
 import { ModuleMetrics } from "./module-metrics.js";
+import { serveMetrics } from "./http/metrics.js";
 
 /** What the metrics read from the running server at scrape time. */
 export interface HealthSource {
@@ -153,20 +154,17 @@ export class Metrics {
     this.outCounters[kind as Kind]?.inc();
   }
 
-  /** Serves GET /metrics on a loopback address. */
+  /**
+   * Serves GET /metrics on a loopback address: the top-level `metrics: {port, ip}`, a server of
+   * its own, kept for configs that have it (an ejabberd_http listener's /metrics is the other way).
+   */
   async listen(port: number, ip: string): Promise<number> {
     const server = createServer((req, res) => {
-      if (req.method !== "GET" || req.url !== "/metrics") {
+      if (new URL(req.url ?? "/", "http://localhost").pathname !== "/metrics") {
         res.writeHead(404).end("not found\n");
         return;
       }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": this.registry.contentType }).end(text),
-        (err: unknown) => {
-          this.log.error({ err }, "metrics collection failed");
-          res.writeHead(500).end();
-        },
-      );
+      void serveMetrics(this.registry, { req, res }, this.log);
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -13,6 +13,7 @@ import { parseJID, type JID } from "./jid.js";
 import type { ExtensionEvents, ModuleContext, ServerView } from "./moduleapi.js";
 import type { Json } from "./storage/stores.js";
 import type { Logger } from "./log.js";
+import type { HttpRequest } from "./http/types.js";
 import { Accounts } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
 import { Fanout } from "./xml/fanout.js";
@@ -220,6 +221,13 @@ export function moduleContext(
       return cancel;
     },
     onStop: (fn) => cleanups.push(fn),
+    httpHandler(handler) {
+      const guarded = { request: guardMaybe((r: HttpRequest) => handler.request(r)) };
+      const upgrade = handler.upgrade?.bind(handler);
+      cleanups.push(
+        core.http.add(name, host, upgrade ? { ...guarded, upgrade: guard(upgrade) } : guarded),
+      );
+    },
     counter(metric, help, labelNames = []) {
       const made = core.metrics.modules.counter(name, host, metric, help, labelNames, log);
       cleanups.push(made.release);

@@ -26,6 +26,7 @@ import type { AdminCommand } from "./admin-commands.js";
 import type { Stores } from "./storage/stores.js";
 import type { SessionState } from "./session-state.js";
 import type { GaugeReading, ModuleCounter } from "./module-metrics.js";
+import type { HttpHandler } from "./http/types.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -106,6 +107,7 @@ export type {
 export { PubsubNodeNotFound } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
+export type { HttpHandler, HttpRequest, HttpRequestInfo, HttpUpgrade } from "./http/types.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";
 
 /**
@@ -256,6 +258,15 @@ export interface ModuleContext<O = Record<string, never>> {
   setInterval(fn: () => void, ms: number): () => void;
   /** Runs `fn` when the module stops (in reverse order of registration). */
   onStop(fn: () => void | Promise<void>): void;
+
+  /**
+   * Serves HTTP under the module's name: the paths an ejabberd_http listener's request_handlers
+   * map to this name (`/upload: mod_http_upload`) come to `handler`, requests (and, with
+   * `upgrade`, Upgrade requests) for this host's Host header, or for any host when no host's
+   * module matches it. Removed when the module stops. Throws if this host's module already
+   * registered one.
+   */
+  httpHandler(handler: HttpHandler): void;
 
   /**
    * A Prometheus counter named `parley_mod_<module>_<name>` (the module's name without its

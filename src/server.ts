@@ -1,4 +1,5 @@
 import type { Server as NetServer, AddressInfo } from "node:net";
+import type { Server as HttpServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import {
   EMBEDDED_DEFAULTS_FILE,
@@ -30,6 +31,11 @@ import { DiscoRegistry } from "./disco.js";
 import { ModuleManager } from "./modulemanager.js";
 import { Metrics } from "./metrics.js";
 import { AdminCommands } from "./admin-commands.js";
+import { HttpHandlers } from "./http/registry.js";
+import { startHttpListener } from "./http/listener.js";
+import { WEBSOCKET, websocketHandler } from "./http/websocket.js";
+import { HOST_META, hostMetaHandler } from "./http/host-meta.js";
+import { METRICS, metricsHandler } from "./http/metrics.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -41,6 +47,7 @@ export interface ServerOptions {
 /** The running server: storage, certificates, routing core, listeners and control channel. */
 export class Server {
   private readonly listeners: NetServer[] = [];
+  private readonly httpServers: HttpServer[] = [];
   private control: ControlServer | null = null;
   private stopped = false;
   /** Where the Prometheus endpoint listens, when configured. */
@@ -109,8 +116,10 @@ export class Server {
         commands: new AdminCommands(),
         stores,
         requests,
+        http: new HttpHandlers(),
       };
       const server = new Server(ctx, storage, connections);
+      server.addBuiltinHttpHandlers();
       try {
         await server.modules.startAll(config);
       } catch (err) {
@@ -159,25 +168,39 @@ export class Server {
         () => this.ctx.config.eventLoopLagWarning,
       );
       for (const l of this.ctx.config.listen) {
-        const server = await startC2SListener(this.ctx, l, this.streamFeatures, (session) => {
-          this.connections.add(session);
-          this.trackClose(session);
-        }).catch((err: NodeJS.ErrnoException) => {
-          const why =
-            err.code === "EADDRINUSE"
-              ? "the port is already in use"
-              : err.code === "EACCES"
-                ? "permission denied (ports below 1024 need privileges)"
-                : err.message;
-          throw new Error(`cannot listen on ${l.ip}:${l.port}: ${why}`);
-        });
+        const server = await startC2SListener(
+          this.ctx,
+          l,
+          this.streamFeatures,
+          this.onSession,
+        ).catch(cannotListen(l));
         this.listeners.push(server);
+      }
+      const tls = { certs: this.ctx.certs, defaultHost: this.ctx.config.hosts[0]! };
+      for (const l of this.ctx.config.http) {
+        const server = await startHttpListener(l, this.ctx.http, tls, this.ctx.log).catch(
+          cannotListen(l),
+        );
+        this.httpServers.push(server);
       }
     } catch (err) {
       await this.stop();
       throw err;
     }
   }
+
+  /** The core's handlers for request_handlers: WebSocket, host-meta and metrics. */
+  private addBuiltinHttpHandlers(): void {
+    const { http, metrics, log } = this.ctx;
+    http.add(WEBSOCKET, "", websocketHandler(this.ctx, this.streamFeatures, this.onSession));
+    http.add(HOST_META, "", hostMetaHandler(http));
+    http.add(METRICS, "", metricsHandler(metrics.registry, log.child({ component: "metrics" })));
+  }
+
+  private readonly onSession = (session: C2SSession): void => {
+    this.connections.add(session);
+    this.trackClose(session);
+  };
 
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);
@@ -225,7 +248,8 @@ export class Server {
     }
     if (added.length) notes.push(`hosts added: ${added.join(", ")}`);
     if (removed.length) notes.push(`hosts removed: ${removed.join(", ")}`);
-    if (JSON.stringify(next.listen) !== JSON.stringify(current.listen)) {
+    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http]);
+    if (listeners(next) !== listeners(current)) {
       notes.push("listener changes take effect at the next restart");
     }
     if (next.loglevel !== current.loglevel) {
@@ -250,6 +274,14 @@ export class Server {
     }));
   }
 
+  /** Actual ports of the HTTP listeners (ejabberd_http), in the config's order. */
+  httpPorts(): { port: number; tls: boolean }[] {
+    return this.httpServers.map((l, i) => ({
+      port: (l.address() as AddressInfo).port,
+      tls: this.ctx.config.http[i]!.tls,
+    }));
+  }
+
   get log(): Logger {
     return this.ctx.log;
   }
@@ -264,11 +296,15 @@ export class Server {
     this.stopped = true;
     // Stop accepting first; server.close() resolves only once every connection has ended.
     const closed = Promise.all(
-      this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))),
+      [...this.listeners, ...this.httpServers].map(
+        (l) => new Promise<void>((r) => l.close(() => r())),
+      ),
     );
     for (const s of [...this.connections]) {
       s.close(new StreamError("system-shutdown", "the server is stopping"));
     }
+    // Plain HTTP connections (WebSocket ones are sessions, closed above) end with the server.
+    for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();
     await closed;
     await this.modules.stopAll();
@@ -279,4 +315,17 @@ export class Server {
     this.ctx.log.info("Parley stopped");
     this.ctx.log.flush();
   }
+}
+
+/** The error a listener that cannot open gives, in words an admin can act on. */
+function cannotListen(l: { ip: string; port: number }): (err: NodeJS.ErrnoException) => never {
+  return (err) => {
+    const why =
+      err.code === "EADDRINUSE"
+        ? "the port is already in use"
+        : err.code === "EACCES"
+          ? "permission denied (ports below 1024 need privileges)"
+          : err.message;
+    throw new Error(`cannot listen on ${l.ip}:${l.port}: ${why}`);
+  };
 }

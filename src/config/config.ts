@@ -15,6 +15,8 @@ import {
   DEFAULT_MAX_FSM_QUEUE,
   DEFAULT_MAX_USER_SESSIONS,
   DEFAULT_QUEUE_WARNING_BYTES,
+  DEFAULT_WEBSOCKET_PING_INTERVAL,
+  DEFAULT_WEBSOCKET_TIMEOUT,
   EMBEDDED_DEFAULTS_FILE,
   defaultListener,
 } from "./defaults.js";
@@ -33,7 +35,15 @@ export {
   defaultListener,
 } from "./defaults.js";
 
-export type { ListenerConfig, LogLevel, ScramHash, ServerConfig } from "./types.js";
+export type {
+  HttpListenerConfig,
+  ListenerConfig,
+  LogLevel,
+  RequestHandlerConfig,
+  ScramHash,
+  ServerConfig,
+  WebsocketConfig,
+} from "./types.js";
 import type { ServerConfig } from "./types.js";
 
 /**
@@ -61,6 +71,12 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     disableSaslMechanisms: [],
     controlSocket: resolve(dataDir, "parleyctl.sock"),
     listen: [defaultListener(5222), defaultListener(5223, true)],
+    http: [],
+    websocket: {
+      origins: null,
+      pingInterval: DEFAULT_WEBSOCKET_PING_INTERVAL,
+      timeout: DEFAULT_WEBSOCKET_TIMEOUT,
+    },
     modules: {},
     warnings: [],
   };

@@ -34,3 +34,24 @@ export const DEFAULT_MAX_FSM_QUEUE = 10000;
 export const DEFAULT_QUEUE_WARNING_BYTES = 1024 * 1024;
 /** Event-loop lag (ms) above which a warning is logged. */
 export const DEFAULT_EVENT_LOOP_LAG_WARNING = 500;
+
+// ejabberd_http listeners: Parley's limits (ejabberd has no such options).
+/** Bytes of request line and headers; Node's own default. */
+export const DEFAULT_MAX_HEADER_SIZE = 16384;
+/** Bytes of body a handler that reads the whole request accepts. */
+export const DEFAULT_MAX_BODY_SIZE = 1024 * 1024;
+/** Seconds to receive the headers: a slow-loris client is cut after this. */
+export const DEFAULT_HEADERS_TIMEOUT = 10;
+/** Seconds to receive a whole request, body included (Node's own default). */
+export const DEFAULT_REQUEST_TIMEOUT = 300;
+/** Open connections one address may hold (a browser opens about six per site). */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 128;
+/** ejabberd's websocket_ping_interval and websocket_timeout defaults, in seconds. */
+export const DEFAULT_WEBSOCKET_PING_INTERVAL = 60;
+export const DEFAULT_WEBSOCKET_TIMEOUT = 300;
+
+/** Whether an address (as bound, or a peer's as Node reports it) is on the loopback interface. */
+export function isLoopbackAddress(ip: string): boolean {
+  const v4 = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+  return v4.startsWith("127.") || ip === "::1";
+}

@@ -47,6 +47,9 @@ export const TOP_LEVEL_KEYS = [
   "queue_warning_bytes",
   "event_loop_lag_warning",
   "metrics",
+  "websocket_origin",
+  "websocket_ping_interval",
+  "websocket_timeout",
   "disable_sasl_mechanisms",
   "listen",
   "modules",
@@ -125,7 +128,6 @@ export const IGNORED_TOP_LEVEL_PREFIXES = [
   "redis_",
   "extauth_",
   "jwt_",
-  "websocket_",
   "ext_api_",
   "log_rotate_",
   "log_burst_limit_",
@@ -179,13 +181,48 @@ export const REFUSED_LISTENER_KEYS: Readonly<Record<string, string>> = {
   use_proxy_protocol: "ignoring it would garble every connection; remove it",
 };
 
+/** Keys of an `ejabberd_http` listener that Parley uses (the limits are Parley's own names). */
+export const HTTP_LISTENER_KEYS = [
+  "port",
+  "ip",
+  "module",
+  "tls",
+  "request_handlers",
+  "max_header_size",
+  "max_body_size",
+  "headers_timeout",
+  "request_timeout",
+  "max_connections_per_ip",
+  "metrics_allow_remote",
+  "max_stanza_size",
+  "unauthenticated_timeout",
+] as const;
+
+/** Options of ejabberd's ejabberd_http accepted with a warning. */
+export const IGNORED_HTTP_LISTENER_KEYS = [
+  ...IGNORED_LISTENER_KEYS,
+  "default_host",
+  "tag",
+] as const;
+
+/** Options of ejabberd's ejabberd_http refused, with the reason. */
+export const REFUSED_HTTP_LISTENER_KEYS: Readonly<Record<string, string>> = {
+  ...REFUSED_LISTENER_KEYS,
+  custom_headers:
+    "ignoring it would drop headers you rely on (security or CORS headers); set them in a reverse proxy",
+  starttls: "HTTP has no STARTTLS; use tls: true for HTTPS",
+  starttls_required: "HTTP has no STARTTLS; use tls: true for HTTPS",
+};
+
+/** Names accepted for the HTTP listener module. */
+export const HTTP_MODULE_NAMES = ["ejabberd_http"] as const;
+
 /** Names accepted for the client-to-server listener module. */
 export const C2S_MODULE_NAMES = ["ejabberd_c2s", "c2s", "parley_c2s"] as const;
 
 /** ejabberd listener modules Parley knows of but does not implement yet. */
 export const UNSUPPORTED_LISTENER_MODULES = [
   "ejabberd_s2s_in",
-  "ejabberd_http",
   "ejabberd_service",
   "ejabberd_sip",
   "ejabberd_stun",

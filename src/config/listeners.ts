@@ -1,22 +1,15 @@
 /**
  * The `listen` section: each listener's module, port, address, TLS mode and limits, and the
- * check that no two listeners claim the same port on overlapping addresses.
+ * check that no two listeners claim the same port on overlapping addresses. The keys of an
+ * ejabberd_http listener are read in http-listener.ts.
  */
 
-import { isIP } from "node:net";
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
-import type { ListenerConfig } from "./types.js";
-import {
-  DEFAULT_IP,
-  DEFAULT_MAX_STANZA_SIZE,
-  DEFAULT_UNAUTHENTICATED_TIMEOUT,
-  MAX_STANZA_SIZE_LIMIT,
-  MIN_STANZA_SIZE,
-} from "./defaults.js";
+import type { HttpListenerConfig, ListenerConfig } from "./types.js";
 import { checkKeys } from "./check-keys.js";
-import { readSeconds } from "./options.js";
 import {
   C2S_MODULE_NAMES,
+  HTTP_MODULE_NAMES,
   IGNORED_LISTENER_KEYS,
   LISTENER_KEYS,
   REFUSED_LISTENER_KEYS,
@@ -24,13 +17,21 @@ import {
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
+import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
+import { readHttpListener } from "./http-listener.js";
 
 function isWildcardIp(ip: string): boolean {
   return ip === "0.0.0.0" || ip === "::" || ip === "::0" || /^(0+:){7}0+$/.test(ip);
 }
 
-/** The `listen` list: at least one listener, no two on the same port and address. */
-export function readListen(r: ConfigReader, entry: Entry): ListenerConfig[] {
+/**
+ * The `listen` list: at least one listener, no two on the same port and address; c2s listeners
+ * and HTTP listeners (ejabberd_http) come back apart, each in the file's order.
+ */
+export function readListen(
+  r: ConfigReader,
+  entry: Entry,
+): { listen: ListenerConfig[]; http: HttpListenerConfig[] } {
   const { value } = entry;
   if (!isSeq(value)) {
     r.fail(
@@ -46,8 +47,9 @@ export function readListen(r: ConfigReader, entry: Entry): ListenerConfig[] {
       "expected at least one listener (without any, no client can connect), got an empty list",
     );
   }
-  const listeners: ListenerConfig[] = [];
-  const portNodes: Array<Node | null> = [];
+  const all: Array<{ port: number; ip: string; node: Node }> = [];
+  const listen: ListenerConfig[] = [];
+  const http: HttpListenerConfig[] = [];
   value.items.forEach((raw, i) => {
     const item = r.deref(raw);
     const path = `${entry.path}[${i}]`;
@@ -59,12 +61,12 @@ export function readListen(r: ConfigReader, entry: Entry): ListenerConfig[] {
       );
     }
     const { listener, portNode } = readListener(r, item, path);
-    listeners.forEach((other, j) => {
+    all.forEach((other, j) => {
       const clash =
         other.port === listener.port &&
         (other.ip === listener.ip || isWildcardIp(other.ip) || isWildcardIp(listener.ip));
       if (clash) {
-        const { line } = r.where(portNodes[j]);
+        const { line } = r.where(other.node);
         r.fail(
           portNode,
           `${path}.port`,
@@ -73,10 +75,11 @@ export function readListen(r: ConfigReader, entry: Entry): ListenerConfig[] {
         );
       }
     });
-    listeners.push(listener);
-    portNodes.push(portNode);
+    all.push({ port: listener.port, ip: listener.ip, node: portNode });
+    if (listener.module === "http") http.push(listener);
+    else listen.push(listener);
   });
-  return listeners;
+  return { listen, http };
 }
 
 /** One listener map; its port node comes back too, so that a later clash can point at it. */
@@ -84,12 +87,15 @@ function readListener(
   r: ConfigReader,
   map: YAMLMap,
   prefix: string,
-): { listener: ListenerConfig; portNode: Node } {
+): { listener: ListenerConfig | HttpListenerConfig; portNode: Node } {
   const entries = r.entries(map, prefix);
-  const get = (key: string): Entry | undefined => entries.find((e) => e.key === key);
+  const get: Lookup = (key) => entries.find((e) => e.key === key);
 
   // The module first: keys of an unsupported module would only confuse.
-  const supported = `supported: ${C2S_MODULE_NAMES.join(", ")} (client connections)`;
+  const names = [...C2S_MODULE_NAMES, ...HTTP_MODULE_NAMES] as readonly string[];
+  const supported =
+    `supported: ${C2S_MODULE_NAMES.join(", ")} (client connections), ` +
+    `${HTTP_MODULE_NAMES.join(", ")} (HTTP: WebSocket, host-meta, metrics)`;
   const moduleEntry = get("module");
   if (!moduleEntry) {
     r.fail(map, `${prefix}.module`, `required: the listener module; ${supported}`);
@@ -97,7 +103,7 @@ function readListener(
   const moduleNode = moduleEntry.value;
   const moduleName =
     isScalar(moduleNode) && typeof moduleNode.value === "string" ? moduleNode.value : undefined;
-  if (moduleName === undefined || !(C2S_MODULE_NAMES as readonly string[]).includes(moduleName)) {
+  if (moduleName === undefined || !names.includes(moduleName)) {
     const known =
       moduleName !== undefined &&
       (UNSUPPORTED_LISTENER_MODULES as readonly string[]).includes(moduleName);
@@ -109,36 +115,16 @@ function readListener(
         : `unknown listener module ${describe(moduleNode)}; ${supported}`,
     );
   }
+  if ((HTTP_MODULE_NAMES as readonly string[]).includes(moduleName)) {
+    return readHttpListener(r, map, prefix, entries);
+  }
 
   checkKeys(r, entries, LISTENER_KEYS, IGNORED_LISTENER_KEYS, [], REFUSED_LISTENER_KEYS, {
     keys: TOP_LEVEL_KEYS,
     hint: "it is a top-level option, not a listener option",
   });
 
-  const portEntry = get("port");
-  if (!portEntry) {
-    r.fail(map, `${prefix}.port`, "required: the TCP port to listen on, an integer 1-65535");
-  }
-  const portNode = portEntry.value;
-  const port = isScalar(portNode) ? portNode.value : undefined;
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    r.fail(
-      portNode ?? portEntry.keyNode,
-      portEntry.path,
-      `expected an integer port 1-65535, got ${describe(portNode)}`,
-    );
-  }
-
-  const ipEntry = get("ip");
-  let ip = DEFAULT_IP;
-  if (ipEntry) {
-    const expected =
-      'an IP address to bind, such as "0.0.0.0" (all IPv4), "::" (all IPv6 and, usually, IPv4) or "127.0.0.1"';
-    ip = r.string(ipEntry, expected);
-    if (isIP(ip) === 0) {
-      r.fail(ipEntry.value, ipEntry.path, `expected ${expected}, got ${JSON.stringify(ip)}`);
-    }
-  }
+  const { port, portNode, ip } = readPortAndIp(r, map, prefix, get);
 
   const tlsEntry = get("tls");
   const tls = tlsEntry ? r.boolean(tlsEntry) : false;
@@ -170,13 +156,7 @@ function readListener(
     );
   }
 
-  const sizeEntry = get("max_stanza_size");
-  const maxStanzaSize = sizeEntry ? readStanzaSize(r, sizeEntry) : DEFAULT_MAX_STANZA_SIZE;
-
-  const timeoutEntry = get("unauthenticated_timeout");
-  const unauthenticatedTimeout = timeoutEntry
-    ? readSeconds(r, timeoutEntry)
-    : DEFAULT_UNAUTHENTICATED_TIMEOUT;
+  const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
 
   return {
     listener: {
@@ -189,28 +169,6 @@ function readListener(
       maxStanzaSize,
       unauthenticatedTimeout,
     },
-    portNode: portNode ?? portEntry.keyNode,
+    portNode,
   };
-}
-
-function readStanzaSize(r: ConfigReader, entry: Entry): number {
-  const { value } = entry;
-  if (isScalar(value)) {
-    const v = value.value;
-    if (v === "infinity" || v === Infinity) return MAX_STANZA_SIZE_LIMIT;
-    if (
-      typeof v === "number" &&
-      Number.isInteger(v) &&
-      v >= MIN_STANZA_SIZE &&
-      v <= MAX_STANZA_SIZE_LIMIT
-    ) {
-      return v;
-    }
-  }
-  r.fail(
-    value ?? entry.keyNode,
-    entry.path,
-    `expected a size in bytes from ${MIN_STANZA_SIZE} (the minimum RFC 6120 allows) to ` +
-      `${MAX_STANZA_SIZE_LIMIT} (64 MiB), or infinity (which means 64 MiB), got ${describe(value)}`,
-  );
 }

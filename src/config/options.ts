@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq } from "yaml";
 import type { LogLevel } from "./types.js";
 import { nearestKey } from "./check-keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
+import { isLoopbackAddress } from "./defaults.js";
 
 /** Every SASL mechanism Parley can offer, for `disable_sasl_mechanisms`. */
 const SASL_MECHANISMS = [
@@ -234,7 +235,7 @@ export function readMetrics(r: ConfigReader, entry: Entry): { port: number; ip: 
       }
       port = v;
     } else if (e.key === "ip") {
-      if (v !== "127.0.0.1" && v !== "::1" && !(typeof v === "string" && v.startsWith("127."))) {
+      if (typeof v !== "string" || !isLoopbackAddress(v)) {
         r.fail(
           e.value,
           e.path,
@@ -254,6 +255,36 @@ export function readMetrics(r: ConfigReader, entry: Entry): { port: number; ip: 
   if (port === undefined)
     r.fail(entry.keyNode, entry.path, "metrics needs a port, such as metrics: { port: 5281 }");
   return { port, ip };
+}
+
+/** `websocket_origin`: "ignore" (any Origin), or the list of origins allowed, as ejabberd reads it. */
+export function readWebsocketOrigin(r: ConfigReader, entry: Entry): string[] | null {
+  const { value } = entry;
+  if (isScalar(value) && value.value === "ignore") return null;
+  const expected =
+    'expected "ignore" (any origin) or a list of origins such as ["https://chat.example.org"]';
+  const items = isSeq(value) ? value.items : isScalar(value) ? [value] : null;
+  if (items === null || items.length === 0) {
+    r.fail(value ?? entry.keyNode, entry.path, `${expected}, got ${describe(value)}`);
+  }
+  return items.map((raw, i) => {
+    const item = r.deref(raw);
+    const v = isScalar(item) ? item.value : undefined;
+    let origin: string | undefined;
+    try {
+      origin = typeof v === "string" ? new URL(v).origin : undefined;
+    } catch {
+      origin = undefined;
+    }
+    if (origin === undefined || origin === "null" || origin !== String(v).replace(/\/$/, "")) {
+      r.fail(
+        item ?? value,
+        `${entry.path}[${i}]`,
+        `${expected} (scheme, host and port only, no path), got ${describe(item)}`,
+      );
+    }
+    return origin;
+  });
 }
 
 /** ejabberd's durations: a number of seconds, or "2 minutes", "30 s", "1 hour". */

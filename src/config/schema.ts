@@ -16,6 +16,8 @@ import {
   DEFAULT_MAX_FSM_QUEUE,
   DEFAULT_QUEUE_WARNING_BYTES,
   DEFAULT_EVENT_LOOP_LAG_WARNING,
+  DEFAULT_WEBSOCKET_PING_INTERVAL,
+  DEFAULT_WEBSOCKET_TIMEOUT,
   defaultListener,
 } from "./defaults.js";
 import { checkKeys } from "./check-keys.js";
@@ -38,6 +40,8 @@ import {
   readMaxUserSessions,
   readMetrics,
   readSaslMechanisms,
+  readSeconds,
+  readWebsocketOrigin,
 } from "./options.js";
 import { ConfigReader, describe, type Entry } from "./reader.js";
 
@@ -163,9 +167,18 @@ function topLevel(r: ConfigReader): ServerConfig {
     : resolve(dataDir, "parleyctl.sock");
 
   const listenEntry = get("listen");
-  const listen = listenEntry
+  const { listen, http } = listenEntry
     ? readListen(r, listenEntry)
-    : [defaultListener(5222, false), defaultListener(5223, true)];
+    : { listen: [defaultListener(5222, false), defaultListener(5223, true)], http: [] };
+
+  const originEntry = get("websocket_origin");
+  const pingEntry = get("websocket_ping_interval");
+  const wsTimeoutEntry = get("websocket_timeout");
+  const websocket = {
+    origins: originEntry ? readWebsocketOrigin(r, originEntry) : null,
+    pingInterval: pingEntry ? readSeconds(r, pingEntry) : DEFAULT_WEBSOCKET_PING_INTERVAL,
+    timeout: wsTimeoutEntry ? readSeconds(r, wsTimeoutEntry) : DEFAULT_WEBSOCKET_TIMEOUT,
+  };
 
   const modulesEntry = get("modules");
   const { modules, lines: moduleLines } = modulesEntry
@@ -189,6 +202,8 @@ function topLevel(r: ConfigReader): ServerConfig {
     disableSaslMechanisms,
     controlSocket,
     listen,
+    http,
+    websocket,
     modules,
     warnings: r.sortedWarnings(),
   };

@@ -28,6 +28,54 @@ export interface ListenerConfig {
   unauthenticatedTimeout: number;
 }
 
+/** One `request_handlers` entry of an HTTP listener: a path prefix and the handler's name. */
+export interface RequestHandlerConfig {
+  /** Starts with "/", no trailing "/" (except "/" itself), no "." or ".." segment. */
+  path: string;
+  /** A handler name: built-in (ejabberd_http_ws, mod_host_meta, parley_metrics) or a module's. */
+  handler: string;
+}
+
+/**
+ * An `ejabberd_http` listener (ejabberd's name): HTTP or HTTPS (`tls: true`) serving the paths of
+ * `request_handlers`. The limits are Parley's own options (ejabberd has none of these names).
+ */
+export interface HttpListenerConfig {
+  port: number;
+  ip: string;
+  module: "http";
+  /** HTTPS with the `certfiles` certificates, chosen by SNI. Default false. */
+  tls: boolean;
+  /** Path prefixes and their handlers; the longest matching prefix wins. */
+  requestHandlers: RequestHandlerConfig[];
+  /** `max_header_size`: bytes of request line and headers (Node's maxHeaderSize); default 16384. */
+  maxHeaderSize: number;
+  /** `max_body_size`: bytes a handler that reads the whole body accepts; default 1 MiB. */
+  maxBodySize: number;
+  /** `headers_timeout`: seconds to receive the request's headers (slow-loris); default 10. */
+  headersTimeout: number;
+  /** `request_timeout`: seconds to receive a whole request, body included; default 300. */
+  requestTimeout: number;
+  /** `max_connections_per_ip`: open connections one address may hold; default 128. */
+  maxConnectionsPerIp: number;
+  /** `metrics_allow_remote`: serve parley_metrics to non-loopback addresses; default false. */
+  metricsAllowRemote: boolean;
+  /** XMPP streams over WebSocket: `max_stanza_size` (frame size), as on a c2s listener. */
+  maxStanzaSize: number;
+  /** `unauthenticated_timeout` for WebSocket streams, as on a c2s listener. */
+  unauthenticatedTimeout: number;
+}
+
+/** ejabberd's top-level `websocket_*` options (ejabberd_http_ws). */
+export interface WebsocketConfig {
+  /** `websocket_origin`: Origin values allowed to open a WebSocket; null = any ("ignore"). */
+  origins: string[] | null;
+  /** `websocket_ping_interval`: seconds between our WebSocket pings; default 60. */
+  pingInterval: number;
+  /** `websocket_timeout`: seconds without any input before the connection is dropped; 300. */
+  timeout: number;
+}
+
 /** How to reach a PostgreSQL server (ejabberd's `sql_*` options). */
 export interface PgsqlConfig {
   /** `sql_server`: a host name or address, or `unix:<dir>` for a unix socket. */
@@ -93,8 +141,11 @@ export interface ServerConfig extends SqlConfig {
   disableSaslMechanisms: string[];
   /** Absolute path of the admin unix socket. */
   controlSocket: string;
-  /** Never empty. */
+  /** The c2s listeners (`listen` entries with module ejabberd_c2s). */
   listen: ListenerConfig[];
+  /** The HTTP listeners (`listen` entries with module ejabberd_http); listen and http are never both empty. */
+  http: HttpListenerConfig[];
+  websocket: WebsocketConfig;
   /** Module name → options; options are not validated here (the module loader does it). */
   modules: Record<string, Record<string, unknown>>;
   /** Module name → option name ("" for the module itself) → line in the file, for errors. */

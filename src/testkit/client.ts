@@ -22,12 +22,14 @@ export interface ConnectOptions {
   domain?: string;
   /** "xmpp" (STARTTLS) or "xmpps" (direct TLS, XEP-0368). */
   scheme?: "xmpp" | "xmpps";
+  /** A whole service URL instead, such as "ws://127.0.0.1:5280/ws" (RFC 7395); port is then unused. */
+  service?: string;
 }
 
 /** Connects with STARTTLS + SCRAM-SHA-1, as @xmpp/client does by default, and binds. */
 export async function connect(opts: ConnectOptions): Promise<TestClient> {
   const xmpp = client({
-    service: `${opts.scheme ?? "xmpp"}://127.0.0.1:${opts.port}`,
+    service: opts.service ?? `${opts.scheme ?? "xmpp"}://127.0.0.1:${opts.port}`,
     domain: opts.domain ?? "localhost",
     username: opts.username,
     password: opts.password,

@@ -15,8 +15,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { Element } from "@xmpp/xml";
-import { defaultConfig, defaultListener, type ServerConfig } from "../config/config.js";
+import {
+  defaultConfig,
+  defaultListener,
+  type HttpListenerConfig,
+  type RequestHandlerConfig,
+  type ServerConfig,
+} from "../config/config.js";
 import type { SqlConfig } from "../config/types.js";
+import {
+  DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_MAX_BODY_SIZE,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_MAX_STANZA_SIZE,
+  DEFAULT_REQUEST_TIMEOUT,
+  DEFAULT_UNAUTHENTICATED_TIMEOUT,
+} from "../config/defaults.js";
 import { Server } from "../server.js";
 import { connect, type TestClient, type ConnectOptions } from "./client.js";
 
@@ -59,6 +74,11 @@ export interface TestServerOptions {
   modules?: Record<string, Record<string, unknown>>;
   /** Served hosts; default ["localhost"]. */
   hosts?: string[];
+  /**
+   * Adds a plain HTTP listener (ejabberd_http) on loopback with these request_handlers; `true`
+   * gives /ws (WebSocket), /.well-known/host-meta(.json) and /metrics. Its port is `httpPort`.
+   */
+  http?: true | RequestHandlerConfig[];
   /** Last word on the config before start. */
   config?: (c: ServerConfig) => void;
 }
@@ -70,6 +90,8 @@ export interface TestServer {
   /** The STARTTLS port and the direct-TLS port, both picked by the OS. */
   port: number;
   tlsPort: number;
+  /** The port of the HTTP listener asked for with `http` (0 without one). */
+  httpPort: number;
   /** Every log line the server wrote, parsed. */
   logs: Record<string, unknown>[];
   register(user: string, password: string, host?: string): Promise<void>;
@@ -93,6 +115,7 @@ export async function startTestServer(
   config.loglevel = "debug";
   config.listen = [defaultListener(0), defaultListener(0, true)];
   for (const l of config.listen) l.ip = "127.0.0.1";
+  if (o.http) config.http = [testHttpListener(o.http === true ? WEB_HANDLERS : o.http)];
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
   const storage = o.storage ?? defaultStorage;
@@ -118,6 +141,7 @@ export async function startTestServer(
     dir,
     port,
     tlsPort: ports.find((p) => p.tls)?.port ?? 0,
+    httpPort: server.httpPorts()[0]?.port ?? 0,
     logs,
     async register(user, password, host = config.hosts[0]!) {
       await server.ctx.accounts.register(user, host, password);
@@ -143,6 +167,32 @@ export async function startTestServer(
     },
   };
   return t;
+}
+
+const WEB_HANDLERS: RequestHandlerConfig[] = [
+  { path: "/ws", handler: "ejabberd_http_ws" },
+  { path: "/.well-known/host-meta", handler: "mod_host_meta" },
+  { path: "/.well-known/host-meta.json", handler: "mod_host_meta" },
+  { path: "/metrics", handler: "parley_metrics" },
+];
+
+/** A plain HTTP listener on a free loopback port, every limit at its default. */
+export function testHttpListener(requestHandlers: RequestHandlerConfig[]): HttpListenerConfig {
+  return {
+    port: 0,
+    ip: "127.0.0.1",
+    module: "http",
+    tls: false,
+    requestHandlers,
+    maxHeaderSize: DEFAULT_MAX_HEADER_SIZE,
+    maxBodySize: DEFAULT_MAX_BODY_SIZE,
+    headersTimeout: DEFAULT_HEADERS_TIMEOUT,
+    requestTimeout: DEFAULT_REQUEST_TIMEOUT,
+    maxConnectionsPerIp: DEFAULT_MAX_CONNECTIONS_PER_IP,
+    metricsAllowRemote: false,
+    maxStanzaSize: DEFAULT_MAX_STANZA_SIZE,
+    unauthenticatedTimeout: DEFAULT_UNAUTHENTICATED_TIMEOUT,
+  };
 }
 
 /** The first child element of an error stanza's <error/>: its condition name. */

@@ -9,6 +9,7 @@ import {
   defaultConfig,
   loadConfig,
   parseConfig,
+  type HttpListenerConfig,
   type ListenerConfig,
 } from "../../src/config/config.js";
 
@@ -52,6 +53,31 @@ function listener(overrides: Partial<ListenerConfig>): ListenerConfig {
     tls: false,
     starttls: true,
     starttlsRequired: true,
+    maxStanzaSize: 262144,
+    unauthenticatedTimeout: 60,
+    ...overrides,
+  };
+}
+
+const webHandlers = [
+  { path: "/ws", handler: "ejabberd_http_ws" },
+  { path: "/.well-known/host-meta", handler: "mod_host_meta" },
+  { path: "/.well-known/host-meta.json", handler: "mod_host_meta" },
+];
+
+function httpListener(overrides: Partial<HttpListenerConfig>): HttpListenerConfig {
+  return {
+    port: 5280,
+    ip: "0.0.0.0",
+    module: "http",
+    tls: false,
+    requestHandlers: [],
+    maxHeaderSize: 16384,
+    maxBodySize: 1048576,
+    headersTimeout: 10,
+    requestTimeout: 300,
+    maxConnectionsPerIp: 128,
+    metricsAllowRemote: false,
     maxStanzaSize: 262144,
     unauthenticatedTimeout: 60,
     ...overrides,
@@ -104,12 +130,20 @@ describe("config", () => {
         queueWarningBytes: 1048576,
         eventLoopLagWarning: 500,
         disableSaslMechanisms: [],
-        metrics: { port: 5281, ip: "127.0.0.1" },
         controlSocket: join(data, "parleyctl.sock"),
         listen: [
           listener({ port: 5222 }),
           listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
         ],
+        http: [
+          httpListener({ port: 5443, tls: true, requestHandlers: webHandlers }),
+          httpListener({
+            port: 5280,
+            ip: "127.0.0.1",
+            requestHandlers: [...webHandlers, { path: "/metrics", handler: "parley_metrics" }],
+          }),
+        ],
+        websocket: { origins: null, pingInterval: 60, timeout: 300 },
         warnings: [],
       });
     });
@@ -542,12 +576,15 @@ describe("config", () => {
 
     it("an ejabberd listener module Parley lacks is not supported yet, listing the supported ones", () => {
       const err = configError(
-        "hosts: [a.example]\nlisten:\n  - port: 5280\n    module: ejabberd_http\n    request_handlers: {}\n",
+        "hosts: [a.example]\nlisten:\n  - port: 5269\n    module: ejabberd_s2s_in\n",
       );
       assertError(err, {
         line: 4,
         key: "listen[0].module",
-        says: [/"ejabberd_http" is not supported yet/, /supported: ejabberd_c2s, c2s, parley_c2s/],
+        says: [
+          /"ejabberd_s2s_in" is not supported yet/,
+          /supported: ejabberd_c2s, c2s, parley_c2s \(client connections\), ejabberd_http/,
+        ],
       });
     });
 
