@@ -1,12 +1,7 @@
 import type { Server as NetServer, AddressInfo } from "node:net";
 import type { Server as HttpServer } from "node:http";
 import { mkdirSync } from "node:fs";
-import {
-  EMBEDDED_DEFAULTS_FILE,
-  loadConfig,
-  type ListenerConfig,
-  type ServerConfig,
-} from "./config/config.js";
+import { EMBEDDED_DEFAULTS_FILE, loadConfig, type ServerConfig } from "./config/config.js";
 import type { CoreContext } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
 import { openStorage, type StorageEngine } from "./storage/engine.js";
@@ -21,7 +16,6 @@ import { IqHandlers } from "./iq.js";
 import { IqRequests } from "./iq-requests.js";
 import { startC2SListener } from "./c2s/listener.js";
 import { C2SSession } from "./c2s/session.js";
-import type { Transport, TransportOwner } from "./transport/transport.js";
 import type { Resumable } from "./c2s/resumable.js";
 import { coreStreamFeatures, type StreamFeatures } from "./c2s/features.js";
 import { ControlServer } from "./control/server.js";
@@ -36,6 +30,8 @@ import { startHttpListener } from "./http/listener.js";
 import { WEBSOCKET, websocketHandler } from "./http/websocket.js";
 import { HOST_META, hostMetaHandler } from "./http/host-meta.js";
 import { METRICS, metricsHandler } from "./http/metrics.js";
+import { c2sListenerOf, type StartSession } from "./http/c2s.js";
+import { boshService } from "./http/bosh.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -61,7 +57,9 @@ export class Server {
     private readonly storage: StorageEngine,
     private readonly connections: Set<C2SSession>,
   ) {
-    this.modules = new ModuleManager(ctx);
+    this.modules = new ModuleManager(ctx, {
+      bosh: (options) => boshService(ctx, this.startSession, options),
+    });
   }
 
   get startedAt(): number {
@@ -192,7 +190,7 @@ export class Server {
   /** The core's handlers for request_handlers: WebSocket, host-meta and metrics. */
   private addBuiltinHttpHandlers(): void {
     const { http, metrics, log } = this.ctx;
-    http.add(WEBSOCKET, "", websocketHandler(this.ctx, this.streamFeatures, this.onSession));
+    http.add(WEBSOCKET, "", websocketHandler(this.ctx, this.startSession));
     http.add(HOST_META, "", hostMetaHandler(http));
     http.add(METRICS, "", metricsHandler(metrics.registry, log.child({ component: "metrics" })));
   }
@@ -202,22 +200,14 @@ export class Server {
     this.trackClose(session);
   };
 
+  /** A client session on a transport of an HTTP listener (WebSocket, BOSH). */
+  private readonly startSession: StartSession = (listener, makeTransport) =>
+    this.onSession(
+      new C2SSession(this.ctx, c2sListenerOf(listener), this.streamFeatures, makeTransport),
+    );
+
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);
-  }
-
-  /**
-   * Starts a client session on a transport other than a c2s listener's socket (BOSH, XEP-0206):
-   * the same negotiation, session actor and modules, counted and closed with the rest.
-   */
-  acceptTransport(
-    listener: ListenerConfig,
-    makeTransport: (owner: TransportOwner) => Transport,
-  ): C2SSession {
-    const session = new C2SSession(this.ctx, listener, this.streamFeatures, makeTransport);
-    this.connections.add(session);
-    this.trackClose(session);
-    return session;
   }
 
   /**

@@ -60,13 +60,20 @@ export class BoshClient {
   }
 
   /** A request of this session with the next rid; the answer's payloads go to the inbox. */
-  async send(inner = "", attrs = ""): Promise<Element> {
-    const rid = this.rid++;
-    const body = await this.post(
-      `<body rid='${rid}' sid='${this.sid}' xmlns='${NS_HTTPBIND}' ${attrs}>${inner}</body>`,
-    );
+  send(inner = "", attrs = ""): Promise<Element> {
+    return this.at(this.rid++, inner, attrs);
+  }
+
+  /** A request of this session with the rid given (the next one is not moved). */
+  async at(rid: number, inner = "", attrs = ""): Promise<Element> {
+    const body = await this.post(this.wrap(rid, inner, attrs));
     this.inbox.push(...body.getChildElements());
     return body;
+  }
+
+  /** The <body/> of a request of this session. */
+  wrap(rid: number, inner = "", attrs = ""): string {
+    return `<body rid='${rid}' sid='${this.sid}' xmlns='${NS_HTTPBIND}' ${attrs}>${inner}</body>`;
   }
 
   /** XEP-0124 §7: opens a session; returns the creation answer. */

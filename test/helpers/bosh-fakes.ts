@@ -104,8 +104,11 @@ export class FakeOwner implements TransportOwner {
 
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** What a test may set: the manager's limits, and the listener's max_stanza_size. */
+export type FakeLimits = Partial<BoshLimits> & { maxStanzaSize?: number };
+
 /** A manager on a fake clock whose sessions are FakeOwners. */
-export function fakeManager(limits: Partial<BoshLimits> = {}): {
+export function fakeManager({ maxStanzaSize = 262144, ...limits }: FakeLimits = {}): {
   manager: BoshManager;
   clock: FakeClock;
   owners: FakeOwner[];
@@ -116,7 +119,7 @@ export function fakeManager(limits: Partial<BoshLimits> = {}): {
   const manager = new BoshManager({
     limits: { ...DEFAULT_LIMITS, ...limits },
     isHost: (d) => d === "localhost",
-    accept: (make) => {
+    accept: (_conn, make) => {
       const owner = new FakeOwner();
       owners.push(owner);
       owner.transport = make(owner);
@@ -130,7 +133,7 @@ export function fakeManager(limits: Partial<BoshLimits> = {}): {
     owners,
     post(xml, secure = false) {
       const r = new FakeReply();
-      manager.request(Buffer.from(xml), r, { secure, remoteAddress: "127.0.0.1" });
+      manager.request(Buffer.from(xml), r, { secure, remoteAddress: "127.0.0.1", maxStanzaSize });
       return r;
     },
   };

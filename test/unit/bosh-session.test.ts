@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { parse } from "ltx";
-import { fakeManager, tick, type FakeReply } from "../helpers/bosh-fakes.js";
-import type { BoshLimits } from "../../src/transport/bosh/types.js";
+import { fakeManager, tick, type FakeLimits, type FakeReply } from "../helpers/bosh-fakes.js";
 
 // The BOSH connection manager's state machine (XEP-0124, XEP-0206), driven with fake HTTP
 // requests and a fake clock.
@@ -22,7 +21,7 @@ function attrsOf(r: FakeReply): Record<string, string> {
 }
 
 /** A session created and its creation request answered. */
-async function session(limits: Partial<BoshLimits> = {}) {
+async function session(limits: FakeLimits = {}) {
   const f = fakeManager(limits);
   const first = f.post(creation());
   await tick();
@@ -308,5 +307,29 @@ describe("BOSH connection manager (XEP-0124, XEP-0206)", () => {
     const clear = f.post(`<body rid='${RID + 1}' sid='${sid}' xmlns='${HB}'/>`, false);
     assert.equal(clear.aborted, true);
     assert.equal(f.manager.size, 1);
+  });
+
+  it("carries at most max_concat payloads in one answer; the rest go with the next request", async () => {
+    const s = await session({ maxConcat: 2 });
+    const held = s.req(RID + 1);
+    for (const id of ["m1", "m2", "m3"]) s.owner.transport.write(`<message id='${id}'/>`);
+    await tick();
+    const ids = (r: FakeReply): string[] =>
+      parse(r.body!)
+        .getChildElements()
+        .map((e) => e.attrs.id as string);
+    assert.deepEqual(ids(held), ["m1", "m2"]);
+    const next = s.req(RID + 2);
+    await tick();
+    assert.deepEqual(ids(next), ["m3"]);
+  });
+
+  it("ends every session with system-shutdown when its manager closes (the module stops)", async () => {
+    const s = await session();
+    const held = s.req(RID + 1);
+    s.manager.closeAll("mod_bosh stopped");
+    assert.equal(attrsOf(held).condition, "system-shutdown");
+    assert.equal(s.owner.errors[0]?.condition, "system-shutdown");
+    assert.equal(s.manager.size, 0);
   });
 });

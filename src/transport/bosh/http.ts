@@ -1,17 +1,32 @@
 // The HTTP side of BOSH over Node's http module: POST bodies to the connection manager, CORS for
 // browsers (a preflight OPTIONS, then the allowed origin on every answer), and a short page for
 // GET. XEP-0124 §5: every answer is 200 unless a legacy client needs an HTTP error code.
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { TLSSocket } from "node:tls";
+import type { ServerResponse } from "node:http";
+import type { HttpListenerConfig } from "../../config/config.js";
+import type { HttpHandler, HttpRequest } from "../../http/types.js";
 import type { BoshManager } from "./manager.js";
-import type { BoshReply } from "./types.js";
+import type { BoshConnection, BoshReply } from "./types.js";
 import { terminateBody } from "./wrapper.js";
 
 export interface BoshHttpOptions {
   /** Access-Control-Allow-Origin: "*" or one origin. */
   allowOrigin: string;
-  /** The largest request body taken, in bytes. */
-  maxBodyBytes: number;
+}
+
+/** A request's connection as the server's manager sees it: with its listener. */
+export interface ListenerConnection extends BoshConnection {
+  listener: Readonly<HttpListenerConfig>;
+}
+
+/**
+ * Bytes a body may hold besides one stanza of max_stanza_size: the <body/> wrapper's own
+ * attributes (rid, sid, key, xmpp:restart…) and a few small payloads next to the big one.
+ */
+export const WRAPPER_BUDGET = 16384;
+
+/** The largest body taken on a listener: a stanza and the wrapper, within max_body_size. */
+export function maxBodyBytes(l: Readonly<HttpListenerConfig>): number {
+  return Math.min(l.maxBodySize, l.maxStanzaSize + WRAPPER_BUDGET);
 }
 
 const INFO_PAGE =
@@ -70,17 +85,20 @@ class HttpReply implements BoshReply {
   }
 }
 
-/** A request handler for the BOSH path. */
+/** The HTTP handler for the BOSH path (`request_handlers: { /bosh: mod_bosh }`). */
 export function boshHttpHandler(
-  manager: BoshManager,
+  manager: BoshManager<ListenerConnection>,
   opts: BoshHttpOptions,
-): (req: IncomingMessage, res: ServerResponse) => void {
+): HttpHandler {
   const cors: Record<string, string> = { "Access-Control-Allow-Origin": opts.allowOrigin };
   if (opts.allowOrigin !== "*") cors.Vary = "Origin";
-  return (req, res) => {
+  return { request };
+
+  function request(r: HttpRequest): void {
+    const { req, res } = r;
     switch (req.method) {
       case "POST":
-        return post(req, res);
+        return post(r);
       case "OPTIONS":
         res.writeHead(200, {
           ...cors,
@@ -102,13 +120,11 @@ export function boshHttpHandler(
         res.writeHead(405, { ...cors, Allow: "GET, HEAD, POST, OPTIONS", "Content-Length": "0" });
         return void res.end();
     }
-  };
+  }
 
-  function post(req: IncomingMessage, res: ServerResponse): void {
-    const conn = {
-      secure: req.socket instanceof TLSSocket && req.socket.encrypted,
-      remoteAddress: req.socket.remoteAddress ?? "unknown",
-    };
+  function post({ req, res, secure, remoteAddress, listener }: HttpRequest): void {
+    const conn = { secure, remoteAddress, maxStanzaSize: listener.maxStanzaSize, listener };
+    const limit = maxBodyBytes(listener);
     const tooLarge = (): void => {
       // XEP-0124 §17.2 policy-violation; the rest of the body is not read.
       const body = terminateBody("policy-violation");
@@ -121,14 +137,14 @@ export function boshHttpHandler(
       res.end(body, () => req.socket.destroy());
     };
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > opts.maxBodyBytes) return tooLarge();
+    if (declared > limit) return tooLarge();
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
     req.on("data", (chunk: Buffer) => {
       if (over) return;
       size += chunk.length;
-      if (size > opts.maxBodyBytes) {
+      if (size > limit) {
         over = true;
         chunks.length = 0;
         req.pause();

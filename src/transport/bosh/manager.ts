@@ -17,23 +17,30 @@ import { LEGACY_STATUS, terminateBody } from "./wrapper.js";
 
 const CONTENT_TYPE = "text/xml; charset=utf-8";
 
-/** Starts an XMPP session on a transport (the server's c2s session, or a test's owner). */
-export type AcceptSession = (makeTransport: (owner: TransportOwner) => Transport) => void;
+/**
+ * Starts an XMPP session on a transport (the server's c2s session, or a test's owner), for the
+ * session creation request that came over `conn`.
+ */
+export type AcceptSession<C> = (
+  conn: C,
+  makeTransport: (owner: TransportOwner) => Transport,
+) => void;
 
-export interface BoshManagerOptions {
+export interface BoshManagerOptions<C> {
   limits: BoshLimits;
   /** Whether a domain is served here (§7.1 'to'). */
   isHost: (domain: string) => boolean;
-  accept: AcceptSession;
+  accept: AcceptSession<C>;
   log: Logger;
   clock?: BoshClock;
 }
 
-export class BoshManager {
+/** `C` is what the HTTP side knows of a request's connection (its listener, for the server). */
+export class BoshManager<C extends BoshConnection = BoshConnection> {
   private readonly sessions = new Map<string, BoshSession>();
   private readonly clock: BoshClock;
 
-  constructor(private readonly opts: BoshManagerOptions) {
+  constructor(private readonly opts: BoshManagerOptions<C>) {
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -43,8 +50,8 @@ export class BoshManager {
   }
 
   /** The bytes of one POST body, and how to answer it. */
-  request(bytes: Buffer, reply: BoshReply, conn: BoshConnection): void {
-    const parsed = parseBody(bytes, { maxStanzaSize: this.opts.limits.maxStanzaSize });
+  request(bytes: Buffer, reply: BoshReply, conn: C): void {
+    const parsed = parseBody(bytes, { maxStanzaSize: conn.maxStanzaSize });
     if (!parsed.ok) {
       const session = parsed.attrs?.sid ? this.sessions.get(parsed.attrs.sid) : undefined;
       // A payload that breaks the stream's rules closes that stream (XEP-0206 §8).
@@ -64,11 +71,7 @@ export class BoshManager {
   }
 
   /** §7: a session creation request. */
-  private create(
-    body: Parameters<typeof negotiate>[0],
-    reply: BoshReply,
-    conn: BoshConnection,
-  ): void {
+  private create(body: Parameters<typeof negotiate>[0], reply: BoshReply, conn: C): void {
     const n = negotiate(body, this.opts.limits, this.opts.isHost);
     if (!n.ok) {
       const status = n.legacy ? LEGACY_STATUS[n.condition] : undefined;
@@ -78,6 +81,7 @@ export class BoshManager {
     const sid = randomBytes(24).toString("base64url");
     let session: BoshSession | undefined;
     this.opts.accept(
+      conn,
       (owner) =>
         (session = new BoshSession(owner, sid, n.params, conn, this.clock, this.opts.log, (s) =>
           this.sessions.delete(s.sid),
@@ -86,5 +90,10 @@ export class BoshManager {
     if (!session) throw new Error("the session did not make its transport");
     this.sessions.set(sid, session);
     session.start(reply);
+  }
+
+  /** Ends every session (the module stops): held requests get system-shutdown (§17.2). */
+  closeAll(why: string): void {
+    for (const s of [...this.sessions.values()]) s.fail("system-shutdown", null, why);
   }
 }

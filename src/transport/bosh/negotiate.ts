@@ -25,6 +25,8 @@ export interface SessionParams {
   inactivity: number;
   polling: number;
   maxPause: number;
+  /** The most payloads in one answer (ejabberd's max_concat). */
+  maxConcat: number;
   /** The Content-Type of every response (§7.1 'content'). */
   contentType: string;
   /** XEP-0206 §5: the XMPP version asked for, as the stream header's `version`. */
@@ -94,6 +96,7 @@ export function negotiate(
       inactivity: held === 0 ? limits.inactivity + limits.polling : limits.inactivity,
       polling: limits.polling,
       maxPause: limits.maxPause,
+      maxConcat: limits.maxConcat,
       contentType: content ?? DEFAULT_CONTENT_TYPE,
       xmppVersion: body.xbosh.version ?? "1.0",
     },

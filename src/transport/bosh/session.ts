@@ -238,11 +238,14 @@ export class BoshSession implements Transport {
 
   /** Answers the oldest held request with what is queued (the creation attributes first, §7.2). */
   private answerOldest(): void {
-    const payload = this.out.join("");
-    const cbs = this.outCbs;
-    this.out = [];
-    this.outCbs = [];
-    this.outBytes = 0;
+    // ejabberd's max_concat: the rest waits for the next request.
+    const n = Math.min(this.out.length, this.params.maxConcat);
+    const taken = n === this.out.length ? this.out : this.out.slice(0, n);
+    const payload = taken.join("");
+    const cbs = this.outCbs.slice(0, n);
+    this.out = n === this.out.length ? [] : this.out.slice(n);
+    this.outCbs = this.outCbs.slice(n);
+    this.outBytes -= payload.length;
     let body: string;
     if (!this.created) {
       this.created = true;
@@ -251,6 +254,7 @@ export class BoshSession implements Transport {
       body = payload === "" ? EMPTY_BODY : responseBody({}, payload);
     }
     this.replies.answerOldest(body, cbs);
+    if (this.out.length > 0) this.flushSoon();
   }
 
   private flushSoon(): void {
@@ -325,8 +329,9 @@ export class BoshSession implements Transport {
     this.replies.answerAll(body, status);
     // A lost rid ends the link, not the XMPP session: it may be resumed (XEP-0198) as after a
     // dropped TCP connection. A broken rule closes the stream.
-    if (condition === "item-not-found") this.end(false, `BOSH ${condition}`);
-    else this.end(true, `BOSH ${condition}`, new StreamError("policy-violation", why));
+    if (condition === "item-not-found") return this.end(false, `BOSH ${condition}`);
+    const streamCondition = condition === "system-shutdown" ? condition : "policy-violation";
+    this.end(true, `BOSH ${condition}`, new StreamError(streamCondition, why));
   }
 
   /** A payload broke a rule of the stream (RFC 6120 §11): the XMPP session closes with it. */

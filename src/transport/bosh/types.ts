@@ -20,6 +20,8 @@ export interface BoshConnection {
   /** Over HTTPS. */
   secure: boolean;
   remoteAddress: string;
+  /** Bytes of one stanza in a body: the listener's max_stanza_size (RFC 6120 §13.12). */
+  maxStanzaSize: number;
 }
 
 /** A timer handle of the clock. */
@@ -52,8 +54,8 @@ export interface BoshLimits {
   maxPause: number;
   /** `polling`: the shortest interval between empty requests (XEP-0124 §11, §12). */
   polling: number;
-  /** Bytes of one stanza in a body (the listener's max_stanza_size). */
-  maxStanzaSize: number;
+  /** ejabberd's max_concat: the most payloads one answer carries; the rest wait for the next. */
+  maxConcat: number;
 }
 
 export const DEFAULT_LIMITS: BoshLimits = {
@@ -62,5 +64,5 @@ export const DEFAULT_LIMITS: BoshLimits = {
   inactivity: 30,
   maxPause: 120,
   polling: 2,
-  maxStanzaSize: 262144,
+  maxConcat: Infinity,
 };
