@@ -126,7 +126,12 @@ export class Server {
       }
       await server.listen(opts);
       log.info(
-        { hosts: config.hosts, ports: server.ports().map((p) => p.port), config: config.file },
+        {
+          hosts: config.hosts,
+          ports: server.ports().map((p) => p.port),
+          httpPorts: server.httpPorts().map((p) => p.port),
+          config: config.file,
+        },
         "Parley started",
       );
       return server;
