@@ -21,6 +21,7 @@ import { Fanout } from "./xml/fanout.js";
 import { ModuleFault, isModuleFault } from "./module-fault.js";
 import type { Handoff } from "./handoff.js";
 import { isPromise } from "./maybe.js";
+import { iqResult } from "./stanza.js";
 import { SessionTable, type SessionState } from "./session-state.js";
 
 /** How long ctx.request waits for an answer by default (RFC 6120 leaves it to us). */
@@ -157,6 +158,36 @@ export function moduleContext(
     service(domain, handler) {
       const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
       cleanups.push(remove);
+    },
+    iqService(domain, answer) {
+      const answerGuarded = guardMaybe(answer);
+      ctx.service(domain, (stanza, from, to) => {
+        const type = stanza.attrs.type;
+        if (stanza.name !== "iq") {
+          // RFC 6120 §10.3: a message to a service that reads none bounces; presence needs no
+          // answer. Thrown, the router bounces it.
+          if (stanza.name === "message" && type !== "error") {
+            throw new StanzaError("service-unavailable");
+          }
+          return;
+        }
+        if (type !== "get" && type !== "set") return; // results and errors: nothing waits
+        const reply = (payload: Element | null): void => {
+          const res = iqResult(stanza, payload ?? undefined);
+          res.attrs.from = to.toString();
+          res.attrs.to = from.toString();
+          void core.router.route(res, to, from);
+        };
+        const fail = (err: unknown): void => core.router.bounce(stanza, from, to, err);
+        let out: Element | null | Promise<Element | null>;
+        try {
+          out = answerGuarded(stanza, from, to);
+        } catch (err) {
+          return fail(err);
+        }
+        if (isPromise(out)) out.then(reply, fail);
+        else reply(out);
+      });
     },
     route(stanza: Element, handoff?: Handoff) {
       const { from, to } = addresses(stanza);

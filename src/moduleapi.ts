@@ -201,6 +201,17 @@ export interface ModuleContext<O = Record<string, never>> {
     domain: string,
     handler: (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void,
   ): void;
+  /**
+   * Serves a whole domain that answers IQs only (a pubsub or upload service): each get or set
+   * goes to `answer`, whose payload (or null) is sent back as the result, and whose StanzaError
+   * (thrown or rejected) as the error; anything else thrown is logged and answered
+   * internal-server-error. A message to the domain bounces with service-unavailable; presence,
+   * IQ results and errors are dropped (RFC 6120 §10.3). Removed when the module stops.
+   */
+  iqService(
+    domain: string,
+    answer: (iq: Element, from: JID, to: JID) => Element | null | Promise<Element | null>,
+  ): void;
 
   /**
    * Turns on XEP-0198 stream management for this host's client sessions (mod_stream_mgmt);

@@ -2,10 +2,7 @@
 // requests (§4); everything else is service-unavailable.
 import {
   buildForm,
-  errorReply,
   iqPayload,
-  iqResult,
-  isStanzaError,
   StanzaError,
   xml,
   type Element,
@@ -38,32 +35,7 @@ export interface UploadService {
 export function serveDomain(up: UploadService): void {
   const { ctx } = up;
   ctx.item(up.domain, ctx.options.name);
-  ctx.service(up.domain, (stanza, from, to) => {
-    const type = stanza.attrs.type;
-    if (stanza.name !== "iq") {
-      // Messages to the service are for nobody; presence needs no answer (RFC 6120 §10.3).
-      if (stanza.name === "message" && type !== "error") {
-        ctx.bounce(stanza, new StanzaError("service-unavailable"));
-      }
-      return;
-    }
-    if (type !== "get" && type !== "set") return;
-    let answer: Element | StanzaError;
-    try {
-      answer = iqResult(stanza, answerIq(up, stanza, from, to) ?? undefined);
-    } catch (err) {
-      if (!isStanzaError(err)) ctx.log.error({ err }, "upload request failed");
-      const reply = errorReply(
-        stanza,
-        isStanzaError(err) ? err : new StanzaError("internal-server-error"),
-      );
-      if (!reply) return;
-      answer = reply;
-    }
-    answer.attrs.from = to.toString();
-    answer.attrs.to = from.toString();
-    ctx.route(answer);
-  });
+  ctx.iqService(up.domain, (iq, from, to) => answerIq(up, iq, from, to));
 }
 
 function answerIq(up: UploadService, iq: Element, from: JID, to: JID): Element | null {

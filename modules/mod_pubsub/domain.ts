@@ -2,10 +2,8 @@
 // for applications (and push notifications, XEP-0357), with explicit subscriptions. The same
 // service core as PEP; here the creator of a node owns it.
 import {
-  errorReply,
-  isStanzaError,
+  buildForm,
   iqPayload,
-  iqResult,
   StanzaError,
   xml,
   type Element,
@@ -15,7 +13,6 @@ import {
 import { handlePubsubIq, PUBSUB_FEATURES } from "./iq.js";
 import { FORM_META_DATA, NS_PUBSUB, NS_PUBSUB_OWNER } from "./ns.js";
 import type { PubsubService } from "./service.js";
-import { buildForm } from "../../src/moduleapi.js";
 
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -27,36 +24,7 @@ export function startDomain(
 ): void {
   const domain = service.jid;
   ctx.item(domain, opts.name);
-  ctx.service(domain, (stanza, from, to) => {
-    const type = stanza.attrs.type;
-    if (stanza.name !== "iq") {
-      // Messages to the service are not for anyone; presence needs no answer (RFC 6120 §10.3).
-      if (stanza.name === "message" && type !== "error") {
-        ctx.bounce(stanza, new StanzaError("service-unavailable"));
-      }
-      return;
-    }
-    if (type !== "get" && type !== "set") return;
-    const reply = (payload: Element | null): void => {
-      const res = iqResult(stanza, payload ?? undefined);
-      res.attrs.from = to.toString();
-      res.attrs.to = from.toString();
-      ctx.route(res);
-    };
-    const fail = (err: unknown): void => {
-      const res = errorReply(stanza, isStanzaError(err) ? err : internal(ctx, err));
-      if (!res) return;
-      res.attrs.from = to.toString();
-      res.attrs.to = from.toString();
-      ctx.route(res);
-    };
-    answer(service, stanza, from, to, opts).then(reply, fail);
-  });
-}
-
-function internal(ctx: ModuleContext<unknown>, err: unknown): StanzaError {
-  ctx.log.error({ err }, "pubsub request failed");
-  return new StanzaError("internal-server-error");
+  ctx.iqService(domain, (iq, from, to) => answer(service, iq, from, to, opts));
 }
 
 async function answer(
