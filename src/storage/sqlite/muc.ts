@@ -147,11 +147,11 @@ export class SqliteMucStore implements MucStore {
   }
 
   async save(service: string, room: MucRoomRecord): Promise<void> {
-    this.saveTx(service, room);
+    this.saveTx.immediate(service, room);
   }
 
   async remove(service: string, name: string): Promise<void> {
-    this.removeTx(service, name);
+    this.removeTx.immediate(service, name);
   }
 
   async addHistory(
@@ -160,6 +160,6 @@ export class SqliteMucStore implements MucStore {
     row: MucHistoryRow,
     limit: number,
   ): Promise<void> {
-    this.historyTx(service, name, row, limit);
+    this.historyTx.immediate(service, name, row, limit);
   }
 }

@@ -240,11 +240,13 @@ export class SqlitePubsubStore implements PubsubStore {
   }
 
   async saveNode(service: string, record: PubsubNodeRecord): Promise<void> {
-    this.saveTx(service, record);
+    // Every write transaction here starts IMMEDIATE: one that read first could not take the
+    // write lock while another connection (the archive writer) writes, and would fail at once.
+    this.saveTx.immediate(service, record);
   }
 
   async deleteNode(service: string, node: string): Promise<boolean> {
-    return this.deleteTx(service, node);
+    return this.deleteTx.immediate(service, node);
   }
 
   async publish(
@@ -253,7 +255,7 @@ export class SqlitePubsubStore implements PubsubStore {
     item: PubsubItem,
     maxItems: number,
   ): Promise<string[]> {
-    return this.publishTx(service, node, item, maxItems);
+    return this.publishTx.immediate(service, node, item, maxItems);
   }
 
   async items(service: string, node: string, max?: number): Promise<PubsubItem[]> {
@@ -285,7 +287,7 @@ export class SqlitePubsubStore implements PubsubStore {
   }
 
   async subscribe(service: string, node: string, sub: PubsubSubscription): Promise<void> {
-    this.subscribeTx(service, node, sub);
+    this.subscribeTx.immediate(service, node, sub);
   }
 
   async unsubscribe(service: string, node: string, jid: string, subid: string): Promise<boolean> {
@@ -293,7 +295,7 @@ export class SqlitePubsubStore implements PubsubStore {
   }
 
   async removeService(service: string): Promise<void> {
-    this.removeServiceTx(service);
+    this.removeServiceTx.immediate(service);
   }
 }
 
