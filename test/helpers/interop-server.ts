@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/config.js";
 import { startTestServer, type TestServer } from "./server.js";
+import type { TestServerOptions } from "../../src/testkit/index.js";
 
 const SHIPPED_CONFIG = join(dirname(fileURLToPath(import.meta.url)), "../../config/parley.yml");
 
@@ -17,9 +18,12 @@ export interface InteropServer extends TestServer {
   cafile: string;
 }
 
-export async function startInteropServer(): Promise<InteropServer> {
+/** `http` adds the test kit's HTTP listener (WebSocket and the rest) for web clients. */
+export async function startInteropServer(
+  opts: Pick<TestServerOptions, "http"> = {},
+): Promise<InteropServer> {
   const { modules } = loadConfig(SHIPPED_CONFIG);
-  const t = await startTestServer({ modules });
+  const t = await startTestServer({ modules, http: opts.http });
   const cafile = join(t.config.dataDir, "certs", "localhost.pem");
   if (!existsSync(cafile)) throw new Error(`no generated certificate at ${cafile}`);
   return Object.assign(t, { cafile });
