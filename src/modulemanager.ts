@@ -7,7 +7,7 @@ import type { CoreContext } from "./context.js";
 import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-options.js";
 import type { ModuleContext, ParleyModule } from "./moduleapi.js";
 import { ModuleFault } from "./module-fault.js";
-import { EventBus, moduleContext } from "./module-context.js";
+import { EventBus, moduleContext, type ModuleServices } from "./module-context.js";
 
 export { ModuleFault };
 
@@ -35,7 +35,11 @@ export class ModuleManager {
   private readonly events = new EventBus();
   private readonly cache = new Map<string, AnyModule>();
 
-  constructor(private readonly core: CoreContext) {}
+  constructor(
+    private readonly core: CoreContext,
+    /** What the Server makes for modules that needs more than the CoreContext (BOSH). */
+    private readonly services: ModuleServices,
+  ) {}
 
   private static key(host: string, name: string): string {
     return `${host} ${name}`;
@@ -203,6 +207,7 @@ export class ModuleManager {
         {
           events: this.events,
           exportsOf: (h, other) => this.running.get(ModuleManager.key(h, other))?.exports,
+          services: this.services,
         },
         host,
         module.name,

@@ -61,6 +61,7 @@ function listener(overrides: Partial<ListenerConfig>): ListenerConfig {
 
 const webHandlers = [
   { path: "/ws", handler: "ejabberd_http_ws" },
+  { path: "/bosh", handler: "mod_bosh" },
   { path: "/.well-known/host-meta", handler: "mod_host_meta" },
   { path: "/.well-known/host-meta.json", handler: "mod_host_meta" },
 ];
@@ -110,6 +111,7 @@ describe("config", () => {
         "mod_offline",
         "mod_muc",
         "mod_stream_mgmt",
+        "mod_bosh",
       ]);
       assert.equal(modules.mod_register?.access, "none");
       assert.ok((moduleLines?.mod_roster?.[""] ?? 0) > 1);
