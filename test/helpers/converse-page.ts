@@ -92,6 +92,11 @@ export class ConverseSite {
   }
 }
 
+function isLocal(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "data:" || ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+}
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -169,11 +174,11 @@ export class ConverseChat {
     const page = await context.newPage();
     await page.setViewport({ width: 1280, height: 800 });
     const chat = new ConverseChat(context, page);
-    // Nothing leaves this machine: the login form links sponsors' logos on conversejs.org.
-    const local = new URL(url).origin;
+    // Nothing leaves this machine (the login form links sponsors' logos on conversejs.org);
+    // the page's own server and Parley's listeners are on loopback.
     await page.setRequestInterception(true);
     page.on("request", (r) => {
-      if (r.url().startsWith(local + "/") || r.url().startsWith("data:")) void r.continue();
+      if (isLocal(r.url())) void r.continue();
       else void r.abort("blockedbyclient");
     });
     await page.goto(url);

@@ -2,15 +2,17 @@
 // Chromium, logs in to Parley over WebSocket (RFC 7395) and talks to slixmpp on TCP, one to one
 // and in a room. One browser for the whole file; each scenario gets a browser context of its own.
 //
-// Each transport is one entry of TRANSPORTS: the same scenario runs over each. BOSH (XEP-0206,
-// `bosh_service_url`) joins the list when mod_bosh is served at /bosh.
+// Each transport is one entry of TRANSPORTS: the same scenario runs over WebSocket and over BOSH
+// (XEP-0206, mod_bosh), which Converse reaches cross-origin (CORS) from the page's own server.
 import { strict as assert } from "node:assert";
 import type { Browser } from "puppeteer-core";
 import { artifactPath, launchChromium } from "../helpers/browser.js";
 import { ConverseChat, ConverseSite, type ConverseOptions } from "../helpers/converse-page.js";
-import { available, Launcher, password } from "../helpers/interop-launcher.js";
+import { xml } from "../helpers/client.js";
+import { available, Launcher, password, until } from "../helpers/interop-launcher.js";
 import { startInteropServer, type InteropServer } from "../helpers/interop-server.js";
 import { assertPythonModule } from "../helpers/python-client.js";
+import { iq } from "../modules/mod_muc.helpers.js";
 import { SLIXMPP } from "./interop-slixmpp-library.js";
 
 interface WebTransport {
@@ -25,6 +27,16 @@ const TRANSPORTS: WebTransport[] = [
     name: "websocket",
     options: (t) => ({ websocket_url: `ws://127.0.0.1:${t.httpPort}/ws` }),
   },
+  {
+    name: "bosh",
+    options: (t) => ({ bosh_service_url: `http://127.0.0.1:${t.httpPort}/bosh` }),
+  },
+];
+
+/** The shipped config's web paths (mod_bosh comes with its modules). */
+const HANDLERS = [
+  { path: "/ws", handler: "ejabberd_http_ws" },
+  { path: "/bosh", handler: "mod_bosh" },
 ];
 
 const MUC = "conference.localhost";
@@ -40,7 +52,7 @@ describe("Converse.js in headless Chromium (a real web client)", function () {
   before(async () => {
     assertPythonModule(SLIXMPP.module, SLIXMPP.debianPackage);
     browser = await launchChromium();
-    t = await startInteropServer({ http: true });
+    t = await startInteropServer({ http: HANDLERS });
     site = await ConverseSite.start();
   });
   afterEach(async () => {
@@ -74,6 +86,25 @@ describe("Converse.js in headless Chromium (a real web client)", function () {
     return chat;
   }
 
+  /**
+   * Waits until a new room's owner has configured it: until then it is locked, others are refused
+   * (XEP-0045 §10.1.1) and it is left out of the service's disco#items (§6.3), and Converse's
+   * instant-room request leaves no trace in its DOM.
+   */
+  async function unlocked(room: string): Promise<void> {
+    const probe = await t.client("room-probe");
+    const items = xml("query", { xmlns: "http://jabber.org/protocol/disco#items" });
+    await until(
+      async () =>
+        (await iq(probe, "get", MUC, items))
+          .getChild("query")
+          ?.getChildren("item")
+          .some((i) => i.attrs.jid === room) === true,
+      `${room} is unlocked`,
+      15_000,
+    );
+  }
+
   for (const transport of TRANSPORTS) {
     it(`over ${transport.name}: logs in, chats one to one and in a room with slixmpp on TCP`, async () => {
       const web = `web-${transport.name}`;
@@ -98,6 +129,7 @@ describe("Converse.js in headless Chromium (a real web client)", function () {
       // A room: Converse creates it (an instant room), slixmpp joins, each hears the other.
       const room = `browser-${transport.name}@${MUC}`;
       await chat.joinRoom(room, "web");
+      await unlocked(room);
       slix.send({ cmd: "join", room, nick: "slix" });
       await slix.next("joined");
       slix.send({ cmd: "message", to: room, type: "groupchat", body: "hi room from slixmpp" });
