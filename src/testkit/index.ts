@@ -169,7 +169,8 @@ export async function startTestServer(
   return t;
 }
 
-const WEB_HANDLERS: RequestHandlerConfig[] = [
+/** What `http: true` serves. */
+export const WEB_HANDLERS: RequestHandlerConfig[] = [
   { path: "/ws", handler: "ejabberd_http_ws" },
   { path: "/.well-known/host-meta", handler: "mod_host_meta" },
   { path: "/.well-known/host-meta.json", handler: "mod_host_meta" },

@@ -8,9 +8,10 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/config.js";
-import { testHttpListener } from "../../src/testkit/index.js";
+import { testHttpListener, WEB_HANDLERS } from "../../src/testkit/index.js";
 import { freePort } from "./ports.js";
 import { startTestServer, type TestServer } from "./server.js";
+import type { TestServerOptions } from "../../src/testkit/index.js";
 
 const SHIPPED_CONFIG = join(dirname(fileURLToPath(import.meta.url)), "../../config/parley.yml");
 
@@ -19,10 +20,14 @@ export interface InteropServer extends TestServer {
   cafile: string;
 }
 
-export async function startInteropServer(): Promise<InteropServer> {
+/** `http` adds the test kit's HTTP listener (WebSocket and the rest) for web clients. */
+export async function startInteropServer(
+  opts: Pick<TestServerOptions, "http"> = {},
+): Promise<InteropServer> {
   const { modules } = loadConfig(SHIPPED_CONFIG);
-  // The shipped HTTP upload on a plain loopback listener the Python clients reach (its
-  // https://…:5443 put_url would need a listener on that port and a CA the libraries trust).
+  // One plain loopback HTTP listener: the shipped HTTP upload, which the Python clients reach
+  // there (its https://…:5443 put_url would need a listener on that port and a CA the libraries
+  // trust), plus the handlers a web-client test asks for (`http`).
   const httpPort = await freePort();
   if (modules.mod_http_upload) {
     modules.mod_http_upload = {
@@ -30,12 +35,15 @@ export async function startInteropServer(): Promise<InteropServer> {
       put_url: `http://localhost:${httpPort}/upload`,
     };
   }
+  const asked = opts.http === undefined ? [] : opts.http === true ? WEB_HANDLERS : opts.http;
+  const handlers = [
+    ...asked.filter((h) => h.path !== "/upload"),
+    { path: "/upload", handler: "mod_http_upload" },
+  ];
   const t = await startTestServer({
     modules,
     config: (c) => {
-      c.http = [
-        { ...testHttpListener([{ path: "/upload", handler: "mod_http_upload" }]), port: httpPort },
-      ];
+      c.http = [{ ...testHttpListener(handlers), port: httpPort }];
     },
   });
   const cafile = join(t.config.dataDir, "certs", "localhost.pem");
