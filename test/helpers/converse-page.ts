@@ -13,7 +13,7 @@ import { createReadStream, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, resolve, sep } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { Browser, BrowserContext, Page } from "puppeteer-core";
+import type { Browser, BrowserContext, ElementHandle, Page } from "puppeteer-core";
 import { artifactPath } from "./browser.js";
 
 const require = createRequire(import.meta.url);
@@ -250,6 +250,17 @@ export class ConverseChat {
       jid,
       text,
     );
+  }
+
+  /**
+   * Shares a file in the chat with `jid` through Converse's upload button (XEP-0363: Converse
+   * asks the server's upload service for a slot, PUTs the file and sends its link).
+   */
+  async share(jid: string, file: string): Promise<void> {
+    const input = `[jid="${jid}"] input.fileupload`;
+    await this.has(input);
+    const handle = await this.page.$(input);
+    await (handle as ElementHandle<HTMLInputElement>).uploadFile(file);
   }
 
   async screenshot(path: string): Promise<void> {

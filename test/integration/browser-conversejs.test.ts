@@ -1,10 +1,14 @@
 // A real web client end to end (issue 14): Converse.js, from its npm package, in Debian's headless
-// Chromium, logs in to Parley over WebSocket (RFC 7395) and talks to slixmpp on TCP, one to one
-// and in a room. One browser for the whole file; each scenario gets a browser context of its own.
+// Chromium, logs in to Parley and talks to slixmpp on TCP one to one, shares a file by HTTP upload
+// (XEP-0363) that slixmpp downloads byte for byte, and talks in a room. One browser for the whole
+// file; each scenario gets a browser context of its own.
 //
 // Each transport is one entry of TRANSPORTS: the same scenario runs over WebSocket and over BOSH
 // (XEP-0206, mod_bosh), which Converse reaches cross-origin (CORS) from the page's own server.
 import { strict as assert } from "node:assert";
+import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser } from "puppeteer-core";
 import { artifactPath, launchChromium } from "../helpers/browser.js";
 import { ConverseChat, ConverseSite, type ConverseOptions } from "../helpers/converse-page.js";
@@ -106,7 +110,7 @@ describe("Converse.js in headless Chromium (a real web client)", function () {
   }
 
   for (const transport of TRANSPORTS) {
-    it(`over ${transport.name}: logs in, chats one to one and in a room with slixmpp on TCP`, async () => {
+    it(`over ${transport.name}: logs in, chats one to one, shares a file by HTTP upload and chats in a room with slixmpp on TCP`, async () => {
       const web = `web-${transport.name}`;
       const webJid = `${web}@localhost`;
       const chat = await converse(transport, web);
@@ -125,6 +129,27 @@ describe("Converse.js in headless Chromium (a real web client)", function () {
       const got = await slix.next("message", (e) => e.body === "hello from the browser");
       assert.equal(got.type, "chat");
       assert.match(String(got.from), new RegExp(`^${webJid}/`));
+
+      // A file, by HTTP upload (XEP-0363): Converse gets a slot from upload.localhost, PUTs the
+      // file cross-origin (CORS) and sends its link, which slixmpp downloads byte for byte.
+      const file = randomBytes(300_000);
+      const path = join(t.dir, `report-${transport.name}.pdf`);
+      writeFileSync(path, file);
+      await chat.share(slixJid, path);
+      const link = await slix.next("message", (e) =>
+        /^https?:\/\/.*\/upload\//.test(String(e.body)),
+      );
+      assert.match(String(link.xml), /jabber:x:oob/, "the link as out-of-band data (XEP-0066)");
+      slix.send({ cmd: "download", url: link.body });
+      const fetched = await slix.next("download");
+      assert.equal(fetched.status, 200);
+      assert.equal(fetched.content_type, "application/pdf");
+      assert.equal(fetched.size, file.length);
+      assert.equal(
+        fetched.sha256,
+        createHash("sha256").update(file).digest("hex"),
+        "the same bytes",
+      );
 
       // A room: Converse creates it (an instant room), slixmpp joins, each hears the other.
       const room = `browser-${transport.name}@${MUC}`;

@@ -23,7 +23,8 @@ avatars (registers xep_0153, XEP-0153 vCard avatars, which is left off otherwise
 adds to every presence the client sends), retract (XEP-0424 through
 xep_0424), moderate (XEP-0425 through xep_0425), cut (drop the TCP link
 without closing the stream), reconnect, quit, upload (XEP-0363 through xep_0363's upload_file:
-an `upload` event with the GET url, or the error).
+an `upload` event with the GET url, or the error), download (an HTTP GET of a shared file's URL:
+a `download` event with status, type, size and sha256).
 
 PEP and pubsub (XEP-0060, XEP-0163) through slixmpp's plugins, each answered by a `pep` event
 (type result with data, or error with condition, pubsub_condition as slixmpp reads it and
@@ -279,6 +280,8 @@ class Client(slixmpp.ClientXMPP):
             await self.pep(name, cmd)
         elif name == "upload":
             await self.upload(cmd)
+        elif name == "download":
+            await self.download(cmd)
         else:
             raise ValueError(f"unknown command {name}")
 
@@ -566,6 +569,23 @@ class Client(slixmpp.ClientXMPP):
         finally:
             disco.get_info = plain_get_info
         self.out("upload", type="result", url=url)
+
+    async def download(self, cmd):
+        """GETs a shared file's `url` with aiohttp (what xep_0363 uploads with), as a client
+        opening a link from a message does: a `download` event with the HTTP status, the
+        Content-Type, the length and the SHA-256 of the bytes received."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            async with session.get(cmd["url"]) as resp:
+                data = await resp.read()
+                self.out(
+                    "download",
+                    status=resp.status,
+                    content_type=resp.headers.get("Content-Type"),
+                    size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                )
 
     async def run_command(self, cmd):
         try:
