@@ -58,12 +58,14 @@ export function errorSummary(e: ErrorCounts): string {
     .join("; ");
 }
 
-/** Logs users in and keeps them (initial presence + ping round trip). */
+/** Logs users in and keeps them (initial presence + ping round trip), over WebSocket if ctx.ws. */
 export async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
   const shares = ctx.gen.split(indices, userName);
   const t0 = performance.now();
   const results = await ctx.gen.each<LoginBatchResult>((w) =>
-    shares[w]!.length ? { op: "login", users: shares[w]!, concurrency } : null,
+    shares[w]!.length
+      ? { op: "login", users: shares[w]!, concurrency, ...(ctx.ws && { ws: true }) }
+      : null,
   );
   const seconds = (performance.now() - t0) / 1000;
   const ok = results.reduce((s, r) => s + r.ok, 0);

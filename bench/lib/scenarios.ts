@@ -155,6 +155,8 @@ export interface ScenarioContext {
   dbPid?: number | null;
   opts: BenchOptions;
   log: (line: string) => void;
+  /** The scenario's logins go over WebSocket (RFC 7395), not TCP (websocket.ts). */
+  ws?: boolean;
 }
 
 export interface Scenario {
@@ -173,6 +175,11 @@ export interface Scenario {
    * of its own: its users get rosters, which would change every other scenario's presence work.
    */
   pep?: boolean;
+  /**
+   * Runs with the HTTP listener and XMPP over WebSocket on (StartOptions.ws), on a freshly
+   * started server of its own (websocket.ts: its RSS per session measured as idle's is).
+   */
+  ws?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 

@@ -35,6 +35,7 @@ import {
   type PgCluster,
 } from "./postgres.js";
 import { descendants, listenersOn, uidOf } from "./proc.js";
+import type { WsEndpoint } from "./ws-conn.js";
 import { LOOPBACK } from "./xmpp.js";
 
 export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -70,6 +71,12 @@ export interface StartOptions {
    */
   pep: boolean;
   /**
+   * Whether XMPP over WebSocket is on (RFC 7395), plain ws:// on a loopback HTTP port of its own:
+   * Parley's and ejabberd's ejabberd_http listener with /ws, Prosody's mod_websocket on its
+   * http_ports (the lines marked bench:ws in the configs), for the websocket scenario.
+   */
+  ws?: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -88,6 +95,7 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     offline: o.offline,
     mam: o.mam,
     pep: o.pep,
+    ws: !!o.ws,
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };
@@ -106,6 +114,8 @@ export interface RunningServer {
    */
   dbPid?: number;
   dir: string;
+  /** Where it takes XMPP over WebSocket (StartOptions.ws). */
+  ws?: WsEndpoint;
   stop(): Promise<void>;
   /** The last lines of its log, for error reports. */
   logTail(): string;
@@ -125,6 +135,14 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** With StartOptions.ws, a free port for the HTTP listener and where its WebSocket handler is. */
+async function wsEndpoint(o: StartOptions, path: string): Promise<WsEndpoint | undefined> {
+  return o.ws ? { port: await freePort(), path } : undefined;
+}
+
+/** The HTTP_PORT placeholder of the configs: the WebSocket port, or 0 when its lines are dropped. */
+const httpPortVar = (ws: WsEndpoint | undefined) => ({ HTTP_PORT: String(ws?.port ?? 0) });
 
 function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -371,6 +389,7 @@ async function startParley(
   pgsql?: PgCluster,
 ): Promise<RunningServer> {
   const port = await freePort();
+  const ws = await wsEndpoint(o, "/ws");
   mkdirSync(o.dir, { recursive: true });
   const cert = copyCert(o.cert, o.dir);
   const config = join(o.dir, "parley.yml");
@@ -379,6 +398,7 @@ async function startParley(
     CERTFILE: cert.combinedFile,
     DATA_DIR: o.dir,
     C2S_PORT: String(port),
+    ...httpPortVar(ws),
   };
   const pgVars: Record<string, string> = pgsql
     ? {
@@ -413,6 +433,7 @@ async function startParley(
     domain: o.domain,
     pid,
     dir: o.dir,
+    ws,
     // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
     stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
     logTail: () => logTail(logFile),
@@ -501,13 +522,20 @@ export const ejabberd = {
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
     const distPort = await freePort();
+    const ws = await wsEndpoint(o, "/ws");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     writeFileSync(
       join(o.dir, "ejabberd.yml"),
       render(
         "ejabberd.yml",
-        { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
+        {
+          HOST: o.domain,
+          CERTFILE: cert.combinedFile,
+          DATA_DIR: o.dir,
+          C2S_PORT: String(port),
+          ...httpPortVar(ws),
+        },
         configFlags(o),
         "#",
       ),
@@ -544,6 +572,7 @@ export const ejabberd = {
       domain: o.domain,
       pid,
       dir: o.dir,
+      ws,
       stop: () =>
         stopProcess(child, pid, () => {
           spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "stop"], {
@@ -590,6 +619,8 @@ export const prosody = {
 
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
+    // mod_websocket's default path, on the HTTP server's http_ports.
+    const ws = await wsEndpoint(o, "/xmpp-websocket");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     const config = join(o.dir, "prosody.cfg.lua");
@@ -603,6 +634,7 @@ export const prosody = {
           KEYFILE: cert.keyFile,
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
+          ...httpPortVar(ws),
         },
         configFlags(o),
         "--",
@@ -628,6 +660,7 @@ export const prosody = {
       domain: o.domain,
       pid,
       dir: o.dir,
+      ws,
       // SIGTERM: Prosody closes its sessions and exits.
       stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
       logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,
