@@ -69,8 +69,8 @@ export const websocket: Scenario = {
 
 /**
  * Adds to a server's websocket result its TCP figures of the same run (idle and messages, on a
- * server started fresh as the websocket one) as reference rows, each followed by WS/TCP. Where
- * the run had no idle or messages scenario the reference rows say so with no value.
+ * server started fresh as the websocket one) as reference rows, each followed by WS/TCP; none
+ * where the run had no idle or messages scenario (compare.ts notes that).
  */
 export function tcpReference(run: ServerRun): void {
   const ws = run.results.find((r) => r.scenario === "websocket" && r.status === "ok");
@@ -84,13 +84,14 @@ export function tcpReference(run: ServerRun): void {
     const w = ws.metrics.find((m) => m.key === `ws.${key}`);
     if (!w) continue;
     const t = tcp.get(key);
+    if (!t) continue;
     const name = w.label.replace(/^(WebSocket: | {2})/, "");
     ws.metrics.push(
       {
         key: `ws.tcp.${key}`,
         label: `  TCP reference: ${name}`,
         unit: w.unit,
-        value: t?.value ?? null,
+        value: t.value,
         better: w.better,
       },
       {

@@ -52,7 +52,7 @@ export class WsConn extends Conn {
   }
 
   write(s: string): void {
-    if (!this.closed) this.ws.send(s);
+    if (!this.closed) this.ws.send(qualified(s));
   }
 
   /** A frame each (§3.3.3: one stanza per WebSocket message). */
@@ -79,6 +79,17 @@ export class WsConn extends Conn {
   destroy(): void {
     this.ws.terminate();
   }
+}
+
+const STANZA_START = /^<(message|presence|iq)(?=[\s/>])/;
+
+/**
+ * A stanza with its namespace declared on it: each WebSocket message is a document of its own
+ * (RFC 7395 §3.3.3), so the jabber:client default of a TCP stream's header is not inherited
+ * (Prosody refuses an iq without it). The generator's stanzas never declare one themselves.
+ */
+function qualified(s: string): string {
+  return s.replace(STANZA_START, "$& xmlns='jabber:client'");
 }
 
 /** `<open/>` (§3.3.2) for the XMPP domain, as a stream header over TCP. */
