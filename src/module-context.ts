@@ -14,6 +14,7 @@ import type { ExtensionEvents, ModuleContext, ServerView } from "./moduleapi.js"
 import type { Json } from "./storage/stores.js";
 import type { Logger } from "./log.js";
 import type { HttpRequest } from "./http/types.js";
+import type { BoshOptions, BoshService } from "./http/bosh.js";
 import { Accounts } from "./auth/accounts.js";
 import { parseStoredXml } from "./xml/stored.js";
 import { Fanout } from "./xml/fanout.js";
@@ -29,9 +30,18 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
  * The API one module gets on one host: everything it registers goes through here and is
  * recorded in `cleanups`, so that stopping the module removes it (design: "Modules").
  */
+/** Services the Server makes for modules, beyond the CoreContext. */
+export interface ModuleServices {
+  bosh(options: BoshOptions): BoshService;
+}
+
 export function moduleContext(
   core: CoreContext,
-  modules: { events: EventBus; exportsOf(host: string, name: string): unknown },
+  modules: {
+    events: EventBus;
+    exportsOf(host: string, name: string): unknown;
+    services: ModuleServices;
+  },
   host: string,
   name: string,
   owner: string,
@@ -67,6 +77,9 @@ export function moduleContext(
   const server: ServerView = {
     hosts: core.hosts,
     startedAt: core.startedAt,
+    get dataDir() {
+      return core.config.dataDir;
+    },
     sessions: (bare) => core.sm.resources(bare),
     availableSessions: (bare) => core.sm.available(bare),
     session: (full) => core.sm.get(full),
@@ -227,6 +240,11 @@ export function moduleContext(
       cleanups.push(
         core.http.add(name, host, upgrade ? { ...guarded, upgrade: guard(upgrade) } : guarded),
       );
+    },
+    boshHandler(options) {
+      const bosh = modules.services.bosh(options);
+      cleanups.push(() => bosh.close(`${name} stopped`));
+      return bosh.handler;
     },
     counter(metric, help, labelNames = []) {
       const made = core.metrics.modules.counter(name, host, metric, help, labelNames, log);

@@ -27,6 +27,7 @@ import type { Stores } from "./storage/stores.js";
 import type { SessionState } from "./session-state.js";
 import type { GaugeReading, ModuleCounter } from "./module-metrics.js";
 import type { HttpHandler } from "./http/types.js";
+import type { BoshOptions } from "./http/bosh.js";
 
 export { opt } from "./module-options.js";
 export { STOP } from "./hooks.js";
@@ -108,6 +109,7 @@ export { PubsubNodeNotFound } from "./storage/stores.js";
 export type { Migration } from "./storage/migrations.js";
 export type { Logger } from "./log.js";
 export type { HttpHandler, HttpRequest, HttpRequestInfo, HttpUpgrade } from "./http/types.js";
+export type { BoshOptions } from "./http/bosh.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";
 
 /**
@@ -126,6 +128,8 @@ export interface ServerView {
   /** Every host served. */
   readonly hosts: ReadonlySet<string>;
   readonly startedAt: number;
+  /** The server's data directory (`data_dir`), for modules that keep files (mod_http_upload). */
+  readonly dataDir: string;
   /** Bound sessions of a user (bare JID). */
   sessions(bare: JID | string): readonly SessionHandle[];
   /** Sessions that sent available presence. */
@@ -267,6 +271,14 @@ export interface ModuleContext<O = Record<string, never>> {
    * registered one.
    */
   httpHandler(handler: HttpHandler): void;
+
+  /**
+   * A BOSH connection manager (XEP-0124, XEP-0206) whose sessions are client sessions like TCP
+   * and WebSocket ones (same negotiation, session actor and modules), to register with
+   * `httpHandler`. Each creation request takes the limits of the listener it came on
+   * (max_stanza_size, tls); its sessions end with system-shutdown when the module stops.
+   */
+  boshHandler(options: BoshOptions): HttpHandler;
 
   /**
    * A Prometheus counter named `parley_mod_<module>_<name>` (the module's name without its

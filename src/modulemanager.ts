@@ -7,7 +7,7 @@ import type { CoreContext } from "./context.js";
 import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-options.js";
 import type { ModuleContext, ParleyModule } from "./moduleapi.js";
 import { ModuleFault } from "./module-fault.js";
-import { EventBus, moduleContext } from "./module-context.js";
+import { EventBus, moduleContext, type ModuleServices } from "./module-context.js";
 
 export { ModuleFault };
 
@@ -35,7 +35,11 @@ export class ModuleManager {
   private readonly events = new EventBus();
   private readonly cache = new Map<string, AnyModule>();
 
-  constructor(private readonly core: CoreContext) {}
+  constructor(
+    private readonly core: CoreContext,
+    /** What the Server makes for modules that needs more than the CoreContext (BOSH). */
+    private readonly services: ModuleServices,
+  ) {}
 
   private static key(host: string, name: string): string {
     return `${host} ${name}`;
@@ -92,6 +96,11 @@ export class ModuleManager {
   /** The running module names on a host. */
   names(host: string): string[] {
     return [...this.running.values()].filter((r) => r.host === host).map((r) => r.module.name);
+  }
+
+  /** What a running module's start() returned on a host (its API), as ctx.module() gives it. */
+  exportsOf(host: string, name: string): unknown {
+    return this.running.get(ModuleManager.key(host, name))?.exports;
   }
 
   // --- planning: load, validate, order --------------------------------------------------
@@ -202,7 +211,8 @@ export class ModuleManager {
         this.core,
         {
           events: this.events,
-          exportsOf: (h, other) => this.running.get(ModuleManager.key(h, other))?.exports,
+          exportsOf: (h, other) => this.exportsOf(h, other),
+          services: this.services,
         },
         host,
         module.name,

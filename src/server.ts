@@ -15,7 +15,7 @@ import { Hooks } from "./hooks.js";
 import { IqHandlers } from "./iq.js";
 import { IqRequests } from "./iq-requests.js";
 import { startC2SListener } from "./c2s/listener.js";
-import type { C2SSession } from "./c2s/session.js";
+import { C2SSession } from "./c2s/session.js";
 import type { Resumable } from "./c2s/resumable.js";
 import { coreStreamFeatures, type StreamFeatures } from "./c2s/features.js";
 import { ControlServer } from "./control/server.js";
@@ -30,6 +30,8 @@ import { startHttpListener } from "./http/listener.js";
 import { WEBSOCKET, websocketHandler } from "./http/websocket.js";
 import { HOST_META, hostMetaHandler } from "./http/host-meta.js";
 import { METRICS, metricsHandler } from "./http/metrics.js";
+import { c2sListenerOf, type StartSession } from "./http/c2s.js";
+import { boshService } from "./http/bosh.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -55,7 +57,9 @@ export class Server {
     private readonly storage: StorageEngine,
     private readonly connections: Set<C2SSession>,
   ) {
-    this.modules = new ModuleManager(ctx);
+    this.modules = new ModuleManager(ctx, {
+      bosh: (options) => boshService(ctx, this.startSession, options),
+    });
   }
 
   get startedAt(): number {
@@ -122,7 +126,12 @@ export class Server {
       }
       await server.listen(opts);
       log.info(
-        { hosts: config.hosts, ports: server.ports().map((p) => p.port), config: config.file },
+        {
+          hosts: config.hosts,
+          ports: server.ports().map((p) => p.port),
+          httpPorts: server.httpPorts().map((p) => p.port),
+          config: config.file,
+        },
         "Parley started",
       );
       return server;
@@ -186,7 +195,7 @@ export class Server {
   /** The core's handlers for request_handlers: WebSocket, host-meta and metrics. */
   private addBuiltinHttpHandlers(): void {
     const { http, metrics, log } = this.ctx;
-    http.add(WEBSOCKET, "", websocketHandler(this.ctx, this.streamFeatures, this.onSession));
+    http.add(WEBSOCKET, "", websocketHandler(this.ctx, this.startSession));
     http.add(HOST_META, "", hostMetaHandler(http));
     http.add(METRICS, "", metricsHandler(metrics.registry, log.child({ component: "metrics" })));
   }
@@ -195,6 +204,12 @@ export class Server {
     this.connections.add(session);
     this.trackClose(session);
   };
+
+  /** A client session on a transport of an HTTP listener (WebSocket, BOSH). */
+  private readonly startSession: StartSession = (listener, makeTransport) =>
+    this.onSession(
+      new C2SSession(this.ctx, c2sListenerOf(listener), this.streamFeatures, makeTransport),
+    );
 
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);

@@ -4,14 +4,13 @@
 import type { IncomingMessage } from "node:http";
 import { TLSSocket } from "node:tls";
 import { WebSocketServer } from "ws";
-import type { HttpListenerConfig, ListenerConfig } from "../config/config.js";
+import type { HttpListenerConfig } from "../config/config.js";
 import type { CoreContext } from "../context.js";
-import type { StreamFeatures } from "../c2s/features.js";
-import { C2SSession } from "../c2s/session.js";
 import { channelBindingsOf } from "../transport/channel-binding.js";
 import { WebSocketTransport } from "../transport/websocket.js";
 import type { HttpHandler, HttpUpgrade } from "./types.js";
 import { refuseUpgrade } from "./refuse.js";
+import type { StartSession } from "./c2s.js";
 
 export const WEBSOCKET = "ejabberd_http_ws";
 
@@ -22,11 +21,7 @@ export const WEBSOCKET = "ejabberd_http_ws";
  */
 const PAYLOAD_FACTOR = 2;
 
-export function websocketHandler(
-  ctx: CoreContext,
-  features: StreamFeatures,
-  onSession: (s: C2SSession) => void,
-): HttpHandler {
+export function websocketHandler(ctx: CoreContext, startSession: StartSession): HttpHandler {
   const servers = new WeakMap<Readonly<HttpListenerConfig>, WebSocketServer>();
   const serverFor = (l: Readonly<HttpListenerConfig>): WebSocketServer => {
     let wss = servers.get(l);
@@ -55,26 +50,22 @@ export function websocketHandler(
       serverFor(listener).handleUpgrade(req, socket, head, (ws) => {
         const { websocket } = ctx.config;
         const tls = req.socket instanceof TLSSocket ? req.socket : null;
-        onSession(
-          new C2SSession(
-            ctx,
-            c2sListenerOf(listener),
-            features,
-            (owner) =>
-              new WebSocketTransport(
-                owner,
-                ws,
-                {
-                  secure: u.secure,
-                  channelBindings: tls ? channelBindingsOf(tls) : new Map(),
-                  remoteAddress: u.remoteAddress,
-                  maxStanzaSize: listener.maxStanzaSize,
-                  pingInterval: websocket.pingInterval,
-                  timeout: websocket.timeout,
-                },
-                ctx.log,
-              ),
-          ),
+        startSession(
+          listener,
+          (owner) =>
+            new WebSocketTransport(
+              owner,
+              ws,
+              {
+                secure: u.secure,
+                channelBindings: tls ? channelBindingsOf(tls) : new Map(),
+                remoteAddress: u.remoteAddress,
+                maxStanzaSize: listener.maxStanzaSize,
+                pingInterval: websocket.pingInterval,
+                timeout: websocket.timeout,
+              },
+              ctx.log,
+            ),
         );
       });
     },
@@ -98,18 +89,4 @@ function checkHandshake(
     return { status: 403, why: `origin ${origin} is not allowed (websocket_origin)` };
   }
   return null;
-}
-
-/** What the session needs of its listener: the stream limits, and no STARTTLS (RFC 7395 §3.1). */
-function c2sListenerOf(l: Readonly<HttpListenerConfig>): ListenerConfig {
-  return {
-    port: l.port,
-    ip: l.ip,
-    module: "c2s",
-    tls: l.tls,
-    starttls: false,
-    starttlsRequired: false,
-    maxStanzaSize: l.maxStanzaSize,
-    unauthenticatedTimeout: l.unauthenticatedTimeout,
-  };
 }

@@ -6,7 +6,13 @@ import { StreamError } from "../xmpp/errors.js";
 import type { StreamParserLike } from "./types.js";
 import { P_ETAG, P_NONE, P_STAG } from "./chunk-buffer.js";
 import { CLOSED, CONTENT, DEAD, PROLOG, STREAM, StrictTokenizer } from "./strict-tokenizer.js";
-import { checkStreamRoot, isNameStartCode, notWellFormed, resolveRootTag } from "./xml-rules.js";
+import {
+  checkStreamRoot,
+  isNameStartCode,
+  notWellFormed,
+  resolveRootTag,
+  type RootTag,
+} from "./xml-rules.js";
 
 interface Header {
   attrs: Record<string, string>;
@@ -168,12 +174,20 @@ export class StrictStreamParser extends StrictTokenizer implements StreamParserL
     selfClosing: boolean,
   ): void {
     const root = resolveRootTag(attrs, name, colon, prefixed);
-    const err = checkStreamRoot(root.prefix, root.local, root.ns, attrs.xmlns);
-    if (err !== null) throw err;
+    this.contentNs = this.checkRoot(root, attrs);
     this.rootName = name;
-    this.contentNs = attrs.xmlns;
     this.rootPrefixes = root.prefixes;
     this.header = { attrs, name, ns: root.ns ?? "", selfClosing };
+  }
+
+  /**
+   * Checks the root element (RFC 6120 §4.8) and returns the namespace its stanzas inherit. A
+   * BOSH body (XEP-0124 §4) is parsed as a root of its own kind: it overrides this.
+   */
+  protected checkRoot(root: RootTag, attrs: Record<string, string>): string {
+    const err = checkStreamRoot(root.prefix, root.local, root.ns, attrs.xmlns);
+    if (err !== null) throw err;
+    return attrs.xmlns;
   }
 
   protected headerDone(s: string, e: number): void {

@@ -95,11 +95,25 @@ describe("interop: Gajim's login sequence (nbxmpp)", function () {
     assert.deepEqual([...data("disco-items-server").items].sort(), [
       ["conference.localhost", null],
       ["pubsub.localhost", null],
+      ["upload.localhost", null],
     ]);
     const muc = step("disco-info conference.localhost");
     assert.equal(muc.type, "result");
     assert.deepEqual((muc.data as any).identities, [["conference", "text"]]);
     assert.ok((muc.data as any).features.includes("http://jabber.org/protocol/muc"));
+  });
+
+  it("finds the HTTP upload service and its size limit, as Gajim's upload does (XEP-0363 §3)", () => {
+    const upload = step("disco-info upload.localhost");
+    assert.equal(upload.type, "result");
+    const info = upload.data as {
+      identities: string[][];
+      features: string[];
+      httpupload_max_file_size: number;
+    };
+    assert.deepEqual(info.identities, [["store", "file"]]);
+    assert.ok(info.features.includes("urn:xmpp:http:upload:0"));
+    assert.equal(info.httpupload_max_file_size, 104857600);
   });
 
   it("enables message carbons (XEP-0280 §4)", () => {

@@ -15,6 +15,7 @@ import {
 import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 import { pepScenarios } from "./interop-scenarios-pep.js";
+import { uploadScenarios } from "./interop-scenarios-upload.js";
 import { SLIXMPP } from "./interop-slixmpp-library.js";
 
 describe("interop: slixmpp", function () {
@@ -320,5 +321,9 @@ describe("interop: slixmpp", function () {
 
   describe("PEP and pubsub through slixmpp's plugins (XEP-0163, XEP-0060)", () => {
     pepScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
+  });
+
+  describe("HTTP upload through slixmpp's xep_0363 (XEP-0363)", () => {
+    uploadScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
   });
 });

@@ -168,6 +168,8 @@ def describe(result):
         return {
             "identities": [[i.category, i.type] for i in result.identities],
             "features": sorted(result.features),
+            # What Gajim's upload reads from the service's XEP-0128 form (XEP-0363 §3).
+            "httpupload_max_file_size": result.httpupload_max_file_size,
         }
     if kind == "DiscoItems":
         return {"items": [[str(i.jid), i.node] for i in result.items]}

@@ -61,9 +61,12 @@ function listener(overrides: Partial<ListenerConfig>): ListenerConfig {
 
 const webHandlers = [
   { path: "/ws", handler: "ejabberd_http_ws" },
+  { path: "/bosh", handler: "mod_bosh" },
   { path: "/.well-known/host-meta", handler: "mod_host_meta" },
   { path: "/.well-known/host-meta.json", handler: "mod_host_meta" },
 ];
+/** The shipped config mounts mod_http_upload (XEP-0363) on both HTTP listeners. */
+const upload = { path: "/upload", handler: "mod_http_upload" };
 
 function httpListener(overrides: Partial<HttpListenerConfig>): HttpListenerConfig {
   return {
@@ -109,7 +112,10 @@ describe("config", () => {
         "mod_mam",
         "mod_offline",
         "mod_muc",
+        "mod_http_upload",
+        "mod_http_upload_quota",
         "mod_stream_mgmt",
+        "mod_bosh",
       ]);
       assert.equal(modules.mod_register?.access, "none");
       assert.ok((moduleLines?.mod_roster?.[""] ?? 0) > 1);
@@ -136,11 +142,15 @@ describe("config", () => {
           listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
         ],
         http: [
-          httpListener({ port: 5443, tls: true, requestHandlers: webHandlers }),
+          httpListener({ port: 5443, tls: true, requestHandlers: [...webHandlers, upload] }),
           httpListener({
             port: 5280,
             ip: "127.0.0.1",
-            requestHandlers: [...webHandlers, { path: "/metrics", handler: "parley_metrics" }],
+            requestHandlers: [
+              ...webHandlers,
+              { path: "/metrics", handler: "parley_metrics" },
+              upload,
+            ],
           }),
         ],
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
