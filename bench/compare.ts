@@ -56,9 +56,10 @@ import {
 } from "./lib/servers.js";
 import { round } from "./lib/stats.js";
 import { tcpReference, websocket } from "./lib/websocket.js";
+import { upload } from "./lib/upload.js";
 
-/** Every scenario, in the order they run: those of scenarios.ts, then the WebSocket one. */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket];
+/** Every scenario, in the order they run: those of scenarios.ts, then WebSocket and upload. */
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload];
 
 const DOMAIN = "localhost";
 
@@ -69,11 +70,11 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket [all];
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload [all];
                             mam and mam-query each run on a server of its own with MAM on, pep
                             on one with PEP on, websocket (idle and messages over ws://, with
                             idle's and messages' TCP figures as references) on one with its
-                            HTTP listener on
+                            HTTP listener on, upload on one with HTTP upload on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -106,6 +107,8 @@ Defaults in brackets.
   --pep-contacts N          contacts of each (mutual subscriptions, even) [${DEFAULT_OPTIONS.pepContacts}]
   --pep-steps LIST          offered publishes/s per step; each notifies the contacts and the
                             publisher [${DEFAULT_OPTIONS.pepSteps.join(",")}]
+  --uploads N               files uploaded at once (XEP-0363), each by its own user [${DEFAULT_OPTIONS.uploads}]
+  --upload-size MIB         size of each [${DEFAULT_OPTIONS.uploadMiB}]
   --profile                 also run the load scenarios chosen (messages, muc, mam; else messages)
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
@@ -156,6 +159,8 @@ const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
   "--mam-samples": ["mamSamples", 1],
   "--pep-users": ["pepUsers", 3],
   "--pep-contacts": ["pepContacts", 2],
+  "--uploads": ["uploads", 1],
+  "--upload-size": ["uploadMiB", 0.001],
 };
 
 /** The options that set a list of positive numbers of BenchOptions. */
@@ -337,10 +342,11 @@ function emergencyStop(why: string, code: number): never {
  * one start; then each MAM scenario on a freshly started server of its own with archiving on
  * (Scenario.mam), so that its archives hold its own messages only, the PEP scenario on one
  * with PEP on (Scenario.pep), so that its rosters stay out of the others, and the WebSocket one
- * on one with its HTTP listener on (Scenario.ws), fresh as the idle scenario's.
+ * on one with its HTTP listener on (Scenario.ws), fresh as the idle scenario's, the upload one
+ * on one with HTTP upload on (Scenario.upload).
  */
 function serverRuns(scenarios: Scenario[]): Scenario[][] {
-  const own = (s: Scenario) => s.mam || s.pep || s.ws;
+  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload;
   const usual = scenarios.filter((s) => !own(s));
   return [...(usual.length ? [usual] : []), ...scenarios.filter(own).map((s) => [s])];
 }
@@ -403,12 +409,13 @@ async function runServer(
   const mam = scenarios.some((s) => s.mam);
   const pep = scenarios.some((s) => s.pep);
   const ws = scenarios.some((s) => s.ws);
+  const upload = scenarios.some((s) => s.upload);
   const dir = join(
     runDir,
-    `${name}${mam || pep || ws ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+    `${name}${mam || pep || ws || upload ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
   );
   log(
-    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}`,
+    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}`,
   );
   const server = await kind.start({
     dir,
@@ -418,6 +425,7 @@ async function runServer(
     mam,
     pep,
     ws,
+    upload,
     mamStore: o.mamStore,
     cpuProfDir,
     log,

@@ -3,7 +3,7 @@
 -- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
 -- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
 -- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one,
--- "-- bench:ws" for the websocket one.
+-- "-- bench:ws" for the websocket one, "-- bench:upload" for the upload one, "-- bench:http" for either.
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
@@ -42,12 +42,12 @@ registration_allowlist = { "127.0.0.1" }
 default_iteration_count = 4096
 
 c2s_require_encryption = true
--- WebSocket: plain ws:// on a loopback HTTP port (no TLS, as Parley's and ejabberd's in the
--- bench), which c2s_require_encryption would refuse unless told to count it as secure, as
+-- WebSocket and upload: plain ws:// and http:// on a loopback HTTP port (no TLS, as Parley's and
+-- ejabberd's in the bench); WebSocket c2s_require_encryption would refuse unless told to count it as secure, as
 -- Prosody's documentation says for a connection that a proxy terminates TLS of.
-http_ports = { @HTTP_PORT@ } -- bench:ws
-http_interfaces = { "127.0.0.1" } -- bench:ws
-https_ports = { } -- bench:ws
+http_ports = { @HTTP_PORT@ } -- bench:http
+http_interfaces = { "127.0.0.1" } -- bench:http
+https_ports = { } -- bench:http
 consider_websocket_secure = true -- bench:ws
 c2s_stanza_size_limit = 262144
 authentication = "internal_hashed"
@@ -83,3 +83,8 @@ Component "conference.@HOST@" "muc"
 	muc_room_default_persistent = false
 	muc_room_default_moderated = false
 	muc_room_default_public = true
+
+-- The upload scenario (XEP-0363): Prosody 0.12's http_file_share, files in the data directory,
+-- the same 100 MiB limit per file as Parley's and ejabberd's (its default is 10 MiB).
+Component "upload.@HOST@" "http_file_share" -- bench:upload
+	http_file_share_size_limit = 104857600 -- bench:upload

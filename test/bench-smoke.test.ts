@@ -6,7 +6,7 @@
 // (bench/lib/postgres.ts: its settings, and that it stops), so both servers' storage is covered
 // without compiling Parley and starting it as a process as bench/compare does.
 import { strict as assert } from "node:assert";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -25,6 +25,9 @@ import { markdownTable, ratios, textTable, type ServerRun } from "../bench/lib/r
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
 import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
 import { tcpReference, websocket } from "../bench/lib/websocket.js";
+import { upload } from "../bench/lib/upload.js";
+import type { UploadApi } from "../modules/mod_http_upload/index.js";
+import { freePort } from "../bench/lib/servers.js";
 import { WsConn } from "../bench/lib/ws-conn.js";
 import { WebSocketServer } from "ws";
 import {
@@ -330,6 +333,24 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
   });
 }
 
+/** Users bench0.. registered in-band by the generator's workers, none failing. */
+async function registerInBand(gen: LoadGenerator, n: number): Promise<void> {
+  const shares = gen.split(
+    Array.from({ length: n }, (_, i) => i),
+    userName,
+  );
+  const reg = await gen.each<RegisterResult>((w) => ({
+    op: "register",
+    users: shares[w]!,
+    concurrency: 4,
+  }));
+  assert.equal(
+    reg.reduce((s, r) => s + r.failed, 0),
+    0,
+    JSON.stringify(reg),
+  );
+}
+
 describe("bench: the generator's WebSocket client (RFC 7395 framing)", () => {
   it("asks for the xmpp subprotocol, sends one stanza per frame with its namespace, and closes with <close/>", async () => {
     const frames: string[] = [];
@@ -391,20 +412,7 @@ describe("bench: the websocket scenario against an in-process Parley (smoke run,
       workers: 2,
       ws: { port: t.httpPort, path: "/ws" },
     });
-    const shares = gen.split(
-      Array.from({ length: USERS }, (_, i) => i),
-      userName,
-    );
-    const reg = await gen.each<RegisterResult>((w) => ({
-      op: "register",
-      users: shares[w]!,
-      concurrency: 4,
-    }));
-    assert.equal(
-      reg.reduce((n, r) => n + r.failed, 0),
-      0,
-      JSON.stringify(reg),
-    );
+    await registerInBand(gen, USERS);
     const opts = {
       ...DEFAULT_OPTIONS,
       idleSessions: USERS,
@@ -452,6 +460,48 @@ describe("bench: the websocket scenario against an in-process Parley (smoke run,
     const ratio = value("ws.ratio.msg.saturation");
     assert.equal(ratio, Math.round((value("ws.msg.saturation")! / 50) * 100) / 100);
     assert.equal(value("ws.tcp.idle.rss_per_session"), undefined, "no idle scenario in this run");
+  });
+});
+
+describe("bench: the upload scenario against an in-process Parley (smoke run, counts only)", function () {
+  this.timeout(60_000);
+  let t: TestServer | undefined;
+  let gen: LoadGenerator | undefined;
+
+  after(async () => {
+    await gen?.stop();
+    await t?.stop();
+  });
+
+  it("each user gets a slot (XEP-0363) and PUTs its file, all at once; every file is stored whole", async () => {
+    // put_url names the HTTP port: chosen before the server starts.
+    const httpPort = await freePort();
+    t = await startTestServer({
+      http: [{ path: "/upload", handler: "mod_http_upload" }],
+      modules: {
+        mod_ping: {},
+        mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
+        mod_http_upload: { put_url: `http://@HOST@:${httpPort}/upload` },
+      },
+      config: (c) => {
+        c.http[0]!.port = httpPort;
+      },
+    });
+    gen = await LoadGenerator.start({ port: t.port, domain: "localhost", workers: 2 });
+    const uploads = 4;
+    await registerInBand(gen, uploads);
+    const opts = { ...DEFAULT_OPTIONS, uploads, uploadMiB: 0.25 };
+    const r = await upload.run({ gen, pid: null, opts, log: () => {} });
+    assert.equal(r.status, "ok", r.note);
+    assert.equal(r.note, undefined);
+    assert.equal(r.metrics.find((m) => m.key === "upload.ok")?.value, uploads);
+    assert.ok((r.metrics.find((m) => m.key === "upload.throughput")?.value ?? 0) > 0);
+    const { docroot } = t.server.modules.exportsOf("localhost", "mod_http_upload") as UploadApi;
+    const files = readdirSync(docroot, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => statSync(join(e.parentPath, e.name)).size);
+    // Each upload whole (beside the store's small metadata files).
+    assert.equal(files.filter((n) => n === 0.25 * 2 ** 20).length, uploads);
   });
 });
 

@@ -98,6 +98,9 @@ export type Command =
   /** Waits (at most drainMs) until this worker's users have every notification of the step's
    * publishes (`sent`: for each worker, the publisher of each of its publishes), then reports. */
   | { op: "pepDrain"; sent: number[][]; drainMs: number }
+  /** Every user (logged in with "login") gets an upload slot from `service` (XEP-0363) and PUTs
+   * a file of `size` bytes into it, all at once (upload.ts). */
+  | { op: "upload"; users: string[]; service: string; size: number; timeoutMs: number }
   | { op: "shutdown" };
 
 export type ErrorCounts = Record<string, number>;
@@ -275,6 +278,18 @@ export interface PepDrainResult extends CommandStats {
   publishErrors: ErrorCounts;
   /** From each publish sent to each of its notifications, µs. */
   hist: ReturnType<Histogram["toJSON"]>;
+}
+
+export interface UploadResult extends CommandStats {
+  /** Uploads answered 200/201, and those that failed (by reason). */
+  ok: number;
+  failed: number;
+  errors: ErrorCounts;
+  /** Each upload that succeeded: slot request to the PUT's answer, ms. */
+  ms: number[];
+  /** From this worker's first PUT to its last answer, ms; bytes uploaded. */
+  windowMs: number;
+  bytes: number;
 }
 
 export type Request = { id: number; cmd: Command };

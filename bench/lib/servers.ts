@@ -77,6 +77,12 @@ export interface StartOptions {
    */
   ws?: boolean;
   /**
+   * Whether HTTP upload is on (XEP-0363) on that loopback HTTP port: Parley's and ejabberd's
+   * mod_http_upload at /upload, Prosody's http_file_share (bench:upload lines), for the upload
+   * scenario.
+   */
+  upload?: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -96,6 +102,8 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     mam: o.mam,
     pep: o.pep,
     ws: !!o.ws,
+    upload: !!o.upload,
+    http: !!(o.ws || o.upload),
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };
@@ -136,13 +144,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** With StartOptions.ws, a free port for the HTTP listener and where its WebSocket handler is. */
-async function wsEndpoint(o: StartOptions, path: string): Promise<WsEndpoint | undefined> {
-  return o.ws ? { port: await freePort(), path } : undefined;
+/**
+ * With StartOptions.ws or .upload, a free port for the HTTP listener, and where its WebSocket
+ * handler is (`path`; undefined without ws).
+ */
+async function httpListener(
+  o: StartOptions,
+  path: string,
+): Promise<{ ws?: WsEndpoint; vars: { HTTP_PORT: string } }> {
+  const port = o.ws || o.upload ? await freePort() : 0;
+  return { ws: o.ws ? { port, path } : undefined, vars: { HTTP_PORT: String(port) } };
 }
-
-/** The HTTP_PORT placeholder of the configs: the WebSocket port, or 0 when its lines are dropped. */
-const httpPortVar = (ws: WsEndpoint | undefined) => ({ HTTP_PORT: String(ws?.port ?? 0) });
 
 function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -389,7 +401,7 @@ async function startParley(
   pgsql?: PgCluster,
 ): Promise<RunningServer> {
   const port = await freePort();
-  const ws = await wsEndpoint(o, "/ws");
+  const { ws, vars: httpVars } = await httpListener(o, "/ws");
   mkdirSync(o.dir, { recursive: true });
   const cert = copyCert(o.cert, o.dir);
   const config = join(o.dir, "parley.yml");
@@ -398,7 +410,7 @@ async function startParley(
     CERTFILE: cert.combinedFile,
     DATA_DIR: o.dir,
     C2S_PORT: String(port),
-    ...httpPortVar(ws),
+    ...httpVars,
   };
   const pgVars: Record<string, string> = pgsql
     ? {
@@ -522,7 +534,7 @@ export const ejabberd = {
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
     const distPort = await freePort();
-    const ws = await wsEndpoint(o, "/ws");
+    const { ws, vars: httpVars } = await httpListener(o, "/ws");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     writeFileSync(
@@ -534,7 +546,7 @@ export const ejabberd = {
           CERTFILE: cert.combinedFile,
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
-          ...httpPortVar(ws),
+          ...httpVars,
         },
         configFlags(o),
         "#",
@@ -620,7 +632,7 @@ export const prosody = {
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
     // mod_websocket's default path, on the HTTP server's http_ports.
-    const ws = await wsEndpoint(o, "/xmpp-websocket");
+    const { ws, vars: httpVars } = await httpListener(o, "/xmpp-websocket");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     const config = join(o.dir, "prosody.cfg.lua");
@@ -634,7 +646,7 @@ export const prosody = {
           KEYFILE: cert.keyFile,
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
-          ...httpPortVar(ws),
+          ...httpVars,
         },
         configFlags(o),
         "--",

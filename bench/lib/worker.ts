@@ -23,6 +23,7 @@ import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
 import { mamPages, mamWalk } from "./mam-client.js";
 import { wsLogin, type WsEndpoint } from "./ws-conn.js";
+import { uploadAll } from "./upload-client.js";
 import {
   pepApprove,
   pepDrain,
@@ -655,6 +656,8 @@ async function run(cmd: Command): Promise<unknown> {
       );
     case "pepDrain":
       return measured(() => pepDrain(cmd.sent, cmd.drainMs));
+    case "upload":
+      return measured(() => uploadAll(conns, cmd.users, cmd.service, cmd.size, cmd.timeoutMs));
     case "shutdown":
       for (const c of conns.values()) c.destroy();
       conns.clear();
