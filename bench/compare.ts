@@ -8,7 +8,8 @@
 // a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
 // stops it; the MAM scenarios (issue 12) each on a server started again with archiving on, the
-// PEP scenario (issue 13) on one with PEP on.
+// PEP scenario (issue 13) on one with PEP on, the WebSocket scenario (issue 14) on one with its
+// HTTP listener on.
 // Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
 // bench/results/. `--help` lists the options.
 //
@@ -35,7 +36,7 @@ import {
   DEFAULT_OPTIONS,
   loadAverage,
   messages,
-  SCENARIOS,
+  SCENARIOS as CORE_SCENARIOS,
   settle,
   type BenchOptions,
   type Scenario,
@@ -54,6 +55,11 @@ import {
   type ServerName,
 } from "./lib/servers.js";
 import { round } from "./lib/stats.js";
+import { tcpReference, websocket } from "./lib/websocket.js";
+import { upload } from "./lib/upload.js";
+
+/** Every scenario, in the order they run: those of scenarios.ts, then WebSocket and upload. */
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload];
 
 const DOMAIN = "localhost";
 
@@ -64,9 +70,11 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep [all]; mam and
-                            mam-query each run on a server of its own with MAM on, pep on
-                            one with PEP on
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload [all];
+                            mam and mam-query each run on a server of its own with MAM on, pep
+                            on one with PEP on, websocket (idle and messages over ws://, with
+                            idle's and messages' TCP figures as references) on one with its
+                            HTTP listener on, upload on one with HTTP upload on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -99,6 +107,8 @@ Defaults in brackets.
   --pep-contacts N          contacts of each (mutual subscriptions, even) [${DEFAULT_OPTIONS.pepContacts}]
   --pep-steps LIST          offered publishes/s per step; each notifies the contacts and the
                             publisher [${DEFAULT_OPTIONS.pepSteps.join(",")}]
+  --uploads N               files uploaded at once (XEP-0363), each by its own user [${DEFAULT_OPTIONS.uploads}]
+  --upload-size MIB         size of each [${DEFAULT_OPTIONS.uploadMiB}]
   --profile                 also run the load scenarios chosen (messages, muc, mam; else messages)
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
@@ -149,6 +159,8 @@ const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
   "--mam-samples": ["mamSamples", 1],
   "--pep-users": ["pepUsers", 3],
   "--pep-contacts": ["pepContacts", 2],
+  "--uploads": ["uploads", 1],
+  "--upload-size": ["uploadMiB", 0.001],
 };
 
 /** The options that set a list of positive numbers of BenchOptions. */
@@ -328,11 +340,13 @@ function emergencyStop(why: string, code: number): never {
 /**
  * The server runs the scenarios need: those on the servers' usual configs together, in order, on
  * one start; then each MAM scenario on a freshly started server of its own with archiving on
- * (Scenario.mam), so that its archives hold its own messages only, and the PEP scenario on one
- * with PEP on (Scenario.pep), so that its rosters stay out of the others.
+ * (Scenario.mam), so that its archives hold its own messages only, the PEP scenario on one
+ * with PEP on (Scenario.pep), so that its rosters stay out of the others, and the WebSocket one
+ * on one with its HTTP listener on (Scenario.ws), fresh as the idle scenario's, the upload one
+ * on one with HTTP upload on (Scenario.upload).
  */
 function serverRuns(scenarios: Scenario[]): Scenario[][] {
-  const own = (s: Scenario) => s.mam || s.pep;
+  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload;
   const usual = scenarios.filter((s) => !own(s));
   return [...(usual.length ? [usual] : []), ...scenarios.filter(own).map((s) => [s])];
 }
@@ -375,12 +389,14 @@ async function runAll(
     }
   }
   const failed = runs.filter((r) => r.status !== "ok");
-  return {
+  const run: ServerRun = {
     ...runs[0]!,
     status: failed.length ? "failed" : "ok",
     note: failed.length ? failed.map((r) => r.note).join("; ") : undefined,
     results: runs.flatMap((r) => r.results),
   };
+  tcpReference(run);
+  return run;
 }
 
 async function runServer(
@@ -392,11 +408,15 @@ async function runServer(
   const run: ServerRun = { name, version: kind.version(), status: "ok", results: [] };
   const mam = scenarios.some((s) => s.mam);
   const pep = scenarios.some((s) => s.pep);
+  const ws = scenarios.some((s) => s.ws);
+  const upload = scenarios.some((s) => s.upload);
   const dir = join(
     runDir,
-    `${name}${mam || pep ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+    `${name}${mam || pep || ws || upload ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
   );
-  log(`\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}`);
+  log(
+    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}`,
+  );
   const server = await kind.start({
     dir,
     domain: DOMAIN,
@@ -404,6 +424,8 @@ async function runServer(
     offline,
     mam,
     pep,
+    ws,
+    upload,
     mamStore: o.mamStore,
     cpuProfDir,
     log,
@@ -412,7 +434,9 @@ async function runServer(
   let gen: LoadGenerator | null = null;
   try {
     const fds = openFilesLimit(server.pid);
-    log(`  listening on 127.0.0.1:${server.port}, pid ${server.pid}, open-files limit ${fds}`);
+    log(
+      `  listening on 127.0.0.1:${server.port}${server.ws ? ` and ws://127.0.0.1:${server.ws.port}${server.ws.path}` : ""}, pid ${server.pid}, open-files limit ${fds}`,
+    );
     if (fds < o.bench.idleSessions + 100) {
       log(
         `  warning: ${name} may open at most ${fds} files: fewer than the idle sessions asked for`,
@@ -427,6 +451,7 @@ async function runServer(
       port: server.port,
       domain: DOMAIN,
       workers: o.bench.workers,
+      ...(server.ws && { ws: server.ws }),
     });
     currentGen = gen;
     const t0 = performance.now();
@@ -538,6 +563,11 @@ async function main(): Promise<void> {
   if (o.mamStore === "native" && o.scenarios.some((s) => s === "mam" || s === "mam-query"))
     notes.push(
       "--mam-store native: ejabberd archives in Mnesia, Prosody in its internal storage (at most 10 000 messages per archive); Parley in SQLite",
+    );
+  const tcpMissing = ["idle", "messages"].filter((s) => !o.scenarios.includes(s));
+  if (o.scenarios.includes("websocket") && tcpMissing.length)
+    notes.push(
+      `websocket without ${tcpMissing.join(" and ")}: no TCP reference for its figures (add them to --scenarios)`,
     );
   for (const n of notes) log(`note: ${n}`);
   if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {

@@ -2,7 +2,8 @@
 -- SQLite storage, STARTTLS required, no mod_limits, loopback only. Placeholders @...@ are filled
 -- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
 -- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
--- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one.
+-- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one,
+-- "-- bench:ws" for the websocket one, "-- bench:upload" for the upload one, "-- bench:http" for either.
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
@@ -28,6 +29,8 @@ modules_enabled = {
 	-- The PEP scenario (pep) runs on a server of its own with PEP on, as Prosody's example
 	-- config has it (listed there in modules_enabled; mod_pep learns clients' caps itself).
 	"pep"; -- bench:pep
+	-- The websocket scenario runs on a server of its own with XMPP over WebSocket (RFC 7395).
+	"websocket"; -- bench:ws
 }
 -- No s2s, as Parley; offline storage only when Parley has it; no mod_limits (not loaded).
 modules_disabled = { "s2s"; } -- bench:offline
@@ -39,6 +42,13 @@ registration_allowlist = { "127.0.0.1" }
 default_iteration_count = 4096
 
 c2s_require_encryption = true
+-- WebSocket and upload: plain ws:// and http:// on a loopback HTTP port (no TLS, as Parley's and
+-- ejabberd's in the bench); WebSocket c2s_require_encryption would refuse unless told to count it as secure, as
+-- Prosody's documentation says for a connection that a proxy terminates TLS of.
+http_ports = { @HTTP_PORT@ } -- bench:http
+http_interfaces = { "127.0.0.1" } -- bench:http
+https_ports = { } -- bench:http
+consider_websocket_secure = true -- bench:ws
 c2s_stanza_size_limit = 262144
 authentication = "internal_hashed"
 storage = "sql" -- bench:no-mamnative
@@ -73,3 +83,8 @@ Component "conference.@HOST@" "muc"
 	muc_room_default_persistent = false
 	muc_room_default_moderated = false
 	muc_room_default_public = true
+
+-- The upload scenario (XEP-0363): Prosody 0.12's http_file_share, files in the data directory,
+-- the same 100 MiB limit per file as Parley's and ejabberd's (its default is 10 MiB).
+Component "upload.@HOST@" "http_file_share" -- bench:upload
+	http_file_share_size_limit = 104857600 -- bench:upload

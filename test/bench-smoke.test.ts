@@ -6,7 +6,7 @@
 // (bench/lib/postgres.ts: its settings, and that it stops), so both servers' storage is covered
 // without compiling Parley and starting it as a process as bench/compare does.
 import { strict as assert } from "node:assert";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -24,6 +24,12 @@ import { descendants, treeCpuSeconds } from "../bench/lib/proc.js";
 import { markdownTable, ratios, textTable, type ServerRun } from "../bench/lib/report.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
 import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
+import { tcpReference, websocket } from "../bench/lib/websocket.js";
+import { upload } from "../bench/lib/upload.js";
+import type { UploadApi } from "../modules/mod_http_upload/index.js";
+import { freePort } from "../bench/lib/servers.js";
+import { WsConn } from "../bench/lib/ws-conn.js";
+import { WebSocketServer } from "ws";
 import {
   DEFAULT_OPTIONS,
   idle,
@@ -33,6 +39,7 @@ import {
   offline,
   type MucStepFigures,
   type ScenarioContext,
+  type StepFigures,
 } from "../bench/lib/scenarios.js";
 
 const USERS = 8;
@@ -325,6 +332,178 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
     });
   });
 }
+
+/** Users bench0.. registered in-band by the generator's workers, none failing. */
+async function registerInBand(gen: LoadGenerator, n: number): Promise<void> {
+  const shares = gen.split(
+    Array.from({ length: n }, (_, i) => i),
+    userName,
+  );
+  const reg = await gen.each<RegisterResult>((w) => ({
+    op: "register",
+    users: shares[w]!,
+    concurrency: 4,
+  }));
+  assert.equal(
+    reg.reduce((s, r) => s + r.failed, 0),
+    0,
+    JSON.stringify(reg),
+  );
+}
+
+describe("bench: the generator's WebSocket client (RFC 7395 framing)", () => {
+  it("asks for the xmpp subprotocol, sends one stanza per frame with its namespace, and closes with <close/>", async () => {
+    const frames: string[] = [];
+    let offered = "";
+    const wss = new WebSocketServer({
+      host: "127.0.0.1",
+      port: 0,
+      handleProtocols: (p) => {
+        offered = [...p].join(",");
+        return "xmpp";
+      },
+    });
+    wss.on("connection", (ws) =>
+      ws.on("message", (d: Buffer) => {
+        frames.push(d.toString());
+        if (d.toString().startsWith("<close")) ws.send(d.toString());
+      }),
+    );
+    await new Promise((r) => wss.once("listening", r));
+    try {
+      const port = (wss.address() as { port: number }).port;
+      const conn = await WsConn.open({ port, path: "/ws" }, 5000);
+      conn.writeAll(["<message id='a'/>", "<presence/>"]);
+      await conn.close();
+      assert.equal(offered, "xmpp");
+      assert.deepEqual(frames, [
+        "<message xmlns='jabber:client' id='a'/>",
+        "<presence xmlns='jabber:client'/>",
+        "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>",
+      ]);
+      assert.ok(conn.closed && conn.streamClosed);
+    } finally {
+      wss.close();
+    }
+  });
+});
+
+describe("bench: the websocket scenario against an in-process Parley (smoke run, counts only)", function () {
+  this.timeout(60_000);
+  let t: TestServer | undefined;
+  let gen: LoadGenerator | undefined;
+
+  after(async () => {
+    await gen?.stop();
+    await t?.stop();
+  });
+
+  it("idle sessions and one-to-one messages over ws:// (RFC 7395), every message received once, with TCP references", async () => {
+    t = await startTestServer({
+      http: true,
+      modules: {
+        mod_ping: {},
+        mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
+      },
+    });
+    gen = await LoadGenerator.start({
+      port: t.port,
+      domain: "localhost",
+      workers: 2,
+      ws: { port: t.httpPort, path: "/ws" },
+    });
+    await registerInBand(gen, USERS);
+    const opts = {
+      ...DEFAULT_OPTIONS,
+      idleSessions: USERS,
+      idleHoldS: 0,
+      msgUsers: USERS,
+      msgSteps: [100],
+      stepS: 1,
+      drainS: 5,
+    };
+    const r = await websocket.run({ gen, pid: null, opts, log: () => {} });
+    assert.equal(r.status, "ok", r.note);
+    const value = (key: string) => r.metrics.find((m) => m.key === key)?.value;
+    assert.equal(value("ws.idle.sessions"), USERS);
+    const d = r.details as { messages: { steps: StepFigures[]; half: StepFigures } };
+    for (const s of [...d.messages.steps, d.messages.half]) {
+      assert.ok(s.sent > 20, `sent ${s.sent}`);
+      assert.equal(s.received, s.sent, "each over its own frame, each received");
+      assert.equal(s.lost, 0);
+      assert.equal(s.bounced, 0);
+    }
+    // Over WebSocket, not TCP: the HTTP listener took the sessions (its log says so).
+    assert.ok(
+      t.logs.some((l) => l.transport === "websocket"),
+      "sessions over WebSocket",
+    );
+    // The TCP figures of the same run beside the WebSocket ones, with their ratio.
+    const tcp = (key: string, v: number) => ({
+      key,
+      label: key,
+      unit: "",
+      value: v,
+      better: "higher" as const,
+    });
+    const run: ServerRun = {
+      name: "parley",
+      version: "test",
+      status: "ok",
+      results: [
+        { scenario: "messages", title: "", status: "ok", metrics: [tcp("msg.saturation", 50)] },
+        r,
+      ],
+    };
+    tcpReference(run);
+    assert.equal(value("ws.tcp.msg.saturation"), 50);
+    const ratio = value("ws.ratio.msg.saturation");
+    assert.equal(ratio, Math.round((value("ws.msg.saturation")! / 50) * 100) / 100);
+    assert.equal(value("ws.tcp.idle.rss_per_session"), undefined, "no idle scenario in this run");
+  });
+});
+
+describe("bench: the upload scenario against an in-process Parley (smoke run, counts only)", function () {
+  this.timeout(60_000);
+  let t: TestServer | undefined;
+  let gen: LoadGenerator | undefined;
+
+  after(async () => {
+    await gen?.stop();
+    await t?.stop();
+  });
+
+  it("each user gets a slot (XEP-0363) and PUTs its file, all at once; every file is stored whole", async () => {
+    // put_url names the HTTP port: chosen before the server starts.
+    const httpPort = await freePort();
+    t = await startTestServer({
+      http: [{ path: "/upload", handler: "mod_http_upload" }],
+      modules: {
+        mod_ping: {},
+        mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
+        mod_http_upload: { put_url: `http://@HOST@:${httpPort}/upload` },
+      },
+      config: (c) => {
+        c.http[0]!.port = httpPort;
+      },
+    });
+    gen = await LoadGenerator.start({ port: t.port, domain: "localhost", workers: 2 });
+    const uploads = 4;
+    await registerInBand(gen, uploads);
+    const opts = { ...DEFAULT_OPTIONS, uploads, uploadMiB: 0.25 };
+    const r = await upload.run({ gen, pid: null, opts, log: () => {} });
+    assert.equal(r.status, "ok", r.note);
+    assert.equal(r.note, undefined);
+    assert.equal(r.metrics.find((m) => m.key === "upload.ok")?.value, uploads);
+    assert.ok((r.metrics.find((m) => m.key === "upload.throughput")?.value ?? 0) > 0);
+    const { docroot } = t.server.modules.exportsOf("localhost", "mod_http_upload") as UploadApi;
+    const files = readdirSync(docroot, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => statSync(join(e.parentPath, e.name)).size);
+    // Each upload whole (beside the store's small metadata files).
+    assert.equal(files.filter((n) => n === 0.25 * 2 ** 20).length, uploads);
+  });
+});
 
 describe("bench: the report's ratio columns", () => {
   const run = (name: string, saturation: number, cpu: number): ServerRun => ({

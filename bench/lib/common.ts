@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { cpuSeconds, treeCpuSeconds, treeWriteCalls, writeCalls } from "./proc.js";
 import { userName, type ErrorCounts, type LoginBatchResult } from "./protocol.js";
-import type { ScenarioContext } from "./scenarios.js";
+import type { ScenarioContext, ScenarioResult } from "./scenarios.js";
 import { round } from "./stats.js";
 
 export const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
@@ -58,12 +58,14 @@ export function errorSummary(e: ErrorCounts): string {
     .join("; ");
 }
 
-/** Logs users in and keeps them (initial presence + ping round trip). */
+/** Logs users in and keeps them (initial presence + ping round trip), over WebSocket if ctx.ws. */
 export async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
   const shares = ctx.gen.split(indices, userName);
   const t0 = performance.now();
   const results = await ctx.gen.each<LoginBatchResult>((w) =>
-    shares[w]!.length ? { op: "login", users: shares[w]!, concurrency } : null,
+    shares[w]!.length
+      ? { op: "login", users: shares[w]!, concurrency, ...(ctx.ws && { ws: true }) }
+      : null,
   );
   const seconds = (performance.now() - t0) / 1000;
   const ok = results.reduce((s, r) => s + r.ok, 0);
@@ -74,4 +76,24 @@ export async function loginAll(ctx: ScenarioContext, indices: number[], concurre
 
 export async function closeAll(ctx: ScenarioContext): Promise<void> {
   await ctx.gen.each(() => ({ op: "closeAll" }));
+}
+
+/**
+ * A scenario's "failed" result when some of its logins failed (the sessions that did log in are
+ * closed first), or null when none did.
+ */
+export async function loginFailure(
+  ctx: ScenarioContext,
+  s: { name: string; title: string },
+  l: { failed: number; errors: ErrorCounts },
+): Promise<ScenarioResult | null> {
+  if (l.failed === 0) return null;
+  await closeAll(ctx);
+  return {
+    scenario: s.name,
+    title: s.title,
+    status: "failed",
+    note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
+    metrics: [],
+  };
 }

@@ -28,8 +28,8 @@ export interface Sender {
 
 /**
  * Paced sending: every tick, what the schedule (rate msg/s over durationMs) asks for by now,
- * round-robin over the senders, one write per connection per tick; a sender with over
- * BACKPRESSURE_BYTES unsent is skipped. `message` makes the n-th message (from 0) of sender s.
+ * round-robin over the senders, one write per connection per tick (over WebSocket, a frame per
+ * message: Conn.writeAll); a sender with over BACKPRESSURE_BYTES unsent is skipped. `message` makes the n-th message (from 0) of sender s.
  */
 export async function paced<S extends Sender>(
   senders: S[],
@@ -43,7 +43,7 @@ export async function paced<S extends Sender>(
   let backpressured = 0;
   let rr = 0;
   await new Promise<void>((resolve) => {
-    const batches = new Map<Conn, string>();
+    const batches = new Map<Conn, string[]>();
     const tick = () => {
       const elapsed = performance.now() - start;
       // The n-th message is due in the middle of its slot, (n + ½) / rate: the last is not due
@@ -64,9 +64,10 @@ export async function paced<S extends Sender>(
         skips = 0;
         const msg = message(s, sent++);
         const pending = batches.get(s.conn);
-        batches.set(s.conn, pending === undefined ? msg : pending + msg);
+        if (pending === undefined) batches.set(s.conn, [msg]);
+        else pending.push(msg);
       }
-      for (const [conn, text] of batches) conn.write(text);
+      for (const [conn, stanzas] of batches) conn.writeAll(stanzas);
       batches.clear();
       if (elapsed >= durationMs) resolve();
       else setTimeout(tick, 2);

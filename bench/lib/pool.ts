@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Command, Reply } from "./protocol.js";
+import type { WsEndpoint } from "./ws-conn.js";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 
@@ -51,8 +52,11 @@ export class LoadGenerator {
     });
   }
 
-  /** Forks `workers` processes aimed at 127.0.0.1:`port` for the XMPP domain `domain`. */
-  static async start(opts: { port: number; domain: string; workers: number }) {
+  /**
+   * Forks `workers` processes aimed at 127.0.0.1:`port` for the XMPP domain `domain` (and at
+   * its WebSocket endpoint `ws`, if given, for the logins that ask for it).
+   */
+  static async start(opts: { port: number; domain: string; workers: number; ws?: WsEndpoint }) {
     const children = Array.from({ length: opts.workers }, () =>
       fork(WORKER, [], {
         execArgv: workerExecArgv(),
@@ -65,7 +69,13 @@ export class LoadGenerator {
     const gen = new LoadGenerator(children, opts.port, opts.domain);
     await Promise.all(
       children.map((_, w) =>
-        gen.call(w, { op: "init", port: opts.port, domain: opts.domain, worker: w }),
+        gen.call(w, {
+          op: "init",
+          port: opts.port,
+          domain: opts.domain,
+          worker: w,
+          ...(opts.ws && { ws: opts.ws }),
+        }),
       ),
     );
     return gen;

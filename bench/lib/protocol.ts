@@ -1,5 +1,6 @@
 // What the load generator's coordinator (pool.ts) and its worker processes (worker.ts) say.
 import type { Histogram } from "./stats.js";
+import type { WsEndpoint } from "./ws-conn.js";
 
 /** The benchmark's users: bench0, bench1, ... */
 export const userName = (i: number): string => `bench${i}`;
@@ -7,12 +8,14 @@ export const userName = (i: number): string => `bench${i}`;
 export const passwordOf = (user: string): string => `pw-${user}-Xk29`;
 
 export type Command =
-  | { op: "init"; port: number; domain: string; worker: number }
+  /** `ws`: where the server takes XMPP over WebSocket, for logins with `ws` (websocket.ts). */
+  | { op: "init"; port: number; domain: string; worker: number; ws?: WsEndpoint }
   /** In-band registration (XEP-0077), then SCRAM on the same stream: creates the accounts and
    * fills the salted-password cache, as a client that just signed up. */
   | { op: "register"; users: string[]; concurrency: number }
-  /** Log in and keep the sessions (initial presence, then a ping round trip). */
-  | { op: "login"; users: string[]; concurrency: number }
+  /** Log in and keep the sessions (initial presence, then a ping round trip); with `ws`, over
+   * WebSocket (RFC 7395) instead of TCP. */
+  | { op: "login"; users: string[]; concurrency: number; ws?: boolean }
   | { op: "closeAll" }
   /** Full logins (TCP, STARTTLS, SCRAM, bind, presence, close) in a loop for durationMs. */
   | { op: "loginLoop"; users: string[]; concurrency: number; durationMs: number }
@@ -95,6 +98,9 @@ export type Command =
   /** Waits (at most drainMs) until this worker's users have every notification of the step's
    * publishes (`sent`: for each worker, the publisher of each of its publishes), then reports. */
   | { op: "pepDrain"; sent: number[][]; drainMs: number }
+  /** Every user (logged in with "login") gets an upload slot from `service` (XEP-0363) and PUTs
+   * a file of `size` bytes into it, all at once (upload.ts). */
+  | { op: "upload"; users: string[]; service: string; size: number; timeoutMs: number }
   | { op: "shutdown" };
 
 export type ErrorCounts = Record<string, number>;
@@ -272,6 +278,18 @@ export interface PepDrainResult extends CommandStats {
   publishErrors: ErrorCounts;
   /** From each publish sent to each of its notifications, µs. */
   hist: ReturnType<Histogram["toJSON"]>;
+}
+
+export interface UploadResult extends CommandStats {
+  /** Uploads answered 200/201, and those that failed (by reason). */
+  ok: number;
+  failed: number;
+  errors: ErrorCounts;
+  /** Each upload that succeeded: slot request to the PUT's answer, ms. */
+  ms: number[];
+  /** From this worker's first PUT to its last answer, ms; bytes uploaded. */
+  windowMs: number;
+  bytes: number;
 }
 
 export type Request = { id: number; cmd: Command };

@@ -9,6 +9,7 @@ import {
   errorSummary,
   loadAverage,
   loginAll,
+  loginFailure,
   mergeErrors,
   range,
   settle,
@@ -106,6 +107,9 @@ export interface BenchOptions {
   pepContacts: number;
   /** Offered publishes per second, per step (each notifies the contacts and the publisher). */
   pepSteps: number[];
+  /** HTTP upload (upload.ts): files uploaded at once, each of this many MiB. */
+  uploads: number;
+  uploadMiB: number;
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -141,6 +145,8 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   pepContacts: 20,
   // 21 notifications a publish: 420 to 84 000 notifications/s.
   pepSteps: [20, 50, 100, 200, 300, 500, 700, 1000, 1400, 2000, 2800, 4000],
+  uploads: 50,
+  uploadMiB: 10,
 };
 
 export interface ScenarioContext {
@@ -155,6 +161,8 @@ export interface ScenarioContext {
   dbPid?: number | null;
   opts: BenchOptions;
   log: (line: string) => void;
+  /** The scenario's logins go over WebSocket (RFC 7395), not TCP (websocket.ts). */
+  ws?: boolean;
 }
 
 export interface Scenario {
@@ -173,6 +181,13 @@ export interface Scenario {
    * of its own: its users get rosters, which would change every other scenario's presence work.
    */
   pep?: boolean;
+  /**
+   * Runs with the HTTP listener and XMPP over WebSocket on (StartOptions.ws), on a freshly
+   * started server of its own (websocket.ts: its RSS per session measured as idle's is).
+   */
+  ws?: boolean;
+  /** Runs with the HTTP listener and HTTP upload on (StartOptions.upload), on a server of its own. */
+  upload?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
@@ -475,16 +490,8 @@ async function runOneToOne(
   const pairs: [number, number][] = range(0, n / 2).map((p) => [2 * p, 2 * p + 1]);
   ctx.log(`  ${n} users logging in...`);
   const l = await loginAll(ctx, range(0, n), 50);
-  if (l.failed > 0) {
-    await closeAll(ctx);
-    return {
-      scenario: s.name,
-      title: s.title,
-      status: "failed",
-      note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
-      metrics: [],
-    };
-  }
+  const failed = await loginFailure(ctx, s, l);
+  if (failed) return failed;
   const r = await stepUp(
     ctx,
     s.steps(o),
@@ -527,16 +534,8 @@ export const offline: Scenario = {
     const senders = range(0, o.offlineUsers);
     const recipients = range(o.offlineUsers, o.offlineUsers);
     const l = await loginAll(ctx, senders, 50);
-    if (l.failed > 0) {
-      await closeAll(ctx);
-      return {
-        scenario: "offline",
-        title: this.title,
-        status: "failed",
-        note: `${l.failed} logins failed: ${errorSummary(l.errors)}`,
-        metrics: [],
-      };
-    }
+    const failed = await loginFailure(ctx, this, l);
+    if (failed) return failed;
     // Probe: one message to an offline user. A server without offline storage bounces it.
     const probe = await ctx.gen.call<OfflineSendResult>(ctx.gen.workerOf(senders[0]!), {
       op: "offlineSend",

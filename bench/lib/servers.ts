@@ -35,6 +35,7 @@ import {
   type PgCluster,
 } from "./postgres.js";
 import { descendants, listenersOn, uidOf } from "./proc.js";
+import type { WsEndpoint } from "./ws-conn.js";
 import { LOOPBACK } from "./xmpp.js";
 
 export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -70,6 +71,18 @@ export interface StartOptions {
    */
   pep: boolean;
   /**
+   * Whether XMPP over WebSocket is on (RFC 7395), plain ws:// on a loopback HTTP port of its own:
+   * Parley's and ejabberd's ejabberd_http listener with /ws, Prosody's mod_websocket on its
+   * http_ports (the lines marked bench:ws in the configs), for the websocket scenario.
+   */
+  ws?: boolean;
+  /**
+   * Whether HTTP upload is on (XEP-0363) on that loopback HTTP port: Parley's and ejabberd's
+   * mod_http_upload at /upload, Prosody's http_file_share (bench:upload lines), for the upload
+   * scenario.
+   */
+  upload?: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -88,6 +101,9 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     offline: o.offline,
     mam: o.mam,
     pep: o.pep,
+    ws: !!o.ws,
+    upload: !!o.upload,
+    http: !!(o.ws || o.upload),
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };
@@ -106,6 +122,8 @@ export interface RunningServer {
    */
   dbPid?: number;
   dir: string;
+  /** Where it takes XMPP over WebSocket (StartOptions.ws). */
+  ws?: WsEndpoint;
   stop(): Promise<void>;
   /** The last lines of its log, for error reports. */
   logTail(): string;
@@ -124,6 +142,18 @@ export function freePort(): Promise<number> {
       srv.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * With StartOptions.ws or .upload, a free port for the HTTP listener, and where its WebSocket
+ * handler is (`path`; undefined without ws).
+ */
+async function httpListener(
+  o: StartOptions,
+  path: string,
+): Promise<{ ws?: WsEndpoint; vars: { HTTP_PORT: string } }> {
+  const port = o.ws || o.upload ? await freePort() : 0;
+  return { ws: o.ws ? { port, path } : undefined, vars: { HTTP_PORT: String(port) } };
 }
 
 function has(cmd: string): boolean {
@@ -371,6 +401,7 @@ async function startParley(
   pgsql?: PgCluster,
 ): Promise<RunningServer> {
   const port = await freePort();
+  const { ws, vars: httpVars } = await httpListener(o, "/ws");
   mkdirSync(o.dir, { recursive: true });
   const cert = copyCert(o.cert, o.dir);
   const config = join(o.dir, "parley.yml");
@@ -379,6 +410,7 @@ async function startParley(
     CERTFILE: cert.combinedFile,
     DATA_DIR: o.dir,
     C2S_PORT: String(port),
+    ...httpVars,
   };
   const pgVars: Record<string, string> = pgsql
     ? {
@@ -413,6 +445,7 @@ async function startParley(
     domain: o.domain,
     pid,
     dir: o.dir,
+    ws,
     // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
     stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
     logTail: () => logTail(logFile),
@@ -501,13 +534,20 @@ export const ejabberd = {
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
     const distPort = await freePort();
+    const { ws, vars: httpVars } = await httpListener(o, "/ws");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     writeFileSync(
       join(o.dir, "ejabberd.yml"),
       render(
         "ejabberd.yml",
-        { HOST: o.domain, CERTFILE: cert.combinedFile, DATA_DIR: o.dir, C2S_PORT: String(port) },
+        {
+          HOST: o.domain,
+          CERTFILE: cert.combinedFile,
+          DATA_DIR: o.dir,
+          C2S_PORT: String(port),
+          ...httpVars,
+        },
         configFlags(o),
         "#",
       ),
@@ -544,6 +584,7 @@ export const ejabberd = {
       domain: o.domain,
       pid,
       dir: o.dir,
+      ws,
       stop: () =>
         stopProcess(child, pid, () => {
           spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "stop"], {
@@ -590,6 +631,8 @@ export const prosody = {
 
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
+    // mod_websocket's default path, on the HTTP server's http_ports.
+    const { ws, vars: httpVars } = await httpListener(o, "/xmpp-websocket");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     const config = join(o.dir, "prosody.cfg.lua");
@@ -603,6 +646,7 @@ export const prosody = {
           KEYFILE: cert.keyFile,
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
+          ...httpVars,
         },
         configFlags(o),
         "--",
@@ -628,6 +672,7 @@ export const prosody = {
       domain: o.domain,
       pid,
       dir: o.dir,
+      ws,
       // SIGTERM: Prosody closes its sessions and exits.
       stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
       logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,

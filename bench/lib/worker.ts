@@ -22,6 +22,8 @@ import { BACKPRESSURE_BYTES, paced, pool, wallMs, wallUs, type Sender } from "./
 import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
 import { mamPages, mamWalk } from "./mam-client.js";
+import { wsLogin, type WsEndpoint } from "./ws-conn.js";
+import { uploadAll } from "./upload-client.js";
 import {
   pepApprove,
   pepDrain,
@@ -51,6 +53,8 @@ const PAD = "Are we still on for the review at three? I will bring the figures";
 let port = 0;
 let domain = "";
 let workerIndex = 0;
+/** Where the server takes XMPP over WebSocket (null: it was not given one). */
+let wsEndpoint: WsEndpoint | null = null;
 const cache = new SaltedPasswordCache();
 const conns = new Map<string, Conn>();
 
@@ -106,13 +110,14 @@ async function loginKeep(
   users: string[],
   concurrency: number,
   start: (user: string, conn: Conn) => Promise<void> = plainStart,
+  ws = false,
 ): Promise<LoginBatchResult> {
   const r = { ok: 0, failed: 0, errors: {} as ErrorCounts, loginMs: [] as number[] };
   await pool(users, concurrency, async (user) => {
     let conn: Conn | undefined;
     try {
       conns.get(user)?.destroy();
-      const res = await loginUser(user);
+      const res = await loginUser(user, {}, ws);
       conn = res.conn;
       await start(user, conn);
       conns.set(user, conn);
@@ -559,9 +564,13 @@ async function offlineCollect(
   return { ids, loginFailed, errors, startMs, lastMs, cpuMs: 0, elu: 0 };
 }
 
-/** A session of `user`, on resource w<worker> unless `extra` says otherwise. */
-function loginUser(user: string, extra: Partial<LoginOptions> = {}): Promise<LoginResult> {
-  return login({
+/** A session of `user`, on resource w<worker> unless `extra` says otherwise; TCP, or WebSocket. */
+function loginUser(
+  user: string,
+  extra: Partial<LoginOptions> = {},
+  ws = false,
+): Promise<LoginResult> {
+  const o: LoginOptions = {
     port,
     domain,
     user,
@@ -570,7 +579,10 @@ function loginUser(user: string, extra: Partial<LoginOptions> = {}): Promise<Log
     cache,
     timeoutMs: LOGIN_TIMEOUT_MS,
     ...extra,
-  });
+  };
+  if (!ws) return login(o);
+  if (!wsEndpoint) return Promise.reject(new Error("the server was given no WebSocket endpoint"));
+  return wsLogin(wsEndpoint, o);
 }
 
 /** What the PEP client (pep-client.ts) needs of this worker. */
@@ -582,11 +594,12 @@ async function run(cmd: Command): Promise<unknown> {
       port = cmd.port;
       domain = cmd.domain;
       workerIndex = cmd.worker;
+      wsEndpoint = cmd.ws ?? null;
       return { pid: process.pid };
     case "register":
       return measured(() => register(cmd.users, cmd.concurrency));
     case "login":
-      return measured(() => loginKeep(cmd.users, cmd.concurrency));
+      return measured(() => loginKeep(cmd.users, cmd.concurrency, plainStart, cmd.ws));
     case "closeAll":
       return closeAll();
     case "loginLoop":
@@ -643,6 +656,8 @@ async function run(cmd: Command): Promise<unknown> {
       );
     case "pepDrain":
       return measured(() => pepDrain(cmd.sent, cmd.drainMs));
+    case "upload":
+      return measured(() => uploadAll(conns, cmd.users, cmd.service, cmd.size, cmd.timeoutMs));
     case "shutdown":
       for (const c of conns.values()) c.destroy();
       conns.clear();

@@ -104,62 +104,53 @@ type Waiter = {
   timer: NodeJS.Timeout;
 };
 
-export class Conn {
-  private buf = "";
+/**
+ * One XMPP stream of the generator: the server's elements cut out of what arrives, queued for
+ * next()/expect() or taken by onElement. The transport is the subclass's: TCP (+TLS) here,
+ * WebSocket in ws-conn.ts.
+ */
+export abstract class Conn {
+  protected buf = "";
   private queue: El[] = [];
   private waiter: Waiter | null = null;
   private closeWaiters: (() => void)[] = [];
   /** After login: elements go here first; those it returns false for go on to the queue. */
   onElement: ((el: El) => boolean) | null = null;
   closed = false;
-  /** The server closed its stream (</stream:stream>). */
+  /** The server closed its stream (</stream:stream>, or <close/> over WebSocket). */
   streamClosed = false;
   error: Error | null = null;
   jid = "";
 
-  private constructor(public sock: net.Socket | tls.TLSSocket) {
-    this.attach(sock);
-  }
-
-  static open(port: number, timeoutMs: number): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: LOOPBACK, port, noDelay: true });
-      const timer = setTimeout(() => {
-        sock.destroy();
-        reject(new XmppError("TCP connect timed out", "connect"));
-      }, timeoutMs);
-      sock.once("error", (err) => {
-        clearTimeout(timer);
-        reject(new XmppError(err.message, "connect"));
-      });
-      sock.once("connect", () => {
-        clearTimeout(timer);
-        sock.removeAllListeners("error");
-        resolve(new Conn(sock));
-      });
-    });
-  }
-
-  private attach(sock: net.Socket | tls.TLSSocket): void {
-    sock.on("data", (chunk: Buffer) => this.feed(chunk.toString("latin1")));
-    sock.on("error", (err) => {
-      this.error ??= err;
-    });
-    sock.on("close", () => {
-      if (sock !== this.sock) return;
-      this.closed = true;
-      this.fail(this.error ?? new XmppError("connection closed", "read"));
-      for (const w of this.closeWaiters.splice(0)) w();
-    });
-  }
-
-  write(s: string): void {
-    if (!this.closed) this.sock.write(s);
-  }
-
+  /** Writes one or more stanzas (or a stream header). */
+  abstract write(s: string): void;
   /** Bytes written but not yet taken by the kernel: backpressure. */
-  get backlog(): number {
-    return this.sock.writableLength;
+  abstract get backlog(): number;
+  /** Closes the stream as a client does, resolved once the connection is closed. */
+  abstract close(timeoutMs?: number): Promise<void>;
+  abstract destroy(): void;
+
+  /** Writes several stanzas at once; a transport that frames each (WebSocket) sends them apart. */
+  writeAll(stanzas: string[]): void {
+    this.write(stanzas.join(""));
+  }
+
+  /** The connection is gone: waiters fail, close() resolves. */
+  protected ended(): void {
+    this.closed = true;
+    this.fail(this.error ?? new XmppError("connection closed", "read"));
+    for (const w of this.closeWaiters.splice(0)) w();
+  }
+
+  /** Resolves when the connection has closed (after ended()); destroys it after timeoutMs. */
+  protected closedWithin(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.destroy(), timeoutMs);
+      this.closeWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private fail(err: Error): void {
@@ -171,7 +162,8 @@ export class Conn {
     }
   }
 
-  private feed(text: string): void {
+  /** Text from the server, cut into top-level elements. */
+  protected feed(text: string): void {
     this.buf = this.buf.length === 0 ? text : this.buf + text;
     let p = 0;
     const buf = this.buf;
@@ -221,7 +213,7 @@ export class Conn {
     this.buf = p >= buf.length ? "" : buf.slice(p);
     if (this.buf.length > 4 * 1024 * 1024) {
       this.error = new XmppError("unparsable input from the server", "read");
-      this.sock.destroy();
+      this.destroy();
     }
   }
 
@@ -272,6 +264,51 @@ export class Conn {
       if (attr(el, "id") === id) return el;
     }
   }
+}
+
+/** A stream over TCP, upgraded with STARTTLS. */
+class TcpConn extends Conn {
+  private constructor(private sock: net.Socket | tls.TLSSocket) {
+    super();
+    this.attach(sock);
+  }
+
+  static open(port: number, timeoutMs: number): Promise<TcpConn> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: LOOPBACK, port, noDelay: true });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new XmppError("TCP connect timed out", "connect"));
+      }, timeoutMs);
+      sock.once("error", (err) => {
+        clearTimeout(timer);
+        reject(new XmppError(err.message, "connect"));
+      });
+      sock.once("connect", () => {
+        clearTimeout(timer);
+        sock.removeAllListeners("error");
+        resolve(new TcpConn(sock));
+      });
+    });
+  }
+
+  private attach(sock: net.Socket | tls.TLSSocket): void {
+    sock.on("data", (chunk: Buffer) => this.feed(chunk.toString("latin1")));
+    sock.on("error", (err) => {
+      this.error ??= err;
+    });
+    sock.on("close", () => {
+      if (sock === this.sock) this.ended();
+    });
+  }
+
+  write(s: string): void {
+    if (!this.closed) this.sock.write(s);
+  }
+
+  get backlog(): number {
+    return this.sock.writableLength;
+  }
 
   /** Upgrades to TLS after <proceed/> (the queue must be empty: RFC 6120 §5.4.3.3). */
   startTls(servername: string, timeoutMs: number): Promise<void> {
@@ -303,20 +340,13 @@ export class Conn {
     });
   }
 
-  /** Closes the stream as a client does: </stream:stream>, wait for the server's, then FIN. */
+  /** </stream:stream>, wait for the server's, then FIN. */
   close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.sock.destroy();
-      }, timeoutMs);
-      this.closeWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.onElement = () => true;
-      this.sock.end("</stream:stream>");
-    });
+    const closed = this.closedWithin(timeoutMs);
+    this.onElement = () => true;
+    this.sock.end("</stream:stream>");
+    return closed;
   }
 
   destroy(): void {
@@ -354,29 +384,55 @@ const STREAM_HEADER = (domain: string) =>
   `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xml:lang='en' ` +
   `xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
 
+/** How a transport opens an XMPP stream: the parts of a login that are its own. */
+export interface StreamStart {
+  /** Opens the stream, made secure if the transport does that in-band: its first features. */
+  open(left: () => number): Promise<El>;
+  /** Restarts the stream after SASL success (RFC 6120 §6.4.6): its header, or <open/>. */
+  restart(): void;
+}
+
 /**
  * A full client login: TCP, STARTTLS, SCRAM-SHA-1, bind, optionally presence. Rejects with an
  * XmppError naming the stage that failed; the socket is then destroyed.
  */
 export async function login(o: LoginOptions): Promise<LoginResult> {
   const t0 = performance.now();
-  const conn = await Conn.open(o.port, o.timeoutMs);
+  const conn = await TcpConn.open(o.port, o.timeoutMs);
+  const header = STREAM_HEADER(o.domain);
+  return loginOn(conn, o, t0, {
+    async open(left) {
+      conn.write(header);
+      const features = await conn.expect("stream:features", left(), "features");
+      if (!features.raw.includes("urn:ietf:params:xml:ns:xmpp-tls")) {
+        throw new XmppError("server offers no STARTTLS", "starttls");
+      }
+      conn.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+      const proceed = await conn.next(left(), "starttls");
+      if (proceed.name !== "proceed") throw new XmppError(`STARTTLS: ${proceed.name}`, "starttls");
+      await conn.startTls(o.domain, left());
+      conn.write(header);
+      return conn.expect("stream:features", left(), "features");
+    },
+    restart: () => conn.write(header),
+  });
+}
+
+/**
+ * The rest of a login on a connection `start` opens a stream on: in-band registration if asked,
+ * SCRAM-SHA-1, bind, session where required, presence and ping if asked. On any failure the
+ * connection is destroyed and the error names the stage.
+ */
+export async function loginOn(
+  conn: Conn,
+  o: LoginOptions,
+  t0: number,
+  start: StreamStart,
+): Promise<LoginResult> {
   try {
     const deadline = t0 + o.timeoutMs;
     const left = () => Math.max(1, deadline - performance.now());
-    const header = STREAM_HEADER(o.domain);
-    conn.write(header);
-    let features = await conn.expect("stream:features", left(), "features");
-    if (!features.raw.includes("urn:ietf:params:xml:ns:xmpp-tls")) {
-      throw new XmppError("server offers no STARTTLS", "starttls");
-    }
-    conn.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    const proceed = await conn.next(left(), "starttls");
-    if (proceed.name !== "proceed") throw new XmppError(`STARTTLS: ${proceed.name}`, "starttls");
-    await conn.startTls(o.domain, left());
-    conn.write(header);
-    features = await conn.expect("stream:features", left(), "features");
-
+    let features = await start.open(left);
     let existed = false;
     if (o.register) {
       conn.write(
@@ -411,7 +467,7 @@ export async function login(o: LoginOptions): Promise<LoginResult> {
     scram.verify(challengeText(success));
     if (o.authOnly) return { conn, loginMs: performance.now() - t0, existed };
 
-    conn.write(header);
+    start.restart();
     features = await conn.expect("stream:features", left(), "features");
     conn.write(
       `<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>` +
