@@ -86,6 +86,12 @@ export function toJson(config: NodeConfig): JsonObject {
   return { ...config };
 }
 
+/** A count as XEP-0060 writes one (max_items): a positive decimal integer, else undefined. */
+export function positiveCount(text: string): number | undefined {
+  const n = /^\d{1,9}$/.test(text) ? Number(text) : 0;
+  return n >= 1 ? n : undefined;
+}
+
 interface Field {
   label: string;
   type: NonNullable<FormFieldSpec["type"]>;
@@ -181,8 +187,8 @@ const FIELDS: Readonly<Record<string, Field>> = {
     apply: (c, v, limits) => {
       const s = one("max_items", v);
       if (s === "max") return void (c.max_items = "max");
-      const n = /^\d{1,9}$/.test(s) ? Number(s) : NaN;
-      if (!(n >= 1)) throw notAcceptable("max_items", "is a positive number or 'max'");
+      const n = positiveCount(s);
+      if (n === undefined) throw notAcceptable("max_items", "is a positive number or 'max'");
       if (n > limits.maxItemsNode) {
         throw notAcceptable("max_items", `is at most ${limits.maxItemsNode} here`);
       }

@@ -13,7 +13,7 @@ import {
   type SubmittedForm,
 } from "../../src/moduleapi.js";
 import { AFFILIATIONS, type Affiliation } from "./access.js";
-import { configForm, defaultConfig } from "./config.js";
+import { configForm, defaultConfig, positiveCount } from "./config.js";
 import {
   FORM_NODE_CONFIG,
   FORM_PUBLISH_OPTIONS,
@@ -163,14 +163,9 @@ async function userSet(
       );
       return null;
     case "options":
-      throw pubsubError(
-        "feature-not-implemented",
-        "unsupported",
-        undefined,
-        "subscription-options",
-      );
+      throw unsupported("subscription-options");
     default:
-      throw pubsubError("feature-not-implemented", "unsupported", `unknown request <${act.name}/>`);
+      throw unknownRequest(act);
   }
 }
 
@@ -186,10 +181,9 @@ async function userGet(
       if (ids.some((id) => id === ""))
         throw new StanzaError("bad-request", "an <item/> without id");
       const maxAttr = act.attrs.max_items;
-      let max: number | undefined;
-      if (maxAttr !== undefined) {
-        max = /^\d{1,9}$/.test(String(maxAttr)) ? Number(maxAttr) : NaN;
-        if (!(max >= 1)) throw new StanzaError("bad-request", "max_items is a positive number");
+      const max = maxAttr === undefined ? undefined : positiveCount(String(maxAttr));
+      if (maxAttr !== undefined && max === undefined) {
+        throw new StanzaError("bad-request", "max_items is a positive number");
       }
       const { node, items } = await service.items(
         who,
@@ -225,14 +219,9 @@ async function userGet(
     }
     case "default":
     case "options":
-      throw pubsubError(
-        "feature-not-implemented",
-        "unsupported",
-        undefined,
-        "subscription-options",
-      );
+      throw unsupported("subscription-options");
     default:
-      throw pubsubError("feature-not-implemented", "unsupported", `unknown request <${act.name}/>`);
+      throw unknownRequest(act);
   }
 }
 
@@ -277,7 +266,7 @@ async function ownerGet(
       return xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, out);
     }
     default:
-      throw pubsubError("feature-not-implemented", "unsupported", `unknown request <${act.name}/>`);
+      throw unknownRequest(act);
   }
 }
 
@@ -316,15 +305,19 @@ async function ownerSet(
       return null;
     }
     case "subscriptions":
-      throw pubsubError(
-        "feature-not-implemented",
-        "unsupported",
-        undefined,
-        "manage-subscriptions",
-      );
+      throw unsupported("manage-subscriptions");
     default:
-      throw pubsubError("feature-not-implemented", "unsupported", `unknown request <${act.name}/>`);
+      throw unknownRequest(act);
   }
+}
+
+/** §7.1.3.2 and friends: a feature of XEP-0060 this service does not implement. */
+function unsupported(feature: string): Error {
+  return pubsubError("feature-not-implemented", "unsupported", undefined, feature);
+}
+
+function unknownRequest(act: Element): Error {
+  return pubsubError("feature-not-implemented", "unsupported", `unknown request <${act.name}/>`);
 }
 
 /** An item as a result carries it (§6.5.2). */

@@ -441,15 +441,11 @@ export class PubsubService {
     if (!jid.bare().equals(who.bare())) throw pubsubError("bad-request", "invalid-jid");
     const node = await this.existing(name);
     await this.checkRead(node, who);
-    const existing = (await this.deps.store.subscriptions(this.jid, node.name)).filter(
-      (s) => s.jid === jid.toString(),
-    );
-    const current = existing[0];
-    if (current) return current; // one subscription per JID: the same one again
-    if (
-      (await this.deps.store.subscriptions(this.jid, node.name)).length >=
-      this.deps.limits.maxSubscriptions
-    ) {
+    const subs = await this.deps.store.subscriptions(this.jid, node.name);
+    // One subscription per JID: asking again gives the same one.
+    const current = subs.find((s) => s.jid === jid.toString());
+    if (current) return current;
+    if (subs.length >= this.deps.limits.maxSubscriptions) {
       throw pubsubError("not-allowed", "too-many-subscriptions");
     }
     const sub: PubsubSubscription = {
