@@ -4,7 +4,9 @@
 // time older than the archive's newest, so ordering by (ts, seq) is ordering by seq. Queries sort
 // and bound on (ts, seq), which lets the indexes (owner, ts, seq) and (owner, with_bare, ts, seq)
 // answer a time range, a page after or before a UID, and the order, without a sort or a scan of
-// the archive's older part.
+// the archive's older part. On SQLite each statement reads the indexed rows and the pending ones
+// as two arms of one compound (archive-arms.ts); their order is merged, not sorted.
+import { selectArchive, type Arm } from "./archive-arms.js";
 import { fulltextCondition } from "./archive-fulltext.js";
 import { Params } from "./archive-params.js";
 import {
@@ -47,9 +49,9 @@ function earlier(a: Position | undefined, b: Position | undefined): Position | u
 
 /**
  * The SQL condition of a query's result set (XEP-0313 §4.1: the form's fields; the RSM cursors
- * are not part of the set) plus the given bounds.
+ * are not part of the set) plus the given bounds, in one arm of the archive.
  */
-function where(p: Params, owner: string, q: ArchiveQuery, b: Bounds): string {
+function where(p: Params, owner: string, q: ArchiveQuery, b: Bounds, arm: Arm): string {
   const c = [`owner = ${p.add(owner)}`];
   if (q.with !== undefined) {
     // §4.1.1: a bare JID matches any resource (or none); a full JID matches only itself.
@@ -59,7 +61,7 @@ function where(p: Params, owner: string, q: ArchiveQuery, b: Bounds): string {
   }
   if (q.start !== undefined) c.push(`ts >= ${p.add(q.start)}`);
   if (q.end !== undefined) c.push(`ts <= ${p.add(q.end)}`);
-  if (q.fulltext !== undefined) c.push(fulltextCondition(p, q.fulltext));
+  if (q.fulltext !== undefined) c.push(fulltextCondition(p, q.fulltext, arm));
   // By seq, not stanza_id: the primary key finds the few entries (and gives them in order),
   // where the planner would otherwise walk the whole archive by time to spare itself a sort.
   if (b.seqs !== undefined) c.push(b.seqs.length === 0 ? "1 = 0" : p.inList("seq", b.seqs));
@@ -83,7 +85,11 @@ export async function queryArchive(
   const known = new Map<string, Position>();
   if (named.length > 0) {
     const p = new Params(db.pg);
-    const sql = `SELECT stanza_id, ts, seq FROM archive_entries WHERE owner = ${p.add(owner)} AND ${p.inList("stanza_id", named)}`;
+    const sql = selectArchive(
+      db.pg,
+      "stanza_id, ts, seq",
+      () => `owner = ${p.add(owner)} AND ${p.inList("stanza_id", named)}`,
+    );
     const found = await db.all<{ stanza_id: string; ts: number | string; seq: number | string }>(
       sql,
       p.values,
@@ -114,7 +120,8 @@ export async function queryArchive(
   // primary key.
   const order = page.seqs ? `seq ${dir}` : `ts ${dir}, seq ${dir}`;
   // One more than the page: whether it is there says whether the page is complete.
-  const sql = `SELECT ${ARCHIVE_COLUMNS} FROM archive_entries WHERE ${where(p, owner, q, page)} ORDER BY ${order} LIMIT ${p.add(max + 1)}`;
+  const select = selectArchive(db.pg, ARCHIVE_COLUMNS, (arm) => where(p, owner, q, page, arm));
+  const sql = `${select} ORDER BY ${order} LIMIT ${p.add(max + 1)}`;
   const rows = await db.all<ArchiveSelect>(sql, p.values);
   const complete = rows.length <= max;
   const taken = rows.slice(0, max);
@@ -150,8 +157,8 @@ async function countSet(
 ): Promise<{ count: number; before: number } | undefined> {
   const p = new Params(db.pg);
   const first = p.add(firstSeq === undefined ? 0 : Number(firstSeq));
-  const cond = where(p, owner, q, set);
-  const sql = `SELECT COUNT(*) AS n, SUM(CASE WHEN seq < ${first} THEN 1 ELSE 0 END) AS n_before FROM (SELECT seq FROM archive_entries WHERE ${cond} LIMIT ${p.add(limit + 1)}) s`;
+  const select = selectArchive(db.pg, "seq", (arm) => where(p, owner, q, set, arm));
+  const sql = `SELECT COUNT(*) AS n, SUM(CASE WHEN seq < ${first} THEN 1 ELSE 0 END) AS n_before FROM (${select} LIMIT ${p.add(limit + 1)}) s`;
   const [r] = await db.all<{ n: number | string; n_before: number | string | null }>(sql, p.values);
   const count = Number(r!.n);
   return count > limit ? undefined : { count, before: Number(r!.n_before ?? 0) };

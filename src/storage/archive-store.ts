@@ -1,5 +1,6 @@
 // The archive store over either SQL engine: everything but `append`, which each driver writes
 // for its own transactions (SQLite's synchronous, PostgreSQL's with a lock per archive).
+import { selectArchive } from "./archive-arms.js";
 import { queryArchive } from "./archive-query.js";
 import { Params } from "./archive-params.js";
 import {
@@ -30,16 +31,27 @@ export abstract class SqlArchiveStore implements ArchiveStore {
   async get(owner: string, id: string): Promise<ArchiveRow | undefined> {
     const p = new Params(this.engine.pg);
     const [r] = await this.engine.all<ArchiveSelect>(
-      `SELECT ${ARCHIVE_COLUMNS} FROM archive_entries WHERE owner = ${p.add(owner)} AND stanza_id = ${p.add(id)}`,
+      this.byId(p, ARCHIVE_COLUMNS, owner, id),
       p.values,
     );
     return r && toArchiveRow(r);
   }
 
+  /** The entry `id` of `owner`'s archive, in every arm (archive-arms.ts). */
+  private byId(p: Params, columns: string, owner: string, id: string): string {
+    const pg = this.engine.pg;
+    return selectArchive(pg, columns, () => `owner = ${p.add(owner)} AND stanza_id = ${p.add(id)}`);
+  }
+
+  /** The seqs of `owner`'s whole archive, in every arm. */
+  private ofOwner(p: Params, owner: string): string {
+    return selectArchive(this.engine.pg, "seq", () => `owner = ${p.add(owner)}`);
+  }
+
   async count(owner: string): Promise<number> {
     const p = new Params(this.engine.pg);
     const [r] = await this.engine.all<{ n: number | string }>(
-      `SELECT COUNT(*) AS n FROM archive_entries WHERE owner = ${p.add(owner)}`,
+      `SELECT COUNT(*) AS n FROM (${this.ofOwner(p, owner)}) s`,
       p.values,
     );
     return Number(r!.n);
@@ -66,11 +78,14 @@ export abstract class SqlArchiveStore implements ArchiveStore {
     // Newest first along the conversation's index (owner, with_bare, ts, seq): a retraction
     // names a recent message, found after a few rows.
     const p = new Params(this.engine.pg);
+    const select = selectArchive(
+      this.engine.pg,
+      ARCHIVE_COLUMNS,
+      () => `owner = ${p.add(owner)} AND with_bare = ${p.add(peer)}
+         AND direction = ${p.add(direction)} AND (origin_id = ${p.add(clientId)} OR message_id = ${p.add(clientId)})`,
+    );
     const [r] = await this.engine.all<ArchiveSelect>(
-      `SELECT ${ARCHIVE_COLUMNS} FROM archive_entries
-       WHERE owner = ${p.add(owner)} AND with_bare = ${p.add(peer)}
-         AND direction = ${p.add(direction)} AND (origin_id = ${p.add(clientId)} OR message_id = ${p.add(clientId)})
-       ORDER BY ts DESC, seq DESC LIMIT 1`,
+      `${select} ORDER BY ts DESC, seq DESC LIMIT 1`,
       p.values,
     );
     return r && toArchiveRow(r);
@@ -80,7 +95,7 @@ export abstract class SqlArchiveStore implements ArchiveStore {
     const p = new Params(this.engine.pg);
     const changed = await this.engine.run(
       `UPDATE archive_entries SET stanza = ${p.add(stanza)}, words = ''
-       WHERE owner = ${p.add(owner)} AND stanza_id = ${p.add(id)}`,
+       WHERE seq IN (${this.byId(p, "seq", owner, id)})`,
       p.values,
     );
     return changed > 0;
@@ -88,6 +103,9 @@ export abstract class SqlArchiveStore implements ArchiveStore {
 
   async removeArchive(owner: string): Promise<void> {
     const p = new Params(this.engine.pg);
-    await this.engine.run(`DELETE FROM archive_entries WHERE owner = ${p.add(owner)}`, p.values);
+    await this.engine.run(
+      `DELETE FROM archive_entries WHERE seq IN (${this.ofOwner(p, owner)})`,
+      p.values,
+    );
   }
 }

@@ -14,6 +14,14 @@ import { inTransaction } from "./pg/transaction.js";
 /** SQLite's own bookkeeping, and the migration records each engine keeps for itself. */
 const SKIPPED = new Set(["schema_versions", "sqlite_sequence", "sqlite_stat1"]);
 
+/**
+ * Columns only SQLite's driver keeps: the archive's pending mark says which rows its owner-keyed
+ * indexes do not hold yet (sqlite/archive-index.ts); PostgreSQL indexes every row as it comes.
+ */
+const SQLITE_ONLY: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["archive_entries", new Set(["pending"])],
+]);
+
 /** Rows per INSERT: well under PostgreSQL's 65535 parameters for any table of ours. */
 const BATCH_ROWS = 500;
 
@@ -84,9 +92,10 @@ export async function copySqliteToPg(db: Database, pool: pg.Pool): Promise<CopyR
 }
 
 function sqliteColumns(db: Database, table: string): string[] {
-  return (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map(
-    (c) => c.name,
-  );
+  const own = SQLITE_ONLY.get(table);
+  return (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[])
+    .map((c) => c.name)
+    .filter((c) => !own?.has(c));
 }
 
 async function pgColumns(client: pg.PoolClient): Promise<Map<string, PgColumn[]>> {

@@ -72,4 +72,27 @@ describe("SQLite archive writer thread", function () {
     await closed;
     assert.equal((await store.get("alice@localhost", done!.id))?.owner, "alice@localhost");
   });
+
+  it("merges the pending rows into the indexes once appends stop (archive-index.ts)", async () => {
+    const batch = Array.from({ length: 30 }, (_, i) =>
+      entry(`word${i} common`, i % 2 ? "alice@localhost" : "bob@localhost"),
+    );
+    const done = await store.append(batch);
+    const pending = storage.db
+      .prepare("SELECT COUNT(*) FROM archive_entries WHERE pending IS NOT NULL")
+      .pluck();
+    assert.equal(pending.get(), 30);
+    // No deadline but the test's: the thread merges after a quiet second.
+    while ((pending.get() as number) > 0) await new Promise((r) => setTimeout(r, 100));
+    const fts = storage.db
+      .prepare("SELECT COUNT(*) FROM archive_words WHERE archive_words MATCH 'common'")
+      .pluck();
+    assert.equal(fts.get(), 30);
+    const page = await store.query("alice@localhost", { max: 20, fulltext: "word7" });
+    assert.ok("items" in page);
+    assert.deepEqual(
+      page.items.map((i) => i.id),
+      [done[7]!.id],
+    );
+  });
 });

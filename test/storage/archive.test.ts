@@ -8,7 +8,7 @@ import type {
   ArchiveUnknownId,
   NewArchiveEntry,
 } from "../../src/storage/stores.js";
-import { DRIVERS, type OpenStores } from "./drivers.js";
+import { ARCHIVE_DRIVERS, type OpenStores } from "./drivers.js";
 
 const ALICE = "alice@localhost";
 const ROOM = "coven@conference.localhost";
@@ -44,7 +44,7 @@ async function fill(store: ArchiveStore, n: number, owner = ALICE): Promise<stri
 const range = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => String(from + i));
 
-for (const driver of DRIVERS) {
+for (const driver of ARCHIVE_DRIVERS) {
   describe(`archive store on ${driver.name} (XEP-0313; design: one suite, every driver)`, function () {
     this.timeout(30_000);
     let s: OpenStores;

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { SqliteStorage } from "../../src/storage/sqlite.js";
 import { sqliteStores } from "../../src/storage/sqlite/index.js";
+import { SqliteArchiveStore } from "../../src/storage/sqlite/archive.js";
+import type { MergePolicy } from "../../src/storage/sqlite/archive-index.js";
 import { pgStores } from "../../src/storage/pg/index.js";
 import type { Stores } from "../../src/storage/stores.js";
 import { pgCluster } from "../helpers/postgres.js";
@@ -42,13 +44,17 @@ function usersThrough(stores: Stores): Pick<OpenStores, "addUser" | "dropUser"> 
   };
 }
 
-const sqlite: Driver = {
-  name: "SQLite",
+/** SQLite on a temporary file; `merge`: when its archive merges pending rows (archive-index.ts). */
+const sqliteWith = (name: string, merge?: MergePolicy): Driver => ({
+  name,
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "parley-store-"));
     const file = join(dir, "parley.db");
     const storage = new SqliteStorage(file);
-    const stores = sqliteStores(storage.db);
+    const stores = sqliteStores(
+      storage.db,
+      merge && new SqliteArchiveStore(storage.db, undefined, merge),
+    );
     return {
       stores,
       ...usersThrough(stores),
@@ -59,7 +65,9 @@ const sqlite: Driver = {
       },
     };
   },
-};
+});
+
+const sqlite = sqliteWith("SQLite");
 
 const postgres: Driver = {
   name: "PostgreSQL",
@@ -81,3 +89,13 @@ const postgres: Driver = {
 };
 
 export const DRIVERS: readonly Driver[] = [sqlite, postgres];
+
+/**
+ * The drivers for the archive's suites: SQLite's archive with its default merge policy (a test's
+ * few rows all stay pending) and with one that merges a few at a time, which leaves an archive's
+ * rows in both parts, in every proportion, as a busy server's are.
+ */
+export const ARCHIVE_DRIVERS: readonly Driver[] = [
+  ...DRIVERS,
+  sqliteWith("SQLite, merging pending rows two at a time", { pendingRows: 3, minChunk: 2 }),
+];

@@ -7,12 +7,14 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
+import type { MergePolicy } from "./archive-index.js";
 
 /** What the thread needs to open its connection as the server opened its own. */
 export interface WriterData {
   file: string;
   synchronous?: "full" | "normal";
   busyTimeoutMs?: number;
+  merge?: MergePolicy;
 }
 
 export type WriterRequest =

@@ -7,7 +7,8 @@ import { sqliteFulltextV2 } from "../archive-fulltext.js";
 import { SqlArchiveStore } from "../archive-store.js";
 import { applyMigrations, type Migration } from "../migrations.js";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
-import { archiveAppender, type ArchiveAppend } from "./archive-append.js";
+import { archiveAppender, type ArchiveAppender } from "./archive-append.js";
+import { ARCHIVE_PENDING_V4, type MergePolicy } from "./archive-index.js";
 import { ArchiveWriter, type WriterData } from "./archive-worker.js";
 
 const MIGRATIONS: Migration[] = [
@@ -18,6 +19,7 @@ const MIGRATIONS: Migration[] = [
   },
   { version: 2, up: sqliteFulltextV2 },
   { version: 3, up: ARCHIVE_MESSAGE_ID_V3 },
+  { version: 4, up: ARCHIVE_PENDING_V4 },
 ];
 
 /**
@@ -27,16 +29,17 @@ const MIGRATIONS: Migration[] = [
 const STATEMENTS_KEPT = 200;
 
 export class SqliteArchiveStore extends SqlArchiveStore {
-  private readonly inThread: ArchiveAppend;
+  private readonly inThread: ArchiveAppender;
   private readonly writer: ArchiveWriter | undefined;
 
   /**
    * With `writer`, appends are committed by a thread of their own on a second connection to
    * the same file (archive-worker.ts): the server's event loop goes on while a batch's inserts
    * and fsync run, which is most of what archiving costs. Without it (tools, tests of the store
-   * itself, an in-memory database) they run on `db`.
+   * itself, an in-memory database) they run on `db`. `merge` says when pending rows are merged
+   * into the indexes (archive-index.ts; tests make it small, to read both parts).
    */
-  constructor(db: Database, writer?: WriterData) {
+  constructor(db: Database, writer?: WriterData, merge?: MergePolicy) {
     const statements = new Map<string, Statement<unknown[]>>();
     const statement = (sql: string): Statement<unknown[]> => {
       let s = statements.get(sql);
@@ -55,13 +58,13 @@ export class SqliteArchiveStore extends SqlArchiveStore {
     });
     // Before any writer thread opens the file: it finds the tables made.
     applyMigrations(db, "core-archive", MIGRATIONS);
-    this.inThread = archiveAppender(db);
-    this.writer = writer && new ArchiveWriter(writer);
+    this.inThread = archiveAppender(db, merge);
+    this.writer = writer && new ArchiveWriter({ ...writer, ...(merge && { merge }) });
   }
 
   async append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]> {
     if (batch.length === 0) return [];
-    return this.writer ? this.writer.append(batch) : this.inThread(batch);
+    return this.writer ? this.writer.append(batch) : this.inThread.append(batch);
   }
 
   /** Ends the writer thread, after the appends still in flight. */
