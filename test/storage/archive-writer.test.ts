@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { mkdtempSync, rmSync } from "node:fs";
+import Database from "better-sqlite3";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteStorage } from "../../src/storage/sqlite.js";
@@ -94,5 +95,27 @@ describe("SQLite archive writer thread", function () {
       page.items.map((i) => i.id),
       [done[7]!.id],
     );
+  });
+
+  it("has the checkpointer copy its commits into the database file itself (checkpointer.ts)", async () => {
+    await store.append(Array.from({ length: 50 }, (_, i) => entry(`row ${i}`)));
+    // Both connections now checkpoint only past the backstop (10 000 pages): until the thread
+    // copies the WAL, the database file alone holds none of these rows.
+    const copy = join(dir, "copy.db");
+    const rowsInFile = () => {
+      copyFileSync(join(dir, "parley.db"), copy);
+      const db = new Database(copy, { readonly: true });
+      try {
+        // Not even the table is there before the first checkpoint.
+        const made = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'archive_entries'").get();
+        return made
+          ? (db.prepare("SELECT COUNT(*) FROM archive_entries").pluck().get() as number)
+          : 0;
+      } finally {
+        db.close();
+      }
+    };
+    while (rowsInFile() < 50) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(storage.db.pragma("wal_autocheckpoint", { simple: true }), 10_000);
   });
 });

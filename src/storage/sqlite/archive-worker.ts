@@ -1,13 +1,10 @@
 // The server's side of the archive writer thread (archive-writer.ts): started at the first
 // append, given one batch at a time by mod_mam's batcher (several from rooms' archives may be in
 // flight; the thread takes them in order), each promise settled with its commit's answer.
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
 import type { MergePolicy } from "./archive-index.js";
+import { spawnThread } from "./thread.js";
 
 /** What the thread needs to open its connection as the server opened its own. */
 export interface WriterData {
@@ -15,6 +12,8 @@ export interface WriterData {
   synchronous?: "full" | "normal";
   busyTimeoutMs?: number;
   merge?: MergePolicy;
+  /** The thread connection's wal_autocheckpoint, when a checkpointer runs beside it. */
+  walAutocheckpoint?: number;
 }
 
 export type WriterRequest =
@@ -70,7 +69,7 @@ export class ArchiveWriter {
   }
 
   private start(): Worker {
-    const w = spawnWriter(this.data);
+    const w = spawnThread(import.meta.url, "archive-writer", this.data);
     w.on("message", (r: WriterReply) => {
       if ("closed" in r) return;
       const p = this.waiting.get(r.id);
@@ -96,36 +95,4 @@ export class ArchiveWriter {
     this.worker = w;
     return w;
   }
-}
-
-/**
- * The thread, from the build's JavaScript, or from the TypeScript sources when this file runs
- * under tsx (tests, tools run from source): a worker does not inherit tsx's loader, so it is
- * loaded through tsx's API there.
- */
-function spawnWriter(data: WriterData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith(".ts")) {
-    return new Worker(new URL("./archive-writer.js", here), { workerData: data });
-  }
-  const entry = JSON.stringify(new URL("./archive-writer.ts", here).href);
-  const tsx = JSON.stringify(tsxEsmApi(here));
-  return new Worker(`import(${tsx}).then((m) => m.tsImport(${entry}, ${entry}));`, {
-    eval: true,
-    workerData: data,
-  });
-}
-
-/**
- * The URL of tsx's ESM API (its "./esm/api" export, import condition), found from here: the
- * thread's eval has no module to resolve it from, and tsx's CommonJS build of it cannot load
- * there.
- */
-function tsxEsmApi(here: string): string {
-  let dir = dirname(createRequire(here).resolve("tsx/esm/api"));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-    exports: Record<string, { import: { default: string } }>;
-  };
-  return pathToFileURL(join(dir, pkg.exports["./esm/api"]!.import.default)).href;
 }

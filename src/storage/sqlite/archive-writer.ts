@@ -15,8 +15,9 @@ const IDLE_MS = 1000;
 const IDLE_CHUNK = 4096;
 
 const port = parentPort!;
-const { file, synchronous, busyTimeoutMs, merge } = workerData as WriterData;
+const { file, synchronous, busyTimeoutMs, merge, walAutocheckpoint } = workerData as WriterData;
 const storage = new SqliteStorage(file, { synchronous, busyTimeoutMs });
+if (walAutocheckpoint !== undefined) storage.db.pragma(`wal_autocheckpoint = ${walAutocheckpoint}`);
 const appender = archiveAppender(storage.db, merge);
 let idle: NodeJS.Timeout | undefined;
 

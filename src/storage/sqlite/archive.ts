@@ -10,6 +10,10 @@ import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
 import { archiveAppender, type ArchiveAppender } from "./archive-append.js";
 import { ARCHIVE_PENDING_V4, type MergePolicy } from "./archive-index.js";
 import { ArchiveWriter, type WriterData } from "./archive-worker.js";
+import { BACKSTOP_PAGES, Checkpointer } from "./checkpointer.js";
+
+/** How often the checkpointer copies the WAL into the database while the writer runs. */
+const CHECKPOINT_INTERVAL_MS = 100;
 
 const MIGRATIONS: Migration[] = [
   {
@@ -31,15 +35,23 @@ const STATEMENTS_KEPT = 200;
 export class SqliteArchiveStore extends SqlArchiveStore {
   private readonly inThread: ArchiveAppender;
   private readonly writer: ArchiveWriter | undefined;
+  private readonly checkpointer: Checkpointer | undefined;
+  /** This connection checkpoints only past the backstop: the checkpointer has started. */
+  private backstop = false;
 
   /**
    * With `writer`, appends are committed by a thread of their own on a second connection to
    * the same file (archive-worker.ts): the server's event loop goes on while a batch's inserts
    * and fsync run, which is most of what archiving costs. Without it (tools, tests of the store
    * itself, an in-memory database) they run on `db`. `merge` says when pending rows are merged
-   * into the indexes (archive-index.ts; tests make it small, to read both parts).
+   * into the indexes (archive-index.ts; tests make it small, to read both parts). With the
+   * writer comes the checkpointer (checkpointer.ts), started with it.
    */
-  constructor(db: Database, writer?: WriterData, merge?: MergePolicy) {
+  constructor(
+    private readonly db: Database,
+    writer?: WriterData,
+    merge?: MergePolicy,
+  ) {
     const statements = new Map<string, Statement<unknown[]>>();
     const statement = (sql: string): Statement<unknown[]> => {
       let s = statements.get(sql);
@@ -59,16 +71,36 @@ export class SqliteArchiveStore extends SqlArchiveStore {
     // Before any writer thread opens the file: it finds the tables made.
     applyMigrations(db, "core-archive", MIGRATIONS);
     this.inThread = archiveAppender(db, merge);
-    this.writer = writer && new ArchiveWriter({ ...writer, ...(merge && { merge }) });
+    if (writer) {
+      this.writer = new ArchiveWriter({
+        ...writer,
+        walAutocheckpoint: BACKSTOP_PAGES,
+        ...(merge && { merge }),
+      });
+      this.checkpointer = new Checkpointer({
+        file: writer.file,
+        intervalMs: CHECKPOINT_INTERVAL_MS,
+        ...(writer.synchronous && { synchronous: writer.synchronous }),
+      });
+    }
   }
 
   async append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]> {
     if (batch.length === 0) return [];
-    return this.writer ? this.writer.append(batch) : this.inThread.append(batch);
+    if (!this.writer) return this.inThread.append(batch);
+    // The writer's commits are most of what fills the WAL: from its first, the checkpointer
+    // keeps it short (and is started again if its thread died).
+    this.checkpointer!.ensure();
+    if (!this.backstop) {
+      this.backstop = true;
+      this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    }
+    return this.writer.append(batch);
   }
 
-  /** Ends the writer thread, after the appends still in flight. */
-  close(): Promise<void> {
-    return this.writer?.close() ?? Promise.resolve();
+  /** Ends the writer thread, after the appends still in flight, and the checkpointer. */
+  async close(): Promise<void> {
+    await this.writer?.close();
+    await this.checkpointer?.close();
   }
 }
