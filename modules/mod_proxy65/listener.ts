@@ -59,10 +59,14 @@ export class ProxyListener {
     return typeof a === "object" && a !== null ? a.port : 0;
   }
 
-  /** Stops listening and ends every connection, waiting or relaying. */
-  close(): void {
-    this.server.close();
+  /**
+   * Stops listening and ends every connection, waiting or relaying; resolves once the port is
+   * free again (a restarted module binds it anew).
+   */
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.conns) c.socket.destroy();
+    return closed;
   }
 
   /**
@@ -176,7 +180,7 @@ export async function openListener(
   port: number,
   limits: ListenerLimits,
   log: Logger,
-): Promise<{ listener: ProxyListener; release: () => void }> {
+): Promise<{ listener: ProxyListener; release: () => Promise<void> }> {
   const key = `${ip} ${port}`;
   let entry = shared.get(key);
   if (!entry) {
@@ -199,12 +203,12 @@ export async function openListener(
   let released = false;
   return {
     listener,
-    release: () => {
+    release: async () => {
       if (released) return;
       released = true;
       if (--held.users > 0) return;
       shared.delete(key);
-      listener.close();
+      await listener.close();
     },
   };
 }
