@@ -66,6 +66,20 @@ function show(v: unknown): string {
       : (JSON.stringify(v) ?? String(v));
 }
 
+/** ejabberd's durations: a number of seconds, or "2 minutes", "30 s", "1 hour". */
+const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)$/i;
+
+/** The seconds an ejabberd duration stands for, or undefined if `v` is not a positive one. */
+export function durationSeconds(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) && v > 0 ? v : undefined;
+  const match = typeof v === "string" ? DURATION.exec(v.trim()) : null;
+  if (!match) return undefined;
+  const unit = match[2]!.toLowerCase();
+  const factor = unit.startsWith("h") ? 3600 : unit.startsWith("m") ? 60 : 1;
+  const seconds = Number(match[1]) * factor;
+  return seconds > 0 ? seconds : undefined;
+}
+
 export const opt = {
   boolean(def: boolean, doc: string): OptionSpec<boolean> {
     return spec("true or false", def, doc, (v) => {
@@ -118,6 +132,29 @@ export const opt = {
         throw new OptionError(`expected a list of text values, got ${show(v)}`);
       }
       return [...(v as string[])];
+    });
+  },
+
+  /**
+   * A duration in seconds, written as ejabberd writes its timeouts: a number of seconds, or
+   * "2 minutes", "30 s", "12 hours"; within [min, max] seconds.
+   */
+  seconds(
+    def: number,
+    doc: string,
+    range: { min?: number; max?: number } = {},
+  ): OptionSpec<number> {
+    const { min = 0, max = Infinity } = range;
+    const expected =
+      `a number of seconds, such as 60 or "2 minutes"` +
+      (min > 0 ? `, at least ${min}` : "") +
+      (Number.isFinite(max) ? `, at most ${max}` : "");
+    return spec(expected, def, doc, (v) => {
+      const seconds = durationSeconds(v);
+      if (seconds === undefined || seconds < min || seconds > max) {
+        throw new OptionError(`expected ${expected}, got ${show(v)}`);
+      }
+      return seconds;
     });
   },
 

@@ -8,6 +8,7 @@ import type { LogLevel } from "./types.js";
 import { nearestKey } from "./check-keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
 import { isLoopbackAddress } from "./defaults.js";
+import { durationSeconds } from "../module-options.js";
 
 /** Every SASL mechanism Parley can offer, for `disable_sasl_mechanisms`. */
 const SASL_MECHANISMS = [
@@ -287,22 +288,11 @@ export function readWebsocketOrigin(r: ConfigReader, entry: Entry): string[] | n
   });
 }
 
-/** ejabberd's durations: a number of seconds, or "2 minutes", "30 s", "1 hour". */
-const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)$/i;
-
+/** A duration as ejabberd writes one (durationSeconds), or a config error at its line. */
 export function readSeconds(r: ConfigReader, entry: Entry): number {
   const { value } = entry;
-  if (isScalar(value)) {
-    const v = value.value;
-    if (typeof v === "number" && Number.isFinite(v) && v > 0) return v;
-    const match = typeof v === "string" ? DURATION.exec(v.trim()) : null;
-    if (match) {
-      const unit = match[2].toLowerCase();
-      const factor = unit.startsWith("h") ? 3600 : unit.startsWith("m") ? 60 : 1;
-      const seconds = Number(match[1]) * factor;
-      if (seconds > 0) return seconds;
-    }
-  }
+  const seconds = isScalar(value) ? durationSeconds(value.value) : undefined;
+  if (seconds !== undefined) return seconds;
   r.fail(
     value ?? entry.keyNode,
     entry.path,

@@ -35,6 +35,9 @@ export async function startInteropServer(
       put_url: `http://localhost:${httpPort}/upload`,
     };
   }
+  // The shipped SOCKS5 proxy listens on 127.0.0.1:7777; any free port here, so servers of
+  // several test files can run at once.
+  if (modules.mod_proxy65) modules.mod_proxy65 = { ...modules.mod_proxy65, port: 0 };
   const asked = opts.http === undefined ? [] : opts.http === true ? WEB_HANDLERS : opts.http;
   const handlers = [
     ...asked.filter((h) => h.path !== "/upload"),

@@ -94,6 +94,7 @@ describe("interop: Gajim's login sequence (nbxmpp)", function () {
     assert.equal(step("disco-items-server").type, "result");
     assert.deepEqual([...data("disco-items-server").items].sort(), [
       ["conference.localhost", null],
+      ["proxy.localhost", null],
       ["pubsub.localhost", null],
       ["upload.localhost", null],
     ]);
@@ -114,6 +115,14 @@ describe("interop: Gajim's login sequence (nbxmpp)", function () {
     assert.deepEqual(info.identities, [["store", "file"]]);
     assert.ok(info.features.includes("urn:xmpp:http:upload:0"));
     assert.equal(info.httpupload_max_file_size, 104857600);
+  });
+
+  it("finds the SOCKS5 proxy Gajim offers for file transfer: identity proxy/bytestreams (XEP-0065 §4)", () => {
+    const proxy = step("disco-info proxy.localhost");
+    assert.equal(proxy.type, "result");
+    const info = proxy.data as { identities: string[][]; features: string[] };
+    assert.deepEqual(info.identities, [["proxy", "bytestreams"]]);
+    assert.ok(info.features.includes("http://jabber.org/protocol/bytestreams"));
   });
 
   it("enables message carbons (XEP-0280 §4)", () => {

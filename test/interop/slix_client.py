@@ -630,12 +630,12 @@ def roster_items(iq):
     ]
 
 
-def main():
+def main(client_class=Client):
     args = client_args(resumable=True)
     # The XML both ways goes to stderr, which the test shows when it fails.
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s %(message)s")
     loop = asyncio.get_event_loop()
-    client = Client(args)
+    client = client_class(args)
     reader = CommandReader()
     done = loop.create_future()
 

@@ -116,6 +116,8 @@ describe("config", () => {
         "mod_http_upload_quota",
         "mod_stream_mgmt",
         "mod_bosh",
+        "mod_proxy65",
+        "mod_stun_disco",
       ]);
       assert.equal(modules.mod_register?.access, "none");
       assert.ok((moduleLines?.mod_roster?.[""] ?? 0) > 1);

@@ -1,0 +1,29 @@
+import { strict as assert } from "node:assert";
+import { OptionError, opt, parseOptions } from "../../src/module-options.js";
+
+describe("module options: opt.seconds (ejabberd's durations)", () => {
+  const specs = { lifetime: opt.seconds(43200, "how long", { min: 1, max: 86400 }) };
+  const read = (v: unknown) => parseOptions(specs, { lifetime: v }).lifetime;
+
+  it("takes a number of seconds or a duration with its unit, as ejabberd's timeouts", () => {
+    assert.equal(read(90), 90);
+    assert.equal(read("30 s"), 30);
+    assert.equal(read("2 minutes"), 120);
+    assert.equal(read("12 hours"), 43200);
+    assert.equal(read("1h"), 3600);
+    assert.equal(parseOptions(specs, {}).lifetime, 43200, "the default");
+  });
+
+  it("refuses what is not a positive duration in range, naming the key", () => {
+    for (const bad of [0, -5, "soon", "3 days", true, 86401, "25 hours"]) {
+      assert.throws(
+        () => read(bad),
+        (err: Error) =>
+          err instanceof OptionError &&
+          /lifetime/.test(`${(err as OptionError & { key: string }).key}`) &&
+          /a number of seconds, such as 60 or "2 minutes"/.test(err.message),
+        String(bad),
+      );
+    }
+  });
+});
