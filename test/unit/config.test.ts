@@ -115,6 +115,7 @@ describe("config", () => {
         "mod_http_upload",
         "mod_http_upload_quota",
         "mod_stream_mgmt",
+        "mod_client_state",
         "mod_bosh",
       ]);
       assert.equal(modules.mod_register?.access, "none");
