@@ -320,4 +320,18 @@ describe("mod_client_state with stream management (XEP-0352 §5.2, XEP-0198)", f
     assert.doesNotMatch(await again.readUntil("paused"), /Client Inactive/);
     again.end();
   });
+
+  // Last here: the module is gone afterwards.
+  it("sends what is held when the module stops (reload_config without it)", async () => {
+    const raw = await RawClient.connect(t.port);
+    await raw.login("dave", "pw-dave", "stop");
+    raw.send("<inactive xmlns='urn:xmpp:csi:0'/>");
+    const carol = await t.client("carol", { password: "pw-carol", resource: "stop" });
+    await carol.send(chatState("dave@localhost/stop", "composing"));
+    await roundTrip(carol);
+    const { mod_client_state: _, ...others } = t.config.modules;
+    await t.server.modules.reload({ ...t.config, modules: others });
+    assert.match(await raw.readUntil("composing"), /Client Inactive/);
+    raw.end();
+  });
 });
