@@ -67,6 +67,30 @@ export interface HookMap {
    * stream is closed with not-authorized.
    */
   c2s_unauthenticated_packet: { session: SessionHandle; stanza: Element };
+  /**
+   * A first-level element outside jabber:client (a nonza, e.g. XEP-0352's <inactive/>) on a
+   * stream that has authenticated, which the core does not handle itself (not XEP-0198, not a
+   * stream feature). `bound` is false before resource binding (`session.jid` is not set then).
+   * STOP when handled; otherwise the stream is closed (not-authorized before binding,
+   * unsupported-stanza-type after). Handled in order with the client's stanzas (RFC 6120 §10.1).
+   */
+  c2s_nonza: { session: SessionHandle; element: Element; bound: boolean };
+  /**
+   * A stanza about to be queued for a bound, connected session's client, after
+   * user_receive_packet (ejabberd's c2s_filter_send). A handler may hold it back by setting
+   * `hold` (mod_client_state, XEP-0352): with a `key`, it replaces the stanza held under that
+   * key, which is dropped. `held` is how many the session holds now. What is held goes out,
+   * oldest first, before the next stanza that is not held, or at SessionHandle.flushHeld(); a
+   * held stanza is not waited for by its sender's XEP-0198 acknowledgement, and when the session
+   * ends it is re-routed like an unacknowledged one. Stanzas with a delivery tracker are never
+   * offered. A handler may replace `payload.stanza` (what is held or sent).
+   */
+  c2s_filter_send: {
+    session: SessionHandle;
+    stanza: Element;
+    held: number;
+    hold?: { key?: string | undefined } | undefined;
+  };
   /** An account was removed while the server runs; modules drop what they keep in memory. */
   remove_user: { username: string; host: string };
   /**
@@ -109,6 +133,8 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   local_delivery: (p) => p.to.domain,
   message_delivered: (p) => p.to.domain,
   c2s_unauthenticated_packet: (p) => p.session.host,
+  c2s_nonza: (p) => p.session.host,
+  c2s_filter_send: (p) => p.session.jid.domain,
   remove_user: (p) => p.host,
   disco_info: (p) => p.host,
   presence_broadcast: (p) => p.session.jid.domain,

@@ -43,6 +43,11 @@ export interface SessionHandle {
    * stanza this is a copy of, that sender's acknowledgement waits until the copy is written.
    */
   deliver(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void;
+  /**
+   * Writes, oldest first, the stanzas held back for this client (see the c2s_filter_send hook;
+   * XEP-0352: the client became active again). Nothing when none are held.
+   */
+  flushHeld(): void;
   /** Ends the session with a stream error (or a plain close when none is given). */
   close(error?: StreamError): void;
 }

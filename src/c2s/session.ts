@@ -19,6 +19,7 @@ import { NS_SM } from "./stream-mgmt.js";
 import { StreamMgmtHandler, type SmOwner } from "./stream-mgmt-handler.js";
 import type { Resumable } from "./resumable.js";
 import { rerouteUnacked } from "./reroute.js";
+import { HeldStanzas } from "./held.js";
 import { Handoff } from "../handoff.js";
 
 /**
@@ -63,6 +64,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   private resumeTimer: NodeJS.Timeout | null = null;
   /** Without XEP-0198: messages written but not yet flushed to the kernel. */
   private readonly unflushed = new Set<Element>();
+  /** Held back from the client by c2s_filter_send (XEP-0352), not written yet. */
+  private readonly held = new HeldStanzas((stanza) => this.send(stanza));
 
   constructor(
     readonly ctx: CoreContext,
@@ -116,9 +119,9 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     return this.inbox.length;
   }
 
-  /** Stanzas written but not yet taken by the kernel (the outbound queue, in stanzas). */
+  /** Stanzas written but not yet taken by the kernel, and those held back (the outbound queue). */
   get queuedStanzas(): number {
-    return this.state === "hibernated" ? 0 : this.transport.pendingWrites;
+    return this.state === "hibernated" ? 0 : this.transport.pendingWrites + this.held.size;
   }
 
   write(data: string): void {
@@ -246,6 +249,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
         const feature = this.features.find((f) => f.stage === stage && f.accepts(el));
         if (feature) return feature.handle(el);
         if (stage === "post-auth") {
+          if (this.nonza(el)) return;
           throw new StreamError("not-authorized", "bind a resource first (RFC 6120 §7)");
         }
         // Modules may serve a few things before authentication (XEP-0077 registration).
@@ -257,10 +261,18 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       }
       case "bound":
         if (isLegacySession(el)) return handleLegacySession(this, el);
+        if (this.nonza(el)) return;
         return handleClientStanza(this, el, handoff);
       default:
         return;
     }
+  }
+
+  /** A nonza after authentication that a module handled (c2s_nonza, e.g. XEP-0352). */
+  private nonza(el: Element): boolean {
+    if (el.getNS() === NS.client) return false;
+    const bound = this.state === "bound";
+    return !this.ctx.hooks.run("c2s_nonza", { session: this, element: el, bound });
   }
 
   private onHandlerError(el: Element, err: unknown): void {
@@ -328,6 +340,9 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     const max = this.smHandler.sm!.max;
     this.state = "hibernated";
     this.smHandler.stopTimers();
+    // Held stanzas join the unacknowledged queue, re-sent on resumption (XEP-0352 §5.2: a
+    // resumed stream starts active, so nothing stays held across it).
+    this.held.flush();
     this.log.info({ reason, max }, "connection lost; session kept for resumption");
     this.resumeTimer = setTimeout(() => {
       this.state = "bound"; // so teardown does the bound-session goodbye
@@ -380,7 +395,22 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
         return;
       }
       stanza = payload.stanza;
+      if (this.state === "bound" && !tracker) {
+        const out = this.held.offer(this.ctx.hooks, this, stanza);
+        if (!out) return; // held back (c2s_filter_send)
+        stanza = out;
+      }
     }
+    this.held.flush(); // what is not held goes out after what was, in order
+    this.send(stanza, tracker, handoff);
+  }
+
+  flushHeld(): void {
+    if (this.state === "bound") this.held.flush();
+  }
+
+  /** Queues a stanza for writing: into XEP-0198's unacknowledged queue, or straight out. */
+  private send(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void {
     this.ctx.metrics.stanzaOut(stanza.name);
     if (this.smHandler.sm && stanzaKind(stanza)) {
       return this.deliverManaged(stanza, tracker, handoff);
@@ -429,9 +459,9 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   checkQueue(): void {
     const t = this.transport;
     if (this.state !== "bound" || t.closing) return;
-    if (t.pendingWrites > this.ctx.config.maxFsmQueue && t.queuedBytes > 0) {
+    if (this.queuedStanzas > this.ctx.config.maxFsmQueue && t.queuedBytes > 0) {
       this.log.warn(
-        { queuedStanzas: t.pendingWrites, queuedBytes: t.queuedBytes },
+        { queuedStanzas: this.queuedStanzas, queuedBytes: t.queuedBytes },
         "outbound queue over max_fsm_queue; closing the session",
       );
       // It will not read a stream error either. Dropping the socket first means nothing queued
@@ -487,6 +517,9 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
         this.unflushed.clear();
         rerouteUnacked(this.ctx, this.jid, this.log, items);
       }
+      // Held back and never written: the same way as the unacknowledged (after them, in order).
+      const held = this.held.take().map((stanza) => ({ stanza, tracker: undefined }));
+      rerouteUnacked(this.ctx, this.jid, this.log, held);
       // Teardown runs from socket events: nothing a module does here may escape.
       try {
         this.ctx.hooks.run("sm_remove_connection", { session: this, reason });

@@ -9,6 +9,9 @@ export class RawClient {
   private buf = "";
   /** Everything readUntil() has returned so far. */
   consumed = "";
+  /** Reads the socket delivered (each a wake-up of a sleeping client) and their bytes. */
+  reads = 0;
+  bytesRead = 0;
   private waiters: (() => void)[] = [];
   closed = false;
   readonly closedPromise: Promise<void>;
@@ -19,8 +22,9 @@ export class RawClient {
     this.listen(socket);
   }
 
-  static async connect(port: number): Promise<RawClient> {
-    const socket = tcpConnect({ port, host: "127.0.0.1" });
+  /** `noDelay`: each send() goes out at once, not held by Nagle for the last one's ACK. */
+  static async connect(port: number, opts: { noDelay?: boolean } = {}): Promise<RawClient> {
+    const socket = tcpConnect({ port, host: "127.0.0.1", noDelay: opts.noDelay ?? false });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
@@ -30,6 +34,8 @@ export class RawClient {
 
   private listen(socket: Socket): void {
     socket.on("data", (d: Buffer) => {
+      this.reads++;
+      this.bytesRead += d.length;
       this.buf += d.toString("utf8");
       for (const w of this.waiters.splice(0)) w();
     });

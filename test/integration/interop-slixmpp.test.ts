@@ -15,6 +15,7 @@ import {
 import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 import { pepScenarios } from "./interop-scenarios-pep.js";
+import { csiScenarios } from "./interop-scenarios-csi.js";
 import { uploadScenarios } from "./interop-scenarios-upload.js";
 import { SLIXMPP } from "./interop-slixmpp-library.js";
 
@@ -325,5 +326,9 @@ describe("interop: slixmpp", function () {
 
   describe("HTTP upload through slixmpp's xep_0363 (XEP-0363)", () => {
     uploadScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
+  });
+
+  describe("client state indication through slixmpp's xep_0352 (XEP-0352)", () => {
+    csiScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
   });
 });

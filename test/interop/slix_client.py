@@ -7,7 +7,7 @@ The client logs in with whatever SASL mechanism slixmpp picks, trusting the serv
 certificate the way a user who accepted it would (it becomes the only trusted certificate; the
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
-Events: session_start, sm_enabled, resumed, sm_failed, failed_auth, message, moderated (a room's
+Events: session_start, sm_enabled, csi_enabled (XEP-0352 offered), resumed, sm_failed, failed_auth, message, moderated (a room's
 XEP-0425 announcement), config_status (a room's status codes, XEP-0045 §10.2.1), presence,
 roster, roster_push, joined, iq, caps, mam, service, stream_error, error, disconnected. Every
 event carries
@@ -15,7 +15,7 @@ event carries
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
+csi (`state` active or inactive, through xep_0352), carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
 avatar_set, bookmarks_set and bookmarks_get (XEP-0048 with `method` xep_0049 or xep_0223),
 disco_info, password, block, unblock, blocklist, through slixmpp's plugins),
@@ -61,6 +61,7 @@ class Client(slixmpp.ClientXMPP):
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
         plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
         plugins += ("xep_0191",)
+        plugins += ("xep_0352",)  # XEP-0352: takes the server's <csi/>; the csi command speaks
         plugins += ("xep_0313", "xep_0359", "xep_0424", "xep_0425")
         for plugin in plugins + ("xep_0198", "xep_0199", "xep_0202", "xep_0203", "xep_0280"):
             self.register_plugin(plugin)
@@ -73,6 +74,7 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("sm_enabled", self.on_sm_enabled)
         self.add_event_handler("session_resumed", self.on_resumed)
         self.add_event_handler("sm_failed", lambda s: self.out("sm_failed", xml=str(s)))
+        self.add_event_handler("csi_enabled", lambda _features: self.out("csi_enabled"))
         self.add_event_handler("message", self.on_message)
         # XEP-0425 as slixmpp reads a room's announcement (its handler takes the message).
         self.add_event_handler(
@@ -249,6 +251,10 @@ class Client(slixmpp.ClientXMPP):
             ver = await self["xep_0115"].get_verstring()
             self.send_presence()
             self.out("caps", node=self["xep_0115"].caps_node, ver=ver)
+        elif name == "csi":  # XEP-0352 through xep_0352: <active/> or <inactive/>, no answer
+            csi = self["xep_0352"]
+            (csi.send_active if cmd["state"] == "active" else csi.send_inactive)()
+            self.out("csi", state=cmd["state"], enabled=csi.enabled)
         elif name == "carbons":
             await self["xep_0280"].enable(timeout=10)
             self.out("iq", tag="carbons", type="result")

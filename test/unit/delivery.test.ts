@@ -27,6 +27,7 @@ function session(full: string, got: Element[]): SessionHandle {
     priority: 0,
     presence: null,
     deliver: (stanza) => void got.push(stanza),
+    flushHeld: () => undefined,
     close: () => undefined,
   };
 }

@@ -42,6 +42,7 @@ function setup(limit?: number) {
         reply.attrs.from = full;
         void router.route(reply, jid, parseJID(String(reply.attrs.to)));
       },
+      flushHeld: () => undefined,
       close: () => undefined,
     };
     sm.register(session);
