@@ -22,7 +22,14 @@
 // commit); preferences in the keyval store "mod_mam_prefs". A failed archive write never loses
 // the message: it is delivered without a stanza-id and the failure is logged with the JID and
 // counted (parley_mod_mam_archive_write_failures_total).
-import { defineModule, opt, parseJID, type Element, type JID } from "../../src/moduleapi.js";
+import {
+  defineModule,
+  opt,
+  parseJID,
+  type Element,
+  type Handoff,
+  type JID,
+} from "../../src/moduleapi.js";
 import { archivable, entryFields, NS_MAM, NS_SID, stripStanzaIds } from "./archiving.js";
 import { ArchiveBatcher } from "./batcher.js";
 import { queryForm } from "./form.js";
@@ -142,40 +149,49 @@ export default defineModule({
     // XEP-0359 §3).
     ctx.hook(
       "local_delivery",
-      async ({ from, to, stanza, handoff }) => {
+      ({ from, to, stanza, handoff }) => {
         if (stanza.name !== "message") return;
         const owner = to.bare();
         stripStanzaIds(stanza, owner.toString());
+        // Synchronous for what is not archived: the delivery of presence, IQs and chat states
+        // does not wait a turn of the event loop.
         if (!archivable(stanza)) return;
-        // A message for nobody is bounced by the core; it gets no archive.
-        if (
-          ctx.server.sessions(owner).length === 0 &&
-          !(await ctx.server.userExists(owner.local, owner.domain))
-        ) {
-          return;
-        }
-        const release = handoff?.track();
-        const target = retractedId(stanza);
-        try {
-          const [done] = await Promise.all([
-            archiveFor(owner, from, "in", stanza),
-            target !== undefined && retract(owner, from, "in", stanza, target),
-          ]);
-          if (done) {
-            stanza.append(
-              ctx.xml("stanza-id", { xmlns: NS_SID, by: owner.toString(), id: done.id }),
-            );
-          }
-        } catch (err) {
-          // Delivered anyway, without a stanza-id: the message matters more than its archive.
-          failures.inc();
-          ctx.log.error({ err, jid: owner.toString() }, "could not archive a received message");
-        } finally {
-          release?.();
-        }
+        return archiveIncoming(owner, from, stanza, handoff);
       },
       "late",
     );
+
+    async function archiveIncoming(
+      owner: JID,
+      from: JID,
+      stanza: Element,
+      handoff: Handoff | undefined,
+    ): Promise<void> {
+      // A message for nobody is bounced by the core; it gets no archive.
+      if (
+        ctx.server.sessions(owner).length === 0 &&
+        !(await ctx.server.userExists(owner.local, owner.domain))
+      ) {
+        return;
+      }
+      const release = handoff?.track();
+      const target = retractedId(stanza);
+      try {
+        const [done] = await Promise.all([
+          archiveFor(owner, from, "in", stanza),
+          target !== undefined && retract(owner, from, "in", stanza, target),
+        ]);
+        if (done) {
+          stanza.append(ctx.xml("stanza-id", { xmlns: NS_SID, by: owner.toString(), id: done.id }));
+        }
+      } catch (err) {
+        // Delivered anyway, without a stanza-id: the message matters more than its archive.
+        failures.inc();
+        ctx.log.error({ err, jid: owner.toString() }, "could not archive a received message");
+      } finally {
+        release?.();
+      }
+    }
 
     ctx.iq("set", NS_MAM, "query", (req) => runQuery(ctx, archive, req), "account");
     // §4.1.5: the form, so clients learn the fields.

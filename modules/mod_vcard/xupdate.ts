@@ -5,16 +5,21 @@ import { NS_VCARD_UPDATE, xml, type Element, type ModuleContext } from "../../sr
 import type { VcardStore } from "./store.js";
 
 export function startPresenceHash(ctx: ModuleContext<unknown>, store: VcardStore): void {
-  ctx.hook("user_send_packet", async ({ session, stanza }) => {
+  // Not an async function: for every other stanza the hook chain stays synchronous, so the
+  // sender's stream is not paused for a turn of the event loop per message.
+  ctx.hook("user_send_packet", ({ session, stanza }) => {
     if (stanza.name !== "presence" || stanza.attrs.type !== undefined) return;
     const updates = stanza.getChildren("x", NS_VCARD_UPDATE);
     // An empty <photo/> from the client says "no avatar here" and is kept as it is; an <x/>
     // without <photo/> ("not ready") is overwritten, and so is a hash other than the server's
     // (which the XEP allows: the server holds the vCard).
     if (updates.some((x) => isEmptyPhoto(x.getChild("photo")))) return;
-    const hash = await store.hold(session.jid.local);
-    stanza.children = stanza.children.filter((c) => !updates.includes(c as Element));
-    stanza.append(xml("x", { xmlns: NS_VCARD_UPDATE }, xml("photo", {}, ...(hash ? [hash] : []))));
+    return store.hold(session.jid.local).then((hash) => {
+      stanza.children = stanza.children.filter((c) => !updates.includes(c as Element));
+      stanza.append(
+        xml("x", { xmlns: NS_VCARD_UPDATE }, xml("photo", {}, ...(hash ? [hash] : []))),
+      );
+    });
   });
   // The hash stays in memory while the user has a session here.
   ctx.hook("sm_remove_connection", ({ session }) => {
