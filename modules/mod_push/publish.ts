@@ -118,10 +118,7 @@ export class Pusher {
         "app server refused a push notification; registration removed",
       );
       this.forget(username, key);
-      // Unless the client enabled it anew meanwhile (other options, maybe a fixed secret).
-      if ((await this.registrations.get(username, key))?.enabledAt !== r.enabledAt) return;
-      await this.registrations.remove(username, key);
-      this.dropped(username, key);
+      if (await this.registrations.removeRefused(username, r)) this.dropped(username, key);
     }
   }
 }

@@ -1,7 +1,7 @@
 // The push registrations of each account (XEP-0357 §5): one per app server JID and node, kept in
 // the typed map store (SQLite or PostgreSQL), so they outlive the session that made them and the
 // server's restarts; an account's registrations go with the account.
-import type { MapStore } from "../../src/moduleapi.js";
+import { KeyedQueue, type MapStore } from "../../src/moduleapi.js";
 
 /** One device's registration: where to publish, and what to add to each publish. */
 export type Registration = {
@@ -22,7 +22,10 @@ export function registrationKey(jid: string, node: string): string {
   return JSON.stringify([jid, node]);
 }
 
+/** Every change to one account's registrations runs after the one before (KeyedQueue). */
 export class Registrations {
+  private readonly turns = new KeyedQueue();
+
   constructor(
     private readonly store: MapStore<Registration>,
     private readonly host: string,
@@ -43,30 +46,44 @@ export class Registrations {
    * publish options win). Beyond `max`, the oldest registrations go: a phone reinstalled or
    * replaced never disables its old node, which then fails once and is dropped anyway (§7.1).
    */
-  async enable(username: string, r: Registration): Promise<void> {
-    const key = registrationKey(r.jid, r.node);
-    const others = (await this.all(username)).filter((o) => registrationKey(o.jid, o.node) !== key);
-    others.sort((a, b) => a.enabledAt - b.enabledAt);
-    for (const old of others.slice(0, Math.max(0, others.length - (this.max - 1)))) {
-      await this.store.delete(this.host, username, registrationKey(old.jid, old.node));
-    }
-    await this.store.set(this.host, username, key, r);
+  enable(username: string, r: Registration): Promise<void> {
+    return this.turns.run(username, async () => {
+      const key = registrationKey(r.jid, r.node);
+      const others = (await this.all(username)).filter(
+        (o) => registrationKey(o.jid, o.node) !== key,
+      );
+      others.sort((a, b) => a.enabledAt - b.enabledAt);
+      for (const old of others.slice(0, Math.max(0, others.length - (this.max - 1)))) {
+        await this.store.delete(this.host, username, registrationKey(old.jid, old.node));
+      }
+      await this.store.set(this.host, username, key, r);
+    });
   }
 
   /**
    * §6: removes the JID and node combination, or without a node every registration for the JID.
    * Resolves with the keys removed.
    */
-  async disable(username: string, jid: string, node: string | undefined): Promise<string[]> {
-    const gone = (await this.all(username))
-      .filter((r) => r.jid === jid && (node === undefined || r.node === node))
-      .map((r) => registrationKey(r.jid, r.node));
-    for (const key of gone) await this.store.delete(this.host, username, key);
-    return gone;
+  disable(username: string, jid: string, node: string | undefined): Promise<string[]> {
+    return this.turns.run(username, async () => {
+      const gone = (await this.all(username))
+        .filter((r) => r.jid === jid && (node === undefined || r.node === node))
+        .map((r) => registrationKey(r.jid, r.node));
+      for (const key of gone) await this.store.delete(this.host, username, key);
+      return gone;
+    });
   }
 
-  /** Removes one registration (the app server refused a notification, §7.1). */
-  remove(username: string, key: string): Promise<void> {
-    return this.store.delete(this.host, username, key);
+  /**
+   * Removes the registration a notification was refused for (§7.1), unless the client enabled
+   * it anew since (other options, maybe a fixed secret). Resolves with whether it went.
+   */
+  removeRefused(username: string, refused: Registration): Promise<boolean> {
+    return this.turns.run(username, async () => {
+      const key = registrationKey(refused.jid, refused.node);
+      if ((await this.get(username, key))?.enabledAt !== refused.enabledAt) return false;
+      await this.store.delete(this.host, username, key);
+      return true;
+    });
   }
 }
