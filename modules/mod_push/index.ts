@@ -11,12 +11,14 @@
 //   c2s_session_pending hook   stanzas wait for a session that lost its connection and waits
 //                              for XEP-0198 resumption: that device's registrations
 //   offline:stored (mod_offline)   a message was stored offline: every registration of the user
+//   local_delivery hook        an app server's affiliation change notice (§8, remote.ts)
 // Disco: urn:xmpp:push:0 on the account (§4). Publishing, rate limit, errors: publish.ts; what
 // a notification reveals: summary.ts.
 import { defineModule, opt, OptionError } from "../../src/moduleapi.js";
 import { parseEnable, requester, serviceJid } from "./iq.js";
 import { Pusher } from "./publish.js";
 import { registrationKey, Registrations, type Registration } from "./registrations.js";
+import { revokedNode } from "./remote.js";
 import { describe, NS_PUSH, type PushEvent } from "./summary.js";
 
 export default defineModule({
@@ -121,6 +123,26 @@ export default defineModule({
       },
       "account",
     );
+
+    // §8: the app server withdrew the account's right to publish to a node. The notice is for
+    // the server (STOP: not delivered); one from anyone else, or about a node the account did
+    // not register there, goes on to the user as any message.
+    ctx.hook("local_delivery", ({ from, to, stanza }) => {
+      // Synchronous unless it is such a notice: the hot path does not wait.
+      const node = to.resource === "" ? revokedNode(stanza, to) : undefined;
+      if (node === undefined) return;
+      const jid = from.toString();
+      return registrations.disable(to.local, jid, node).then((gone) => {
+        if (gone.length === 0) return;
+        for (const key of gone) pusher.forget(to.local, key);
+        unlink(to.local, gone);
+        ctx.log.info(
+          { user: to.toString(), push: jid, node },
+          "push notifications disabled by the app server",
+        );
+        return ctx.STOP;
+      });
+    });
 
     // A session waiting for resumption: its client is asleep, so wake the device it belongs to
     // (as ejabberd does, from the unacknowledged stanzas on hibernation, then each new one).

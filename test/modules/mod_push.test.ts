@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { errorCondition, xml, type TestClient } from "../../src/testkit/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { RawClient } from "../helpers/raw.js";
-import { iq } from "./mod_pubsub.helpers.js";
+import { iq, sync } from "./mod_pubsub.helpers.js";
 import {
   answer,
   chat,
@@ -21,6 +21,7 @@ const SM = "urn:xmpp:sm:3";
 const MODULES = {
   mod_disco: {},
   mod_offline: {},
+  mod_ping: {},
   mod_stream_mgmt: { resume_timeout: 300 },
 };
 
@@ -215,6 +216,37 @@ describe("mod_push (XEP-0357)", () => {
       const next = await nextPush(app, "errors", "marker-errors");
       assert.equal(nodeOf(next), "marker-errors");
       await answer(app, next);
+    });
+
+    it("drops a registration whose app server withdrew the affiliation (§8), and only that", async () => {
+      const phone = await offlinePhone("revoked");
+      const user = phone.split("@")[0]!;
+      const notice = (from: TestClient, node: string) =>
+        from.send(
+          xml(
+            "message",
+            { to: phone },
+            xml(
+              "pubsub",
+              { xmlns: "http://jabber.org/protocol/pubsub", node },
+              xml("affiliation", { jid: phone, affiliation: "none" }),
+            ),
+          ),
+        );
+      // From someone who is not that app server, or about another node: nothing changes.
+      await notice(sender, "revoked");
+      await notice(app, "another-node");
+      // A client's stanzas are handled in order, each after the one before is done.
+      await sync(sender);
+      await sync(app);
+      assert.equal((await stored(t, user)).length, 1);
+      await notice(app, "revoked");
+      await logged(
+        t,
+        (l) => l.msg === "push notifications disabled by the app server" && l.node === "revoked",
+        "remotely disabled",
+      );
+      assert.deepEqual(await stored(t, user), []);
     });
 
     it("sends nothing after <disable/> (§6)", async () => {
