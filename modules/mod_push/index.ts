@@ -78,6 +78,11 @@ export default defineModule({
       },
       (username, key) => unlink(username, [key]),
     );
+    /** Registrations gone (disabled): nothing gathered for them goes out, no session has them. */
+    const forgetAll = (username: string, keys: readonly string[]): void => {
+      for (const key of keys) pusher.forget(username, key);
+      unlink(username, keys);
+    };
     const worth = (e: PushEvent): boolean =>
       ctx.options.notify_on === "all" ? e.stanzas > 0 : e.messages > 0;
 
@@ -116,8 +121,7 @@ export default defineModule({
         if (gone.length === 0) {
           throw new ctx.StanzaError("item-not-found", "no such push registration");
         }
-        for (const key of gone) pusher.forget(from.local, key);
-        unlink(from.local, gone);
+        forgetAll(from.local, gone);
         ctx.log.info({ user: from.toString(), push: jid }, "push notifications disabled");
         return null;
       },
@@ -134,8 +138,7 @@ export default defineModule({
       const jid = from.toString();
       return registrations.disable(to.local, jid, node).then((gone) => {
         if (gone.length === 0) return;
-        for (const key of gone) pusher.forget(to.local, key);
-        unlink(to.local, gone);
+        forgetAll(to.local, gone);
         ctx.log.info(
           { user: to.toString(), push: jid, node },
           "push notifications disabled by the app server",
