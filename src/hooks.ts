@@ -91,6 +91,13 @@ export interface HookMap {
     held: number;
     hold?: { key?: string | undefined } | undefined;
   };
+  /**
+   * Stanzas wait for a client whose connection was lost while its session waits for XEP-0198
+   * resumption (§5): fired once when the session hibernates with stanzas the client did not
+   * acknowledge (all of them, oldest first), then for each stanza queued while it waits. For
+   * push notifications (XEP-0357, mod_push), as ejabberd's c2s_session_pending.
+   */
+  c2s_session_pending: { session: SessionHandle; stanzas: readonly Element[] };
   /** An account was removed while the server runs; modules drop what they keep in memory. */
   remove_user: { username: string; host: string };
   /**
@@ -135,6 +142,7 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   c2s_unauthenticated_packet: (p) => p.session.host,
   c2s_nonza: (p) => p.session.host,
   c2s_filter_send: (p) => p.session.jid.domain,
+  c2s_session_pending: (p) => p.session.jid.domain,
   remove_user: (p) => p.host,
   disco_info: (p) => p.host,
   presence_broadcast: (p) => p.session.jid.domain,

@@ -125,7 +125,11 @@ export default defineModule({
       const bare = to.bare().toString();
       store.add(to.domain, to.local, Date.now(), stanza.toString(), limit, (result) => {
         try {
-          if (result === "stored") return scheduleRedelivery(bare); // someone came online since
+          if (result === "stored") {
+            // Others act on a stored message (mod_push wakes the user's phones, XEP-0357).
+            ctx.emit("offline:stored", { host: to.domain, username: to.local, stanza });
+            return scheduleRedelivery(bare); // someone came online since
+          }
           let error: InstanceType<typeof ctx.StanzaError>;
           if (result === "full") {
             // XEP-0160 §2 step 3: the queue is full. resource-constraint (type wait, RFC 6120
@@ -332,6 +336,13 @@ export default defineModule({
     }
   },
 });
+
+declare module "../../src/moduleapi.js" {
+  interface ExtensionEvents {
+    /** A message for `username`@`host` was committed to offline storage (XEP-0160). */
+    "offline:stored": { host: string; username: string; stanza: Element };
+  }
+}
 
 /**
  * ejabberd's `access_max_user_messages` names an access rule resolved through shaper_rules,

@@ -344,6 +344,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     // resumed stream starts active, so nothing stays held across it).
     this.held.flush();
     this.log.info({ reason, max }, "connection lost; session kept for resumption");
+    const unacked = this.smHandler.sm!.peekUnacked().map((u) => u.stanza);
+    if (unacked.length > 0) this.sessionPending(unacked);
     this.resumeTimer = setTimeout(() => {
       this.state = "bound"; // so teardown does the bound-session goodbye
       this.teardown("resumption timed out");
@@ -445,10 +447,24 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     const hibernated = this.state === "hibernated";
     const onSafe = hibernated ? handoff?.track() : undefined;
     if (!this.smHandler.sent(stanza, tracker, onSafe)) return;
-    if (hibernated) return; // kept for re-sending on resumption
+    if (hibernated) {
+      // Kept for re-sending on resumption. Held stanzas flushed by hibernate() itself (no timer
+      // yet) are announced there, with the rest.
+      if (this.resumeTimer) this.sessionPending([stanza]);
+      return;
+    }
     const handedOn = handoff?.track();
     if (!this.transport.write(serialize(stanza), handedOn)) handedOn?.();
     this.smHandler.scheduleAckRequest();
+  }
+
+  /** c2s_session_pending: a module's fault there must not fail the sender's delivery. */
+  private sessionPending(stanzas: Element[]): void {
+    try {
+      this.ctx.hooks.run("c2s_session_pending", { session: this, stanzas });
+    } catch (err) {
+      if (!isModuleFault(err)) this.log.error({ err }, "c2s_session_pending handler failed");
+    }
   }
 
   /**

@@ -16,6 +16,7 @@ import { logged } from "../modules/mod_caps.helpers.js";
 import { interopScenarios } from "./interop-scenarios.js";
 import { pepScenarios } from "./interop-scenarios-pep.js";
 import { csiScenarios } from "./interop-scenarios-csi.js";
+import { pushScenarios } from "./interop-scenarios-push.js";
 import { uploadScenarios } from "./interop-scenarios-upload.js";
 import { SLIXMPP } from "./interop-slixmpp-library.js";
 
@@ -330,5 +331,9 @@ describe("interop: slixmpp", function () {
 
   describe("client state indication through slixmpp's xep_0352 (XEP-0352)", () => {
     csiScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
+  });
+
+  describe("push notifications (XEP-0357), enabled by slixmpp over its own stream", () => {
+    pushScenarios({ lib, server, launcher, u: (tag) => `${lib.name}-${tag}` });
   });
 });

@@ -15,7 +15,8 @@ event carries
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
-csi (`state` active or inactive, through xep_0352), carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
+csi (`state` active or inactive, through xep_0352), push (XEP-0357 `action` enable or disable
+with `jid`, `node`, publish-`options`: built here, slixmpp 1.8.3 has no xep_0357), carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
 avatar_set, bookmarks_set and bookmarks_get (XEP-0048 with `method` xep_0049 or xep_0223),
 disco_info, password, block, unblock, blocklist, through slixmpp's plugins),
@@ -255,6 +256,16 @@ class Client(slixmpp.ClientXMPP):
             csi = self["xep_0352"]
             (csi.send_active if cmd["state"] == "active" else csi.send_inactive)()
             self.out("csi", state=cmd["state"], enabled=csi.enabled)
+        elif name == "push":  # XEP-0357 §5/§6 (Debian's slixmpp 1.8.3 has no xep_0357 plugin)
+            iq = self.Iq(stype="set")
+            el = ET.Element(f"{{{NS_PUSH}}}{cmd['action']}", {"jid": cmd["jid"]})
+            if cmd.get("node"):
+                el.set("node", cmd["node"])
+            if cmd.get("options"):
+                el.append(self.publish_options(cmd["options"]).xml)
+            iq.append(el)
+            await iq.send(timeout=10)
+            self.out("push", action=cmd["action"], type="result")
         elif name == "carbons":
             await self["xep_0280"].enable(timeout=10)
             self.out("iq", tag="carbons", type="result")
@@ -607,6 +618,7 @@ class Client(slixmpp.ClientXMPP):
             self.out("error", cmd=cmd["cmd"], condition="exception", text=repr(e))
 
 
+NS_PUSH = "urn:xmpp:push:0"
 PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors"
 PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options"
 

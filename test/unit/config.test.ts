@@ -116,6 +116,7 @@ describe("config", () => {
         "mod_http_upload_quota",
         "mod_stream_mgmt",
         "mod_client_state",
+        "mod_push",
         "mod_bosh",
         "mod_proxy65",
         "mod_stun_disco",
