@@ -197,6 +197,22 @@ describe("BOSH connection manager (XEP-0124, XEP-0206)", () => {
     assert.equal(attrsOf(second).condition, "policy-violation");
   });
 
+  it("does not count an empty request overtaken by the next one's payload as too frequent (§11, §14.2)", async () => {
+    const s = await session({ polling: 2 });
+    s.clock.advance(3_000);
+    // The client sent an empty request, then a stanza; the stanza's connection was faster.
+    const stanza = s.req(RID + 2, "<message id='m1' xmlns='jabber:client'/>");
+    const empty = s.req(RID + 1);
+    await tick();
+    assert.equal(s.manager.size, 1, "the session goes on");
+    assert.equal(attrsOf(empty).type, undefined, "the empty request is answered, not terminated");
+    assert.equal(stanza.answered, false, "the later request is held");
+    assert.deepEqual(
+      s.owner.elements.map((e) => e.attrs.id),
+      ["m1"],
+    );
+  });
+
   it("keeps one timer per session at most", async () => {
     const s = await session();
     assert.equal(s.clock.pending, 1);

@@ -122,7 +122,7 @@ export class BoshSession implements Transport {
     if (pending > p.requests + extra) {
       return this.fail("policy-violation", reply, "more simultaneous requests than allowed");
     }
-    if (this.tooFrequent(body, pending)) {
+    if (this.tooFrequent(rid, body, pending)) {
       return this.fail("policy-violation", reply, "empty requests more often than allowed");
     }
     if (rid !== this.nextRid) {
@@ -139,7 +139,7 @@ export class BoshSession implements Transport {
   }
 
   /** §11, §12: empty requests that come faster than `polling` allows. */
-  private tooFrequent(body: BoshBody, pending: number): boolean {
+  private tooFrequent(rid: number, body: BoshBody, pending: number): boolean {
     const a = body.attrs;
     const empty =
       body.payloads.length === 0 &&
@@ -155,7 +155,9 @@ export class BoshSession implements Transport {
     // §12: a polling session's second empty poll within `polling`, after an empty answer.
     if (this.params.hold === 0) return wasEmpty && this.replies.lastWasEmpty;
     // §11: `requests` requests unanswered, the last one empty and soon after the one before.
-    return pending >= this.params.requests;
+    // The last by rid: a client's requests on two connections may arrive out of order (§14.2),
+    // and an empty one overtaken by the next one's payload is no overactivity.
+    return pending >= this.params.requests && !this.early?.some((w) => w.rid > rid);
   }
 
   /** §14.3: a rid seen before: its answer again, or a recoverable error if it still waits. */
