@@ -8,8 +8,8 @@
 // a temporary data directory (parley-pgsql: the same Parley on a PostgreSQL cluster made there),
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
 // stops it; the MAM scenarios (issue 12) each on a server started again with archiving on, the
-// PEP scenario (issue 13) on one with PEP on, the WebSocket scenario (issue 14) on one with its
-// HTTP listener on.
+// PEP scenario (issue 13) on one with PEP on, the WebSocket and BOSH scenarios (issue 14) each on
+// one with its HTTP listener on.
 // Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
 // bench/results/. `--help` lists the options.
 //
@@ -57,9 +57,10 @@ import {
 import { round } from "./lib/stats.js";
 import { tcpReference, websocket } from "./lib/websocket.js";
 import { upload } from "./lib/upload.js";
+import { bosh } from "./lib/bosh.js";
 
-/** Every scenario, in the order they run: those of scenarios.ts, then WebSocket and upload. */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload];
+/** Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH. */
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh];
 
 const DOMAIN = "localhost";
 
@@ -70,11 +71,13 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload [all];
-                            mam and mam-query each run on a server of its own with MAM on, pep
-                            on one with PEP on, websocket (idle and messages over ws://, with
-                            idle's and messages' TCP figures as references) on one with its
-                            HTTP listener on, upload on one with HTTP upload on
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh
+                            [all]; mam and mam-query each run on a server of its own with MAM
+                            on, pep on one with PEP on, websocket (idle and messages over ws://,
+                            with idle's and messages' TCP figures as references) on one with its
+                            HTTP listener on, upload on one with HTTP upload on, bosh (idle
+                            sessions over BOSH, each with a request held, with idle's TCP
+                            figures as references) on one with BOSH on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -346,7 +349,7 @@ function emergencyStop(why: string, code: number): never {
  * on one with HTTP upload on (Scenario.upload).
  */
 function serverRuns(scenarios: Scenario[]): Scenario[][] {
-  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload;
+  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload || s.bosh;
   const usual = scenarios.filter((s) => !own(s));
   return [...(usual.length ? [usual] : []), ...scenarios.filter(own).map((s) => [s])];
 }
@@ -396,6 +399,7 @@ async function runAll(
     results: runs.flatMap((r) => r.results),
   };
   tcpReference(run);
+  tcpReference(run, "bosh", "bosh", "BOSH");
   return run;
 }
 
@@ -410,12 +414,13 @@ async function runServer(
   const pep = scenarios.some((s) => s.pep);
   const ws = scenarios.some((s) => s.ws);
   const upload = scenarios.some((s) => s.upload);
+  const bosh = scenarios.some((s) => s.bosh);
   const dir = join(
     runDir,
-    `${name}${mam || pep || ws || upload ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+    `${name}${mam || pep || ws || upload || bosh ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
   );
   log(
-    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}`,
+    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}${bosh ? " — with BOSH on" : ""}`,
   );
   const server = await kind.start({
     dir,
@@ -426,6 +431,7 @@ async function runServer(
     pep,
     ws,
     upload,
+    bosh,
     mamStore: o.mamStore,
     cpuProfDir,
     log,
@@ -435,7 +441,7 @@ async function runServer(
   try {
     const fds = openFilesLimit(server.pid);
     log(
-      `  listening on 127.0.0.1:${server.port}${server.ws ? ` and ws://127.0.0.1:${server.ws.port}${server.ws.path}` : ""}, pid ${server.pid}, open-files limit ${fds}`,
+      `  listening on 127.0.0.1:${server.port}${server.ws ? ` and ws://127.0.0.1:${server.ws.port}${server.ws.path}` : ""}${server.bosh ? ` and http://127.0.0.1:${server.bosh.port}${server.bosh.path}` : ""}, pid ${server.pid}, open-files limit ${fds}`,
     );
     if (fds < o.bench.idleSessions + 100) {
       log(
@@ -452,6 +458,7 @@ async function runServer(
       domain: DOMAIN,
       workers: o.bench.workers,
       ...(server.ws && { ws: server.ws }),
+      ...(server.bosh && { bosh: server.bosh }),
     });
     currentGen = gen;
     const t0 = performance.now();
@@ -569,6 +576,8 @@ async function main(): Promise<void> {
     notes.push(
       `websocket without ${tcpMissing.join(" and ")}: no TCP reference for its figures (add them to --scenarios)`,
     );
+  if (o.scenarios.includes("bosh") && !o.scenarios.includes("idle"))
+    notes.push("bosh without idle: no TCP reference for its figures (add idle to --scenarios)");
   for (const n of notes) log(`note: ${n}`);
   if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {
     if (o.build) parley.build(log);
@@ -664,7 +673,7 @@ async function main(): Promise<void> {
     for (const r of runs)
       for (const x of r.results) if (x.note) console.log(`  ${r.name}/${x.scenario}: ${x.note}`);
     console.log(`\nload average (1 min) at start→end of each scenario:\n  ${loads}`);
-    console.log(`\ntargets (issues 5 and 12):\n${targetsText(report.targets)}`);
+    console.log(`\ntargets (issues 5, 12 and 14):\n${targetsText(report.targets)}`);
     const md = [
       `Run of ${m.date} on ${m.cores} cores (${m.cpu}), ${m.memory} memory, Node ${m.node}; load average ${m.loadAverage} at start, ${after} at end.`,
       "",

@@ -3,7 +3,8 @@
 -- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
 -- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
 -- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one,
--- "-- bench:ws" for the websocket one, "-- bench:upload" for the upload one, "-- bench:http" for either.
+-- "-- bench:ws" for the websocket one, "-- bench:upload" for the upload one, "-- bench:bosh" for the
+-- bosh one, "-- bench:http" for any of them.
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
@@ -31,6 +32,8 @@ modules_enabled = {
 	"pep"; -- bench:pep
 	-- The websocket scenario runs on a server of its own with XMPP over WebSocket (RFC 7395).
 	"websocket"; -- bench:ws
+	-- The bosh scenario runs on a server of its own with XMPP over BOSH (XEP-0206) at /http-bind.
+	"bosh"; -- bench:bosh
 }
 -- No s2s, as Parley; offline storage only when Parley has it; no mod_limits (not loaded).
 modules_disabled = { "s2s"; } -- bench:offline
@@ -42,13 +45,14 @@ registration_allowlist = { "127.0.0.1" }
 default_iteration_count = 4096
 
 c2s_require_encryption = true
--- WebSocket and upload: plain ws:// and http:// on a loopback HTTP port (no TLS, as Parley's and
--- ejabberd's in the bench); WebSocket c2s_require_encryption would refuse unless told to count it as secure, as
+-- WebSocket, BOSH and upload: plain ws:// and http:// on a loopback HTTP port (no TLS, as Parley's
+-- and ejabberd's in the bench); WebSocket and BOSH c2s_require_encryption would refuse unless told to count it as secure, as
 -- Prosody's documentation says for a connection that a proxy terminates TLS of.
 http_ports = { @HTTP_PORT@ } -- bench:http
 http_interfaces = { "127.0.0.1" } -- bench:http
 https_ports = { } -- bench:http
 consider_websocket_secure = true -- bench:ws
+consider_bosh_secure = true -- bench:bosh
 c2s_stanza_size_limit = 262144
 authentication = "internal_hashed"
 storage = "sql" -- bench:no-mamnative

@@ -30,6 +30,7 @@ import type { UploadApi } from "../modules/mod_http_upload/index.js";
 import { freePort } from "../bench/lib/servers.js";
 import { WsConn } from "../bench/lib/ws-conn.js";
 import { WebSocketServer } from "ws";
+import { registerInBand } from "./helpers/bench-users.js";
 import {
   DEFAULT_OPTIONS,
   idle,
@@ -331,24 +332,6 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
       );
     });
   });
-}
-
-/** Users bench0.. registered in-band by the generator's workers, none failing. */
-async function registerInBand(gen: LoadGenerator, n: number): Promise<void> {
-  const shares = gen.split(
-    Array.from({ length: n }, (_, i) => i),
-    userName,
-  );
-  const reg = await gen.each<RegisterResult>((w) => ({
-    op: "register",
-    users: shares[w]!,
-    concurrency: 4,
-  }));
-  assert.equal(
-    reg.reduce((s, r) => s + r.failed, 0),
-    0,
-    JSON.stringify(reg),
-  );
 }
 
 describe("bench: the generator's WebSocket client (RFC 7395 framing)", () => {

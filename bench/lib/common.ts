@@ -58,13 +58,22 @@ export function errorSummary(e: ErrorCounts): string {
     .join("; ");
 }
 
-/** Logs users in and keeps them (initial presence + ping round trip), over WebSocket if ctx.ws. */
+/**
+ * Logs users in and keeps them (initial presence + ping round trip), over WebSocket if ctx.ws,
+ * over BOSH if ctx.bosh.
+ */
 export async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
   const shares = ctx.gen.split(indices, userName);
   const t0 = performance.now();
   const results = await ctx.gen.each<LoginBatchResult>((w) =>
     shares[w]!.length
-      ? { op: "login", users: shares[w]!, concurrency, ...(ctx.ws && { ws: true }) }
+      ? {
+          op: "login",
+          users: shares[w]!,
+          concurrency,
+          ...(ctx.ws && { ws: true }),
+          ...(ctx.bosh && { bosh: true }),
+        }
       : null,
   );
   const seconds = (performance.now() - t0) / 1000;

@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Command, Reply } from "./protocol.js";
+import type { BoshEndpoint } from "./bosh-conn.js";
 import type { WsEndpoint } from "./ws-conn.js";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
@@ -54,9 +55,16 @@ export class LoadGenerator {
 
   /**
    * Forks `workers` processes aimed at 127.0.0.1:`port` for the XMPP domain `domain` (and at
-   * its WebSocket endpoint `ws`, if given, for the logins that ask for it).
+   * its WebSocket endpoint `ws` and BOSH endpoint `bosh`, if given, for the logins that ask for
+   * them).
    */
-  static async start(opts: { port: number; domain: string; workers: number; ws?: WsEndpoint }) {
+  static async start(opts: {
+    port: number;
+    domain: string;
+    workers: number;
+    ws?: WsEndpoint;
+    bosh?: BoshEndpoint;
+  }) {
     const children = Array.from({ length: opts.workers }, () =>
       fork(WORKER, [], {
         execArgv: workerExecArgv(),
@@ -75,6 +83,7 @@ export class LoadGenerator {
           domain: opts.domain,
           worker: w,
           ...(opts.ws && { ws: opts.ws }),
+          ...(opts.bosh && { bosh: opts.bosh }),
         }),
       ),
     );

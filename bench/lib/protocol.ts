@@ -1,5 +1,6 @@
 // What the load generator's coordinator (pool.ts) and its worker processes (worker.ts) say.
 import type { Histogram } from "./stats.js";
+import type { BoshEndpoint } from "./bosh-conn.js";
 import type { WsEndpoint } from "./ws-conn.js";
 
 /** The benchmark's users: bench0, bench1, ... */
@@ -8,14 +9,22 @@ export const userName = (i: number): string => `bench${i}`;
 export const passwordOf = (user: string): string => `pw-${user}-Xk29`;
 
 export type Command =
-  /** `ws`: where the server takes XMPP over WebSocket, for logins with `ws` (websocket.ts). */
-  | { op: "init"; port: number; domain: string; worker: number; ws?: WsEndpoint }
+  /** `ws`: where the server takes XMPP over WebSocket, for logins with `ws` (websocket.ts);
+   * `bosh`: where it takes BOSH, for logins with `bosh` (bosh.ts). */
+  | {
+      op: "init";
+      port: number;
+      domain: string;
+      worker: number;
+      ws?: WsEndpoint;
+      bosh?: BoshEndpoint;
+    }
   /** In-band registration (XEP-0077), then SCRAM on the same stream: creates the accounts and
    * fills the salted-password cache, as a client that just signed up. */
   | { op: "register"; users: string[]; concurrency: number }
   /** Log in and keep the sessions (initial presence, then a ping round trip); with `ws`, over
-   * WebSocket (RFC 7395) instead of TCP. */
-  | { op: "login"; users: string[]; concurrency: number; ws?: boolean }
+   * WebSocket (RFC 7395) instead of TCP; with `bosh`, over BOSH (XEP-0206). */
+  | { op: "login"; users: string[]; concurrency: number; ws?: boolean; bosh?: boolean }
   | { op: "closeAll" }
   /** Full logins (TCP, STARTTLS, SCRAM, bind, presence, close) in a loop for durationMs. */
   | { op: "loginLoop"; users: string[]; concurrency: number; durationMs: number }

@@ -163,6 +163,8 @@ export interface ScenarioContext {
   log: (line: string) => void;
   /** The scenario's logins go over WebSocket (RFC 7395), not TCP (websocket.ts). */
   ws?: boolean;
+  /** The scenario's logins go over BOSH (XEP-0206), not TCP (bosh.ts). */
+  bosh?: boolean;
 }
 
 export interface Scenario {
@@ -188,6 +190,11 @@ export interface Scenario {
   ws?: boolean;
   /** Runs with the HTTP listener and HTTP upload on (StartOptions.upload), on a server of its own. */
   upload?: boolean;
+  /**
+   * Runs with the HTTP listener and BOSH on (StartOptions.bosh), on a freshly started server of
+   * its own (bosh.ts: its RSS per session measured as idle's is).
+   */
+  bosh?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 

@@ -35,6 +35,7 @@ import {
   type PgCluster,
 } from "./postgres.js";
 import { descendants, listenersOn, uidOf } from "./proc.js";
+import type { BoshEndpoint } from "./bosh-conn.js";
 import type { WsEndpoint } from "./ws-conn.js";
 import { LOOPBACK } from "./xmpp.js";
 
@@ -83,6 +84,12 @@ export interface StartOptions {
    */
   upload?: boolean;
   /**
+   * Whether XMPP over BOSH is on (XEP-0206), plain http:// on that loopback HTTP port: Parley's
+   * and ejabberd's mod_bosh at /bosh, Prosody's mod_bosh at /http-bind (bench:bosh lines), for
+   * the bosh scenario.
+   */
+  bosh?: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -103,7 +110,8 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     pep: o.pep,
     ws: !!o.ws,
     upload: !!o.upload,
-    http: !!(o.ws || o.upload),
+    bosh: !!o.bosh,
+    http: !!(o.ws || o.upload || o.bosh),
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };
@@ -124,6 +132,8 @@ export interface RunningServer {
   dir: string;
   /** Where it takes XMPP over WebSocket (StartOptions.ws). */
   ws?: WsEndpoint;
+  /** Where it takes BOSH (StartOptions.bosh). */
+  bosh?: BoshEndpoint;
   stop(): Promise<void>;
   /** The last lines of its log, for error reports. */
   logTail(): string;
@@ -145,15 +155,21 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * With StartOptions.ws or .upload, a free port for the HTTP listener, and where its WebSocket
- * handler is (`path`; undefined without ws).
+ * With StartOptions.ws, .upload or .bosh, a free port for the HTTP listener, and where its
+ * WebSocket handler is (`path`; undefined without ws) and its BOSH one (`boshPath`; undefined
+ * without bosh).
  */
 async function httpListener(
   o: StartOptions,
   path: string,
-): Promise<{ ws?: WsEndpoint; vars: { HTTP_PORT: string } }> {
-  const port = o.ws || o.upload ? await freePort() : 0;
-  return { ws: o.ws ? { port, path } : undefined, vars: { HTTP_PORT: String(port) } };
+  boshPath: string,
+): Promise<{ ws?: WsEndpoint; bosh?: BoshEndpoint; vars: { HTTP_PORT: string } }> {
+  const port = o.ws || o.upload || o.bosh ? await freePort() : 0;
+  return {
+    ws: o.ws ? { port, path } : undefined,
+    bosh: o.bosh ? { port, path: boshPath } : undefined,
+    vars: { HTTP_PORT: String(port) },
+  };
 }
 
 function has(cmd: string): boolean {
@@ -401,7 +417,7 @@ async function startParley(
   pgsql?: PgCluster,
 ): Promise<RunningServer> {
   const port = await freePort();
-  const { ws, vars: httpVars } = await httpListener(o, "/ws");
+  const { ws, bosh, vars: httpVars } = await httpListener(o, "/ws", "/bosh");
   mkdirSync(o.dir, { recursive: true });
   const cert = copyCert(o.cert, o.dir);
   const config = join(o.dir, "parley.yml");
@@ -446,6 +462,7 @@ async function startParley(
     pid,
     dir: o.dir,
     ws,
+    bosh,
     // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
     stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
     logTail: () => logTail(logFile),
@@ -534,7 +551,7 @@ export const ejabberd = {
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
     const distPort = await freePort();
-    const { ws, vars: httpVars } = await httpListener(o, "/ws");
+    const { ws, bosh, vars: httpVars } = await httpListener(o, "/ws", "/bosh");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     writeFileSync(
@@ -585,6 +602,7 @@ export const ejabberd = {
       pid,
       dir: o.dir,
       ws,
+      bosh,
       stop: () =>
         stopProcess(child, pid, () => {
           spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "stop"], {
@@ -631,8 +649,8 @@ export const prosody = {
 
   async start(o: StartOptions): Promise<RunningServer> {
     const port = await freePort();
-    // mod_websocket's default path, on the HTTP server's http_ports.
-    const { ws, vars: httpVars } = await httpListener(o, "/xmpp-websocket");
+    // mod_websocket's and mod_bosh's default paths, on the HTTP server's http_ports.
+    const { ws, bosh, vars: httpVars } = await httpListener(o, "/xmpp-websocket", "/http-bind");
     mkdirSync(o.dir, { recursive: true });
     const cert = copyCert(o.cert, o.dir);
     const config = join(o.dir, "prosody.cfg.lua");
@@ -673,6 +691,7 @@ export const prosody = {
       pid,
       dir: o.dir,
       ws,
+      bosh,
       // SIGTERM: Prosody closes its sessions and exits.
       stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
       logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,

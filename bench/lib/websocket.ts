@@ -27,15 +27,21 @@ const KEPT = [
 /** The TCP figures the websocket section repeats as references, each with the ratio WS/TCP. */
 const REFERENCES = ["idle.rss_per_session", "msg.saturation", "msg.half_p50", "msg.half_p99"];
 
-function overWs(r: ScenarioResult): Metric[] {
+/**
+ * The figures of a TCP scenario's result measured over another transport: keys prefixed
+ * `prefix.`, labels with `label: ` (bosh.ts shows its idle figures so too).
+ */
+export function overTransport(r: ScenarioResult, prefix: string, label: string): Metric[] {
   return r.metrics
     .filter((m) => KEPT.includes(m.key))
     .map((m) => ({
       ...m,
-      key: `ws.${m.key}`,
-      label: m.label.startsWith("  ") ? m.label : `WebSocket: ${m.label}`,
+      key: `${prefix}.${m.key}`,
+      label: m.label.startsWith("  ") ? m.label : `${label}: ${m.label}`,
     }));
 }
+
+const overWs = (r: ScenarioResult): Metric[] => overTransport(r, "ws", "WebSocket");
 
 export const websocket: Scenario = {
   name: "websocket",
@@ -68,12 +74,18 @@ export const websocket: Scenario = {
 };
 
 /**
- * Adds to a server's websocket result its TCP figures of the same run (idle and messages, on a
- * server started fresh as the websocket one) as reference rows, each followed by WS/TCP; none
- * where the run had no idle or messages scenario (compare.ts notes that).
+ * Adds to a server's websocket result (or another transport's: `scenario`, its keys' `prefix`
+ * and `label`, as bosh.ts's) its TCP figures of the same run (idle and messages, on a server
+ * started fresh as the websocket one) as reference rows, each followed by WS/TCP; none where
+ * the run had no idle or messages scenario (compare.ts notes that).
  */
-export function tcpReference(run: ServerRun): void {
-  const ws = run.results.find((r) => r.scenario === "websocket" && r.status === "ok");
+export function tcpReference(
+  run: ServerRun,
+  scenario = "websocket",
+  prefix = "ws",
+  label = "WebSocket",
+): void {
+  const ws = run.results.find((r) => r.scenario === scenario && r.status === "ok");
   if (!ws) return;
   const tcp = new Map(
     run.results
@@ -81,22 +93,22 @@ export function tcpReference(run: ServerRun): void {
       .flatMap((r) => r.metrics.map((m) => [m.key, m] as const)),
   );
   for (const key of REFERENCES) {
-    const w = ws.metrics.find((m) => m.key === `ws.${key}`);
+    const w = ws.metrics.find((m) => m.key === `${prefix}.${key}`);
     if (!w) continue;
     const t = tcp.get(key);
     if (!t) continue;
-    const name = w.label.replace(/^(WebSocket: | {2})/, "");
+    const name = w.label.startsWith("  ") ? w.label.slice(2) : w.label.slice(label.length + 2);
     ws.metrics.push(
       {
-        key: `ws.tcp.${key}`,
+        key: `${prefix}.tcp.${key}`,
         label: `  TCP reference: ${name}`,
         unit: w.unit,
         value: t.value,
         better: w.better,
       },
       {
-        key: `ws.ratio.${key}`,
-        label: `  WebSocket/TCP: ${name}`,
+        key: `${prefix}.ratio.${key}`,
+        label: `  ${label}/TCP: ${name}`,
         unit: "×",
         value: t?.value && w.value !== null ? Math.round((w.value / t.value) * 100) / 100 : null,
         better: "none",

@@ -23,6 +23,7 @@ import { SaltedPasswordCache } from "./scram.js";
 import { Histogram } from "./stats.js";
 import { mamPages, mamWalk } from "./mam-client.js";
 import { wsLogin, type WsEndpoint } from "./ws-conn.js";
+import { boshLogin, type BoshEndpoint } from "./bosh-conn.js";
 import { uploadAll } from "./upload-client.js";
 import {
   pepApprove,
@@ -55,6 +56,8 @@ let domain = "";
 let workerIndex = 0;
 /** Where the server takes XMPP over WebSocket (null: it was not given one). */
 let wsEndpoint: WsEndpoint | null = null;
+/** Where the server takes BOSH (null: it was not given one). */
+let boshEndpoint: BoshEndpoint | null = null;
 const cache = new SaltedPasswordCache();
 const conns = new Map<string, Conn>();
 
@@ -111,13 +114,14 @@ async function loginKeep(
   concurrency: number,
   start: (user: string, conn: Conn) => Promise<void> = plainStart,
   ws = false,
+  bosh = false,
 ): Promise<LoginBatchResult> {
   const r = { ok: 0, failed: 0, errors: {} as ErrorCounts, loginMs: [] as number[] };
   await pool(users, concurrency, async (user) => {
     let conn: Conn | undefined;
     try {
       conns.get(user)?.destroy();
-      const res = await loginUser(user, {}, ws);
+      const res = await loginUser(user, {}, ws, bosh);
       conn = res.conn;
       await start(user, conn);
       conns.set(user, conn);
@@ -564,11 +568,15 @@ async function offlineCollect(
   return { ids, loginFailed, errors, startMs, lastMs, cpuMs: 0, elu: 0 };
 }
 
-/** A session of `user`, on resource w<worker> unless `extra` says otherwise; TCP, or WebSocket. */
+/**
+ * A session of `user`, on resource w<worker> unless `extra` says otherwise; TCP, WebSocket or
+ * BOSH.
+ */
 function loginUser(
   user: string,
   extra: Partial<LoginOptions> = {},
   ws = false,
+  bosh = false,
 ): Promise<LoginResult> {
   const o: LoginOptions = {
     port,
@@ -580,6 +588,10 @@ function loginUser(
     timeoutMs: LOGIN_TIMEOUT_MS,
     ...extra,
   };
+  if (bosh) {
+    if (!boshEndpoint) return Promise.reject(new Error("the server was given no BOSH endpoint"));
+    return boshLogin(boshEndpoint, o);
+  }
   if (!ws) return login(o);
   if (!wsEndpoint) return Promise.reject(new Error("the server was given no WebSocket endpoint"));
   return wsLogin(wsEndpoint, o);
@@ -595,11 +607,12 @@ async function run(cmd: Command): Promise<unknown> {
       domain = cmd.domain;
       workerIndex = cmd.worker;
       wsEndpoint = cmd.ws ?? null;
+      boshEndpoint = cmd.bosh ?? null;
       return { pid: process.pid };
     case "register":
       return measured(() => register(cmd.users, cmd.concurrency));
     case "login":
-      return measured(() => loginKeep(cmd.users, cmd.concurrency, plainStart, cmd.ws));
+      return measured(() => loginKeep(cmd.users, cmd.concurrency, plainStart, cmd.ws, cmd.bosh));
     case "closeAll":
       return closeAll();
     case "loginLoop":

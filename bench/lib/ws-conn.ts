@@ -88,7 +88,7 @@ const STANZA_START = /^<(message|presence|iq)(?=[\s/>])/;
  * (RFC 7395 §3.3.3), so the jabber:client default of a TCP stream's header is not inherited
  * (Prosody refuses an iq without it). The generator's stanzas never declare one themselves.
  */
-function qualified(s: string): string {
+export function qualified(s: string): string {
   return s.replace(STANZA_START, "$& xmlns='jabber:client'");
 }
 

@@ -9,8 +9,17 @@ export type StartSession = (
   makeTransport: (owner: TransportOwner) => Transport,
 ) => void;
 
+/** c2sListenerOf's answers, one per HTTP listener rather than one per session. */
+const derived = new WeakMap<Readonly<HttpListenerConfig>, ListenerConfig>();
+
 /** What the session needs of its listener: the stream limits, and no STARTTLS (RFC 7395 §3.1, XEP-0206 §4). */
 export function c2sListenerOf(l: Readonly<HttpListenerConfig>): ListenerConfig {
+  let c = derived.get(l);
+  if (!c) derived.set(l, (c = derive(l)));
+  return c;
+}
+
+function derive(l: Readonly<HttpListenerConfig>): ListenerConfig {
   return {
     port: l.port,
     ip: l.ip,

@@ -14,6 +14,9 @@ import {
   type RootTag,
 } from "./xml-rules.js";
 
+/** The usual root's qualified name (RFC 6120 §4.2). */
+const STREAM_ROOT = "stream:stream";
+
 interface Header {
   attrs: Record<string, string>;
   name: string;
@@ -175,7 +178,9 @@ export class StrictStreamParser extends StrictTokenizer implements StreamParserL
   ): void {
     const root = resolveRootTag(attrs, name, colon, prefixed);
     this.contentNs = this.checkRoot(root, attrs);
-    this.rootName = name;
+    // Our string, not the parser's slice of the chunk: that would keep the whole header chunk
+    // for the stream's life.
+    this.rootName = name === STREAM_ROOT ? STREAM_ROOT : name;
     this.rootPrefixes = root.prefixes;
     this.header = { attrs, name, ns: root.ns ?? "", selfClosing };
   }

@@ -23,6 +23,7 @@ import {
   checkPrefixDecl,
   checkXmlDecl,
   detachStanza,
+  ownNs,
   isNameStartCode,
   notWellFormed,
   textValue,
@@ -381,7 +382,9 @@ export abstract class StrictTokenizer extends ChunkBuffer {
         throw new StreamError("policy-violation", `more than ${this.maxAttrs} attributes`);
       }
       const an = a[1];
-      const v = a[3] ?? a[4] ?? attrValue(a[5] ?? a[6]);
+      const raw = a[3] ?? a[4] ?? attrValue(a[5] ?? a[6]);
+      const nsDecl = a[2] !== undefined ? an.startsWith("xmlns:") : an === "xmlns";
+      const v = nsDecl ? ownNs(raw) : raw;
       if (attrs[an] !== undefined && Object.hasOwn(attrs, an)) {
         throw notWellFormed(`duplicate attribute '${an}'`);
       }
@@ -396,9 +399,9 @@ export abstract class StrictTokenizer extends ChunkBuffer {
         attrs[an] = v;
       }
       if (a[2] !== undefined) {
-        if (an.startsWith("xmlns:")) checkPrefixDecl(an.slice(6), v);
+        if (nsDecl) checkPrefixDecl(an.slice(6), v);
         else (prefixed ??= []).push(an);
-      } else if (an === "xmlns") {
+      } else if (nsDecl) {
         checkDefaultNsDecl(v);
       }
     }

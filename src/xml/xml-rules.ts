@@ -108,6 +108,19 @@ export function checkDefaultNsDecl(uri: string): void {
     throw notWellFormed(`'${uri}' cannot be the default namespace`);
 }
 
+/** The core's namespace names: each of them one string, whatever chunk it was read from. */
+const KNOWN_NS = new Map<string, string>(Object.values(NS).map((uri) => [uri, uri]));
+
+/**
+ * A namespace declaration's value as the element keeps it: the core's own string for a namespace
+ * it knows. The parser's value is a slice of the chunk (or BOSH request) it came in, and a stanza
+ * kept for long (a session's presence, over BOSH with its `xmlns='jabber:client'`) would
+ * otherwise keep that whole chunk.
+ */
+export function ownNs(uri: string): string {
+  return KNOWN_NS.get(uri) ?? uri;
+}
+
 /** Namespaces in XML 1.0 §3 constraints on `xmlns:prefix="..."`. */
 export function checkPrefixDecl(prefix: string, uri: string): void {
   if (prefix === "xml") {

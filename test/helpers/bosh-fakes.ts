@@ -4,6 +4,7 @@ import type { Element } from "@xmpp/xml";
 import { BoshManager } from "../../src/transport/bosh/manager.js";
 import {
   DEFAULT_LIMITS,
+  type AbortListener,
   type BoshClock,
   type BoshLimits,
   type BoshReply,
@@ -49,7 +50,7 @@ export class FakeReply implements BoshReply {
   body: string | null = null;
   status: number | null = null;
   aborted = false;
-  private abortCb: (() => void) | null = null;
+  private listener: AbortListener | null = null;
   send(body: string, _ct: string, cb?: (err?: Error | null) => void, status = 200): void {
     if (this.body !== null || this.aborted) throw new Error("answered twice");
     this.body = body;
@@ -59,13 +60,13 @@ export class FakeReply implements BoshReply {
   abort(): void {
     this.aborted = true;
   }
-  onAbort(cb: () => void): void {
-    this.abortCb = cb;
+  onAbort(listener: AbortListener): void {
+    this.listener = listener;
   }
   /** The client closes its connection before the answer. */
   clientCloses(): void {
     this.aborted = true;
-    this.abortCb?.();
+    this.listener?.aborted(this);
   }
   get answered(): boolean {
     return this.body !== null;

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { request } from "node:http";
 import { xml } from "@xmpp/xml";
 import { parse } from "ltx";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -201,6 +202,67 @@ describe("BOSH over the HTTP listener: mod_bosh (XEP-0124, XEP-0206)", function 
     const huge = await httpRequest(url, `<body xmlns='${NS_HTTPBIND}'>${"x".repeat(30000)}</body>`);
     assert.match(huge.text, /condition=['"]policy-violation['"]/);
     await stillServing();
+  });
+
+  it("refuses a body over the limit that comes without a Content-Length, once it has read that much (XEP-0124 §17.2)", async () => {
+    const huge = `<body xmlns='${NS_HTTPBIND}'>${"x".repeat(30000)}</body>`;
+    const a = await httpRequest(url, huge, "POST", { "Transfer-Encoding": "chunked" });
+    assert.match(a.text, /condition=['"]policy-violation['"]/);
+    await stillServing();
+  });
+
+  it("answers a held request empty once its 'wait' is over (XEP-0124 §8)", async () => {
+    const bosh = new BoshClient(url);
+    await bosh.open("localhost", "wait='1' hold='1'");
+    await bosh.next("features");
+    const answer = await bosh.send();
+    assert.equal(answer.attrs.type, undefined, "not a terminate nor an error");
+    assert.equal(answer.children.length, 0, "nothing to carry");
+    await bosh.send("", "type='terminate'");
+  });
+
+  it("loses nothing when a held request's connection drops: what comes next goes with the next request, or with the dropped one asked again (XEP-0124 §14.3)", async () => {
+    const bosh = await login("dropper");
+    const rid = bosh.rid++;
+    // rid is held once taken: its message reaching the TCP client shows that it was.
+    const dropped = request(url, { method: "POST", headers: { "Content-Type": "text/xml" } });
+    dropped.on("error", () => undefined);
+    dropped.end(bosh.wrap(rid, chat(tcp.jid, "held")));
+    assert.equal(await fromBosh(bosh.jid), "held");
+    dropped.destroy();
+    await tcp.send(
+      xml("message", { to: bosh.jid, type: "chat" }, xml("body", {}, "after the drop")),
+    );
+    // The session saw the drop first (rid counts as answered empty: asked again, that comes
+    // back, and the message waits for the next request), or it answered rid with the message
+    // before it saw the drop, or it holds the copy in rid's place: asked again, it has it.
+    const again = await bosh.post(bosh.wrap(rid));
+    const carrier = again.getChild("message") ? again : await bosh.send();
+    if (carrier !== again) assert.equal(again.toString(), `<body xmlns="${NS_HTTPBIND}"/>`);
+    assert.equal(carrier.getChild("message")?.getChildText("body"), "after the drop");
+    await bosh.send("", "type='terminate'");
+  });
+
+  it("forgets a session whose client makes no request within max_inactivity, as a dropped link (XEP-0124 §10)", async () => {
+    const short = await startTestServer({
+      modules: { mod_bosh: { max_inactivity: 1 } },
+      http: HANDLERS,
+    });
+    try {
+      const bosh = new BoshClient(`http://127.0.0.1:${short.httpPort}/bosh`);
+      await bosh.open("localhost");
+      await bosh.next("features");
+      assert.equal(short.server.connectionCount, 1);
+      // No request from here on: the session goes after a second, give or take one.
+      for (let i = 0; i < 100 && short.server.connectionCount > 0; i++) {
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      assert.equal(short.server.connectionCount, 0, "the session ended");
+      const after = await bosh.send();
+      assert.equal(after.attrs.condition, "item-not-found", "and is unknown now");
+    } finally {
+      await short.stop();
+    }
   });
 
   it("closes the stream of a session sending a stanza over the listener's max_stanza_size (XEP-0206 §8, RFC 6120 §13.12)", async () => {

@@ -197,15 +197,68 @@ describe("BOSH connection manager (XEP-0124, XEP-0206)", () => {
     assert.equal(attrsOf(second).condition, "policy-violation");
   });
 
-  it("keeps one timer per session at most", async () => {
+  it("does not count an empty request overtaken by the next one's payload as too frequent (§11, §14.2)", async () => {
+    const s = await session({ polling: 2 });
+    s.clock.advance(3_000);
+    // The client sent an empty request, then a stanza; the stanza's connection was faster.
+    const stanza = s.req(RID + 2, "<message id='m1' xmlns='jabber:client'/>");
+    const empty = s.req(RID + 1);
+    await tick();
+    assert.equal(s.manager.size, 1, "the session goes on");
+    assert.equal(attrsOf(empty).type, undefined, "the empty request is answered, not terminated");
+    assert.equal(stanza.answered, false, "the later request is held");
+    assert.deepEqual(
+      s.owner.elements.map((e) => e.attrs.id),
+      ["m1"],
+    );
+  });
+
+  it("keeps one clock timer for all its sessions, whatever they hold", async () => {
     const s = await session();
     assert.equal(s.clock.pending, 1);
     s.req(RID + 1);
     assert.equal(s.clock.pending, 1);
     s.req(RID + 2, "<message echo='e'/>");
+    s.post(creation());
     await tick();
-    assert.equal(s.manager.size, 1);
+    assert.equal(s.manager.size, 2);
     assert.equal(s.clock.pending, 1);
+  });
+
+  it("answers each session's held request when its wait is over, and ends each session left without a request at its inactivity period, on that one timer (§8, §10)", async () => {
+    const f = fakeManager({ inactivity: 30 });
+    const open = async (wait: number) => {
+      const first = f.post(creation().replace("wait='60'", `wait='${wait}'`));
+      await tick();
+      const sid = attrsOf(first).sid!;
+      return (rid: number) => f.post(`<body rid='${rid}' sid='${sid}' xmlns='${HB}'/>`);
+    };
+    const a = await open(20);
+    const b = await open(60);
+    await open(60); // makes no request
+    f.clock.advance(5_000);
+    const heldA = a(RID + 1);
+    const heldB = b(RID + 1);
+    f.clock.advance(19_999);
+    assert.equal(heldA.answered, false, "within a's wait");
+    f.clock.advance(1);
+    assert.equal(heldA.body, `<body xmlns='${HB}'/>`, "a's wait is over: answered empty");
+    assert.equal(heldB.answered, false);
+    assert.equal(f.manager.size, 3);
+    f.clock.advance(5_000);
+    assert.equal(f.manager.size, 2, "the idle one made no request in 30 s");
+    await tick();
+    assert.deepEqual(
+      f.owners.map((o) => o.disconnects),
+      [[], [], ["BOSH inactivity"]],
+    );
+    a(RID + 2);
+    f.clock.advance(34_999);
+    assert.equal(heldB.answered, false, "within b's wait");
+    f.clock.advance(1);
+    assert.equal(heldB.body, `<body xmlns='${HB}'/>`);
+    assert.equal(f.manager.size, 2, "a and b keep a request each");
+    assert.equal(f.clock.pending, 1);
   });
 
   it("on a pause, answers every held request and waits up to the pause before ending the session (§10)", async () => {

@@ -1,11 +1,11 @@
 // The HTTP side of BOSH over Node's http module: POST bodies to the connection manager, CORS for
 // browsers (a preflight OPTIONS, then the allowed origin on every answer), and a short page for
 // GET. XEP-0124 §5: every answer is 200 unless a legacy client needs an HTTP error code.
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HttpListenerConfig } from "../../config/config.js";
 import type { HttpHandler, HttpRequest } from "../../http/types.js";
 import type { BoshManager } from "./manager.js";
-import type { BoshConnection, BoshReply } from "./types.js";
+import type { AbortListener, BoshConnection, BoshReply } from "./types.js";
 import { terminateBody } from "./wrapper.js";
 
 export interface BoshHttpOptions {
@@ -34,20 +34,25 @@ const INFO_PAGE =
   "<p>This is an XMPP over BOSH endpoint (XEP-0124, XEP-0206). Point an XMPP web client here; " +
   "it speaks with POST requests.</p></body></html>";
 
-/** One HTTP response as the connection manager answers it. */
+/**
+ * One HTTP response as the connection manager answers it. A held request keeps this, Node's
+ * request and response, and nothing else of its own: an idle session is mostly that.
+ */
 class HttpReply implements BoshReply {
   private done = false;
-  private abortCb: (() => void) | null = null;
+  private listener: AbortListener | null = null;
+  /** The client's connection went before the answer (`on`: "close" comes once). */
+  private readonly closed = (): void => {
+    if (this.done) return;
+    this.done = true;
+    this.listener?.aborted(this);
+  };
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly headers: Record<string, string>,
+    private readonly headers: Readonly<Record<string, string>>,
   ) {
-    res.once("close", () => {
-      if (this.done) return;
-      this.done = true;
-      this.abortCb?.();
-    });
+    res.on("close", this.closed);
   }
 
   send(body: string, contentType: string, cb?: (err?: Error | null) => void, status = 200): void {
@@ -56,6 +61,7 @@ class HttpReply implements BoshReply {
       return;
     }
     this.done = true;
+    this.res.off("close", this.closed);
     const bytes = Buffer.from(body, "utf8");
     let called = false;
     const once = (err: Error | null): void => {
@@ -77,11 +83,12 @@ class HttpReply implements BoshReply {
   abort(): void {
     if (this.done) return;
     this.done = true;
+    this.res.off("close", this.closed);
     this.res.destroy();
   }
 
-  onAbort(cb: () => void): void {
-    this.abortCb = cb;
+  onAbort(listener: AbortListener): void {
+    this.listener = listener;
   }
 }
 
@@ -123,7 +130,6 @@ export function boshHttpHandler(
   }
 
   function post({ req, res, secure, remoteAddress, listener }: HttpRequest): void {
-    const conn = { secure, remoteAddress, maxStanzaSize: listener.maxStanzaSize, listener };
     const limit = maxBodyBytes(listener);
     const tooLarge = (): void => {
       // XEP-0124 §17.2 policy-violation; the rest of the body is not read.
@@ -138,24 +144,40 @@ export function boshHttpHandler(
     };
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > limit) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        req.pause();
-        return tooLarge();
-      }
-      chunks.push(chunk);
-    });
-    req.on("error", () => undefined);
-    req.on("end", () => {
-      if (over) return;
-      manager.request(Buffer.concat(chunks, size), new HttpReply(res, cors), conn);
+    readBody(req, limit, (bytes) => {
+      if (bytes === null) return tooLarge();
+      const conn = { secure, remoteAddress, maxStanzaSize: listener.maxStanzaSize, listener };
+      manager.request(bytes, new HttpReply(res, cors), conn);
     });
   }
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * Reads a request body of at most `limit` bytes: `done` gets it, or null once it runs over (the
+ * rest is left unread). Its listeners go once the body is in, so a held request keeps no chunk
+ * and no closure of the read.
+ */
+function readBody(req: IncomingMessage, limit: number, done: (bytes: Buffer | null) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const finish = (): void => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+  };
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size <= limit) return void chunks.push(chunk);
+    finish();
+    req.pause();
+    done(null);
+  };
+  const onEnd = (): void => {
+    finish();
+    done(Buffer.concat(chunks, size));
+  };
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", ignore);
 }

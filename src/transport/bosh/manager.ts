@@ -5,7 +5,8 @@ import type { Logger } from "../../log.js";
 import type { Transport, TransportOwner } from "../transport.js";
 import { parseBody } from "./body.js";
 import { negotiate } from "./negotiate.js";
-import { BoshSession } from "./session.js";
+import { Deadlines } from "./deadlines.js";
+import { BoshSession, type SessionEnv } from "./session.js";
 import {
   systemClock,
   type BoshClock,
@@ -38,10 +39,17 @@ export interface BoshManagerOptions<C> {
 /** `C` is what the HTTP side knows of a request's connection (its listener, for the server). */
 export class BoshManager<C extends BoshConnection = BoshConnection> {
   private readonly sessions = new Map<string, BoshSession>();
-  private readonly clock: BoshClock;
+  /** What the sessions share: the clock, the log, one timer for all, the way out of the table. */
+  private readonly env: SessionEnv;
 
   constructor(private readonly opts: BoshManagerOptions<C>) {
-    this.clock = opts.clock ?? systemClock;
+    const clock = opts.clock ?? systemClock;
+    this.env = {
+      clock,
+      log: opts.log,
+      deadlines: new Deadlines(clock),
+      gone: (s) => void this.sessions.delete(s.sid),
+    };
   }
 
   /** Sessions open now. */
@@ -80,13 +88,8 @@ export class BoshManager<C extends BoshConnection = BoshConnection> {
     // §21.3: unpredictable and never repeated: 192 random bits.
     const sid = randomBytes(24).toString("base64url");
     let session: BoshSession | undefined;
-    this.opts.accept(
-      conn,
-      (owner) =>
-        (session = new BoshSession(owner, sid, n.params, conn, this.clock, this.opts.log, (s) =>
-          this.sessions.delete(s.sid),
-        )),
-    );
+    const env = this.env;
+    this.opts.accept(conn, (owner) => (session = new BoshSession(owner, sid, n.params, conn, env)));
     if (!session) throw new Error("the session did not make its transport");
     this.sessions.set(sid, session);
     session.start(reply);

@@ -60,6 +60,14 @@ function agreedVer(ver: string | undefined): string | undefined {
   return lower ? `${major}.${minor}` : `${OUR_VER[0]}.${OUR_VER[1]}`;
 }
 
+/**
+ * A string of its own for what the session keeps of its creation request: the parser's values
+ * are slices of the request's text, and each would keep all of it for the session's life.
+ */
+function own(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
+}
+
 /** Reads a session creation request against our limits and served domains. */
 export function negotiate(
   body: BoshBody,
@@ -82,12 +90,14 @@ export function negotiate(
   const granted = Math.min(wait, limits.maxWait);
   const held = granted === 0 ? 0 : Math.min(hold, limits.maxHold);
   const content = a.content !== undefined && CONTENT_TYPE.test(a.content) ? a.content : undefined;
+  const contentType =
+    content === undefined || content === DEFAULT_CONTENT_TYPE ? DEFAULT_CONTENT_TYPE : own(content);
   return {
     ok: true,
     params: {
       rid,
-      to,
-      lang: a["xml:lang"],
+      to: own(to),
+      lang: a["xml:lang"] === undefined ? undefined : own(a["xml:lang"]),
       ver: agreedVer(a.ver),
       wait: granted,
       hold: held,
@@ -97,7 +107,7 @@ export function negotiate(
       polling: limits.polling,
       maxPause: limits.maxPause,
       maxConcat: limits.maxConcat,
-      contentType: content ?? DEFAULT_CONTENT_TYPE,
+      contentType,
       xmppVersion: body.xbosh.version ?? "1.0",
     },
   };

@@ -1,7 +1,7 @@
 // A BOSH session's answers: the requests held open, oldest first (XEP-0124 §8), and the last
 // `requests` answers kept by rid so that a client whose connection broke can ask again (§14.3).
 // An empty answer is the one shared string, so an idle session keeps no copy of anything.
-import type { BoshClock, BoshReply } from "./types.js";
+import type { AbortListener, BoshClock, BoshReply } from "./types.js";
 import { EMPTY_BODY, RECOVERABLE_BODY } from "./wrapper.js";
 
 type WriteCb = (err?: Error | null) => void;
@@ -13,7 +13,7 @@ interface Held {
   at: number;
 }
 
-export class Replies {
+export class Replies implements AbortListener {
   private held: Held[] = [];
   private cache: { rid: number; body: string }[] = [];
   /** When the last answer went out: the inactivity period runs from there (§10). */
@@ -28,7 +28,8 @@ export class Replies {
     private readonly size: number,
     private readonly contentType: string,
     private readonly clock: BoshClock,
-    private readonly onIdle: () => void,
+    /** Told when a held request's connection went away (no closure per session). */
+    private readonly owner: { onIdle(): void },
   ) {
     this.lastAnswerAt = clock.now();
   }
@@ -44,21 +45,24 @@ export class Replies {
 
   hold(rid: number | null, reply: BoshReply): void {
     const h: Held = { rid, reply, at: this.clock.now() };
-    this.held.push(h);
-    reply.onAbort(() => this.aborted(h, reply));
+    // An array literal is the size of what it holds: an idle session's one request.
+    if (this.held.length === 0) this.held = [h];
+    else this.held.push(h);
+    reply.onAbort(this);
   }
 
   /**
    * The client's connection went before its answer. Its rid counts as answered empty (what
-   * would have gone to it stays queued for the next request), so asking again gets that.
+   * would have gone to it stays queued for the next request), so asking again gets that. A
+   * request replaced by a copy of itself (§14.3) is no longer held: its going changes nothing.
    */
-  private aborted(h: Held, reply: BoshReply): void {
-    const i = this.held.indexOf(h);
-    if (i === -1 || h.reply !== reply) return;
-    this.held.splice(i, 1);
+  aborted(reply: BoshReply): void {
+    const i = this.held.findIndex((x) => x.reply === reply);
+    if (i === -1) return;
+    const [h] = this.held.splice(i, 1) as [Held];
     if (h.rid !== null) this.remember(h.rid, EMPTY_BODY);
     this.lastAnswerAt = this.clock.now();
-    this.onIdle();
+    this.owner.onIdle();
   }
 
   /** §14.3: a held rid asked again: the older request gets a recoverable error, this one waits. */
@@ -67,7 +71,7 @@ export class Replies {
     if (!h) return false;
     const old = h.reply;
     h.reply = reply;
-    reply.onAbort(() => this.aborted(h, reply));
+    reply.onAbort(this);
     old.send(RECOVERABLE_BODY, this.contentType);
     return true;
   }
@@ -114,7 +118,9 @@ export class Replies {
   }
 
   private remember(rid: number, body: string): void {
-    this.cache.push({ rid, body });
-    if (this.cache.length > this.size) this.cache.shift();
+    // A new array each time, the size of what it keeps: push and shift would keep the room
+    // the array once grew to in every session.
+    const c = this.cache;
+    this.cache = c.length < this.size ? [...c, { rid, body }] : [...c.slice(1), { rid, body }];
   }
 }

@@ -1,8 +1,9 @@
 // One BOSH session (XEP-0124, XEP-0206) as a Transport: the XMPP session, its negotiation and
 // every module run over it as over TCP. Requests are taken in rid order (§14.2), held up to
 // `hold` at a time for at most `wait` seconds (§8), and their answers kept for a lost response
-// to be asked again (§14.3). One timer per session, for the oldest held request's wait or, with
-// nothing held, the inactivity period (§10).
+// to be asked again (§14.3). One deadline per session, for the oldest held request's wait or,
+// with nothing held, the inactivity period (§10), kept with every other session's on the
+// manager's one timer (deadlines.ts).
 import { randomBytes } from "node:crypto";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../../log.js";
@@ -10,8 +11,9 @@ import { StreamError } from "../../xmpp/errors.js";
 import type { ChannelBindings } from "../channel-binding.js";
 import type { TlsUpgrade, Transport, TransportOwner } from "../transport.js";
 import type { BoshBody } from "./body.js";
+import type { Deadlines, HasDeadline } from "./deadlines.js";
 import { creationAttrs, parseRid, type SessionParams } from "./negotiate.js";
-import type { BoshClock, BoshConnection, BoshReply, ClockTimer } from "./types.js";
+import type { AbortListener, BoshClock, BoshConnection, BoshReply } from "./types.js";
 import { Replies } from "./replies.js";
 import {
   EMPTY_BODY,
@@ -33,10 +35,22 @@ interface Waiting {
   reply: BoshReply;
 }
 
-export class BoshSession implements Transport {
+/** What every session of a manager shares: one of these, not a copy or a closure per session. */
+export interface SessionEnv {
+  clock: BoshClock;
+  log: Logger;
+  deadlines: Deadlines<BoshSession>;
+  /** The session ended: the manager's table forgets it. */
+  gone(s: BoshSession): void;
+}
+
+/** None: a session's requests come over many HTTP connections, none of which it can bind to. */
+const NO_CHANNEL_BINDINGS: ChannelBindings = new Map();
+
+export class BoshSession implements Transport, HasDeadline, AbortListener {
   /** The XMPP stream id (RFC 6120 §4.7.3); the sid is the BOSH session's, and secret. */
   readonly id = randomBytes(9).toString("base64url");
-  readonly channelBindings: ChannelBindings = new Map();
+  readonly channelBindings = NO_CHANNEL_BINDINGS;
   readonly secure: boolean;
   readonly remoteAddress: string;
   readonly canStartTls = false;
@@ -55,8 +69,8 @@ export class BoshSession implements Transport {
   private paused = false;
   private pumping = false;
   private flushQueued = false;
-  private timer: ClockTimer | null = null;
-  private timerAt = 0;
+  /** Env.deadlines' own: where this session's deadline is kept. */
+  deadlineSlot = 0;
   private lastArrivalAt: number;
   private lastWasEmpty = false;
   /** A pause's inactivity period (§10), until the next request. */
@@ -71,17 +85,19 @@ export class BoshSession implements Transport {
     readonly sid: string,
     readonly params: SessionParams,
     conn: BoshConnection,
-    private readonly clock: BoshClock,
-    log: Logger,
-    private readonly onGone: (s: BoshSession) => void,
+    private readonly env: SessionEnv,
   ) {
     this.secure = conn.secure;
     this.remoteAddress = conn.remoteAddress;
-    this.log = log.child({ ip: conn.remoteAddress, sid: this.id, transport: "bosh" });
+    this.log = env.log.child({ ip: conn.remoteAddress, sid: this.id, transport: "bosh" });
     this.nextRid = params.rid;
     this.host = params.to;
-    this.lastArrivalAt = clock.now();
-    this.replies = new Replies(params.requests, params.contentType, clock, () => this.onIdle());
+    this.lastArrivalAt = env.clock.now();
+    this.replies = new Replies(params.requests, params.contentType, env.clock, this);
+  }
+
+  private get clock(): BoshClock {
+    return this.env.clock;
   }
 
   // --- requests --------------------------------------------------------------------------
@@ -116,19 +132,20 @@ export class BoshSession implements Transport {
       // §14.3: the same rid again while it waits: the older copy gets a recoverable error.
       e.reply.send(RECOVERABLE_BODY, p.contentType);
       e.reply = reply;
+      reply.onAbort(this);
       return;
     }
     const pending = this.replies.count + (this.early?.length ?? 0) + 1;
     if (pending > p.requests + extra) {
       return this.fail("policy-violation", reply, "more simultaneous requests than allowed");
     }
-    if (this.tooFrequent(body, pending)) {
+    if (this.tooFrequent(rid, body, pending)) {
       return this.fail("policy-violation", reply, "empty requests more often than allowed");
     }
     if (rid !== this.nextRid) {
       const w: Waiting = { rid, body, reply };
       (this.early ??= []).push(w);
-      reply.onAbort(() => this.dropEarly(w));
+      reply.onAbort(this);
       return this.reschedule();
     }
     this.process(rid, body, reply);
@@ -139,7 +156,7 @@ export class BoshSession implements Transport {
   }
 
   /** §11, §12: empty requests that come faster than `polling` allows. */
-  private tooFrequent(body: BoshBody, pending: number): boolean {
+  private tooFrequent(rid: number, body: BoshBody, pending: number): boolean {
     const a = body.attrs;
     const empty =
       body.payloads.length === 0 &&
@@ -155,7 +172,9 @@ export class BoshSession implements Transport {
     // §12: a polling session's second empty poll within `polling`, after an empty answer.
     if (this.params.hold === 0) return wasEmpty && this.replies.lastWasEmpty;
     // §11: `requests` requests unanswered, the last one empty and soon after the one before.
-    return pending >= this.params.requests;
+    // The last by rid: a client's requests on two connections may arrive out of order (§14.2),
+    // and an empty one overtaken by the next one's payload is no overactivity.
+    return pending >= this.params.requests && !this.early?.some((w) => w.rid > rid);
   }
 
   /** §14.3: a rid seen before: its answer again, or a recoverable error if it still waits. */
@@ -175,9 +194,10 @@ export class BoshSession implements Transport {
     return w;
   }
 
-  private dropEarly(w: Waiting): void {
+  /** A request waiting for an earlier rid lost its connection: it is forgotten (§14.3). */
+  aborted(reply: BoshReply): void {
     if (!this.early) return;
-    const i = this.early.indexOf(w);
+    const i = this.early.findIndex((w) => w.reply === reply);
     if (i !== -1) this.early.splice(i, 1);
     if (this.early.length === 0) this.early = null;
   }
@@ -231,6 +251,8 @@ export class BoshSession implements Transport {
       }
     } finally {
       this.pumping = false;
+      // An emptied array keeps the room it grew to; an idle session keeps a new one instead.
+      if (this.input.length === 0) this.input = [];
     }
   }
 
@@ -269,8 +291,8 @@ export class BoshSession implements Transport {
     });
   }
 
-  /** A held request's connection went away: nothing more waits on it (see Replies). */
-  private onIdle(): void {
+  /** A held request's connection went away: nothing more waits on it (Replies' owner). */
+  onIdle(): void {
     this.reschedule();
   }
 
@@ -281,19 +303,14 @@ export class BoshSession implements Transport {
       oldest !== null
         ? oldest + this.params.wait * 1000
         : this.replies.lastAnswerAt + (this.pauseFor ?? this.params.inactivity) * 1000;
-    if (this.timer !== null && this.timerAt === at) return;
-    this.stopTimer();
-    this.timerAt = at;
-    this.timer = this.clock.setTimer(() => this.onTimer(), Math.max(0, at - this.clock.now()));
+    this.env.deadlines.set(this, at);
   }
 
   private stopTimer(): void {
-    if (this.timer !== null) this.clock.clearTimer(this.timer);
-    this.timer = null;
+    this.env.deadlines.clear(this);
   }
 
-  private onTimer(): void {
-    this.timer = null;
+  onDeadline(): void {
     if (this.gone) return;
     const now = this.clock.now();
     const oldest = this.replies.oldestAt;
@@ -357,7 +374,7 @@ export class BoshSession implements Transport {
     for (const w of this.early ?? []) w.reply.abort();
     this.early = null;
     this.replies.abortAll();
-    this.onGone(this);
+    this.env.gone(this);
     if (err) this.owner.onStreamError(err);
     else setImmediate(() => this.owner.onDisconnect(reason));
   }

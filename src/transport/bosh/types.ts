@@ -11,8 +11,16 @@ export interface BoshReply {
   send(body: string, contentType: string, cb?: (err?: Error | null) => void, status?: number): void;
   /** Closes the HTTP connection without an answer (XEP-0124 §19.1: a secure session's request in the clear). */
   abort(): void;
-  /** Called if the client's connection goes before the answer is given. */
-  onAbort(cb: () => void): void;
+  /** `listener` hears if the client's connection goes before the answer is given. */
+  onAbort(listener: AbortListener): void;
+}
+
+/**
+ * Hears of requests whose client went away unanswered: one object (a session's) for all its
+ * requests, so that a held request costs no closure.
+ */
+export interface AbortListener {
+  aborted(reply: BoshReply): void;
 }
 
 /** Where a request came from. */
