@@ -303,15 +303,23 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     this.state = "header";
   }
 
-  onAuthenticated(username: string, mechanism: string): void {
+  onAuthenticated(username: string, mechanism: string, restart = true): void {
     this.username = username;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.log = this.log.child({ jid: `${username}@${this.host}` });
     this.transport.log = this.log;
     this.log.info({ mechanism }, "authenticated");
+    if (!restart) {
+      this.state = "authenticated"; // XEP-0388 §Success: no stream restart
+      return;
+    }
     this.transport.restartStream();
     this.state = "header";
+  }
+
+  sendFeatures(): void {
+    this.write(this.streamFeatures().toString());
   }
 
   onAuthFailed(): boolean {

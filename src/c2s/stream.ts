@@ -25,8 +25,13 @@ export interface C2SStream extends SessionHandle {
   close(error?: StreamError): void;
   /** STARTTLS is under way: drop what was pipelined and wait for the new stream header. */
   awaitTlsRestart(): void;
-  /** SASL succeeded (RFC 6120 §6.4.6): the stream restarts, authenticated as `username`. */
-  onAuthenticated(username: string, mechanism: string): void;
+  /**
+   * SASL succeeded (RFC 6120 §6.4.6): the stream restarts, authenticated as `username`. With
+   * `restart` false (XEP-0388 SASL2) it goes on without a restart: the caller sends the features.
+   */
+  onAuthenticated(username: string, mechanism: string, restart?: boolean): void;
+  /** Sends <stream:features/> for where the stream is now (XEP-0388: after <success/>). */
+  sendFeatures(): void;
   /** Counts a failed SASL attempt; true when the stream must now be closed (RFC 6120 §6.4.5). */
   onAuthFailed(): boolean;
   /** A resource was bound (RFC 6120 §7): stanzas may flow. */
