@@ -5,6 +5,8 @@ import type { JID } from "../jid.js";
 import type { SessionHandle } from "../session-handle.js";
 import type { Transport } from "../transport/transport.js";
 import type { StreamError } from "../xmpp/errors.js";
+import type { ResumedFrame, StreamMgmtHandler } from "./stream-mgmt-handler.js";
+import type { Resumable } from "./resumable.js";
 
 /**
  * What the pieces of a c2s stream (negotiation features, the stanza handlers) see of the
@@ -18,6 +20,10 @@ export interface C2SStream extends SessionHandle {
   readonly transport: Transport;
   /** The authenticated localpart, once SASL succeeded. */
   readonly username: string | null;
+  /** A resource is bound (the session may be hibernated, waiting for XEP-0198 resumption). */
+  readonly bound: boolean;
+  /** XEP-0198 for this session (inline enable and resumption in SASL2 reach it here). */
+  readonly smHandler: StreamMgmtHandler;
   /** Full JIDs this session sent directed available presence to (RFC 6121 §4.6). */
   readonly directed: Set<string>;
   /** Writes one element's text (or a nonza) to the client as it is. */
@@ -34,6 +40,11 @@ export interface C2SStream extends SessionHandle {
   sendFeatures(): void;
   /** Counts a failed SASL attempt; true when the stream must now be closed (RFC 6120 §6.4.5). */
   onAuthFailed(): boolean;
+  /**
+   * XEP-0198 §5 resumption: this authenticated stream's transport moves to `old`, which answers
+   * <resumed/> (placed by `frame`); this stream object ends without a goodbye.
+   */
+  resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void;
   /** A resource was bound (RFC 6120 §7): stanzas may flow. */
   onBound(jid: JID): void;
   setPresence(available: boolean, priority: number, presence: Element | null): void;
