@@ -8,6 +8,8 @@ import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
 import type { C2SStream, StreamFeature } from "./stream.js";
 import { SaslExchange, decodeSasl, type ExchangeStep } from "./sasl-exchange.js";
+import { NS_SM } from "./stream-mgmt.js";
+import { advertiseBind2, bind2, bind2Jid, parseBind2Request, type Bind2Request } from "./bind2.js";
 
 export const NS_SASL2 = "urn:xmpp:sasl:2";
 
@@ -26,6 +28,15 @@ export interface UserAgent {
   device?: string;
 }
 
+/** What an <authenticate/> asks for besides authentication (§Initiation, inline features). */
+interface Sasl2Request {
+  userAgent: UserAgent;
+  /** XEP-0386 resource binding. */
+  bind: Bind2Request | null;
+  /** XEP-0198 <resume/>, tried before binding (§SASL2 And BIND2 Interaction). */
+  resume: Element | null;
+}
+
 /** The SASL2 stream feature (XEP-0388). */
 export const sasl2Feature = (stream: C2SStream): StreamFeature => new Sasl2Negotiation(stream);
 
@@ -34,7 +45,7 @@ class Sasl2Negotiation implements StreamFeature {
   readonly stage = "pre-auth";
   private readonly exchange: SaslExchange;
   /** The <authenticate/> of the exchange under way, for its user agent and inline requests. */
-  private request: { userAgent: UserAgent } | null = null;
+  private request: Sasl2Request | null = null;
 
   constructor(private readonly session: C2SStream) {
     this.exchange = new SaslExchange(session);
@@ -53,6 +64,11 @@ class Sasl2Negotiation implements StreamFeature {
     if (offered.length === 0) return;
     const auth = features.c("authentication", { xmlns: NS_SASL2 });
     for (const name of offered) auth.c("mechanism").t(name);
+    // §Stream Negotiation: what can be negotiated inline with the authentication.
+    const inline = auth.c("inline");
+    // XEP-0198 §Inline Stream Resumption.
+    if (this.session.smHandler.options()) inline.c("sm", { xmlns: NS_SM });
+    advertiseBind2(this.session, inline);
     this.exchange.advertiseChannelBinding(features);
   }
 
@@ -81,7 +97,7 @@ class Sasl2Negotiation implements StreamFeature {
         this.session.write(xml("challenge", { xmlns: NS_SASL2 }, b64(step.data)).toString());
         return;
       }
-      this.succeed(step);
+      await this.succeed(step);
     } catch (err) {
       if (!(err instanceof SaslFailure)) throw err;
       await this.fail(err);
@@ -91,25 +107,67 @@ class Sasl2Negotiation implements StreamFeature {
   private run(el: Element): Promise<ExchangeStep> {
     if (el.name === "abort") throw this.exchange.abort();
     if (el.name === "response") return this.exchange.step(decodeSasl(el.getText()));
-    this.request = { userAgent: parseUserAgent(el) };
+    // Inline requests are checked now: a bad one fails the authentication (§Failure).
+    this.request = {
+      userAgent: parseUserAgent(el),
+      bind: parseBind2Request(el),
+      resume: el.getChild("resume", NS_SM) ?? null,
+    };
     // §SASL Data Encoding: an absent <initial-response/> means none; an empty one, empty data.
     const initial = el.getChild("initial-response");
     const data = initial ? decodeSasl(initial.getText()) : Buffer.alloc(0);
     return this.exchange.start(el.attrs.mechanism ?? "", data);
   }
 
-  /** §Success: <success/>, then at once the features of the authenticated stream. */
-  private succeed(step: Extract<ExchangeStep, { kind: "success" }>): void {
+  /**
+   * §Success: the inline requests are processed, then <success/> with their results goes out,
+   * followed at once by the features of the authenticated stream.
+   */
+  private async succeed(step: Extract<ExchangeStep, { kind: "success" }>): Promise<void> {
     const s = this.session;
-    s.onAuthenticated(step.username, step.mechanism, false);
-    const agent = this.request?.userAgent;
-    if (agent?.software || agent?.device) s.log.info({ userAgent: agent }, "client user agent");
+    const request = this.request ?? { userAgent: {}, bind: null, resume: null };
+    this.request = null;
     const success = xml("success", { xmlns: NS_SASL2 });
     if (step.data && step.data.length > 0) success.c("additional-data").t(b64(step.data));
-    success.c("authorization-identifier").t(`${step.username}@${s.host}`);
-    this.request = null;
-    s.write(success.toString());
-    s.sendFeatures();
+    const authz = xml("authorization-identifier", {}, `${step.username}@${s.host}`);
+    success.append(authz);
+    // XEP-0198 §SASL2 And BIND2 Interaction: a resumption is tried first.
+    const resumption = request.resume && s.smHandler.resumable(request.resume, step.username);
+    if (resumption && !("failed" in resumption)) {
+      this.authenticated(step, request.userAgent);
+      // §Inline Stream Resumption: <resumed/> in <success/>, and no features after it: the old
+      // stream is re-established. The bind request is ignored.
+      return s.resumeInto(resumption.old, resumption.h, (resumed) => {
+        success.append(resumed);
+        return success;
+      });
+    }
+    // Bind2's JID is settled before the stream counts as authenticated: a refusal (too many
+    // sessions) is still a failed authentication.
+    const jid = request.bind
+      ? bind2Jid(s, step.username, request.bind, request.userAgent.id)
+      : null;
+    this.authenticated(step, request.userAgent);
+    // §Failed Resumption: its <failed/>, and then the bind goes ahead.
+    if (resumption) success.append(resumption.failed);
+    const done = () => {
+      s.write(success.toString());
+      s.sendFeatures();
+    };
+    if (!jid || !request.bind) return done();
+    await bind2(s, jid, request.bind, (bound) => {
+      // XEP-0386 §Performing the bind: the full JID, and <bound/>.
+      authz.children = [jid.toString()];
+      success.append(bound);
+      done();
+    });
+  }
+
+  private authenticated(step: { username: string; mechanism: string }, agent: UserAgent): void {
+    this.session.onAuthenticated(step.username, step.mechanism, false);
+    // The id is an installation's stable identifier, kept from others (XEP-0388): not logged.
+    const { software, device } = agent;
+    if (software || device) this.session.log.info({ software, device }, "client user agent");
   }
 
   private async fail(failure: SaslFailure): Promise<void> {

@@ -36,10 +36,16 @@ export async function sasl2Scram(
   return raw.readUntil(/<\/stream:features>|<\/failure>/);
 }
 
-/** SASL2 PLAIN with an initial response. */
-export function sasl2Plain(raw: RawClient, user: string, password: string, inline = ""): void {
+/** SASL2 PLAIN with an initial response; `agent` replaces the <user-agent/> element. */
+export function sasl2Plain(
+  raw: RawClient,
+  user: string,
+  password: string,
+  inline = "",
+  agent = userAgent(),
+): void {
   const creds = Buffer.from(`\0${user}\0${password}`).toString("base64");
   raw.send(
-    `<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${creds}</initial-response>${userAgent()}${inline}</authenticate>`,
+    `<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${creds}</initial-response>${agent}${inline}</authenticate>`,
   );
 }
