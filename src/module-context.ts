@@ -118,6 +118,13 @@ export function moduleContext(
         if (core.streamMgmt.get(host) === smOptions) core.streamMgmt.delete(host);
       });
     },
+    fast(fastOptions) {
+      core.fast.options.set(host, fastOptions);
+      cleanups.push(() => {
+        if (core.fast.options.get(host) === fastOptions) core.fast.options.delete(host);
+      });
+      return { revoke: (username) => core.fast.tokens.revoke(host, username) };
+    },
     bind2Inline(feature) {
       const guarded = { xmlns: feature.xmlns, enable: guard(feature.enable.bind(feature)) };
       cleanups.push(core.bind2Inline.add(host, guarded));

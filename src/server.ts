@@ -19,6 +19,7 @@ import { C2SSession } from "./c2s/session.js";
 import type { Resumable } from "./c2s/resumable.js";
 import { coreStreamFeatures, type StreamFeatures } from "./c2s/features.js";
 import { Bind2InlineFeatures } from "./c2s/bind2-inline.js";
+import { FastTokens } from "./auth/fast-tokens.js";
 import { ControlServer } from "./control/server.js";
 import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
@@ -117,6 +118,7 @@ export class Server {
         requests,
         http: new HttpHandlers(),
         bind2Inline: new Bind2InlineFeatures(),
+        fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
       };
       const server = new Server(ctx, storage, connections);
       server.addBuiltinHttpHandlers();

@@ -63,10 +63,13 @@ export class SaslExchange {
     return this.advertised.some((n) => n.endsWith("-PLUS"));
   }
 
-  /** Starts an exchange with the client's first message (empty for no initial response). */
-  start(name: string, data: Buffer): Promise<ExchangeStep> {
+  /**
+   * Starts an exchange with the client's first message (empty for no initial response), with
+   * one of the offered mechanisms, or with `mechanism` (XEP-0484's, offered inside SASL2).
+   */
+  start(name: string, data: Buffer, mechanism?: SaslMechanism): Promise<ExchangeStep> {
     this.mechanism = null;
-    this.mechanism = this.create(name);
+    this.mechanism = mechanism ?? this.create(name);
     this.claimed = claimedUsername(data);
     return this.step(data);
   }
@@ -180,7 +183,7 @@ function prepUsername(user: string): string {
 }
 
 /** For lookups: a username that cannot be a localpart matches no account. */
-function safePrep(user: string): string {
+export function safePrep(user: string): string {
   try {
     return prepLocalpart(user);
   } catch {
@@ -190,6 +193,9 @@ function safePrep(user: string): string {
 
 /** The username a client claims in its first message, only to key the failure throttle. */
 function claimedUsername(data: Buffer): string {
+  // HT-* (XEP-0484 FAST): authcid NUL a 32-byte hash, which may hold NULs itself.
+  const nul = data.indexOf(0);
+  if (nul > 0 && nul === data.length - 33) return data.subarray(0, nul).toString("utf8");
   const text = data.toString("utf8");
   const scram = /(?:^|,)n=([^,]*)/.exec(text.replace(/^[^,]*,[^,]*,/, ""));
   if (scram) return scram[1]!.slice(0, 256);

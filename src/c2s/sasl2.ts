@@ -9,6 +9,7 @@ import { StreamError } from "../xmpp/errors.js";
 import type { C2SStream, StreamFeature } from "./stream.js";
 import { SaslExchange, decodeSasl, type ExchangeStep } from "./sasl-exchange.js";
 import { NS_SM } from "./stream-mgmt.js";
+import { FastAttempt, advertiseFast } from "./fast.js";
 import { advertiseBind2, bind2, bind2Jid, parseBind2Request, type Bind2Request } from "./bind2.js";
 
 export const NS_SASL2 = "urn:xmpp:sasl:2";
@@ -35,6 +36,8 @@ interface Sasl2Request {
   bind: Bind2Request | null;
   /** XEP-0198 <resume/>, tried before binding (§SASL2 And BIND2 Interaction). */
   resume: Element | null;
+  /** XEP-0484: a login with a token, a token request. */
+  fast: FastAttempt | null;
 }
 
 /** The SASL2 stream feature (XEP-0388). */
@@ -69,6 +72,7 @@ class Sasl2Negotiation implements StreamFeature {
     // XEP-0198 §Inline Stream Resumption.
     if (this.session.smHandler.options()) inline.c("sm", { xmlns: NS_SM });
     advertiseBind2(this.session, inline);
+    advertiseFast(this.session, inline);
     this.exchange.advertiseChannelBinding(features);
   }
 
@@ -108,15 +112,19 @@ class Sasl2Negotiation implements StreamFeature {
     if (el.name === "abort") throw this.exchange.abort();
     if (el.name === "response") return this.exchange.step(decodeSasl(el.getText()));
     // Inline requests are checked now: a bad one fails the authentication (§Failure).
+    const userAgent = parseUserAgent(el);
+    const fast = FastAttempt.parse(this.session, el, userAgent.id);
     this.request = {
-      userAgent: parseUserAgent(el),
+      userAgent,
       bind: parseBind2Request(el),
       resume: el.getChild("resume", NS_SM) ?? null,
+      fast,
     };
     // §SASL Data Encoding: an absent <initial-response/> means none; an empty one, empty data.
     const initial = el.getChild("initial-response");
     const data = initial ? decodeSasl(initial.getText()) : Buffer.alloc(0);
-    return this.exchange.start(el.attrs.mechanism ?? "", data);
+    const name = el.attrs.mechanism ?? "";
+    return this.exchange.start(name, data, fast?.mechanism(name));
   }
 
   /**
@@ -125,8 +133,10 @@ class Sasl2Negotiation implements StreamFeature {
    */
   private async succeed(step: Extract<ExchangeStep, { kind: "success" }>): Promise<void> {
     const s = this.session;
-    const request = this.request ?? { userAgent: {}, bind: null, resume: null };
+    const request = this.request ?? { userAgent: {}, bind: null, resume: null, fast: null };
     this.request = null;
+    // XEP-0484: a token issued or rotated is stored before <success/> tells the client of it.
+    const token = request.fast ? await request.fast.finish(step.username) : null;
     const success = xml("success", { xmlns: NS_SASL2 });
     if (step.data && step.data.length > 0) success.c("additional-data").t(b64(step.data));
     const authz = xml("authorization-identifier", {}, `${step.username}@${s.host}`);
@@ -139,6 +149,7 @@ class Sasl2Negotiation implements StreamFeature {
       // stream is re-established. The bind request is ignored.
       return s.resumeInto(resumption.old, resumption.h, (resumed) => {
         success.append(resumed);
+        if (token) success.append(token);
         return success;
       });
     }
@@ -151,6 +162,7 @@ class Sasl2Negotiation implements StreamFeature {
     // §Failed Resumption: its <failed/>, and then the bind goes ahead.
     if (resumption) success.append(resumption.failed);
     const done = () => {
+      if (token) success.append(token);
       s.write(success.toString());
       s.sendFeatures();
     };

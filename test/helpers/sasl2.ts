@@ -1,4 +1,5 @@
-import type { RawClient } from "./raw.js";
+import { createHmac } from "node:crypto";
+import { RawClient } from "./raw.js";
 import { ScramClient } from "./scram-client.js";
 
 export const SASL2 = "urn:xmpp:sasl:2";
@@ -48,4 +49,63 @@ export function sasl2Plain(
   raw.send(
     `<authenticate xmlns='${SASL2}' mechanism='PLAIN'><initial-response>${creds}</initial-response>${agent}${inline}</authenticate>`,
   );
+}
+
+export const FAST = "urn:xmpp:fast:0";
+
+/** An HT-SHA-256-* hash (draft-schmaus-kitten-sasl-ht): HMAC(token, label || cb-data). */
+export function htHash(
+  token: string,
+  label: "Initiator" | "Responder",
+  cb: Buffer = Buffer.alloc(0),
+): Buffer {
+  return createHmac("sha256", Buffer.from(token, "utf8")).update(label).update(cb).digest();
+}
+
+/**
+ * A FAST login (XEP-0484 §Client authenticates using FAST): the HT initial response
+ * `user NUL HMAC(token, "Initiator" || cb)` with <fast/> (its attributes from `fast`).
+ */
+export function sasl2Fast(
+  raw: RawClient,
+  mechanism: string,
+  user: string,
+  token: string,
+  opts: { cb?: Buffer; fast?: string; inline?: string; agent?: string } = {},
+): void {
+  const first = Buffer.concat([Buffer.from(`${user}\0`), htHash(token, "Initiator", opts.cb)]);
+  raw.send(
+    `<authenticate xmlns='${SASL2}' mechanism='${mechanism}'><initial-response>${first.toString("base64")}</initial-response>${opts.agent ?? userAgent()}<fast xmlns='${FAST}'${opts.fast ?? ""}/>${opts.inline ?? ""}</authenticate>`,
+  );
+}
+
+/** The token and expiry of a <token/> in a <success/>. */
+export function tokenOf(answer: string): { token: string; expiry: string } | undefined {
+  const m =
+    /<token xmlns=['"]urn:xmpp:fast:0['"] expiry=['"]([^'"]+)['"] token=['"]([^'"]+)['"]\/>/.exec(
+      answer,
+    );
+  return m ? { expiry: m[1]!, token: m[2]! } : undefined;
+}
+
+/** Raw connections after STARTTLS for one suite; endAll() in afterEach. */
+export class TlsClients {
+  private readonly open: RawClient[] = [];
+
+  constructor(private readonly port: () => number) {}
+
+  async connect(): Promise<RawClient> {
+    return (await this.connectWithFeatures()).raw;
+  }
+
+  /** A connection after STARTTLS, with the stream features offered then. */
+  async connectWithFeatures(): Promise<{ raw: RawClient; features: string }> {
+    const raw = await RawClient.connect(this.port());
+    this.open.push(raw);
+    return { raw, features: await raw.starttls() };
+  }
+
+  endAll(): void {
+    for (const r of this.open.splice(0)) r.end();
+  }
 }

@@ -1,7 +1,15 @@
 import { strict as assert } from "node:assert";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { RawClient } from "../helpers/raw.js";
-import { AGENT_ID, SASL, SASL2, childText, sasl2Plain, userAgent } from "../helpers/sasl2.js";
+import type { RawClient } from "../helpers/raw.js";
+import {
+  AGENT_ID,
+  SASL,
+  SASL2,
+  TlsClients,
+  childText,
+  sasl2Plain,
+  userAgent,
+} from "../helpers/sasl2.js";
 
 const BIND2 = "urn:xmpp:bind:0";
 const SM = "urn:xmpp:sm:3";
@@ -16,14 +24,8 @@ function bind(tag: string | null, ...features: string[]): string {
 
 describe("Bind2 (XEP-0386) inside SASL2, with inline features", () => {
   let t: TestServer;
-  const open: RawClient[] = [];
-
-  async function tlsClient(): Promise<RawClient> {
-    const raw = await RawClient.connect(t.port);
-    open.push(raw);
-    await raw.starttls();
-    return raw;
-  }
+  const clients = new TlsClients(() => t.port);
+  const tlsClient = () => clients.connect();
 
   /** SASL2 PLAIN with `inline` in <authenticate/>; resolves with <success/> and what follows. */
   async function bound(
@@ -53,15 +55,11 @@ describe("Bind2 (XEP-0386) inside SASL2, with inline features", () => {
     });
     for (const u of ["alice", "bob", "carol", "dave", "erin"]) await t.register(u, `pw-${u}`);
   });
-  afterEach(() => {
-    for (const r of open.splice(0)) r.end();
-  });
+  afterEach(() => clients.endAll());
   after(async () => t.stop());
 
   it("offers Bind2 in SASL2's <inline/> with XEP-0198, carbons and CSI as its inline features, and XEP-0198 resumption (§Discovering support)", async () => {
-    const raw = await RawClient.connect(t.port);
-    open.push(raw);
-    const features = await raw.starttls();
+    const { features } = await clients.connectWithFeatures();
     const inline =
       /<authentication xmlns=['"]urn:xmpp:sasl:2['"]>.*?<inline>(.*)<\/inline><\/authentication>/s.exec(
         features,
