@@ -57,9 +57,13 @@ import {
 import { round } from "./lib/stats.js";
 import { tcpReference, websocket } from "./lib/websocket.js";
 import { upload } from "./lib/upload.js";
+import { fast } from "./lib/fast.js";
 
-/** Every scenario, in the order they run: those of scenarios.ts, then WebSocket and upload. */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload];
+/**
+ * Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload and FAST
+ * (SASL2 token logins against SCRAM).
+ */
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, fast];
 
 const DOMAIN = "localhost";
 
@@ -70,7 +74,8 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload [all];
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,
+                            fast [all];
                             mam and mam-query each run on a server of its own with MAM on, pep
                             on one with PEP on, websocket (idle and messages over ws://, with
                             idle's and messages' TCP figures as references) on one with its
