@@ -1,5 +1,5 @@
 import type { Transport } from "../transport/transport.js";
-import type { ResumedFrame } from "./stream-mgmt-handler.js";
+import type { Element } from "@xmpp/xml";
 
 /** A session waiting to be resumed, as the resumption registry keeps it (XEP-0198 §5). */
 export interface Resumable {
@@ -13,3 +13,9 @@ export interface Resumable {
    */
   takeOver(transport: Transport, h: number, frame?: ResumedFrame): void;
 }
+
+/**
+ * Puts the <resumed/> answer where the client expects it: on the stream (XEP-0198 §5) or inside
+ * SASL2's <success/> (XEP-0198 §SASL2 And BIND2 Interaction). Returns what to write.
+ */
+export type ResumedFrame = (resumed: Element) => Element;

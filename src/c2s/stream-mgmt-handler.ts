@@ -6,7 +6,7 @@ import type { Transport } from "../transport/transport.js";
 import { serialize } from "../xml/fanout.js";
 import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
-import type { Resumable } from "./resumable.js";
+import type { Resumable, ResumedFrame } from "./resumable.js";
 import { NS_SM, StreamManagement, type StreamMgmtOptions, type Unacked } from "./stream-mgmt.js";
 
 /** How long an <r/> waits for the stanzas before it to be handed on (see answerAckRequest). */
@@ -28,12 +28,6 @@ export interface SmOwner extends Resumable {
   /** This (new, authenticated) stream takes over `old`'s session: see Resumable.takeOver. */
   resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void;
 }
-
-/**
- * Puts the <resumed/> answer where the client expects it: on the stream (XEP-0198 §5) or inside
- * SASL2's <success/> (XEP-0198 §SASL2 And BIND2 Interaction). Returns what to write.
- */
-export type ResumedFrame = (resumed: Element) => Element;
 
 /**
  * XEP-0198 for one session: enable, <r/> and <a/> both ways, and the outbound queue of

@@ -5,8 +5,8 @@ import type { JID } from "../jid.js";
 import type { SessionHandle } from "../session-handle.js";
 import type { Transport } from "../transport/transport.js";
 import type { StreamError } from "../xmpp/errors.js";
-import type { ResumedFrame, StreamMgmtHandler } from "./stream-mgmt-handler.js";
-import type { Resumable } from "./resumable.js";
+import type { StreamMgmtHandler } from "./stream-mgmt-handler.js";
+import type { Resumable, ResumedFrame } from "./resumable.js";
 
 /**
  * What the pieces of a c2s stream (negotiation features, the stanza handlers) see of the
