@@ -88,14 +88,8 @@ export class FastAttempt {
       name,
       cb,
       verify: async (user, proof, cb) => {
-        const found = await s.ctx.fast.tokens.verify(
-          s.host!,
-          safePrep(user),
-          this.agentId,
-          name,
-          proof,
-          cb,
-          count,
+        const found = await storeCall(() =>
+          s.ctx.fast.tokens.verify(s.host!, safePrep(user), this.agentId, name, proof, cb, count),
         );
         this.use = found?.use ?? null;
         return found?.token ?? null;
@@ -108,7 +102,11 @@ export class FastAttempt {
    * issued when asked for or due (§Server initiates token rotation). Resolves, once stored, with
    * the <token/> for <success/>, if any.
    */
-  async finish(username: string): Promise<Element | null> {
+  finish(username: string): Promise<Element | null> {
+    return storeCall(() => this.tokenAfter(username));
+  }
+
+  private async tokenAfter(username: string): Promise<Element | null> {
     const s = this.session;
     const tokens = s.ctx.fast.tokens;
     const due = this.use
@@ -133,4 +131,17 @@ export class FastAttempt {
 
 function optionsOf(session: C2SStream): FastOptions | undefined {
   return session.ctx.fast.options.get(session.host!);
+}
+
+/**
+ * A token store that fails is a temporary failure (RFC 6120 §6.5.11 temporary-auth-failure),
+ * answered as such, not a wrong token; the cause goes to the log.
+ */
+async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SaslFailure) throw err;
+    throw new SaslFailure("temporary-auth-failure", undefined, { cause: err });
+  }
 }

@@ -219,6 +219,21 @@ describe("FAST (XEP-0484) with the HT-SHA-256 mechanisms, inside SASL2", () => {
     );
   });
 
+  it("answers temporary-auth-failure when the token store fails, and logs why (RFC 6120 §6.5.11)", async () => {
+    const { token } = await issue("dave");
+    const tokens = t.server.ctx.fast.tokens;
+    const verify = tokens.verify.bind(tokens);
+    tokens.verify = () => Promise.reject(new Error("disk on fire"));
+    try {
+      const { answer } = await withToken("dave", "HT-SHA-256-NONE", token);
+      assert.match(answer, /<temporary-auth-failure /);
+    } finally {
+      tokens.verify = verify;
+    }
+    assert.ok(t.logs.some((l) => l.msg === "authentication backend failed"));
+    assert.match((await withToken("dave", "HT-SHA-256-NONE", token)).answer, /<success /);
+  });
+
   it("invalidates every token when the password changes", async () => {
     const { token } = await issue("carol");
     await t.server.ctx.accounts.changePassword("carol", "localhost", "new-carol");
