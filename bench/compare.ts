@@ -58,9 +58,13 @@ import { round } from "./lib/stats.js";
 import { tcpReference, websocket } from "./lib/websocket.js";
 import { upload } from "./lib/upload.js";
 import { bosh } from "./lib/bosh.js";
+import { fast } from "./lib/fast.js";
 
-/** Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH. */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh];
+/**
+ * Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH and
+ * FAST (SASL2 token logins against SCRAM).
+ */
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh, fast];
 
 const DOMAIN = "localhost";
 
@@ -71,12 +75,12 @@ ejabberd and Prosody (loopback only) and prints the figures side by side with Pa
 Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
-  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh
-                            [all]; mam and mam-query each run on a server of its own with MAM
-                            on, pep on one with PEP on, websocket (idle and messages over ws://,
-                            with idle's and messages' TCP figures as references) on one with its
-                            HTTP listener on, upload on one with HTTP upload on, bosh (idle
-                            sessions over BOSH, each with a request held, with idle's TCP
+  --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh,
+                            fast [all]; mam and mam-query each run on a server of its own with
+                            MAM on, pep on one with PEP on, websocket (idle and messages over
+                            ws://, with idle's and messages' TCP figures as references) on one
+                            with its HTTP listener on, upload on one with HTTP upload on, bosh
+                            (idle sessions over BOSH, each with a request held, with idle's TCP
                             figures as references) on one with BOSH on
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]

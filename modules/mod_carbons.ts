@@ -39,6 +39,14 @@ export default defineModule({
 
     // §3: clients look for the feature in their server's disco#info.
     ctx.feature(NS_CARBONS);
+    // XEP-0386 §Performing the bind: an <enable/> inside a Bind2 request enables carbons for
+    // the new session before the client hears of it; it cannot fail, so nothing is answered.
+    ctx.bind2Inline({
+      xmlns: NS_CARBONS,
+      enable: (session, request) => {
+        if (request.name === "enable") enabled.set(session.jid, true);
+      },
+    });
 
     // §4, §5: an IQ-set without 'to', which the core hands to the user's account.
     ctx.iq(

@@ -16,6 +16,8 @@ import type { AdminCommands } from "./admin-commands.js";
 import type { Stores } from "./storage/stores.js";
 import type { IqRequests } from "./iq-requests.js";
 import type { HttpHandlers } from "./http/registry.js";
+import type { Bind2InlineFeatures } from "./c2s/bind2-inline.js";
+import type { FastOptions, FastTokens } from "./auth/fast-tokens.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -46,4 +48,8 @@ export interface CoreContext {
   readonly requests: IqRequests;
   /** HTTP handlers by name, the core's and the modules' (ctx.httpHandler). */
   readonly http: HttpHandlers;
+  /** Features modules let clients enable inside a Bind2 request (ctx.bind2Inline). */
+  readonly bind2Inline: Bind2InlineFeatures;
+  /** XEP-0484 FAST: on for the hosts mod_auth_fast runs on (ctx.fast), and the token store. */
+  readonly fast: { readonly options: Map<string, FastOptions>; readonly tokens: FastTokens };
 }

@@ -118,6 +118,17 @@ export function moduleContext(
         if (core.streamMgmt.get(host) === smOptions) core.streamMgmt.delete(host);
       });
     },
+    fast(fastOptions) {
+      core.fast.options.set(host, fastOptions);
+      cleanups.push(() => {
+        if (core.fast.options.get(host) === fastOptions) core.fast.options.delete(host);
+      });
+      return { revoke: (username) => core.fast.tokens.revoke(host, username) };
+    },
+    bind2Inline(feature) {
+      const guarded = { xmlns: feature.xmlns, enable: guard(feature.enable.bind(feature)) };
+      cleanups.push(core.bind2Inline.add(host, guarded));
+    },
     hook<K extends HookName>(hook: K, handler: HookHandler<K>, phase: HookPhase = "handle") {
       const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
       const wrapped = guardMaybe((p: HookMap[K]) =>
@@ -226,9 +237,14 @@ export function moduleContext(
     stores: core.stores,
     sessionState<T>(): SessionState<T> {
       const table = new SessionTable<T>();
-      // First, so a session starts empty before any handler sets something; late, so the
-      // module's own handlers still read the entry of a session that ends.
-      ctx.hook("sm_register_connection", ({ session }) => table.bound(session.jid), "first");
+      // At registration, so a session starts empty before anything sets something (a Bind2
+      // inline feature sets it before sm_register_connection runs); late, so the module's own
+      // handlers still read the entry of a session that ends.
+      cleanups.push(
+        core.sm.onRegister((session) => {
+          if (session.jid.domain === host) table.bound(session.jid);
+        }),
+      );
       ctx.hook(
         "sm_remove_connection",
         ({ session }) => table.ended(session.jid, core.sm.get(session.jid) !== undefined),

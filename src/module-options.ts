@@ -66,8 +66,8 @@ function show(v: unknown): string {
       : (JSON.stringify(v) ?? String(v));
 }
 
-/** ejabberd's durations: a number of seconds, or "2 minutes", "30 s", "1 hour". */
-const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)$/i;
+/** ejabberd's durations: a number of seconds, or "2 minutes", "30 s", "1 hour", "14 days". */
+const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$/i;
 
 /** The seconds an ejabberd duration stands for, or undefined if `v` is not a positive one. */
 export function durationSeconds(v: unknown): number | undefined {
@@ -75,7 +75,13 @@ export function durationSeconds(v: unknown): number | undefined {
   const match = typeof v === "string" ? DURATION.exec(v.trim()) : null;
   if (!match) return undefined;
   const unit = match[2]!.toLowerCase();
-  const factor = unit.startsWith("h") ? 3600 : unit.startsWith("m") ? 60 : 1;
+  const factor = unit.startsWith("d")
+    ? 86400
+    : unit.startsWith("h")
+      ? 3600
+      : unit.startsWith("m")
+        ? 60
+        : 1;
   const seconds = Number(match[1]) * factor;
   return seconds > 0 ? seconds : undefined;
 }

@@ -20,6 +20,8 @@ import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
+import type { Bind2InlineFeature } from "./c2s/bind2-inline.js";
+import type { FastOptions } from "./auth/fast-tokens.js";
 import type { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
 import type { AdminCommand } from "./admin-commands.js";
@@ -52,6 +54,8 @@ export { OptionError } from "./module-options.js";
 export { AdminCommandError, type AdminCommand } from "./admin-commands.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
+export type { Bind2InlineFeature } from "./c2s/bind2-inline.js";
+export type { FastOptions } from "./auth/fast-tokens.js";
 export type { SessionState } from "./session-state.js";
 export type { Handoff } from "./handoff.js";
 export type { GaugeReading, MetricLabels, ModuleCounter } from "./module-metrics.js";
@@ -218,6 +222,19 @@ export interface ModuleContext<O = Record<string, never>> {
    * turned off again when the module stops.
    */
   streamManagement(options: StreamMgmtOptions): void;
+  /**
+   * Lets clients of this host switch a session feature on inside their Bind2 request
+   * (XEP-0386): advertised as <feature var=xmlns/> in the Bind2 offer, and `enable` runs for
+   * each request element in that namespace once the session is bound. Removed when the module
+   * stops.
+   */
+  bind2Inline(feature: Bind2InlineFeature): void;
+  /**
+   * Switches XEP-0484 FAST on for this host's SASL2 logins (only mod_auth_fast calls it; the
+   * token mechanisms live in the core next to SASL2). Off again when the module stops. Returns
+   * what the module may do with the tokens: revoke a user's (resolves with how many).
+   */
+  fast(options: FastOptions): { revoke(username: string): Promise<number> };
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
   run<K extends SyncHookName>(name: K, payload: HookMap[K]): boolean;
   /** Runs a hook whose handlers may wait (AsyncHookName); resolves false if stopped. */

@@ -18,6 +18,8 @@ import { startC2SListener } from "./c2s/listener.js";
 import { C2SSession } from "./c2s/session.js";
 import type { Resumable } from "./c2s/resumable.js";
 import { coreStreamFeatures, type StreamFeatures } from "./c2s/features.js";
+import { Bind2InlineFeatures } from "./c2s/bind2-inline.js";
+import { FastTokens } from "./auth/fast-tokens.js";
 import { ControlServer } from "./control/server.js";
 import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
@@ -115,6 +117,8 @@ export class Server {
         stores,
         requests,
         http: new HttpHandlers(),
+        bind2Inline: new Bind2InlineFeatures(),
+        fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
       };
       const server = new Server(ctx, storage, connections);
       server.addBuiltinHttpHandlers();

@@ -19,8 +19,9 @@ export interface SessionState<T> {
  *   then. RFC 6120 §7.7.2.2: a new session binding a resource that is in use replaces the old
  *   session, which is closed after the new one took the JID; the old session's end must not
  *   clear state the new one may have set.
- * - `bound` (sm_register_connection) empties the entry, so that the new session does not
- *   inherit what the session it replaced had set (its `ended` left the entry alone).
+ * - `bound` (when the session manager registers the session, before the client hears it is
+ *   bound) empties the entry, so that the new session does not inherit what the session it
+ *   replaced had set (its `ended` left the entry alone).
  */
 export class SessionTable<T> implements SessionState<T> {
   private readonly entries = new Map<string, T>();
@@ -41,7 +42,7 @@ export class SessionTable<T> implements SessionState<T> {
     this.entries.delete(jid.toString());
   }
 
-  /** A session bound `jid` (RFC 6120 §7): it starts with nothing. */
+  /** A session bound `jid` (RFC 6120 §7, XEP-0386): it starts with nothing. */
   bound(jid: JID): void {
     this.delete(jid);
   }

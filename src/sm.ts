@@ -8,6 +8,7 @@ import type { SessionHandle } from "./session-handle.js";
 export class SessionManager {
   private readonly users = new Map<string, Map<string, SessionHandle>>();
   private count = 0;
+  private readonly registerListeners = new Set<(session: SessionHandle) => void>();
 
   /** Number of bound sessions on the whole server. */
   get size(): number {
@@ -28,7 +29,18 @@ export class SessionManager {
     const old = resources.get(session.jid.resource);
     resources.set(session.jid.resource, session);
     if (!old) this.count++;
+    for (const listener of this.registerListeners) listener(session);
     return old;
+  }
+
+  /**
+   * Calls `listener` synchronously whenever a session is registered, before the client is told
+   * it is bound (per-session module state starts empty there: see SessionTable). Returns the
+   * function that removes it.
+   */
+  onRegister(listener: (session: SessionHandle) => void): () => void {
+    this.registerListeners.add(listener);
+    return () => void this.registerListeners.delete(listener);
   }
 
   /** Removes `session` if it is still the one bound under its JID. */

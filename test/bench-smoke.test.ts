@@ -42,6 +42,7 @@ import {
   type ScenarioContext,
   type StepFigures,
 } from "../bench/lib/scenarios.js";
+import { fast } from "../bench/lib/fast.js";
 
 const USERS = 8;
 const hasOffline = existsSync(new URL("../modules/mod_offline", import.meta.url));
@@ -137,6 +138,8 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
           mod_disco: {},
           mod_caps: {},
           mod_pubsub: {},
+          // SASL2 + Bind2 logins with FAST tokens (the fast scenario).
+          mod_auth_fast: {},
         },
       });
       // Half the users as an operator would (the account store), half in-band by the generator.
@@ -206,6 +209,14 @@ for (const engine of [sqliteEngine(), postgresEngine()]) {
       assert.equal(r.status, "ok", r.note);
       assert.equal(r.note, undefined);
       assert.ok((r.metrics.find((m) => m.key === "login.rate")?.value ?? 0) > 0);
+    });
+
+    it("fast: SASL2 logins with a FAST token and with SCRAM complete in a loop, none fail", async () => {
+      const r = await fast.run(ctx);
+      assert.equal(r.status, "ok", r.note);
+      assert.equal(r.note, undefined);
+      const value = (key: string) => r.metrics.find((m) => m.key === key)?.value ?? 0;
+      assert.ok(value("fast.rate") > 0 && value("fast.scram_rate") > 0, JSON.stringify(r.metrics));
     });
 
     it("one-to-one: every message sent is received exactly once, by its partner", async () => {

@@ -28,6 +28,16 @@ export type Command =
   | { op: "closeAll" }
   /** Full logins (TCP, STARTTLS, SCRAM, bind, presence, close) in a loop for durationMs. */
   | { op: "loginLoop"; users: string[]; concurrency: number; durationMs: number }
+  /** Each user logs in once over SASL2 with SCRAM and asks for a FAST token (fast-client.ts). */
+  | { op: "fastTokens"; users: string[]; concurrency: number }
+  /** Logins over SASL2 + Bind2 in a loop, with the token or with SCRAM-SHA-1 (fast-client.ts). */
+  | {
+      op: "fastLoop";
+      users: string[];
+      concurrency: number;
+      durationMs: number;
+      mode: "fast" | "scram";
+    }
   /** One step of the one-to-one scenario: each user sends to its partner at `rate` msg/s in total. */
   | { op: "msgStep"; pairs: [string, string][]; rate: number; durationMs: number; drainMs: number }
   /** Online senders send `perPair` messages to each (offline) recipient, then ping (its answer

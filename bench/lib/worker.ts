@@ -25,6 +25,7 @@ import { mamPages, mamWalk } from "./mam-client.js";
 import { wsLogin, type WsEndpoint } from "./ws-conn.js";
 import { boshLogin, type BoshEndpoint } from "./bosh-conn.js";
 import { uploadAll } from "./upload-client.js";
+import { fastTokens, sasl2Login, type FastEnv } from "./fast-client.js";
 import {
   pepApprove,
   pepDrain,
@@ -150,10 +151,15 @@ async function closeAll(): Promise<{ closed: number }> {
   return { closed: all.length };
 }
 
+/**
+ * Logins in a loop for durationMs, `concurrency` at a time, each closed again: by default full
+ * RFC 6120 ones (STARTTLS, SCRAM, bind, presence), or `loginOnce` (the fast scenario's SASL2).
+ */
 async function loginLoop(
   users: string[],
   concurrency: number,
   durationMs: number,
+  loginOnce?: (user: string) => Promise<{ conn: Conn; loginMs: number }>,
 ): Promise<LoginLoopResult> {
   const hist = new Histogram();
   const r = { logins: 0, cycles: 0, failed: 0, errors: {} as ErrorCounts };
@@ -162,16 +168,16 @@ async function loginLoop(
   const busy = new Set<string>();
   let cursor = 0;
   let cycle = 0;
+  const once =
+    loginOnce ??
+    ((user: string) => loginUser(user, { resource: `l${workerIndex}-${cycle++}`, presence: true }));
   const lanes = Array.from({ length: Math.min(concurrency, users.length) }, async () => {
     while (performance.now() < end) {
       let user = users[cursor++ % users.length]!;
       while (busy.has(user)) user = users[cursor++ % users.length]!;
       busy.add(user);
       try {
-        const res = await loginUser(user, {
-          resource: `l${workerIndex}-${cycle++}`,
-          presence: true,
-        });
+        const res = await once(user);
         if (performance.now() <= end) {
           r.logins++;
           hist.add(res.loginMs * 1000);
@@ -597,6 +603,9 @@ function loginUser(
   return wsLogin(wsEndpoint, o);
 }
 
+/** What the SASL2/FAST client (fast-client.ts) needs of this worker. */
+const fastEnv = (): FastEnv => ({ port, domain, cache, passwordOf });
+
 /** What the PEP client (pep-client.ts) needs of this worker. */
 const env = (): WorkerEnv => ({ domain, workerIndex, conns, keep: loginKeep });
 
@@ -617,6 +626,16 @@ async function run(cmd: Command): Promise<unknown> {
       return closeAll();
     case "loginLoop":
       return measured(() => loginLoop(cmd.users, cmd.concurrency, cmd.durationMs));
+    case "fastTokens":
+      return fastTokens(fastEnv(), cmd.users, cmd.concurrency);
+    case "fastLoop": {
+      const env = fastEnv();
+      return measured(() =>
+        loginLoop(cmd.users, cmd.concurrency, cmd.durationMs, (user) =>
+          sasl2Login(env, user, cmd.mode),
+        ),
+      );
+    }
     case "msgStep":
       return measured(() => msgStep(cmd.pairs, cmd.rate, cmd.durationMs, cmd.drainMs));
     case "offlineSend":

@@ -267,7 +267,7 @@ export abstract class Conn {
 }
 
 /** A stream over TCP, upgraded with STARTTLS. */
-class TcpConn extends Conn {
+export class TcpConn extends Conn {
   private constructor(private sock: net.Socket | tls.TLSSocket) {
     super();
     this.attach(sock);
@@ -399,8 +399,13 @@ export interface StreamStart {
 export async function login(o: LoginOptions): Promise<LoginResult> {
   const t0 = performance.now();
   const conn = await TcpConn.open(o.port, o.timeoutMs);
-  const header = STREAM_HEADER(o.domain);
-  return loginOn(conn, o, t0, {
+  return loginOn(conn, o, t0, tcpStart(conn, o.domain));
+}
+
+/** How a TCP connection opens its stream: header, STARTTLS (RFC 6120 §5), header again. */
+export function tcpStart(conn: TcpConn, domain: string): StreamStart {
+  const header = STREAM_HEADER(domain);
+  return {
     async open(left) {
       conn.write(header);
       const features = await conn.expect("stream:features", left(), "features");
@@ -410,12 +415,12 @@ export async function login(o: LoginOptions): Promise<LoginResult> {
       conn.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
       const proceed = await conn.next(left(), "starttls");
       if (proceed.name !== "proceed") throw new XmppError(`STARTTLS: ${proceed.name}`, "starttls");
-      await conn.startTls(o.domain, left());
+      await conn.startTls(domain, left());
       conn.write(header);
       return conn.expect("stream:features", left(), "features");
     },
     restart: () => conn.write(header),
-  });
+  };
 }
 
 /**
@@ -507,7 +512,8 @@ export async function ping(conn: Conn, domain: string, timeoutMs: number): Promi
   await conn.iqResult(id, timeoutMs, "ping");
 }
 
-function challengeText(el: El): string {
+/** The text of a SASL <challenge/> or <success/>. */
+export function challengeText(el: El): string {
   if (el.raw.endsWith("/>") && el.startEnd === el.raw.length) return "";
   const close = el.raw.lastIndexOf("</");
   return el.raw.slice(el.startEnd, close).trim();

@@ -54,6 +54,15 @@ export default defineModule({
       if (stage === "post-auth") features.append(xml("csi", { xmlns: NS_CSI }));
     });
 
+    // XEP-0386 §Performing the bind: <active/> or <inactive/> inside a Bind2 request; "the
+    // session must begin in that state" (active is where every session begins).
+    ctx.bind2Inline({
+      xmlns: NS_CSI,
+      enable: (session, request) => {
+        if (request.name === "inactive") inactive.set(session.jid, session.id);
+      },
+    });
+
     // §4.2: no reply to either. Handled in the client's order (§5.1): an <active/> flushes what
     // is held before the client's next stanza is looked at.
     ctx.hook("c2s_nonza", ({ session, element, bound }) => {

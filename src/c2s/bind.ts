@@ -6,12 +6,14 @@ import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqResult } from "../stanza.js";
 import type { C2SStream, StreamFeature } from "./stream.js";
 import { then, type MaybePromise } from "../maybe.js";
+import type { CoreContext } from "../context.js";
 
 /** Resource binding (RFC 6120 §7), offered once authenticated. */
 export function bindFeature(stream: C2SStream): StreamFeature {
   return {
     stage: "post-auth",
-    advertise: (features) => void features.c("bind", { xmlns: NS.bind }),
+    // Not again once bound (XEP-0386 binds during SASL2).
+    advertise: (features) => void (stream.bound || features.c("bind", { xmlns: NS.bind })),
     accepts: (el) => el.is("iq", NS.client) && el.getChild("bind", NS.bind) !== undefined,
     handle: (el) => handleBind(stream, el),
   };
@@ -38,7 +40,6 @@ function handleBind(session: C2SStream, iq: Element): MaybePromise<void> {
   if (iq.attrs.type !== "set" || !iq.attrs.id) {
     throw new StanzaError("bad-request", "bind is an IQ set with an id (RFC 6120 §7.4)");
   }
-  const ctx = session.ctx;
   const requested = iq.getChild("bind", NS.bind)?.getChildText("resource");
   let jid: JID;
   try {
@@ -51,24 +52,40 @@ function handleBind(session: C2SStream, iq: Element): MaybePromise<void> {
     }
     throw err;
   }
-  const bare = jid.bare();
+  checkSessionLimit(session.ctx, jid);
+  return bindSession(session, jid, () =>
+    session.deliver(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", {}, jid.toString())))),
+  );
+}
+
+/** RFC 6120 §7.6.2.1: throws resource-constraint when the account has no session to spare. */
+export function checkSessionLimit(ctx: CoreContext, jid: JID): void {
   const existing = ctx.sm.get(jid);
-  const others = ctx.sm.resourceCount(bare) - (existing ? 1 : 0);
+  const others = ctx.sm.resourceCount(jid.bare()) - (existing ? 1 : 0);
   const limit = ctx.config.maxUserSessions;
   if (others >= limit) {
-    // §7.6.2.1: the account has reached its limit of connected resources.
     throw new StanzaError("resource-constraint", `at most ${limit} sessions per account`);
   }
+}
+
+/**
+ * Binds `jid` to the session: what every way of binding does (RFC 6120 §7 here, XEP-0386 in
+ * bind2.ts), so a session is the same whichever way it was bound. `answer` tells the client,
+ * synchronously, before anything else reaches it: what a replaced session hands back to routing
+ * comes after. The returned promise settles once modules loaded the user's data: the session's
+ * next stanza waits for it.
+ */
+export function bindSession(session: C2SStream, jid: JID, answer: () => void): MaybePromise<void> {
   session.onBound(jid);
+  const ctx = session.ctx;
   const replaced = ctx.sm.register(session);
+  answer();
   // §7.7.2.2: the newer session wins; the older one is told why it is closed.
   if (replaced && replaced !== session) {
     replaced.close(
       new StreamError("conflict", "replaced by a new connection with the same resource"),
     );
   }
-  session.deliver(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", {}, jid.toString()))));
-  // The session's next stanza waits for modules that load the user's data here.
   return then(ctx.hooks.runAsync("sm_register_connection", { session }), () => undefined);
 }
 

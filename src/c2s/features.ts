@@ -1,6 +1,7 @@
 import type { C2SStream, StreamFeature, StreamFeatureFactory } from "./stream.js";
 import { starttlsFeature } from "./starttls.js";
 import { saslFeature } from "./sasl.js";
+import { reauthGuard, sasl2Feature } from "./sasl2.js";
 import { bindFeature, legacySessionFeature } from "./bind.js";
 
 /**
@@ -40,8 +41,10 @@ export class StreamFeatures {
 export function coreStreamFeatures(): StreamFeatures {
   const features = new StreamFeatures();
   features.register("starttls", starttlsFeature);
+  features.register("sasl2", sasl2Feature);
   features.register("sasl", saslFeature);
   features.register("bind", bindFeature);
   features.register("session", legacySessionFeature);
+  features.register("sasl2-reauth", reauthGuard);
   return features;
 }

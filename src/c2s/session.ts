@@ -17,7 +17,7 @@ import { isLegacySession, handleLegacySession } from "./bind.js";
 import { handleClientStanza } from "./client-stanza.js";
 import { NS_SM } from "./stream-mgmt.js";
 import { StreamMgmtHandler, type SmOwner } from "./stream-mgmt-handler.js";
-import type { Resumable } from "./resumable.js";
+import type { Resumable, ResumedFrame } from "./resumable.js";
 import { rerouteUnacked } from "./reroute.js";
 import { HeldStanzas } from "./held.js";
 import { Handoff } from "../handoff.js";
@@ -240,7 +240,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
 
   private handle(el: Element, handoff: Handoff | undefined): Promise<void> | void {
     if (el.getNS() === NS_SM && (this.state === "bound" || this.state === "authenticated")) {
-      return this.smHandler.handle(el, (old, h) => this.resumeInto(old, h));
+      return this.smHandler.handle(el);
     }
     switch (this.state) {
       case "negotiating":
@@ -303,15 +303,23 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     this.state = "header";
   }
 
-  onAuthenticated(username: string, mechanism: string): void {
+  onAuthenticated(username: string, mechanism: string, restart = true): void {
     this.username = username;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.authTimer = null;
     this.log = this.log.child({ jid: `${username}@${this.host}` });
     this.transport.log = this.log;
     this.log.info({ mechanism }, "authenticated");
+    if (!restart) {
+      this.state = "authenticated"; // XEP-0388 §Success: no stream restart
+      return;
+    }
     this.transport.restartStream();
     this.state = "header";
+  }
+
+  sendFeatures(): void {
+    this.write(this.streamFeatures().toString());
   }
 
   onAuthFailed(): boolean {
@@ -354,8 +362,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   }
 
   /** This (new, authenticated) stream resumes `old`: its transport moves there. */
-  private resumeInto(old: Resumable, h: number): void {
-    old.takeOver(this.transport, h);
+  resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void {
+    old.takeOver(this.transport, h, frame);
     // This object was only the negotiation front; the old session owns the transport now.
     this.state = "closed";
     this.tornDown = true;
@@ -363,7 +371,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     this.onTeardown?.();
   }
 
-  takeOver(transport: Transport, h: number): void {
+  takeOver(transport: Transport, h: number, frame?: ResumedFrame): void {
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = null;
     this.smHandler.stopTimers();
@@ -376,7 +384,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     transport.owner = this;
     transport.log = this.log;
     this.state = "bound";
-    this.smHandler.resumed(h);
+    this.smHandler.resumed(h, frame);
   }
 
   // --- SessionHandle ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ import type { Transport } from "../transport/transport.js";
 import { serialize } from "../xml/fanout.js";
 import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
-import type { Resumable } from "./resumable.js";
+import type { Resumable, ResumedFrame } from "./resumable.js";
 import { NS_SM, StreamManagement, type StreamMgmtOptions, type Unacked } from "./stream-mgmt.js";
 
 /** How long an <r/> waits for the stanzas before it to be handed on (see answerAckRequest). */
@@ -25,6 +25,8 @@ export interface SmOwner extends Resumable {
   readonly bound: boolean;
   write(data: string): void;
   close(error?: StreamError): void;
+  /** This (new, authenticated) stream takes over `old`'s session: see Resumable.takeOver. */
+  resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void;
 }
 
 /**
@@ -53,7 +55,7 @@ export class StreamMgmtHandler {
   }
 
   /** An element in urn:xmpp:sm:3 from an authenticated or bound stream. */
-  handle(el: Element, resumeInto: (old: Resumable, h: number) => void): void {
+  handle(el: Element): void {
     const options = this.options();
     if (!options) {
       throw new StreamError("unsupported-stanza-type", "stream management is not enabled here");
@@ -67,23 +69,39 @@ export class StreamMgmtHandler {
       case "a":
         if (!this.sm) return this.reply("failed", {}, "unexpected-request");
         return this.onAck(el.attrs.h);
-      case "resume":
-        return this.resume(el, resumeInto);
+      case "resume": {
+        const found = this.resumable(el);
+        if ("failed" in found) return this.owner.write(found.failed.toString());
+        return this.owner.resumeInto(found.old, found.h);
+      }
       default:
         throw new StreamError("unsupported-stanza-type", `<${el.name}/> is not part of XEP-0198`);
     }
   }
 
   reply(name: string, attrs: Record<string, string | number> = {}, condition?: string): void {
-    const el = xml(name, { xmlns: NS_SM, ...attrs });
-    if (condition) el.append(xml(condition, { xmlns: NS.stanzas }));
-    this.owner.write(el.toString());
+    this.owner.write(smElement(name, attrs, condition).toString());
   }
 
   private enable(el: Element, options: StreamMgmtOptions): void {
+    this.owner.write(this.enabling(el, options).toString());
+  }
+
+  /**
+   * XEP-0386 §Performing the bind: <enable/> inside a Bind2 request; the <enabled/> or
+   * <failed/> answer goes into <bound/> instead of onto the stream.
+   */
+  enableInline(el: Element): Element {
+    const options = this.options();
+    if (!options) return smElement("failed", {}, "feature-not-implemented");
+    return this.enabling(el, options);
+  }
+
+  /** §3: enables stream management; returns the answer for the client. */
+  private enabling(el: Element, options: StreamMgmtOptions): Element {
     const owner = this.owner;
     // §3: only after binding, and only once.
-    if (!owner.bound || this.sm) return this.reply("failed", {}, "unexpected-request");
+    if (!owner.bound || this.sm) return smElement("failed", {}, "unexpected-request");
     const sm = new StreamManagement(options);
     const attrs: Record<string, string | number> = {};
     if (el.attrs.resume === "true" || el.attrs.resume === "1") {
@@ -97,8 +115,8 @@ export class StreamMgmtHandler {
       Object.assign(attrs, { id: sm.id, resume: "true", max: sm.max });
     }
     this.sm = sm;
-    this.reply("enabled", attrs);
     owner.log.debug({ resumable: sm.resumable, max: sm.max }, "stream management enabled");
+    return smElement("enabled", attrs);
   }
 
   /**
@@ -193,26 +211,35 @@ export class StreamMgmtHandler {
     });
   }
 
-  /** A new stream asks to resume an old session (XEP-0198 §5). */
-  private resume(el: Element, resumeInto: (old: Resumable, h: number) => void): void {
+  /**
+   * A new stream asks to resume an old session (XEP-0198 §5), with <resume/> on the stream or
+   * inline in SASL2's <authenticate/> (as `username`, just authenticated): the session to take
+   * over, or the <failed/> to answer.
+   */
+  resumable(
+    el: Element,
+    username = this.owner.username,
+  ): { old: Resumable; h: number } | { failed: Element } {
     const owner = this.owner;
+    if (!this.options()) return { failed: smElement("failed", {}, "feature-not-implemented") };
     const previd = el.attrs.previd ?? "";
     const h = Number(el.attrs.h);
     const old = owner.ctx.resumable.get(previd);
-    const mine = old && old.username === owner.username && old.host === owner.host;
+    const mine = old && old.username === username && old.host === owner.host;
     const handled = mine ? old.handledCount : null;
     if (owner.bound || !old || handled === null || !Number.isInteger(h)) {
       // §5: unknown or expired id (or not this user's): item-not-found.
-      return this.reply("failed", handled !== null ? { h: handled } : {}, "item-not-found");
+      const attrs: Record<string, number> = handled !== null ? { h: handled } : {};
+      return { failed: smElement("failed", attrs, "item-not-found") };
     }
-    resumeInto(old, h);
+    return { old, h };
   }
 
   /** After the transport moved in: acknowledge, answer <resumed/>, re-send the unacknowledged. */
-  resumed(h: number): void {
+  resumed(h: number, frame: ResumedFrame = (resumed) => resumed): void {
     const sm = this.sm!;
     for (const a of sm.ack(h) ?? []) a.tracker?.acked();
-    this.reply("resumed", { h: sm.inbound, previd: sm.id });
+    this.owner.write(frame(smElement("resumed", { h: sm.inbound, previd: sm.id })).toString());
     sm.restartOutboundCount();
     const transport = this.owner.transport;
     for (const u of sm.peekUnacked()) {
@@ -234,4 +261,15 @@ export class StreamMgmtHandler {
   takeUnacked(): Unacked[] {
     return this.sm ? this.sm.takeUnacked() : [];
   }
+}
+
+/** An element of XEP-0198, with a stanza error condition inside for <failed/>. */
+function smElement(
+  name: string,
+  attrs: Record<string, string | number> = {},
+  condition?: string,
+): Element {
+  const el = xml(name, { xmlns: NS_SM, ...attrs });
+  if (condition) el.append(xml(condition, { xmlns: NS.stanzas }));
+  return el;
 }

@@ -5,6 +5,8 @@ import type { JID } from "../jid.js";
 import type { SessionHandle } from "../session-handle.js";
 import type { Transport } from "../transport/transport.js";
 import type { StreamError } from "../xmpp/errors.js";
+import type { StreamMgmtHandler } from "./stream-mgmt-handler.js";
+import type { Resumable, ResumedFrame } from "./resumable.js";
 
 /**
  * What the pieces of a c2s stream (negotiation features, the stanza handlers) see of the
@@ -18,6 +20,10 @@ export interface C2SStream extends SessionHandle {
   readonly transport: Transport;
   /** The authenticated localpart, once SASL succeeded. */
   readonly username: string | null;
+  /** A resource is bound (the session may be hibernated, waiting for XEP-0198 resumption). */
+  readonly bound: boolean;
+  /** XEP-0198 for this session (inline enable and resumption in SASL2 reach it here). */
+  readonly smHandler: StreamMgmtHandler;
   /** Full JIDs this session sent directed available presence to (RFC 6121 §4.6). */
   readonly directed: Set<string>;
   /** Writes one element's text (or a nonza) to the client as it is. */
@@ -25,10 +31,20 @@ export interface C2SStream extends SessionHandle {
   close(error?: StreamError): void;
   /** STARTTLS is under way: drop what was pipelined and wait for the new stream header. */
   awaitTlsRestart(): void;
-  /** SASL succeeded (RFC 6120 §6.4.6): the stream restarts, authenticated as `username`. */
-  onAuthenticated(username: string, mechanism: string): void;
+  /**
+   * SASL succeeded (RFC 6120 §6.4.6): the stream restarts, authenticated as `username`. With
+   * `restart` false (XEP-0388 SASL2) it goes on without a restart: the caller sends the features.
+   */
+  onAuthenticated(username: string, mechanism: string, restart?: boolean): void;
+  /** Sends <stream:features/> for where the stream is now (XEP-0388: after <success/>). */
+  sendFeatures(): void;
   /** Counts a failed SASL attempt; true when the stream must now be closed (RFC 6120 §6.4.5). */
   onAuthFailed(): boolean;
+  /**
+   * XEP-0198 §5 resumption: this authenticated stream's transport moves to `old`, which answers
+   * <resumed/> (placed by `frame`); this stream object ends without a goodbye.
+   */
+  resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void;
   /** A resource was bound (RFC 6120 §7): stanzas may flow. */
   onBound(jid: JID): void;
   setPresence(available: boolean, priority: number, presence: Element | null): void;

@@ -101,7 +101,7 @@ export interface TestServer {
    */
   client(
     user: string,
-    opts?: { resource?: string; host?: string; password?: string },
+    opts?: { resource?: string; host?: string; password?: string; sasl2?: boolean },
   ): Promise<TestClient>;
   stop(): Promise<void>;
 }
@@ -156,6 +156,7 @@ export async function startTestServer(
         password,
         resource: c.resource,
         domain: host,
+        sasl2: c.sasl2,
       });
       clients.push(client);
       return client;

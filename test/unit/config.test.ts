@@ -117,6 +117,7 @@ describe("config", () => {
         "mod_stream_mgmt",
         "mod_client_state",
         "mod_push",
+        "mod_auth_fast",
         "mod_bosh",
         "mod_proxy65",
         "mod_stun_disco",

@@ -11,6 +11,7 @@ describe("module options: opt.seconds (ejabberd's durations)", () => {
     assert.equal(read("2 minutes"), 120);
     assert.equal(read("12 hours"), 43200);
     assert.equal(read("1h"), 3600);
+    assert.equal(read("1 day"), 86400);
     assert.equal(parseOptions(specs, {}).lifetime, 43200, "the default");
   });
 
