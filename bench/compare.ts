@@ -57,14 +57,14 @@ import {
 import { round } from "./lib/stats.js";
 import { tcpReference, websocket } from "./lib/websocket.js";
 import { upload } from "./lib/upload.js";
-import { bosh } from "./lib/bosh.js";
+import { bosh, boshTls } from "./lib/bosh.js";
 import { fast } from "./lib/fast.js";
 
 /**
  * Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH and
  * FAST (SASL2 token logins against SCRAM).
  */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh, fast];
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh, boshTls, fast];
 
 const DOMAIN = "localhost";
 
@@ -76,12 +76,13 @@ Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
   --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh,
-                            fast [all]; mam and mam-query each run on a server of its own with
+                            bosh-tls,fast [all]; mam and mam-query each run on a server of its own with
                             MAM on, pep on one with PEP on, websocket (idle and messages over
                             ws://, with idle's and messages' TCP figures as references) on one
                             with its HTTP listener on, upload on one with HTTP upload on, bosh
                             (idle sessions over BOSH, each with a request held, with idle's TCP
-                            figures as references) on one with BOSH on
+                            figures as references) on one with BOSH on, bosh-tls the same over
+                            https:// on one with its HTTP listener HTTPS
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -404,6 +405,7 @@ async function runAll(
   };
   tcpReference(run);
   tcpReference(run, "bosh", "bosh", "BOSH");
+  tcpReference(run, "bosh-tls", "bosh-tls", "BOSH https");
   return run;
 }
 
@@ -419,12 +421,13 @@ async function runServer(
   const ws = scenarios.some((s) => s.ws);
   const upload = scenarios.some((s) => s.upload);
   const bosh = scenarios.some((s) => s.bosh);
+  const https = scenarios.some((s) => s.https);
   const dir = join(
     runDir,
     `${name}${mam || pep || ws || upload || bosh ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
   );
   log(
-    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}${bosh ? " — with BOSH on" : ""}`,
+    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}${bosh ? ` — with BOSH on${https ? " (https)" : ""}` : ""}`,
   );
   const server = await kind.start({
     dir,
@@ -436,6 +439,7 @@ async function runServer(
     ws,
     upload,
     bosh,
+    https,
     mamStore: o.mamStore,
     cpuProfDir,
     log,
@@ -445,7 +449,7 @@ async function runServer(
   try {
     const fds = openFilesLimit(server.pid);
     log(
-      `  listening on 127.0.0.1:${server.port}${server.ws ? ` and ws://127.0.0.1:${server.ws.port}${server.ws.path}` : ""}${server.bosh ? ` and http://127.0.0.1:${server.bosh.port}${server.bosh.path}` : ""}, pid ${server.pid}, open-files limit ${fds}`,
+      `  listening on 127.0.0.1:${server.port}${server.ws ? ` and ws://127.0.0.1:${server.ws.port}${server.ws.path}` : ""}${server.bosh ? ` and ${server.bosh.tls ? "https" : "http"}://127.0.0.1:${server.bosh.port}${server.bosh.path}` : ""}, pid ${server.pid}, open-files limit ${fds}`,
     );
     if (fds < o.bench.idleSessions + 100) {
       log(
@@ -580,8 +584,10 @@ async function main(): Promise<void> {
     notes.push(
       `websocket without ${tcpMissing.join(" and ")}: no TCP reference for its figures (add them to --scenarios)`,
     );
-  if (o.scenarios.includes("bosh") && !o.scenarios.includes("idle"))
-    notes.push("bosh without idle: no TCP reference for its figures (add idle to --scenarios)");
+  for (const b of ["bosh", "bosh-tls"]) {
+    if (o.scenarios.includes(b) && !o.scenarios.includes("idle"))
+      notes.push(`${b} without idle: no TCP reference for its figures (add idle to --scenarios)`);
+  }
   for (const n of notes) log(`note: ${n}`);
   if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {
     if (o.build) parley.build(log);

@@ -4,7 +4,8 @@
 -- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
 -- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one,
 -- "-- bench:ws" for the websocket one, "-- bench:upload" for the upload one, "-- bench:bosh" for the
--- bosh one, "-- bench:http" for any of them.
+-- bosh one, "-- bench:http" for any of them; "-- bench:https" for the bosh-tls one, whose HTTP
+-- port is HTTPS, "-- bench:httpplain" for the others.
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
@@ -48,9 +49,14 @@ c2s_require_encryption = true
 -- WebSocket, BOSH and upload: plain ws:// and http:// on a loopback HTTP port (no TLS, as Parley's
 -- and ejabberd's in the bench); WebSocket and BOSH c2s_require_encryption would refuse unless told to count it as secure, as
 -- Prosody's documentation says for a connection that a proxy terminates TLS of.
-http_ports = { @HTTP_PORT@ } -- bench:http
+http_ports = { @HTTP_PORT@ } -- bench:httpplain
+https_ports = { } -- bench:httpplain
 http_interfaces = { "127.0.0.1" } -- bench:http
-https_ports = { } -- bench:http
+-- The bosh-tls scenario: the same port HTTPS, with the run's certificate.
+http_ports = { } -- bench:https
+https_ports = { @HTTP_PORT@ } -- bench:https
+https_interfaces = { "127.0.0.1" } -- bench:https
+https_ssl = { certificate = "@CERTFILE@"; key = "@KEYFILE@"; } -- bench:https
 consider_websocket_secure = true -- bench:ws
 consider_bosh_secure = true -- bench:bosh
 c2s_stanza_size_limit = 262144

@@ -3,7 +3,7 @@
 // test/bench-smoke.test.ts does for the other scenarios. Counts only, nothing about memory.
 import { strict as assert } from "node:assert";
 import { startTestServer, type TestServer } from "../src/testkit/index.js";
-import { bosh } from "../bench/lib/bosh.js";
+import { bosh, boshTls } from "../bench/lib/bosh.js";
 import { LoadGenerator } from "../bench/lib/pool.js";
 import type { ServerRun } from "../bench/lib/report.js";
 import { DEFAULT_OPTIONS } from "../bench/lib/scenarios.js";
@@ -12,25 +12,32 @@ import { registerInBand } from "./helpers/bench-users.js";
 
 const USERS = 8;
 
+/** A server with BOSH at /bosh on its HTTP listener, HTTPS with `tls`. */
+function boshServer(tls: boolean): Promise<TestServer> {
+  return startTestServer({
+    http: [{ path: "/bosh", handler: "mod_bosh" }],
+    modules: {
+      mod_ping: {},
+      mod_bosh: {},
+      mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
+    },
+    config: (c) => (c.http[0]!.tls = tls),
+  });
+}
+
 describe("bench: the bosh scenario against an in-process Parley (smoke run, counts only)", function () {
   this.timeout(60_000);
   let t: TestServer | undefined;
   let gen: LoadGenerator | undefined;
 
-  after(async () => {
+  afterEach(async () => {
     await gen?.stop();
     await t?.stop();
+    gen = t = undefined;
   });
 
   it("idle sessions over BOSH (XEP-0206), each with a request held, closed with terminate; with the TCP reference", async () => {
-    t = await startTestServer({
-      http: [{ path: "/bosh", handler: "mod_bosh" }],
-      modules: {
-        mod_ping: {},
-        mod_bosh: {},
-        mod_register: { access: "all", password_strength: 0, registration_timeout: 0 },
-      },
-    });
+    t = await boshServer(false);
     gen = await LoadGenerator.start({
       port: t.port,
       domain: "localhost",
@@ -86,5 +93,26 @@ describe("bench: the bosh scenario against an in-process Parley (smoke run, coun
     const ratio = b.find((m) => m.key === "bosh.ratio.idle.rss_per_session");
     assert.equal(ratio?.value, 0.5);
     assert.equal(ratio?.label, "  BOSH/TCP: server RSS per idle session");
+  });
+
+  it("bosh-tls: the same sessions over https://, the server's certificate taken unverified", async () => {
+    // An HTTPS listener: a plain http:// client would get no answer it could read.
+    t = await boshServer(true);
+    gen = await LoadGenerator.start({
+      port: t.port,
+      domain: "localhost",
+      workers: 1,
+      bosh: { port: t.httpPort, path: "/bosh", tls: true },
+    });
+    await registerInBand(gen, USERS);
+    const opts = { ...DEFAULT_OPTIONS, idleSessions: USERS, idleHoldS: 1 };
+    const r = await boshTls.run({ gen, pid: null, opts, log: () => {} });
+    assert.equal(r.status, "ok", r.note);
+    assert.equal(r.scenario, "bosh-tls");
+    assert.equal(r.metrics.find((m) => m.key === "bosh-tls.idle.sessions")?.value, USERS);
+    assert.ok(
+      t.logs.some((l) => l.transport === "bosh"),
+      "sessions over BOSH",
+    );
   });
 });

@@ -3,8 +3,10 @@
 // wrappers. It behaves as a web client such as Converse.js (Strophe) does with hold=1: one
 // request is always held by the server for new data; a stanza to send goes in a second request,
 // which makes the server answer the held one (§8), and whenever no request is left a new empty
-// one is sent at once. Plain http:// to loopback only, as the other clients.
+// one is sent at once. To loopback only, as the other clients: plain http://, or https:// for
+// the bosh-tls scenario, the server's self-signed certificate taken unverified.
 import http from "node:http";
+import https from "node:https";
 import { qualified, type WsEndpoint } from "./ws-conn.js";
 import { Conn, LOOPBACK, loginOn, XmppError, type LoginOptions, type LoginResult } from "./xmpp.js";
 
@@ -13,14 +15,23 @@ const NS_XBOSH = "urn:xmpp:xbosh";
 /** The wait asked for: the server holds an idle session's request up to a minute (§7.1). */
 const WAIT_S = 60;
 
-/** Where a server takes BOSH requests: its HTTP port and the path of its handler. */
-export type BoshEndpoint = WsEndpoint;
+/**
+ * Where a server takes BOSH requests: its HTTP port and the path of its handler, and whether
+ * the listener is HTTPS (`tls`).
+ */
+export type BoshEndpoint = WsEndpoint & { tls?: boolean };
 
 /**
- * One keep-alive connection pool per worker, as a browser's: a session's next request reuses a
- * connection its last one freed, so an idle session keeps one connection (its held request).
+ * One keep-alive connection pool per worker and scheme, as a browser's: a session's next request
+ * reuses a connection its last one freed, so an idle session keeps one connection (its held
+ * request), over https:// one TLS connection.
  */
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024 });
+const pool = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024 };
+const agents = {
+  http: new http.Agent(pool),
+  // Loopback only, against the bench's self-signed certificate: not verified.
+  https: new https.Agent({ ...pool, rejectUnauthorized: false }),
+};
 
 /** The value of attribute `name` in a start tag, either quote style. */
 function tagAttr(tag: string, name: string): string | undefined {
@@ -172,13 +183,13 @@ export class BoshConn extends Conn {
    * tag, or the error; a terminate answer (§13, §17) ends the stream.
    */
   private post(body: string, timeoutMs: number, done: (err: Error | null, tag: string) => void) {
-    const req = http.request(
+    const req = (this.at.tls ? https : http).request(
       {
         host: LOOPBACK,
         port: this.at.port,
         path: this.at.path,
         method: "POST",
-        agent,
+        agent: this.at.tls ? agents.https : agents.http,
         headers: {
           "Content-Type": "text/xml; charset=utf-8",
           "Content-Length": Buffer.byteLength(body),

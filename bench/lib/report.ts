@@ -271,6 +271,14 @@ export function checkTargets(runs: ServerRun[]): TargetCheck[] {
     1,
     false,
   );
+  // The like-for-like form: over https://, a TLS connection per session as the TCP one has.
+  vs(
+    "memory per idle BOSH session over https ≤ per idle TCP session",
+    p("bosh-tls.idle.rss_per_session"),
+    p("idle.rss_per_session"),
+    1,
+    false,
+  );
   // Issue 12: MAM on everywhere.
   vs(
     "with MAM: one-to-one saturation ≥ 10× ejabberd",

@@ -195,6 +195,8 @@ export interface Scenario {
    * its own (bosh.ts: its RSS per session measured as idle's is).
    */
   bosh?: boolean;
+  /** Its HTTP listener is HTTPS (StartOptions.https): the bosh-tls scenario. */
+  https?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 

@@ -90,6 +90,11 @@ export interface StartOptions {
    */
   bosh?: boolean;
   /**
+   * Whether that HTTP listener is HTTPS, with the run's certificate (bench:https lines; plain
+   * HTTP has bench:httpplain ones where the two differ), for the bosh-tls scenario.
+   */
+  https?: boolean;
+  /**
    * Where ejabberd and Prosody keep the archive: "sql", the SQLite database the rest of their
    * data is in (as Parley's archive); "native", their shipped defaults (ejabberd's Mnesia,
    * Prosody's internal file storage). Parley has its SQL store only.
@@ -112,6 +117,8 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     upload: !!o.upload,
     bosh: !!o.bosh,
     http: !!(o.ws || o.upload || o.bosh),
+    httpplain: !!(o.ws || o.upload || o.bosh) && !o.https,
+    https: !!o.https,
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
   };
@@ -167,7 +174,7 @@ async function httpListener(
   const port = o.ws || o.upload || o.bosh ? await freePort() : 0;
   return {
     ws: o.ws ? { port, path } : undefined,
-    bosh: o.bosh ? { port, path: boshPath } : undefined,
+    bosh: o.bosh ? { port, path: boshPath, tls: !!o.https } : undefined,
     vars: { HTTP_PORT: String(port) },
   };
 }
