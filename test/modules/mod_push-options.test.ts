@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { xml, type TestClient } from "../../src/testkit/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { RawClient } from "../helpers/raw.js";
 import { form, iq, isEvent, itemsOf, NS_PUBSUB } from "./mod_pubsub.helpers.js";
 import {
   answer,
@@ -11,11 +10,10 @@ import {
   nextPush,
   nodeOf,
   NS_PUSH,
+  resumablePhone,
   stored,
   summary,
 } from "./mod_push.helpers.js";
-
-const SM = "urn:xmpp:sm:3";
 
 let seq = 0;
 const fresh = (tag: string) => `${tag}${++seq}`;
@@ -101,17 +99,7 @@ describe("mod_push options: include_body, include_sender, notify_on, min_interva
 
   it("notify_on messages: a chat state for a hibernated session wakes nobody, a message does", async () => {
     const user = fresh("hib");
-    await t.register(user, `pw-${user}`);
-    const raw = await RawClient.connect(t.port);
-    await raw.login(user, `pw-${user}`, "mobile");
-    raw.send(`<enable xmlns='${SM}' resume='true'/>`);
-    await raw.readUntil("<enabled");
-    raw.send(
-      `<iq type='set' id='push1'><enable xmlns='${NS_PUSH}' jid='${app.jid}' node='quiet'/></iq>`,
-    );
-    assert.match(await raw.readUntil("push1"), /type="result"/);
-    raw.send("<presence/>");
-    await raw.readUntil("<presence");
+    const raw = await resumablePhone(t, app, user, "quiet");
     raw.end();
     await raw.closedPromise;
     const full = `${user}@localhost/mobile`;

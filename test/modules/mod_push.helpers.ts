@@ -6,6 +6,7 @@ import type { Element } from "@xmpp/xml";
 import { xml, type TestClient } from "../../src/testkit/index.js";
 import type { TestServer } from "../helpers/server.js";
 import { form, iq, NS_PUBSUB } from "./mod_pubsub.helpers.js";
+import { RawClient } from "../helpers/raw.js";
 
 export const NS_PUSH = "urn:xmpp:push:0";
 export const PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options";
@@ -111,4 +112,29 @@ export async function logged(
 /** A chat message with a body, from `c` to `to`. */
 export function chat(c: TestClient, to: string, body: string): Promise<void> {
   return c.send(xml("message", { to, type: "chat" }, xml("body", {}, body)));
+}
+
+/**
+ * A phone for the hibernation cases: `user` registered and logged in over a raw stream as
+ * `user@localhost/mobile`, XEP-0198 enabled with resumption, push enabled for `app` at `node`,
+ * and available. The caller cuts its link to make the session hibernate.
+ */
+export async function resumablePhone(
+  t: TestServer,
+  app: TestClient,
+  user: string,
+  node: string,
+): Promise<RawClient> {
+  await t.register(user, `pw-${user}`);
+  const raw = await RawClient.connect(t.port);
+  await raw.login(user, `pw-${user}`, "mobile");
+  raw.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+  await raw.readUntil("<enabled");
+  raw.send(
+    `<iq type='set' id='push1'><enable xmlns='${NS_PUSH}' jid='${app.jid}' node='${node}'/></iq>`,
+  );
+  assert.match(await raw.readUntil("push1"), /type="result"/);
+  raw.send("<presence/>");
+  await raw.readUntil("<presence");
+  return raw;
 }

@@ -1,7 +1,6 @@
 import { strict as assert } from "node:assert";
 import { errorCondition, xml, type TestClient } from "../../src/testkit/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { RawClient } from "../helpers/raw.js";
 import { iq, sync } from "./mod_pubsub.helpers.js";
 import {
   answer,
@@ -13,11 +12,11 @@ import {
   nodeOf,
   NS_PUSH,
   publishOptions,
+  resumablePhone,
   stored,
   summary,
 } from "./mod_push.helpers.js";
 
-const SM = "urn:xmpp:sm:3";
 const MODULES = {
   mod_disco: {},
   mod_offline: {},
@@ -153,17 +152,7 @@ describe("mod_push (XEP-0357)", () => {
 
     it("wakes a phone whose session waits for XEP-0198 resumption: on hibernation, and for each stanza then", async () => {
       const user = fresh("hib");
-      await t.register(user, `pw-${user}`);
-      const raw = await RawClient.connect(t.port);
-      await raw.login(user, `pw-${user}`, "mobile");
-      raw.send(`<enable xmlns='${SM}' resume='true'/>`);
-      await raw.readUntil("<enabled");
-      raw.send(
-        `<iq type='set' id='push1'><enable xmlns='${NS_PUSH}' jid='${app.jid}' node='hib'/></iq>`,
-      );
-      assert.match(await raw.readUntil("push1"), /type="result"/);
-      raw.send("<presence/>");
-      await raw.readUntil("<presence");
+      const raw = await resumablePhone(t, app, user, "hib");
       const full = `${user}@localhost/mobile`;
       // Read, not acknowledged: it waits in the XEP-0198 queue when the link dies.
       await chat(sender, full, "before the cut");
