@@ -42,6 +42,12 @@ export class TcpTransport implements Transport {
     secure: boolean,
     maxStanzaSize: number,
     log: Logger,
+    /**
+     * The namespace declarations of our stream header: the content namespace (RFC 6120 §4.8.2;
+     * XEP-0114's `jabber:component:accept` for components) and any prefixes the stream uses
+     * (server-to-server streams declare `xmlns:db`, XEP-0220).
+     */
+    private readonly headerNs = `xmlns='${NS.client}'`,
   ) {
     this.log = log.child({ ip: socket.remoteAddress, sid: this.id });
     this.socket = socket;
@@ -137,7 +143,7 @@ export class TcpTransport implements Transport {
     this.headerSent = true;
     const to = peerFrom ? ` to='${escapeXML(peerFrom)}'` : "";
     this.write(
-      `<?xml version='1.0'?><stream:stream xmlns='${NS.client}' xmlns:stream='${NS.stream}'` +
+      `<?xml version='1.0'?><stream:stream ${this.headerNs} xmlns:stream='${NS.stream}'` +
         ` id='${this.id}' from='${escapeXML(host)}'${to} version='1.0' xml:lang='en'>`,
     );
   }
