@@ -1,7 +1,10 @@
 // The three servers of bench/compare: install (ejabberd, Prosody from Debian), configure from
 // the configs kept in bench/, start each as a child process on its own loopback port with a
 // temporary data directory, and stop it again. Every process started here is tracked
-// (children.ts) and ended by killAllNow() on Ctrl-C, errors and the time limit.
+// (children.ts) and ended by killAllNow() on Ctrl-C, errors and the time limit. The launchers
+// (launchParley, launchEjabberd, launchProsody: start on a config already written, wait until
+// the c2s address answers) serve the federation tests too (test/federation/servers.ts), whose
+// servers listen on addresses of their own.
 import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import {
   chownSync,
@@ -146,6 +149,21 @@ export interface RunningServer {
   logTail(): string;
 }
 
+/** Where a server takes clients: its c2s address (LOOPBACK in the bench) and port. */
+export interface C2sAddress {
+  host: string;
+  port: number;
+}
+
+/** A server process started by one of the launch functions below. */
+export interface Launched {
+  /** The process listening on the c2s port (what the bench measures). */
+  pid: number;
+  stop(): Promise<void>;
+  /** The last lines of its logs, for error reports. */
+  logTail(): string;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
@@ -233,6 +251,7 @@ export async function waitXmpp(
   domain: string,
   ms: number,
   child?: ChildProcess,
+  host = LOOPBACK,
 ): Promise<void> {
   const end = Date.now() + ms;
   let last = "";
@@ -241,7 +260,7 @@ export async function waitXmpp(
       throw new Error(`exited (${child.signalCode ?? child.exitCode}) before listening`);
     }
     const ok = await new Promise<boolean>((res) => {
-      const s = net.connect({ host: LOOPBACK, port });
+      const s = net.connect({ host, port });
       let got = "";
       const done = (v: boolean) => {
         s.destroy();
@@ -266,7 +285,27 @@ export async function waitXmpp(
     if (ok) return;
     await sleep(250);
   }
-  throw new Error(`port ${port} gave no XMPP stream within ${ms} ms (${last})`);
+  throw new Error(`${host}:${port} gave no XMPP stream within ${ms} ms (${last})`);
+}
+
+/**
+ * Waits until a server just spawned answers on its c2s address; if it does not within `ms`, kills
+ * it and fails with the tails of its logs.
+ */
+async function awaitStart(
+  what: string,
+  child: ChildProcess,
+  domain: string,
+  c2s: C2sAddress,
+  ms: number,
+  tails: () => string,
+): Promise<void> {
+  try {
+    await waitXmpp(c2s.port, domain, ms, child, c2s.host);
+  } catch (err) {
+    killAllOf(child);
+    throw new Error(`${what}: ${(err as Error).message}\n${tails()}`);
+  }
 }
 
 async function listeningPid(port: number, root: ChildProcess, ms: number): Promise<number> {
@@ -448,29 +487,32 @@ async function startParley(
     config,
     render("parley.yml", { ...vars, ...pgVars }, { ...configFlags(o), pgsql: !!pgsql }, "#"),
   );
-  const logFile = join(o.dir, "parley.log");
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
-  const child = spawnLogged(
-    process.execPath,
+  const run = await launchParley(
     [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
-    logFile,
+    join(o.dir, "parley.log"),
+    o.domain,
+    { host: LOOPBACK, port },
   );
-  try {
-    await waitXmpp(port, o.domain, 60_000, child);
-  } catch (err) {
-    killAllOf(child);
-    throw new Error(`Parley: ${(err as Error).message}\n${logTail(logFile)}`);
-  }
-  const pid = await listeningPid(port, child, 10_000);
+  return { name, port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
+}
+
+/**
+ * Starts Parley (`argv` after node: its entry point, --config), logging to `logFile`, and waits
+ * until it answers on its c2s address. SIGTERM stops it: it closes its sessions and exits
+ * (writing a CPU profile if asked).
+ */
+export async function launchParley(
+  argv: string[],
+  logFile: string,
+  domain: string,
+  c2s: C2sAddress,
+): Promise<Launched> {
+  const child = spawnLogged(process.execPath, argv, logFile);
+  await awaitStart("Parley", child, domain, c2s, 60_000, () => logTail(logFile));
+  const pid = await listeningPid(c2s.port, child, 10_000);
   return {
-    name,
-    port,
-    domain: o.domain,
     pid,
-    dir: o.dir,
-    ws,
-    bosh,
-    // SIGTERM: Parley closes its sessions and exits (writing the CPU profile if asked).
     stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
     logTail: () => logTail(logFile),
   };
@@ -576,49 +618,11 @@ export const ejabberd = {
         "#",
       ),
     );
-    const node = `parleybench${port}@localhost`;
-    writeFileSync(
-      join(o.dir, "ejabberdctl.cfg"),
-      render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, {}, "#"),
-    );
-    writeFileSync(join(o.dir, "inetrc"), "");
-    giveTo(o.dir, "ejabberd");
-    const logFile = join(o.dir, "console.log");
-    writeFileSync(logFile, "");
-    chownSync(logFile, userIds("ejabberd")!.uid, userIds("ejabberd")!.gid);
-    const run = asUser("ejabberd", "ejabberdctl", [...ejabberdctlArgs(o.dir), "foreground"]);
-    const child = spawnLogged(run.cmd, run.args, logFile, run.env);
-    try {
-      await waitXmpp(port, o.domain, 120_000, child);
-    } catch (err) {
-      killAllOf(child);
-      throw new Error(
-        `ejabberd: ${(err as Error).message}\n${logTail(logFile)}\n${logTail(join(o.dir, "ejabberd.log"))}`,
-      );
-    }
-    // The c2s listener opens before the SQL pool runs: wait for the node to say it has started.
-    spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "started"], {
-      stdio: "ignore",
-      timeout: 90_000,
-    });
-    const pid = await listeningPid(port, child, 10_000);
-    return {
-      name: "ejabberd",
+    const run = await launchEjabberd(o.dir, `parleybench${port}@localhost`, distPort, o.domain, {
+      host: LOOPBACK,
       port,
-      domain: o.domain,
-      pid,
-      dir: o.dir,
-      ws,
-      bosh,
-      stop: () =>
-        stopProcess(child, pid, () => {
-          spawnSync("ejabberdctl", [...ejabberdctlArgs(o.dir), "stop"], {
-            stdio: "ignore",
-            timeout: 30_000,
-          });
-        }),
-      logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "ejabberd.log"))}`,
-    };
+    });
+    return { name: "ejabberd", port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
   },
 
   /** ejabberdctl register (about 3 s a call: one Erlang VM each), for the first user. */
@@ -637,6 +641,50 @@ export const ejabberd = {
       .trim();
   },
 };
+
+/**
+ * Starts ejabberd on the ejabberd.yml already in `dir` (its config, spool and logs dir, handed to
+ * the ejabberd user), as an Erlang node of its own whose distribution listens on loopback port
+ * `distPort` (no epmd), and waits until its c2s listener answers and the node says it started.
+ */
+export async function launchEjabberd(
+  dir: string,
+  node: string,
+  distPort: number,
+  domain: string,
+  c2s: C2sAddress,
+): Promise<Launched> {
+  writeFileSync(
+    join(dir, "ejabberdctl.cfg"),
+    render("ejabberdctl.cfg", { NODE: node, DIST_PORT: String(distPort) }, {}, "#"),
+  );
+  writeFileSync(join(dir, "inetrc"), "");
+  giveTo(dir, "ejabberd");
+  const logFile = join(dir, "console.log");
+  writeFileSync(logFile, "");
+  chownSync(logFile, userIds("ejabberd")!.uid, userIds("ejabberd")!.gid);
+  const run = asUser("ejabberd", "ejabberdctl", [...ejabberdctlArgs(dir), "foreground"]);
+  const child = spawnLogged(run.cmd, run.args, logFile, run.env);
+  const tails = () => `${logTail(logFile)}\n${logTail(join(dir, "ejabberd.log"))}`;
+  await awaitStart("ejabberd", child, domain, c2s, 120_000, tails);
+  // The c2s listener opens before the SQL pool runs: wait for the node to say it has started.
+  spawnSync("ejabberdctl", [...ejabberdctlArgs(dir), "started"], {
+    stdio: "ignore",
+    timeout: 90_000,
+  });
+  const pid = await listeningPid(c2s.port, child, 10_000);
+  return {
+    pid,
+    stop: () =>
+      stopProcess(child, pid, () => {
+        spawnSync("ejabberdctl", [...ejabberdctlArgs(dir), "stop"], {
+          stdio: "ignore",
+          timeout: 30_000,
+        });
+      }),
+    logTail: tails,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Prosody.
@@ -677,32 +725,8 @@ export const prosody = {
         "--",
       ),
     );
-    mkdirSync(join(o.dir, "certs"), { recursive: true });
-    giveTo(o.dir, "prosody");
-    const logFile = join(o.dir, "console.log");
-    const run = asUser("prosody", "prosody", ["-F", "--config", config]);
-    const child = spawnLogged(run.cmd, run.args, logFile, run.env);
-    try {
-      await waitXmpp(port, o.domain, 60_000, child);
-    } catch (err) {
-      killAllOf(child);
-      throw new Error(
-        `Prosody: ${(err as Error).message}\n${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,
-      );
-    }
-    const pid = await listeningPid(port, child, 10_000);
-    return {
-      name: "prosody",
-      port,
-      domain: o.domain,
-      pid,
-      dir: o.dir,
-      ws,
-      bosh,
-      // SIGTERM: Prosody closes its sessions and exits.
-      stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
-      logTail: () => `${logTail(logFile)}\n${logTail(join(o.dir, "prosody.log"))}`,
-    };
+    const run = await launchProsody(o.dir, config, o.domain, { host: LOOPBACK, port });
+    return { name: "prosody", port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
   },
 
   registerCli(s: RunningServer, user: string, password: string): string {
@@ -726,6 +750,31 @@ export const prosody = {
     return `User ${user}@${s.domain} registered (prosodyctl)`;
   },
 };
+
+/**
+ * Starts Prosody in the foreground on `config` (its data in `dir`, handed to the prosody user)
+ * and waits until its c2s listener answers. SIGTERM stops it: it closes its sessions and exits.
+ */
+export async function launchProsody(
+  dir: string,
+  config: string,
+  domain: string,
+  c2s: C2sAddress,
+): Promise<Launched> {
+  mkdirSync(join(dir, "certs"), { recursive: true });
+  giveTo(dir, "prosody");
+  const logFile = join(dir, "console.log");
+  const run = asUser("prosody", "prosody", ["-F", "--config", config]);
+  const child = spawnLogged(run.cmd, run.args, logFile, run.env);
+  const tails = () => `${logTail(logFile)}\n${logTail(join(dir, "prosody.log"))}`;
+  await awaitStart("Prosody", child, domain, c2s, 60_000, tails);
+  const pid = await listeningPid(c2s.port, child, 10_000);
+  return {
+    pid,
+    stop: () => stopProcess(child, pid, () => process.kill(pid, "SIGTERM")),
+    logTail: tails,
+  };
+}
 
 function luaVersion(): string {
   const r = spawnSync("prosodyctl", ["about"], { encoding: "utf8", timeout: 20_000 });

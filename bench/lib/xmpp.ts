@@ -273,9 +273,9 @@ export class TcpConn extends Conn {
     this.attach(sock);
   }
 
-  static open(port: number, timeoutMs: number): Promise<TcpConn> {
+  static open(port: number, timeoutMs: number, host = LOOPBACK): Promise<TcpConn> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: LOOPBACK, port, noDelay: true });
+      const sock = net.connect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
         sock.destroy();
         reject(new XmppError("TCP connect timed out", "connect"));
@@ -355,6 +355,8 @@ export class TcpConn extends Conn {
 }
 
 export interface LoginOptions {
+  /** The server's address: LOOPBACK unless said (federation runs give each server its own). */
+  host?: string;
   port: number;
   domain: string;
   user: string;
@@ -398,7 +400,7 @@ export interface StreamStart {
  */
 export async function login(o: LoginOptions): Promise<LoginResult> {
   const t0 = performance.now();
-  const conn = await TcpConn.open(o.port, o.timeoutMs);
+  const conn = await TcpConn.open(o.port, o.timeoutMs, o.host);
   return loginOn(conn, o, t0, tcpStart(conn, o.domain));
 }
 
