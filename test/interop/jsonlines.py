@@ -41,10 +41,12 @@ def client_args(resumable=False):
     """The command line every client gets from test/helpers/interop-launcher.ts; with
     `resumable`, also the XEP-0198 state to resume from (--sm-id, --sm-handled)."""
     p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")  # federation runs give each server its own
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--jid", required=True)
     p.add_argument("--password", required=True)
     p.add_argument("--cafile", required=True)
+    p.add_argument("--no-check-hostname", action="store_true")
     p.add_argument("--direct-tls", action="store_true")
     if resumable:
         p.add_argument("--sm-id")

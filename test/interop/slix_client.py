@@ -1,13 +1,15 @@
 """An slixmpp client driven by a mocha test over JSON lines (see jsonlines.py).
 
     /usr/bin/python3 slix_client.py --port P --jid alice@localhost/res --password pw \
-        --cafile server.pem [--direct-tls] [--sm-id ID --sm-handled H] [--deadline S]
+        --cafile server.pem [--host ADDRESS] [--no-check-hostname] [--direct-tls] \
+        [--sm-id ID --sm-handled H] [--deadline S]
 
 The client logs in with whatever SASL mechanism slixmpp picks, trusting the server's self-signed
 certificate the way a user who accepted it would (it becomes the only trusted certificate; the
 host name is still checked). With --sm-id it resumes that XEP-0198 session instead of binding.
 
-Events: session_start, sm_enabled, csi_enabled (XEP-0352 offered), resumed, sm_failed, failed_auth, message, moderated (a room's
+Events: session_start, sm_enabled, csi_enabled (XEP-0352 offered), resumed, sm_failed, failed_auth, message,
+message_error (an error message, a bounce: its condition), moderated (a room's
 XEP-0425 announcement), config_status (a room's status codes, XEP-0045 §10.2.1), presence,
 roster, roster_push, joined, iq, caps, mam, service, stream_error, error, disconnected. Every
 event carries
@@ -60,6 +62,8 @@ class Client(slixmpp.ClientXMPP):
         self.args = args
         self.quitting = False
         self.ssl_context = ssl.create_default_context(cafile=args.cafile)
+        # A federation run's user of a domain whose certificate names another on purpose.
+        self.ssl_context.check_hostname = not args.no_check_hostname
         plugins = ("xep_0012", "xep_0030", "xep_0045", "xep_0054", "xep_0077", "xep_0092")
         plugins += ("xep_0191",)
         plugins += ("xep_0352",)  # XEP-0352: takes the server's <csi/>; the csi command speaks
@@ -77,6 +81,18 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("sm_failed", lambda s: self.out("sm_failed", xml=str(s)))
         self.add_event_handler("csi_enabled", lambda _features: self.out("csi_enabled"))
         self.add_event_handler("message", self.on_message)
+        # Bounces (RFC 6120 §8.3), with or without the body (one with it is a "message" too).
+        self.add_event_handler(
+            "message_error",
+            lambda m: self.out(
+                "message_error",
+                id=m["id"],
+                condition=m["error"]["condition"],
+                text=m["error"]["text"] or None,
+                xml=str(m),
+                **{"from": str(m["from"])},
+            ),
+        )
         # XEP-0425 as slixmpp reads a room's announcement (its handler takes the message).
         self.add_event_handler(
             "moderated_message",
@@ -119,7 +135,7 @@ class Client(slixmpp.ClientXMPP):
         self.pubsub_handlers = False  # pep_setup adds them
 
     def start(self):
-        self.connect(("127.0.0.1", self.args.port), use_ssl=self.args.direct_tls)
+        self.connect((self.args.host, self.args.port), use_ssl=self.args.direct_tls)
 
     def out(self, event, **fields):
         emit(event, handled=self["xep_0198"].handled, **fields)
@@ -232,7 +248,10 @@ class Client(slixmpp.ClientXMPP):
             msg.send()
         elif name == "join":
             pres, subject, occupants, history = await self["xep_0045"].join_muc_wait(
-                cmd["room"], cmd["nick"], maxstanzas=cmd.get("history", 20), timeout=10
+                cmd["room"],
+                cmd["nick"],
+                maxstanzas=cmd.get("history", 20),
+                timeout=cmd.get("timeout", 10),  # a room on another server: its link first
             )
             self.out(
                 "joined",
