@@ -1,0 +1,4 @@
+// Federation between Parleys (issue 16): see test/federation/scenarios.ts.
+import { federationSuite } from "./federation.js";
+
+federationSuite("parley-parley");
