@@ -34,12 +34,17 @@ import { HOST_META, hostMetaHandler } from "./http/host-meta.js";
 import { METRICS, metricsHandler } from "./http/metrics.js";
 import { c2sListenerOf, type StartSession } from "./http/c2s.js";
 import { boshService } from "./http/bosh.js";
+import { S2S } from "./s2s/s2s.js";
+import { startS2SListener } from "./s2s/listener.js";
+import { registerS2SMetrics } from "./s2s/metrics.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
   logDestination?: NodeJS.WritableStream;
   /** Called when an admin asks the server to stop (parleyctl stop). */
   onStopRequested?: () => void;
+  /** DNS servers s2s asks instead of the system's ("127.0.0.1:5353"): tests with their own. */
+  dnsServers?: string[];
 }
 
 /** The running server: storage, certificates, routing core, listeners and control channel. */
@@ -96,6 +101,20 @@ export class Server {
         log.child({ component: "health" }),
       );
       const resumable = new Map<string, Resumable>();
+      const dialbackHosts = new Set<string>();
+      const s2s = new S2S({
+        // Read at each use: reload_config replaces ctx.config.
+        config: () => ctx.config,
+        cafile: config.s2s.cafile,
+        hosts,
+        router,
+        certs,
+        log: log.child({ component: "s2s" }),
+        dialbackHosts,
+        ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}),
+      });
+      router.attachRemote((stanza, from, to, handoff) => s2s.send(stanza, from, to, handoff));
+      registerS2SMetrics(metrics.registry, s2s);
       const ctx: CoreContext = {
         config,
         hosts,
@@ -119,6 +138,8 @@ export class Server {
         http: new HttpHandlers(),
         bind2Inline: new Bind2InlineFeatures(),
         fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
+        s2s,
+        dialbackHosts,
       };
       const server = new Server(ctx, storage, connections);
       server.addBuiltinHttpHandlers();
@@ -175,11 +196,10 @@ export class Server {
         () => this.ctx.config.eventLoopLagWarning,
       );
       for (const l of this.ctx.config.listen) {
-        const server = await startC2SListener(
-          this.ctx,
-          l,
-          this.streamFeatures,
-          this.onSession,
+        const server = await (
+          l.module === "s2s"
+            ? startS2SListener(this.ctx.s2s, l)
+            : startC2SListener(this.ctx, l, this.streamFeatures, this.onSession)
         ).catch(cannotListen(l));
         this.listeners.push(server);
       }
@@ -266,10 +286,11 @@ export class Server {
   }
 
   /** Actual listening ports (useful when the config asked for port 0). */
-  ports(): { port: number; tls: boolean }[] {
+  ports(): { port: number; tls: boolean; module: "c2s" | "s2s" }[] {
     return this.listeners.map((l, i) => ({
       port: (l.address() as AddressInfo).port,
       tls: this.ctx.config.listen[i]!.tls,
+      module: this.ctx.config.listen[i]!.module,
     }));
   }
 
@@ -302,6 +323,7 @@ export class Server {
     for (const s of [...this.connections]) {
       s.close(new StreamError("system-shutdown", "the server is stopping"));
     }
+    this.ctx.s2s.stop();
     // Plain HTTP connections (WebSocket ones are sessions, closed above) end with the server.
     for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();

@@ -21,6 +21,7 @@ import {
   defaultListener,
 } from "./defaults.js";
 import { validateConfig } from "./schema.js";
+import { DEFAULT_S2S } from "./s2s.js";
 
 export { ConfigError } from "./errors.js";
 export type { ConfigErrorLocation, ConfigErrorOptions } from "./errors.js";
@@ -41,6 +42,7 @@ export type {
   LogLevel,
   RequestHandlerConfig,
   ScramHash,
+  S2SConfig,
   ServerConfig,
   WebsocketConfig,
 } from "./types.js";
@@ -77,6 +79,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
       pingInterval: DEFAULT_WEBSOCKET_PING_INTERVAL,
       timeout: DEFAULT_WEBSOCKET_TIMEOUT,
     },
+    s2s: { ...DEFAULT_S2S },
     modules: {},
     warnings: [],
   };

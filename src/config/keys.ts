@@ -51,6 +51,15 @@ export const TOP_LEVEL_KEYS = [
   "websocket_ping_interval",
   "websocket_timeout",
   "disable_sasl_mechanisms",
+  "s2s_use_starttls",
+  "s2s_cafile",
+  "s2s_timeout",
+  "s2s_access",
+  "s2s_dns_timeout",
+  "s2s_dns_retries",
+  "s2s_max_retry_delay",
+  "outgoing_s2s_port",
+  "outgoing_s2s_timeout",
   "listen",
   "modules",
 ] as const;
@@ -220,9 +229,11 @@ export const HTTP_MODULE_NAMES = ["ejabberd_http"] as const;
 /** Names accepted for the client-to-server listener module. */
 export const C2S_MODULE_NAMES = ["ejabberd_c2s", "c2s", "parley_c2s"] as const;
 
+/** Names accepted for the incoming server-to-server listener module. */
+export const S2S_MODULE_NAMES = ["ejabberd_s2s_in"] as const;
+
 /** ejabberd listener modules Parley knows of but does not implement yet. */
 export const UNSUPPORTED_LISTENER_MODULES = [
-  "ejabberd_s2s_in",
   "ejabberd_service",
   "ejabberd_sip",
   "ejabberd_stun",

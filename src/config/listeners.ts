@@ -13,6 +13,7 @@ import {
   IGNORED_LISTENER_KEYS,
   LISTENER_KEYS,
   REFUSED_LISTENER_KEYS,
+  S2S_MODULE_NAMES,
   TOP_LEVEL_KEYS,
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
@@ -92,9 +93,14 @@ function readListener(
   const get: Lookup = (key) => entries.find((e) => e.key === key);
 
   // The module first: keys of an unsupported module would only confuse.
-  const names = [...C2S_MODULE_NAMES, ...HTTP_MODULE_NAMES] as readonly string[];
+  const names = [
+    ...C2S_MODULE_NAMES,
+    ...S2S_MODULE_NAMES,
+    ...HTTP_MODULE_NAMES,
+  ] as readonly string[];
   const supported =
     `supported: ${C2S_MODULE_NAMES.join(", ")} (client connections), ` +
+    `${S2S_MODULE_NAMES.join(", ")} (other servers), ` +
     `${HTTP_MODULE_NAMES.join(", ")} (HTTP: WebSocket, host-meta, metrics)`;
   const moduleEntry = get("module");
   if (!moduleEntry) {
@@ -128,6 +134,32 @@ function readListener(
 
   const tlsEntry = get("tls");
   const tls = tlsEntry ? r.boolean(tlsEntry) : false;
+  if ((S2S_MODULE_NAMES as readonly string[]).includes(moduleName)) {
+    for (const key of ["starttls", "starttls_required"]) {
+      const e = get(key);
+      if (e) {
+        r.fail(
+          e.keyNode,
+          e.path,
+          `STARTTLS between servers is set by the top-level s2s_use_starttls (false, optional, required), not per listener; remove ${key}`,
+        );
+      }
+    }
+    const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
+    return {
+      listener: {
+        port,
+        ip,
+        module: "s2s",
+        tls,
+        starttls: !tls,
+        starttlsRequired: false,
+        maxStanzaSize,
+        unauthenticatedTimeout,
+      },
+      portNode,
+    };
+  }
 
   const starttlsEntry = get("starttls");
   const starttlsGiven = starttlsEntry ? r.boolean(starttlsEntry) : undefined;

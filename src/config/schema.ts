@@ -31,6 +31,7 @@ import {
 import { readListen } from "./listeners.js";
 import { readModules } from "./modules.js";
 import { readSql } from "./sql.js";
+import { readS2S } from "./s2s.js";
 import {
   readAuthMethod,
   readCertfiles,
@@ -180,6 +181,8 @@ function topLevel(r: ConfigReader): ServerConfig {
     timeout: wsTimeoutEntry ? readSeconds(r, wsTimeoutEntry) : DEFAULT_WEBSOCKET_TIMEOUT,
   };
 
+  const s2s = readS2S(r, get);
+
   const modulesEntry = get("modules");
   const { modules, lines: moduleLines } = modulesEntry
     ? readModules(r, modulesEntry)
@@ -204,6 +207,7 @@ function topLevel(r: ConfigReader): ServerConfig {
     listen,
     http,
     websocket,
+    s2s,
     modules,
     warnings: r.sortedWarnings(),
   };

@@ -162,7 +162,7 @@ export class TcpTransport implements Transport {
     return !this.secure;
   }
 
-  startTls({ context, sni }: TlsUpgrade, onSecure: () => void): void {
+  startTls({ context, sni, requestCert = false }: TlsUpgrade, onSecure: () => void): void {
     const raw = this.socket;
     this.discarding = true;
     this.detach(raw);
@@ -170,7 +170,13 @@ export class TcpTransport implements Transport {
     this.parser.reset();
     raw.write(`<proceed xmlns='${NS.tls}'/>`, () => {
       if (this.closing || this.gone) return;
-      const tls = new TLSSocket(raw, { isServer: true, secureContext: context, SNICallback: sni });
+      const tls = new TLSSocket(raw, {
+        isServer: true,
+        secureContext: context,
+        SNICallback: sni,
+        requestCert,
+        rejectUnauthorized: false,
+      });
       this.attach(tls);
       tls.once("secure", () => {
         this.discarding = false;
@@ -180,6 +186,11 @@ export class TcpTransport implements Transport {
       });
       raw.resume();
     });
+  }
+
+  /** The TLS socket under the stream, once there is one (for the peer's certificate). */
+  get tlsSocket(): TLSSocket | null {
+    return this.socket instanceof TLSSocket ? this.socket : null;
   }
 
   private secured(tls: TLSSocket): void {

@@ -11,5 +11,7 @@ export const NS = {
   bind: "urn:ietf:params:xml:ns:xmpp-bind",
   session: "urn:ietf:params:xml:ns:xmpp-session",
   saslChannelBinding: "urn:xmpp:sasl-cb:0", // XEP-0440
+  dialback: "jabber:server:dialback", // XEP-0220
+  dialbackFeature: "urn:xmpp:features:dialback", // XEP-0220 §2.1.2
   xml: "http://www.w3.org/XML/1998/namespace",
 } as const;
