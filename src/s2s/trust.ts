@@ -34,10 +34,29 @@ export function certificateProves(
 ): { ok: true } | { ok: false; reason: string } {
   const cert = socket.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) return { ok: false, reason: "no certificate" };
-  if (!socket.authorized) {
-    return { ok: false, reason: String(socket.authorizationError ?? "not trusted") };
-  }
+  const chainError = verifyError(socket);
+  if (chainError) return { ok: false, reason: chainError };
   const mismatch = checkServerIdentity(domain, cert);
   if (mismatch) return { ok: false, reason: mismatch.message };
   return { ok: true };
+}
+
+/** The internal handle of a TLS socket, which holds OpenSSL's verdict on the peer's chain. */
+interface TlsHandle {
+  verifyError?: () => (Error & { code?: string }) | null;
+}
+
+/**
+ * OpenSSL's verdict on the peer's chain against the context's trust anchors, or null when it
+ * verified. Node sets `authorized` itself only on sockets its own tls.Server or tls.connect made;
+ * a STARTTLS socket wrapped by hand (src/transport/tcp.ts) has to ask the handle, as tls.Server
+ * does.
+ */
+function verifyError(socket: TLSSocket): string | null {
+  if (socket.authorized) return null;
+  if (socket.authorizationError) return String(socket.authorizationError);
+  const handle = (socket as unknown as { _handle?: TlsHandle })._handle;
+  if (typeof handle?.verifyError !== "function") return "the chain could not be checked";
+  const err = handle.verifyError();
+  return err ? (err.code ?? err.message) : null;
 }
