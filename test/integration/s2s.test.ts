@@ -4,6 +4,9 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
 import { RawClient } from "../helpers/raw.js";
+import { runCli } from "../helpers/cli.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 const errorCondition = (el: Element): string | undefined =>
   el
@@ -65,6 +68,19 @@ describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)
     assert.equal(back.attrs.from, bob.jid.toString());
     assert.ok(a.server.ctx.s2s.outgoingCount >= 1, "a.test has a link out");
     assert.ok(b.server.ctx.s2s.incomingCount >= 1, "b.test has a link in");
+  });
+
+  it("counts its links as ejabberdctl does: incoming_s2s_number, outgoing_s2s_number", async () => {
+    // parleyctl finds the running server's control socket through a config naming its data_dir.
+    const file = join(a.dir, "ctl.yml");
+    writeFileSync(file, `hosts: [a.test]\ndata_dir: ${a.config.dataDir}\n`);
+    const out = await runCli("parleyctl", ["--config", file, "outgoing_s2s_number"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout.trim(), String(a.server.ctx.s2s.outgoingCount));
+    assert.ok(Number(out.stdout.trim()) >= 1);
+    const inc = await runCli("parleyctl", ["--config", file, "incoming_s2s_number"]);
+    assert.equal(inc.code, 0, inc.stderr);
+    assert.ok(Number(inc.stdout.trim()) >= 1, "b.test linked back to a.test to verify its key");
   });
 
   it("bounces a message to an unknown user of the peer with service-unavailable (RFC 6121 §8.5.2)", async () => {
