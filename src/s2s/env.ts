@@ -5,6 +5,7 @@ import type { JID } from "../jid.js";
 import type { Logger } from "../log.js";
 import type { StanzaError } from "../xmpp/errors.js";
 import type { DialbackKeys } from "./dialback-key.js";
+import type { Handoff } from "../handoff.js";
 
 /** What an authoritative server said of a dialback key (XEP-0220 §2.2.2), or why it could not. */
 export type DialbackVerdict = "valid" | "invalid" | StanzaError;
@@ -36,7 +37,7 @@ export interface S2SEnv {
   /** s2s_access: may we talk with this domain? */
   allowed(domain: string): boolean;
   /** A stanza that arrived from a peer and passed the checks: into the router. */
-  route(stanza: Element, from: JID, to: JID): void;
+  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void;
   /** Asks `remote`'s authoritative server whether it made `key` (over our link to it). */
   verify(local: string, remote: string, streamId: string, key: string): Promise<DialbackVerdict>;
 }

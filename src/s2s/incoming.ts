@@ -7,6 +7,8 @@ import { NS } from "../xmpp/ns.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
 import type { S2SEnv } from "./env.js";
 import { certificateProves } from "./trust.js";
+import { AckCounter } from "./ack-counter.js";
+import { NS_SM } from "../c2s/stream-mgmt.js";
 import { dialbackKind, isServerStanza, toCoreNamespace } from "./wire.js";
 
 /**
@@ -24,6 +26,8 @@ export class IncomingStream implements TransportOwner {
   /** Remote domains authenticated on this stream (by SASL or dialback). */
   readonly authenticated = new Set<string>();
   private saslDone = false;
+  /** XEP-0198 once the peer enabled it (no resumption on s2s). */
+  private acks: AckCounter | null = null;
   private ended = false;
   private readonly timer: NodeJS.Timeout;
   lastActive = Date.now();
@@ -97,6 +101,7 @@ export class IncomingStream implements TransportOwner {
     const kind = dialbackKind(el);
     if (kind === "result") return void this.onDialbackResult(el);
     if (kind === "verify") return this.onDialbackVerify(el);
+    if (ns === NS_SM) return this.onStreamMgmt(el);
     if (isServerStanza(el)) return this.onStanza(el);
     if (el.name === "stream:error" && ns === NS.stream) {
       this.log.info(
@@ -149,6 +154,8 @@ export class IncomingStream implements TransportOwner {
       if (this.env.dialback)
         inner += `<dialback xmlns='${NS.dialbackFeature}'><errors/></dialback>`;
     }
+    // XEP-0198 on s2s: the peer may ask us to acknowledge what it sends, once authenticated.
+    if (!this.mustStartTls()) inner += `<sm xmlns='${NS_SM}'/>`;
     return `<stream:features>${inner}</stream:features>`;
   }
 
@@ -277,6 +284,25 @@ export class IncomingStream implements TransportOwner {
     this.transport.write(`${head} type='${valid ? "valid" : "invalid"}'/>`);
   }
 
+  /** XEP-0198 §3-§4 for the stanzas the peer sends us; resumption is not offered. */
+  private onStreamMgmt(el: Element): void {
+    if (el.name === "enable") {
+      if (this.authenticated.size === 0 || this.acks) {
+        this.transport.write(
+          `<failed xmlns='${NS_SM}'><unexpected-request xmlns='${NS.stanzas}'/></failed>`,
+        );
+        return;
+      }
+      this.acks = new AckCounter((h) => this.transport.write(`<a xmlns='${NS_SM}' h='${h}'/>`));
+      this.transport.write(`<enabled xmlns='${NS_SM}'/>`);
+    } else if (el.name === "r") {
+      if (this.acks) this.acks.request();
+      else
+        this.close(new StreamError("unsupported-stanza-type", "stream management is not enabled"));
+    }
+    // <a/> from the peer: we send it nothing on this stream to acknowledge.
+  }
+
   // --- stanzas
 
   private onStanza(el: Element): void {
@@ -311,6 +337,6 @@ export class IncomingStream implements TransportOwner {
     el.attrs.from = from.toString();
     el.attrs.to = to.toString();
     toCoreNamespace(el);
-    this.env.route(el, from, to);
+    this.env.route(el, from, to, this.acks?.next());
   }
 }

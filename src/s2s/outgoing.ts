@@ -11,6 +11,7 @@ import type { DialbackVerdict, S2SEnv } from "./env.js";
 import { resolveS2S, type S2STarget } from "./resolve.js";
 import { certificateProves } from "./trust.js";
 import { S2S_HEADER_NS, dialbackKind, serverStanzaXml } from "./wire.js";
+import { NS_SM } from "../c2s/stream-mgmt.js";
 
 interface Queued {
   stanza: Element;
@@ -42,6 +43,17 @@ export class OutgoingLink {
   /** The peer's header declared xmlns:db: a pre-1.0 way of offering dialback. */
   private headerDialback = false;
   private readonly queue: Queued[] = [];
+  /** The peer offered XEP-0198 in the features we authenticated after. */
+  private smOffered = false;
+  /**
+   * XEP-0198: we asked the peer to acknowledge what we send (and it has not refused). Stanzas
+   * written since then wait here, holding their senders' acknowledgements, until the peer's
+   * `<a h/>` covers them; a link that drops with some unacknowledged sends them again.
+   */
+  private smOn = false;
+  private readonly unacked: Queued[] = [];
+  private acked = 0;
+  private ackRequested = false;
   private readonly verifies = new Map<string, (v: DialbackVerdict) => void>();
   private readonly unsentVerifies: string[] = [];
   private canVerify = false;
@@ -57,6 +69,7 @@ export class OutgoingLink {
     private readonly onEnd: (link: OutgoingLink, error?: StanzaError) => void,
     private readonly onReady: (link: OutgoingLink) => void,
     private readonly bounce: (stanza: Element, from: JID, to: JID, err: StanzaError) => void,
+    private readonly retry: (stanza: Element, from: JID, to: JID, settle?: () => void) => void,
   ) {
     this.log = env.log.child({ s2s: "out", local, remote });
     this.deadline = setTimeout(
@@ -88,8 +101,9 @@ export class OutgoingLink {
    * when the queue is full (max_fsm_queue), so that one stanza is bounced, not the queue.
    */
   send(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+    const settle = handoff?.track();
     if (this.step === "ready") {
-      this.write(serverStanzaXml(stanza), handoff?.track());
+      this.transmit({ stanza, from, to, settle });
       return;
     }
     if (this.queue.length >= this.env.maxQueue) {
@@ -99,7 +113,45 @@ export class OutgoingLink {
         "wait",
       );
     }
-    this.queue.push({ stanza, from, to, settle: handoff?.track() });
+    this.queue.push({ stanza, from, to, settle });
+  }
+
+  /** Writes a stanza on the ready link; with XEP-0198 it stays owed until acknowledged. */
+  private transmit(q: Queued): void {
+    if (!this.smOn) {
+      this.write(serverStanzaXml(q.stanza), q.settle);
+      return;
+    }
+    this.unacked.push(q);
+    this.write(serverStanzaXml(q.stanza));
+    // One <r/> after each burst of stanzas (XEP-0198 §4).
+    if (!this.ackRequested) {
+      this.ackRequested = true;
+      setImmediate(() => {
+        this.ackRequested = false;
+        if (!this.closed) this.write(`<r xmlns='${NS_SM}'/>`);
+      });
+    }
+  }
+
+  /** XEP-0198 §4: `<a h/>` counts stanzas since `<enable/>`; those covered are safe now. */
+  private onStreamMgmt(el: Element): void {
+    if (el.name === "a") {
+      const h = Number(el.attrs.h);
+      const n = h - this.acked;
+      if (!Number.isInteger(h) || n < 0 || n > this.unacked.length) {
+        this.close(new StreamError("undefined-condition", "h is out of range (XEP-0198 §4)"));
+        return;
+      }
+      this.acked = h;
+      for (const q of this.unacked.splice(0, n)) q.settle?.();
+    } else if (el.name === "failed") {
+      // The peer would not count: what was sent is as safe as the kernel makes it.
+      this.smOn = false;
+      for (const q of this.unacked.splice(0)) q.settle?.();
+    } else if (el.name === "r") {
+      this.write(`<a xmlns='${NS_SM}' h='0'/>`);
+    }
   }
 
   /** XEP-0220 §2.2.1: asks the peer, authoritative for `remote`, whether it made `key`. */
@@ -296,6 +348,7 @@ export class OutgoingLink {
     const ns = el.getNS();
     if (ns === NS.tls) return this.onTls(el);
     if (ns === NS.sasl) return this.onSasl(el);
+    if (ns === NS_SM) return this.onStreamMgmt(el);
     const kind = dialbackKind(el);
     if (kind === "result") return this.onDialbackResult(el);
     if (kind === "verify") return this.onDialbackVerify(el);
@@ -304,6 +357,7 @@ export class OutgoingLink {
   }
 
   private onFeatures(features: Element): void {
+    this.smOffered = features.getChild("sm", NS_SM) !== undefined;
     if (this.step === "restarted") {
       this.becomeReady();
       return;
@@ -437,8 +491,13 @@ export class OutgoingLink {
   private becomeReady(): void {
     this.step = "ready";
     clearTimeout(this.deadline);
-    this.log.info({ secure: this.secure }, "s2s link ready");
-    for (const q of this.queue.splice(0)) this.write(serverStanzaXml(q.stanza), q.settle);
+    this.log.info({ secure: this.secure, sm: this.smOffered }, "s2s link ready");
+    if (this.smOffered) {
+      // Counting starts at <enable/> (§3); a <failed/> answer turns it off again.
+      this.write(`<enable xmlns='${NS_SM}'/>`);
+      this.smOn = true;
+    }
+    for (const q of this.queue.splice(0)) this.transmit(q);
     this.onReady(this);
   }
 
@@ -470,6 +529,9 @@ export class OutgoingLink {
       this.bounce(q.stanza, q.from, q.to, error);
       q.settle?.();
     }
+    // Sent but not acknowledged when the link dropped: sent again over a new link (which
+    // bounces them if it cannot be made). The peer may then see one twice, never none.
+    for (const q of this.unacked.splice(0)) this.retry(q.stanza, q.from, q.to, q.settle);
     for (const answer of [...this.verifies.values()]) answer(error);
     this.onEnd(this, this.step === "ready" ? undefined : error);
   }

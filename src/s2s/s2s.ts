@@ -3,7 +3,7 @@ import type { Element } from "@xmpp/xml";
 import type { S2SConfig, ServerConfig } from "../config/types.js";
 import type { JID } from "../jid.js";
 import type { Logger } from "../log.js";
-import type { Handoff } from "../handoff.js";
+import { Handoff } from "../handoff.js";
 import type { Router } from "../router.js";
 import type { CertStore } from "../tls.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
@@ -18,6 +18,8 @@ import { trustAnchors } from "./trust.js";
 const SWEEP_MS = 5000;
 /** The first wait before a domain that failed is tried again; doubled up to s2s_max_retry_delay. */
 const FIRST_RETRY_MS = 1000;
+/** How often a stanza left unacknowledged by dropped links is sent again before it bounces. */
+const MAX_RESENDS = 2;
 
 interface Failure {
   until: number;
@@ -50,6 +52,7 @@ export class S2S implements S2SEnv {
   private readonly outgoing = new Map<string, OutgoingLink>();
   readonly incoming = new Set<IncomingStream>();
   private readonly failures = new Map<string, Failure>();
+  private readonly resent = new WeakMap<Element, number>();
   private readonly contexts = new Map<string, SecureContext>();
   private readonly sweeper: NodeJS.Timeout;
   readonly dnsServers?: string[];
@@ -103,8 +106,8 @@ export class S2S implements S2SEnv {
     return this.options.access === "all" && !this.isLocal(domain);
   }
 
-  route(stanza: Element, from: JID, to: JID): void {
-    void this.deps.router.route(stanza, from, to);
+  route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
+    void this.deps.router.route(stanza, from, to, handoff);
   }
 
   /**
@@ -130,6 +133,26 @@ export class S2S implements S2SEnv {
     this.link(local, remote).send(stanza, from, to, handoff);
   }
 
+  /**
+   * A stanza a dropped link sent but the peer never acknowledged (XEP-0198): once more, over a
+   * new link; bounced if that cannot be had. Its sender's acknowledgement waits on it still.
+   */
+  private resend(stanza: Element, from: JID, to: JID, settle?: () => void): void {
+    const handoff = new Handoff();
+    const tries = (this.resent.get(stanza) ?? 0) + 1;
+    this.resent.set(stanza, tries);
+    try {
+      // A peer that drops the link on this very stanza every time gets it bounced, not forever.
+      if (tries > MAX_RESENDS) {
+        throw new StanzaError("remote-server-timeout", `${to.domain} kept dropping the link`);
+      }
+      this.send(stanza, from, to, handoff);
+    } catch (err) {
+      this.deps.router.bounce(stanza, from, to, err);
+    }
+    handoff.whenSettled(() => settle?.());
+  }
+
   /** XEP-0220 §2.2: over our link from `local` to `remote`, which is made if need be. */
   verify(local: string, remote: string, streamId: string, key: string): Promise<DialbackVerdict> {
     return this.link(local, remote).verify(streamId, key);
@@ -146,6 +169,7 @@ export class S2S implements S2SEnv {
         (l, error) => this.linkEnded(key, l, error),
         () => this.failures.delete(key),
         (stanza, from, to, err) => this.deps.router.bounce(stanza, from, to, err),
+        (stanza, from, to, settle) => this.resend(stanza, from, to, settle),
       );
       this.outgoing.set(key, link);
     }

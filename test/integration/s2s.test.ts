@@ -67,6 +67,10 @@ describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)
     const back = await alice.next((el) => el.is("message") && el.attrs.id === "m2");
     assert.equal(back.attrs.from, bob.jid.toString());
     assert.ok(a.server.ctx.s2s.outgoingCount >= 1, "a.test has a link out");
+    assert.ok(
+      a.logs.some((l) => l.msg === "s2s link ready" && l.sm === true),
+      "XEP-0198 acknowledges what crosses the link",
+    );
     assert.ok(b.server.ctx.s2s.incomingCount >= 1, "b.test has a link in");
   });
 
