@@ -36,6 +36,7 @@ export {
 } from "./defaults.js";
 
 export type {
+  ComponentListenerConfig,
   HttpListenerConfig,
   ListenerConfig,
   LogLevel,
@@ -72,6 +73,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     controlSocket: resolve(dataDir, "parleyctl.sock"),
     listen: [defaultListener(5222), defaultListener(5223, true)],
     http: [],
+    components: [],
     websocket: {
       origins: null,
       pingInterval: DEFAULT_WEBSOCKET_PING_INTERVAL,

@@ -158,6 +158,7 @@ describe("config", () => {
             ],
           }),
         ],
+        components: [],
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
         warnings: [],
       });
