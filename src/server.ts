@@ -34,6 +34,9 @@ import { HOST_META, hostMetaHandler } from "./http/host-meta.js";
 import { METRICS, metricsHandler } from "./http/metrics.js";
 import { c2sListenerOf, type StartSession } from "./http/c2s.js";
 import { boshService } from "./http/bosh.js";
+import { ComponentRoutes } from "./component/routes.js";
+import type { ComponentSession } from "./component/session.js";
+import { startComponentListener } from "./component/listener.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -46,6 +49,9 @@ export interface ServerOptions {
 export class Server {
   private readonly listeners: NetServer[] = [];
   private readonly httpServers: HttpServer[] = [];
+  private readonly componentServers: NetServer[] = [];
+  /** External components' streams (XEP-0114), from their first byte. */
+  private readonly componentSessions = new Set<ComponentSession>();
   private control: ControlServer | null = null;
   private stopped = false;
   /** Where the Prometheus endpoint listens, when configured. */
@@ -58,6 +64,8 @@ export class Server {
     readonly ctx: CoreContext,
     private readonly storage: StorageEngine,
     private readonly connections: Set<C2SSession>,
+    /** The route table's entries for external components, and who is connected for each. */
+    readonly components: ComponentRoutes,
   ) {
     this.modules = new ModuleManager(ctx, {
       bosh: (options) => boshService(ctx, this.startSession, options),
@@ -78,6 +86,7 @@ export class Server {
       certs.load(config.certfiles);
       await certs.ensureHosts(config.hosts, config.dataDir);
       const hosts = new Set(config.hosts);
+      const disco = new DiscoRegistry();
       const sm = new SessionManager();
       const router = new Router(hosts, log.child({ component: "router" }));
       const hooks = new Hooks();
@@ -87,11 +96,13 @@ export class Server {
       const requests = new IqRequests();
       router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router, requests));
       const connections = new Set<C2SSession>();
+      const components = new ComponentRoutes(router, disco, hosts);
       const metrics = new Metrics(
         {
           connections: () => connections,
           sessions: () => sm.size,
           resumable: () => resumable.size,
+          components: () => components.size,
         },
         log.child({ component: "health" }),
       );
@@ -107,7 +118,7 @@ export class Server {
         accounts,
         certs,
         throttle: new AuthThrottle(),
-        disco: new DiscoRegistry(),
+        disco,
         storage,
         startedAt: Date.now(),
         streamMgmt: new Map(),
@@ -120,7 +131,7 @@ export class Server {
         bind2Inline: new Bind2InlineFeatures(),
         fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
       };
-      const server = new Server(ctx, storage, connections);
+      const server = new Server(ctx, storage, connections, components);
       server.addBuiltinHttpHandlers();
       try {
         await server.modules.startAll(config);
@@ -170,7 +181,7 @@ export class Server {
         this.ctx.log.info({ url: this.metricsUrl }, "metrics endpoint");
       }
       this.ctx.metrics.watch(
-        () => this.connections,
+        () => [...this.connections, ...this.componentSessions],
         () => this.ctx.config.queueWarningBytes,
         () => this.ctx.config.eventLoopLagWarning,
       );
@@ -189,6 +200,15 @@ export class Server {
           cannotListen(l),
         );
         this.httpServers.push(server);
+      }
+      for (const l of this.ctx.config.components) {
+        const server = await startComponentListener(
+          this.ctx,
+          l,
+          this.components,
+          this.onComponent,
+        ).catch(cannotListen(l));
+        this.componentServers.push(server);
       }
     } catch (err) {
       await this.stop();
@@ -214,6 +234,11 @@ export class Server {
     this.onSession(
       new C2SSession(this.ctx, c2sListenerOf(listener), this.streamFeatures, makeTransport),
     );
+
+  private readonly onComponent = (session: ComponentSession): void => {
+    this.componentSessions.add(session);
+    session.onTeardown = () => this.componentSessions.delete(session);
+  };
 
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);
@@ -247,7 +272,7 @@ export class Server {
     }
     if (added.length) notes.push(`hosts added: ${added.join(", ")}`);
     if (removed.length) notes.push(`hosts removed: ${removed.join(", ")}`);
-    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http]);
+    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http, c.components]);
     if (listeners(next) !== listeners(current)) {
       notes.push("listener changes take effect at the next restart");
     }
@@ -281,6 +306,14 @@ export class Server {
     }));
   }
 
+  /** Actual ports of the component listeners (ejabberd_service), in the config's order. */
+  componentPorts(): { port: number; tls: boolean }[] {
+    return this.componentServers.map((l, i) => ({
+      port: (l.address() as AddressInfo).port,
+      tls: this.ctx.config.components[i]!.tls,
+    }));
+  }
+
   get log(): Logger {
     return this.ctx.log;
   }
@@ -295,13 +328,14 @@ export class Server {
     this.stopped = true;
     // Stop accepting first; server.close() resolves only once every connection has ended.
     const closed = Promise.all(
-      [...this.listeners, ...this.httpServers].map(
+      [...this.listeners, ...this.httpServers, ...this.componentServers].map(
         (l) => new Promise<void>((r) => l.close(() => r())),
       ),
     );
-    for (const s of [...this.connections]) {
+    for (const s of [...this.connections, ...this.componentSessions]) {
       s.close(new StreamError("system-shutdown", "the server is stopping"));
     }
+    this.components.stop();
     // Plain HTTP connections (WebSocket ones are sessions, closed above) end with the server.
     for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();
