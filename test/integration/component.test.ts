@@ -242,6 +242,16 @@ describe("external components (XEP-0114, ejabberd_service)", function () {
       assert.match(reply, /<body>pong<\/body>/);
     });
 
+    it("a stanza the component writes in jabber:client is taken as in its stream's namespace", async () => {
+      const gw = await component("gateway.localhost", "secret");
+      const alice = await client("alice");
+      gw.send(
+        `<message xmlns='jabber:client' from='gateway.localhost' to='${alice.jid}' id='jc1'><body>x</body></message>`,
+      );
+      const got = await alice.next((el) => el.attrs.id === "jc1");
+      assert.equal(got.getChildText("body"), "x");
+    });
+
     it("the component's IQ to the server gets the server's answer", async () => {
       const gw = await component("gateway.localhost", "secret");
       gw.send(
