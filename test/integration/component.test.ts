@@ -6,6 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
+import { connect as tlsConnect } from "node:tls";
 import type { ComponentListenerConfig } from "../../src/config/config.js";
 import { DEFAULT_MAX_STANZA_SIZE } from "../../src/config/config.js";
 import { errorCondition } from "../../src/testkit/index.js";
@@ -76,6 +77,7 @@ describe("external components (XEP-0114, ejabberd_service)", function () {
   let globalPort: number;
   let anyPort: number;
   let slowPort: number;
+  let tlsPort: number;
   const clients: TestClient[] = [];
   const raws: RawClient[] = [];
 
@@ -132,15 +134,22 @@ describe("external components (XEP-0114, ejabberd_service)", function () {
           serviceListener({ hosts: { "icq.localhost": "icq-pw", "sms.localhost": "sms-pw" } }),
           serviceListener({ password: "any-pw" }),
           serviceListener({ hosts: { "slow.localhost": "x" }, unauthenticatedTimeout: 0.3 }),
+          serviceListener({ hosts: { "secure.localhost": "tls-pw" }, tls: true }),
         ];
       },
     });
-    [port, globalPort, anyPort, slowPort] = t.server.componentPorts().map((p) => p.port) as [
+    const ports = t.server.componentPorts();
+    [port, globalPort, anyPort, slowPort, tlsPort] = ports.map((p) => p.port) as [
+      number,
       number,
       number,
       number,
       number,
     ];
+    assert.deepEqual(
+      ports.map((p) => p.tls),
+      [false, false, false, false, true],
+    );
   });
   afterEach(async () => {
     for (const r of raws.splice(0)) r.end();
@@ -192,6 +201,39 @@ describe("external components (XEP-0114, ejabberd_service)", function () {
       const raw = await RawClient.connect(port);
       raw.send(header("gateway.localhost", "jabber:client"));
       assert.equal(await streamError(raw), "invalid-namespace");
+    });
+
+    it("tls: true is TLS from the first byte, the handshake inside it", async () => {
+      const socket = tlsConnect({ port: tlsPort, host: "127.0.0.1", servername: "localhost" });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("secureConnect", resolve);
+        socket.once("error", reject);
+      });
+      let text = "";
+      const until = (s: string): Promise<void> =>
+        new Promise((resolve) => {
+          const check = (): void => {
+            if (!text.includes(s)) return;
+            socket.off("data", onData);
+            resolve();
+          };
+          const onData = (d: Buffer): void => {
+            text += d.toString("utf8");
+            check();
+          };
+          socket.on("data", onData);
+          check();
+        });
+      try {
+        socket.write(header("secure.localhost"));
+        await until("from='secure.localhost'");
+        const id = /\sid='([^']+)'/.exec(text)![1]!;
+        socket.write(`<handshake>${digest(id, "tls-pw")}</handshake>`);
+        await until("<handshake/>");
+        assert.ok(t.server.components.connectedDomains().includes("secure.localhost"));
+      } finally {
+        socket.destroy();
+      }
     });
 
     it("a stanza before the handshake is not-authorized (RFC 6120 §4.9.3.12)", async () => {
