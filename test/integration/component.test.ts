@@ -425,3 +425,17 @@ describe("external components (XEP-0114, ejabberd_service)", function () {
     });
   });
 });
+
+describe("external components: a domain a module serves", () => {
+  it("is refused at start, naming the domain", async () => {
+    await assert.rejects(
+      startTestServer({
+        modules: { mod_muc: {} },
+        config: (c) => {
+          c.components = [serviceListener({ hosts: { "conference.localhost": "x" } })];
+        },
+      }),
+      /component domain conference\.localhost is already served by this server/,
+    );
+  });
+});
