@@ -81,6 +81,7 @@ export class Server {
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage(config, log.child({ component: "storage" }));
+    let server: Server | undefined;
     try {
       const certs = new CertStore(log);
       certs.load(config.certfiles);
@@ -131,7 +132,7 @@ export class Server {
         bind2Inline: new Bind2InlineFeatures(),
         fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
       };
-      const server = new Server(ctx, storage, connections, components);
+      server = new Server(ctx, storage, connections, components);
       server.addBuiltinHttpHandlers();
       try {
         await server.modules.startAll(config);
@@ -151,7 +152,9 @@ export class Server {
       );
       return server;
     } catch (err) {
-      await storage.close();
+      // A listener that failed stopped the server, storage included (closing a pg pool twice
+      // would throw and hide the reason).
+      if (!server?.stopped) await storage.close();
       throw err;
     }
   }
