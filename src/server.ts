@@ -37,6 +37,9 @@ import { boshService } from "./http/bosh.js";
 import { S2S } from "./s2s/s2s.js";
 import { startS2SListener } from "./s2s/listener.js";
 import { registerS2SMetrics } from "./s2s/metrics.js";
+import { ComponentRoutes } from "./component/routes.js";
+import type { ComponentSession } from "./component/session.js";
+import { startComponentListener } from "./component/listener.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
@@ -51,6 +54,9 @@ export interface ServerOptions {
 export class Server {
   private readonly listeners: NetServer[] = [];
   private readonly httpServers: HttpServer[] = [];
+  private readonly componentServers: NetServer[] = [];
+  /** External components' streams (XEP-0114), from their first byte. */
+  private readonly componentSessions = new Set<ComponentSession>();
   private control: ControlServer | null = null;
   private stopped = false;
   /** Where the Prometheus endpoint listens, when configured. */
@@ -63,6 +69,8 @@ export class Server {
     readonly ctx: CoreContext,
     private readonly storage: StorageEngine,
     private readonly connections: Set<C2SSession>,
+    /** The route table's entries for external components, and who is connected for each. */
+    readonly components: ComponentRoutes,
   ) {
     this.modules = new ModuleManager(ctx, {
       bosh: (options) => boshService(ctx, this.startSession, options),
@@ -78,11 +86,13 @@ export class Server {
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage(config, log.child({ component: "storage" }));
+    let server: Server | undefined;
     try {
       const certs = new CertStore(log);
       certs.load(config.certfiles);
       await certs.ensureHosts(config.hosts, config.dataDir);
       const hosts = new Set(config.hosts);
+      const disco = new DiscoRegistry();
       const sm = new SessionManager();
       const router = new Router(hosts, log.child({ component: "router" }));
       const hooks = new Hooks();
@@ -92,11 +102,13 @@ export class Server {
       const requests = new IqRequests();
       router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router, requests));
       const connections = new Set<C2SSession>();
+      const components = new ComponentRoutes(router, disco, hosts);
       const metrics = new Metrics(
         {
           connections: () => connections,
           sessions: () => sm.size,
           resumable: () => resumable.size,
+          components: () => components.size,
         },
         log.child({ component: "health" }),
       );
@@ -126,7 +138,7 @@ export class Server {
         accounts,
         certs,
         throttle: new AuthThrottle(),
-        disco: new DiscoRegistry(),
+        disco,
         storage,
         startedAt: Date.now(),
         streamMgmt: new Map(),
@@ -141,7 +153,7 @@ export class Server {
         s2s,
         dialbackHosts,
       };
-      const server = new Server(ctx, storage, connections);
+      server = new Server(ctx, storage, connections, components);
       server.addBuiltinHttpHandlers();
       try {
         await server.modules.startAll(config);
@@ -161,7 +173,9 @@ export class Server {
       );
       return server;
     } catch (err) {
-      await storage.close();
+      // A listener that failed stopped the server, storage included (closing a pg pool twice
+      // would throw and hide the reason).
+      if (!server?.stopped) await storage.close();
       throw err;
     }
   }
@@ -191,14 +205,14 @@ export class Server {
         this.ctx.log.info({ url: this.metricsUrl }, "metrics endpoint");
       }
       this.ctx.metrics.watch(
-        () => this.connections,
+        () => [...this.connections, ...this.componentSessions],
         () => this.ctx.config.queueWarningBytes,
         () => this.ctx.config.eventLoopLagWarning,
       );
       for (const l of this.ctx.config.listen) {
         const server = await (
           l.module === "s2s"
-            ? startS2SListener(this.ctx.s2s, l)
+            ? startS2SListener(this.ctx.s2s, l, this.ctx.certs, this.ctx.config.hosts[0]!)
             : startC2SListener(this.ctx, l, this.streamFeatures, this.onSession)
         ).catch(cannotListen(l));
         this.listeners.push(server);
@@ -209,6 +223,15 @@ export class Server {
           cannotListen(l),
         );
         this.httpServers.push(server);
+      }
+      for (const l of this.ctx.config.components) {
+        const server = await startComponentListener(
+          this.ctx,
+          l,
+          this.components,
+          this.onComponent,
+        ).catch(cannotListen(l));
+        this.componentServers.push(server);
       }
     } catch (err) {
       await this.stop();
@@ -234,6 +257,11 @@ export class Server {
     this.onSession(
       new C2SSession(this.ctx, c2sListenerOf(listener), this.streamFeatures, makeTransport),
     );
+
+  private readonly onComponent = (session: ComponentSession): void => {
+    this.componentSessions.add(session);
+    session.onTeardown = () => this.componentSessions.delete(session);
+  };
 
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);
@@ -267,7 +295,7 @@ export class Server {
     }
     if (added.length) notes.push(`hosts added: ${added.join(", ")}`);
     if (removed.length) notes.push(`hosts removed: ${removed.join(", ")}`);
-    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http]);
+    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http, c.components]);
     if (listeners(next) !== listeners(current)) {
       notes.push("listener changes take effect at the next restart");
     }
@@ -302,6 +330,14 @@ export class Server {
     }));
   }
 
+  /** Actual ports of the component listeners (ejabberd_service), in the config's order. */
+  componentPorts(): { port: number; tls: boolean }[] {
+    return this.componentServers.map((l, i) => ({
+      port: (l.address() as AddressInfo).port,
+      tls: this.ctx.config.components[i]!.tls,
+    }));
+  }
+
   get log(): Logger {
     return this.ctx.log;
   }
@@ -316,14 +352,15 @@ export class Server {
     this.stopped = true;
     // Stop accepting first; server.close() resolves only once every connection has ended.
     const closed = Promise.all(
-      [...this.listeners, ...this.httpServers].map(
+      [...this.listeners, ...this.httpServers, ...this.componentServers].map(
         (l) => new Promise<void>((r) => l.close(() => r())),
       ),
     );
-    for (const s of [...this.connections]) {
+    for (const s of [...this.connections, ...this.componentSessions]) {
       s.close(new StreamError("system-shutdown", "the server is stopping"));
     }
     this.ctx.s2s.stop();
+    this.components.stop();
     // Plain HTTP connections (WebSocket ones are sessions, closed above) end with the server.
     for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();

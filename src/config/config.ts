@@ -37,6 +37,7 @@ export {
 } from "./defaults.js";
 
 export type {
+  ComponentListenerConfig,
   HttpListenerConfig,
   ListenerConfig,
   LogLevel,
@@ -74,6 +75,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     controlSocket: resolve(dataDir, "parleyctl.sock"),
     listen: [defaultListener(5222), defaultListener(5223, true)],
     http: [],
+    components: [],
     websocket: {
       origins: null,
       pingInterval: DEFAULT_WEBSOCKET_PING_INTERVAL,

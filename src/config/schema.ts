@@ -168,9 +168,13 @@ function topLevel(r: ConfigReader): ServerConfig {
     : resolve(dataDir, "parleyctl.sock");
 
   const listenEntry = get("listen");
-  const { listen, http } = listenEntry
-    ? readListen(r, listenEntry)
-    : { listen: [defaultListener(5222, false), defaultListener(5223, true)], http: [] };
+  const { listen, http, components } = listenEntry
+    ? readListen(r, listenEntry, hosts)
+    : {
+        listen: [defaultListener(5222, false), defaultListener(5223, true)],
+        http: [],
+        components: [],
+      };
 
   const originEntry = get("websocket_origin");
   const pingEntry = get("websocket_ping_interval");
@@ -206,6 +210,7 @@ function topLevel(r: ConfigReader): ServerConfig {
     controlSocket,
     listen,
     http,
+    components,
     websocket,
     s2s,
     modules,

@@ -69,6 +69,37 @@ export interface HttpListenerConfig {
   unauthenticatedTimeout: number;
 }
 
+/**
+ * An `ejabberd_service` listener (ejabberd's name): external components, such as gateways and
+ * bots, connecting with the Jabber Component Protocol (XEP-0114, accept mode).
+ */
+export interface ComponentListenerConfig {
+  port: number;
+  ip: string;
+  module: "component";
+  /** Direct TLS with the `certfiles` certificates (XEP-0114 has no STARTTLS). Default false. */
+  tls: boolean;
+  /**
+   * `hosts`: each component domain and the secret its handshake proves (the domain's own
+   * `password`, else the listener's). Empty: any domain not served otherwise may connect with
+   * the listener's `password` (ejabberd's behaviour without `hosts`).
+   */
+  hosts: Record<string, string>;
+  /** `password`: the listener-wide secret; null when every domain in `hosts` has its own. */
+  password: string | null;
+  /** `check_from`: stanzas from the component must come from its domains. Default true. */
+  checkFrom: boolean;
+  /**
+   * `global_routes`: a connected component receives the stanzas for every domain in `hosts`,
+   * not only the one its stream named. Default true (ejabberd's default).
+   */
+  globalRoutes: boolean;
+  /** `max_stanza_size`, as on a c2s listener. */
+  maxStanzaSize: number;
+  /** `unauthenticated_timeout`: seconds to complete the handshake, as on a c2s listener. */
+  unauthenticatedTimeout: number;
+}
+
 /** ejabberd's top-level `websocket_*` options (ejabberd_http_ws). */
 export interface WebsocketConfig {
   /** `websocket_origin`: Origin values allowed to open a WebSocket; null = any ("ignore"). */
@@ -148,6 +179,8 @@ export interface ServerConfig extends SqlConfig {
   listen: ListenerConfig[];
   /** The HTTP listeners (`listen` entries with module ejabberd_http); listen and http are never both empty. */
   http: HttpListenerConfig[];
+  /** The external component listeners (`listen` entries with module ejabberd_service). */
+  components: ComponentListenerConfig[];
   websocket: WebsocketConfig;
   /** Server-to-server links (the top-level s2s_* options). */
   s2s: S2SConfig;

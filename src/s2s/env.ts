@@ -38,6 +38,8 @@ export interface S2SEnv {
   allowed(domain: string): boolean;
   /** A stanza that arrived from a peer and passed the checks: into the router. */
   route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void;
+  /** Answers a stanza that cannot be taken with the error (RFC 6120 §8.3), through the router. */
+  bounce(stanza: Element, from: JID, to: JID, err: unknown): void;
   /** Asks `remote`'s authoritative server whether it made `key` (over our link to it). */
   verify(local: string, remote: string, streamId: string, key: string): Promise<DialbackVerdict>;
 }

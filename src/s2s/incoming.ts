@@ -8,6 +8,7 @@ import { StanzaError, StreamError } from "../xmpp/errors.js";
 import type { S2SEnv } from "./env.js";
 import { certificateProves } from "./trust.js";
 import { AckCounter } from "./ack-counter.js";
+import { checkStanzaType, stanzaKind } from "../stanza.js";
 import { NS_SM } from "../c2s/stream-mgmt.js";
 import { dialbackKind, isServerStanza, toCoreNamespace } from "./wire.js";
 
@@ -337,6 +338,14 @@ export class IncomingStream implements TransportOwner {
     el.attrs.from = from.toString();
     el.attrs.to = to.toString();
     toCoreNamespace(el);
-    this.env.route(el, from, to, this.acks?.next());
+    const handoff = this.acks?.next();
+    try {
+      checkStanzaType(el, stanzaKind(el)!);
+    } catch (err) {
+      // RFC 6120 §8.2.3: a malformed IQ or presence goes back to its sender as bad-request.
+      this.env.bounce(el, from, to, err);
+      return;
+    }
+    this.env.route(el, from, to, handoff);
   }
 }

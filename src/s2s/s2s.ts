@@ -106,6 +106,10 @@ export class S2S implements S2SEnv {
     return this.options.access === "all" && !this.isLocal(domain);
   }
 
+  bounce(stanza: Element, from: JID, to: JID, err: unknown): void {
+    this.deps.router.bounce(stanza, from, to, err);
+  }
+
   route(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
     void this.deps.router.route(stanza, from, to, handoff);
   }
@@ -168,7 +172,7 @@ export class S2S implements S2SEnv {
         this,
         (l, error) => this.linkEnded(key, l, error),
         () => this.failures.delete(key),
-        (stanza, from, to, err) => this.deps.router.bounce(stanza, from, to, err),
+        (stanza, from, to, err) => this.bounce(stanza, from, to, err),
         (stanza, from, to, settle) => this.resend(stanza, from, to, settle),
       );
       this.outgoing.set(key, link);

@@ -2,6 +2,7 @@
 export const NS = {
   client: "jabber:client",
   server: "jabber:server",
+  component: "jabber:component:accept", // XEP-0114, accept mode
   stream: "http://etherx.jabber.org/streams",
   framing: "urn:ietf:params:xml:ns:xmpp-framing", // RFC 7395 (WebSocket)
   streams: "urn:ietf:params:xml:ns:xmpp-streams",

@@ -120,6 +120,23 @@ describe("s2s authenticated by certificates: SASL EXTERNAL (XEP-0178), no dialba
     await dave.next((el) => el.is("message") && el.attrs.id === "e3");
   });
 
+  it("bounces a malformed stanza from a peer with bad-request, to its sender (RFC 6120 §8.2.3)", async () => {
+    // The test's CA certifies d.test's name for this raw peer, so c.test takes it as d.test
+    // and answers through its own link to the real d.test, where dave gets the error.
+    const dave = await d.client("dave4");
+    await dave.send(xml("presence"));
+    const raw = await RawClient.connect(s2sPort(c), { serverFrom: "d.test" });
+    await raw.starttls("c.test", ca.issue(["d.test"]));
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>");
+    await raw.readUntil("<success");
+    raw.header("c.test");
+    await raw.readUntil("</stream:features>");
+    raw.send(`<presence from='${dave.jid.toString()}' to='carol@c.test' type='bogus' id='p1'/>`);
+    const err = await dave.next((el) => el.is("presence") && el.attrs.id === "p1");
+    assert.equal(err.attrs.type, "error");
+    assert.equal(errorCondition(err), "bad-request");
+  });
+
   it("closes a stream that sends an oversized stanza with policy-violation (RFC 6120 §13.12)", async () => {
     const evil = ca.issue(["evil.test"]);
     const raw = await RawClient.connect(s2sPort(c), { serverFrom: "evil.test" });

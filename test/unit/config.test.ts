@@ -167,6 +167,7 @@ describe("config", () => {
             ],
           }),
         ],
+        components: [],
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
         s2s: { ...DEFAULT_S2S },
         warnings: [],
