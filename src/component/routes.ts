@@ -25,7 +25,7 @@ export class ComponentRoutes {
   private readonly configured = new Set<string>();
 
   constructor(
-    private readonly router: Pick<Router, "add" | "lookup">,
+    private readonly router: Pick<Router, "add" | "isLocal">,
     private readonly disco: Pick<DiscoRegistry, "addItem" | "removeOwner">,
     /** The served hosts (live): a connected component is an item of the one it is under. */
     private readonly hosts: ReadonlySet<string>,

@@ -1,25 +1,13 @@
 /**
- * The top-level server-to-server options, by ejabberd's names (s2s_*, outgoing_s2s_*). Those
- * Parley does not use are warned about through the s2s_/outgoing_s2s_ prefixes in keys.ts.
+ * The top-level server-to-server options, by ejabberd's names (s2s_*, outgoing_s2s_*); keys.ts
+ * lists the ones read here as supported, and the rest are warned about through the s2s_ and
+ * outgoing_s2s_ prefixes.
  */
 
 import { isScalar } from "yaml";
 import type { S2SConfig } from "./types.js";
 import { readCount, readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-
-/** The s2s keys read here; keys.ts lists them as supported. */
-export const S2S_KEYS = [
-  "s2s_use_starttls",
-  "s2s_cafile",
-  "s2s_timeout",
-  "s2s_access",
-  "s2s_dns_timeout",
-  "s2s_dns_retries",
-  "s2s_max_retry_delay",
-  "outgoing_s2s_port",
-  "outgoing_s2s_timeout",
-] as const;
 
 export const DEFAULT_S2S: S2SConfig = {
   useStartTls: "required",
