@@ -4,6 +4,7 @@ import { xml, type Element } from "@xmpp/xml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
+import { s2sPort, srvTo } from "../helpers/s2s-pair.js";
 import { RawClient } from "../helpers/raw.js";
 import { makeTestCa, type TestCa } from "../helpers/test-ca.js";
 
@@ -27,9 +28,7 @@ describe("s2s authenticated by certificates: SASL EXTERNAL (XEP-0178), no dialba
   before(async () => {
     ca = makeTestCa();
     const ports = { c: await freePort(), d: await freePort(), s: await freePort() };
-    const srv = (port: number) => [
-      { type: "SRV" as const, priority: 0, weight: 0, port, target: "localhost" },
-    ];
+    const srv = srvTo;
     dns = await startDnsServer({
       "_xmpp-server._tcp.c.test": srv(ports.c),
       "_xmpp-server._tcp.d.test": srv(ports.d),
@@ -151,7 +150,3 @@ describe("s2s authenticated by certificates: SASL EXTERNAL (XEP-0178), no dialba
     assert.match(raw.consumed, /<policy-violation/);
   });
 });
-
-function s2sPort(t: TestServer): number {
-  return t.server.ports().find((p) => p.module === "s2s")!.port;
-}

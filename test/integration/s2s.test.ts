@@ -1,8 +1,7 @@
 import { strict as assert } from "node:assert";
 import { xml, type Element } from "@xmpp/xml";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
-import { freePort } from "../helpers/ports.js";
+import type { TestServer } from "../helpers/server.js";
+import { s2sPort, srvTo, startS2SServers, type S2SServers } from "../helpers/s2s-pair.js";
 import { RawClient } from "../helpers/raw.js";
 import { runCli } from "../helpers/cli.js";
 import { writeFileSync } from "node:fs";
@@ -16,39 +15,25 @@ const errorCondition = (el: Element): string | undefined =>
 /** Two Parley servers, a.test and b.test, found through SRV records of a DNS server of the test. */
 describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)", function () {
   this.timeout(30_000);
-  let dns: TestDnsServer;
   let a: TestServer;
   let b: TestServer;
-  let deadPort: number;
 
+  let pair: S2SServers;
   before(async () => {
-    const [pa, pb] = [await freePort(), await freePort()];
-    deadPort = await freePort();
-    const srv = (port: number) => [
-      { type: "SRV" as const, priority: 0, weight: 5, port, target: "localhost" },
-    ];
-    dns = await startDnsServer({
-      "_xmpp-server._tcp.a.test": srv(pa),
-      "_xmpp-server._tcp.b.test": srv(pb),
-      "_xmpp-server._tcp.down.test": srv(deadPort),
-      "_xmpp-server._tcp.noxmpp.test": [
-        { type: "SRV", priority: 0, weight: 0, port: 0, target: "." },
-      ],
+    pair = await startS2SServers(["a.test", "b.test"], {
+      modules: { mod_roster: {} },
+      extraZone: ({ dead }) => ({
+        "_xmpp-server._tcp.down.test": srvTo(dead),
+        "_xmpp-server._tcp.noxmpp.test": [
+          { type: "SRV", priority: 0, weight: 0, port: 0, target: "." },
+        ],
+      }),
     });
-    const opts = (host: string, port: number) => ({
-      hosts: [host],
-      s2s: { port, dnsServers: [dns.address] },
-      modules: { mod_s2s_dialback: {}, mod_roster: {} },
-    });
-    a = await startTestServer(opts("a.test", pa));
-    b = await startTestServer(opts("b.test", pb));
+    a = pair.servers["a.test"]!;
+    b = pair.servers["b.test"]!;
   });
 
-  after(async () => {
-    await a?.stop();
-    await b?.stop();
-    await dns?.close();
-  });
+  after(async () => pair?.stop());
 
   it("carries a chat message both ways, after STARTTLS and dialback (RFC 6120 §5, XEP-0220 §2)", async () => {
     const alice = await a.client("alice");
@@ -171,7 +156,3 @@ describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)
     assert.match(await raw.readUntil(/<\/db:verify>/), /item-not-found/);
   });
 });
-
-function s2sPort(t: TestServer): number {
-  return t.server.ports().find((p) => p.module === "s2s")!.port;
-}
