@@ -18,6 +18,7 @@ import type { IqRequests } from "./iq-requests.js";
 import type { HttpHandlers } from "./http/registry.js";
 import type { Bind2InlineFeatures } from "./c2s/bind2-inline.js";
 import type { FastOptions, FastTokens } from "./auth/fast-tokens.js";
+import type { S2S } from "./s2s/s2s.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -52,4 +53,8 @@ export interface CoreContext {
   readonly bind2Inline: Bind2InlineFeatures;
   /** XEP-0484 FAST: on for the hosts mod_auth_fast runs on (ctx.fast), and the token store. */
   readonly fast: { readonly options: Map<string, FastOptions>; readonly tokens: FastTokens };
+  /** Server-to-server links (src/s2s). */
+  readonly s2s: S2S;
+  /** Hosts where mod_s2s_dialback runs (ctx.dialback): XEP-0220 is allowed for them. */
+  readonly dialbackHosts: Set<string>;
 }

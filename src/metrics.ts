@@ -15,6 +15,8 @@ export interface HealthSource {
   }>;
   sessions(): number;
   resumable(): number;
+  /** External components connected now (XEP-0114). */
+  components(): number;
 }
 
 const KINDS = ["message", "presence", "iq"] as const;
@@ -110,6 +112,14 @@ export class Metrics {
       registers: [r],
       collect() {
         this.set(source.sessions());
+      },
+    });
+    new Gauge({
+      name: "parley_components",
+      help: "External components connected (XEP-0114, ejabberd_service listeners)",
+      registers: [r],
+      collect() {
+        this.set(source.components());
       },
     });
     new Gauge({

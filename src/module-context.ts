@@ -125,6 +125,10 @@ export function moduleContext(
       });
       return { revoke: (username) => core.fast.tokens.revoke(host, username) };
     },
+    dialback() {
+      core.dialbackHosts.add(host);
+      cleanups.push(() => void core.dialbackHosts.delete(host));
+    },
     bind2Inline(feature) {
       const guarded = { xmlns: feature.xmlns, enable: guard(feature.enable.bind(feature)) };
       cleanups.push(core.bind2Inline.add(host, guarded));

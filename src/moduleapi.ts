@@ -235,6 +235,12 @@ export interface ModuleContext<O = Record<string, never>> {
    * what the module may do with the tokens: revoke a user's (resolves with how many).
    */
   fast(options: FastOptions): { revoke(username: string): Promise<number> };
+  /**
+   * Allows XEP-0220 Server Dialback for this host's server-to-server links (only
+   * mod_s2s_dialback calls it; the protocol lives in src/s2s). Off again when the module stops:
+   * then only peers with a valid certificate (SASL EXTERNAL) link with this host.
+   */
+  dialback(): void;
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
   run<K extends SyncHookName>(name: K, payload: HookMap[K]): boolean;
   /** Runs a hook whose handlers may wait (AsyncHookName); resolves false if stopped. */

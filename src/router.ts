@@ -12,14 +12,16 @@ export type ServiceHandler = (stanza: Element, from: JID, to: JID, handoff?: Han
 
 /**
  * Where the stanzas for one domain go. Routes name their target by address: a host's sessions
- * are found by full JID in delivery.ts, never held here. Remote domains (s2s) and other cluster
- * nodes will be further kinds of this union; only `route()` below has to learn them.
+ * are found by full JID in delivery.ts, never held here. Other cluster nodes will be a further
+ * kind of this union; only `route()` below has to learn them.
  */
 export type Route =
   /** A host this server serves: its users and the server itself (delivery.ts). */
   | { readonly kind: "local"; readonly delivery: Pick<LocalDelivery, "deliver"> }
   /** A domain a module serves whole (e.g. conference.example.org, mod_muc). */
-  | { readonly kind: "service"; readonly handler: ServiceHandler };
+  | { readonly kind: "service"; readonly handler: ServiceHandler }
+  /** Every other domain: over a server-to-server link (src/s2s). */
+  | { readonly kind: "remote"; readonly send: ServiceHandler };
 
 /**
  * The router: picks where a stanza goes by the domain of its `to`, from one table. Every stanza
@@ -28,6 +30,8 @@ export type Route =
  */
 export class Router {
   private local: Route | undefined;
+  /** Where domains no one serves here go: s2s, when it is on. */
+  private remote: Route | undefined;
   /** Routes other than the served hosts, by domain. */
   private readonly routes = new Map<string, Route>();
 
@@ -41,10 +45,24 @@ export class Router {
     this.local = { kind: "local", delivery };
   }
 
+  /** The way out to other servers (RFC 6120 §10.4); returns its removal. */
+  attachRemote(send: ServiceHandler): () => void {
+    const route: Route = { kind: "remote", send };
+    this.remote = route;
+    return () => {
+      if (this.remote === route) this.remote = undefined;
+    };
+  }
+
   /** The route for a domain; undefined when nothing here reaches it. */
   lookup(domain: string): Route | undefined {
     if (this.hosts.has(domain)) return this.local;
-    return this.routes.get(domain);
+    return this.routes.get(domain) ?? this.remote;
+  }
+
+  /** A domain served here: a host, or a domain a module or component serves. */
+  isLocal(domain: string): boolean {
+    return this.hosts.has(domain) || this.routes.has(domain);
   }
 
   /** Adds a route for a domain no one serves yet; returns its removal. */
@@ -86,13 +104,15 @@ export class Router {
     to: JID,
     handoff?: Handoff,
   ): MaybePromise<void> {
-    // RFC 6120 §10.4: no server-to-server yet, so a domain not in the table is unreachable.
+    // RFC 6120 §10.4: with server-to-server off, a domain not in the table is unreachable.
     if (!route) throw new StanzaError("remote-server-not-found", `no route to ${to.domain}`);
     switch (route.kind) {
       case "local":
         return route.delivery.deliver(stanza, from, to, handoff);
       case "service":
         return route.handler(stanza, from, to, handoff);
+      case "remote":
+        return route.send(stanza, from, to, handoff);
       default:
         return unknownRoute(route);
     }

@@ -34,18 +34,29 @@ import { HOST_META, hostMetaHandler } from "./http/host-meta.js";
 import { METRICS, metricsHandler } from "./http/metrics.js";
 import { c2sListenerOf, type StartSession } from "./http/c2s.js";
 import { boshService } from "./http/bosh.js";
+import { S2S } from "./s2s/s2s.js";
+import { startS2SListener } from "./s2s/listener.js";
+import { registerS2SMetrics } from "./s2s/metrics.js";
+import { ComponentRoutes } from "./component/routes.js";
+import type { ComponentSession } from "./component/session.js";
+import { startComponentListener } from "./component/listener.js";
 
 export interface ServerOptions {
   /** Where logs go; stdout by default. Tests pass a sink. */
   logDestination?: NodeJS.WritableStream;
   /** Called when an admin asks the server to stop (parleyctl stop). */
   onStopRequested?: () => void;
+  /** DNS servers s2s asks instead of the system's ("127.0.0.1:5353"): tests with their own. */
+  dnsServers?: string[];
 }
 
 /** The running server: storage, certificates, routing core, listeners and control channel. */
 export class Server {
   private readonly listeners: NetServer[] = [];
   private readonly httpServers: HttpServer[] = [];
+  private readonly componentServers: NetServer[] = [];
+  /** External components' streams (XEP-0114), from their first byte. */
+  private readonly componentSessions = new Set<ComponentSession>();
   private control: ControlServer | null = null;
   private stopped = false;
   /** Where the Prometheus endpoint listens, when configured. */
@@ -58,6 +69,8 @@ export class Server {
     readonly ctx: CoreContext,
     private readonly storage: StorageEngine,
     private readonly connections: Set<C2SSession>,
+    /** The route table's entries for external components, and who is connected for each. */
+    readonly components: ComponentRoutes,
   ) {
     this.modules = new ModuleManager(ctx, {
       bosh: (options) => boshService(ctx, this.startSession, options),
@@ -73,11 +86,13 @@ export class Server {
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage(config, log.child({ component: "storage" }));
+    let server: Server | undefined;
     try {
       const certs = new CertStore(log);
       certs.load(config.certfiles);
       await certs.ensureHosts(config.hosts, config.dataDir);
       const hosts = new Set(config.hosts);
+      const disco = new DiscoRegistry();
       const sm = new SessionManager();
       const router = new Router(hosts, log.child({ component: "router" }));
       const hooks = new Hooks();
@@ -87,15 +102,31 @@ export class Server {
       const requests = new IqRequests();
       router.attachLocal(new LocalDelivery(sm, accounts, iq, hooks, router, requests));
       const connections = new Set<C2SSession>();
+      const components = new ComponentRoutes(router, disco, hosts);
       const metrics = new Metrics(
         {
           connections: () => connections,
           sessions: () => sm.size,
           resumable: () => resumable.size,
+          components: () => components.size,
         },
         log.child({ component: "health" }),
       );
       const resumable = new Map<string, Resumable>();
+      const dialbackHosts = new Set<string>();
+      const s2s = new S2S({
+        // Read at each use: reload_config replaces ctx.config.
+        config: () => ctx.config,
+        cafile: config.s2s.cafile,
+        hosts,
+        router,
+        certs,
+        log: log.child({ component: "s2s" }),
+        dialbackHosts,
+        ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}),
+      });
+      router.attachRemote((stanza, from, to, handoff) => s2s.send(stanza, from, to, handoff));
+      registerS2SMetrics(metrics.registry, s2s);
       const ctx: CoreContext = {
         config,
         hosts,
@@ -107,7 +138,7 @@ export class Server {
         accounts,
         certs,
         throttle: new AuthThrottle(),
-        disco: new DiscoRegistry(),
+        disco,
         storage,
         startedAt: Date.now(),
         streamMgmt: new Map(),
@@ -119,8 +150,10 @@ export class Server {
         http: new HttpHandlers(),
         bind2Inline: new Bind2InlineFeatures(),
         fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
+        s2s,
+        dialbackHosts,
       };
-      const server = new Server(ctx, storage, connections);
+      server = new Server(ctx, storage, connections, components);
       server.addBuiltinHttpHandlers();
       try {
         await server.modules.startAll(config);
@@ -140,7 +173,9 @@ export class Server {
       );
       return server;
     } catch (err) {
-      await storage.close();
+      // A listener that failed stopped the server, storage included (closing a pg pool twice
+      // would throw and hide the reason).
+      if (!server?.stopped) await storage.close();
       throw err;
     }
   }
@@ -170,16 +205,15 @@ export class Server {
         this.ctx.log.info({ url: this.metricsUrl }, "metrics endpoint");
       }
       this.ctx.metrics.watch(
-        () => this.connections,
+        () => [...this.connections, ...this.componentSessions],
         () => this.ctx.config.queueWarningBytes,
         () => this.ctx.config.eventLoopLagWarning,
       );
       for (const l of this.ctx.config.listen) {
-        const server = await startC2SListener(
-          this.ctx,
-          l,
-          this.streamFeatures,
-          this.onSession,
+        const server = await (
+          l.module === "s2s"
+            ? startS2SListener(this.ctx.s2s, l, this.ctx.certs, this.ctx.config.hosts[0]!)
+            : startC2SListener(this.ctx, l, this.streamFeatures, this.onSession)
         ).catch(cannotListen(l));
         this.listeners.push(server);
       }
@@ -189,6 +223,15 @@ export class Server {
           cannotListen(l),
         );
         this.httpServers.push(server);
+      }
+      for (const l of this.ctx.config.components) {
+        const server = await startComponentListener(
+          this.ctx,
+          l,
+          this.components,
+          this.onComponent,
+        ).catch(cannotListen(l));
+        this.componentServers.push(server);
       }
     } catch (err) {
       await this.stop();
@@ -214,6 +257,11 @@ export class Server {
     this.onSession(
       new C2SSession(this.ctx, c2sListenerOf(listener), this.streamFeatures, makeTransport),
     );
+
+  private readonly onComponent = (session: ComponentSession): void => {
+    this.componentSessions.add(session);
+    session.onTeardown = () => this.componentSessions.delete(session);
+  };
 
   private trackClose(session: C2SSession): void {
     session.onTeardown = () => this.connections.delete(session);
@@ -247,7 +295,7 @@ export class Server {
     }
     if (added.length) notes.push(`hosts added: ${added.join(", ")}`);
     if (removed.length) notes.push(`hosts removed: ${removed.join(", ")}`);
-    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http]);
+    const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http, c.components]);
     if (listeners(next) !== listeners(current)) {
       notes.push("listener changes take effect at the next restart");
     }
@@ -266,10 +314,11 @@ export class Server {
   }
 
   /** Actual listening ports (useful when the config asked for port 0). */
-  ports(): { port: number; tls: boolean }[] {
+  ports(): { port: number; tls: boolean; module: "c2s" | "s2s" }[] {
     return this.listeners.map((l, i) => ({
       port: (l.address() as AddressInfo).port,
       tls: this.ctx.config.listen[i]!.tls,
+      module: this.ctx.config.listen[i]!.module,
     }));
   }
 
@@ -278,6 +327,14 @@ export class Server {
     return this.httpServers.map((l, i) => ({
       port: (l.address() as AddressInfo).port,
       tls: this.ctx.config.http[i]!.tls,
+    }));
+  }
+
+  /** Actual ports of the component listeners (ejabberd_service), in the config's order. */
+  componentPorts(): { port: number; tls: boolean }[] {
+    return this.componentServers.map((l, i) => ({
+      port: (l.address() as AddressInfo).port,
+      tls: this.ctx.config.components[i]!.tls,
     }));
   }
 
@@ -295,13 +352,15 @@ export class Server {
     this.stopped = true;
     // Stop accepting first; server.close() resolves only once every connection has ended.
     const closed = Promise.all(
-      [...this.listeners, ...this.httpServers].map(
+      [...this.listeners, ...this.httpServers, ...this.componentServers].map(
         (l) => new Promise<void>((r) => l.close(() => r())),
       ),
     );
-    for (const s of [...this.connections]) {
+    for (const s of [...this.connections, ...this.componentSessions]) {
       s.close(new StreamError("system-shutdown", "the server is stopping"));
     }
+    this.ctx.s2s.stop();
+    this.components.stop();
     // Plain HTTP connections (WebSocket ones are sessions, closed above) end with the server.
     for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();

@@ -8,6 +8,36 @@ export function stanzaKind(el: Element): StanzaKind | null {
   return n === "message" || n === "presence" || n === "iq" ? n : null;
 }
 
+const IQ_TYPES = new Set(["get", "set", "result", "error"]);
+const PRESENCE_TYPES = new Set([
+  "unavailable",
+  "subscribe",
+  "subscribed",
+  "unsubscribe",
+  "unsubscribed",
+  "probe",
+  "error",
+]);
+
+/**
+ * The type rules of a stanza from a peer, as a bad-request error: an IQ needs an id and a known
+ * type, and a get or set exactly one payload (RFC 6120 §8.2.3); a presence type must be known.
+ */
+export function checkStanzaType(el: Element, kind: StanzaKind): void {
+  const type = el.attrs.type;
+  if (kind === "iq") {
+    if (!el.attrs.id || !type || !IQ_TYPES.has(type)) {
+      throw new StanzaError(
+        "bad-request",
+        "an IQ needs an id and a type of get, set, result or error",
+      );
+    }
+    if (type === "get" || type === "set") iqPayload(el);
+  } else if (kind === "presence" && type !== undefined && !PRESENCE_TYPES.has(type)) {
+    throw new StanzaError("bad-request", `unknown presence type '${type}'`);
+  }
+}
+
 /**
  * The error reply to a stanza (RFC 6120 §8.3.1): addressed back to the sender, type 'error',
  * same id, the original payload kept so the sender can tell what failed. Returns null for an

@@ -2,22 +2,11 @@ import type { Element } from "@xmpp/xml";
 import { JIDError, parseJID, type JID } from "../jid.js";
 import { NS } from "../xmpp/ns.js";
 import { StanzaError, StreamError } from "../xmpp/errors.js";
-import { iqPayload, stanzaKind } from "../stanza.js";
+import { checkStanzaType, stanzaKind } from "../stanza.js";
 import { broadcastPresence, readdress } from "../presence.js";
 import type { C2SStream } from "./stream.js";
 import type { Handoff } from "../handoff.js";
 import { then, type MaybePromise } from "../maybe.js";
-
-const IQ_TYPES = new Set(["get", "set", "result", "error"]);
-const PRESENCE_TYPES = new Set([
-  "unavailable",
-  "subscribe",
-  "subscribed",
-  "unsubscribe",
-  "unsubscribed",
-  "probe",
-  "error",
-]);
 
 /**
  * A stanza from a bound client: checked, stamped with the session's address, offered to the
@@ -40,19 +29,7 @@ export function handleClientStanza(
       `<${el.name}/> is not a stanza this server accepts`,
     );
   }
-  const type = el.attrs.type;
-  if (kind === "iq") {
-    // RFC 6120 §8.2.3: id and type are required; get/set carry exactly one payload.
-    if (!el.attrs.id || !type || !IQ_TYPES.has(type)) {
-      throw new StanzaError(
-        "bad-request",
-        "an IQ needs an id and a type of get, set, result or error",
-      );
-    }
-    if (type === "get" || type === "set") iqPayload(el);
-  } else if (kind === "presence" && type !== undefined && !PRESENCE_TYPES.has(type)) {
-    throw new StanzaError("bad-request", `unknown presence type '${type}'`);
-  }
+  checkStanzaType(el, kind);
 
   // RFC 6120 §8.1.2.1: the server sets `from` to the session's full JID, whatever the client
   // put there, so no client can speak for another address.

@@ -5,6 +5,7 @@ import type { JID } from "../jid.js";
 import type { Logger } from "../log.js";
 import type { DeliveryTracker, SessionHandle } from "../session-handle.js";
 import type { Transport, TransportOwner } from "../transport/transport.js";
+import { overQueueLimit } from "../transport/queue-limit.js";
 import { NS } from "../xmpp/ns.js";
 import { serialize } from "../xml/fanout.js";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "../xmpp/errors.js";
@@ -476,18 +477,13 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   }
 
   /**
-   * The design's health rule, checked every second by the server (a burst written within one
-   * tick is no backlog): a peer that does not read is cut off once its queue passes
-   * max_fsm_queue (ejabberd's name); what it did not get goes back to routing in teardown.
+   * A client that does not read is cut off (overQueueLimit); what it did not get goes back to
+   * routing in teardown.
    */
   checkQueue(): void {
     const t = this.transport;
     if (this.state !== "bound" || t.closing) return;
-    if (this.queuedStanzas > this.ctx.config.maxFsmQueue && t.queuedBytes > 0) {
-      this.log.warn(
-        { queuedStanzas: this.queuedStanzas, queuedBytes: t.queuedBytes },
-        "outbound queue over max_fsm_queue; closing the session",
-      );
+    if (overQueueLimit(t, this.queuedStanzas, this.ctx.config.maxFsmQueue, this.log)) {
       // It will not read a stream error either. Dropping the socket first means nothing queued
       // can still reach it after teardown re-routes it (no duplicates).
       t.destroy();

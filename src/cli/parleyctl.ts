@@ -51,6 +51,16 @@ const COMMANDS: Record<string, Command> = {
     help: "List the full JIDs of all bound sessions",
     run: (config) => remote(config, "connected_users", []),
   },
+  incoming_s2s_number: {
+    args: [],
+    help: "Number of incoming server-to-server links (authenticated)",
+    run: (config) => remote(config, "incoming_s2s_number", []),
+  },
+  outgoing_s2s_number: {
+    args: [],
+    help: "Number of outgoing server-to-server links (established)",
+    run: (config) => remote(config, "outgoing_s2s_number", []),
+  },
   kick_session: {
     args: ["USER", "HOST", "RESOURCE", "REASON"],
     help: "Disconnect one session, telling it REASON",

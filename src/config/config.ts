@@ -21,6 +21,7 @@ import {
   defaultListener,
 } from "./defaults.js";
 import { validateConfig } from "./schema.js";
+import { DEFAULT_S2S } from "./s2s.js";
 
 export { ConfigError } from "./errors.js";
 export type { ConfigErrorLocation, ConfigErrorOptions } from "./errors.js";
@@ -36,11 +37,13 @@ export {
 } from "./defaults.js";
 
 export type {
+  ComponentListenerConfig,
   HttpListenerConfig,
   ListenerConfig,
   LogLevel,
   RequestHandlerConfig,
   ScramHash,
+  S2SConfig,
   ServerConfig,
   WebsocketConfig,
 } from "./types.js";
@@ -72,11 +75,13 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     controlSocket: resolve(dataDir, "parleyctl.sock"),
     listen: [defaultListener(5222), defaultListener(5223, true)],
     http: [],
+    components: [],
     websocket: {
       origins: null,
       pingInterval: DEFAULT_WEBSOCKET_PING_INTERVAL,
       timeout: DEFAULT_WEBSOCKET_TIMEOUT,
     },
+    s2s: { ...DEFAULT_S2S },
     modules: {},
     warnings: [],
   };

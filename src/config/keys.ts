@@ -51,6 +51,15 @@ export const TOP_LEVEL_KEYS = [
   "websocket_ping_interval",
   "websocket_timeout",
   "disable_sasl_mechanisms",
+  "s2s_use_starttls",
+  "s2s_cafile",
+  "s2s_timeout",
+  "s2s_access",
+  "s2s_dns_timeout",
+  "s2s_dns_retries",
+  "s2s_max_retry_delay",
+  "outgoing_s2s_port",
+  "outgoing_s2s_timeout",
   "listen",
   "modules",
 ] as const;
@@ -214,16 +223,46 @@ export const REFUSED_HTTP_LISTENER_KEYS: Readonly<Record<string, string>> = {
   starttls_required: "HTTP has no STARTTLS; use tls: true for HTTPS",
 };
 
+/** Keys of an `ejabberd_service` listener (XEP-0114 components) that Parley uses. */
+export const COMPONENT_LISTENER_KEYS = [
+  "port",
+  "ip",
+  "module",
+  "tls",
+  "hosts",
+  "password",
+  "check_from",
+  "global_routes",
+  "max_stanza_size",
+  "unauthenticated_timeout",
+] as const;
+
+/** Options of ejabberd's ejabberd_service accepted with a warning. */
+export const IGNORED_COMPONENT_LISTENER_KEYS = [...IGNORED_LISTENER_KEYS, "shaper_rule"] as const;
+
+const NO_STARTTLS = "XEP-0114 streams have no STARTTLS; use tls: true for TLS from the first byte";
+
+/** Options of ejabberd's ejabberd_service refused, with the reason. */
+export const REFUSED_COMPONENT_LISTENER_KEYS: Readonly<Record<string, string>> = {
+  ...REFUSED_LISTENER_KEYS,
+  starttls: NO_STARTTLS,
+  starttls_required: NO_STARTTLS,
+};
+
+/** Names accepted for the external component listener module. */
+export const COMPONENT_MODULE_NAMES = ["ejabberd_service"] as const;
+
 /** Names accepted for the HTTP listener module. */
 export const HTTP_MODULE_NAMES = ["ejabberd_http"] as const;
 
 /** Names accepted for the client-to-server listener module. */
 export const C2S_MODULE_NAMES = ["ejabberd_c2s", "c2s", "parley_c2s"] as const;
 
+/** Names accepted for the incoming server-to-server listener module. */
+export const S2S_MODULE_NAMES = ["ejabberd_s2s_in"] as const;
+
 /** ejabberd listener modules Parley knows of but does not implement yet. */
 export const UNSUPPORTED_LISTENER_MODULES = [
-  "ejabberd_s2s_in",
-  "ejabberd_service",
   "ejabberd_sip",
   "ejabberd_stun",
   "mod_proxy65",

@@ -1,37 +1,43 @@
 /**
  * The `listen` section: each listener's module, port, address, TLS mode and limits, and the
  * check that no two listeners claim the same port on overlapping addresses. The keys of an
- * ejabberd_http listener are read in http-listener.ts.
+ * ejabberd_http listener are read in http-listener.ts, those of ejabberd_service in
+ * component-listener.ts.
  */
 
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
-import type { HttpListenerConfig, ListenerConfig } from "./types.js";
+import type { ComponentListenerConfig, HttpListenerConfig, ListenerConfig } from "./types.js";
 import { checkKeys } from "./check-keys.js";
 import {
   C2S_MODULE_NAMES,
+  COMPONENT_MODULE_NAMES,
   HTTP_MODULE_NAMES,
   IGNORED_LISTENER_KEYS,
   LISTENER_KEYS,
   REFUSED_LISTENER_KEYS,
+  S2S_MODULE_NAMES,
   TOP_LEVEL_KEYS,
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
 import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
 import { readHttpListener } from "./http-listener.js";
+import { readComponentListener } from "./component-listener.js";
 
 function isWildcardIp(ip: string): boolean {
   return ip === "0.0.0.0" || ip === "::" || ip === "::0" || /^(0+:){7}0+$/.test(ip);
 }
 
 /**
- * The `listen` list: at least one listener, no two on the same port and address; c2s listeners
- * and HTTP listeners (ejabberd_http) come back apart, each in the file's order.
+ * The `listen` list: at least one listener, no two on the same port and address; c2s listeners,
+ * HTTP listeners (ejabberd_http) and component listeners (ejabberd_service) come back apart,
+ * each in the file's order. `hosts` are the served domains, which no component may claim.
  */
 export function readListen(
   r: ConfigReader,
   entry: Entry,
-): { listen: ListenerConfig[]; http: HttpListenerConfig[] } {
+  hosts: readonly string[],
+): { listen: ListenerConfig[]; http: HttpListenerConfig[]; components: ComponentListenerConfig[] } {
   const { value } = entry;
   if (!isSeq(value)) {
     r.fail(
@@ -50,6 +56,7 @@ export function readListen(
   const all: Array<{ port: number; ip: string; node: Node }> = [];
   const listen: ListenerConfig[] = [];
   const http: HttpListenerConfig[] = [];
+  const components: ComponentListenerConfig[] = [];
   value.items.forEach((raw, i) => {
     const item = r.deref(raw);
     const path = `${entry.path}[${i}]`;
@@ -60,7 +67,7 @@ export function readListen(
         `expected a listener map with at least port and module (such as "port: 5222" and "module: ejabberd_c2s"), got ${describe(item)}`,
       );
     }
-    const { listener, portNode } = readListener(r, item, path);
+    const { listener, portNode } = readListener(r, item, path, hosts);
     all.forEach((other, j) => {
       const clash =
         other.port === listener.port &&
@@ -77,9 +84,10 @@ export function readListen(
     });
     all.push({ port: listener.port, ip: listener.ip, node: portNode });
     if (listener.module === "http") http.push(listener);
+    else if (listener.module === "component") components.push(listener);
     else listen.push(listener);
   });
-  return { listen, http };
+  return { listen, http, components };
 }
 
 /** One listener map; its port node comes back too, so that a later clash can point at it. */
@@ -87,15 +95,23 @@ function readListener(
   r: ConfigReader,
   map: YAMLMap,
   prefix: string,
-): { listener: ListenerConfig | HttpListenerConfig; portNode: Node } {
+  hosts: readonly string[],
+): { listener: ListenerConfig | HttpListenerConfig | ComponentListenerConfig; portNode: Node } {
   const entries = r.entries(map, prefix);
   const get: Lookup = (key) => entries.find((e) => e.key === key);
 
   // The module first: keys of an unsupported module would only confuse.
-  const names = [...C2S_MODULE_NAMES, ...HTTP_MODULE_NAMES] as readonly string[];
+  const names = [
+    ...C2S_MODULE_NAMES,
+    ...S2S_MODULE_NAMES,
+    ...HTTP_MODULE_NAMES,
+    ...COMPONENT_MODULE_NAMES,
+  ] as readonly string[];
   const supported =
     `supported: ${C2S_MODULE_NAMES.join(", ")} (client connections), ` +
-    `${HTTP_MODULE_NAMES.join(", ")} (HTTP: WebSocket, host-meta, metrics)`;
+    `${S2S_MODULE_NAMES.join(", ")} (other servers), ` +
+    `${HTTP_MODULE_NAMES.join(", ")} (HTTP: WebSocket, host-meta, metrics), ` +
+    `${COMPONENT_MODULE_NAMES.join(", ")} (external components, XEP-0114)`;
   const moduleEntry = get("module");
   if (!moduleEntry) {
     r.fail(map, `${prefix}.module`, `required: the listener module; ${supported}`);
@@ -118,6 +134,9 @@ function readListener(
   if ((HTTP_MODULE_NAMES as readonly string[]).includes(moduleName)) {
     return readHttpListener(r, map, prefix, entries);
   }
+  if ((COMPONENT_MODULE_NAMES as readonly string[]).includes(moduleName)) {
+    return readComponentListener(r, map, prefix, entries, hosts);
+  }
 
   checkKeys(r, entries, LISTENER_KEYS, IGNORED_LISTENER_KEYS, [], REFUSED_LISTENER_KEYS, {
     keys: TOP_LEVEL_KEYS,
@@ -128,6 +147,32 @@ function readListener(
 
   const tlsEntry = get("tls");
   const tls = tlsEntry ? r.boolean(tlsEntry) : false;
+  if ((S2S_MODULE_NAMES as readonly string[]).includes(moduleName)) {
+    for (const key of ["starttls", "starttls_required"]) {
+      const e = get(key);
+      if (e) {
+        r.fail(
+          e.keyNode,
+          e.path,
+          `STARTTLS between servers is set by the top-level s2s_use_starttls (false, optional, required), not per listener; remove ${key}`,
+        );
+      }
+    }
+    const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
+    return {
+      listener: {
+        port,
+        ip,
+        module: "s2s",
+        tls,
+        starttls: !tls,
+        starttlsRequired: false,
+        maxStanzaSize,
+        unauthenticatedTimeout,
+      },
+      portNode,
+    };
+  }
 
   const starttlsEntry = get("starttls");
   const starttlsGiven = starttlsEntry ? r.boolean(starttlsEntry) : undefined;

@@ -49,7 +49,7 @@ const NUMERIC_LOGLEVELS: readonly LogLevel[] = [
 const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$/u;
 
 /** Lowercased, NFC-normalised domain, or undefined when `raw` is not a plausible domain name. */
-function normaliseDomain(raw: string): string | undefined {
+export function normaliseDomain(raw: string): string | undefined {
   const domain = raw.normalize("NFC").toLowerCase();
   if (domain.length === 0 || domain.length > 253) return undefined;
   const labels = domain.split(".");

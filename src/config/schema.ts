@@ -31,6 +31,7 @@ import {
 import { readListen } from "./listeners.js";
 import { readModules } from "./modules.js";
 import { readSql } from "./sql.js";
+import { readS2S } from "./s2s.js";
 import {
   readAuthMethod,
   readCertfiles,
@@ -167,9 +168,13 @@ function topLevel(r: ConfigReader): ServerConfig {
     : resolve(dataDir, "parleyctl.sock");
 
   const listenEntry = get("listen");
-  const { listen, http } = listenEntry
-    ? readListen(r, listenEntry)
-    : { listen: [defaultListener(5222, false), defaultListener(5223, true)], http: [] };
+  const { listen, http, components } = listenEntry
+    ? readListen(r, listenEntry, hosts)
+    : {
+        listen: [defaultListener(5222, false), defaultListener(5223, true)],
+        http: [],
+        components: [],
+      };
 
   const originEntry = get("websocket_origin");
   const pingEntry = get("websocket_ping_interval");
@@ -179,6 +184,8 @@ function topLevel(r: ConfigReader): ServerConfig {
     pingInterval: pingEntry ? readSeconds(r, pingEntry) : DEFAULT_WEBSOCKET_PING_INTERVAL,
     timeout: wsTimeoutEntry ? readSeconds(r, wsTimeoutEntry) : DEFAULT_WEBSOCKET_TIMEOUT,
   };
+
+  const s2s = readS2S(r, get);
 
   const modulesEntry = get("modules");
   const { modules, lines: moduleLines } = modulesEntry
@@ -203,7 +210,9 @@ function topLevel(r: ConfigReader): ServerConfig {
     controlSocket,
     listen,
     http,
+    components,
     websocket,
+    s2s,
     modules,
     warnings: r.sortedWarnings(),
   };

@@ -11,8 +11,11 @@ export interface ListenerConfig {
   port: number;
   /** Address to bind; default "0.0.0.0" (all IPv4 addresses; works where IPv6 is disabled). */
   ip: string;
-  /** Only client-to-server for now; `ejabberd_c2s`, `c2s` and `parley_c2s` all mean this. */
-  module: "c2s";
+  /**
+   * `c2s` for client connections (`ejabberd_c2s`, `c2s`, `parley_c2s`), `s2s` for incoming
+   * server-to-server ones (`ejabberd_s2s_in`; STARTTLS is then the top-level s2s_use_starttls).
+   */
+  module: "c2s" | "s2s";
   /** Direct TLS (XEP-0368), ejabberd's `tls: true`. Default false. */
   tls: boolean;
   /** Offer STARTTLS. Default: true unless `tls` is true (always false when `tls` is true). */
@@ -63,6 +66,37 @@ export interface HttpListenerConfig {
   /** XMPP streams over WebSocket: `max_stanza_size` (frame size), as on a c2s listener. */
   maxStanzaSize: number;
   /** `unauthenticated_timeout` for WebSocket streams, as on a c2s listener. */
+  unauthenticatedTimeout: number;
+}
+
+/**
+ * An `ejabberd_service` listener (ejabberd's name): external components, such as gateways and
+ * bots, connecting with the Jabber Component Protocol (XEP-0114, accept mode).
+ */
+export interface ComponentListenerConfig {
+  port: number;
+  ip: string;
+  module: "component";
+  /** Direct TLS with the `certfiles` certificates (XEP-0114 has no STARTTLS). Default false. */
+  tls: boolean;
+  /**
+   * `hosts`: each component domain and the secret its handshake proves (the domain's own
+   * `password`, else the listener's). Empty: any domain not served otherwise may connect with
+   * the listener's `password` (ejabberd's behaviour without `hosts`).
+   */
+  hosts: Record<string, string>;
+  /** `password`: the listener-wide secret; null when every domain in `hosts` has its own. */
+  password: string | null;
+  /** `check_from`: stanzas from the component must come from its domains. Default true. */
+  checkFrom: boolean;
+  /**
+   * `global_routes`: a connected component receives the stanzas for every domain in `hosts`,
+   * not only the one its stream named. Default true (ejabberd's default).
+   */
+  globalRoutes: boolean;
+  /** `max_stanza_size`, as on a c2s listener. */
+  maxStanzaSize: number;
+  /** `unauthenticated_timeout`: seconds to complete the handshake, as on a c2s listener. */
   unauthenticatedTimeout: number;
 }
 
@@ -145,11 +179,38 @@ export interface ServerConfig extends SqlConfig {
   listen: ListenerConfig[];
   /** The HTTP listeners (`listen` entries with module ejabberd_http); listen and http are never both empty. */
   http: HttpListenerConfig[];
+  /** The external component listeners (`listen` entries with module ejabberd_service). */
+  components: ComponentListenerConfig[];
   websocket: WebsocketConfig;
+  /** Server-to-server links (the top-level s2s_* options). */
+  s2s: S2SConfig;
   /** Module name → options; options are not validated here (the module loader does it). */
   modules: Record<string, Record<string, unknown>>;
   /** Module name → option name ("" for the module itself) → line in the file, for errors. */
   moduleLines?: Record<string, Record<string, number>>;
   /** Human-readable notes about options that were accepted but are not used. */
   warnings: string[];
+}
+
+/** The top-level s2s options (ejabberd's names in comments). */
+export interface S2SConfig {
+  /** `s2s_use_starttls`: false (never), optional, or required (the default). */
+  useStartTls: "false" | "optional" | "required";
+  /** Only peers whose certificate verifies (`s2s_use_starttls: required_trusted`). */
+  requireTrusted: boolean;
+  /** `s2s_cafile`: extra trust anchors for peers' certificates (absolute path). */
+  cafile?: string;
+  /** `s2s_timeout`: seconds a link may stay idle before it is closed. */
+  timeout: number;
+  /** `s2s_access`: `all` or `none` (named rules need access_rules, not evaluated yet). */
+  access: "all" | "none";
+  /** `s2s_dns_timeout` (seconds) and `s2s_dns_retries`. */
+  dnsTimeout: number;
+  dnsRetries: number;
+  /** `s2s_max_retry_delay`: seconds before a domain that failed is tried again, at most. */
+  maxRetryDelay: number;
+  /** `outgoing_s2s_port`: the port when a domain has no SRV record. */
+  outgoingPort: number;
+  /** `outgoing_s2s_timeout`: seconds to connect and authenticate a link. */
+  outgoingTimeout: number;
 }

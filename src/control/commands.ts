@@ -57,6 +57,9 @@ export function controlCommands(
       ok: true,
       result: [...sm.all()].map((s) => s.jid.toString()).sort(),
     }),
+    // ejabberdctl's names; a link counts once it is authenticated (incoming) or ready (outgoing).
+    incoming_s2s_number: () => ({ ok: true, result: String(server.ctx.s2s.incomingCount) }),
+    outgoing_s2s_number: () => ({ ok: true, result: String(server.ctx.s2s.outgoingCount) }),
     kick_session: ([user, host, resource, ...reason]) => {
       if (!user || !host || !resource)
         return { ok: false, error: "usage: kick_session USER HOST RESOURCE REASON" };

@@ -79,6 +79,12 @@ export interface TestServerOptions {
    * gives /ws (WebSocket), /.well-known/host-meta(.json) and /metrics. Its port is `httpPort`.
    */
   http?: true | RequestHandlerConfig[];
+  /**
+   * Server-to-server links: an ejabberd_s2s_in listener on loopback at `port` (0: any), with
+   * domains resolved through the DNS servers given (a test's own, on loopback). Without it,
+   * s2s_access is none: a test server never reaches for a domain outside the test.
+   */
+  s2s?: { port: number; dnsServers: string[] };
   /** Last word on the config before start. */
   config?: (c: ServerConfig) => void;
 }
@@ -118,6 +124,11 @@ export async function startTestServer(
   if (o.http) config.http = [testHttpListener(o.http === true ? WEB_HANDLERS : o.http)];
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
+  if (o.s2s) {
+    config.listen.push({ ...defaultListener(o.s2s.port), module: "s2s", ip: "127.0.0.1" });
+  } else {
+    config.s2s.access = "none";
+  }
   const storage = o.storage ?? defaultStorage;
   if (storage && storage !== "sqlite") Object.assign(config, await storage());
   o.config?.(config);
@@ -131,8 +142,11 @@ export async function startTestServer(
       cb();
     },
   });
-  const server = await Server.start(config, { logDestination: sink });
-  const ports = server.ports();
+  const server = await Server.start(config, {
+    logDestination: sink,
+    ...(o.s2s ? { dnsServers: o.s2s.dnsServers } : {}),
+  });
+  const ports = server.ports().filter((p) => p.module === "c2s");
   const port = ports.find((p) => !p.tls)?.port ?? 0;
   const clients: TestClient[] = [];
   const t: TestServer = {

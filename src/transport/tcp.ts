@@ -48,6 +48,11 @@ export class TcpTransport implements Transport {
      * (server-to-server streams declare `xmlns:db`, XEP-0220).
      */
     private readonly headerNs = `xmlns='${NS.client}'`,
+    /**
+     * Whether our header says version='1.0'. XEP-0114 streams carry no version: a peer that sent
+     * none gets none back (RFC 6120 §4.7.5), and with it no stream features.
+     */
+    private readonly versioned = true,
   ) {
     this.log = log.child({ ip: socket.remoteAddress, sid: this.id });
     this.socket = socket;
@@ -142,9 +147,10 @@ export class TcpTransport implements Transport {
     if (this.headerSent) return;
     this.headerSent = true;
     const to = peerFrom ? ` to='${escapeXML(peerFrom)}'` : "";
+    const version = this.versioned ? " version='1.0'" : "";
     this.write(
       `<?xml version='1.0'?><stream:stream ${this.headerNs} xmlns:stream='${NS.stream}'` +
-        ` id='${this.id}' from='${escapeXML(host)}'${to} version='1.0' xml:lang='en'>`,
+        ` id='${this.id}' from='${escapeXML(host)}'${to}${version} xml:lang='en'>`,
     );
   }
 
@@ -162,7 +168,7 @@ export class TcpTransport implements Transport {
     return !this.secure;
   }
 
-  startTls({ context, sni }: TlsUpgrade, onSecure: () => void): void {
+  startTls({ context, sni, requestCert = false }: TlsUpgrade, onSecure: () => void): void {
     const raw = this.socket;
     this.discarding = true;
     this.detach(raw);
@@ -170,7 +176,13 @@ export class TcpTransport implements Transport {
     this.parser.reset();
     raw.write(`<proceed xmlns='${NS.tls}'/>`, () => {
       if (this.closing || this.gone) return;
-      const tls = new TLSSocket(raw, { isServer: true, secureContext: context, SNICallback: sni });
+      const tls = new TLSSocket(raw, {
+        isServer: true,
+        secureContext: context,
+        SNICallback: sni,
+        requestCert,
+        rejectUnauthorized: false,
+      });
       this.attach(tls);
       tls.once("secure", () => {
         this.discarding = false;
@@ -180,6 +192,11 @@ export class TcpTransport implements Transport {
       });
       raw.resume();
     });
+  }
+
+  /** The TLS socket under the stream, once there is one (for the peer's certificate). */
+  get tlsSocket(): TLSSocket | null {
+    return this.socket instanceof TLSSocket ? this.socket : null;
   }
 
   private secured(tls: TLSSocket): void {

@@ -25,6 +25,11 @@ export interface TransportOwner {
 export interface TlsUpgrade {
   context: SecureContext;
   sni: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+  /**
+   * Ask for the peer's certificate (servers authenticate each other with theirs, XEP-0178);
+   * an untrusted one does not fail the handshake: the stream judges it.
+   */
+  requestCert?: boolean;
 }
 
 /**

@@ -178,7 +178,8 @@ export function resolveRootTag(
 /**
  * RFC 6120 §4.8: the root must be <stream/> in the stream namespace (§4.8.1, else
  * invalid-namespace), with the 'stream' prefix (§4.8.5, else bad-namespace-prefix) and a
- * content namespace of jabber:client or jabber:server (§4.8.2, else invalid-namespace).
+ * content namespace of jabber:client or jabber:server (§4.8.2, else invalid-namespace), or
+ * XEP-0114's jabber:component:accept. Which of them a stream may use is its session's check.
  */
 export function checkStreamRoot(
   prefix: string,
@@ -195,10 +196,10 @@ export function checkStreamRoot(
   if (prefix !== "stream") {
     return new StreamError("bad-namespace-prefix", "the stream namespace prefix must be 'stream'");
   }
-  if (contentNs !== NS.client && contentNs !== NS.server) {
+  if (contentNs !== NS.client && contentNs !== NS.server && contentNs !== NS.component) {
     return new StreamError(
       "invalid-namespace",
-      `the content namespace must be '${NS.client}' or '${NS.server}'`,
+      `the content namespace must be '${NS.client}', '${NS.server}' or '${NS.component}'`,
     );
   }
   return null;

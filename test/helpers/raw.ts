@@ -17,19 +17,27 @@ export class RawClient {
   readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
 
+  /** Set for a server-to-server stream (jabber:server, XEP-0220's db prefix) from this domain. */
+  serverFrom: string | null = null;
+
   private constructor(private socket: Socket | TLSSocket) {
     this.closedPromise = new Promise((r) => (this.resolveClosed = r));
     this.listen(socket);
   }
 
   /** `noDelay`: each send() goes out at once, not held by Nagle for the last one's ACK. */
-  static async connect(port: number, opts: { noDelay?: boolean } = {}): Promise<RawClient> {
+  static async connect(
+    port: number,
+    opts: { noDelay?: boolean; serverFrom?: string } = {},
+  ): Promise<RawClient> {
     const socket = tcpConnect({ port, host: "127.0.0.1", noDelay: opts.noDelay ?? false });
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    return new RawClient(socket);
+    const raw = new RawClient(socket);
+    raw.serverFrom = opts.serverFrom ?? null;
+    return raw;
   }
 
   private listen(socket: Socket): void {
@@ -86,21 +94,37 @@ export class RawClient {
   }
 
   header(to = "localhost"): void {
+    if (this.serverFrom !== null) {
+      this.send(
+        `<?xml version='1.0'?><stream:stream from='${this.serverFrom}' to='${to}' version='1.0' xmlns='jabber:server' xmlns:db='jabber:server:dialback' xmlns:stream='http://etherx.jabber.org/streams'>`,
+      );
+      return;
+    }
     this.send(
       `<?xml version='1.0'?><stream:stream to='${to}' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`,
     );
   }
 
   /** Opens the stream and upgrades it with STARTTLS (RFC 6120 §5); returns the new features. */
-  async starttls(restartTo = "localhost"): Promise<string> {
-    this.header();
+  async starttls(
+    restartTo = "localhost",
+    clientCert?: { key: string; cert: string },
+  ): Promise<string> {
+    // A client stream opens to localhost (a test changes the domain at the restart); a server
+    // stream to the domain it means.
+    this.header(this.serverFrom !== null ? restartTo : "localhost");
     await this.readUntil("</stream:features>");
     this.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     await this.readUntil("<proceed");
     const raw = this.socket;
     raw.removeAllListeners("data");
     raw.removeAllListeners("close");
-    const tls = tlsConnect({ socket: raw, servername: "localhost", rejectUnauthorized: false });
+    const tls = tlsConnect({
+      socket: raw,
+      servername: restartTo,
+      rejectUnauthorized: false,
+      ...clientCert,
+    });
     await new Promise<void>((resolve, reject) => {
       tls.once("secureConnect", resolve);
       tls.once("error", reject);

@@ -7,6 +7,7 @@ caller feeds bytes to CommandReader and gets whole commands back.
 """
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -53,3 +54,33 @@ def client_args(resumable=False):
         p.add_argument("--sm-handled", type=int, default=0)
     p.add_argument("--deadline", type=float, default=30)
     return p.parse_args()
+
+
+def serve(client, run_command, start, deadline):
+    """Runs the event loop for `client`: each command from stdin goes to `run_command` (a
+    coroutine function), `start` connects. Returns once the client, its `quitting` set, is
+    disconnected, or stdin closes; past `deadline` seconds, reports an error and exits 2."""
+    loop = asyncio.get_event_loop()
+    reader = CommandReader()
+    done = loop.create_future()
+
+    def on_stdin():
+        data = os.read(sys.stdin.fileno(), 65536)
+        if not data:  # the test is gone: leave at once
+            loop.remove_reader(sys.stdin.fileno())
+            if not done.done():
+                done.set_result("stdin closed")
+            return
+        for cmd in reader.feed(data):
+            loop.create_task(run_command(cmd))
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    client.add_event_handler(
+        "disconnected", lambda _r: client.quitting and not done.done() and done.set_result("quit")
+    )
+    start()
+    try:
+        loop.run_until_complete(asyncio.wait_for(asyncio.shield(done), deadline))
+    except asyncio.TimeoutError:
+        emit("error", condition="deadline", text=f"still running after {deadline}s")
+        sys.exit(2)

@@ -48,7 +48,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from jsonlines import CommandReader, client_args, emit  # noqa: E402
+from jsonlines import client_args, emit, serve  # noqa: E402
 
 import slixmpp  # noqa: E402
 from slixmpp.exceptions import IqError, IqTimeout, PresenceError  # noqa: E402
@@ -671,31 +671,8 @@ def main(client_class=Client):
     args = client_args(resumable=True)
     # The XML both ways goes to stderr, which the test shows when it fails.
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(name)s %(message)s")
-    loop = asyncio.get_event_loop()
     client = client_class(args)
-    reader = CommandReader()
-    done = loop.create_future()
-
-    def on_stdin():
-        data = os.read(sys.stdin.fileno(), 65536)
-        if not data:  # the test is gone: leave at once
-            loop.remove_reader(sys.stdin.fileno())
-            if not done.done():
-                done.set_result("stdin closed")
-            return
-        for cmd in reader.feed(data):
-            loop.create_task(client.run_command(cmd))
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
-    client.add_event_handler(
-        "disconnected", lambda _r: client.quitting and not done.done() and done.set_result("quit")
-    )
-    client.start()
-    try:
-        loop.run_until_complete(asyncio.wait_for(asyncio.shield(done), args.deadline))
-    except asyncio.TimeoutError:
-        emit("error", condition="deadline", text=f"still running after {args.deadline}s")
-        sys.exit(2)
+    serve(client, client.run_command, client.start, args.deadline)
 
 
 if __name__ == "__main__":

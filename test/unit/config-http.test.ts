@@ -1,23 +1,7 @@
 import { strict as assert } from "node:assert";
-import { resolve } from "node:path";
-import { ConfigError, parseConfig } from "../../src/config/config.js";
+import { configText, FILE } from "../helpers/config-text.js";
 
-const FILE = resolve("/etc/parley/parley.yml");
-
-function parse(text: string): ReturnType<typeof parseConfig> {
-  return parseConfig(`hosts: [a.example]\n${text}`, FILE);
-}
-
-/** The ConfigError of `text` (after a hosts line, so `listen:` is on line 2). */
-function error(text: string): ConfigError {
-  try {
-    parse(text);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  assert.fail(`expected a ConfigError for:\n${text}`);
-}
+const { parse, error } = configText("a.example");
 
 function httpListen(lines: string[]): string {
   return [

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_S2S } from "../../src/config/s2s.js";
 import {
   ConfigError,
   MAX_STANZA_SIZE_LIMIT,
@@ -118,6 +119,7 @@ describe("config", () => {
         "mod_client_state",
         "mod_push",
         "mod_auth_fast",
+        "mod_s2s_dialback",
         "mod_bosh",
         "mod_proxy65",
         "mod_stun_disco",
@@ -145,6 +147,13 @@ describe("config", () => {
         listen: [
           listener({ port: 5222 }),
           listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
+          listener({
+            port: 5269,
+            module: "s2s",
+            starttls: true,
+            starttlsRequired: false,
+            maxStanzaSize: 524288,
+          }),
         ],
         http: [
           httpListener({ port: 5443, tls: true, requestHandlers: [...webHandlers, upload] }),
@@ -158,7 +167,9 @@ describe("config", () => {
             ],
           }),
         ],
+        components: [],
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
+        s2s: { ...DEFAULT_S2S },
         warnings: [],
       });
     });
@@ -236,7 +247,6 @@ describe("config", () => {
         "listen[0].access",
         "listen[1].shaper",
         "listen[1].access",
-        "s2s_use_starttls",
         "acl",
         "access_rules",
         "shaper",
@@ -591,14 +601,14 @@ describe("config", () => {
 
     it("an ejabberd listener module Parley lacks is not supported yet, listing the supported ones", () => {
       const err = configError(
-        "hosts: [a.example]\nlisten:\n  - port: 5269\n    module: ejabberd_s2s_in\n",
+        "hosts: [a.example]\nlisten:\n  - port: 5060\n    module: ejabberd_sip\n",
       );
       assertError(err, {
         line: 4,
         key: "listen[0].module",
         says: [
-          /"ejabberd_s2s_in" is not supported yet/,
-          /supported: ejabberd_c2s, c2s, parley_c2s \(client connections\), ejabberd_http/,
+          /"ejabberd_sip" is not supported yet/,
+          /supported: ejabberd_c2s, c2s, parley_c2s \(client connections\), ejabberd_s2s_in \(other servers\), ejabberd_http/,
         ],
       });
     });

@@ -114,7 +114,7 @@ describe("module metrics (ctx.counter, ctx.gauge)", () => {
 
   it("no core metric starts with the modules' prefix", async () => {
     const metrics = new Metrics(
-      { connections: () => [], sessions: () => 0, resumable: () => 0 },
+      { connections: () => [], sessions: () => 0, resumable: () => 0, components: () => 0 },
       log,
     );
     try {

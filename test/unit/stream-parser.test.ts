@@ -152,6 +152,14 @@ for (const [label, make] of CANDIDATES) {
         assert.equal(r.stanzas[0].getNS(), "jabber:server");
       });
 
+      it("XEP-0114: jabber:component:accept is accepted as the content namespace", () => {
+        const r = feed(
+          `<stream:stream xmlns='jabber:component:accept' xmlns:stream='${NS.stream}'><handshake/>`,
+        );
+        assert.deepEqual(r.errors, []);
+        assert.equal(r.stanzas[0].getNS(), "jabber:component:accept");
+      });
+
       it("§4.9.3.10 invalid-namespace: wrong stream namespace", () => {
         expectError(
           `<stream:stream xmlns='jabber:client' xmlns:stream='urn:wrong'>`,
