@@ -109,8 +109,9 @@ export function chat(from: string, to: string, what = "chat"): Check {
 }
 
 /**
- * XEP-0045 across the link: the user on `host` makes a room on conference.`host`, the user on
- * `guest` joins it and sees them in it, and a groupchat message goes each way.
+ * XEP-0045 across the link: the user on `host` makes a room on conference.`host` (an instant
+ * room, §10.1.2), the user on `guest` joins it and sees them in it, and a groupchat message goes
+ * each way.
  */
 export function muc(host: string, guest: string): Check {
   return {
@@ -122,7 +123,13 @@ export function muc(host: string, guest: string): Check {
       const room = `${unique("room")}@conference.${host}`;
       const [ownerNick, guestNick] = [`owner-${host}`, `guest-${guest}`];
       owner.py.send({ cmd: "join", room, nick: ownerNick, timeout: 20 });
-      await owner.py.next("joined", (e) => e.room === room, 25_000);
+      const created = await owner.py.next("joined", (e) => e.room === room, 25_000);
+      // §10.1.1: a server may lock the room it just made (status 201) until its owner
+      // configures it; the owner takes the defaults, as a client making an instant room does.
+      if ((created.status_codes as number[]).includes(201)) {
+        owner.py.send({ cmd: "muc_instant", room });
+        await owner.py.next("iq", (e) => e.tag === "muc_instant", WAIT);
+      }
       visitor.py.send({ cmd: "join", room, nick: guestNick, timeout: 20 });
       const joined = await visitor.py.next("joined", (e) => e.room === room, 25_000);
       if (!(joined.occupants as string[]).includes(`${room}/${ownerNick}`)) {

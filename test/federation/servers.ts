@@ -173,8 +173,6 @@ function prosodyConfig(spec: ServerSpec, files: ServerFiles): string {
       "",
       `Component "conference.${h.domain}" "muc"`,
       `\t${ssl(h.domain)}`,
-      // Rooms open at once (Prosody locks a new room until it is configured, XEP-0045 §10.1.2).
-      `\tmuc_room_locking = false`,
       `\tmuc_room_default_persistent = false`,
       `\tmuc_room_default_public = true`,
       "",

@@ -17,6 +17,7 @@ event carries
 knows the h to resume with.
 
 Commands: roster_get, roster_set, roster_remove, subscribe, approve, presence, message, join,
+muc_instant (XEP-0045 §10.1.2: the owner of a new room accepts its default configuration),
 csi (`state` active or inactive, through xep_0352), push (XEP-0357 `action` enable or disable
 with `jid`, `node`, publish-`options`: built here, slixmpp 1.8.3 has no xep_0357), carbons, caps (announce XEP-0115 caps through xep_0115), mam (XEP-0313 through xep_0313: every page of a query on the user's archive, or on
 the one `jid` names, a room's), service (ping, version, time, last, vcard_get, vcard_set,
@@ -263,6 +264,10 @@ class Client(slixmpp.ClientXMPP):
                 history_stanza_ids=[stanza_id(m) for m in history],
                 status_codes=sorted(pres["muc"]["status_codes"]),
             )
+        elif name == "muc_instant":  # XEP-0045 §10.1.2: accept the defaults of a new room
+            form = self["xep_0004"].make_form(ftype="submit")
+            await self["xep_0045"].set_room_config(slixmpp.JID(cmd["room"]), form, timeout=10)
+            self.out("iq", tag="muc_instant", type="result")
         elif name == "caps":
             # XEP-0115 through xep_0115: slixmpp hashes its own disco#info, answers disco#info
             # at node#ver, and puts its <c/> in every presence from now on.
