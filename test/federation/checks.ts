@@ -165,9 +165,16 @@ export function refused(from: string, to: string, why: string): Check {
       const b = ctx.client(to);
       const body = unique(`${from} to ${to} refused`);
       a.py.send({ cmd: "message", to: bare(b.account), body, id: body });
-      const bounce = await a.py.next("message_error", (e) => e.id === body, 40_000);
-      const got = b.py.drain("message").filter((e) => e.body === body);
-      if (got.length) throw new Error(`delivered all the same: ${JSON.stringify(got[0])}`);
+      // Whichever comes first: the bounce, or the message itself (the link was set up).
+      const bounced = a.py.next("message_error", (e) => e.id === body, 40_000);
+      const delivered = b.py.next("message", (e) => e.body === body, 40_000);
+      for (const p of [bounced, delivered]) p.catch(() => undefined); // the one that loses
+      const bounce = await Promise.race([
+        bounced,
+        delivered.then((e) => {
+          throw new Error(`delivered all the same: ${JSON.stringify(e)}`);
+        }),
+      ]);
       return `bounced: ${String(bounce.condition)}${bounce.text ? `, "${String(bounce.text)}"` : ""}`;
     },
   };
