@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { strict as assert } from "node:assert";
 import { REPO_DIR } from "../../bench/lib/servers.js";
 import { PYTHON } from "../helpers/python-client.js";
-import { inNamespace } from "./namespace.js";
+import { inNamespace } from "../../bench/lib/netns.js";
 import { REPORT_PREFIX, type Report } from "./report.js";
 import { SCENARIOS } from "./scenarios.js";
 

@@ -17,7 +17,7 @@ import {
   type Certificate,
   type Launched,
 } from "../../bench/lib/servers.js";
-import type { CertKind } from "./certs.js";
+import type { CertKind } from "../../bench/lib/test-ca.js";
 
 export type Kind = "parley" | "prosody" | "ejabberd";
 

@@ -1,5 +1,5 @@
-// A small authoritative DNS server for the federation namespace (test/federation/run.ts), on
-// 127.0.0.1:53 where its resolv.conf points. /etc/hosts is enough for resolvers that go through
+// A small authoritative DNS server for a federation namespace (netns.ts), on 127.0.0.1:53 where
+// its resolv.conf points. /etc/hosts is enough for resolvers that go through
 // getaddrinfo (Parley, ejabberd's native lookup), but Prosody 0.12 asks DNS itself and never reads
 // /etc/hosts (net.dns; libunbound too, with Prosody's default hoststxt = false), and every server
 // asks DNS for SRV records (RFC 6120 §3.2.1) before it falls back to the domain's address. So the

@@ -1,12 +1,13 @@
-// The certificates of a federation run, made with openssl: a test CA that every server trusts
-// (and the clients), a certificate signed by it for each domain and its conference subdomain, a
-// self-signed one for the dialback-only peer (no PKIX path: XEP-0178 cannot succeed, XEP-0220
-// dialback can), and one signed by the CA for another name, for the peer whose certificate does
-// not match its domain (RFC 6125: the reference identity is not among the DNS-IDs).
+// The certificates of a federation run (test/federation/, the benchmark's s2s scenario), made
+// with openssl: a test CA that every server trusts (and the clients), a certificate signed by it
+// for each domain and its conference subdomain, a self-signed one for the dialback-only peer (no
+// PKIX path: XEP-0178 cannot succeed, XEP-0220 dialback can), and one signed by the CA for
+// another name, for the peer whose certificate does not match its domain (RFC 6125: the
+// reference identity is not among the DNS-IDs).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Certificate } from "../../bench/lib/servers.js";
+import type { Certificate } from "./servers.js";
 
 export type CertKind =
   /** Signed by the test CA, for the domain and conference.<domain>. */

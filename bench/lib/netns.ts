@@ -1,10 +1,10 @@
-// The private network and mount namespace a federation run lives in (test/federation/run.ts is
-// started by `unshare --mount --net --propagation private`): only a loopback interface, on which
-// every address of 127/8 is local, so each server gets an address of its own and listens on the
-// standard ports 5222 and 5269 there; a hosts file and a resolv.conf of our own are bind-mounted
-// over the system's, which stay untouched outside (the mounts are private to the namespace and end
-// with it), and resolv.conf names 127.0.0.1, where dns.ts answers from the same table, so no query
-// leaves the namespace.
+// The private network and mount namespace of a federation run (test/federation/run.ts) and of
+// the benchmark's s2s scenario (s2s-run.ts), each started by `unshare --mount --net
+// --propagation private`: only a loopback interface, on which every address of 127/8 is local,
+// so each server gets an address of its own and listens on the standard ports there; a hosts
+// file and a resolv.conf of our own are bind-mounted over the system's, which stay untouched
+// outside (the mounts are private to the namespace and end with it), and resolv.conf names
+// 127.0.0.1, where dns-server.ts answers from the same table, so no query leaves the namespace.
 import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
