@@ -1,21 +1,23 @@
 -- Prosody config for bench/compare (issue 5): the features Parley enables in bench/parley.yml,
 -- SQLite storage, STARTTLS required, no mod_limits, loopback only. Placeholders @...@ are filled
--- in by bench/lib/servers.ts for each run; lines ending in "-- bench:offline" are swapped for
--- their "-- bench:no-offline" twins when Parley has no mod_offline (same features on all three);
--- those ending in "-- bench:mam" are kept for the MAM scenarios only, "-- bench:pep" for the PEP one,
--- "-- bench:ws" for the websocket one, "-- bench:upload" for the upload one, "-- bench:bosh" for the
--- bosh one, "-- bench:http" for any of them; "-- bench:https" for the bosh-tls one, whose HTTP
--- port is HTTPS, "-- bench:httpplain" for the others.
+-- in by bench/lib/servers.ts for each run; lines ending in "-- bench:mam" are kept for the MAM
+-- scenarios only, "-- bench:pep" for the PEP one, "-- bench:ws" for the websocket one,
+-- "-- bench:upload" for the upload one, "-- bench:bosh" for the bosh one, "-- bench:http" for any
+-- of them; "-- bench:https" for the bosh-tls one, whose HTTP port is HTTPS, "-- bench:httpplain"
+-- for the others; "-- bench:s2s" for the s2s scenario (and "-- bench:no-s2s" for the others).
 
 pidfile = "@DATA_DIR@/prosody.pid"
 data_path = "@DATA_DIR@"
 log = { warn = "@DATA_DIR@/prosody.log" }
 
-interfaces = { "127.0.0.1" }
-local_interfaces = { "127.0.0.1" }
+interfaces = { "@ADDRESS@" }
+local_interfaces = { "@ADDRESS@" }
 c2s_ports = { @C2S_PORT@ }
 c2s_direct_tls_ports = { }
-s2s_ports = { }
+s2s_ports = { } -- bench:no-s2s
+-- The s2s scenario: two Prosodies, each on its own address in a network namespace of its own
+-- (bench/lib/s2s.ts), linked by certificates from the run's CA (s2s_secure_auth below).
+s2s_ports = { 5269 } -- bench:s2s
 -- Listen backlog as Parley's (1024; server_epoll's default is 128), and TCP_NODELAY as Parley and
 -- ejabberd set it (server_epoll leaves Nagle on by default, which with delayed ACKs adds ~40 ms
 -- to round trips such as the steps of a login).
@@ -36,9 +38,11 @@ modules_enabled = {
 	-- The bosh scenario runs on a server of its own with XMPP over BOSH (XEP-0206) at /http-bind.
 	"bosh"; -- bench:bosh
 }
--- No s2s, as Parley; offline storage only when Parley has it; no mod_limits (not loaded).
-modules_disabled = { "s2s"; } -- bench:offline
-modules_disabled = { "s2s"; "offline"; } -- bench:no-offline
+-- No s2s but in the s2s scenario; offline storage only when Parley has it (filled in by
+-- bench/lib/servers.ts); no mod_limits (not loaded).
+modules_disabled = { @DISABLED@ }
+s2s_require_encryption = true -- bench:s2s
+s2s_secure_auth = true -- bench:s2s
 
 allow_registration = true
 registration_allowlist = { "127.0.0.1" }
@@ -79,7 +83,8 @@ smacks_hibernation_time = 300
 smacks_max_unacked_stanzas = 5000
 version_ignore_os = true
 
-ssl = { key = "@KEYFILE@"; certificate = "@CERTFILE@"; }
+ssl = { key = "@KEYFILE@"; certificate = "@CERTFILE@"; } -- bench:no-s2s
+ssl = { key = "@KEYFILE@"; certificate = "@CERTFILE@"; cafile = "@CAFILE@"; } -- bench:s2s
 
 VirtualHost "@HOST@"
 

@@ -105,10 +105,26 @@ export interface StartOptions {
   mamStore: MamStore;
   /** Parley only: write a V8 CPU profile into this directory (node --cpu-prof). */
   cpuProfDir?: string;
+  /**
+   * The address its listeners take (LOOPBACK unless said): the s2s scenario runs two servers in
+   * a network namespace of their own (s2s.ts), each on its own loopback address.
+   */
+  address?: string;
+  /**
+   * Server-to-server links on (bench:s2s lines): an s2s listener on port 5269 of `address`,
+   * STARTTLS required, and peers' certificates checked against `caFile` (the run's test CA), for
+   * the s2s scenario.
+   */
+  s2s?: { caFile: string };
   log: (line: string) => void;
 }
 
 export type MamStore = "sql" | "native";
+
+/** The address placeholders of the configs: the listeners' address, and the s2s trust anchors. */
+function addressVars(o: StartOptions): { ADDRESS: string; CAFILE: string } {
+  return { ADDRESS: o.address ?? LOOPBACK, CAFILE: o.s2s?.caFile ?? "" };
+}
 
 /** The bench:NAME flags of the configs (render) that every server's options decide. */
 function configFlags(o: StartOptions): Record<string, boolean> {
@@ -124,11 +140,14 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     https: !!o.https,
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
+    s2s: !!o.s2s,
   };
 }
 
 export interface RunningServer {
   name: ServerName;
+  /** Its c2s address (StartOptions.address) and port. */
+  host: string;
   port: number;
   domain: string;
   /** The process whose RSS and CPU are measured: the one listening on the port. */
@@ -223,7 +242,7 @@ function render(
   comment: string,
 ): string {
   const lines = readFileSync(join(BENCH_DIR, template), "utf8").split("\n");
-  const marker = new RegExp(`${comment} bench:(no-)?([a-z]+)$`);
+  const marker = new RegExp(`${comment} bench:(no-)?([a-z0-9]+)$`);
   const kept = lines.filter((line) => {
     const m = marker.exec(line.trimEnd());
     if (!m) return true;
@@ -473,6 +492,7 @@ async function startParley(
     DATA_DIR: o.dir,
     C2S_PORT: String(port),
     ...httpVars,
+    ...addressVars(o),
   };
   const pgVars: Record<string, string> = pgsql
     ? {
@@ -492,9 +512,18 @@ async function startParley(
     [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
     join(o.dir, "parley.log"),
     o.domain,
-    { host: LOOPBACK, port },
+    { host: o.address ?? LOOPBACK, port },
   );
-  return { name, port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
+  return {
+    name,
+    host: o.address ?? LOOPBACK,
+    port,
+    domain: o.domain,
+    dir: o.dir,
+    ws,
+    bosh,
+    ...run,
+  };
 }
 
 /**
@@ -613,16 +642,18 @@ export const ejabberd = {
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
           ...httpVars,
+          ...addressVars(o),
         },
         configFlags(o),
         "#",
       ),
     );
+    const host = o.address ?? LOOPBACK;
     const run = await launchEjabberd(o.dir, `parleybench${port}@localhost`, distPort, o.domain, {
-      host: LOOPBACK,
+      host,
       port,
     });
-    return { name: "ejabberd", port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
+    return { name: "ejabberd", host, port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
   },
 
   /** ejabberdctl register (about 3 s a call: one Erlang VM each), for the first user. */
@@ -719,14 +750,19 @@ export const prosody = {
           KEYFILE: cert.keyFile,
           DATA_DIR: o.dir,
           C2S_PORT: String(port),
+          // One modules_disabled (Prosody refuses an option set twice): s2s off but in the s2s
+          // scenario, offline storage off when Parley has none (same features on all three).
+          DISABLED: [o.s2s ? "" : `"s2s";`, o.offline ? "" : `"offline";`].join(" ").trim(),
           ...httpVars,
+          ...addressVars(o),
         },
         configFlags(o),
         "--",
       ),
     );
-    const run = await launchProsody(o.dir, config, o.domain, { host: LOOPBACK, port });
-    return { name: "prosody", port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
+    const host = o.address ?? LOOPBACK;
+    const run = await launchProsody(o.dir, config, o.domain, { host, port });
+    return { name: "prosody", host, port, domain: o.domain, dir: o.dir, ws, bosh, ...run };
   },
 
   registerCli(s: RunningServer, user: string, password: string): string {
