@@ -60,10 +60,15 @@ export function errorSummary(e: ErrorCounts): string {
 
 /**
  * Logs users in and keeps them (initial presence + ping round trip), over WebSocket if ctx.ws,
- * over BOSH if ctx.bosh.
+ * over BOSH if ctx.bosh; users are named by `name` (the s2s scenario's live on two servers).
  */
-export async function loginAll(ctx: ScenarioContext, indices: number[], concurrency: number) {
-  const shares = ctx.gen.split(indices, userName);
+export async function loginAll(
+  ctx: ScenarioContext,
+  indices: number[],
+  concurrency: number,
+  name: (i: number) => string = userName,
+) {
+  const shares = ctx.gen.split(indices, name);
   const t0 = performance.now();
   const results = await ctx.gen.each<LoginBatchResult>((w) =>
     shares[w]!.length

@@ -64,6 +64,8 @@ export class LoadGenerator {
     workers: number;
     ws?: WsEndpoint;
     bosh?: BoshEndpoint;
+    /** The servers of a two-server scenario by domain: users named `name@domain` live there. */
+    domains?: Record<string, { host: string; port: number }>;
   }) {
     const children = Array.from({ length: opts.workers }, () =>
       fork(WORKER, [], {
@@ -84,6 +86,7 @@ export class LoadGenerator {
           worker: w,
           ...(opts.ws && { ws: opts.ws }),
           ...(opts.bosh && { bosh: opts.bosh }),
+          ...(opts.domains && { domains: opts.domains }),
         }),
       ),
     );

@@ -10,7 +10,8 @@ export const passwordOf = (user: string): string => `pw-${user}-Xk29`;
 
 export type Command =
   /** `ws`: where the server takes XMPP over WebSocket, for logins with `ws` (websocket.ts);
-   * `bosh`: where it takes BOSH, for logins with `bosh` (bosh.ts). */
+   * `bosh`: where it takes BOSH, for logins with `bosh` (bosh.ts); `domains`: the c2s addresses
+   * of the servers of a two-server scenario (s2s.ts), where a user named `name@domain` lives. */
   | {
       op: "init";
       port: number;
@@ -18,6 +19,7 @@ export type Command =
       worker: number;
       ws?: WsEndpoint;
       bosh?: BoshEndpoint;
+      domains?: Record<string, { host: string; port: number }>;
     }
   /** In-band registration (XEP-0077), then SCRAM on the same stream: creates the accounts and
    * fills the salted-password cache, as a client that just signed up. */

@@ -154,9 +154,10 @@ export interface ScenarioContext {
   /** Server process to measure (null: in-process, nothing to read). */
   pid: number | null;
   /**
-   * The database server it runs on, if that has processes of its own (PostgreSQL's postmaster):
-   * its tree's CPU counts as the server's, and must be quiet too before a step. RSS is the
-   * server process's alone (PostgreSQL's memory does not grow with XMPP sessions).
+   * The database server it runs on, if that has processes of its own (PostgreSQL's postmaster),
+   * or the second server of the s2s scenario: its tree's CPU counts as the server's, and must be
+   * quiet too before a step. RSS is the server process's alone (PostgreSQL's memory does not
+   * grow with XMPP sessions).
    */
   dbPid?: number | null;
   opts: BenchOptions;
@@ -197,6 +198,11 @@ export interface Scenario {
   bosh?: boolean;
   /** Its HTTP listener is HTTPS (StartOptions.https): the bosh-tls scenario. */
   https?: boolean;
+  /**
+   * Runs on two servers of the kind of its own, linked by s2s in a network namespace (s2s.ts),
+   * not on the server compare started: compare calls runS2s instead of run.
+   */
+  s2s?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
@@ -389,14 +395,19 @@ export interface StepFigures extends StepBase {
   bounced: number;
 }
 
+/**
+ * One step of one-to-one messages between the users of `pairs` (by index, named by `names`: the
+ * s2s scenario's pairs are bench<i> of one server and bench<i> of the other).
+ */
 export async function messageStep(
   ctx: ScenarioContext,
   pairs: [number, number][],
   rate: number,
   seconds: number,
+  names: [(i: number) => string, (i: number) => string] = [userName, userName],
 ): Promise<StepFigures> {
   const byWorker: [string, string][][] = Array.from({ length: ctx.gen.workers }, () => []);
-  for (const [a, b] of pairs) byWorker[ctx.gen.workerOf(a)]!.push([userName(a), userName(b)]);
+  for (const [a, b] of pairs) byWorker[ctx.gen.workerOf(a)]!.push([names[0](a), names[1](b)]);
   const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
   cpu?.start();
   const results = await ctx.gen.each<MsgStepResult>((w) =>
@@ -466,13 +477,7 @@ export function stepTable(steps: StepFigures[]): string {
  * The one-to-one scenario: `msgUsers` online users in pairs, each sending to its partner, the
  * offered load stepped up through `steps(o)`; figures keyed `<prefix>.…`.
  */
-function oneToOne(s: {
-  name: string;
-  title: string;
-  prefix: string;
-  steps: (o: BenchOptions) => number[];
-  mam?: boolean;
-}): Scenario {
+function oneToOne(s: OneToOne & { mam?: boolean }): Scenario {
   return {
     name: s.name,
     title: s.title,
@@ -498,10 +503,7 @@ export const mam = oneToOne({
   mam: true,
 });
 
-async function runOneToOne(
-  ctx: ScenarioContext,
-  s: { name: string; title: string; prefix: string; steps: (o: BenchOptions) => number[] },
-): Promise<ScenarioResult> {
+async function runOneToOne(ctx: ScenarioContext, s: OneToOne): Promise<ScenarioResult> {
   const o = ctx.opts;
   const load0 = loadAverage();
   const n = o.msgUsers - (o.msgUsers % 2);
@@ -510,10 +512,34 @@ async function runOneToOne(
   const l = await loginAll(ctx, range(0, n), 50);
   const failed = await loginFailure(ctx, s, l);
   if (failed) return failed;
+  return stepPairs(ctx, s, pairs, load0);
+}
+
+/** What names a one-to-one scenario and its figures. */
+export interface OneToOne {
+  name: string;
+  title: string;
+  prefix: string;
+  steps: (o: BenchOptions) => number[];
+}
+
+/**
+ * The offered load of one-to-one messages between `pairs` (logged in), stepped up to saturation
+ * then at half of it, and the scenario's result; the sessions are closed after. `names` name the
+ * two ends of each pair (messageStep).
+ */
+export async function stepPairs(
+  ctx: ScenarioContext,
+  s: OneToOne,
+  pairs: [number, number][],
+  load0: number,
+  names?: [(i: number) => string, (i: number) => string],
+): Promise<ScenarioResult> {
+  const o = ctx.opts;
   const r = await stepUp(
     ctx,
     s.steps(o),
-    (rate) => messageStep(ctx, pairs, rate, o.stepS),
+    (rate) => messageStep(ctx, pairs, rate, o.stepS, names),
     (peak) => Math.max(100, Math.round(peak / 2 / 100) * 100),
     stepTable,
     "/s",

@@ -59,6 +59,8 @@ let workerIndex = 0;
 let wsEndpoint: WsEndpoint | null = null;
 /** Where the server takes BOSH (null: it was not given one). */
 let boshEndpoint: BoshEndpoint | null = null;
+/** The servers of a two-server scenario by domain (init's `domains`). */
+let domains: Record<string, { host: string; port: number }> = {};
 const cache = new SaltedPasswordCache();
 const conns = new Map<string, Conn>();
 
@@ -102,11 +104,27 @@ async function register(users: string[], concurrency: number): Promise<RegisterR
 /** Elements a kept session gets that nobody waits for (presence, messages) are dropped. */
 const dropAllButIq = (el: El): boolean => el.name !== "iq";
 
+/**
+ * Where a user lives: `bench3` on the server the generator aims at, `bench3@b.test` on the
+ * server of b.test (init's `domains`, a two-server scenario).
+ */
+function home(user: string): { user: string; domain: string; host?: string; port: number } {
+  const at = user.indexOf("@");
+  if (at < 0) return { user, domain, port };
+  const d = user.slice(at + 1);
+  const server = domains[d];
+  if (!server) throw new Error(`no server for ${d} was given`);
+  return { user: user.slice(0, at), domain: d, host: server.host, port: server.port };
+}
+
+/** The bare JID of a user (named as home() reads it). */
+const jidOf = (user: string): string => (user.includes("@") ? user : `${user}@${domain}`);
+
 /** Initial presence, then a ping round trip: the server has handled it when the pong comes. */
-async function plainStart(_user: string, conn: Conn): Promise<void> {
+async function plainStart(user: string, conn: Conn): Promise<void> {
   conn.onElement = dropAllButIq;
   conn.write("<presence/>");
-  await ping(conn, domain, LOGIN_TIMEOUT_MS);
+  await ping(conn, home(user).domain, LOGIN_TIMEOUT_MS);
 }
 
 /** Logs users in and keeps their sessions, each readied by `start` before it counts. */
@@ -246,7 +264,7 @@ async function msgStep(
       conn.onElement = onMessage;
       senders.push({
         conn,
-        prefix: `<message type='chat' to='${to}@${domain}' id='m${workerIndex}-${step}-`,
+        prefix: `<message type='chat' to='${jidOf(to)}' id='m${workerIndex}-${step}-`,
       });
     }
   }
@@ -585,9 +603,7 @@ function loginUser(
   bosh = false,
 ): Promise<LoginResult> {
   const o: LoginOptions = {
-    port,
-    domain,
-    user,
+    ...home(user),
     password: passwordOf(user),
     resource: `w${workerIndex}`,
     cache,
@@ -617,6 +633,7 @@ async function run(cmd: Command): Promise<unknown> {
       workerIndex = cmd.worker;
       wsEndpoint = cmd.ws ?? null;
       boshEndpoint = cmd.bosh ?? null;
+      domains = cmd.domains ?? {};
       return { pid: process.pid };
     case "register":
       return measured(() => register(cmd.users, cmd.concurrency));
