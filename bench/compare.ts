@@ -9,11 +9,12 @@
 // registers the same users, runs the same scenarios with the load generator (bench/lib/), and
 // stops it; the MAM scenarios (issue 12) each on a server started again with archiving on, the
 // PEP scenario (issue 13) on one with PEP on, the WebSocket and BOSH scenarios (issue 14) each on
-// one with its HTTP listener on.
+// one with its HTTP listener on, the s2s scenario (issue 16) on two servers of the kind of its own,
+// linked by s2s in a network namespace of their own (lib/s2s.ts).
 // Prints each figure side by side with Parley's ratios, as a table and as JSON; writes both to
 // bench/results/. `--help` lists the options.
 //
-// All load goes to 127.0.0.1 only. Every run is bounded: each scenario by time and count, the
+// All load goes to loopback only (the s2s scenario's to 127.0.0.2 and .3 in its own namespace). Every run is bounded: each scenario by time and count, the
 // whole run by --max-minutes. Ctrl-C or an error stops everything the run started.
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -59,12 +60,13 @@ import { tcpReference, websocket } from "./lib/websocket.js";
 import { upload } from "./lib/upload.js";
 import { bosh, boshTls } from "./lib/bosh.js";
 import { fast } from "./lib/fast.js";
+import { runS2s, s2s } from "./lib/s2s.js";
 
 /**
- * Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH and
- * FAST (SASL2 token logins against SCRAM).
+ * Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH,
+ * FAST (SASL2 token logins against SCRAM) and s2s (two servers of the kind, linked).
  */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh, boshTls, fast];
+const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh, boshTls, fast, s2s];
 
 const DOMAIN = "localhost";
 
@@ -76,13 +78,16 @@ Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
   --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh,
-                            bosh-tls,fast [all]; mam and mam-query each run on a server of its own with
+                            bosh-tls,fast,s2s [all]; mam and mam-query each run on a server of its own with
                             MAM on, pep on one with PEP on, websocket (idle and messages over
                             ws://, with idle's and messages' TCP figures as references) on one
                             with its HTTP listener on, upload on one with HTTP upload on, bosh
                             (idle sessions over BOSH, each with a request held, with idle's TCP
                             figures as references) on one with BOSH on, bosh-tls the same over
-                            https:// on one with its HTTP listener HTTPS
+                            https:// on one with its HTTP listener HTTPS; s2s (the one-to-one
+                            load, --msg-users split over two servers of the kind linked by
+                            s2s, every message across the link) on two of its own, each on its
+                            own loopback address in a network namespace of its own (unshare)
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -354,7 +359,7 @@ function emergencyStop(why: string, code: number): never {
  * on one with HTTP upload on (Scenario.upload).
  */
 function serverRuns(scenarios: Scenario[]): Scenario[][] {
-  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload || s.bosh;
+  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload || s.bosh || s.s2s;
   const usual = scenarios.filter((s) => !own(s));
   return [...(usual.length ? [usual] : []), ...scenarios.filter(own).map((s) => [s])];
 }
@@ -376,6 +381,10 @@ async function runAll(
 ): Promise<ServerRun> {
   const runs: ServerRun[] = [];
   for (const group of serverRuns(scenarios)) {
+    if (group[0]!.s2s) {
+      runs.push(await runS2sServers(name, setup));
+      continue;
+    }
     try {
       runs.push(await runServer(name, setup, group));
     } catch (err) {
@@ -407,6 +416,23 @@ async function runAll(
   tcpReference(run, "bosh", "bosh", "BOSH");
   tcpReference(run, "bosh-tls", "bosh-tls", "BOSH https");
   return run;
+}
+
+/** The s2s scenario: two servers of the kind, of its own, in a namespace (lib/s2s.ts). */
+async function runS2sServers(name: ServerName, { o, offline }: RunSetup): Promise<ServerRun> {
+  log(`\n=== ${name} ↔ ${name} over s2s: ${s2s.title}`);
+  const ticks0 = cpuTicks();
+  const dir = join(runDir, `${name}-s2s`);
+  const result = await runS2s(name, { opts: o.bench, offline, dir, log });
+  result.steal = stealPercent(ticks0, cpuTicks());
+  if (result.note) log(`  note: ${result.note}`);
+  return {
+    name,
+    version: SERVERS[name].version(),
+    status: result.status === "failed" ? "failed" : "ok",
+    note: result.status === "failed" ? result.note : undefined,
+    results: [result],
+  };
 }
 
 async function runServer(
