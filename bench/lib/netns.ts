@@ -26,7 +26,7 @@ export function assertOwnNamespace(outerPid: number): void {
     if (ns("self", kind) === ns(outerPid, kind)) {
       throw new Error(
         `not in a ${kind} namespace of its own: run this under ` +
-          `\`unshare --mount --net --propagation private\` (see namespace.ts)`,
+          `\`unshare --mount --net --propagation private\` (see bench/lib/netns.ts)`,
       );
     }
   }

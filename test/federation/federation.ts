@@ -1,6 +1,6 @@
 // The mocha side of a federation run: checks that what the run needs is installed (a missing
 // package fails the tests, it does not skip them), runs test/federation/run.ts for the scenario in
-// a network and mount namespace of its own (namespace.ts), and turns each named check of its
+// a network and mount namespace of its own (bench/lib/netns.ts), and turns each named check of its
 // report into a test, failing with the check's detail and the servers' log tails.
 import { spawn, spawnSync } from "node:child_process";
 import { strict as assert } from "node:assert";

@@ -1,8 +1,8 @@
 // One federation run, inside its own network and mount namespace (federation.ts starts it as
 // `unshare --mount --net --propagation private node --import tsx test/federation/run.ts <name>
-// <pid>`, the pid of a process outside the namespace, its own):
-// sets up loopback, the hosts file, resolv.conf and DNS (namespace.ts, dns.ts), the test CA and
-// certificates (certs.ts), starts the scenario's servers (servers.ts) and one slixmpp user per
+// <pid>`, the pid of a process outside the namespace, its own): sets up loopback, the hosts
+// file, resolv.conf and DNS (bench/lib/netns.ts, dns-server.ts), the test CA and certificates
+// (bench/lib/test-ca.ts), starts the scenario's servers (servers.ts) and one slixmpp user per
 // domain (clients.ts), runs the checks (checks.ts), and prints one line, REPORT_PREFIX and a JSON
 // Report, on stdout. Progress goes to stderr. The run's directory is removed unless
 // PARLEY_FED_KEEP=1 (then its path is in the report).
