@@ -146,6 +146,8 @@ class Sasl2Negotiation implements StreamFeature {
     this.request = null;
     // XEP-0484: a token issued or rotated is stored before <success/> tells the client of it.
     const token = request.fast ? await request.fast.finish(step.username) : null;
+    // The client may have gone while the token was stored: nothing to resume or bind for it.
+    if (s.ended) return;
     const success = xml("success", { xmlns: NS_SASL2 });
     if (step.data && step.data.length > 0) success.c("additional-data").t(b64(step.data));
     const authz = xml("authorization-identifier", {}, `${step.username}@${s.host}`);
