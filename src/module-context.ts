@@ -133,6 +133,10 @@ export function moduleContext(
       const guarded = { xmlns: feature.xmlns, enable: guard(feature.enable.bind(feature)) };
       cleanups.push(core.bind2Inline.add(host, guarded));
     },
+    bind2Bound(part) {
+      const guarded = { bound: guardMaybe(part.bound.bind(part)) };
+      cleanups.push(core.bind2Inline.addBoundPart(host, guarded));
+    },
     hook<K extends HookName>(hook: K, handler: HookHandler<K>, phase: HookPhase = "handle") {
       const hostOf = HOOK_HOST[hook] as (p: HookMap[K]) => string | null;
       const wrapped = guardMaybe((p: HookMap[K]) =>

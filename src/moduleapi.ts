@@ -20,7 +20,7 @@ import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
-import type { Bind2InlineFeature } from "./c2s/bind2-inline.js";
+import type { Bind2BoundPart, Bind2InlineFeature } from "./c2s/bind2-inline.js";
 import type { FastOptions } from "./auth/fast-tokens.js";
 import type { Fanout } from "./xml/fanout.js";
 import type { Handoff } from "./handoff.js";
@@ -54,7 +54,7 @@ export { OptionError } from "./module-options.js";
 export { AdminCommandError, type AdminCommand } from "./admin-commands.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";
-export type { Bind2InlineFeature } from "./c2s/bind2-inline.js";
+export type { Bind2BoundPart, Bind2InlineFeature } from "./c2s/bind2-inline.js";
 export type { FastOptions } from "./auth/fast-tokens.js";
 export type { SessionState } from "./session-state.js";
 export type { Handoff } from "./handoff.js";
@@ -229,6 +229,13 @@ export interface ModuleContext<O = Record<string, never>> {
    * stops.
    */
   bind2Inline(feature: Bind2InlineFeature): void;
+  /**
+   * Puts something into every Bind2 <bound/> on this host, unasked (XEP-0386 §Performing the
+   * bind: mod_mam's archive <metadata/>): `bound(account)` runs for each Bind2 login just before
+   * the bind and may wait (a storage read); <success/> waits for it. A throw or rejection is
+   * logged and leaves the part out: the login goes on. Removed when the module stops.
+   */
+  bind2Bound(part: Bind2BoundPart): void;
   /**
    * Switches XEP-0484 FAST on for this host's SASL2 logins (only mod_auth_fast calls it; the
    * token mechanisms live in the core next to SASL2). Off again when the module stops. Returns

@@ -117,7 +117,7 @@ export class Server {
       const s2s = new S2S({
         // Read at each use: reload_config replaces ctx.config.
         config: () => ctx.config,
-        cafile: config.s2s.cafile,
+        initial: config,
         hosts,
         router,
         certs,

@@ -8,7 +8,8 @@
 //                            is delivered or stored offline, and the copy gets the archive UID as
 //                            a XEP-0359 <stanza-id by='user@host'/>, which carbons copy too
 //   iq set <query/>          §4 queries; iq get <query/> the form (§4.1.5)
-//   iq get <metadata/>       §5, the first and last entries
+//   iq get <metadata/>       §5, the first and last entries; the same in every Bind2 <bound/>
+//                            (XEP-0386 §Performing the bind), with ctx.bind2Bound
 //   iq get/set <prefs/>      preferences, per user (XEP-0441, once XEP-0313 §6)
 //   remove_user              the archive and preferences of a removed account go with it
 // Retraction (XEP-0424, retraction.ts): a retraction the user sends or receives is archived like
@@ -34,7 +35,7 @@ import { archivable, entryFields, NS_MAM, NS_SID, stripStanzaIds } from "./archi
 import { ArchiveBatcher } from "./batcher.js";
 import { queryForm } from "./form.js";
 import { DEFAULT_POLICIES, parsePrefs, prefsElement, PrefsStore, type Prefs } from "./prefs.js";
-import { metadata, ownArchive, runQuery } from "./query.js";
+import { archiveMetadata, metadata, ownArchive, runQuery } from "./query.js";
 import { entombTo, NS_RETRACT, NS_RETRACT_0, retractedId, retractionBy } from "./retraction.js";
 import { startRetention } from "./retention.js";
 
@@ -206,6 +207,9 @@ export default defineModule({
       "account",
     );
     ctx.iq("get", NS_MAM, "metadata", (req) => metadata(archive, req), "account");
+    // XEP-0386 §Performing the bind: the same, "at the precise time of resource binding", in the
+    // <bound/> of every Bind2 login, so the client plans its catch-up without asking.
+    ctx.bind2Bound({ bound: (account) => archiveMetadata(archive, account.toString()) });
 
     // XEP-0441 preferences (the <prefs/> of urn:xmpp:mam:2).
     ctx.iq(

@@ -97,9 +97,16 @@ export function resultMessage(
   );
 }
 
-/** §5 (#extended): the first and last entries of the archive. */
-export async function metadata(archive: ArchiveStore, req: IqRequest): Promise<Element> {
-  const owner = ownArchive(req);
+/** §5 (#extended): the first and last entries of the archive, asked with an IQ. */
+export function metadata(archive: ArchiveStore, req: IqRequest): Promise<Element> {
+  return archiveMetadata(archive, ownArchive(req));
+}
+
+/**
+ * §5: the first and last entries of `owner`'s archive (its bare JID); an empty archive gives an
+ * empty <metadata/>. Also what XEP-0386 §Performing the bind puts into a Bind2 <bound/>.
+ */
+export async function archiveMetadata(archive: ArchiveStore, owner: string): Promise<Element> {
   const [first, last] = await Promise.all([
     archive.query(owner, { max: 1 }),
     archive.query(owner, { max: 1, before: "" }),

@@ -1,4 +1,6 @@
 import type { Element } from "@xmpp/xml";
+import type { JID } from "../jid.js";
+import type { MaybePromise } from "../maybe.js";
 import type { SessionHandle } from "../session-handle.js";
 
 /**
@@ -17,25 +19,55 @@ export interface Bind2InlineFeature {
   enable(session: SessionHandle, request: Element): Element | undefined | void;
 }
 
-/** The Bind2 inline features per host, in the order they were added. */
+/**
+ * Something a module puts into every Bind2 <bound/> on its host, unasked: XEP-0386 §Performing
+ * the bind has the server include XEP-0313's archive <metadata/> there (mod_mam). Modules add
+ * theirs with ctx.bind2Bound.
+ */
+export interface Bind2BoundPart {
+  /**
+   * What goes into <bound/> for a client of `account` (a bare JID) that is about to be bound:
+   * runs once authentication succeeded, just before the resource is bound, and may wait (a
+   * storage read): <success/> waits for it. Undefined adds nothing; a throw or a rejection is
+   * logged and adds nothing, and the login goes on.
+   */
+  bound(account: JID): MaybePromise<Element | undefined>;
+}
+
+/** The Bind2 inline features and <bound/> parts per host, in the order they were added. */
 export class Bind2InlineFeatures {
   private readonly byHost = new Map<string, Bind2InlineFeature[]>();
+  private readonly partsByHost = new Map<string, Bind2BoundPart[]>();
 
   /** Adds a host's feature; returns the function that removes it (on module stop). */
   add(host: string, feature: Bind2InlineFeature): () => void {
-    const list = this.byHost.get(host) ?? [];
-    if (list.some((f) => f.xmlns === feature.xmlns)) {
+    if (this.of(host).some((f) => f.xmlns === feature.xmlns)) {
       throw new Error(`a Bind2 inline feature for ${feature.xmlns} exists already on ${host}`);
     }
-    list.push(feature);
-    this.byHost.set(host, list);
-    return () => {
-      const i = list.indexOf(feature);
-      if (i >= 0) list.splice(i, 1);
-    };
+    return addTo(this.byHost, host, feature);
   }
 
   of(host: string): readonly Bind2InlineFeature[] {
     return this.byHost.get(host) ?? [];
   }
+
+  /** Adds a host's <bound/> part; returns the function that removes it (on module stop). */
+  addBoundPart(host: string, part: Bind2BoundPart): () => void {
+    return addTo(this.partsByHost, host, part);
+  }
+
+  boundPartsOf(host: string): readonly Bind2BoundPart[] {
+    return this.partsByHost.get(host) ?? [];
+  }
+}
+
+/** Appends `item` to `host`'s list; returns the function that takes it out again. */
+function addTo<T>(byHost: Map<string, T[]>, host: string, item: T): () => void {
+  const list = byHost.get(host) ?? [];
+  list.push(item);
+  byHost.set(host, list);
+  return () => {
+    const i = list.indexOf(item);
+    if (i >= 0) list.splice(i, 1);
+  };
 }

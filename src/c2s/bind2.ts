@@ -6,10 +6,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { xml, type Element } from "@xmpp/xml";
 import { SaslFailure } from "../auth/sasl.js";
 import { JIDError, makeJID, prepResourcepart, type JID } from "../jid.js";
+import { isPromise, type MaybePromise } from "../maybe.js";
 import { isModuleFault } from "../module-fault.js";
 import { isStanzaError } from "../xmpp/errors.js";
 import { bindSession, checkSessionLimit } from "./bind.js";
-import type { MaybePromise } from "../maybe.js";
 import { NS_SM } from "./stream-mgmt.js";
 import type { C2SStream } from "./stream.js";
 
@@ -94,21 +94,57 @@ export function bind2Jid(
 }
 
 /**
+ * §Performing the bind: what the modules put into <bound/> unasked (ctx.bind2Bound; XEP-0313's
+ * archive <metadata/>), for a client of `account` about to be bound. Synchronous when no module
+ * adds anything, so a login without them waits for nothing. A part that fails is left out (it
+ * was logged): it never fails the login.
+ */
+export function boundParts(session: C2SStream, account: JID): MaybePromise<Element[]> {
+  const parts = session.ctx.bind2Inline.boundPartsOf(session.host!);
+  if (parts.length === 0) return [];
+  const skip = (err: unknown): void => {
+    // A ModuleFault was logged with its module.
+    if (!isModuleFault(err)) session.log.error({ err }, "a Bind2 <bound/> part failed");
+  };
+  // In the order the parts were added, whichever answers first.
+  const out: (Element | undefined)[] = [];
+  const waiting: Promise<void>[] = [];
+  parts.forEach((part, i) => {
+    try {
+      const el = part.bound(account);
+      if (isPromise(el)) waiting.push(el.then((got) => void (out[i] = got), skip));
+      else out[i] = el;
+    } catch (err) {
+      skip(err);
+    }
+  });
+  const present = (): Element[] => out.filter((el): el is Element => el !== undefined);
+  return waiting.length === 0 ? present() : Promise.all(waiting).then(present);
+}
+
+/**
  * §Performing the bind, once authenticated: binds `jid` as RFC 6120 binding does, switches on
- * the features the client asked for, in its order, and hands <bound/> with their answers to
- * `answer`, which tells the client. Settles when the session may handle its first stanza.
+ * the features the client asked for, in its order, and hands <bound/> with their answers and
+ * `parts` (from boundParts) to `answer`, which tells the client. Settles when the session may
+ * handle its first stanza.
  */
 export function bind2(
   session: C2SStream,
   jid: JID,
   request: Bind2Request,
+  parts: readonly Element[],
   answer: (bound: Element) => void,
 ): MaybePromise<void> {
-  return bindSession(session, jid, () => answer(enableInline(session, request)));
+  return bindSession(session, jid, () => answer(enableInline(session, request, parts)));
 }
 
-function enableInline(session: C2SStream, request: Bind2Request): Element {
-  const bound = xml("bound", { xmlns: NS_BIND2 });
+function enableInline(
+  session: C2SStream,
+  request: Bind2Request,
+  parts: readonly Element[],
+): Element {
+  // The XEP's example puts the archive metadata first.
+  const bound = xml("bound", { xmlns: NS_BIND2 }, ...parts);
   const offered = session.ctx.bind2Inline.of(session.host!);
   for (const el of request.features) {
     const ns = el.getNS();

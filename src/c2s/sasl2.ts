@@ -10,7 +10,16 @@ import type { C2SStream, StreamFeature } from "./stream.js";
 import { SaslExchange, decodeSasl, type ExchangeStep } from "./sasl-exchange.js";
 import { NS_SM } from "./stream-mgmt.js";
 import { FastAttempt, advertiseFast } from "./fast.js";
-import { advertiseBind2, bind2, bind2Jid, parseBind2Request, type Bind2Request } from "./bind2.js";
+import {
+  advertiseBind2,
+  bind2,
+  bind2Jid,
+  boundParts,
+  parseBind2Request,
+  type Bind2Request,
+} from "./bind2.js";
+import { makeJID } from "../jid.js";
+import { isPromise } from "../maybe.js";
 
 export const NS_SASL2 = "urn:xmpp:sasl:2";
 
@@ -137,6 +146,8 @@ class Sasl2Negotiation implements StreamFeature {
     this.request = null;
     // XEP-0484: a token issued or rotated is stored before <success/> tells the client of it.
     const token = request.fast ? await request.fast.finish(step.username) : null;
+    // The client may have gone while the token was stored: nothing to resume or bind for it.
+    if (s.ended) return;
     const success = xml("success", { xmlns: NS_SASL2 });
     if (step.data && step.data.length > 0) success.c("additional-data").t(b64(step.data));
     const authz = xml("authorization-identifier", {}, `${step.username}@${s.host}`);
@@ -153,6 +164,16 @@ class Sasl2Negotiation implements StreamFeature {
         return success;
       });
     }
+    // XEP-0386 §Performing the bind: what modules put into <bound/> unasked (XEP-0313's archive
+    // metadata) may be a storage read, so it comes first: the session limit's check and the
+    // bind below then stay one step, with nothing else in between.
+    const pending = request.bind ? boundParts(s, makeJID(step.username, s.host!)) : [];
+    const parts = isPromise(pending) ? await pending : pending;
+    if (s.ended) {
+      // The client went away while this waited: nothing to bind or tell.
+      s.log.debug("connection gone before <success/>");
+      return;
+    }
     // Bind2's JID is settled before the stream counts as authenticated: a refusal (too many
     // sessions) is still a failed authentication.
     const jid = request.bind
@@ -167,7 +188,7 @@ class Sasl2Negotiation implements StreamFeature {
       s.sendFeatures();
     };
     if (!jid || !request.bind) return done();
-    await bind2(s, jid, request.bind, (bound) => {
+    await bind2(s, jid, request.bind, parts, (bound) => {
       // XEP-0386 §Performing the bind: the full JID, and <bound/>.
       authz.children = [jid.toString()];
       success.append(bound);

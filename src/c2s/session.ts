@@ -102,6 +102,10 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     return this.state === "bound" || this.state === "hibernated";
   }
 
+  get ended(): boolean {
+    return this.state === "closed";
+  }
+
   get live(): boolean {
     return this.state === "bound";
   }

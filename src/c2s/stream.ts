@@ -22,6 +22,8 @@ export interface C2SStream extends SessionHandle {
   readonly username: string | null;
   /** A resource is bound (the session may be hibernated, waiting for XEP-0198 resumption). */
   readonly bound: boolean;
+  /** The session is over (closed, or its connection lost and not kept for resumption). */
+  readonly ended: boolean;
   /** XEP-0198 for this session (inline enable and resumption in SASL2 reach it here). */
   readonly smHandler: StreamMgmtHandler;
   /** Full JIDs this session sent directed available presence to (RFC 6121 §4.6). */

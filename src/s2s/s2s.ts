@@ -14,7 +14,7 @@ import { IncomingStream } from "./incoming.js";
 import { OutgoingLink } from "./outgoing.js";
 import { trustAnchors } from "./trust.js";
 
-/** How often idle links are looked for (s2s_timeout is checked to this precision). */
+/** How often idle links are looked for, at most (s2s_timeout is checked to this precision). */
 const SWEEP_MS = 5000;
 /** The first wait before a domain that failed is tried again; doubled up to s2s_max_retry_delay. */
 const FIRST_RETRY_MS = 1000;
@@ -29,8 +29,8 @@ interface Failure {
 
 export interface S2SDeps {
   config: () => ServerConfig;
-  /** s2s_cafile at start (trust anchors are read once). */
-  cafile: string | undefined;
+  /** The config at start: trust anchors (s2s_cafile) and the sweep period are set once. */
+  initial: ServerConfig;
   hosts: ReadonlySet<string>;
   router: Router;
   certs: CertStore;
@@ -59,9 +59,11 @@ export class S2S implements S2SEnv {
 
   constructor(private readonly deps: S2SDeps) {
     this.log = deps.log;
-    this.ca = trustAnchors(deps.cafile);
+    this.ca = trustAnchors(deps.initial.s2s.cafile);
     if (deps.dnsServers) this.dnsServers = deps.dnsServers;
-    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    // Twice per s2s_timeout for short ones, so that a link is never kept more than 1.5 times it.
+    const every = Math.min(SWEEP_MS, (deps.initial.s2s.timeout * 1000) / 2);
+    this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();
   }
 

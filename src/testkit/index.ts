@@ -84,7 +84,7 @@ export interface TestServerOptions {
    * domains resolved through the DNS servers given (a test's own, on loopback). Without it,
    * s2s_access is none: a test server never reaches for a domain outside the test.
    */
-  s2s?: { port: number; dnsServers: string[] };
+  s2s?: { port: number; dnsServers: string[]; tls?: boolean };
   /** Last word on the config before start. */
   config?: (c: ServerConfig) => void;
 }
@@ -125,7 +125,8 @@ export async function startTestServer(
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
   if (o.s2s) {
-    config.listen.push({ ...defaultListener(o.s2s.port), module: "s2s", ip: "127.0.0.1" });
+    const tls = o.s2s.tls ?? false;
+    config.listen.push({ ...defaultListener(o.s2s.port, tls), module: "s2s", ip: "127.0.0.1" });
   } else {
     config.s2s.access = "none";
   }

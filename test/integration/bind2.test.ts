@@ -79,6 +79,8 @@ describe("Bind2 (XEP-0386) inside SASL2, with inline features", () => {
     assert.match(jid, /^alice@localhost\/AwesomeXMPP\/[A-Za-z0-9_-]{12}$/);
     assert.match(answer, new RegExp(`<bound xmlns=['"]${BIND2}['"]/></success><stream:features>`));
     assert.doesNotMatch(answer, /urn:ietf:params:xml:ns:xmpp-bind/);
+    // Without mod_mam, no archive <metadata/> (bind2-mam.test.ts has it with).
+    assert.doesNotMatch(answer, /urn:xmpp:mam:2/);
     // The resource is never the user agent's id (§Resource identifier generation).
     assert.ok(!jid.includes(AGENT_ID));
     // The session is in the session manager: a message to its full JID reaches it.

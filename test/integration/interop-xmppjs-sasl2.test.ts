@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { client } from "@xmpp/client";
+import type { Element } from "@xmpp/xml";
 import { connect, xml, type TestClient } from "../helpers/client.js";
+import { until } from "../helpers/interop-launcher.js";
 
 // xmpp.js (@xmpp/client 0.14) is a client we did not write that speaks SASL2 (XEP-0388), Bind2
 // (XEP-0386) with XEP-0198 enabled and resumed inline, and FAST (XEP-0484) with
@@ -25,9 +27,16 @@ describe("interop: xmpp.js logs in with SASL2 and Bind2", () => {
 
   before(async () => {
     t = await startTestServer({
-      modules: { mod_stream_mgmt: {}, mod_carbons: {}, mod_auth_fast: {} },
+      modules: {
+        mod_stream_mgmt: {},
+        mod_carbons: {},
+        mod_auth_fast: {},
+        mod_offline: {},
+        mod_mam: {},
+      },
     });
     await t.register("alice", "wonderland");
+    await t.register("bea", "pw-bea");
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.stop()));
@@ -51,6 +60,48 @@ describe("interop: xmpp.js logs in with SASL2 and Bind2", () => {
     assert.ok(c.xmpp.streamManagement.id, "a resumption id from <enabled/>");
     const enabled = t.logs.find((l) => l.msg === "stream management enabled" && l.jid === c.jid);
     assert.ok(enabled);
+  });
+
+  it("takes a <bound/> with the archive's <metadata/> (XEP-0386 §Performing the bind): online, and the newest message's stanza-id is the <end/> id", async () => {
+    const cat = await t.client("cat");
+    await cat.send(
+      xml("message", { to: "bea@localhost", type: "chat", id: "n1" }, xml("body", {}, "news")),
+    );
+    await cat.stop();
+    const archive = t.server.ctx.stores.archive;
+    await until(async () => (await archive.count("bea@localhost")) === 1, "bea's archive has it");
+
+    const xmpp = client({
+      service: `xmpp://127.0.0.1:${t.port}`,
+      domain: "localhost",
+      username: "bea",
+      password: "pw-bea",
+      resource: "phone",
+    });
+    xmpp.reconnect.stop();
+    xmpp.timeout = 15000;
+    xmpp.on("error", () => undefined);
+    let success: Element | undefined;
+    xmpp.on("element", (el: Element) => {
+      if (el.is("success", "urn:xmpp:sasl:2")) success = el;
+    });
+    const got = new Promise<Element>((resolve) =>
+      xmpp.on("stanza", (el: Element) => el.getChildText("body") === "news" && resolve(el)),
+    );
+    await xmpp.start();
+    try {
+      const metadata = success
+        ?.getChild("bound", "urn:xmpp:bind:0")
+        ?.getChild("metadata", "urn:xmpp:mam:2");
+      assert.ok(metadata, String(success));
+      await xmpp.send(xml("presence"));
+      const stanzaId = (await got).getChild("stanza-id", "urn:xmpp:sid:0");
+      assert.equal(stanzaId?.attrs.by, "bea@localhost");
+      assert.equal(metadata.getChild("end")?.attrs.id, stanzaId?.attrs.id);
+      assert.equal(metadata.getChild("start")?.attrs.id, stanzaId?.attrs.id);
+    } finally {
+      await xmpp.stop();
+    }
   });
 
   it("asks for a FAST token at its first login and logs in with it, not the password, at the next (XEP-0484, HT-SHA-256-NONE)", async () => {

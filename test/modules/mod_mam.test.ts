@@ -385,6 +385,18 @@ describe("mod_mam (XEP-0313, XEP-0359)", () => {
       assert.equal(meta.getChild("end")?.attrs.id, ids[9]);
     });
 
+    it("answers an empty <metadata/> for an empty archive (§5), and only to the archive's owner (§8.1)", async () => {
+      const gus = await t.client("gus", { resource: "g" });
+      const meta = (await iq(gus, "get", xml("metadata", { xmlns: MAM }))).getChild(
+        "metadata",
+        MAM,
+      )!;
+      assert.equal(meta.children.length, 0, meta.toString());
+      const other = await iq(gus, "get", xml("metadata", { xmlns: MAM }), "fred@localhost");
+      assert.equal(errorCondition(other), "forbidden");
+      await gus.stop();
+    });
+
     it("searches the bodies for every word given, in any case, with the other filters ({urn:xmpp:fulltext:0}fulltext, ejabberd's field)", async () => {
       const FT = "{urn:xmpp:fulltext:0}fulltext";
       await chat(erin, fred, "Meet at the Harbour tonight");
