@@ -82,6 +82,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
       timeout: DEFAULT_WEBSOCKET_TIMEOUT,
     },
     s2s: { ...DEFAULT_S2S },
+    access: { acl: {}, rules: {} },
     modules: {},
     warnings: [],
   };

@@ -51,6 +51,8 @@ export const TOP_LEVEL_KEYS = [
   "websocket_ping_interval",
   "websocket_timeout",
   "disable_sasl_mechanisms",
+  "acl",
+  "access_rules",
   "s2s_use_starttls",
   "s2s_cafile",
   "s2s_timeout",
@@ -78,8 +80,6 @@ export const LISTENER_KEYS = [
 
 /** Top-level ejabberd options accepted with a warning: policy, tuning, or features not built. */
 export const IGNORED_TOP_LEVEL_KEYS = [
-  "acl",
-  "access_rules",
   "access",
   "shaper",
   "shaper_rules",

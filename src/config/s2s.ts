@@ -8,6 +8,7 @@ import { isScalar } from "yaml";
 import type { S2SConfig } from "./types.js";
 import { readCount, readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
+import type { AccessConfig } from "./access.js";
 
 export const DEFAULT_S2S: S2SConfig = {
   useStartTls: "required",
@@ -21,7 +22,11 @@ export const DEFAULT_S2S: S2SConfig = {
   outgoingTimeout: 10,
 };
 
-export function readS2S(r: ConfigReader, get: (key: string) => Entry | undefined): S2SConfig {
+export function readS2S(
+  r: ConfigReader,
+  get: (key: string) => Entry | undefined,
+  access: AccessConfig,
+): S2SConfig {
   const s2s: S2SConfig = { ...DEFAULT_S2S };
   const tlsEntry = get("s2s_use_starttls");
   if (tlsEntry) {
@@ -45,15 +50,18 @@ export function readS2S(r: ConfigReader, get: (key: string) => Entry | undefined
   if (ca) s2s.cafile = r.path(ca, "the path of a PEM file of CA certificates");
   const timeout = get("s2s_timeout");
   if (timeout) s2s.timeout = readSeconds(r, timeout);
-  const access = get("s2s_access");
-  if (access) {
-    s2s.access = r.choice(
-      access,
-      { all: "all", none: "none" },
-      {
-        // Named rules need acl/access_rules, which Parley does not evaluate yet.
-      },
-    );
+  const accessEntry = get("s2s_access");
+  if (accessEntry) {
+    const name = r.string(accessEntry, "all, none, or the name of a rule in access_rules");
+    if (name !== "all" && name !== "none" && !Object.hasOwn(access.rules, name)) {
+      const rules = Object.keys(access.rules);
+      r.fail(
+        accessEntry.value,
+        accessEntry.path,
+        `no access rule named '${name}'; valid: all, none${rules.length ? `, ${rules.join(", ")}` : " (access_rules defines none)"}`,
+      );
+    }
+    s2s.access = name;
   }
   const dnsTimeout = get("s2s_dns_timeout");
   if (dnsTimeout) s2s.dnsTimeout = readSeconds(r, dnsTimeout);

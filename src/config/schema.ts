@@ -32,6 +32,7 @@ import { readListen } from "./listeners.js";
 import { readModules } from "./modules.js";
 import { readSql } from "./sql.js";
 import { readS2S } from "./s2s.js";
+import { readAccess } from "./access.js";
 import {
   readAuthMethod,
   readCertfiles,
@@ -185,7 +186,8 @@ function topLevel(r: ConfigReader): ServerConfig {
     timeout: wsTimeoutEntry ? readSeconds(r, wsTimeoutEntry) : DEFAULT_WEBSOCKET_TIMEOUT,
   };
 
-  const s2s = readS2S(r, get);
+  const access = readAccess(r, get);
+  const s2s = readS2S(r, get, access);
 
   const modulesEntry = get("modules");
   const { modules, lines: moduleLines } = modulesEntry
@@ -213,6 +215,7 @@ function topLevel(r: ConfigReader): ServerConfig {
     components,
     websocket,
     s2s,
+    access,
     modules,
     warnings: r.sortedWarnings(),
   };

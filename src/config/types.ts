@@ -184,6 +184,8 @@ export interface ServerConfig extends SqlConfig {
   websocket: WebsocketConfig;
   /** Server-to-server links (the top-level s2s_* options). */
   s2s: S2SConfig;
+  /** `acl` and `access_rules`, as far as they are evaluated (servers, for s2s_access). */
+  access: AccessConfig;
   /** Module name → options; options are not validated here (the module loader does it). */
   modules: Record<string, Record<string, unknown>>;
   /** Module name → option name ("" for the module itself) → line in the file, for errors. */
@@ -191,6 +193,8 @@ export interface ServerConfig extends SqlConfig {
   /** Human-readable notes about options that were accepted but are not used. */
   warnings: string[];
 }
+
+import type { AccessConfig } from "./access.js";
 
 /** The top-level s2s options (ejabberd's names in comments). */
 export interface S2SConfig {
@@ -202,8 +206,8 @@ export interface S2SConfig {
   cafile?: string;
   /** `s2s_timeout`: seconds a link may stay idle before it is closed. */
   timeout: number;
-  /** `s2s_access`: `all` or `none` (named rules need access_rules, not evaluated yet). */
-  access: "all" | "none";
+  /** `s2s_access`: `all`, `none`, or the name of a rule in `access_rules`. */
+  access: string;
   /** `s2s_dns_timeout` (seconds) and `s2s_dns_retries`. */
   dnsTimeout: number;
   dnsRetries: number;

@@ -13,6 +13,7 @@ import type { DialbackVerdict, S2SEnv } from "./env.js";
 import { IncomingStream } from "./incoming.js";
 import { OutgoingLink } from "./outgoing.js";
 import { trustAnchors } from "./trust.js";
+import { allowsServer } from "../config/access.js";
 
 /** How often idle links are looked for, at most (s2s_timeout is checked to this precision). */
 const SWEEP_MS = 5000;
@@ -104,8 +105,10 @@ export class S2S implements S2SEnv {
     return this.deps.router.isLocal(domain);
   }
 
+  /** s2s_access, evaluated for the peer's domain (ejabberd's `server`/`server_glob` ACLs). */
   allowed(domain: string): boolean {
-    return this.options.access === "all" && !this.isLocal(domain);
+    const config = this.deps.config();
+    return !this.isLocal(domain) && allowsServer(config.access, config.s2s.access, domain);
   }
 
   bounce(stanza: Element, from: JID, to: JID, err: unknown): void {

@@ -1,4 +1,5 @@
 import { startTestServer, type TestServer } from "./server.js";
+import type { ServerConfig } from "../../src/config/config.js";
 import { startDnsServer, type DnsZone, type TestDnsServer } from "./dns-server.js";
 import { freePort } from "./ports.js";
 
@@ -25,6 +26,8 @@ export async function startS2SServers(
     modules?: Record<string, Record<string, unknown>>;
     services?: string[];
     extraZone?: (ports: { dead: number }) => DnsZone;
+    /** Last word on one server's config. */
+    config?: (domain: string, c: ServerConfig) => void;
   } = {},
 ): Promise<S2SServers> {
   const ports = new Map<string, number>();
@@ -42,6 +45,7 @@ export async function startS2SServers(
         hosts: [d],
         s2s: { port, dnsServers: [dns.address] },
         modules: { mod_s2s_dialback: {}, ...opts.modules },
+        config: (c) => opts.config?.(d, c),
       });
     }
   } catch (err) {

@@ -22,7 +22,22 @@ describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)
   before(async () => {
     pair = await startS2SServers(["a.test", "b.test"], {
       modules: { mod_roster: {} },
+      // a.test refuses blocked.test by s2s_access (ejabberd's acl and access_rules).
+      config: (domain, c) => {
+        if (domain !== "a.test") return;
+        c.access = {
+          acl: { blocked: { servers: ["blocked.test"], serverGlobs: [] } },
+          rules: {
+            s2s: [
+              { action: "deny", acl: "blocked" },
+              { action: "allow", acl: "all" },
+            ],
+          },
+        };
+        c.s2s.access = "s2s";
+      },
       extraZone: ({ dead }) => ({
+        "_xmpp-server._tcp.blocked.test": srvTo(dead),
         "_xmpp-server._tcp.down.test": srvTo(dead),
         "_xmpp-server._tcp.noxmpp.test": [
           { type: "SRV", priority: 0, weight: 0, port: 0, target: "." },
@@ -99,6 +114,15 @@ describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)
     );
     const err2 = await alice.next((el) => el.is("iq") && el.attrs.id === "d2");
     assert.equal(errorCondition(err2), "remote-server-not-found");
+  });
+
+  it("refuses a domain s2s_access denies, before any connection, and no other (ejabberd's access_rules)", async () => {
+    const alice = await a.client("alice5");
+    await alice.send(xml("message", { to: "x@blocked.test", id: "b1" }, xml("body", {}, "?")));
+    const err = await alice.next((el) => el.is("message") && el.attrs.type === "error");
+    assert.equal(errorCondition(err), "remote-server-not-found");
+    assert.match(err.getChild("error")?.getChildText("text") ?? "", /not allowed/);
+    assert.ok(!pair.dns.queries.some((q) => q.name.includes("blocked.test")), "never looked up");
   });
 
   it("bounces with remote-server-not-found when the domain says it has no XMPP service (RFC 6120 §3.2.1)", async () => {

@@ -170,6 +170,7 @@ describe("config", () => {
         components: [],
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
         s2s: { ...DEFAULT_S2S },
+        access: { acl: {}, rules: {} },
         warnings: [],
       });
     });
@@ -247,15 +248,16 @@ describe("config", () => {
         "listen[0].access",
         "listen[1].shaper",
         "listen[1].access",
-        "acl",
-        "access_rules",
+        "acl.local.user_regexp",
+        "acl.loopback.ip",
+        "access_rules.c2s.deny",
         "shaper",
         "shaper_rules",
       ]);
       assert.ok(config.warnings.every((w) => w.startsWith(`${file}:`)));
       assert.match(
-        config.warnings.find((w) => w.includes("'acl'")) ?? "",
-        /^.*ejabberd-style\.yml:\d+: key 'acl' is accepted for ejabberd compatibility and not used yet$/,
+        config.warnings.find((w) => w.includes("'shaper'")) ?? "",
+        /^.*ejabberd-style\.yml:\d+: key 'shaper' is accepted for ejabberd compatibility and not used yet$/,
       );
     });
 
