@@ -3,6 +3,14 @@ import { xml, type Element } from "@xmpp/xml";
 import type { TestServer } from "../helpers/server.js";
 import type { TestClient } from "../../src/testkit/index.js";
 import { codes, iq } from "../modules/mod_muc.helpers.js";
+import {
+  form,
+  iq as pubsubIq,
+  isEvent,
+  itemsOf,
+  NS_PUBSUB,
+} from "../modules/mod_pubsub.helpers.js";
+import { chat, enable, NS_PUSH } from "../modules/mod_push.helpers.js";
 import { startS2SServers, type S2SServers } from "../helpers/s2s-pair.js";
 import { bare, isPresence, nextPush, presence, ready } from "../modules/mod_roster.helpers.js";
 
@@ -33,8 +41,14 @@ describe("IM across a server-to-server link between two Parley servers", functio
 
   before(async () => {
     pair = await startS2SServers(["a.test", "b.test"], {
-      modules: { mod_roster: {}, mod_muc: { host: "conference.@HOST@" } },
-      services: ["conference"],
+      modules: {
+        mod_roster: {},
+        mod_muc: { host: "conference.@HOST@" },
+        mod_offline: {},
+        mod_pubsub: {},
+        mod_push: { include_body: true },
+      },
+      services: ["conference", "pubsub"],
     });
     a = pair.servers["a.test"]!;
     b = pair.servers["b.test"]!;
@@ -88,5 +102,45 @@ describe("IM across a server-to-server link between two Parley servers", functio
     assert.equal(echo.attrs.from, `${room}/Alice`);
     await bob.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, "welcome")));
     await alice.next(isGroupchat("welcome"));
+  });
+
+  it("wakes a phone through a push app server on the other domain (XEP-0357 §7, over s2s)", async () => {
+    // The app server: a node on pubsub.b.test that anyone may publish to, read by its owner.
+    const owner = await b.client("appowner");
+    const created = await pubsubIq(
+      owner,
+      "set",
+      xml(
+        "pubsub",
+        { xmlns: NS_PUBSUB },
+        xml("create", { node: "phone-1" }),
+        xml(
+          "configure",
+          {},
+          form("http://jabber.org/protocol/pubsub#node_config", { "pubsub#publish_model": "open" }),
+        ),
+      ),
+      "pubsub.b.test",
+    );
+    assert.equal(created.attrs.type, "result", created.toString());
+    const sub = await pubsubIq(
+      owner,
+      "set",
+      xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node: "phone-1", jid: owner.jid })),
+      "pubsub.b.test",
+    );
+    assert.equal(sub.attrs.type, "result", sub.toString());
+    // The phone, on a.test, registers that app server, then sleeps (goes offline).
+    const phone = await a.client("sleeper", { resource: "phone" });
+    const enabled = await enable(phone, { jid: "pubsub.b.test", node: "phone-1" });
+    assert.equal(enabled.attrs.type, "result", enabled.toString());
+    await phone.stop();
+    const event = owner.next(isEvent("phone-1", "pubsub.b.test"));
+    const writer = await a.client("writer");
+    await chat(writer, "sleeper@a.test", "wake up");
+    const [item] = itemsOf(await event);
+    const x = item?.getChild("notification", NS_PUSH)?.getChild("x", "jabber:x:data");
+    const body = x?.getChildren("field").find((f) => f.attrs.var === "last-message-body");
+    assert.equal(body?.getChildText("value"), "wake up");
   });
 });
