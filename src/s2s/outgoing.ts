@@ -101,19 +101,17 @@ export class OutgoingLink {
    * when the queue is full (max_fsm_queue), so that one stanza is bounced, not the queue.
    */
   send(stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
-    const settle = handoff?.track();
-    if (this.step === "ready") {
-      this.transmit({ stanza, from, to, settle });
-      return;
-    }
-    if (this.queue.length >= this.env.maxQueue) {
+    if (this.step !== "ready" && this.queue.length >= this.env.maxQueue) {
+      // Bounced by the router, which answers the sender: nothing of ours holds its handoff.
       throw new StanzaError(
         "resource-constraint",
         `too many stanzas waiting for the link to ${this.remote}`,
         "wait",
       );
     }
-    this.queue.push({ stanza, from, to, settle });
+    const settle = handoff?.track();
+    if (this.step === "ready") this.transmit({ stanza, from, to, settle });
+    else this.queue.push({ stanza, from, to, settle });
   }
 
   /** Writes a stanza on the ready link; with XEP-0198 it stays owed until acknowledged. */

@@ -4,6 +4,13 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
 import { srvTo } from "../helpers/s2s-pair.js";
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import type { Element } from "@xmpp/xml";
+
+const errorCondition = (el: Element): string | undefined =>
+  el
+    .getChild("error")
+    ?.children.find((c): c is Element => typeof c !== "string" && c.name !== "text")?.name;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -11,15 +18,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * How links are made and kept: t.test takes other servers on direct TLS only and says so with
  * an _xmpps-server record (XEP-0368); u.test closes links idle for a second (s2s_timeout).
  */
-describe("s2s links: direct TLS (XEP-0368) and s2s_timeout", function () {
+describe("s2s links: direct TLS (XEP-0368), s2s_timeout, the queue of a link being set up", function () {
   this.timeout(30_000);
   let dns: TestDnsServer;
   let t: TestServer;
   let u: TestServer;
+  let q: TestServer;
+  /** A "server" that takes connections and never says a word. */
+  let silent: NetServer;
+  const silentSockets: Socket[] = [];
 
   before(async () => {
     const [pt, pu] = [await freePort(), await freePort()];
+    silent = createServer((socket) => silentSockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentPort = (silent.address() as { port: number }).port;
     dns = await startDnsServer({
+      "_xmpp-server._tcp.silent.test": srvTo(silentPort),
       "_xmpps-server._tcp.t.test": [
         { type: "SRV", priority: 0, weight: 5, port: pt, target: "localhost" },
       ],
@@ -38,10 +53,20 @@ describe("s2s links: direct TLS (XEP-0368) and s2s_timeout", function () {
         c.s2s.timeout = 1;
       },
     });
+    q = await startTestServer({
+      hosts: ["q.test"],
+      s2s: { port: 0, dnsServers: [dns.address] },
+      config: (c) => {
+        c.maxFsmQueue = 2;
+        c.s2s.outgoingTimeout = 2;
+      },
+    });
   });
 
   after(async () => {
-    await Promise.all([t?.stop(), u?.stop()]);
+    await Promise.all([t?.stop(), u?.stop(), q?.stop()]);
+    for (const socket of silentSockets) socket.destroy();
+    silent?.close();
     await dns?.close();
   });
 
@@ -63,5 +88,20 @@ describe("s2s links: direct TLS (XEP-0368) and s2s_timeout", function () {
     // A new stanza makes a new link.
     await ursula.send(xml("message", { to: "tom@t.test", id: "t2" }, xml("body", {}, "again")));
     await tom.next((el) => el.is("message") && el.attrs.id === "t2");
+  });
+
+  it("holds at most max_fsm_queue stanzas for a link being set up, then bounces them when it times out (RFC 6120 §8.3.3.16)", async () => {
+    const quinn = await q.client("quinn");
+    for (const id of ["q1", "q2", "q3"]) {
+      await quinn.send(xml("message", { to: "x@silent.test", id }, xml("body", {}, id)));
+    }
+    // The third does not fit: resource-constraint at once, the other two wait.
+    const full = await quinn.next((el) => el.is("message") && el.attrs.id === "q3");
+    assert.equal(errorCondition(full), "resource-constraint");
+    // The peer never answers: after outgoing_s2s_timeout both come back, none lost.
+    for (const id of ["q1", "q2"]) {
+      const err = await quinn.next((el) => el.is("message") && el.attrs.id === id, 10_000);
+      assert.equal(errorCondition(err), "remote-server-timeout");
+    }
   });
 });
