@@ -18,8 +18,11 @@ export interface S2SEnv {
   readonly log: Logger;
   /** The s2s options as configured now (reload_config replaces them). */
   readonly options: S2SConfig;
-  /** XEP-0220 is allowed (mod_s2s_dialback is loaded, and s2s_use_starttls is not _trusted). */
-  readonly dialback: boolean;
+  /**
+   * XEP-0220 is allowed for a local domain: mod_s2s_dialback runs on its host, and
+   * s2s_use_starttls is not required_trusted.
+   */
+  dialbackFor(local: string): boolean;
   readonly keys: DialbackKeys;
   readonly maxStanzaSize: number;
   /** Stanzas one link may hold while it is being set up (max_fsm_queue). */

@@ -152,7 +152,7 @@ export class IncomingStream implements TransportOwner {
         inner += `<mechanisms xmlns='${NS.sasl}'><mechanism>EXTERNAL</mechanism></mechanisms>`;
       }
       // XEP-0220 §2.1.2, with §2.4's error handling.
-      if (this.env.dialback)
+      if (this.env.dialbackFor(this.local))
         inner += `<dialback xmlns='${NS.dialbackFeature}'><errors/></dialback>`;
     }
     // XEP-0198 on s2s: the peer may ask us to acknowledge what it sends, once authenticated.
@@ -237,7 +237,7 @@ export class IncomingStream implements TransportOwner {
       this.close(new StreamError("bad-format", "db:result needs from, to and a key"));
       return;
     }
-    if (!this.env.dialback) {
+    if (!this.env.dialbackFor(to)) {
       answer(
         "error",
         new StanzaError("not-acceptable", "dialback is off here; use a valid certificate"),

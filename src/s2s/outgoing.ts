@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { connect as tlsConnect, TLSSocket } from "node:tls";
 import { escapeXML, type Element } from "@xmpp/xml";
 import type { JID } from "../jid.js";
@@ -12,13 +12,8 @@ import { resolveS2S, type S2STarget } from "./resolve.js";
 import { certificateProves } from "./trust.js";
 import { S2S_HEADER_NS, dialbackKind, serverStanzaXml } from "./wire.js";
 import { NS_SM } from "../c2s/stream-mgmt.js";
-
-interface Queued {
-  stanza: Element;
-  from: JID;
-  to: JID;
-  settle?: () => void;
-}
+import { AckWindow, type Queued } from "./ack-window.js";
+import { openTarget, type PeerTlsOptions } from "./connect.js";
 
 /** Where the negotiation of the stream is (RFC 6120 §4.3, §5, §6; XEP-0220). */
 type Step = "connect" | "features" | "starttls" | "sasl" | "dialback" | "restarted" | "ready";
@@ -46,13 +41,10 @@ export class OutgoingLink {
   /** The peer offered XEP-0198 in the features we authenticated after. */
   private smOffered = false;
   /**
-   * XEP-0198: we asked the peer to acknowledge what we send (and it has not refused). Stanzas
-   * written since then wait here, holding their senders' acknowledgements, until the peer's
-   * `<a h/>` covers them; a link that drops with some unacknowledged sends them again.
+   * XEP-0198: set once we asked the peer to acknowledge what we send, unset if it refuses. A link
+   * that drops with stanzas unacknowledged sends them again.
    */
-  private smOn = false;
-  private readonly unacked: Queued[] = [];
-  private acked = 0;
+  private acks: AckWindow | null = null;
   private ackRequested = false;
   private readonly verifies = new Map<string, (v: DialbackVerdict) => void>();
   private readonly unsentVerifies: string[] = [];
@@ -116,11 +108,11 @@ export class OutgoingLink {
 
   /** Writes a stanza on the ready link; with XEP-0198 it stays owed until acknowledged. */
   private transmit(q: Queued): void {
-    if (!this.smOn) {
+    if (!this.acks) {
       this.write(serverStanzaXml(q.stanza), q.settle);
       return;
     }
-    this.unacked.push(q);
+    this.acks.sent(q);
     this.write(serverStanzaXml(q.stanza));
     // One <r/> after each burst of stanzas (XEP-0198 §4).
     if (!this.ackRequested) {
@@ -135,18 +127,13 @@ export class OutgoingLink {
   /** XEP-0198 §4: `<a h/>` counts stanzas since `<enable/>`; those covered are safe now. */
   private onStreamMgmt(el: Element): void {
     if (el.name === "a") {
-      const h = Number(el.attrs.h);
-      const n = h - this.acked;
-      if (!Number.isInteger(h) || n < 0 || n > this.unacked.length) {
+      if (this.acks && !this.acks.acknowledge(Number(el.attrs.h))) {
         this.close(new StreamError("undefined-condition", "h is out of range (XEP-0198 §4)"));
-        return;
       }
-      this.acked = h;
-      for (const q of this.unacked.splice(0, n)) q.settle?.();
     } else if (el.name === "failed") {
       // The peer would not count: what was sent is as safe as the kernel makes it.
-      this.smOn = false;
-      for (const q of this.unacked.splice(0)) q.settle?.();
+      for (const q of this.acks?.takeAll() ?? []) q.settle?.();
+      this.acks = null;
     } else if (el.name === "r") {
       this.write(`<a xmlns='${NS_SM}' h='0'/>`);
     }
@@ -154,19 +141,18 @@ export class OutgoingLink {
 
   /** XEP-0220 §2.2.1: asks the peer, authoritative for `remote`, whether it made `key`. */
   verify(streamId: string, key: string): Promise<DialbackVerdict> {
-    const id = `${streamId}`;
     return new Promise((resolve) => {
-      this.verifies.get(id)?.(new StanzaError("conflict", "asked again"));
+      this.verifies.get(streamId)?.(new StanzaError("conflict", "asked again"));
       const timer = setTimeout(() => {
-        this.verifies.delete(id);
+        this.verifies.delete(streamId);
         resolve(
           new StanzaError("remote-server-timeout", `${this.remote} did not answer db:verify`),
         );
       }, this.env.options.outgoingTimeout * 1000);
       timer.unref();
-      this.verifies.set(id, (v) => {
+      this.verifies.set(streamId, (v) => {
         clearTimeout(timer);
-        this.verifies.delete(id);
+        this.verifies.delete(streamId);
         resolve(v);
       });
       const el =
@@ -209,7 +195,7 @@ export class OutgoingLink {
     for (const target of targets) {
       if (this.closed) return;
       try {
-        const socket = await this.open(target);
+        const socket = await openTarget(target, this.remote, this.tlsOptions());
         if (this.closed) {
           socket.destroy();
           return;
@@ -228,31 +214,7 @@ export class OutgoingLink {
     );
   }
 
-  private open(t: S2STarget): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket: Socket = t.directTls
-        ? tlsConnect({
-            host: t.host,
-            port: t.port,
-            servername: this.remote,
-            ALPNProtocols: ["xmpp-server"], // XEP-0368 §3
-            ...this.tlsOptions(),
-          })
-        : netConnect({ host: t.host, port: t.port });
-      const ok = (): void => {
-        socket.off("error", bad);
-        resolve(socket);
-      };
-      const bad = (err: Error): void => {
-        socket.destroy();
-        reject(err);
-      };
-      socket.once(t.directTls ? "secureConnect" : "connect", ok);
-      socket.once("error", bad);
-    });
-  }
-
-  private tlsOptions(): { ca: string[]; key?: string; cert?: string; rejectUnauthorized: false } {
+  private tlsOptions(): PeerTlsOptions {
     // Our certificate goes along as the client certificate, so that the peer can offer SASL
     // EXTERNAL (XEP-0178 §2). Whether the peer's own verifies is judged after the handshake.
     const identity = this.env.identity(this.local);
@@ -301,7 +263,7 @@ export class OutgoingLink {
     if (proof.ok) return true;
     // Without a verified certificate only dialback, which relies on DNS, can authenticate
     // the peer's side; where certificates are required that is not enough (XEP-0178 §3).
-    if (!this.env.dialback || this.env.options.requireTrusted) {
+    if (!this.env.dialbackFor(this.local)) {
       this.fail(
         new StanzaError(
           "remote-server-not-found",
@@ -405,11 +367,12 @@ export class OutgoingLink {
   private dialback(features: Element | null): void {
     const offered =
       features === null || features.getChild("dialback", NS.dialbackFeature) !== undefined;
-    if (!this.env.dialback || !(offered || this.headerDialback)) {
+    const allowed = this.env.dialbackFor(this.local);
+    if (!allowed || !(offered || this.headerDialback)) {
       this.fail(
         new StanzaError(
           "remote-server-not-found",
-          this.env.dialback
+          allowed
             ? `${this.remote} offers neither SASL EXTERNAL for our certificate nor dialback`
             : `${this.remote} does not accept our certificate (no SASL EXTERNAL), and dialback is off here`,
         ),
@@ -493,7 +456,7 @@ export class OutgoingLink {
     if (this.smOffered) {
       // Counting starts at <enable/> (§3); a <failed/> answer turns it off again.
       this.write(`<enable xmlns='${NS_SM}'/>`);
-      this.smOn = true;
+      this.acks = new AckWindow();
     }
     for (const q of this.queue.splice(0)) this.transmit(q);
     this.onReady(this);
@@ -529,7 +492,7 @@ export class OutgoingLink {
     }
     // Sent but not acknowledged when the link dropped: sent again over a new link (which
     // bounces them if it cannot be made). The peer may then see one twice, never none.
-    for (const q of this.unacked.splice(0)) this.retry(q.stanza, q.from, q.to, q.settle);
+    for (const q of this.acks?.takeAll() ?? []) this.retry(q.stanza, q.from, q.to, q.settle);
     for (const answer of [...this.verifies.values()]) answer(error);
     this.onEnd(this, this.step === "ready" ? undefined : error);
   }

@@ -81,9 +81,8 @@ export class S2S implements S2SEnv {
     return this.deps.config().maxFsmQueue;
   }
 
-  /** Dialback is on when mod_s2s_dialback runs and the config does not insist on certificates. */
-  get dialback(): boolean {
-    return this.deps.dialbackHosts.size > 0 && !this.options.requireTrusted;
+  dialbackFor(local: string): boolean {
+    return this.deps.dialbackHosts.has(this.hostOf(local)) && !this.options.requireTrusted;
   }
 
   identity(domain: string): { key: string; cert: string } | undefined {

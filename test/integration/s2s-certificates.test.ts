@@ -1,17 +1,13 @@
+import { errorCondition } from "../../src/testkit/index.js";
 import { strict as assert } from "node:assert";
 import { rmSync } from "node:fs";
-import { xml, type Element } from "@xmpp/xml";
+import { xml } from "@xmpp/xml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
 import { s2sPort, srvTo } from "../helpers/s2s-pair.js";
 import { RawClient } from "../helpers/raw.js";
 import { makeTestCa, type TestCa } from "../helpers/test-ca.js";
-
-const errorCondition = (el: Element): string | undefined =>
-  el
-    .getChild("error")
-    ?.children.find((c): c is Element => typeof c !== "string" && c.name !== "text")?.name;
 
 /**
  * Servers that require valid certificates (no mod_s2s_dialback): c.test and d.test hold

@@ -1,3 +1,4 @@
+import { errorCondition } from "../../src/testkit/index.js";
 import { strict as assert } from "node:assert";
 import { xml } from "@xmpp/xml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -5,12 +6,6 @@ import { startDnsServer, type TestDnsServer } from "../helpers/dns-server.js";
 import { freePort } from "../helpers/ports.js";
 import { srvTo } from "../helpers/s2s-pair.js";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import type { Element } from "@xmpp/xml";
-
-const errorCondition = (el: Element): string | undefined =>
-  el
-    .getChild("error")
-    ?.children.find((c): c is Element => typeof c !== "string" && c.name !== "text")?.name;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,16 +1,12 @@
+import { errorCondition } from "../../src/testkit/index.js";
 import { strict as assert } from "node:assert";
-import { xml, type Element } from "@xmpp/xml";
+import { xml } from "@xmpp/xml";
 import type { TestServer } from "../helpers/server.js";
 import { s2sPort, srvTo, startS2SServers, type S2SServers } from "../helpers/s2s-pair.js";
 import { RawClient } from "../helpers/raw.js";
 import { runCli } from "../helpers/cli.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-const errorCondition = (el: Element): string | undefined =>
-  el
-    .getChild("error")
-    ?.children.find((c): c is Element => typeof c !== "string" && c.name !== "text")?.name;
 
 /** Two Parley servers, a.test and b.test, found through SRV records of a DNS server of the test. */
 describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)", function () {
