@@ -1,3 +1,4 @@
+import { accessOf } from "./access.js";
 import { xml, type Element } from "@xmpp/xml";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/errors.js";
 import type { CoreContext } from "./context.js";
@@ -98,6 +99,8 @@ export function moduleContext(
     options,
     log,
     server,
+    allowed: (rule, who) => accessOf(core.config).allowed(rule, who),
+    limit: (rule, who, fallback) => accessOf(core.config).limit(rule, who, fallback),
     xml,
     StanzaError,
     StreamError,

@@ -4,6 +4,14 @@
  * validates a module's YAML options against these before the module starts.
  */
 
+import {
+  parseAccessRule,
+  parseShaperRule,
+  type AccessRuleRef,
+  type ShaperRuleRef,
+} from "./config/access.js";
+import { AccessSyntaxError } from "./config/acl.js";
+
 /** Thrown by an option parser; the loader adds file, line and key. */
 export class OptionError extends Error {
   override name = "OptionError";
@@ -15,6 +23,8 @@ export interface OptionSpec<T> {
   readonly default: T;
   readonly doc: string;
   parse(value: unknown): T;
+  /** Set by opt.access / opt.shaperRule: the loader checks that a named rule is defined. */
+  readonly rule?: "access" | "shaper";
 }
 
 /**
@@ -162,6 +172,48 @@ export const opt = {
       }
       return seconds;
     });
+  },
+
+  /**
+   * An access rule, the ejabberd way (`access: announce`): the name of a rule in `access_rules`
+   * (or `all`, `none`), or a rule written in place (`access: [allow: admin]`). The loader
+   * refuses a name no rule has; `ctx.allowed(options.x, jid)` evaluates it.
+   */
+  access(def: AccessRuleRef, doc: string): OptionSpec<AccessRuleRef> {
+    const expected = 'the name of an access rule, or clauses such as "- allow: admin"';
+    return {
+      ...spec(expected, def, doc, (v) => {
+        if (typeof v === "string") return v;
+        try {
+          return parseAccessRule(v);
+        } catch (err) {
+          if (err instanceof AccessSyntaxError) throw new OptionError(err.message);
+          throw err;
+        }
+      }),
+      rule: "access",
+    };
+  },
+
+  /**
+   * A shaper rule (`access_max_user_messages: max_user_offline_messages`): the name of a rule in
+   * `shaper_rules`, a number, or clauses in place (`{5000: admin, 100: all}`); `ctx.limit`
+   * evaluates it.
+   */
+  shaperRule(def: ShaperRuleRef, doc: string): OptionSpec<ShaperRuleRef> {
+    const expected = 'the name of a shaper rule, a number, or clauses such as "100: all"';
+    return {
+      ...spec(expected, def, doc, (v) => {
+        if (typeof v === "string" && !/^\d+$/.test(v)) return v;
+        try {
+          return parseShaperRule(typeof v === "string" ? Number(v) : v);
+        } catch (err) {
+          if (err instanceof AccessSyntaxError) throw new OptionError(err.message);
+          throw err;
+        }
+      }),
+      rule: "shaper",
+    };
   },
 
   /** A structured value with its own parser (e.g. a map of room defaults). */

@@ -15,6 +15,7 @@ import type { MaybePromise } from "./maybe.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
+import type { AccessRuleRef, AccessSubject, ShaperRuleRef } from "./access.js";
 import type { SessionHandle } from "./session-handle.js";
 import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
 import type { Migration } from "./storage/migrations.js";
@@ -32,6 +33,7 @@ import type { HttpHandler } from "./http/types.js";
 import type { BoshOptions } from "./http/bosh.js";
 
 export { opt } from "./module-options.js";
+export type { AccessRuleRef, ShaperRuleRef, AccessSubject } from "./access.js";
 export { STOP } from "./hooks.js";
 export { StanzaError, StreamError, isStanzaError } from "./xmpp/errors.js";
 export { xml, type Element } from "@xmpp/xml";
@@ -179,6 +181,18 @@ export interface ModuleContext<O = Record<string, never>> {
    */
   fanout(base: Element): Fanout;
   readonly accounts: AccountsApi;
+  /**
+   * Whether an access rule allows `who` (a JID, or `{ jid, ip }`), with ejabberd's meaning:
+   * `rule` is an option declared with `opt.access`, the name of a rule in the config's
+   * `access_rules`, or `all`/`none`. The first clause whose ACL specs all match decides; a rule
+   * no clause of which matches denies. `acl: admin` names the server's admins.
+   */
+  allowed(rule: AccessRuleRef, who: JID | AccessSubject): boolean;
+  /**
+   * A limit from a shaper rule (an option declared with `opt.shaperRule`, or a name in
+   * `shaper_rules`): the number it gives `who`, Infinity for `infinity`, else `fallback`.
+   */
+  limit(rule: ShaperRuleRef, who: JID | AccessSubject, fallback: number): number;
 
   /**
    * Handles a hook for this host, in the given phase (see HookPhase: first, guard, extend,

@@ -4,7 +4,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
 import type { CoreContext } from "./context.js";
-import { KeyedOptionError, parseOptions, type OptionSpecs } from "./module-options.js";
+import { KeyedOptionError, parseOptions, toSpec, type OptionSpecs } from "./module-options.js";
+import { unknownRule } from "./config/access.js";
 import type { ModuleContext, ParleyModule } from "./moduleapi.js";
 import { ModuleFault } from "./module-fault.js";
 import { EventBus, moduleContext, type ModuleServices } from "./module-context.js";
@@ -112,7 +113,8 @@ export class ModuleManager {
     for (const [name, raw] of Object.entries(config.modules)) {
       const mod = await this.load(name, raw, config);
       try {
-        parseOptions(mod.options, raw);
+        const parsed = parseOptions(mod.options, raw);
+        checkRuleNames(mod.options, parsed, config);
       } catch (err) {
         if (err instanceof KeyedOptionError) {
           throw new ConfigError(err.message, {
@@ -324,4 +326,19 @@ function order(modules: Map<string, AnyModule>, config: ServerConfig): string[] 
   };
   for (const name of modules.keys()) visit(name, []);
   return out;
+}
+
+/**
+ * Options declared with opt.access / opt.shaperRule that name a rule must name one the config
+ * defines (ejabberd would silently deny; a typo there would lock everyone out or let everyone in).
+ */
+function checkRuleNames(specs: OptionSpecs, parsed: Record<string, unknown>, config: ServerConfig) {
+  for (const [key, declared] of Object.entries(specs)) {
+    const spec = toSpec(declared);
+    const value = parsed[key];
+    if (!spec.rule || typeof value !== "string") continue;
+    if (spec.rule === "shaper" && ["infinity", "infinite", "unlimited"].includes(value)) continue;
+    const problem = unknownRule(config.access, value, spec.rule === "shaper");
+    if (problem) throw new KeyedOptionError(key, problem);
+  }
 }

@@ -22,6 +22,7 @@ import {
 } from "./defaults.js";
 import { validateConfig } from "./schema.js";
 import { DEFAULT_S2S } from "./s2s.js";
+import { defaultAccessConfig } from "./access.js";
 
 export { ConfigError } from "./errors.js";
 export type { ConfigErrorLocation, ConfigErrorOptions } from "./errors.js";
@@ -82,7 +83,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
       timeout: DEFAULT_WEBSOCKET_TIMEOUT,
     },
     s2s: { ...DEFAULT_S2S },
-    access: { acl: {}, rules: {} },
+    access: defaultAccessConfig(),
     modules: {},
     warnings: [],
   };

@@ -25,6 +25,8 @@ export function defaultListener(port: number, tls = false): ListenerConfig {
     starttlsRequired: !tls,
     maxStanzaSize: DEFAULT_MAX_STANZA_SIZE,
     unauthenticatedTimeout: DEFAULT_UNAUTHENTICATED_TIMEOUT,
+    access: "all",
+    shaper: "none",
   };
 }
 

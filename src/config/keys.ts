@@ -53,6 +53,9 @@ export const TOP_LEVEL_KEYS = [
   "disable_sasl_mechanisms",
   "acl",
   "access_rules",
+  "shaper",
+  "shaper_rules",
+  "api_permissions",
   "s2s_use_starttls",
   "s2s_cafile",
   "s2s_timeout",
@@ -76,14 +79,13 @@ export const LISTENER_KEYS = [
   "starttls_required",
   "max_stanza_size",
   "unauthenticated_timeout",
+  "access",
+  "shaper",
 ] as const;
 
 /** Top-level ejabberd options accepted with a warning: policy, tuning, or features not built. */
 export const IGNORED_TOP_LEVEL_KEYS = [
   "access",
-  "shaper",
-  "shaper_rules",
-  "api_permissions",
   "acme",
   "ca_file",
   "language",
@@ -168,8 +170,6 @@ export const REFUSED_TOP_LEVEL_KEYS: Readonly<Record<string, string>> = {
 
 /** Listener options of ejabberd accepted with a warning. */
 export const IGNORED_LISTENER_KEYS = [
-  "access",
-  "shaper",
   "backlog",
   "send_timeout",
   "accept_interval",

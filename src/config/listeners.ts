@@ -23,6 +23,7 @@ import { describe, type ConfigReader, type Entry } from "./reader.js";
 import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
 import { readHttpListener } from "./http-listener.js";
 import { readComponentListener } from "./component-listener.js";
+import { readRuleRef, readShaperRuleRef, type AccessConfig } from "./access.js";
 
 function isWildcardIp(ip: string): boolean {
   return ip === "0.0.0.0" || ip === "::" || ip === "::0" || /^(0+:){7}0+$/.test(ip);
@@ -37,6 +38,7 @@ export function readListen(
   r: ConfigReader,
   entry: Entry,
   hosts: readonly string[],
+  access: AccessConfig,
 ): { listen: ListenerConfig[]; http: HttpListenerConfig[]; components: ComponentListenerConfig[] } {
   const { value } = entry;
   if (!isSeq(value)) {
@@ -67,7 +69,7 @@ export function readListen(
         `expected a listener map with at least port and module (such as "port: 5222" and "module: ejabberd_c2s"), got ${describe(item)}`,
       );
     }
-    const { listener, portNode } = readListener(r, item, path, hosts);
+    const { listener, portNode } = readListener(r, item, path, hosts, access);
     all.forEach((other, j) => {
       const clash =
         other.port === listener.port &&
@@ -96,6 +98,7 @@ function readListener(
   map: YAMLMap,
   prefix: string,
   hosts: readonly string[],
+  access: AccessConfig,
 ): { listener: ListenerConfig | HttpListenerConfig | ComponentListenerConfig; portNode: Node } {
   const entries = r.entries(map, prefix);
   const get: Lookup = (key) => entries.find((e) => e.key === key);
@@ -147,6 +150,9 @@ function readListener(
 
   const tlsEntry = get("tls");
   const tls = tlsEntry ? r.boolean(tlsEntry) : false;
+  // ejabberd's listener `shaper` names a shaper rule (or a shaper), evaluated per connection.
+  const shaperEntry = get("shaper");
+  const shaper = shaperEntry ? readShaperRuleRef(r, shaperEntry, access) : "none";
   if ((S2S_MODULE_NAMES as readonly string[]).includes(moduleName)) {
     for (const key of ["starttls", "starttls_required"]) {
       const e = get(key);
@@ -169,6 +175,8 @@ function readListener(
         starttlsRequired: false,
         maxStanzaSize,
         unauthenticatedTimeout,
+        access: "all",
+        shaper,
       },
       portNode,
     };
@@ -202,6 +210,9 @@ function readListener(
   }
 
   const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
+  // ejabberd_c2s `access`: who may open a session here, asked with the JID and address.
+  const accessEntry = get("access");
+  const listenerAccess = accessEntry ? readRuleRef(r, accessEntry, access) : "all";
 
   return {
     listener: {
@@ -213,6 +224,8 @@ function readListener(
       starttlsRequired,
       maxStanzaSize,
       unauthenticatedTimeout,
+      access: listenerAccess,
+      shaper,
     },
     portNode,
   };

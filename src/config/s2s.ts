@@ -8,7 +8,7 @@ import { isScalar } from "yaml";
 import type { S2SConfig } from "./types.js";
 import { readCount, readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-import type { AccessConfig } from "./access.js";
+import { readRuleRef, type AccessConfig } from "./access.js";
 
 export const DEFAULT_S2S: S2SConfig = {
   useStartTls: "required",
@@ -52,16 +52,7 @@ export function readS2S(
   if (timeout) s2s.timeout = readSeconds(r, timeout);
   const accessEntry = get("s2s_access");
   if (accessEntry) {
-    const name = r.string(accessEntry, "all, none, or the name of a rule in access_rules");
-    if (name !== "all" && name !== "none" && !Object.hasOwn(access.rules, name)) {
-      const rules = Object.keys(access.rules);
-      r.fail(
-        accessEntry.value,
-        accessEntry.path,
-        `no access rule named '${name}'; valid: all, none${rules.length ? `, ${rules.join(", ")}` : " (access_rules defines none)"}`,
-      );
-    }
-    s2s.access = name;
+    s2s.access = readRuleRef(r, accessEntry, access);
   }
   const dnsTimeout = get("s2s_dns_timeout");
   if (dnsTimeout) s2s.dnsTimeout = readSeconds(r, dnsTimeout);

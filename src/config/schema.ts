@@ -168,9 +168,11 @@ function topLevel(r: ConfigReader): ServerConfig {
     ? r.path(socketEntry, "the path of the admin unix socket, such as data/parleyctl.sock")
     : resolve(dataDir, "parleyctl.sock");
 
+  const access = readAccess(r, get);
+
   const listenEntry = get("listen");
   const { listen, http, components } = listenEntry
-    ? readListen(r, listenEntry, hosts)
+    ? readListen(r, listenEntry, hosts, access)
     : {
         listen: [defaultListener(5222, false), defaultListener(5223, true)],
         http: [],
@@ -186,7 +188,6 @@ function topLevel(r: ConfigReader): ServerConfig {
     timeout: wsTimeoutEntry ? readSeconds(r, wsTimeoutEntry) : DEFAULT_WEBSOCKET_TIMEOUT,
   };
 
-  const access = readAccess(r, get);
   const s2s = readS2S(r, get, access);
 
   const modulesEntry = get("modules");

@@ -29,6 +29,10 @@ export interface ListenerConfig {
   maxStanzaSize: number;
   /** `unauthenticated_timeout`: seconds a client may stay unauthenticated; default 60. */
   unauthenticatedTimeout: number;
+  /** ejabberd_c2s `access`: the rule a user must pass to open a session here; default all. */
+  access: AccessRuleRef;
+  /** `shaper`: the shaper rule (or shaper) each connection's input is limited by; default none. */
+  shaper: ShaperRuleRef;
 }
 
 /** One `request_handlers` entry of an HTTP listener: a path prefix and the handler's name. */
@@ -184,7 +188,7 @@ export interface ServerConfig extends SqlConfig {
   websocket: WebsocketConfig;
   /** Server-to-server links (the top-level s2s_* options). */
   s2s: S2SConfig;
-  /** `acl` and `access_rules`, as far as they are evaluated (servers, for s2s_access). */
+  /** `acl`, `access_rules`, `shaper` and `shaper_rules` (evaluated by src/access.ts). */
   access: AccessConfig;
   /** Module name → options; options are not validated here (the module loader does it). */
   modules: Record<string, Record<string, unknown>>;
@@ -194,7 +198,7 @@ export interface ServerConfig extends SqlConfig {
   warnings: string[];
 }
 
-import type { AccessConfig } from "./access.js";
+import type { AccessConfig, AccessRuleRef, ShaperRuleRef } from "./access.js";
 
 /** The top-level s2s options (ejabberd's names in comments). */
 export interface S2SConfig {
@@ -206,8 +210,8 @@ export interface S2SConfig {
   cafile?: string;
   /** `s2s_timeout`: seconds a link may stay idle before it is closed. */
   timeout: number;
-  /** `s2s_access`: `all`, `none`, or the name of a rule in `access_rules`. */
-  access: string;
+  /** `s2s_access`: `all`, `none`, the name of a rule in `access_rules`, or a rule in place. */
+  access: AccessRuleRef;
   /** `s2s_dns_timeout` (seconds) and `s2s_dns_retries`. */
   dnsTimeout: number;
   dnsRetries: number;

@@ -29,5 +29,7 @@ function derive(l: Readonly<HttpListenerConfig>): ListenerConfig {
     starttlsRequired: false,
     maxStanzaSize: l.maxStanzaSize,
     unauthenticatedTimeout: l.unauthenticatedTimeout,
+    access: "all",
+    shaper: "none",
   };
 }

@@ -13,7 +13,8 @@ import type { DialbackVerdict, S2SEnv } from "./env.js";
 import { IncomingStream } from "./incoming.js";
 import { OutgoingLink } from "./outgoing.js";
 import { trustAnchors } from "./trust.js";
-import { allowsServer } from "../config/access.js";
+import { accessOf } from "../access.js";
+import { makeJID } from "../jid.js";
 
 /** How often idle links are looked for, at most (s2s_timeout is checked to this precision). */
 const SWEEP_MS = 5000;
@@ -107,7 +108,9 @@ export class S2S implements S2SEnv {
   /** s2s_access, evaluated for the peer's domain (ejabberd's `server`/`server_glob` ACLs). */
   allowed(domain: string): boolean {
     const config = this.deps.config();
-    return !this.isLocal(domain) && allowsServer(config.access, config.s2s.access, domain);
+    return (
+      !this.isLocal(domain) && accessOf(config).allowed(config.s2s.access, makeJID("", domain))
+    );
   }
 
   bounce(stanza: Element, from: JID, to: JID, err: unknown): void {

@@ -21,15 +21,11 @@ describe("server-to-server links between two Parley servers (RFC 6120, XEP-0220)
       // a.test refuses blocked.test by s2s_access (ejabberd's acl and access_rules).
       config: (domain, c) => {
         if (domain !== "a.test") return;
-        c.access = {
-          acl: { blocked: { servers: ["blocked.test"], serverGlobs: [] } },
-          rules: {
-            s2s: [
-              { action: "deny", acl: "blocked" },
-              { action: "allow", acl: "all" },
-            ],
-          },
-        };
+        c.access.acl.blocked = [{ type: "server", server: "blocked.test" }];
+        c.access.rules.s2s = [
+          { value: "deny", specs: [{ type: "acl", name: "blocked" }] },
+          { value: "allow", specs: [{ type: "acl", name: "all" }] },
+        ];
         c.s2s.access = "s2s";
       },
       extraZone: ({ dead }) => ({

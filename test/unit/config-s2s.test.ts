@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { configText } from "../helpers/config-text.js";
-import { allowsServer } from "../../src/config/access.js";
+import { accessOf } from "../../src/access.js";
+import { makeJID } from "../../src/jid.js";
 
 const { parse, error } = configText("a.example");
 
@@ -42,22 +43,28 @@ describe("config: server-to-server options, acl and access_rules for s2s_access"
       ].join("\n"),
     );
     assert.equal(c.s2s.access, "s2s");
-    assert.equal(allowsServer(c.access, "s2s", "spam.example"), false);
-    assert.equal(allowsServer(c.access, "s2s", "a.evil.example"), false);
-    assert.equal(allowsServer(c.access, "s2s", "evil.example"), true, "the glob needs a label");
-    assert.equal(allowsServer(c.access, "s2s", "friend.example"), true);
+    assert.equal(accessOf(c).allowed("s2s", makeJID("", "spam.example")), false);
+    assert.equal(accessOf(c).allowed("s2s", makeJID("", "a.evil.example")), false);
+    assert.equal(
+      accessOf(c).allowed("s2s", makeJID("", "evil.example")),
+      true,
+      "the glob needs a label",
+    );
+    assert.equal(accessOf(c).allowed("s2s", makeJID("", "friend.example")), true);
     // An ACL no one defined matches nothing (as in ejabberd), and is said; no match denies.
-    assert.equal(allowsServer(c.access, "only_friends", "friend.example"), false);
+    assert.equal(accessOf(c).allowed("only_friends", makeJID("", "friend.example")), false);
     assert.ok(c.warnings.some((w) => /no ACL named 'friends'/.test(w)));
-    assert.ok(c.warnings.some((w) => /acl\.local\.user_regexp/.test(w)));
-    assert.equal(allowsServer(c.access, "all", "x.example"), true);
-    assert.equal(allowsServer(c.access, "none", "x.example"), false);
+    assert.equal(accessOf(c).allowed("all", makeJID("", "x.example")), true);
+    assert.equal(accessOf(c).allowed("none", makeJID("", "x.example")), false);
   });
 
   it("refuses an s2s_access that names no rule, listing the rules there are", () => {
     const err = error("access_rules:\n  s2s:\n    allow: all\ns2s_access: s2ss\n");
     assert.equal(err.line, 5);
-    assert.match(err.message, /no access rule named 's2ss'; valid: all, none, s2s/);
+    assert.match(
+      err.message,
+      /no access rule named 's2ss'; valid: all, none, local, configure, announce, s2s/,
+    );
   });
 
   it("refuses a clause other than allow or deny", () => {
