@@ -11,8 +11,11 @@
 //     set <query><username/><password/></query>            changes the password (§3.3)
 //     set <query><remove/></query>                         removes the account (§3.2)
 //
-// `access` takes ejabberd's built-in rules `all` and `none` only; named access rules (acl /
-// access_rules) are not read yet. The account store is reached through ctx.accounts.
+// Who may register is ejabberd's: `access` is asked with the new account's JID, `ip_access`
+// with the client's address, `access_remove` with the user leaving; a rule that denies gets
+// forbidden (XEP-0077 §3.1, §3.2). `access: none` closes registration altogether (no stream
+// feature, service-unavailable), as in ejabberd. The account store is reached through
+// ctx.accounts.
 import {
   defineModule,
   opt,
@@ -23,6 +26,8 @@ import {
   errorReply,
   iqResult,
   type SessionHandle,
+  type JID,
+  makeJID,
 } from "../src/moduleapi.js";
 
 const NS_REGISTER = "jabber:iq:register";
@@ -33,15 +38,17 @@ export default defineModule({
   name: "mod_register",
   description: "XEP-0077: in-band account registration, password change and removal",
   options: {
-    access: opt.oneOf(
-      ["all", "none"],
+    access: opt.access(
       "none",
-      "Who may create accounts in-band: all or none (named access rules are not read yet)",
+      "Which new accounts may be registered in-band (an access rule asked with the new JID); none closes registration",
     ),
-    access_remove: opt.oneOf(
-      ["all", "none"],
+    ip_access: opt.access(
       "all",
-      "Who may remove their own account in-band: all or none",
+      "From which addresses accounts may be registered (an access rule asked with the client's IP)",
+    ),
+    access_remove: opt.access(
+      "all",
+      "Who may remove their own account in-band (an access rule asked with the user's JID)",
     ),
     password_strength: opt.integer(
       0,
@@ -56,7 +63,9 @@ export default defineModule({
   },
   start(ctx) {
     const { StanzaError } = ctx;
-    const open = ctx.options.access === "all";
+    // As ejabberd's stream feature: only the literal none closes registration; a rule may
+    // still refuse one username or address when it is tried.
+    const open = ctx.options.access !== "none" && ctx.options.ip_access !== "none";
     const timeout = ctx.options.registration_timeout;
     const throttled = timeout > 0 && Number.isFinite(timeout);
     /** When each IP address last registered an account (for registration_timeout). */
@@ -145,8 +154,19 @@ export default defineModule({
       if (username === "" || password === "") {
         throw new StanzaError("not-acceptable", "both a username and a password are required");
       }
-      checkStrength(password);
       const ip = session.remoteAddress;
+      let jid: JID;
+      try {
+        jid = makeJID(username, ctx.host);
+      } catch (err) {
+        // Not a valid localpart (RFC 7622 §3.3), as the account store would say.
+        throw new StanzaError("jid-malformed", (err as Error).message);
+      }
+      if (!ctx.allowed(ctx.options.access, jid) || !ctx.allowed(ctx.options.ip_access, { ip })) {
+        ctx.log.info({ user: username, ip }, "in-band registration refused by access rules");
+        throw new StanzaError("forbidden", "access denied by service policy");
+      }
+      checkStrength(password);
       const now = Date.now();
       if (throttled) {
         for (const [addr, at] of lastByIp) if (now - at >= timeout * 1000) lastByIp.delete(addr);
@@ -214,8 +234,12 @@ export default defineModule({
         if (query.getChildElements().length !== 1) {
           throw new StanzaError("bad-request", "<remove/> must be the only child of <query/>");
         }
-        if (ctx.options.access_remove !== "all") {
+        // §3.2: not-allowed where in-band removal is off; forbidden where this user may not.
+        if (ctx.options.access_remove === "none") {
           throw new StanzaError("not-allowed", "accounts cannot be removed in-band here");
+        }
+        if (!ctx.allowed(ctx.options.access_remove, makeJID(user, ctx.host))) {
+          throw new StanzaError("forbidden", "access denied by service policy");
         }
         // §3.2: the result first; then the account goes and every session of it is closed with
         // the not-authorized stream error (ctx.accounts.unregister does both).

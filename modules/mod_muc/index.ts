@@ -21,8 +21,8 @@
 // delete_old_mam_messages groupchat finds the rooms' archives.
 //
 // Direct invitations (XEP-0249) go from client to client; the room has no part in them.
-// Access options take "all" or "none" (access_admin: a list of bare JIDs); named access rules
-// (ejabberd's acl/access_rules) are not evaluated.
+// Access options are ejabberd's access rules (a name from access_rules, all, none, or a rule in
+// place), asked with the requester's JID; access_admin also takes a list of bare JIDs.
 import {
   defineModule,
   isPromise,
@@ -34,6 +34,7 @@ import {
   type MaybePromise,
   OptionError,
   JID,
+  type AccessRuleRef,
 } from "../../src/moduleapi.js";
 import { adminGet, adminSet } from "./admin.js";
 import { NS_MAM } from "./archive.js";
@@ -61,7 +62,7 @@ import {
   type Room,
   type RoomConfig,
 } from "./room.js";
-import { MucService, type Access } from "./service.js";
+import { MucService } from "./service.js";
 import { roomFromStore } from "./store.js";
 import { avatarFields, roomVcardGet, roomVcardSet } from "./vcard.js";
 
@@ -84,12 +85,13 @@ export default defineModule({
     access: access("Who may use the service"),
     access_create: access("Who may create rooms"),
     access_persistent: access("Who may make rooms persistent"),
-    access_admin: opt.custom<string[]>(
-      "none or a list of bare JIDs",
-      [],
-      "Service administrators (bare JIDs), owners of every room; named access rules are not evaluated",
-      parseAdmins,
-    ),
+    access_admin: {
+      ...opt.access(
+        "none",
+        "Service administrators, owners of every room: an access rule, or a list of bare JIDs",
+      ),
+      parse: parseAdmins,
+    },
     max_users: opt.integer(200, "Most occupants a room may have", { min: 1 }),
     history_size: opt.integer(20, "Groupchat messages kept per room for new occupants", {
       min: 0,
@@ -386,18 +388,25 @@ function roomInfo(svc: MucService, room: Room): Element {
 }
 
 function access(doc: string) {
-  return opt.oneOf<Access>(["all", "none"], "all", `${doc}: all or none`);
+  return opt.access("all", `${doc}: an access rule (all, none, or a name from access_rules)`);
 }
 
-function parseAdmins(v: unknown): string[] {
-  if (v === "none") return [];
-  const list = typeof v === "string" ? [v] : v;
-  if (!Array.isArray(list) || !list.every((x) => typeof x === "string" && x.includes("@"))) {
-    throw new OptionError(
-      `expected none or a list of bare JIDs (named access rules are not supported), got ${JSON.stringify(v)}`,
-    );
+/** An access rule, or Parley's earlier form: a list of bare JIDs (an empty one for none). */
+function parseAdmins(v: unknown): AccessRuleRef {
+  if (Array.isArray(v) && v.length === 0) return "none";
+  if (Array.isArray(v) && v.every((x) => typeof x === "string" && x.includes("@"))) {
+    // One clause per admin: the specs of one clause must all match.
+    return v.map((x: string) => ({
+      value: "allow" as const,
+      specs: [{ type: "user" as const, ...splitBare(x.toLowerCase()) }],
+    }));
   }
-  return list.map((s: string) => s.toLowerCase());
+  return opt.access("none", "").parse(v);
+}
+
+function splitBare(bare: string): { user: string; server: string } {
+  const at = bare.lastIndexOf("@");
+  return { user: bare.slice(0, at), server: bare.slice(at + 1) };
 }
 
 const ROOM_OPTION_TYPES: Record<keyof RoomConfig, "boolean" | "string" | "integer"> = {

@@ -59,7 +59,7 @@ export function ownerSet(
   if ([...config.description].length > o.max_room_desc) {
     throw svc.error("not-acceptable", "the description is too long");
   }
-  if (config.persistent && !room.config.persistent && o.access_persistent === "none") {
+  if (config.persistent && !room.config.persistent && !svc.allows("access_persistent", from)) {
     throw svc.error("forbidden", "this service does not allow persistent rooms");
   }
   if (config.password_protected && config.password === "") {

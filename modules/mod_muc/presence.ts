@@ -62,13 +62,13 @@ function enter(
   modified: boolean,
 ): void {
   const o = svc.options;
-  if (o.access === "none") throw svc.error("forbidden", "this service is closed");
+  if (!svc.allows("access", from)) throw svc.error("forbidden", "access denied by service policy");
   const mucX = stanza.getChild("x", NS_MUC);
   let room = existing;
   let created = false;
   if (!room) {
     // §10.1.1: presence to a room that does not exist creates it, when the service allows.
-    if (o.access_create === "none" && !svc.isAdmin(from)) {
+    if (!svc.allows("access_create", from) && !svc.isAdmin(from)) {
       throw svc.error("not-allowed", "room creation is not allowed");
     }
     if ([...to.local].length > o.max_room_id) {
@@ -78,7 +78,9 @@ function enter(
       ...o.default_room_options,
       max_users: Math.min(o.default_room_options.max_users, o.max_users),
     });
-    if (room.config.persistent && o.access_persistent === "none") room.config.persistent = false;
+    if (room.config.persistent && !svc.allows("access_persistent", from)) {
+      room.config.persistent = false;
+    }
     room.setAffiliation(from.bare().toString(), "owner");
     // §10.1.1: a client that speaks MUC gets a locked room to configure; one that does not
     // (no <x xmlns=muc/>, the old groupchat protocol) gets an instant room at once.

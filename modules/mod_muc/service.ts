@@ -7,6 +7,7 @@ import type {
   ModuleContext,
   StanzaErrorCondition,
   JID,
+  AccessRuleRef,
 } from "../../src/moduleapi.js";
 import { History } from "./history.js";
 import { IqProxy } from "./iq-proxy.js";
@@ -23,15 +24,12 @@ import {
 import { RoomWrites } from "./store.js";
 import { RoomArchive, type Skip } from "./archive.js";
 
-/** ejabberd's access options take named access rules; here only these two values. */
-export type Access = "all" | "none";
-
 export interface MucOptions {
   host: string;
-  access: Access;
-  access_create: Access;
-  access_persistent: Access;
-  access_admin: string[];
+  access: AccessRuleRef;
+  access_create: AccessRuleRef;
+  access_persistent: AccessRuleRef;
+  access_admin: AccessRuleRef;
   max_users: number;
   history_size: number;
   max_room_id: number;
@@ -73,13 +71,11 @@ export class MucService {
   readonly writes: RoomWrites;
   /** Rooms' message archives (XEP-0313) in ctx.stores.archive. */
   readonly archive: RoomArchive;
-  private readonly admins: Set<string>;
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
     readonly domain: string,
   ) {
-    this.admins = new Set(ctx.options.access_admin);
     this.writes = new RoomWrites(ctx.stores.muc, domain, ctx.log);
     this.archive = new RoomArchive(
       ctx.stores.archive,
@@ -99,8 +95,14 @@ export class MucService {
     return new this.ctx.StanzaError(condition, text);
   }
 
+  /** access_admin, asked with the requester's JID. */
   isAdmin(jid: JID): boolean {
-    return this.admins.has(jid.bare().toString());
+    return this.ctx.allowed(this.ctx.options.access_admin, jid);
+  }
+
+  /** One of the service's access options, asked with the requester's JID. */
+  allows(option: "access" | "access_create" | "access_persistent", jid: JID): boolean {
+    return this.ctx.allowed(this.ctx.options[option], jid);
   }
 
   /** access_admin: service administrators act as owners of every room. */

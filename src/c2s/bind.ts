@@ -1,3 +1,4 @@
+import { accessOf } from "../access.js";
 import { randomBytes } from "node:crypto";
 import { xml, type Element } from "@xmpp/xml";
 import { JIDError, makeJID, type JID } from "../jid.js";
@@ -6,7 +7,6 @@ import { StanzaError, StreamError } from "../xmpp/errors.js";
 import { iqResult } from "../stanza.js";
 import type { C2SStream, StreamFeature } from "./stream.js";
 import { then, type MaybePromise } from "../maybe.js";
-import type { CoreContext } from "../context.js";
 
 /** Resource binding (RFC 6120 §7), offered once authenticated. */
 export function bindFeature(stream: C2SStream): StreamFeature {
@@ -52,17 +52,28 @@ function handleBind(session: C2SStream, iq: Element): MaybePromise<void> {
     }
     throw err;
   }
-  checkSessionLimit(session.ctx, jid);
+  checkSessionAllowed(session, jid);
   return bindSession(session, jid, () =>
     session.deliver(iqResult(iq, xml("bind", { xmlns: NS.bind }, xml("jid", {}, jid.toString())))),
   );
 }
 
-/** RFC 6120 §7.6.2.1: throws resource-constraint when the account has no session to spare. */
-export function checkSessionLimit(ctx: CoreContext, jid: JID): void {
+/**
+ * Whether `jid` may open a session here: the listener's `access` rule, asked with the JID and
+ * the client's address (ejabberd answers a denied bind with not-allowed), then RFC 6120 §7.6.2.1
+ * resource-constraint when the account has no session to spare — ejabberd's `max_user_sessions`
+ * shaper rule for this user, else the top-level max_user_sessions.
+ */
+export function checkSessionAllowed(session: C2SStream, jid: JID): void {
+  const { ctx } = session;
+  const access = accessOf(ctx.config);
+  if (!access.allowed(session.listener.access, { jid, ip: session.transport.remoteAddress })) {
+    session.log.warn({ jid: jid.toString() }, "session refused by the listener's access rule");
+    throw new StanzaError("not-allowed", "access denied by service policy");
+  }
   const existing = ctx.sm.get(jid);
   const others = ctx.sm.resourceCount(jid.bare()) - (existing ? 1 : 0);
-  const limit = ctx.config.maxUserSessions;
+  const limit = access.limit("max_user_sessions", jid, ctx.config.maxUserSessions);
   if (others >= limit) {
     throw new StanzaError("resource-constraint", `at most ${limit} sessions per account`);
   }

@@ -9,7 +9,7 @@ import { JIDError, makeJID, prepResourcepart, type JID } from "../jid.js";
 import { isPromise, type MaybePromise } from "../maybe.js";
 import { isModuleFault } from "../module-fault.js";
 import { isStanzaError } from "../xmpp/errors.js";
-import { bindSession, checkSessionLimit } from "./bind.js";
+import { bindSession, checkSessionAllowed } from "./bind.js";
 import { NS_SM } from "./stream-mgmt.js";
 import type { C2SStream } from "./stream.js";
 
@@ -84,10 +84,15 @@ export function bind2Jid(
   const resource = request.tag ? `${request.tag}/${generated}` : generated;
   const jid = makeJID(username, host, resource);
   try {
-    checkSessionLimit(session.ctx, jid);
+    checkSessionAllowed(session, jid);
   } catch (err) {
     // Checked before <success/>: the client is told at once and may try again later.
-    if (isStanzaError(err)) throw new SaslFailure("temporary-auth-failure", err.text);
+    // A policy refusal (the listener's access rule) is final (RFC 6120 §6.5.10); too many
+    // sessions may pass.
+    if (isStanzaError(err)) {
+      const final = err.condition === "not-allowed";
+      throw new SaslFailure(final ? "not-authorized" : "temporary-auth-failure", err.text);
+    }
     throw err;
   }
   return jid;

@@ -27,3 +27,8 @@ export function configText(host: string): {
     },
   };
 }
+
+/** The acl / access_rules / shaper sections of a YAML text, as a test server's config takes them. */
+export function accessFrom(text: string, host = "localhost"): ServerConfig["access"] {
+  return parseConfig(`hosts: [${host}]\n${text}`, FILE).access;
+}

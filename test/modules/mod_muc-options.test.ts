@@ -6,6 +6,7 @@ import { errorCondition, startTestServer, type TestServer } from "../../src/test
 import {
   MUC,
   NS_MUC,
+  NS_ADMIN,
   configure,
   enter,
   id,
@@ -14,6 +15,11 @@ import {
   join,
   xml,
 } from "./mod_muc.helpers.js";
+import { accessFrom } from "../helpers/config-text.js";
+
+function adminQuery(affiliation: string) {
+  return xml("query", { xmlns: NS_ADMIN }, xml("item", { affiliation }));
+}
 
 describe("mod_muc options (as in ejabberd's mod_muc)", () => {
   describe("a restricted service", () => {
@@ -141,6 +147,56 @@ describe("mod_muc options (as in ejabberd's mod_muc)", () => {
       assert.equal(errorCondition(await a.next((el) => el.attrs.id === i)), "forbidden");
       await Promise.all([a.stop(), r.stop()]);
     });
+  });
+
+  it("evaluates ejabberd's access rules: access, access_create, access_admin with acl admin", async () => {
+    const t = await startTestServer({
+      modules: {
+        mod_muc: {
+          access: "muc",
+          access_create: "muc_create",
+          access_admin: [{ allow: "admin" }],
+        },
+      },
+      config: (c) => {
+        c.access = accessFrom(
+          [
+            "acl:",
+            "  admin:",
+            "    user: boss@localhost",
+            "  creators:",
+            "    user: [alice]",
+            "  banned:",
+            "    user_glob: 'mallory*'",
+            "access_rules:",
+            "  muc:",
+            "    - deny: banned",
+            "    - allow: all",
+            "  muc_create:",
+            "    allow: creators",
+          ].join("\n"),
+        );
+      },
+    });
+    try {
+      const [alice, bob, boss, mallory] = await Promise.all(
+        ["alice", "bob", "boss", "mallory"].map((u) => t.client(u)),
+      );
+      assert.equal(errorCondition(await join(bob, "bobs", "bob")), "not-allowed");
+      await instantRoom(alice, "hall", "alice");
+      await instantRoom(boss, "bosses", "boss"); // admins create rooms whatever access_create says
+      const denied = await join(mallory, "hall", "mallory");
+      assert.equal(errorCondition(denied), "forbidden");
+      // The admin is an owner of alice's room: it may read the owner list (§10.5).
+      await enter(boss, "hall", "boss");
+      const owners = await iq(boss, "get", `hall@${MUC}`, adminQuery("owner"));
+      assert.equal(owners.attrs.type, "result");
+      const notOwner = await iq(bob, "get", `hall@${MUC}`, adminQuery("owner"));
+      assert.equal(errorCondition(notOwner), "forbidden");
+      await Promise.all([alice, bob, boss, mallory].map((c) => c.stop()));
+    } finally {
+      await t.stop();
+    }
   });
 
   it("closes the whole service when access is none (forbidden)", async () => {

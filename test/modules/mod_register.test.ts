@@ -8,6 +8,7 @@ import {
   type TestServer,
 } from "../../src/testkit/index.js";
 import { RawClient } from "../helpers/raw.js";
+import { accessFrom } from "../helpers/config-text.js";
 import type { Element } from "@xmpp/xml";
 
 const NS = "jabber:iq:register";
@@ -347,6 +348,87 @@ describe("mod_register (XEP-0077)", () => {
       await reconfigure({ ...modules, mod_register: { access: "all", registration_timeout: 601 } });
       assert.equal(await registerRaw(t, "quick1"), "conflict");
       assert.equal(await registerRaw(t, "quick3"), "result");
+    });
+  });
+
+  describe("with ejabberd access rules: access by username, ip_access by address, access_remove", () => {
+    let ruled: TestServer;
+    before(async () => {
+      ruled = await startTestServer({
+        modules: {
+          mod_register: {
+            access: "register",
+            ip_access: "trusted_network",
+            access_remove: "may_leave",
+            registration_timeout: 0,
+          },
+        },
+        config: (c) => {
+          c.access = accessFrom(
+            [
+              "acl:",
+              "  reserved:",
+              "    user_glob: 'admin*'",
+              "  loopback:",
+              "    ip: 127.0.0.0/8",
+              "  leavers:",
+              "    user_regexp: '^temp'",
+              "access_rules:",
+              "  register:",
+              "    - deny: reserved",
+              "    - allow: all",
+              "  trusted_network:",
+              "    allow: loopback",
+              "  may_leave:",
+              "    allow: leavers",
+            ].join("\n"),
+          );
+        },
+      });
+    });
+    after(async () => ruled?.stop());
+
+    it("refuses a username the rule denies with forbidden, and registers others (XEP-0077 §3.1)", async () => {
+      const { raw, features } = await secureStream(ruled);
+      assert.ok(features.includes(FEATURE), "a rule other than none keeps the feature");
+      raw.end();
+      assert.equal(await registerRaw(ruled, "administrator"), "forbidden");
+      assert.equal(await ruled.server.ctx.accounts.exists("administrator", "localhost"), false);
+      assert.equal(await registerRaw(ruled, "carol"), "result");
+    });
+
+    it("lets only users the access_remove rule allows cancel their account (XEP-0077 §3.2)", async () => {
+      assert.equal(await registerRaw(ruled, "tempuser"), "result");
+      assert.equal(await registerRaw(ruled, "steady"), "result");
+      const steady = await login(ruled, "steady", STRONG);
+      assert.equal(errorCondition(await iq(steady, "set", query(xml("remove")))), "forbidden");
+      await steady.stop();
+      const temp = await login(ruled, "tempuser", STRONG);
+      const res = await iq(temp, "set", query(xml("remove")));
+      assert.equal(res.attrs.type, "result");
+    });
+
+    it("refuses every username from an address ip_access does not allow", async () => {
+      const far = await startTestServer({
+        modules: { mod_register: { access: "all", ip_access: "office", registration_timeout: 0 } },
+        config: (c) => {
+          c.access = accessFrom(
+            "acl:\n  office:\n    ip: 192.0.2.0/24\naccess_rules:\n  office:\n    allow: office\n",
+          );
+        },
+      });
+      try {
+        assert.equal(await registerRaw(far, "dave"), "forbidden");
+      } finally {
+        await far.stop();
+      }
+    });
+
+    it("refuses at load an access option naming no rule, with the rules there are", async () => {
+      await assert.rejects(
+        startTestServer({ modules: { mod_register: { access: "registr" } } }),
+        /modules\.mod_register\.access.*no access rule named 'registr'; valid: all, none, local/s,
+      );
     });
   });
 });
