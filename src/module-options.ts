@@ -204,7 +204,8 @@ export const opt = {
     const expected = 'the name of a shaper rule, a number, or clauses such as "100: all"';
     return {
       ...spec(expected, def, doc, (v) => {
-        if (typeof v === "string" && !/^\d+$/.test(v)) return v;
+        const unlimited = ["infinity", "infinite", "unlimited"];
+        if (typeof v === "string" && !/^\d+$/.test(v) && !unlimited.includes(v)) return v;
         try {
           return parseShaperRule(typeof v === "string" ? Number(v) : v);
         } catch (err) {

@@ -113,8 +113,8 @@ export class ModuleManager {
     for (const [name, raw] of Object.entries(config.modules)) {
       const mod = await this.load(name, raw, config);
       try {
-        const parsed = parseOptions(mod.options, raw);
-        checkRuleNames(mod.options, parsed, config);
+        parseOptions(mod.options, raw);
+        checkRuleNames(mod.options, raw, config);
       } catch (err) {
         if (err instanceof KeyedOptionError) {
           throw new ConfigError(err.message, {
@@ -332,10 +332,12 @@ function order(modules: Map<string, AnyModule>, config: ServerConfig): string[] 
  * Options declared with opt.access / opt.shaperRule that name a rule must name one the config
  * defines (ejabberd would silently deny; a typo there would lock everyone out or let everyone in).
  */
-function checkRuleNames(specs: OptionSpecs, parsed: Record<string, unknown>, config: ServerConfig) {
+function checkRuleNames(specs: OptionSpecs, raw: Record<string, unknown>, config: ServerConfig) {
   for (const [key, declared] of Object.entries(specs)) {
     const spec = toSpec(declared);
-    const value = parsed[key];
+    // Only what the admin wrote: a default may name a rule the config need not define (as in
+    // ejabberd, an undefined rule then matches nobody, and the module's fallback applies).
+    const value = raw[key];
     if (!spec.rule || typeof value !== "string") continue;
     if (spec.rule === "shaper" && ["infinity", "infinite", "unlimited"].includes(value)) continue;
     const problem = unknownRule(config.access, value, spec.rule === "shaper");

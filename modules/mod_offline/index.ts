@@ -28,7 +28,7 @@ import {
   defineModule,
   opt,
   STOP,
-  OptionError,
+  type JID,
   AdminCommandError,
   prepLocalpart,
   type DeliveryTracker,
@@ -56,11 +56,9 @@ export default defineModule({
       "The most messages kept for one user (or infinity); beyond it the sender gets resource-constraint",
       { min: 0, infinity: true },
     ),
-    access_max_user_messages: opt.custom<number | null>(
-      "an integer ≥ 0 or infinity",
-      null,
-      "ejabberd's name for the limit (an access rule there); takes the number itself, and wins over max_user_offline_messages when set",
-      parseLimitAlias,
+    access_max_user_messages: opt.shaperRule(
+      "max_user_offline_messages",
+      "The shaper rule giving each user's limit (ejabberd's), or a number; where no clause matches, max_user_offline_messages",
     ),
   },
   start(ctx) {
@@ -68,7 +66,9 @@ export default defineModule({
       // Delivered again later: a duplicate rather than a loss.
       ctx.log.error({ err }, "could not delete delivered offline messages"),
     );
-    const limit = ctx.options.access_max_user_messages ?? ctx.options.max_user_offline_messages;
+    /** ejabberd's per-user limit: the shaper rule's number for this user, else the option. */
+    const limitOf = (to: JID): number =>
+      ctx.limit(ctx.options.access_max_user_messages, to, ctx.options.max_user_offline_messages);
     /** Per user (bare JID): stored rows on their way to a session, by row id. */
     const inFlight = new Map<string, Map<number, SessionHandle>>();
     /** Sessions that sent initial presence, with the priority they last broadcast. */
@@ -123,7 +123,7 @@ export default defineModule({
       if (decision === "drop") return STOP;
       const settle = handoff?.track();
       const bare = to.bare().toString();
-      store.add(to.domain, to.local, Date.now(), stanza.toString(), limit, (result) => {
+      store.add(to.domain, to.local, Date.now(), stanza.toString(), limitOf(to), (result) => {
         try {
           if (result === "stored") {
             // Others act on a stored message (mod_push wakes the user's phones, XEP-0357).
@@ -342,20 +342,4 @@ declare module "../../src/moduleapi.js" {
     /** A message for `username`@`host` was committed to offline storage (XEP-0160). */
     "offline:stored": { host: string; username: string; stanza: Element };
   }
-}
-
-/**
- * ejabberd's `access_max_user_messages` names an access rule resolved through shaper_rules,
- * which Parley does not have: here it takes the number itself.
- */
-function parseLimitAlias(v: unknown): number {
-  if (v === "infinity" || v === Infinity) return Infinity;
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-  if (typeof v === "string") {
-    throw new OptionError(
-      `'${v}' looks like an ejabberd access rule; Parley has no shaper_rules, so give the number ` +
-        `itself (e.g. 5000) or use max_user_offline_messages`,
-    );
-  }
-  throw new OptionError(`expected an integer ≥ 0 or infinity, got ${JSON.stringify(v)}`);
 }

@@ -10,6 +10,7 @@ import { RawClient } from "../helpers/raw.js";
 import modOffline from "../../modules/mod_offline/index.js";
 import { parseOptions } from "../../src/module-options.js";
 import { runCli, type CliRun } from "../helpers/cli.js";
+import { accessFrom } from "../helpers/config-text.js";
 
 const SM = "urn:xmpp:sm:3";
 const DELAY = "urn:xmpp:delay";
@@ -321,19 +322,19 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     assert.equal(await count("jack"), 0);
   });
 
-  it("takes ejabberd's access_max_user_messages as a number, and explains an access rule name", () => {
-    const opts = parseOptions(modOffline.options, { access_max_user_messages: 10 });
-    assert.equal(opts.access_max_user_messages, 10);
-    assert.equal(opts.max_user_offline_messages, 5000);
+  it("takes ejabberd's access_max_user_messages as a shaper rule (its default names max_user_offline_messages) or a number", () => {
+    assert.equal(
+      parseOptions(modOffline.options, {}).access_max_user_messages,
+      "max_user_offline_messages",
+    );
+    assert.deepEqual(
+      parseOptions(modOffline.options, { access_max_user_messages: 10 }).access_max_user_messages,
+      [{ value: 10, specs: [{ type: "acl", name: "all" }] }],
+    );
     assert.equal(
       parseOptions(modOffline.options, { max_user_offline_messages: "infinity" })
         .max_user_offline_messages,
       Infinity,
-    );
-    assert.throws(
-      () =>
-        parseOptions(modOffline.options, { access_max_user_messages: "max_user_offline_messages" }),
-      /shaper_rules/,
     );
   });
 
@@ -501,6 +502,39 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe("with ejabberd's shaper rule max_user_offline_messages", () => {
+    let ruled: TestServer;
+    before(async () => {
+      ruled = await startTestServer({
+        modules: { mod_offline: {} },
+        config: (c) => {
+          c.access = accessFrom(
+            "acl:\n  tiny:\n    user: tiny\nshaper_rules:\n  max_user_offline_messages:\n    1: tiny\n    4: all\n",
+          );
+        },
+      });
+      for (const u of ["tiny", "roomy"]) await ruled.register(u, `pw-${u}`);
+    });
+    after(async () => ruled?.stop());
+
+    it("gives each recipient the limit of the first matching clause (XEP-0160 §2)", async () => {
+      const sender = await ruled.client("sender");
+      /** Sends six messages; those past the recipient's limit come back resource-constraint. */
+      const check = async (to: string, limit: number): Promise<void> => {
+        for (let i = 1; i <= 6; i++) await sender.send(msg(to, `m${i}`, { id: `${to}-${i}` }));
+        for (let i = limit + 1; i <= 6; i++) {
+          const err = await sender.next((el) => el.attrs.type === "error");
+          assert.equal(err.attrs.id, `${to}-${i}`);
+          assert.equal(errorCondition(err), "resource-constraint");
+        }
+        assert.equal(await ruled.server.ctx.stores.offline.count("localhost", to), limit);
+      };
+      await check("tiny", 1);
+      await check("roomy", 4);
+      await sender.stop();
     });
   });
 });
