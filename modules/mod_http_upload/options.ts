@@ -8,10 +8,9 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const uploadOptions = {
   host: opt.string("upload.@HOST@", "The upload service's domain; @HOST@ is the virtual host"),
   name: opt.string("HTTP File Upload", "The service's name in service discovery"),
-  access: opt.oneOf(
-    ["local", "all"] as const,
+  access: opt.access(
     "local",
-    "Who may request slots: local (accounts of this server's hosts) or all; named access rules are not evaluated",
+    "Who may request slots: an access rule (local, the default, allows the accounts of this server's hosts)",
   ),
   max_size: opt.integer(104857600, "Largest file accepted, in bytes, or infinity", {
     min: 1,

@@ -47,10 +47,9 @@ export function requestSlot(up: UploadService, from: JID, request: Element): Ele
   );
 }
 
-/** ejabberd's access: local means accounts of this server's hosts, not servers or strangers. */
+/** ejabberd's access rule, asked with the requester's JID (`local`: this server's accounts). */
 function mayUpload(up: UploadService, from: JID): boolean {
-  if (up.ctx.options.access === "all") return true;
-  return from.local !== "" && up.ctx.server.hosts.has(from.domain);
+  return up.ctx.allowed(up.ctx.options.access, from);
 }
 
 /**

@@ -38,10 +38,9 @@ export const proxyOptions = {
     min: 0,
     max: 65535,
   }),
-  access: opt.oneOf(
-    ["all", "local"] as const,
+  access: opt.access(
     "all",
-    "Who may use the proxy: all, or local (accounts of this server's hosts); named access rules are not evaluated",
+    "Who may use the proxy: an access rule asked with the requester's JID (local: this server's accounts)",
   ),
   max_connections: opt.integer(
     Infinity,

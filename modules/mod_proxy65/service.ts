@@ -48,8 +48,8 @@ function answer(p: ProxyService, iq: Element, from: JID, to: JID): Element | nul
     throw new StanzaError("service-unavailable");
   }
   // §4: a Requester the proxy does not serve gets forbidden.
-  if (p.ctx.options.access === "local" && !p.ctx.server.hosts.has(from.domain)) {
-    throw new StanzaError("forbidden", "this proxy serves this server's users only");
+  if (!p.ctx.allowed(p.ctx.options.access, from)) {
+    throw new StanzaError("forbidden", "access denied by service policy");
   }
   return get ? streamhost(p) : activate(p, payload, from);
 }

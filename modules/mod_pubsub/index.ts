@@ -27,6 +27,10 @@ export default defineModule({
   options: {
     host: opt.string("pubsub.@HOST@", "The pubsub domain; @HOST@ is the virtual host"),
     name: opt.string("Publish-Subscribe", "The pubsub domain's name in service discovery"),
+    access_createnode: opt.access(
+      "local",
+      "Who may create nodes on the pubsub domain: an access rule (local: this server's accounts)",
+    ),
     max_items_node: opt.integer(1000, "The most items a node keeps (its max_items cap)", {
       min: 1,
     }),
@@ -79,8 +83,8 @@ export default defineModule({
     const service = new PubsubService(domain, undefined, {
       ...base,
       notifier: notifications,
-      // Users of the server's hosts create nodes on the domain (ejabberd's access_createnode).
-      mayCreate: (who) => ctx.server.hosts.has(who.domain) && who.local !== "",
+      // ejabberd's access_createnode, asked with the creator's JID.
+      mayCreate: (who) => ctx.allowed(ctx.options.access_createnode, who),
     });
     startDomain(ctx, service, {
       name: ctx.options.name,

@@ -7,6 +7,7 @@ import {
   type TestServer,
 } from "../../src/testkit/index.js";
 import { parseJID } from "../../src/jid.js";
+import { accessFrom } from "../helpers/config-text.js";
 import { askSlot, NS_UPLOAD, slotUrls } from "./mod_http_upload.helpers.js";
 
 const NS_INFO = "http://jabber.org/protocol/disco#info";
@@ -135,6 +136,29 @@ describe("mod_http_upload: the service and its slots (XEP-0363)", () => {
     assert.equal(answer.attrs.type, "error");
     assert.equal(answer.getChild("error")!.attrs.type, "auth");
     assert.equal(errorCondition(answer), "forbidden");
+  });
+
+  it("evaluates a named access rule (ejabberd's access) with the requester's JID", async () => {
+    const ruled = await startTestServer({
+      modules: { mod_http_upload: { access: "uploaders", put_url: "https://files.example/up/" } },
+      config: (c) => {
+        c.access = accessFrom(
+          "acl:\n  staff:\n    user: carol\naccess_rules:\n  uploaders:\n    allow: staff\n",
+        );
+      },
+    });
+    try {
+      const [carol, dave] = await Promise.all([ruled.client("carol"), ruled.client("dave")]);
+      const ok = await askSlot(carol, { filename: "a.txt", size: 5 });
+      assert.equal(ok.attrs.type, "result");
+      assert.equal(
+        errorCondition(await askSlot(dave, { filename: "a.txt", size: 5 })),
+        "forbidden",
+      );
+      await Promise.all([carol.stop(), dave.stop()]);
+    } finally {
+      await ruled.stop();
+    }
   });
 
   it("counts unused slots against the hard quota: resource-constraint with a retry time (§6)", async () => {
