@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
+import { nearestKey } from "./config/check-keys.js";
 import type { CoreContext } from "./context.js";
 import { KeyedOptionError, parseOptions, toSpec, type OptionSpecs } from "./module-options.js";
 import { unknownRule } from "./config/access.js";
@@ -48,12 +49,20 @@ export class ModuleManager {
 
   /** Loads and validates a config's modules without changing anything (throws ConfigError). */
   async validate(config: ServerConfig): Promise<void> {
-    await this.plan(config);
+    await ModuleManager.plan(config, this.cache);
+  }
+
+  /**
+   * The same before there is a server: a start validates every module's options before it
+   * writes to the data dir, opens the database or binds a port.
+   */
+  static async validate(config: ServerConfig): Promise<void> {
+    await ModuleManager.plan(config, new Map());
   }
 
   /** Starts every configured module on every host. Throws ConfigError for a bad module config. */
   async startAll(config: ServerConfig): Promise<void> {
-    const plan = await this.plan(config);
+    const plan = await ModuleManager.plan(config, this.cache);
     for (const host of config.hosts) {
       for (const name of plan.order) await this.start(host, plan.modules.get(name)!, config);
     }
@@ -66,7 +75,7 @@ export class ModuleManager {
   async reload(
     config: ServerConfig,
   ): Promise<{ started: string[]; stopped: string[]; restarted: string[] }> {
-    const plan = await this.plan(config);
+    const plan = await ModuleManager.plan(config, this.cache);
     const result = { started: [] as string[], stopped: [] as string[], restarted: [] as string[] };
     // Stop in reverse start order what is gone or changed.
     for (const [key, r] of [...this.running].reverse()) {
@@ -106,12 +115,13 @@ export class ModuleManager {
 
   // --- planning: load, validate, order --------------------------------------------------
 
-  private async plan(
+  private static async plan(
     config: ServerConfig,
+    cache: Map<string, AnyModule>,
   ): Promise<{ order: string[]; modules: Map<string, AnyModule> }> {
     const modules = new Map<string, AnyModule>();
     for (const [name, raw] of Object.entries(config.modules)) {
-      const mod = await this.load(name, raw, config);
+      const mod = await ModuleManager.load(name, raw, config, cache);
       try {
         const parsed = parseOptions(mod.options, raw);
         checkRuleNames(mod.options, parsed, config);
@@ -141,10 +151,11 @@ export class ModuleManager {
     return { order: order(modules, config), modules };
   }
 
-  private async load(
+  private static async load(
     name: string,
     raw: Record<string, unknown>,
     config: ServerConfig,
+    cache: Map<string, AnyModule>,
   ): Promise<AnyModule> {
     const where = {
       file: config.file,
@@ -163,15 +174,19 @@ export class ModuleManager {
       const file = builtinFile(name);
       if (!file) {
         const known = builtinNames();
+        const guess = nearestKey(name, known);
+        const which =
+          guess !== undefined
+            ? `did you mean '${guess}'?`
+            : `Built-in modules: ${known.join(", ") || "none"};`;
         throw new ConfigError(
-          `unknown module '${name}'. Built-in modules: ${known.join(", ") || "none"}; ` +
-            `for a third-party module give its 'path' or 'package'`,
+          `unknown module '${name}'; ${which} for a third-party module give its 'path' or 'package'`,
           where,
         );
       }
       specifier = pathToFileURL(file).href;
     }
-    const cached = this.cache.get(specifier);
+    const cached = cache.get(specifier);
     if (cached) return cached;
     let exported: unknown;
     try {
@@ -192,7 +207,7 @@ export class ModuleManager {
         where,
       );
     }
-    this.cache.set(specifier, exported);
+    cache.set(specifier, exported);
     return exported;
   }
 

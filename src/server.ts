@@ -82,14 +82,17 @@ export class Server {
   }
 
   static async start(config: ServerConfig, opts: ServerOptions = {}): Promise<Server> {
+    // The whole config first, modules' options and certificate files included: a config that
+    // cannot run leaves no data dir, database or generated certificate behind.
+    await ModuleManager.validate(config);
     const log = createLogger(config.loglevel, opts.logDestination);
+    const certs = new CertStore(log);
+    certs.load(config.certfiles);
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage(config, log.child({ component: "storage" }));
     let server: Server | undefined;
     try {
-      const certs = new CertStore(log);
-      certs.load(config.certfiles);
       await certs.ensureHosts(config.hosts, config.dataDir);
       const hosts = new Set(config.hosts);
       const disco = new DiscoRegistry();
