@@ -122,33 +122,51 @@ export class ModuleManager {
     const modules = new Map<string, AnyModule>();
     for (const [name, raw] of Object.entries(config.modules)) {
       const mod = await ModuleManager.load(name, raw, config, cache);
-      try {
-        const parsed = parseOptions(mod.options, raw);
-        checkRuleNames(mod.options, parsed, config);
-      } catch (err) {
-        if (err instanceof KeyedOptionError) {
-          throw new ConfigError(err.message, {
-            file: config.file,
-            line: config.moduleLines?.[name]?.[err.key] ?? config.moduleLines?.[name]?.[""],
-            key: `modules.${name}.${err.key}`,
-          });
-        }
-        throw err;
-      }
+      checkOptions(name, mod, raw, config);
       modules.set(name, mod);
     }
     for (const [name, mod] of modules) {
-      for (const dep of mod.dependencies?.hard ?? []) {
-        if (!modules.has(dep)) {
-          throw new ConfigError(`${name} needs ${dep}; add '${dep}: {}' under modules`, {
-            file: config.file,
-            line: config.moduleLines?.[name]?.[""],
-            key: `modules.${name}`,
-          });
-        }
-      }
+      const missing = missingDependency(name, mod, config);
+      if (missing) throw missing;
     }
     return { order: order(modules, config), modules };
+  }
+
+  /**
+   * Every problem of a config's modules, not just the first (parley --check-config): each
+   * module is loaded, and each of its options parsed, on its own.
+   */
+  static async problems(config: ServerConfig): Promise<ConfigError[]> {
+    const problems: ConfigError[] = [];
+    const cache = new Map<string, AnyModule>();
+    const modules = new Map<string, AnyModule>();
+    const collect = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(err);
+      }
+    };
+    for (const [name, raw] of Object.entries(config.modules)) {
+      const mod = await ModuleManager.load(name, raw, config, cache).catch((err: unknown) => {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(err);
+        return undefined;
+      });
+      if (!mod) continue;
+      modules.set(name, mod);
+      // One option at a time (the others at their defaults, which are checked once at least).
+      const keys = Object.keys(raw);
+      for (const one of keys.length > 0 ? keys.map((k) => ({ [k]: raw[k] })) : [{}]) {
+        collect(() => checkOptions(name, mod, one, config));
+      }
+      const missing = missingDependency(name, mod, config);
+      if (missing) problems.push(missing);
+    }
+    collect(() => order(modules, config));
+    // A default that is wrong shows once, not once per option written beside it.
+    return problems.filter((p, i) => problems.findIndex((q) => q.message === p.message) === i);
   }
 
   private static async load(
@@ -279,6 +297,43 @@ export class ModuleManager {
     this.events.removeOwner(owner);
     r.ctx.log.debug("module stopped");
   }
+}
+
+/** Throws a ConfigError naming the file, line and key of the first bad option in `raw`. */
+function checkOptions(
+  name: string,
+  mod: AnyModule,
+  raw: Record<string, unknown>,
+  config: ServerConfig,
+): void {
+  try {
+    const parsed = parseOptions(mod.options, raw);
+    checkRuleNames(mod.options, parsed, config);
+  } catch (err) {
+    if (err instanceof KeyedOptionError) {
+      throw new ConfigError(err.message, {
+        file: config.file,
+        line: config.moduleLines?.[name]?.[err.key] ?? config.moduleLines?.[name]?.[""],
+        key: `modules.${name}.${err.key}`,
+      });
+    }
+    throw err;
+  }
+}
+
+/** The error for a module whose hard dependency is not configured, if it has one. */
+function missingDependency(
+  name: string,
+  mod: AnyModule,
+  config: ServerConfig,
+): ConfigError | undefined {
+  const dep = (mod.dependencies?.hard ?? []).find((d) => !Object.hasOwn(config.modules, d));
+  if (dep === undefined) return undefined;
+  return new ConfigError(`${name} needs ${dep}; add '${dep}: {}' under modules`, {
+    file: config.file,
+    line: config.moduleLines?.[name]?.[""],
+    key: `modules.${name}`,
+  });
 }
 
 function builtinFile(name: string): string | undefined {

@@ -67,3 +67,91 @@ describe("parley refuses a config before touching anything", () => {
     }
   });
 });
+
+describe("parley --check-config: every problem of a file, nothing started", () => {
+  it("prints a misspelt key, a bad listener value and a bad module option with their lines; exit 1", async () => {
+    const c = configDir([
+      "hosts: [localhost]",
+      "loglevell: debug",
+      "listen:",
+      "  - port: 5222",
+      "    module: ejabberd_c2s",
+      "    starttls_required: maybe",
+      "shaper:",
+      "  normal: 1000",
+      "modules:",
+      "  mod_ping: {}",
+      "  mod_muc:",
+      "    max_users: lots",
+    ]);
+    try {
+      const r = await runCli("parley", ["--check-config", c.file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      const at = (line: number, pattern: RegExp): void =>
+        assert.ok(
+          lines.some((l) => l.startsWith(`${c.file}:${line}:`) && pattern.test(l)),
+          `line ${line} ${String(pattern)} in:\n${r.stdout}`,
+        );
+      at(2, /error: unknown key 'loglevell'; did you mean 'loglevel'\?/);
+      at(6, /error: key 'listen\[0\]\.starttls_required': expected true or false/);
+      at(12, /error: key 'modules\.mod_muc\.max_users': expected an integer/);
+      at(7, /warning: key 'shaper'/);
+      assert.equal(lines.at(-1), `${c.file}: 3 errors, 1 warning`);
+      // In file order.
+      const numbers = lines
+        .slice(0, -1)
+        .map((l) => Number(l.slice(c.file.length + 1).split(":")[0]));
+      assert.deepEqual(
+        numbers,
+        [...numbers].sort((a, b) => a - b),
+      );
+      assert.equal(existsSync(c.dataDir), false, "no data dir");
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("exits 0 on a clean file, and on one with warnings only, creating nothing", async () => {
+    const c = configDir([
+      "hosts: [localhost]",
+      "listen:",
+      "  - port: 5222",
+      "    module: ejabberd_c2s",
+      "modules:",
+      "  mod_ping: {}",
+    ]);
+    try {
+      const clean = await runCli("parley", ["--config", c.file, "--check-config"]);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+      assert.equal(clean.stdout.trim(), `${c.file}: OK`);
+      writeFileSync(c.file, "hosts: [localhost]\nshaper_rules: {}\ndata_dir: data\n");
+      const warned = await runCli("parley", [`--check-config=${c.file}`]);
+      assert.equal(warned.code, 0, warned.stdout + warned.stderr);
+      assert.match(warned.stdout, /:2: warning: key 'shaper_rules'/);
+      assert.match(warned.stdout, /0 errors, 1 warning$/m);
+      assert.deepEqual(readdirSync(c.dir), ["parley.yml"]);
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads on past a missing hosts and a file it cannot read says so", async () => {
+    const c = configDir(["hostz: [localhost]", "max_user_sessions: none"]);
+    try {
+      const r = await runCli("parley", ["--check-config", c.file]);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /:1:1: error: unknown key 'hostz'; did you mean 'hosts'\?/);
+      assert.match(r.stdout, /error: key 'hosts': required/);
+      assert.match(r.stdout, /:2:\d+: error: key 'max_user_sessions'/);
+      const missing = await runCli("parley", ["--check-config", join(c.dir, "nope.yml")]);
+      assert.equal(missing.code, 1);
+      assert.match(
+        missing.stdout,
+        /nope\.yml: error: cannot read configuration file: no such file/,
+      );
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
+  });
+});
