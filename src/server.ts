@@ -85,7 +85,7 @@ export class Server {
     // The whole config first, modules' options and certificate files included: a config that
     // cannot run leaves no data dir, database or generated certificate behind.
     await ModuleManager.validate(config);
-    const log = createLogger(config.loglevel, opts.logDestination);
+    const log = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
     const certs = new CertStore(log);
     certs.load(config.certfiles);
     for (const w of config.warnings) log.warn(w);
@@ -301,6 +301,9 @@ export class Server {
     const listeners = (c: ServerConfig): string => JSON.stringify([c.listen, c.http, c.components]);
     if (listeners(next) !== listeners(current)) {
       notes.push("listener changes take effect at the next restart");
+    }
+    if (next.logFormat !== current.logFormat) {
+      notes.push("log_format takes effect at the next restart");
     }
     if (next.loglevel !== current.loglevel) {
       this.ctx.log.level = next.loglevel;

@@ -116,6 +116,11 @@ export function topLevel(
   const loglevelEntry = get("loglevel");
   const loglevel = loglevelEntry ? readLoglevel(r, loglevelEntry) : "info";
 
+  const logFormatEntry = get("log_format");
+  const logFormat = logFormatEntry
+    ? r.choice(logFormatEntry, { auto: "auto", json: "json", pretty: "pretty" } as const, {})
+    : undefined;
+
   const certfilesEntry = get("certfiles");
   const certfiles = certfilesEntry ? readCertfiles(r, certfilesEntry) : [];
 
@@ -239,5 +244,6 @@ export function topLevel(
   if (authScramHash !== undefined) config.authScramHash = authScramHash;
   if (Object.keys(moduleLines).length > 0) config.moduleLines = moduleLines;
   if (metrics) config.metrics = metrics;
+  if (logFormat) config.logFormat = logFormat;
   return config;
 }

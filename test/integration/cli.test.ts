@@ -238,6 +238,8 @@ describe("parley start-up errors", () => {
         });
       });
       assert.match(out, /self-signed/);
+      // Standard output is a pipe here, not a terminal: JSON lines (log_format: auto).
+      for (const line of out.trim().split("\n")) JSON.parse(line);
       const code = await new Promise<number | null>((resolve) => {
         child.on("close", resolve);
         child.kill("SIGTERM");
