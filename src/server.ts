@@ -352,6 +352,11 @@ export class Server {
     return this.connections.size;
   }
 
+  /** The client connections, bound or not, in no particular order. */
+  clients(): Iterable<C2SSession> {
+    return this.connections;
+  }
+
   /** Closes every connection with `system-shutdown` (RFC 6120 §4.9.3.22), then storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;
