@@ -77,8 +77,7 @@ describe("parley --check-config: every problem of a file, nothing started", () =
       "  - port: 5222",
       "    module: ejabberd_c2s",
       "    starttls_required: maybe",
-      "shaper:",
-      "  normal: 1000",
+      "language: en",
       "modules:",
       "  mod_ping: {}",
       "  mod_muc:",
@@ -95,8 +94,8 @@ describe("parley --check-config: every problem of a file, nothing started", () =
         );
       at(2, /error: unknown key 'loglevell'; did you mean 'loglevel'\?/);
       at(6, /error: key 'listen\[0\]\.starttls_required': expected true or false/);
-      at(12, /error: key 'modules\.mod_muc\.max_users': expected an integer/);
-      at(7, /warning: key 'shaper'/);
+      at(11, /error: key 'modules\.mod_muc\.max_users': expected an integer/);
+      at(7, /warning: key 'language'/);
       assert.equal(lines.at(-1), `${c.file}: 3 errors, 1 warning`);
       // In file order.
       const numbers = lines
@@ -125,10 +124,10 @@ describe("parley --check-config: every problem of a file, nothing started", () =
       const clean = await runCli("parley", ["--config", c.file, "--check-config"]);
       assert.equal(clean.code, 0, clean.stdout + clean.stderr);
       assert.equal(clean.stdout.trim(), `${c.file}: OK`);
-      writeFileSync(c.file, "hosts: [localhost]\nshaper_rules: {}\ndata_dir: data\n");
+      writeFileSync(c.file, "hosts: [localhost]\nhide_sensitive_log_data: true\ndata_dir: data\n");
       const warned = await runCli("parley", [`--check-config=${c.file}`]);
       assert.equal(warned.code, 0, warned.stdout + warned.stderr);
-      assert.match(warned.stdout, /:2: warning: key 'shaper_rules'/);
+      assert.match(warned.stdout, /:2: warning: key 'hide_sensitive_log_data'/);
       assert.match(warned.stdout, /0 errors, 1 warning$/m);
       assert.deepEqual(readdirSync(c.dir), ["parley.yml"]);
     } finally {
