@@ -34,6 +34,7 @@ export class Metrics {
   readonly modules = new ModuleMetrics(this.registry);
   private readonly inCounters: Record<Kind, Counter.Internal>;
   private readonly outCounters: Record<Kind, Counter.Internal>;
+  private readonly authFailures: Counter;
   readonly handling: Histogram;
   readonly sqliteWrite: Histogram;
   private readonly lag: IntervalHistogram;
@@ -64,6 +65,11 @@ export class Metrics {
     // Label children are bound once: the counters sit on every stanza.
     this.inCounters = bind(inbound);
     this.outCounters = bind(outbound);
+    this.authFailures = new Counter({
+      name: "parley_auth_failures_total",
+      help: "Failed SASL authentications of client connections (aborted ones not counted)",
+      registers: [r],
+    });
     this.handling = new Histogram({
       name: "parley_stanza_handling_seconds",
       help: "Time to handle one stanza from a client (check, hooks, routing, storage)",
@@ -162,6 +168,15 @@ export class Metrics {
 
   stanzaOut(kind: string): void {
     this.outCounters[kind as Kind]?.inc();
+  }
+
+  authFailed(): void {
+    this.authFailures.inc();
+  }
+
+  /** The event-loop delay of the last full second, in milliseconds (parleyctl stats). */
+  get eventLoopLagMs(): { p99: number; max: number } {
+    return { p99: this.lastLag.p99 / 1e6, max: this.lastLag.max / 1e6 };
   }
 
   /**

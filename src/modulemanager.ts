@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ServerConfig } from "./config/config.js";
 import { ConfigError } from "./config/errors.js";
+import { nearestKey } from "./config/check-keys.js";
 import type { CoreContext } from "./context.js";
 import { KeyedOptionError, parseOptions, toSpec, type OptionSpecs } from "./module-options.js";
 import { unknownRule } from "./config/access.js";
@@ -48,12 +49,20 @@ export class ModuleManager {
 
   /** Loads and validates a config's modules without changing anything (throws ConfigError). */
   async validate(config: ServerConfig): Promise<void> {
-    await this.plan(config);
+    await ModuleManager.plan(config, this.cache);
+  }
+
+  /**
+   * The same before there is a server: a start validates every module's options before it
+   * writes to the data dir, opens the database or binds a port.
+   */
+  static async validate(config: ServerConfig): Promise<void> {
+    await ModuleManager.plan(config, new Map());
   }
 
   /** Starts every configured module on every host. Throws ConfigError for a bad module config. */
   async startAll(config: ServerConfig): Promise<void> {
-    const plan = await this.plan(config);
+    const plan = await ModuleManager.plan(config, this.cache);
     for (const host of config.hosts) {
       for (const name of plan.order) await this.start(host, plan.modules.get(name)!, config);
     }
@@ -66,7 +75,7 @@ export class ModuleManager {
   async reload(
     config: ServerConfig,
   ): Promise<{ started: string[]; stopped: string[]; restarted: string[] }> {
-    const plan = await this.plan(config);
+    const plan = await ModuleManager.plan(config, this.cache);
     const result = { started: [] as string[], stopped: [] as string[], restarted: [] as string[] };
     // Stop in reverse start order what is gone or changed.
     for (const [key, r] of [...this.running].reverse()) {
@@ -106,45 +115,65 @@ export class ModuleManager {
 
   // --- planning: load, validate, order --------------------------------------------------
 
-  private async plan(
+  private static async plan(
     config: ServerConfig,
+    cache: Map<string, AnyModule>,
   ): Promise<{ order: string[]; modules: Map<string, AnyModule> }> {
     const modules = new Map<string, AnyModule>();
     for (const [name, raw] of Object.entries(config.modules)) {
-      const mod = await this.load(name, raw, config);
-      try {
-        parseOptions(mod.options, raw);
-        checkRuleNames(mod.options, raw, config);
-      } catch (err) {
-        if (err instanceof KeyedOptionError) {
-          throw new ConfigError(err.message, {
-            file: config.file,
-            line: config.moduleLines?.[name]?.[err.key] ?? config.moduleLines?.[name]?.[""],
-            key: `modules.${name}.${err.key}`,
-          });
-        }
-        throw err;
-      }
+      const mod = await ModuleManager.load(name, raw, config, cache);
+      checkOptions(name, mod, raw, config);
       modules.set(name, mod);
     }
     for (const [name, mod] of modules) {
-      for (const dep of mod.dependencies?.hard ?? []) {
-        if (!modules.has(dep)) {
-          throw new ConfigError(`${name} needs ${dep}; add '${dep}: {}' under modules`, {
-            file: config.file,
-            line: config.moduleLines?.[name]?.[""],
-            key: `modules.${name}`,
-          });
-        }
-      }
+      const missing = missingDependency(name, mod, config);
+      if (missing) throw missing;
     }
     return { order: order(modules, config), modules };
   }
 
-  private async load(
+  /**
+   * Every problem of a config's modules, not just the first (parley --check-config): each
+   * module is loaded, and each of its options parsed, on its own.
+   */
+  static async problems(config: ServerConfig): Promise<ConfigError[]> {
+    const problems: ConfigError[] = [];
+    const cache = new Map<string, AnyModule>();
+    const modules = new Map<string, AnyModule>();
+    const collect = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(err);
+      }
+    };
+    for (const [name, raw] of Object.entries(config.modules)) {
+      const mod = await ModuleManager.load(name, raw, config, cache).catch((err: unknown) => {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(err);
+        return undefined;
+      });
+      if (!mod) continue;
+      modules.set(name, mod);
+      // One option at a time (the others at their defaults, which are checked once at least).
+      const keys = Object.keys(raw);
+      for (const one of keys.length > 0 ? keys.map((k) => ({ [k]: raw[k] })) : [{}]) {
+        collect(() => checkOptions(name, mod, one, config));
+      }
+      const missing = missingDependency(name, mod, config);
+      if (missing) problems.push(missing);
+    }
+    collect(() => order(modules, config));
+    // A default that is wrong shows once, not once per option written beside it.
+    return problems.filter((p, i) => problems.findIndex((q) => q.message === p.message) === i);
+  }
+
+  private static async load(
     name: string,
     raw: Record<string, unknown>,
     config: ServerConfig,
+    cache: Map<string, AnyModule>,
   ): Promise<AnyModule> {
     const where = {
       file: config.file,
@@ -163,15 +192,19 @@ export class ModuleManager {
       const file = builtinFile(name);
       if (!file) {
         const known = builtinNames();
+        const guess = nearestKey(name, known);
+        const which =
+          guess !== undefined
+            ? `did you mean '${guess}'?`
+            : `Built-in modules: ${known.join(", ") || "none"};`;
         throw new ConfigError(
-          `unknown module '${name}'. Built-in modules: ${known.join(", ") || "none"}; ` +
-            `for a third-party module give its 'path' or 'package'`,
+          `unknown module '${name}'; ${which} for a third-party module give its 'path' or 'package'`,
           where,
         );
       }
       specifier = pathToFileURL(file).href;
     }
-    const cached = this.cache.get(specifier);
+    const cached = cache.get(specifier);
     if (cached) return cached;
     let exported: unknown;
     try {
@@ -192,7 +225,7 @@ export class ModuleManager {
         where,
       );
     }
-    this.cache.set(specifier, exported);
+    cache.set(specifier, exported);
     return exported;
   }
 
@@ -264,6 +297,43 @@ export class ModuleManager {
     this.events.removeOwner(owner);
     r.ctx.log.debug("module stopped");
   }
+}
+
+/** Throws a ConfigError naming the file, line and key of the first bad option in `raw`. */
+function checkOptions(
+  name: string,
+  mod: AnyModule,
+  raw: Record<string, unknown>,
+  config: ServerConfig,
+): void {
+  try {
+    parseOptions(mod.options, raw);
+    checkRuleNames(mod.options, raw, config);
+  } catch (err) {
+    if (err instanceof KeyedOptionError) {
+      throw new ConfigError(err.message, {
+        file: config.file,
+        line: config.moduleLines?.[name]?.[err.key] ?? config.moduleLines?.[name]?.[""],
+        key: `modules.${name}.${err.key}`,
+      });
+    }
+    throw err;
+  }
+}
+
+/** The error for a module whose hard dependency is not configured, if it has one. */
+function missingDependency(
+  name: string,
+  mod: AnyModule,
+  config: ServerConfig,
+): ConfigError | undefined {
+  const dep = (mod.dependencies?.hard ?? []).find((d) => !Object.hasOwn(config.modules, d));
+  if (dep === undefined) return undefined;
+  return new ConfigError(`${name} needs ${dep}; add '${dep}: {}' under modules`, {
+    file: config.file,
+    line: config.moduleLines?.[name]?.[""],
+    key: `modules.${name}`,
+  });
 }
 
 function builtinFile(name: string): string | undefined {

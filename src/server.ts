@@ -82,14 +82,17 @@ export class Server {
   }
 
   static async start(config: ServerConfig, opts: ServerOptions = {}): Promise<Server> {
-    const log = createLogger(config.loglevel, opts.logDestination);
+    // The whole config first, modules' options and certificate files included: a config that
+    // cannot run leaves no data dir, database or generated certificate behind.
+    await ModuleManager.validate(config);
+    const log = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
+    const certs = new CertStore(log);
+    certs.load(config.certfiles);
     for (const w of config.warnings) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage(config, log.child({ component: "storage" }));
     let server: Server | undefined;
     try {
-      const certs = new CertStore(log);
-      certs.load(config.certfiles);
       await certs.ensureHosts(config.hosts, config.dataDir);
       const hosts = new Set(config.hosts);
       const disco = new DiscoRegistry();
@@ -299,6 +302,9 @@ export class Server {
     if (listeners(next) !== listeners(current)) {
       notes.push("listener changes take effect at the next restart");
     }
+    if (next.logFormat !== current.logFormat) {
+      notes.push("log_format takes effect at the next restart");
+    }
     if (next.loglevel !== current.loglevel) {
       this.ctx.log.level = next.loglevel;
       notes.push(`loglevel: ${next.loglevel}`);
@@ -344,6 +350,11 @@ export class Server {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** The client connections, bound or not, in no particular order. */
+  clients(): Iterable<C2SSession> {
+    return this.connections;
   }
 
   /** Closes every connection with `system-shutdown` (RFC 6120 §4.9.3.22), then storage. */

@@ -111,6 +111,7 @@ export class SaslExchange {
     this.mechanism = null;
     if (failure.cause) s.log.error({ err: failure.cause }, "authentication backend failed");
     s.log.info({ condition: failure.condition }, "authentication failed");
+    if (failure.condition !== "aborted") s.ctx.metrics.authFailed();
     // Only a wrong password is a guess worth slowing down; a binding mismatch is not.
     if (failure.condition === "not-authorized" && !(failure instanceof ChannelBindingFailure)) {
       const delay = s.ctx.throttle.recordFailure(s.remoteAddress, this.claimed);

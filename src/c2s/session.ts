@@ -50,6 +50,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   /** The authenticated localpart, set on SASL success. */
   username: string | null = null;
   readonly directed = new Set<string>();
+  /** When the client last sent a stanza or nonza (Date.now()): its idle time in parleyctl top. */
+  lastActive = Date.now();
   /** Called once when the session has ended (the server's connection table listens). */
   onTeardown: (() => void) | null = null;
   readonly smHandler: StreamMgmtHandler;
@@ -162,6 +164,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
 
   onElement(el: Element): void {
     if (this.transport.closing || this.state === "closed") return;
+    this.lastActive = Date.now();
     this.inbox.push(el);
     if (!this.busy) this.drain();
   }

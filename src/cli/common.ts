@@ -54,10 +54,15 @@ export class UsageError extends Error {}
  * embedded defaults (domain localhost, data in ./data).
  */
 export function resolveConfig(configPath: string | null): ServerConfig {
-  if (configPath) return loadConfig(configPath);
+  const file = configFile(configPath);
+  return file !== null ? loadConfig(file) : defaultConfig(process.cwd());
+}
+
+/** The file resolveConfig reads; null when it takes the embedded defaults. */
+export function configFile(configPath: string | null): string | null {
+  if (configPath) return configPath;
   const bundled = join(packageRoot(), "config", "parley.yml");
-  if (existsSync(bundled)) return loadConfig(bundled);
-  return defaultConfig(process.cwd());
+  return existsSync(bundled) ? bundled : null;
 }
 
 export function describeError(err: unknown): string {

@@ -9,6 +9,7 @@ import {
   takeConfigOption,
   UsageError,
 } from "./common.js";
+import { formatStats, runTop } from "./stats.js";
 
 /** Exit codes as ejabberdctl's. */
 const OK = 0;
@@ -21,6 +22,8 @@ const ACCOUNT_TIMEOUT_MS = 60_000;
 
 interface Command {
   args: string[];
+  /** Arguments that may follow `args`, shown in brackets. */
+  optional?: string[];
   help: string;
   run(config: ServerConfig, args: string[]): Promise<number>;
 }
@@ -71,6 +74,29 @@ const COMMANDS: Record<string, Command> = {
     help: "Tell whether the server runs, with its session count and uptime",
     run: (config) => remote(config, "status", []),
   },
+  stats: {
+    args: [],
+    optional: ["NAME"],
+    help: "Figures of the running server: all, or one (registeredusers, onlineusers, uptimeseconds, queued_stanzas, ...)",
+    run: (config, args) => remote(config, "stats", args),
+  },
+  top: {
+    args: [],
+    optional: ["--once", "COUNT"],
+    help: "The sessions with the longest outbound queues, redrawn every second until Ctrl-C",
+    async run(config, args) {
+      try {
+        return await runTop(
+          args,
+          (a) => sendControl(config.controlSocket, "top", a),
+          (res) => report("top", res),
+        );
+      } catch (err) {
+        if (err instanceof ControlUnreachable) return unreachable(err);
+        throw err;
+      }
+    },
+  },
   reload_config: {
     args: [],
     help: "Re-read the config file and apply it without dropping connections",
@@ -98,7 +124,8 @@ const COMMANDS: Record<string, Command> = {
 
 function usage(moduleLines: string[] = []): string {
   const lines = Object.entries(COMMANDS).map(
-    ([name, c]) => `  ${[name, ...c.args].join(" ").padEnd(44)} ${c.help}`,
+    ([name, c]) =>
+      `  ${[name, ...c.args, ...(c.optional ?? []).map((a) => `[${a}]`)].join(" ").padEnd(44)} ${c.help}`,
   );
   const modules =
     moduleLines.length > 0
@@ -202,6 +229,8 @@ function report(command: string, res: ControlResponse): number {
       `Parley is ${String(r.status)}: ${String(r.sessions)} sessions, ${String(r.connections)} connections, ` +
         `up ${String(r.uptimeSeconds)} s, hosts ${(r.hosts as string[]).join(", ")}`,
     );
+  } else if (command === "stats") {
+    for (const line of formatStats(r)) console.log(line);
   } else console.log(JSON.stringify(r));
   return OK;
 }
@@ -222,11 +251,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name] ?? moduleCommand(name);
   const needed = command.args.length;
+  const most = needed + (command.optional?.length ?? 0);
   // kick_session's REASON may be several words; every other command takes exactly its args
   // (a module's command is checked by the server, which knows its arguments).
   const known = Object.hasOwn(COMMANDS, name);
-  if (known && (args.length < needed || (name !== "kick_session" && args.length > needed))) {
-    console.error(`usage: parleyctl ${[name, ...command.args].join(" ")}`);
+  if (known && (args.length < needed || (name !== "kick_session" && args.length > most))) {
+    const optional = (command.optional ?? []).map((a) => `[${a}]`);
+    console.error(`usage: parleyctl ${[name, ...command.args, ...optional].join(" ")}`);
     return USAGE_ERROR;
   }
   let config: ServerConfig;

@@ -99,14 +99,18 @@ export function parseConfig(text: string, file: string): ServerConfig {
 
 /** Reads and parses a configuration file. Throws ConfigError, also when the file can't be read. */
 export function loadConfig(file: string): ServerConfig {
+  const { path, text } = readConfigFile(file);
+  return parseConfig(text, path);
+}
+
+/** A configuration file's absolute path and text. Throws ConfigError when it can't be read. */
+export function readConfigFile(file: string): { path: string; text: string } {
   const path = resolve(file);
-  let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    return { path, text: readFileSync(path, "utf8") };
   } catch (err) {
     throw new ConfigError(`cannot read configuration file: ${osReason(err)}`, { file: path });
   }
-  return parseConfig(text, path);
 }
 
 function osReason(err: unknown): string {

@@ -31,6 +31,7 @@ export const PGSQL_KEYS = [
 export const TOP_LEVEL_KEYS = [
   "hosts",
   "loglevel",
+  "log_format",
   "certfiles",
   "data_dir",
   "default_db",

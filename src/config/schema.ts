@@ -55,26 +55,42 @@ const SCRAM_HASHES: Readonly<Record<string, ScramHash>> = {
 
 /** Parses YAML text and validates it. `file` must be absolute. Throws ConfigError. */
 export function validateConfig(text: string, file: string): ServerConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const r = new ConfigReader(file, text, lineCounter, doc);
+  const r = readerFor(text, file);
   r.checkSyntax();
   return topLevel(r);
 }
 
-/** The top-level map: every key checked, every option read, defaults filled in. */
-function topLevel(r: ConfigReader): ServerConfig {
+/** A reader of YAML text, parsed (syntax not checked yet). */
+export function readerFor(text: string, file: string): ConfigReader {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  return new ConfigReader(file, text, lineCounter, doc);
+}
+
+/** The top-level entries as written (throws for a root that is not a map). */
+export function topLevelEntries(r: ConfigReader): Entry[] {
   const root = r.deref(r.doc.contents);
-  let entries: Entry[] = [];
-  if (isMap(root)) {
-    entries = r.entries(root, "");
-  } else if (!r.isNull(root)) {
+  if (isMap(root)) return r.entries(root, "");
+  if (!r.isNull(root)) {
     r.fail(
       root,
       undefined,
       `expected a map of options ("key: value" lines, such as "hosts: [example.org]"), got ${describe(root)}`,
     );
   }
+  return [];
+}
+
+/**
+ * The top-level map: every key checked, every option read, defaults filled in. `present` may
+ * leave out or stand in for entries: --check-config reads a file again without the keys it
+ * already found wrong (collect.ts).
+ */
+export function topLevel(
+  r: ConfigReader,
+  present: (entries: Entry[]) => Entry[] = (entries) => entries,
+): ServerConfig {
+  const entries = present(topLevelEntries(r));
 
   checkKeys(
     r,
@@ -99,6 +115,11 @@ function topLevel(r: ConfigReader): ServerConfig {
 
   const loglevelEntry = get("loglevel");
   const loglevel = loglevelEntry ? readLoglevel(r, loglevelEntry) : "info";
+
+  const logFormatEntry = get("log_format");
+  const logFormat = logFormatEntry
+    ? r.choice(logFormatEntry, { auto: "auto", json: "json", pretty: "pretty" } as const, {})
+    : undefined;
 
   const certfilesEntry = get("certfiles");
   const certfiles = certfilesEntry ? readCertfiles(r, certfilesEntry) : [];
@@ -223,5 +244,6 @@ function topLevel(r: ConfigReader): ServerConfig {
   if (authScramHash !== undefined) config.authScramHash = authScramHash;
   if (Object.keys(moduleLines).length > 0) config.moduleLines = moduleLines;
   if (metrics) config.metrics = metrics;
+  if (logFormat) config.logFormat = logFormat;
   return config;
 }

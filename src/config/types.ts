@@ -156,6 +156,8 @@ export interface ServerConfig extends SqlConfig {
   /** Served domains, lowercased; never empty. */
   hosts: string[];
   loglevel: LogLevel;
+  /** `log_format` (Parley's own): pretty at a terminal and JSON lines elsewhere when `auto` or absent. */
+  logFormat?: "auto" | "json" | "pretty";
   /** Absolute paths of certificate/key PEM files. */
   certfiles: string[];
   /** Absolute path of the data directory. */

@@ -6,6 +6,7 @@ import { isBusyError } from "../storage/sqlite.js";
 import type { ControlHandler } from "./server.js";
 import type { ControlResponse } from "./protocol.js";
 import { ACCOUNT_COMMANDS, runAccountCommand, type AccountBackend } from "./account-commands.js";
+import { stats, top, type ClientView } from "./stats.js";
 
 /** What the control commands need of the running server (the Server class; no import back). */
 export interface ControlledServer {
@@ -13,6 +14,8 @@ export interface ControlledServer {
   readonly connectionCount: number;
   readonly startedAt: number;
   reloadConfig(): Promise<string[]>;
+  /** The client connections, bound or not (stats, top). */
+  clients(): Iterable<ClientView>;
 }
 
 /** Commands answered by the running server, named as in ejabberdctl. */
@@ -72,6 +75,8 @@ export function controlCommands(
       return { ok: true, result: "" };
     },
     reload_config: async () => ({ ok: true, result: await server.reloadConfig() }),
+    stats: (args) => stats(server, args),
+    top: (args) => top(server, args),
     // For `parleyctl help` while the server runs: what its modules offer.
     module_commands: () => ({
       ok: true,

@@ -7,15 +7,20 @@ export interface CliRun {
   stderr: string;
 }
 
+/**
+ * `python`, when given, is a Python script run with the command line as its argv[1:]: it starts
+ * the command itself, with the pipe or terminal a test needs, and its output is what returns.
+ */
 export function runCli(
   cli: "parley" | "parleyctl",
   args: string[],
   timeoutMs = 20_000,
+  python?: string,
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `src/cli/${cli}.ts`, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const command = [process.execPath, "--import", "tsx", `src/cli/${cli}.ts`, ...args];
+    const [file, ...argv] = python ? ["python3", "-c", python, ...command] : command;
+    const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -84,30 +84,12 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
       "sys.stdout.buffer.write(out)",
       "sys.exit(p.wait())",
     ].join("\n");
-    const r = await new Promise<CliRun>((resolve, reject) => {
-      const child = spawn(
-        "python3",
-        [
-          "-c",
-          reader,
-          process.execPath,
-          "--import",
-          "tsx",
-          "src/cli/parleyctl.ts",
-          "--config",
-          configFile,
-          "registered_users",
-          "localhost",
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await run(
+      "parleyctl",
+      ["--config", configFile, "registered_users", "localhost"],
+      20_000,
+      reader,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.length > 4096 * 1.5, "the answer is larger than the pipe");
     const listed = r.stdout.trim().split("\n");
@@ -238,6 +220,8 @@ describe("parley start-up errors", () => {
         });
       });
       assert.match(out, /self-signed/);
+      // Standard output is a pipe here, not a terminal: JSON lines (log_format: auto).
+      for (const line of out.trim().split("\n")) JSON.parse(line);
       const code = await new Promise<number | null>((resolve) => {
         child.on("close", resolve);
         child.kill("SIGTERM");
