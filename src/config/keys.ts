@@ -211,6 +211,8 @@ export const HTTP_LISTENER_KEYS = [
 /** Options of ejabberd's ejabberd_http accepted with a warning. */
 export const IGNORED_HTTP_LISTENER_KEYS = [
   ...IGNORED_LISTENER_KEYS,
+  "access",
+  "shaper",
   "default_host",
   "tag",
 ] as const;
@@ -239,7 +241,12 @@ export const COMPONENT_LISTENER_KEYS = [
 ] as const;
 
 /** Options of ejabberd's ejabberd_service accepted with a warning. */
-export const IGNORED_COMPONENT_LISTENER_KEYS = [...IGNORED_LISTENER_KEYS, "shaper_rule"] as const;
+export const IGNORED_COMPONENT_LISTENER_KEYS = [
+  ...IGNORED_LISTENER_KEYS,
+  "access",
+  "shaper",
+  "shaper_rule",
+] as const;
 
 const NO_STARTTLS = "XEP-0114 streams have no STARTTLS; use tls: true for TLS from the first byte";
 
