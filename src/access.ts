@@ -16,6 +16,7 @@ import type {
   ShaperRuleValue,
 } from "./config/access.js";
 import { matchSpec, type AccessSubject, type AclEnv, type AclSpec } from "./config/acl.js";
+import { listsCommand, type ApiPermission } from "./config/api-permissions.js";
 import type { JID } from "./jid.js";
 
 export type { AccessSubject, AccessRuleRef, ShaperRuleRef, ShaperRate };
@@ -72,6 +73,26 @@ export class AccessControl {
     if (UNLIMITED.includes(v)) return null;
     const named = this.config.shapers[v];
     return named === undefined || named === "infinity" ? null : named;
+  }
+
+  /**
+   * api_permissions: whether `caller` (ejabberd_ctl for parleyctl) may run `command`, asked
+   * with what is known of who calls.
+   */
+  permits(
+    permissions: readonly ApiPermission[],
+    caller: string,
+    command: string,
+    who: AccessSubject,
+  ): boolean {
+    return permissions.some(
+      (p) =>
+        (p.from.length === 0 || p.from.includes(caller)) &&
+        listsCommand(p, command) &&
+        p.who.some((w) =>
+          "acl" in w ? matchSpec(w.acl, who, this.env) : this.allowed(w.access, who),
+        ),
+    );
   }
 
   private first<T>(clauses: Clause<T>[], who: AccessSubject): T | undefined {

@@ -1,3 +1,4 @@
+import { accessOf } from "./access.js";
 import type { Server as NetServer, AddressInfo } from "node:net";
 import type { Server as HttpServer } from "node:http";
 import { mkdirSync } from "node:fs";
@@ -193,6 +194,11 @@ export class Server {
           this.ctx.commands.has(name)
             ? (args: string[]) => this.ctx.commands.run(name, args)
             : undefined,
+        // parleyctl is ejabberd's ejabberd_ctl: a local caller with no JID and no address.
+        (name) => {
+          const config = this.ctx.config;
+          return accessOf(config).permits(config.apiPermissions, "ejabberd_ctl", name, {});
+        },
       );
       await this.control.start();
       const m = this.ctx.config.metrics;

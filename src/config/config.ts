@@ -23,6 +23,7 @@ import {
 import { validateConfig } from "./schema.js";
 import { DEFAULT_S2S } from "./s2s.js";
 import { defaultAccessConfig } from "./access.js";
+import { CONSOLE_COMMANDS } from "./api-permissions.js";
 
 export { ConfigError } from "./errors.js";
 export type { ConfigErrorLocation, ConfigErrorOptions } from "./errors.js";
@@ -84,6 +85,7 @@ export function defaultConfig(baseDir?: string): ServerConfig {
     },
     s2s: { ...DEFAULT_S2S },
     access: defaultAccessConfig(),
+    apiPermissions: [CONSOLE_COMMANDS],
     modules: {},
     warnings: [],
   };

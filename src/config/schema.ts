@@ -33,6 +33,7 @@ import { readModules } from "./modules.js";
 import { readSql } from "./sql.js";
 import { readS2S } from "./s2s.js";
 import { readAccess } from "./access.js";
+import { readApiPermissions } from "./api-permissions.js";
 import {
   readAuthMethod,
   readCertfiles,
@@ -238,6 +239,7 @@ export function topLevel(
     websocket,
     s2s,
     access,
+    apiPermissions: readApiPermissions(r, get),
     modules,
     warnings: r.sortedWarnings(),
   };

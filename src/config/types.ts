@@ -192,6 +192,8 @@ export interface ServerConfig extends SqlConfig {
   s2s: S2SConfig;
   /** `acl`, `access_rules`, `shaper` and `shaper_rules` (evaluated by src/access.ts). */
   access: AccessConfig;
+  /** `api_permissions`: who may run which admin commands (parleyctl is ejabberd_ctl). */
+  apiPermissions: ApiPermission[];
   /** Module name → options; options are not validated here (the module loader does it). */
   modules: Record<string, Record<string, unknown>>;
   /** Module name → option name ("" for the module itself) → line in the file, for errors. */
@@ -201,6 +203,7 @@ export interface ServerConfig extends SqlConfig {
 }
 
 import type { AccessConfig, AccessRuleRef, ShaperRuleRef } from "./access.js";
+import type { ApiPermission } from "./api-permissions.js";
 
 /** The top-level s2s options (ejabberd's names in comments). */
 export interface S2SConfig {

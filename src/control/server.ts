@@ -29,6 +29,8 @@ export class ControlServer {
     private readonly log: Logger,
     /** Where a command that is not one of `handlers` is looked up (modules' commands). */
     private readonly fallback?: (command: string) => ControlHandler | undefined,
+    /** api_permissions, asked for each command before it runs. */
+    private readonly permits: (command: string) => boolean = () => true,
   ) {}
 
   async start(): Promise<void> {
@@ -94,6 +96,10 @@ export class ControlServer {
       ? this.handlers[req.command]
       : this.fallback?.(req.command);
     if (!handler) return { ok: false, error: `unknown command ${req.command}`, usage: true };
+    if (!this.permits(req.command)) {
+      this.log.warn({ command: req.command }, "control command refused by api_permissions");
+      return { ok: false, error: `${req.command} is not allowed for parleyctl by api_permissions` };
+    }
     try {
       this.log.info({ command: req.command }, "control command");
       return await handler(req.args.map(String));

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_S2S } from "../../src/config/s2s.js";
 import { defaultAccessConfig } from "../../src/config/access.js";
+import { CONSOLE_COMMANDS } from "../../src/config/api-permissions.js";
 import {
   ConfigError,
   MAX_STANZA_SIZE_LIMIT,
@@ -174,6 +175,7 @@ describe("config", () => {
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
         s2s: { ...DEFAULT_S2S },
         access: defaultAccessConfig(),
+        apiPermissions: [CONSOLE_COMMANDS],
         warnings: [],
       });
     });
