@@ -68,6 +68,7 @@ export const TOP_LEVEL_KEYS = [
   "outgoing_s2s_timeout",
   "listen",
   "modules",
+  "define_macro",
 ] as const;
 
 /** Keys of a `listen` entry that Parley uses. */
@@ -156,8 +157,6 @@ const TLS_TUNING = "ignoring TLS tuning would give you other TLS than you asked 
  * and what to do instead.
  */
 export const REFUSED_TOP_LEVEL_KEYS: Readonly<Record<string, string>> = {
-  define_macro:
-    "ignoring macros would change what the options using them mean; write the values out",
   include_config_file: "ignoring it would drop the options it includes; copy them into this file",
   host_config:
     "ignoring per-host options would apply other options than you meant; set them globally",

@@ -33,6 +33,7 @@ import { readModules } from "./modules.js";
 import { readSql } from "./sql.js";
 import { readS2S } from "./s2s.js";
 import { readAccess } from "./access.js";
+import { expandMacros } from "./macros.js";
 import { readApiPermissions } from "./api-permissions.js";
 import {
   readAuthMethod,
@@ -91,7 +92,13 @@ export function topLevel(
   r: ConfigReader,
   present: (entries: Entry[]) => Entry[] = (entries) => entries,
 ): ServerConfig {
-  const entries = present(topLevelEntries(r));
+  let entries = present(topLevelEntries(r));
+  // Macros first: every other option is read as if their values had been written out.
+  const macroEntry = entries.find((e) => e.key === "define_macro");
+  if (macroEntry) {
+    expandMacros(r, macroEntry, entries);
+    entries = present(topLevelEntries(r));
+  }
 
   checkKeys(
     r,

@@ -762,8 +762,8 @@ describe("config", () => {
     });
 
     it("options whose omission would change meaning or security are not supported yet", () => {
-      const err = configError("hosts: [a.example]\ndefine_macro:\n  A: 1\n");
-      assertError(err, { line: 2, key: "define_macro", says: [/not supported yet/] });
+      const err = configError("hosts: [a.example]\ninclude_config_file: more.yml\n");
+      assertError(err, { line: 2, key: "include_config_file", says: [/not supported yet/] });
       const certfile = configError(
         "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    certfile: x.pem\n",
       );
