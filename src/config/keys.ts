@@ -268,10 +268,20 @@ export const C2S_MODULE_NAMES = ["ejabberd_c2s", "c2s", "parley_c2s"] as const;
 /** Names accepted for the incoming server-to-server listener module. */
 export const S2S_MODULE_NAMES = ["ejabberd_s2s_in"] as const;
 
-/** ejabberd listener modules Parley knows of but does not implement yet. */
-export const UNSUPPORTED_LISTENER_MODULES = [
-  "ejabberd_sip",
-  "ejabberd_stun",
-  "mod_proxy65",
-  "mod_mqtt",
-] as const;
+/**
+ * ejabberd listener modules whose feature Parley lacks, with what they serve: such a listener
+ * is not started, with a warning naming what is missing (nothing else changes meaning), and its
+ * other keys are not checked.
+ */
+export const LACKING_LISTENER_MODULES: Readonly<Record<string, string>> = {
+  ejabberd_stun:
+    "a STUN/TURN server (RFC 5389, RFC 8656) for audio and video calls; run one such as coturn and announce it with mod_stun_disco",
+  mod_mqtt: "an MQTT broker",
+  ejabberd_sip: "a SIP server (RFC 3261)",
+};
+
+/** ejabberd listener modules Parley refuses, with where Parley has the feature instead. */
+export const UNSUPPORTED_LISTENER_MODULES: Readonly<Record<string, string>> = {
+  mod_proxy65:
+    "Parley's SOCKS5 bytestreams proxy (XEP-0065) is the module mod_proxy65 under 'modules:', which opens its own listener (its port and ip are module options)",
+};

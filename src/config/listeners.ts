@@ -17,6 +17,7 @@ import {
   REFUSED_LISTENER_KEYS,
   S2S_MODULE_NAMES,
   TOP_LEVEL_KEYS,
+  LACKING_LISTENER_MODULES,
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
@@ -69,7 +70,9 @@ export function readListen(
         `expected a listener map with at least port and module (such as "port: 5222" and "module: ejabberd_c2s"), got ${describe(item)}`,
       );
     }
-    const { listener, portNode } = readListener(r, item, path, hosts, access);
+    const read = readListener(r, item, path, hosts, access);
+    if (read === null) return;
+    const { listener, portNode } = read;
     all.forEach((other, j) => {
       const clash =
         other.port === listener.port &&
@@ -89,17 +92,30 @@ export function readListen(
     else if (listener.module === "component") components.push(listener);
     else listen.push(listener);
   });
+  if (all.length === 0) {
+    r.fail(
+      value,
+      entry.path,
+      "none of these listeners is one Parley has, so no client could connect; add an ejabberd_c2s or ejabberd_http listener",
+    );
+  }
   return { listen, http, components };
 }
 
-/** One listener map; its port node comes back too, so that a later clash can point at it. */
+/**
+ * One listener map; its port node comes back too, so that a later clash can point at it. Null
+ * for a listener of a feature Parley lacks, which is not started (with a warning).
+ */
 function readListener(
   r: ConfigReader,
   map: YAMLMap,
   prefix: string,
   hosts: readonly string[],
   access: AccessConfig,
-): { listener: ListenerConfig | HttpListenerConfig | ComponentListenerConfig; portNode: Node } {
+): {
+  listener: ListenerConfig | HttpListenerConfig | ComponentListenerConfig;
+  portNode: Node;
+} | null {
   const entries = r.entries(map, prefix);
   const get: Lookup = (key) => entries.find((e) => e.key === key);
 
@@ -122,15 +138,21 @@ function readListener(
   const moduleNode = moduleEntry.value;
   const moduleName =
     isScalar(moduleNode) && typeof moduleNode.value === "string" ? moduleNode.value : undefined;
+  if (moduleName !== undefined && Object.hasOwn(LACKING_LISTENER_MODULES, moduleName)) {
+    r.warn(
+      moduleNode,
+      `listener '${prefix}' (${moduleName}) is not started: it is ${LACKING_LISTENER_MODULES[moduleName]}, which Parley does not have`,
+    );
+    return null;
+  }
   if (moduleName === undefined || !names.includes(moduleName)) {
     const known =
-      moduleName !== undefined &&
-      (UNSUPPORTED_LISTENER_MODULES as readonly string[]).includes(moduleName);
+      moduleName !== undefined && Object.hasOwn(UNSUPPORTED_LISTENER_MODULES, moduleName);
     r.fail(
       moduleNode ?? moduleEntry.keyNode,
       moduleEntry.path,
       known
-        ? `listener module ${JSON.stringify(moduleName)} is not supported yet; ${supported}`
+        ? `listener module ${JSON.stringify(moduleName)} is not supported: ${UNSUPPORTED_LISTENER_MODULES[moduleName]}`
         : `unknown listener module ${describe(moduleNode)}; ${supported}`,
     );
   }

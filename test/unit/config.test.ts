@@ -597,17 +597,50 @@ describe("config", () => {
       });
     });
 
-    it("an ejabberd listener module Parley lacks is not supported yet, listing the supported ones", () => {
+    it("a listener of a feature Parley lacks (STUN, MQTT, SIP) is not started, with a warning naming it; its keys are not checked", () => {
+      const config = parseConfig(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n" +
+          "  - port: 3478\n    transport: udp\n    module: ejabberd_stun\n    use_turn: true\n" +
+          "  - port: 1883\n    module: mod_mqtt\n    backlog: 1000\n" +
+          "  - port: 5060\n    module: ejabberd_sip\n",
+        FILE,
+      );
+      assert.deepEqual(
+        config.listen.map((l) => l.port),
+        [5222],
+      );
+      assert.equal(config.warnings.length, 3, config.warnings.join("\n"));
+      assert.match(
+        config.warnings[0]!,
+        /parley\.yml:7: listener 'listen\[1\]' \(ejabberd_stun\) is not started: it is a STUN\/TURN server/,
+      );
+      assert.match(
+        config.warnings[1]!,
+        /:10: listener 'listen\[2\]' \(mod_mqtt\) is not started: it is an MQTT broker, which Parley does not have/,
+      );
+      assert.match(
+        config.warnings[2]!,
+        /:13: listener 'listen\[3\]' \(ejabberd_sip\) is not started: it is a SIP server/,
+      );
+      // Without any listener Parley has, nobody could connect.
+      const none = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 1883\n    module: mod_mqtt\n",
+      );
+      assertError(none, {
+        line: 3,
+        key: "listen",
+        says: [/none of these listeners is one Parley has/],
+      });
+    });
+
+    it("a listener module whose feature Parley has elsewhere is refused with where it is", () => {
       const err = configError(
-        "hosts: [a.example]\nlisten:\n  - port: 5060\n    module: ejabberd_sip\n",
+        "hosts: [a.example]\nlisten:\n  - port: 7777\n    module: mod_proxy65\n",
       );
       assertError(err, {
         line: 4,
         key: "listen[0].module",
-        says: [
-          /"ejabberd_sip" is not supported yet/,
-          /supported: ejabberd_c2s, c2s, parley_c2s \(client connections\), ejabberd_s2s_in \(other servers\), ejabberd_http/,
-        ],
+        says: [/"mod_proxy65" is not supported: /, /the module mod_proxy65 under 'modules:'/],
       });
     });
 
