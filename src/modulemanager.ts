@@ -7,6 +7,7 @@ import { nearestKey } from "./config/check-keys.js";
 import type { CoreContext } from "./context.js";
 import { KeyedOptionError, parseOptions, toSpec, type OptionSpecs } from "./module-options.js";
 import { unknownRule } from "./config/access.js";
+import { EJABBERD_MODULE_NAMES } from "./config/ejabberd-modules.js";
 import type { ModuleContext, ParleyModule } from "./moduleapi.js";
 import { ModuleFault } from "./module-fault.js";
 import { EventBus, moduleContext, type ModuleServices } from "./module-context.js";
@@ -192,7 +193,8 @@ export class ModuleManager {
       const file = builtinFile(name);
       if (!file) {
         const known = builtinNames();
-        const guess = nearestKey(name, known);
+        // ejabberd's names too: a typo of one is better answered with it than with a stranger.
+        const guess = nearestModule(name, [...known, ...EJABBERD_MODULE_NAMES]);
         const which =
           guess !== undefined
             ? `did you mean '${guess}'?`
@@ -334,6 +336,16 @@ function missingDependency(
     line: config.moduleLines?.[name]?.[""],
     key: `modules.${name}`,
   });
+}
+
+/**
+ * The module name closest to `name`, compared without the "mod_" every name shares (with it,
+ * mod_adhoc would be as close to mod_echo as a typo).
+ */
+function nearestModule(name: string, candidates: string[]): string | undefined {
+  const bare = (n: string): string => n.replace(/^mod_/, "");
+  const guess = nearestKey(bare(name), candidates.map(bare));
+  return guess === undefined ? undefined : candidates.find((c) => bare(c) === guess);
 }
 
 function builtinFile(name: string): string | undefined {

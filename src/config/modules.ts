@@ -6,6 +6,11 @@
 
 import { isMap } from "yaml";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
+import {
+  BUILT_IN_EJABBERD_MODULES,
+  EJABBERD_MODULE_ALIASES,
+  LACKING_EJABBERD_MODULES,
+} from "./ejabberd-modules.js";
 
 export interface ModulesSection {
   /** Module name → its options, as plain values. */
@@ -26,7 +31,10 @@ export function readModules(r: ConfigReader, entry: Entry): ModulesSection {
     );
   }
   const modules: Record<string, Record<string, unknown>> = {};
-  for (const module of r.entries(value, entry.path)) {
+  const entries = r.entries(value, entry.path);
+  for (const written of entries) {
+    const module = asParley(r, written, entries);
+    if (module === null) continue;
     // Where each module and option was written, so the module loader's option errors can
     // name the line too.
     const lines: Record<string, number> = { "": r.where(module.keyNode).line ?? 0 };
@@ -49,4 +57,39 @@ export function readModules(r: ConfigReader, entry: Entry): ModulesSection {
     }
   }
   return { modules, lines: moduleLines };
+}
+
+/**
+ * An ejabberd module entry as Parley loads it: under Parley's name when Parley has the feature
+ * under another, or null (with a warning) when Parley lacks the feature or has it built in. A
+ * module given with `path` or `package` is a third-party one, whatever its name.
+ */
+function asParley(r: ConfigReader, module: Entry, all: Entry[]): Entry | null {
+  const { key } = module;
+  const options = module.value;
+  if (isMap(options) && ["path", "package"].some((k) => options.has(k))) return module;
+  if (Object.hasOwn(LACKING_EJABBERD_MODULES, key)) {
+    r.warn(
+      module.keyNode,
+      `ejabberd's ${key} (${LACKING_EJABBERD_MODULES[key]}) is not available in Parley; skipped`,
+    );
+    return null;
+  }
+  if (Object.hasOwn(BUILT_IN_EJABBERD_MODULES, key)) {
+    r.warn(module.keyNode, `${key}: ${BUILT_IN_EJABBERD_MODULES[key]}; nothing to load here`);
+    return null;
+  }
+  if (Object.hasOwn(EJABBERD_MODULE_ALIASES, key)) {
+    const name = EJABBERD_MODULE_ALIASES[key]!;
+    const twice = all.find((e) => e.key === name);
+    if (twice) {
+      r.fail(
+        module.keyNode,
+        module.path,
+        `${key} is ejabberd's name of Parley's ${name}, which is listed too (line ${r.where(twice.keyNode).line}); keep one of them`,
+      );
+    }
+    return { ...module, key: name, path: module.path.replace(/[^.]+$/, name) };
+  }
+  return module;
 }
