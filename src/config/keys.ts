@@ -275,9 +275,9 @@ export const S2S_MODULE_NAMES = ["ejabberd_s2s_in"] as const;
  */
 export const LACKING_LISTENER_MODULES: Readonly<Record<string, string>> = {
   ejabberd_stun:
-    "a STUN/TURN server (RFC 5389, RFC 8656) for audio and video calls; run one such as coturn and announce it with mod_stun_disco",
-  mod_mqtt: "an MQTT broker",
-  ejabberd_sip: "a SIP server (RFC 3261)",
+    "STUN/TURN server (RFC 5389, RFC 8656) for audio and video calls; run one such as coturn and announce it with mod_stun_disco",
+  mod_mqtt: "MQTT broker",
+  ejabberd_sip: "SIP server (RFC 3261)",
 };
 
 /** ejabberd listener modules Parley refuses, with where Parley has the feature instead. */

@@ -141,7 +141,7 @@ function readListener(
   if (moduleName !== undefined && Object.hasOwn(LACKING_LISTENER_MODULES, moduleName)) {
     r.warn(
       moduleNode,
-      `listener '${prefix}' (${moduleName}) is not started: it is ${LACKING_LISTENER_MODULES[moduleName]}, which Parley does not have`,
+      `listener '${prefix}' (${moduleName}) is not started: Parley has no ${LACKING_LISTENER_MODULES[moduleName]}`,
     );
     return null;
   }
