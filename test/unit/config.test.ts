@@ -612,7 +612,7 @@ describe("config", () => {
       assert.equal(config.warnings.length, 3, config.warnings.join("\n"));
       assert.match(
         config.warnings[0]!,
-        /parley\.yml:7: listener 'listen\[1\]' \(ejabberd_stun\) is not started: it is a STUN\/TURN server/,
+        /parley\.yml:7: listener 'listen\[1\]' \(ejabberd_stun\) is not started: Parley has no STUN\/TURN server/,
       );
       assert.match(
         config.warnings[1]!,
