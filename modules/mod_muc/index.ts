@@ -85,6 +85,7 @@ export default defineModule({
     access: access("Who may use the service"),
     access_create: access("Who may create rooms"),
     access_persistent: access("Who may make rooms persistent"),
+    access_mam: access("Who may turn a room's message archive (XEP-0313) on or off"),
     access_admin: {
       ...opt.access(
         "none",

@@ -62,6 +62,12 @@ export function ownerSet(
   if (config.persistent && !room.config.persistent && !svc.allows("access_persistent", from)) {
     throw svc.error("forbidden", "this service does not allow persistent rooms");
   }
+  // ejabberd's access_mam: who may change whether the room is archived. ejabberd refuses any
+  // form that carries the field; a change is what matters, so a whole form sent back as it was
+  // shown (as clients do) still goes through.
+  if (config.mam !== room.config.mam && !svc.allows("access_mam", from)) {
+    throw svc.error("forbidden", "this service does not let you turn the room's archive on or off");
+  }
   if (config.password_protected && config.password === "") {
     throw svc.error("not-acceptable", "a password-protected room needs a password");
   }

@@ -29,6 +29,7 @@ export interface MucOptions {
   access: AccessRuleRef;
   access_create: AccessRuleRef;
   access_persistent: AccessRuleRef;
+  access_mam: AccessRuleRef;
   access_admin: AccessRuleRef;
   max_users: number;
   history_size: number;
@@ -101,7 +102,10 @@ export class MucService {
   }
 
   /** One of the service's access options, asked with the requester's JID. */
-  allows(option: "access" | "access_create" | "access_persistent", jid: JID): boolean {
+  allows(
+    option: "access" | "access_create" | "access_persistent" | "access_mam",
+    jid: JID,
+  ): boolean {
     return this.ctx.allowed(this.ctx.options[option], jid);
   }
 

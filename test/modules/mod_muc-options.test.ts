@@ -30,6 +30,7 @@ describe("mod_muc options (as in ejabberd's mod_muc)", () => {
           mod_muc: {
             access_create: "none",
             access_persistent: "none",
+            access_mam: [{ allow: "admin" }],
             access_admin: ["root@localhost", "boss@localhost"],
             max_users: 2,
             history_size: 2,
@@ -93,6 +94,24 @@ describe("mod_muc options (as in ejabberd's mod_muc)", () => {
       );
       assert.equal(errorCondition(res), "forbidden");
       await r.stop();
+    });
+
+    it("lets only whom access_mam allows turn a room's archive on or off (forbidden)", async () => {
+      const a = await t.client("root", { resource: "o6" });
+      await instantRoom(a, "kept", "root");
+      const field = "muc#roomconfig_enablearchiving";
+      // root is a service admin (access_admin), not an ACL admin: access_mam is asked alone.
+      const on = await iq(a, "set", `kept@${MUC}`, configure({ [field]: "1" }));
+      assert.equal(errorCondition(on), "forbidden");
+      // The rest of the form, the archive setting sent back unchanged, still goes through.
+      const same = await iq(
+        a,
+        "set",
+        `kept@${MUC}`,
+        configure({ [field]: "0", "muc#roomconfig_roomname": "Kept" }),
+      );
+      assert.equal(same.attrs.type, "result");
+      await a.stop();
     });
 
     it("caps occupants (max_users, service-unavailable) and rooms per user (max_user_conferences)", async () => {
