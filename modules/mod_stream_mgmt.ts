@@ -1,7 +1,7 @@
 // mod_stream_mgmt: XEP-0198 Stream Management. The counting, acking and resumption live in
 // the c2s core (src/c2s/stream-mgmt.ts, src/c2s/session.ts) because they sit on every stanza;
 // this module switches them on per host with ejabberd's option names.
-import { defineModule, opt } from "../src/moduleapi.js";
+import { defineModule, opt, OptionError } from "../src/moduleapi.js";
 
 export default defineModule({
   name: "mod_stream_mgmt",
@@ -25,6 +25,15 @@ export default defineModule({
         min: 1,
       },
     ),
+    resend_on_timeout: {
+      ...opt.custom<boolean | "if_offline">(
+        "true, false or if_offline",
+        true,
+        "ejabberd's choice for unacknowledged messages of a session that times out; Parley's is true",
+        parseResend,
+      ),
+      notice: resendNotice,
+    },
   },
   start(ctx) {
     const o = ctx.options;
@@ -36,3 +45,23 @@ export default defineModule({
     });
   },
 });
+
+function parseResend(v: unknown): boolean | "if_offline" {
+  if (v === true || v === false || v === "if_offline") return v;
+  throw new OptionError(`expected true, false or if_offline, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * Parley does what ejabberd's `true` does: a session that ends (resumption timed out, or
+ * closed) sends its unacknowledged messages back to routing for the user's bare JID, so they
+ * reach another resource or offline storage; nothing acknowledged to a sender is lost.
+ */
+function resendNotice(v: unknown): string | undefined {
+  const does =
+    "Parley always routes a timed-out session's unacknowledged messages again, to another resource or to offline storage (ejabberd's true)";
+  if (v === false) return `${does}; it never bounces them with an error as false asks`;
+  if (v === "if_offline") {
+    return `${does}; with another resource online they go to it, where if_offline would bounce them with an error`;
+  }
+  return undefined;
+}

@@ -25,6 +25,11 @@ export interface OptionSpec<T> {
   parse(value: unknown): T;
   /** Set by opt.access / opt.shaperRule: the loader checks that a named rule is defined. */
   readonly rule?: "access" | "shaper";
+  /**
+   * For an ejabberd option Parley accepts without doing all it asks: the warning for a value
+   * as written (undefined for a value Parley honours), reported with the option's file:line.
+   */
+  notice?(value: unknown): string | undefined;
 }
 
 /**
@@ -217,6 +222,18 @@ export const opt = {
     };
   },
 
+  /**
+   * An ejabberd option Parley does not use: any value is accepted, with `reason` as a warning
+   * (say what Parley does instead). Only for options whose absence changes no one's rights: an
+   * option that restricts who may do what must be implemented or refused, never ignored.
+   */
+  ignored(reason: string): OptionSpec<undefined> {
+    return {
+      ...spec("anything (not used)", undefined, reason, () => undefined),
+      notice: () => reason,
+    };
+  },
+
   /** A structured value with its own parser (e.g. a map of room defaults). */
   custom<T>(expected: string, def: T, doc: string, parse: (v: unknown) => T): OptionSpec<T> {
     return spec(expected, def, doc, parse);
@@ -233,6 +250,8 @@ export const LOADER_KEYS = ["path", "package"] as const;
 export function parseOptions<S extends OptionSpecs>(
   specs: S,
   raw: Record<string, unknown>,
+  /** Told of each option whose value is accepted with a warning (OptionSpec.notice). */
+  notice?: (key: string, text: string) => void,
 ): OptionsOf<S> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(raw)) {
@@ -255,6 +274,8 @@ export function parseOptions<S extends OptionSpecs>(
     }
     try {
       out[key] = s.parse(raw[key]);
+      const text = s.notice?.(raw[key]);
+      if (text !== undefined) notice?.(key, text);
     } catch (err) {
       // By name: a plugin's own copy of OptionError counts too.
       if (err instanceof Error && err.name === "OptionError") {

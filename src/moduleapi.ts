@@ -53,6 +53,8 @@ export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
 export type { OptionSpec, OptionSpecs, OptionsOf, DeclarativeOption } from "./module-options.js";
 export { OptionError } from "./module-options.js";
+/** ejabberd's globs (`*`, `?`, `[...]`), for options that name things by pattern. */
+export { globToRegExp } from "./config/acl.js";
 export { AdminCommandError, type AdminCommand } from "./admin-commands.js";
 export { AccountError } from "./auth/accounts.js";
 export type { SessionHandle, DeliveryTracker } from "./session-handle.js";

@@ -48,17 +48,20 @@ export class ModuleManager {
     return `${host} ${name}`;
   }
 
-  /** Loads and validates a config's modules without changing anything (throws ConfigError). */
-  async validate(config: ServerConfig): Promise<void> {
-    await ModuleManager.plan(config, this.cache);
+  /**
+   * Loads and validates a config's modules without changing anything (throws ConfigError);
+   * gives the warnings about options accepted but not used, as `<file>:<line>: text`.
+   */
+  async validate(config: ServerConfig): Promise<string[]> {
+    return (await ModuleManager.plan(config, this.cache)).warnings;
   }
 
   /**
    * The same before there is a server: a start validates every module's options before it
    * writes to the data dir, opens the database or binds a port.
    */
-  static async validate(config: ServerConfig): Promise<void> {
-    await ModuleManager.plan(config, new Map());
+  static async validate(config: ServerConfig): Promise<string[]> {
+    return (await ModuleManager.plan(config, new Map())).warnings;
   }
 
   /** Starts every configured module on every host. Throws ConfigError for a bad module config. */
@@ -119,18 +122,19 @@ export class ModuleManager {
   private static async plan(
     config: ServerConfig,
     cache: Map<string, AnyModule>,
-  ): Promise<{ order: string[]; modules: Map<string, AnyModule> }> {
+  ): Promise<{ order: string[]; modules: Map<string, AnyModule>; warnings: string[] }> {
     const modules = new Map<string, AnyModule>();
+    const warnings: string[] = [];
     for (const [name, raw] of Object.entries(config.modules)) {
       const mod = await ModuleManager.load(name, raw, config, cache);
-      checkOptions(name, mod, raw, config);
+      checkOptions(name, mod, raw, config, warnings);
       modules.set(name, mod);
     }
     for (const [name, mod] of modules) {
       const missing = missingDependency(name, mod, config);
       if (missing) throw missing;
     }
-    return { order: order(modules, config), modules };
+    return { order: order(modules, config), modules, warnings };
   }
 
   /**
@@ -138,7 +142,13 @@ export class ModuleManager {
    * module is loaded, and each of its options parsed, on its own.
    */
   static async problems(config: ServerConfig): Promise<ConfigError[]> {
+    return (await ModuleManager.check(config)).errors;
+  }
+
+  /** The same, with the warnings a start would give about the modules' options. */
+  static async check(config: ServerConfig): Promise<{ errors: ConfigError[]; warnings: string[] }> {
     const problems: ConfigError[] = [];
+    const warnings: string[] = [];
     const cache = new Map<string, AnyModule>();
     const modules = new Map<string, AnyModule>();
     const collect = (fn: () => void): void => {
@@ -160,14 +170,17 @@ export class ModuleManager {
       // One option at a time (the others at their defaults, which are checked once at least).
       const keys = Object.keys(raw);
       for (const one of keys.length > 0 ? keys.map((k) => ({ [k]: raw[k] })) : [{}]) {
-        collect(() => checkOptions(name, mod, one, config));
+        collect(() => checkOptions(name, mod, one, config, warnings));
       }
       const missing = missingDependency(name, mod, config);
       if (missing) problems.push(missing);
     }
     collect(() => order(modules, config));
     // A default that is wrong shows once, not once per option written beside it.
-    return problems.filter((p, i) => problems.findIndex((q) => q.message === p.message) === i);
+    const errors = problems.filter(
+      (p, i) => problems.findIndex((q) => q.message === p.message) === i,
+    );
+    return { errors, warnings };
   }
 
   private static async load(
@@ -301,21 +314,30 @@ export class ModuleManager {
   }
 }
 
-/** Throws a ConfigError naming the file, line and key of the first bad option in `raw`. */
+/**
+ * Throws a ConfigError naming the file, line and key of the first bad option in `raw`; adds to
+ * `warnings` one line per option accepted with a warning.
+ */
 function checkOptions(
   name: string,
   mod: AnyModule,
   raw: Record<string, unknown>,
   config: ServerConfig,
+  warnings: string[],
 ): void {
+  const lines = config.moduleLines?.[name];
   try {
-    parseOptions(mod.options, raw);
+    parseOptions(mod.options, raw, (key, text) => {
+      warnings.push(
+        `${config.file}:${lines?.[key] ?? lines?.[""] ?? 0}: key 'modules.${name}.${key}': ${text}`,
+      );
+    });
     checkRuleNames(mod.options, raw, config);
   } catch (err) {
     if (err instanceof KeyedOptionError) {
       throw new ConfigError(err.message, {
         file: config.file,
-        line: config.moduleLines?.[name]?.[err.key] ?? config.moduleLines?.[name]?.[""],
+        line: lines?.[err.key] ?? lines?.[""],
         key: `modules.${name}.${err.key}`,
       });
     }

@@ -85,11 +85,11 @@ export class Server {
   static async start(config: ServerConfig, opts: ServerOptions = {}): Promise<Server> {
     // The whole config first, modules' options and certificate files included: a config that
     // cannot run leaves no data dir, database or generated certificate behind.
-    await ModuleManager.validate(config);
+    const moduleWarnings = await ModuleManager.validate(config);
     const log = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
     const certs = new CertStore(log);
     certs.load(config.certfiles);
-    for (const w of config.warnings) log.warn(w);
+    for (const w of [...config.warnings, ...moduleWarnings]) log.warn(w);
     mkdirSync(config.dataDir, { recursive: true });
     const storage = await openStorage(config, log.child({ component: "storage" }));
     let server: Server | undefined;
@@ -287,7 +287,7 @@ export class Server {
       throw new Error("the server runs on its embedded defaults; there is no file to reload");
     }
     const next = loadConfig(current.file);
-    await this.modules.validate(next);
+    const moduleWarnings = await this.modules.validate(next);
     const notes: string[] = [];
     const added = next.hosts.filter((h) => !this.ctx.hosts.has(h));
     const removed = [...this.ctx.hosts].filter((h) => !next.hosts.includes(h));
@@ -320,7 +320,7 @@ export class Server {
     if (r.started.length) notes.push(`modules started: ${r.started.join(", ")}`);
     if (r.stopped.length) notes.push(`modules stopped: ${r.stopped.join(", ")}`);
     if (r.restarted.length) notes.push(`modules restarted: ${r.restarted.join(", ")}`);
-    for (const w of next.warnings) this.ctx.log.warn(w);
+    for (const w of [...next.warnings, ...moduleWarnings]) this.ctx.log.warn(w);
     this.ctx.log.info({ changes: notes }, "configuration reloaded");
     return notes.length > 0 ? notes : ["no changes"];
   }

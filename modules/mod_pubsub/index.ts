@@ -18,6 +18,8 @@ import { Notifications } from "./notify.js";
 import { startPep } from "./pep.js";
 import { startDomain } from "./domain.js";
 import { PubsubService, type ServiceLimits } from "./service.js";
+import { forcedFor, parseForcedConfig, type ForcedConfig } from "./forced.js";
+import { parsePlugins, pluginsNotice, PLUGINS_DOC } from "./plugins.js";
 
 export type { PubsubApi } from "./api.js";
 
@@ -43,6 +45,21 @@ export default defineModule({
       "The most subscriptions a node of the pubsub domain holds (or infinity)",
       { min: 1, infinity: true },
     ),
+    force_node_config: opt.custom<ForcedConfig[]>(
+      'a map of node name patterns to node options, such as "storage:bookmarks": { access_model: whitelist }',
+      [],
+      "Node options forced on nodes whose name matches a pattern (ejabberd's globs), whatever their owner asks",
+      parseForcedConfig,
+    ),
+    plugins: {
+      ...opt.custom<string[]>(
+        "a list of ejabberd node plugins",
+        ["flat", "pep"],
+        PLUGINS_DOC,
+        parsePlugins,
+      ),
+      notice: pluginsNotice,
+    },
     max_nodes: opt.integer(
       1000,
       "Parley's own: the most nodes one service holds (an account's PEP nodes, or the domain's)",
@@ -62,6 +79,7 @@ export default defineModule({
       limits,
       roster: () => ctx.module<RosterApi>("mod_roster"),
       parse: (text: string) => ctx.parseXml(text),
+      forced: (node: string) => forcedFor(ctx.options.force_node_config, node),
       turns: new KeyedQueue(),
     };
     const pep = startPep(

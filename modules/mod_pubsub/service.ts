@@ -78,6 +78,8 @@ export interface ServiceDeps {
   mayCreate(who: JID): boolean;
   /** Parses a stored payload (ctx.parseXml). */
   parse(text: string): Element;
+  /** ejabberd's force_node_config: the options forced on the node named so (forced.ts). */
+  forced(node: string): Partial<NodeConfig>;
   /** One request at a time per service, shared by every PubsubService object of the module. */
   turns: KeyedQueue;
 }
@@ -121,7 +123,16 @@ export class PubsubService {
   }
 
   private wrap(record: PubsubNodeRecord): Node {
-    return { name: record.node, config: loadConfig(record.config, this.pep), record };
+    return {
+      name: record.node,
+      config: this.force(record.node, loadConfig(record.config, this.pep)),
+      record,
+    };
+  }
+
+  /** `config` with what force_node_config forces on the node named `name`. */
+  private force(name: string, config: NodeConfig): NodeConfig {
+    return { ...config, ...this.deps.forced(name) };
   }
 
   /** §7.1.3.3 / §6.5.9.11: the node, or item-not-found. */
@@ -304,7 +315,7 @@ export class PubsubService {
     }
     const record: PubsubNodeRecord = {
       node: name,
-      config: toJson(config),
+      config: toJson(this.force(name, config)),
       // A PEP node's owner is its account; on a domain, the creator owns the node (§8.1).
       affiliations: this.pep ? [] : [{ jid: who.bare().toString(), affiliation: "owner" }],
       created: Date.now(),
@@ -324,7 +335,7 @@ export class PubsubService {
   async configure(who: JID, name: string | undefined, form: SubmittedForm): Promise<void> {
     const node = await this.configuration(who, name);
     if (form.type === "cancel") return;
-    const config = applyConfigForm(node.config, form, this.deps.limits);
+    const config = this.force(node.name, applyConfigForm(node.config, form, this.deps.limits));
     const record = { ...node.record, config: toJson(config) };
     await this.deps.store.saveNode(this.jid, record);
     const updated = this.wrap(record);

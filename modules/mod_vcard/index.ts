@@ -31,6 +31,9 @@ export interface VcardApi {
   photoHash(username: string): Promise<string | null>;
 }
 
+const NO_SEARCH =
+  "vCard search (XEP-0055, ejabberd's vjud service) is not available in Parley; no search service is offered";
+
 export default defineModule({
   name: "mod_vcard",
   description:
@@ -44,6 +47,13 @@ export default defineModule({
       "The server's own vCard, e.g. { fn: Example Server, url: https://example.org }",
       parseVcardOption,
     ),
+    search: {
+      ...opt.boolean(false, "ejabberd's vCard search (XEP-0055), which Parley does not have"),
+      notice: (v: unknown) => (v === true ? NO_SEARCH : undefined),
+    },
+    matches: opt.ignored(NO_SEARCH),
+    allow_return_all: opt.ignored(NO_SEARCH),
+    search_all_hosts: opt.ignored(NO_SEARCH),
     max_vcard_size: opt.integer(
       64 * 1024,
       "Largest vCard a user may store, in bytes of XML; larger ones get not-acceptable",

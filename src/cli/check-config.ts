@@ -33,9 +33,12 @@ export async function checkConfigFile(file: string): Promise<CheckReport> {
     if (!(err instanceof ConfigError)) throw err;
     return { lines: [`${err.file}: error: ${err.detail}`], errors: 1, warnings: 0 };
   }
-  const { config, errors, warnings } = collectConfig(text, path);
+  const { config, errors, warnings: fileWarnings } = collectConfig(text, path);
+  const warnings = [...fileWarnings];
   if (config) {
-    errors.push(...(await ModuleManager.problems(config)));
+    const modules = await ModuleManager.check(config);
+    errors.push(...modules.errors);
+    warnings.push(...modules.warnings);
     const certs = certfilesProblem(config.certfiles, text, path);
     if (certs) errors.push(certs);
   }

@@ -14,7 +14,6 @@ export const LACKING_EJABBERD_MODULES: Readonly<Record<string, string>> = {
   mod_adhoc_api: "ejabberd's API commands run as ad-hoc commands, XEP-0050",
   mod_admin_extra: "extra admin commands for ejabberdctl and the API: rosters, vCards, sessions",
   mod_antispam: "spam filtering by lists of JIDs, domains and URLs and by real-time block lists",
-  mod_avatar: "avatar conversion between vCard avatars, XEP-0153, and PEP avatars, XEP-0084",
   mod_block_strangers: "blocking messages and presence from users not in the roster",
   mod_conversejs: "serving the Converse.js web client",
   mod_delegation: "namespace delegation to components, XEP-0355",
@@ -51,7 +50,6 @@ export const LACKING_EJABBERD_MODULES: Readonly<Record<string, string>> = {
   mod_sic: "telling clients their IP address, XEP-0279",
   mod_sip: "a SIP registrar and proxy",
   mod_stats: "statistics gathering, XEP-0039",
-  mod_vcard_xupdate: "vCard avatar hashes in presence, XEP-0153",
 };
 
 /** ejabberd modules Parley has under another name: loaded as Parley's, with the same options. */
@@ -62,6 +60,10 @@ export const EJABBERD_MODULE_ALIASES: Readonly<Record<string, string>> = {
 
 /** ejabberd modules whose feature is built into Parley: nothing to load. */
 export const BUILT_IN_EJABBERD_MODULES: Readonly<Record<string, string>> = {
+  mod_avatar:
+    "avatar conversion between vCard and PEP avatars, XEP-0398, is built into Parley's mod_vcard (with mod_pubsub); its image conversion options are not offered",
+  mod_vcard_xupdate:
+    "vCard avatar hashes in presence, XEP-0153 and XEP-0398, are built into Parley's mod_vcard",
   mod_host_meta:
     "host-meta, XEP-0156, is built into Parley: an ejabberd_http listener serves it where its request_handlers mount mod_host_meta, with the URLs of its own listeners",
 };

@@ -103,3 +103,54 @@ describe("config: ejabberd's modules Parley lacks, has under another name, or ha
     }
   });
 });
+
+describe("config: ejabberd options of Parley's modules, accepted with a warning or refused", () => {
+  const check = (modules: string) =>
+    ModuleManager.check(parseConfig(`hosts: [a.example]\nmodules:\n${modules}`, FILE));
+
+  it("a value Parley honours is silent; one it does not is a warning at its line, as a start gives it", async () => {
+    const config = parseConfig(
+      "hosts: [a.example]\nmodules:\n" +
+        "  mod_stream_mgmt:\n    resend_on_timeout: if_offline\n" +
+        "  mod_vcard:\n    search: true\n    matches: 30\n" +
+        "  mod_pubsub:\n    plugins: [flat, hometree]\n",
+      FILE,
+    );
+    const { errors, warnings } = await ModuleManager.check(config);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(await ModuleManager.validate(config), warnings, "a start warns alike");
+    assert.equal(warnings.length, 4, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /parley\.yml:4: key 'modules\.mod_stream_mgmt\.resend_on_timeout': Parley always routes .* where if_offline would bounce them/,
+    );
+    assert.match(warnings[1]!, /:6: key 'modules\.mod_vcard\.search': vCard search \(XEP-0055/);
+    assert.match(warnings[2]!, /:7: key 'modules\.mod_vcard\.matches': vCard search/);
+    assert.match(
+      warnings[3]!,
+      /:9: key 'modules\.mod_pubsub\.plugins': .*Parley has no hometree node type; it serves pep nodes anyway/,
+    );
+    const quiet = await check(
+      "  mod_stream_mgmt:\n    resend_on_timeout: true\n" +
+        "  mod_vcard:\n    search: false\n" +
+        "  mod_pubsub:\n    plugins: [pep, flat]\n",
+    );
+    assert.deepEqual(quiet, { errors: [], warnings: [] });
+  });
+
+  it("a wrong value is still an error", async () => {
+    const { errors } = await check(
+      "  mod_stream_mgmt:\n    resend_on_timeout: sometimes\n" +
+        "  mod_pubsub:\n    force_node_config:\n      storage:bookmarks:\n        access_model: secret\n",
+    );
+    assert.equal(errors.length, 2, errors.join("\n"));
+    assert.match(
+      errors[0]!.message,
+      /:4: key 'modules\.mod_stream_mgmt\.resend_on_timeout': expected true, false or if_offline/,
+    );
+    assert.match(
+      errors[1]!.message,
+      /:6: key 'modules\.mod_pubsub\.force_node_config': storage:bookmarks: access model 'secret' is not supported/,
+    );
+  });
+});

@@ -28,3 +28,19 @@ describe("module options: opt.seconds (ejabberd's durations)", () => {
     }
   });
 });
+
+describe("module options: ejabberd options accepted with a warning (opt.ignored, notice)", () => {
+  it("opt.ignored takes any value and tells the reason; an option not written says nothing", () => {
+    const specs = { cache_size: opt.ignored("Parley keeps no such cache"), n: opt.integer(1, "n") };
+    const told: Array<[string, string]> = [];
+    const options = parseOptions(specs, { cache_size: 1000, n: 2 }, (k, text) =>
+      told.push([k, text]),
+    );
+    assert.equal(options.cache_size, undefined);
+    assert.equal(options.n, 2);
+    assert.deepEqual(told, [["cache_size", "Parley keeps no such cache"]]);
+    told.length = 0;
+    parseOptions(specs, {}, (k, text) => told.push([k, text]));
+    assert.deepEqual(told, []);
+  });
+});
