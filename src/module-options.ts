@@ -200,10 +200,11 @@ export const opt = {
    * `shaper_rules`, a number, or clauses in place (`{5000: admin, 100: all}`); `ctx.limit`
    * evaluates it.
    */
-  shaperRule(def: ShaperRuleRef, doc: string): OptionSpec<ShaperRuleRef> {
+  shaperRule(def: ShaperRuleRef | number, doc: string): OptionSpec<ShaperRuleRef> {
     const expected = 'the name of a shaper rule, a number, or clauses such as "100: all"';
+    const fallback = typeof def === "number" ? parseShaperRule(def) : def;
     return {
-      ...spec(expected, def, doc, (v) => {
+      ...spec(expected, fallback, doc, (v) => {
         const unlimited = ["infinity", "infinite", "unlimited"];
         if (typeof v === "string" && !/^\d+$/.test(v) && !unlimited.includes(v)) return v;
         try {
