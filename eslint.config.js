@@ -37,7 +37,7 @@ export default tseslint.config(
             {
               regex: "(^|/)src/(?!moduleapi\\.js$)",
               message:
-                "modules import only src/moduleapi.js (parley/moduleapi); add what is missing there",
+                "modules import only src/moduleapi.js (parley-xmpp/moduleapi); add what is missing there",
             },
           ],
         },

@@ -120,7 +120,7 @@ export type { DiscoIdentity, DiscoTarget } from "./disco.js";
  * Events modules define for each other. A module declares its own by augmenting this
  * interface:
  *
- *     declare module "parley/moduleapi" {
+ *     declare module "parley-xmpp/moduleapi" {
  *       interface ExtensionEvents { "welcome:sent": { to: string } }
  *     }
  */

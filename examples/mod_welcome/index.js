@@ -7,11 +7,11 @@
 //
 // It imports nothing from Parley at run time: the element factory, the error values and the
 // hook STOP marker all come on `ctx`. The JSDoc type below is only for the editor (completion
-// and checking of `ctx`); Node never loads "parley/moduleapi" for it.
+// and checking of `ctx`); Node never loads "parley-xmpp/moduleapi" for it.
 
 const NS = "urn:parley:welcome";
 
-/** @type {import("parley/moduleapi").ParleyModule} */
+/** @type {import("parley-xmpp/moduleapi").ParleyModule} */
 export default {
   // The name used under `modules:` in parley.yml; the key there must be this name.
   name: "mod_welcome",
