@@ -45,7 +45,9 @@ export type {
   AsyncHookName,
   SyncHookName,
 } from "./hooks.js";
-export { then, isPromise, type MaybePromise } from "./maybe.js";
+// Not exported as `then`: a module namespace with a `then` export is a thenable, so `await
+// import("parley-xmpp/moduleapi")` would call it instead of resolving to the API.
+export { then as thenMaybe, isPromise, type MaybePromise } from "./maybe.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
