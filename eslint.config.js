@@ -45,6 +45,19 @@ export default tseslint.config(
     },
   },
   {
+    // Example modules' own tests, run by mocha in a module author's folder.
+    files: ["examples/*/test/**/*.js"],
+    languageOptions: {
+      globals: {
+        describe: "readonly",
+        it: "readonly",
+        before: "readonly",
+        after: "readonly",
+        URL: "readonly",
+      },
+    },
+  },
+  {
     // The core stays typed; tests may poke at loosely typed client-library objects.
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },

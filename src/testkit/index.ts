@@ -8,7 +8,7 @@
  *     ...
  *     await t.stop();
  *
- * `@xmpp/client` must be installed as a dev dependency of the project using the kit.
+ * `@xmpp/client` is one of the package's dependencies, so `npm install parley-xmpp` brings it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
