@@ -17,6 +17,7 @@ import type { DiscoIdentity, DiscoTarget } from "./disco.js";
 import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
 import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
+import type { HostMap, HostValue } from "./storage/host-stores.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
@@ -89,6 +90,8 @@ export { NS_RSM, buildRsm, paginate, parseRsm } from "./xmpp/rsm.js";
 export type { ParseRsmOptions, RsmRequest, RsmResult } from "./xmpp/rsm.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
+export type { HostKeyvalStore, HostMapStore } from "./storage/stores.js";
+export type { HostMap, HostValue } from "./storage/host-stores.js";
 export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
 export type {
   ArchivedEntry,
@@ -287,6 +290,14 @@ export interface ModuleContext<O = Record<string, never>> {
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   /** Per-user, per-key JSON values in a named store. */
   map<T extends Json>(store: string): MapStore<T>;
+  /**
+   * One JSON value for this host in a named store (Prosody's `module:open_store()` with no user):
+   * what belongs to the host, not to an account (the message of the day). Kept across restarts
+   * and account removals.
+   */
+  hostKeyval<T extends Json>(store: string): HostValue<T>;
+  /** Many JSON values for this host in a named store, each under a key. */
+  hostMap<T extends Json>(store: string): HostMap<T>;
   /**
    * Applies the module's own schema migrations (tables it owns; reference users(host, username)
    * with ON DELETE CASCADE so account removal removes the module's rows too).
