@@ -23,11 +23,13 @@ describe("mod_welcome", () => {
       },
     });
   });
-  after(async () => t?.stop());
+  // t is undefined if before() failed: `?.` lets mocha report that error.
+  after(() => t?.stop());
 
   it("welcomes a new user on their first initial presence", async () => {
-    const alice = await t.client("alice"); // registered on first use; no presence sent yet
-    await alice.send(xml("presence"));
+    // Registered on first use; presence: true sends initial presence and returns once
+    // user_available's handlers (this module's welcome) finished.
+    const alice = await t.client("alice", { presence: true });
     const welcome = await alice.next((el) => el.is("message"));
     assert.equal(welcome.attrs.from, "localhost");
     assert.equal(welcome.getChildText("body"), "Hi alice");
