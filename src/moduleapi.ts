@@ -1,3 +1,7 @@
+// Ships with the package (package.json "files"): the published declarations need it, as
+// @xmpp/xml has none of its own, or every Element a module sees would be `any`.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an ambient module, not importable
+/// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
 import type { Database } from "better-sqlite3";
 import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";

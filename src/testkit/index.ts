@@ -1,3 +1,5 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- see src/moduleapi.ts
+/// <reference path="../types/xmpp-xml.d.ts" preserve="true" />
 /**
  * The plugin author's test kit: one call starts a real in-process Parley on free loopback ports
  * with a temporary data directory and the chosen modules, and hands out logged-in clients

@@ -48,10 +48,14 @@ export function runCommand(
   });
 }
 
-/** Compiles the package (tsconfig.build.json: src/ and modules/) into `outDir`. */
-export async function compile(outDir: string, extra: string[] = []): Promise<void> {
+/**
+ * Compiles the package of the checkout at `root` (tsconfig.build.json: src/ and modules/) into
+ * `outDir`, by default its dist/.
+ */
+export async function compile(root: string, extra: string[] = [], outDir?: string): Promise<void> {
   const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-  const args = [tsc, "-p", join(ROOT, "tsconfig.build.json"), "--outDir", outDir, ...extra];
+  const out = outDir ? ["--outDir", outDir] : [];
+  const args = [tsc, "-p", join(root, "tsconfig.build.json"), ...out, ...extra];
   const r = await runCommand(process.execPath, args);
   if (r.code !== 0) throw new Error(`tsc failed (${r.code}):\n${r.stdout}${r.stderr}`);
 }
@@ -64,7 +68,7 @@ export async function compile(outDir: string, extra: string[] = []): Promise<voi
 export async function buildPackage(): Promise<BuiltPackage> {
   const dir = mkdtempSync(join(tmpdir(), "parley-pkg-"));
   try {
-    await compile(join(dir, "dist"), ["--declaration", "false", "--sourceMap", "false"]);
+    await compile(ROOT, ["--declaration", "false", "--sourceMap", "false"], join(dir, "dist"));
     copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
     mkdirSync(join(dir, "bin"));
     for (const b of ["parley.js", "parleyctl.js"]) {

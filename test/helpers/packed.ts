@@ -1,7 +1,8 @@
 // Parley as a module author gets it: `npm pack` of the package, installed by its name into a
 // fresh folder that holds nothing else, so whatever the installed test kit or module API needs at
 // run time must be one of the package's declared dependencies.
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { rmSync, symlinkSync } from "node:fs";
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -67,11 +68,20 @@ export async function installPacked(): Promise<InstalledPackage> {
   const stage = mkdtempSync(join(tmpdir(), "parley-packed-"));
   try {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as PackageJson;
-    await compile(join(stage, "pkg", "dist"), ["--sourceMap", "false"]);
-    copyFileSync(join(ROOT, "package.json"), join(stage, "pkg", "package.json"));
-    for (const f of pkg.files.filter((f) => f !== "dist")) {
-      cpSync(join(ROOT, f), join(stage, "pkg", f), { recursive: true });
+    // A copy of the checkout, built there as `npm run build` builds it: the declarations'
+    // references to src/types are relative, so they must be made where they are packed.
+    const copy = join(stage, "pkg");
+    for (const f of new Set([
+      ...pkg.files,
+      "package.json",
+      "src",
+      "tsconfig.json",
+      "tsconfig.build.json",
+    ])) {
+      if (f !== "dist") cpSync(join(ROOT, f), join(copy, f), { recursive: true });
     }
+    symlinkSync(realpathSync(join(ROOT, "node_modules")), join(copy, "node_modules"), "dir");
+    await compile(copy, ["--sourceMap", "false"]);
     const env = npmEnv();
     const packed = await runCommand(
       "npm",

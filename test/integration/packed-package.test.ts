@@ -1,9 +1,49 @@
 import { strict as assert } from "node:assert";
-import { cpSync } from "node:fs";
+import { cpSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { installPacked, type InstalledPackage } from "../helpers/packed.js";
 
 const MOCHA = resolve("node_modules/mocha/bin/mocha.js");
+const TSC = resolve("node_modules/typescript/bin/tsc");
+/** tsc checking plain JavaScript as an author's editor would, with nothing but the install. */
+const CHECK_JS = [
+  "--noEmit",
+  "--allowJs",
+  "--checkJs",
+  "--strict",
+  "--module",
+  "nodenext",
+  "--moduleResolution",
+  "nodenext",
+  "--target",
+  "es2022",
+  "--skipLibCheck",
+];
+
+/**
+ * docs/modules.md's typing recipe for plain JavaScript, with two wrong annotations that the
+ * installed declarations must catch: an option's type, and an Element's (not `any`).
+ */
+const TYPED = `// @ts-check
+/** @import { ParleyModule, OptionSpecs } from "parley-xmpp/moduleapi" */
+const options = /** @satisfies {OptionSpecs} */ ({
+  greeting: { type: "string", default: "hi", doc: "What to say" },
+  admins: { type: "strings", default: [], doc: "Who may" },
+});
+/** @type {ParleyModule<typeof options>} */
+export default {
+  name: "mod_typed",
+  description: "typing check",
+  options,
+  start(ctx) {
+    /** @type {string} */ const ok = ctx.options.greeting;
+    /** @type {string[]} */ const list = ctx.options.admins;
+    /** @type {number} */ const wrongOption = ctx.options.greeting; // line 15
+    /** @type {number} */ const wrongName = ctx.xml("a").name; // line 16
+    void [ok, list, wrongOption, wrongName];
+  },
+};
+`;
 
 describe("the npm package as a module author installs it (npm pack, then install by name)", function () {
   // Compiling the package and installing it take far longer than one test.
@@ -28,9 +68,24 @@ describe("the npm package as a module author installs it (npm pack, then install
     assert.equal(r.stdout.trim(), "function function");
   });
 
+  it("types a plain JavaScript module through the installed declarations (Element is typed)", async () => {
+    writeFileSync(join(pkg.dir, "typed.js"), TYPED);
+    const r = await pkg.run(process.execPath, [TSC, ...CHECK_JS, "typed.js"]);
+    const errors = r.stdout.split("\n").filter((l) => l.includes("error TS"));
+    assert.deepEqual(
+      errors.map((l) => /^typed\.js\((\d+),/.exec(l)?.[1]),
+      ["15", "16"],
+      r.stdout,
+    );
+    assert.ok(errors.every((l) => l.includes("'string' is not assignable to type 'number'")));
+  });
+
   for (const example of ["mod_welcome"]) {
     it(`runs examples/${example}'s own tests on the installed test kit`, async () => {
       cpSync(resolve("examples", example), join(pkg.dir, example), { recursive: true });
+      // Its types hold against the installed declarations (it is // @ts-check).
+      const typed = await pkg.run(process.execPath, [TSC, ...CHECK_JS, `${example}/index.js`]);
+      assert.equal(typed.code, 0, typed.stdout);
       const r = await pkg.run(process.execPath, [
         MOCHA,
         "--timeout",
