@@ -80,7 +80,7 @@ describe("the npm package as a module author installs it (npm pack, then install
     assert.ok(errors.every((l) => l.includes("'string' is not assignable to type 'number'")));
   });
 
-  for (const example of ["mod_welcome"]) {
+  for (const example of ["mod_welcome", "mod_motd"]) {
     it(`runs examples/${example}'s own tests on the installed test kit`, async () => {
       cpSync(resolve("examples", example), join(pkg.dir, example), { recursive: true });
       // Its types hold against the installed declarations (it is // @ts-check).

@@ -22,7 +22,12 @@ describe("docs/modules.md shows the example files as they are", () => {
 
   it("includes the example modules and their tests", () => {
     const paths = found.map((f) => f.path);
-    for (const p of ["examples/mod_welcome/index.js", "examples/mod_welcome/test/welcome.test.js"]) {
+    const wanted = [
+      "examples/mod_welcome/index.js",
+      "examples/mod_welcome/test/welcome.test.js",
+      "examples/mod_motd/index.js",
+    ];
+    for (const p of wanted) {
       assert.ok(paths.includes(p), `${GUIDE} does not include ${p}`);
     }
     // Every marker is followed by a block: a marker the pattern skipped would check nothing.
@@ -31,7 +36,11 @@ describe("docs/modules.md shows the example files as they are", () => {
 
   for (const { path, block, line } of found) {
     it(`line ${line}: the block is ${path}`, () => {
-      assert.equal(block, readFileSync(resolve(path), "utf8"), `${GUIDE}:${line} differs from ${path}`);
+      assert.equal(
+        block,
+        readFileSync(resolve(path), "utf8"),
+        `${GUIDE}:${line} differs from ${path}`,
+      );
     });
   }
 });
