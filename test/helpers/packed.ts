@@ -26,6 +26,7 @@ interface PackageJson {
   version: string;
   files: string[];
   dependencies: Record<string, string>;
+  bin: Record<string, string>;
 }
 
 export interface InstalledPackage {
@@ -136,6 +137,8 @@ function appLock(pkg: PackageJson, spec: string): object {
       version: pkg.version,
       resolved: spec,
       dependencies: pkg.dependencies,
+      // npm ci links the commands the lock names: parley and parleyctl.
+      bin: pkg.bin,
     },
   };
   // Node's resolution within the lock: the nearest node_modules/<name> up from the dependent.

@@ -80,22 +80,27 @@ describe("the npm package as a module author installs it (npm pack, then install
     assert.ok(errors.every((l) => l.includes("'string' is not assignable to type 'number'")));
   });
 
+  /** A module folder in the install: its types hold (it is // @ts-check) and its tests pass. */
+  const checkModule = async (folder: string): Promise<void> => {
+    const typed = await pkg.run(process.execPath, [TSC, ...CHECK_JS, `${folder}/index.js`]);
+    assert.equal(typed.code, 0, typed.stdout);
+    const args = [MOCHA, "--timeout", "30000", "--exit", `${folder}/test/*.test.js`];
+    const r = await pkg.run(process.execPath, args);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /passing/);
+    assert.doesNotMatch(r.stdout, /failing|pending/);
+  };
+
+  it("parleyctl module_new scaffolds a module whose test passes on the installed kit", async () => {
+    const made = await pkg.run("parleyctl", ["module_new", "mod_hello"]);
+    assert.equal(made.code, 0, made.stderr);
+    await checkModule("mod_hello");
+  });
+
   for (const example of ["mod_welcome", "mod_motd"]) {
     it(`runs examples/${example}'s own tests on the installed test kit`, async () => {
       cpSync(resolve("examples", example), join(pkg.dir, example), { recursive: true });
-      // Its types hold against the installed declarations (it is // @ts-check).
-      const typed = await pkg.run(process.execPath, [TSC, ...CHECK_JS, `${example}/index.js`]);
-      assert.equal(typed.code, 0, typed.stdout);
-      const r = await pkg.run(process.execPath, [
-        MOCHA,
-        "--timeout",
-        "30000",
-        "--exit",
-        `${example}/test/*.test.js`,
-      ]);
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      assert.match(r.stdout, /passing/);
-      assert.doesNotMatch(r.stdout, /failing|pending/);
+      await checkModule(example);
     });
   }
 });
