@@ -2,6 +2,7 @@ import { accessOf } from "./access.js";
 import { xml, type Element } from "@xmpp/xml";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/errors.js";
 import type { CoreContext } from "./context.js";
+import { hostMap, hostValue } from "./storage/host-stores.js";
 import {
   HOOK_HOST,
   STOP,
@@ -265,6 +266,9 @@ export function moduleContext(
     },
     keyval: <T extends Json>(store: string) => core.stores.keyval<T>(store),
     map: <T extends Json>(store: string) => core.stores.map<T>(store),
+    hostKeyval: <T extends Json>(store: string) =>
+      hostValue(core.stores.hostKeyval<T>(store), host),
+    hostMap: <T extends Json>(store: string) => hostMap(core.stores.hostMap<T>(store), host),
     migrate(migrations) {
       const sqlite = core.storage.sqlite;
       if (!sqlite) {

@@ -46,8 +46,25 @@ export type DeclarativeOption =
 
 export type OptionSpecs = Record<string, OptionSpec<unknown> | DeclarativeOption>;
 
+/**
+ * The value an option gives the module. A declarative option's comes from its `type`, not its
+ * default's inferred type: `default: []` of a `strings` option is a `string[]`, not `never[]`.
+ */
+export type OptionValue<O> =
+  O extends OptionSpec<infer T>
+    ? T
+    : O extends { type: "boolean" }
+      ? boolean
+      : O extends { type: "integer" }
+        ? number
+        : O extends { type: "string" }
+          ? string
+          : O extends { type: "strings" }
+            ? string[]
+            : never;
+
 /** The typed options object a module receives, inferred from its specs. */
-export type OptionsOf<S extends OptionSpecs> = { -readonly [K in keyof S]: S[K]["default"] };
+export type OptionsOf<S extends OptionSpecs> = { -readonly [K in keyof S]: OptionValue<S[K]> };
 
 /** Turns a declarative option into a spec with a parser. */
 export function toSpec(o: OptionSpec<unknown> | DeclarativeOption): OptionSpec<unknown> {

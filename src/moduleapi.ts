@@ -1,3 +1,7 @@
+// Ships with the package (package.json "files"): the published declarations need it, as
+// @xmpp/xml has none of its own, or every Element a module sees would be `any`.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an ambient module, not importable
+/// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
 import type { Database } from "better-sqlite3";
 import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";
@@ -18,6 +22,7 @@ import type { JID } from "./jid.js";
 import type { AccessRuleRef, AccessSubject, ShaperRuleRef } from "./access.js";
 import type { SessionHandle } from "./session-handle.js";
 import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
+import type { HostMap, HostValue } from "./storage/host-stores.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
@@ -47,7 +52,9 @@ export type {
   AsyncHookName,
   SyncHookName,
 } from "./hooks.js";
-export { then, isPromise, type MaybePromise } from "./maybe.js";
+// Not exported as `then`: a module namespace with a `then` export is a thenable, so `await
+// import("parley-xmpp/moduleapi")` would call it instead of resolving to the API.
+export { then as thenMaybe, isPromise, type MaybePromise } from "./maybe.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
@@ -89,6 +96,8 @@ export { NS_RSM, buildRsm, paginate, parseRsm } from "./xmpp/rsm.js";
 export type { ParseRsmOptions, RsmRequest, RsmResult } from "./xmpp/rsm.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
+export type { HostKeyvalStore, HostMapStore } from "./storage/stores.js";
+export type { HostMap, HostValue } from "./storage/host-stores.js";
 export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
 export type {
   ArchivedEntry,
@@ -122,7 +131,7 @@ export type { DiscoIdentity, DiscoTarget } from "./disco.js";
  * Events modules define for each other. A module declares its own by augmenting this
  * interface:
  *
- *     declare module "parley/moduleapi" {
+ *     declare module "parley-xmpp/moduleapi" {
  *       interface ExtensionEvents { "welcome:sent": { to: string } }
  *     }
  */
@@ -299,6 +308,14 @@ export interface ModuleContext<O = Record<string, never>> {
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   /** Per-user, per-key JSON values in a named store. */
   map<T extends Json>(store: string): MapStore<T>;
+  /**
+   * One JSON value for this host in a named store (Prosody's `module:open_store()` with no user):
+   * what belongs to the host, not to an account (the message of the day). Kept across restarts
+   * and account removals.
+   */
+  hostKeyval<T extends Json>(store: string): HostValue<T>;
+  /** Many JSON values for this host in a named store, each under a key. */
+  hostMap<T extends Json>(store: string): HostMap<T>;
   /**
    * Applies the module's own schema migrations (tables it owns; reference users(host, username)
    * with ON DELETE CASCADE so account removal removes the module's rows too).

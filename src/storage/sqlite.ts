@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { HOST_STORE_TABLES } from "./host-stores.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 
 /** Tables the core owns. Modules bring their own through `Storage.migrate`. */
@@ -60,6 +61,7 @@ const CORE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  { version: 3, up: HOST_STORE_TABLES },
 ];
 
 /**
