@@ -83,10 +83,26 @@ function parserVerdict(bytes: Buffer, afterHeader: boolean): string | null {
   return error;
 }
 
-/** A logged-in connection that sends random stanzas, some of them mutated. */
-async function stanzaConnection(t: TestServer, seed: number, count: number): Promise<ConnResult> {
+/**
+ * A random stanza may change its sender's password or remove the account (XEP-0077 §3.2, §3.3):
+ * the account is put back before each login. No two connections at a time share a user.
+ */
+async function restoreAccount(t: TestServer, user: string): Promise<void> {
+  const accounts = t.server.ctx.accounts;
+  if (await accounts.exists(user, "localhost"))
+    await accounts.changePassword(user, "localhost", password(user));
+  else await t.register(user, password(user));
+}
+
+/** A logged-in connection as `user` that sends random stanzas, one of them mutated at times. */
+async function stanzaConnection(
+  t: TestServer,
+  seed: number,
+  user: string,
+  count: number,
+): Promise<ConnResult> {
   const rng = new Rng(seed);
-  const user = rng.pick(FUZZ_USERS);
+  await restoreAccount(t, user);
   const c = await FuzzConn.login(t.port, user, password(user), `fz${seed.toString(36)}`);
   const res: ConnResult = { sent: [], stanzas: 0, iqRequests: 0, streamError: null, problem: null };
   const owed = new Map<string, string>();
@@ -190,7 +206,7 @@ export async function checkAlive(t: TestServer, round: number): Promise<string |
 
 /**
  * Runs connections of the run seeded `runSeed` until `stanzas` stanzas have been sent, `parallel`
- * at a time; connection i has seed inputSeed(runSeed, i).
+ * (at most one per fuzz user) at a time; connection i has seed inputSeed(runSeed, i).
  */
 export async function runServerFuzz(
   t: TestServer,
@@ -211,13 +227,14 @@ export async function runServerFuzz(
     failures: [],
   };
   let index = 0;
+  const parallel = Math.min(opts.parallel, FUZZ_USERS.length);
   for (let round = 0; sum.stanzas < opts.stanzas && sum.failures.length < 20; round++) {
     const batch: Promise<void>[] = [];
-    for (let k = 0; k < opts.parallel; k++) {
+    for (let k = 0; k < parallel; k++) {
       const seed = inputSeed(opts.runSeed, index++);
       const run = new Rng(seed ^ 0x1234).chance(0.15)
         ? preauthConnection(t, seed)
-        : stanzaConnection(t, seed, new Rng(seed ^ 0x4321).range(20, 200));
+        : stanzaConnection(t, seed, FUZZ_USERS[k]!, new Rng(seed ^ 0x4321).range(20, 200));
       batch.push(
         run.then(
           (r) => {
