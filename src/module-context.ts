@@ -240,7 +240,9 @@ export function moduleContext(
       return waiting.answer;
     },
     bounce(stanza: Element, error: unknown) {
-      const { from, to } = addresses(stanza);
+      // RFC 6120 §8.1.1.1: a stanza without 'to' was addressed to its sender's bare JID (a
+      // message to one's own account that could not be stored offline, say).
+      const { from, to } = addresses(stanza, true);
       core.router.bounce(stanza, from, to, error);
     },
     command(commandName, command) {
@@ -366,8 +368,13 @@ export async function removeAccount(
   return sessions.length;
 }
 
-function addresses(stanza: Element): { from: JID; to: JID } {
+/** `toSender`: a stanza without 'to' is addressed to the bare JID of its 'from'. */
+function addresses(stanza: Element, toSender = false): { from: JID; to: JID } {
   const { from, to } = stanza.attrs;
+  if (from && !to && toSender) {
+    const sender = parseJID(from);
+    return { from: sender, to: sender.bare() };
+  }
   if (!from || !to) throw new Error("a routed stanza needs both 'from' and 'to'");
   return { from: parseJID(from), to: parseJID(to) };
 }
