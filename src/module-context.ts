@@ -92,6 +92,7 @@ export function moduleContext(
       features: core.disco.featuresOf(host, target),
     }),
     discoItems: () => core.disco.itemsOf(host),
+    adhocCommands: () => core.adhoc.of(host),
   };
   const ctx: ModuleContext<Record<string, unknown>> = {
     name,
@@ -177,6 +178,7 @@ export function moduleContext(
     feature: (ns, target = "host") => core.disco.addFeature(host, target, ns, owner),
     identity: (identity, target = "host") => core.disco.addIdentity(host, target, identity, owner),
     item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
+    adhocCommand: (command) => void cleanups.push(core.adhoc.add(host, command)),
     service(domain, handler) {
       const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
       cleanups.push(remove);
