@@ -113,6 +113,9 @@ export function moduleContext(
       register: (u, h, p) => core.accounts.register(u, h, p),
       changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
       unregister: async (u, h) => void (await removeAccount(core, u, h)),
+      list: (h) => core.accounts.list(h),
+      setDisabled: (u, h, disabled) => disableAccount(core, u, h, disabled),
+      listDisabled: (h) => core.accounts.listDisabled(h),
     },
     run: (hook, payload) => core.hooks.run(hook, payload),
     runAsync: (hook, payload) => core.hooks.runAsync(hook, payload),
@@ -362,6 +365,21 @@ export async function removeAccount(
     s.close(new StreamError("not-authorized", "the account was removed"));
   }
   return sessions.length;
+}
+
+/** XEP-0133 §4.3: a disabled account's sessions end; §4.4: enabling it again ends nothing. */
+async function disableAccount(
+  core: CoreContext,
+  username: string,
+  host: string,
+  disabled: boolean,
+): Promise<void> {
+  const user = Accounts.prepUsername(username);
+  await core.accounts.setDisabled(user, host, disabled);
+  if (!disabled) return;
+  for (const s of core.sm.resources(`${user}@${host}`)) {
+    s.close(new StreamError("policy-violation", "the account was disabled"));
+  }
 }
 
 function addresses(stanza: Element): { from: JID; to: JID } {

@@ -389,6 +389,16 @@ export interface AccountsApi {
    * (`not-found`, `invalid-username`).
    */
   unregister(username: string, host: string): Promise<void>;
+  /** The host's usernames, sorted by code point. */
+  list(host: string): Promise<string[]>;
+  /**
+   * Disables the account (XEP-0133 §4.3: its data stays, logins fail with `account-disabled`,
+   * and its sessions are closed with the stream error `policy-violation`), or enables it again
+   * (§4.4). Rejects with an AccountError (`not-found`, `invalid-username`).
+   */
+  setDisabled(username: string, host: string, disabled: boolean): Promise<void>;
+  /** The host's disabled usernames, sorted by code point. */
+  listDisabled(host: string): Promise<string[]>;
 }
 
 /** A module: what it is called, what it takes, what it needs, and how it starts. */

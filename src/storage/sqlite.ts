@@ -60,6 +60,11 @@ const CORE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // XEP-0133 §4.3: a disabled account keeps its data but cannot log in.
+    version: 3,
+    up: `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /**
