@@ -82,7 +82,11 @@ export class CommandSessions {
   end(session: CommandSession): void {
     session.cancelTimer();
     const mine = this.open.get(session.requester);
-    if (mine?.get(session.id) === session) mine.delete(session.id);
+    if (mine?.get(session.id) === session) {
+      mine.delete(session.id);
+      // A requester with no local session (over s2s) is never dropped by the session table.
+      if (mine.size === 0) this.open.delete(session.requester);
+    }
     const k = key(session.requester, session.id);
     this.ended.add(k);
     if (this.ended.size > REMEMBERED_ENDINGS) {
