@@ -93,6 +93,7 @@ export function moduleContext(
       features: core.disco.featuresOf(host, target),
     }),
     discoItems: () => core.disco.itemsOf(host),
+    adhocCommands: () => core.adhoc.of(host),
   };
   const ctx: ModuleContext<Record<string, unknown>> = {
     name,
@@ -113,6 +114,9 @@ export function moduleContext(
       register: (u, h, p) => core.accounts.register(u, h, p),
       changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
       unregister: async (u, h) => void (await removeAccount(core, u, h)),
+      list: (h) => core.accounts.list(h),
+      setDisabled: (u, h, disabled) => disableAccount(core, u, h, disabled),
+      listDisabled: (h) => core.accounts.listDisabled(h),
     },
     run: (hook, payload) => core.hooks.run(hook, payload),
     runAsync: (hook, payload) => core.hooks.runAsync(hook, payload),
@@ -178,6 +182,7 @@ export function moduleContext(
     feature: (ns, target = "host") => core.disco.addFeature(host, target, ns, owner),
     identity: (identity, target = "host") => core.disco.addIdentity(host, target, identity, owner),
     item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
+    adhocCommand: (command) => void cleanups.push(core.adhoc.add(host, command)),
     service(domain, handler) {
       const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
       cleanups.push(remove);
@@ -366,6 +371,21 @@ export async function removeAccount(
     s.close(new StreamError("not-authorized", "the account was removed"));
   }
   return sessions.length;
+}
+
+/** XEP-0133 §4.3: a disabled account's sessions end; §4.4: enabling it again ends nothing. */
+async function disableAccount(
+  core: CoreContext,
+  username: string,
+  host: string,
+  disabled: boolean,
+): Promise<void> {
+  const user = Accounts.prepUsername(username);
+  await core.accounts.setDisabled(user, host, disabled);
+  if (!disabled) return;
+  for (const s of core.sm.resources(`${user}@${host}`)) {
+    s.close(new StreamError("policy-violation", "the account was disabled"));
+  }
 }
 
 /** `toSender`: a stanza without 'to' is addressed to the bare JID of its 'from'. */

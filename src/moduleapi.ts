@@ -18,6 +18,7 @@ import type {
 import type { MaybePromise } from "./maybe.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
+import type { AdhocCommand } from "./adhoc.js";
 import type { JID } from "./jid.js";
 import type { AccessRuleRef, AccessSubject, ShaperRuleRef } from "./access.js";
 import type { SessionHandle } from "./session-handle.js";
@@ -126,6 +127,7 @@ export type { Logger } from "./log.js";
 export type { HttpHandler, HttpRequest, HttpRequestInfo, HttpUpgrade } from "./http/types.js";
 export type { BoshOptions } from "./http/bosh.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";
+export type { AdhocCommand, AdhocNote, AdhocOutcome, AdhocRun, AdhocStage } from "./adhoc.js";
 
 /**
  * Events modules define for each other. A module declares its own by augmenting this
@@ -159,6 +161,8 @@ export interface ServerView {
   discoInfo(target: DiscoTarget): { identities: DiscoIdentity[]; features: string[] };
   /** Services listed in this host's disco#items. */
   discoItems(): { jid: string; name?: string }[];
+  /** The XEP-0050 ad-hoc commands modules offer on this host (ctx.adhocCommand), for mod_adhoc. */
+  adhocCommands(): readonly AdhocCommand[];
 }
 
 /**
@@ -219,6 +223,12 @@ export interface ModuleContext<O = Record<string, never>> {
   identity(identity: DiscoIdentity, target?: DiscoTarget): void;
   /** Lists a service (e.g. conference.<host>) in the host's disco#items. */
   item(jid: string, name?: string): void;
+  /**
+   * Offers a XEP-0050 ad-hoc command on this host: mod_adhoc lists it to those it `allowed`
+   * and runs it, stage by stage (sessions, actions, errors are mod_adhoc's). Removed when the
+   * module stops; throws if the host already has a command at that node.
+   */
+  adhocCommand(command: AdhocCommand): void;
   /**
    * Serves a whole domain (e.g. conference.example.org): every stanza to it comes to
    * `handler`, which must answer or bounce, and passes `handoff` on to the copies it routes
@@ -396,6 +406,16 @@ export interface AccountsApi {
    * (`not-found`, `invalid-username`).
    */
   unregister(username: string, host: string): Promise<void>;
+  /** The host's usernames, sorted by code point. */
+  list(host: string): Promise<string[]>;
+  /**
+   * Disables the account (XEP-0133 §4.3: its data stays, logins fail with `account-disabled`,
+   * and its sessions are closed with the stream error `policy-violation`), or enables it again
+   * (§4.4). Rejects with an AccountError (`not-found`, `invalid-username`).
+   */
+  setDisabled(username: string, host: string, disabled: boolean): Promise<void>;
+  /** The host's disabled usernames, sorted by code point. */
+  listDisabled(host: string): Promise<string[]>;
 }
 
 /** A module: what it is called, what it takes, what it needs, and how it starts. */

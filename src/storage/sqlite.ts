@@ -62,6 +62,11 @@ const CORE_MIGRATIONS: Migration[] = [
     `,
   },
   { version: 3, up: HOST_STORE_TABLES },
+  {
+    // XEP-0133 §4.3: a disabled account keeps its data but cannot log in.
+    version: 4,
+    up: `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];
 
 /**

@@ -131,6 +131,15 @@ export interface AccountStore {
   list(host: string): Promise<string[]>;
   /** The credentials for one hash, with their alternates; null without an account or them. */
   credentials(host: string, username: string, hash: ScramHash): Promise<ScramCredentials | null>;
+  /**
+   * Whether the account is disabled (XEP-0133 §4.3: kept with all its data, but no logins until
+   * it is re-enabled); null when there is no such account.
+   */
+  disabled(host: string, username: string): Promise<boolean | null>;
+  /** Disables or re-enables the account; rejects with AccountStoreError "not-found". */
+  setDisabled(host: string, username: string, disabled: boolean): Promise<void>;
+  /** The host's disabled usernames, sorted by code point. */
+  listDisabled(host: string): Promise<string[]>;
 }
 
 /**
