@@ -61,12 +61,12 @@ const CORE_MIGRATIONS: Migration[] = [
       );
     `,
   },
-  { version: 3, up: HOST_STORE_TABLES },
   {
     // XEP-0133 §4.3: a disabled account keeps its data but cannot log in.
-    version: 4,
+    version: 3,
     up: `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
   },
+  { version: 4, up: HOST_STORE_TABLES },
 ];
 
 /**
