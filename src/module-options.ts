@@ -42,7 +42,11 @@ export type DeclarativeOption =
       infinity?: boolean;
     }
   | { type: "string"; default: string; doc: string; enum?: readonly string[] }
-  | { type: "strings"; default: string[]; doc: string };
+  | { type: "strings"; default: string[]; doc: string }
+  /** An access rule (opt.access): a rule name by default, such as "announce". */
+  | { type: "access"; default: string; doc: string }
+  /** A shaper rule (opt.shaperRule): a rule name or a number by default. */
+  | { type: "shaperRule"; default: string | number; doc: string };
 
 export type OptionSpecs = Record<string, OptionSpec<unknown> | DeclarativeOption>;
 
@@ -61,7 +65,11 @@ export type OptionValue<O> =
           ? string
           : O extends { type: "strings" }
             ? string[]
-            : never;
+            : O extends { type: "access" }
+              ? AccessRuleRef
+              : O extends { type: "shaperRule" }
+                ? ShaperRuleRef
+                : never;
 
 /** The typed options object a module receives, inferred from its specs. */
 export type OptionsOf<S extends OptionSpecs> = { -readonly [K in keyof S]: OptionValue<S[K]> };
@@ -78,6 +86,10 @@ export function toSpec(o: OptionSpec<unknown> | DeclarativeOption): OptionSpec<u
       return o.enum ? opt.oneOf(o.enum, o.default, o.doc) : opt.string(o.default, o.doc);
     case "strings":
       return opt.strings(o.default, o.doc);
+    case "access":
+      return opt.access(o.default, o.doc);
+    case "shaperRule":
+      return opt.shaperRule(o.default, o.doc);
   }
 }
 

@@ -11,10 +11,10 @@
 /** @import { HostValue, OptionSpecs, ParleyModule, SessionHandle } from "parley-xmpp/moduleapi" */
 
 const options = /** @satisfies {OptionSpecs} */ ({
-  admins: {
-    type: "strings",
-    default: [],
-    doc: "Bare JIDs allowed to set the message of the day",
+  access: {
+    type: "access",
+    default: "announce",
+    doc: "Who may set the message of the day: an access rule (announce: the admins)",
   },
 });
 
@@ -33,12 +33,12 @@ export default {
     const seen = ctx.keyval("mod_motd_seen");
     const announce = `${ctx.host}/announce/motd`;
 
-    // ---- ACCESS RULE: who may set the message of the day ----------------------------------
-    // For now an option lists them. The module API's access checks (ctx.allowed, with an
-    // `access: announce` option the ejabberd way) take this place.
+    // Who may set it is the admin's to say, the ejabberd way: `access: announce` names a rule
+    // of the config's access_rules (announce allows the `admin` ACL unless the config says
+    // otherwise), asked with the sender's JID and address.
     /** @param {SessionHandle} session */
-    const mayAnnounce = (session) => ctx.options.admins.includes(session.jid.bare().toString());
-    // -----------------------------------------------------------------------------------------
+    const mayAnnounce = (session) =>
+      ctx.allowed(ctx.options.access, { jid: session.jid, ip: session.remoteAddress });
 
     /** @param {SessionHandle} session @param {Motd} current */
     const sendTo = async (session, current) => {

@@ -17,9 +17,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { Element } from "@xmpp/xml";
+import YAML from "yaml";
 import {
   defaultConfig,
   defaultListener,
+  parseConfig,
   type HttpListenerConfig,
   type RequestHandlerConfig,
   type ServerConfig,
@@ -88,6 +90,17 @@ export interface TestServerOptions {
    * s2s_access is none: a test server never reaches for a domain outside the test.
    */
   s2s?: { port: number; dnsServers: string[]; tls?: boolean };
+  /**
+   * ejabberd's `acl`, `access_rules`, `shaper` and `shaper_rules`, written as in the YAML
+   * (`{ acl: { admin: { user: ["boss@localhost"] } } }`), read by the config's own reader: the
+   * rules modules' `access` options name and `ctx.allowed` asks.
+   */
+  rules?: {
+    acl?: Record<string, unknown>;
+    access_rules?: Record<string, unknown>;
+    shaper?: Record<string, unknown>;
+    shaper_rules?: Record<string, unknown>;
+  };
   /** Last word on the config before start. */
   config?: (c: ServerConfig) => void;
 }
@@ -170,6 +183,10 @@ async function testConfig(dir: string, o: TestServerOptions): Promise<ServerConf
   if (o.http) config.http = [testHttpListener(o.http === true ? WEB_HANDLERS : o.http)];
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
+  if (o.rules) {
+    const text = YAML.stringify({ hosts: config.hosts, ...o.rules });
+    config.access = parseConfig(text, "<startTestServer rules>").access;
+  }
   if (o.s2s) {
     const tls = o.s2s.tls ?? false;
     config.listen.push({ ...defaultListener(o.s2s.port, tls), module: "s2s", ip: "127.0.0.1" });

@@ -32,9 +32,11 @@ describe("mod_motd", () => {
       modules: {
         mod_motd: {
           path: fileURLToPath(new URL("../index.js", import.meta.url)),
-          admins: ["boss@localhost"],
+          access: "announce",
         },
       },
+      // The server's admins, as in parley.yml; the rule `announce` allows them.
+      rules: { acl: { admin: { user: ["boss@localhost"] } } },
     });
   });
   // t is undefined if before() failed: `?.` lets mocha report that error.
