@@ -1,8 +1,14 @@
 // The message of the day (XEP-0133 §4.24–§4.26): a standing announcement, sent at once to the
 // users online when it is set, and to every other user once, at their next login (their
-// first session's initial presence). Kept host-wide in the module's keyval store (the host's
-// row, username ""); each user's row holds the id of the last one they were sent.
-import type { Json, KeyvalStore, ModuleContext, SessionHandle } from "../../src/moduleapi.js";
+// first session's initial presence). The message is the host's (ctx.hostKeyval); each user's
+// keyval row holds the id of the last one they were sent, and goes with the account.
+import type {
+  HostValue,
+  Json,
+  KeyvalStore,
+  ModuleContext,
+  SessionHandle,
+} from "../../src/moduleapi.js";
 import { randomBytes } from "node:crypto";
 
 interface Motd {
@@ -11,9 +17,8 @@ interface Motd {
   text: string;
 }
 
-const HOST_ROW = "";
-
 export class MessageOfTheDay {
+  private readonly message: HostValue<Json>;
   private readonly store: KeyvalStore<Json>;
   /** Users being sent the message now: a second session of theirs coming up waits its turn. */
   private readonly sending = new Set<string>();
@@ -22,6 +27,9 @@ export class MessageOfTheDay {
     private readonly ctx: ModuleContext<unknown>,
     private readonly send: (to: string, text: string) => void,
   ) {
+    // Before the host-wide stores, the message was the row of the user "": the host stores'
+    // migration copied such rows, so the same store name finds it.
+    this.message = ctx.hostKeyval<Json>("mod_announce");
     this.store = ctx.keyval<Json>("mod_announce");
   }
 
@@ -32,7 +40,7 @@ export class MessageOfTheDay {
   /** §4.24: a new message, to everyone online now and to the others at their next login. */
   async set(text: string): Promise<void> {
     const motd: Motd = { id: randomBytes(9).toString("base64url"), text };
-    await this.store.set(this.ctx.host, HOST_ROW, { ...motd });
+    await this.message.set({ ...motd });
     const users = new Map<string, SessionHandle>();
     for (const s of this.ctx.server.allSessions()) {
       if (s.jid.domain === this.ctx.host) users.set(s.jid.local, s);
@@ -44,12 +52,12 @@ export class MessageOfTheDay {
   async edit(text: string): Promise<void> {
     const motd = await this.read();
     if (!motd) return this.set(text);
-    await this.store.set(this.ctx.host, HOST_ROW, { id: motd.id, text });
+    await this.message.set({ id: motd.id, text });
   }
 
   /** §4.26 */
   async delete(): Promise<void> {
-    await this.store.delete(this.ctx.host, HOST_ROW);
+    await this.message.delete();
   }
 
   /** A user's session became available: the message, if the user was not sent it yet. */
@@ -71,7 +79,7 @@ export class MessageOfTheDay {
   }
 
   private async read(): Promise<Motd | undefined> {
-    const v = await this.store.get(this.ctx.host, HOST_ROW);
+    const v = await this.message.get();
     if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
     const { id, text } = v as Record<string, Json>;
     return typeof id === "string" && typeof text === "string" ? { id, text } : undefined;
