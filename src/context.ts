@@ -8,6 +8,7 @@ import type { CertStore } from "./tls.js";
 import type { AuthThrottle } from "./auth/throttle.js";
 import type { IqHandlers } from "./iq.js";
 import type { DiscoRegistry } from "./disco.js";
+import type { AdhocRegistry } from "./adhoc.js";
 import type { StorageEngine } from "./storage/engine.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Resumable } from "./c2s/resumable.js";
@@ -34,6 +35,8 @@ export interface CoreContext {
   readonly certs: CertStore;
   readonly throttle: AuthThrottle;
   readonly disco: DiscoRegistry;
+  /** XEP-0050 ad-hoc commands modules offer (ctx.adhocCommand), served by mod_adhoc. */
+  readonly adhoc: AdhocRegistry;
   readonly storage: StorageEngine;
   readonly startedAt: number;
   /** XEP-0198 settings per host, set by mod_stream_mgmt; absent = not offered. */

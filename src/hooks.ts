@@ -109,7 +109,15 @@ export interface HookMap {
     target: "host" | "account";
     node: string | undefined;
     query: Element;
+    /** Who asks; undefined when the server describes itself (mod_caps' hash). */
+    from?: JID | undefined;
   };
+  /**
+   * A disco#items request for a node of the host (XEP-0030 §4.2): the module that answers for
+   * `node` adds its items to `query` (the reply's <query/>) and returns STOP. A node nobody
+   * stops for is item-not-found (§7).
+   */
+  disco_items: { host: string; node: string; from: JID; query: Element };
   /**
    * Presence a client broadcasts (initial/available/unavailable, no `to`). The core adds the
    * user's other available resources; the roster module adds subscribers (RFC 6121 §4.2.2).
@@ -145,6 +153,7 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   c2s_session_pending: (p) => p.session.jid.domain,
   remove_user: (p) => p.host,
   disco_info: (p) => p.host,
+  disco_items: (p) => p.host,
   presence_broadcast: (p) => p.session.jid.domain,
 };
 

@@ -25,6 +25,7 @@ import { ControlServer } from "./control/server.js";
 import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
 import { DiscoRegistry } from "./disco.js";
+import { AdhocRegistry } from "./adhoc.js";
 import { ModuleManager } from "./modulemanager.js";
 import { Metrics } from "./metrics.js";
 import { AdminCommands } from "./admin-commands.js";
@@ -143,6 +144,7 @@ export class Server {
         certs,
         throttle: new AuthThrottle(),
         disco,
+        adhoc: new AdhocRegistry(),
         storage,
         startedAt: Date.now(),
         streamMgmt: new Map(),

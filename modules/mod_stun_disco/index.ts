@@ -73,8 +73,8 @@ export default defineModule({
 
 /** §3.2: forbidden to those the access option leaves out. */
 function allow(ctx: Ctx, from: JID): void {
-  if (ctx.options.access === "local" && !ctx.server.hosts.has(from.domain)) {
-    throw new StanzaError("forbidden", "this server's users only");
+  if (!ctx.allowed(ctx.options.access, from)) {
+    throw new StanzaError("forbidden", "access denied by service policy");
   }
 }
 

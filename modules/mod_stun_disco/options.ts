@@ -95,9 +95,8 @@ export const stunDiscoOptions = {
     true,
     "Announce local STUN/TURN listeners; no effect: Parley has no built-in STUN/TURN server",
   ),
-  access: opt.oneOf(
-    ["local", "all"] as const,
+  access: opt.access(
     "local",
-    "Who may discover services and get credentials: local (accounts of this server's hosts) or all; named access rules are not evaluated",
+    "Who may discover services and get credentials: an access rule (local, the default: this server's accounts)",
   ),
 };

@@ -89,9 +89,10 @@ export class SaslExchange {
     if (step.authzid !== undefined && step.authzid !== `${username}@${s.host}`) {
       throw new SaslFailure("invalid-authzid");
     }
-    if (!(await accountExists(s.ctx.accounts, username, s.host!))) {
-      throw new SaslFailure("not-authorized");
-    }
+    const status = await accountStatus(s.ctx.accounts, username, s.host!);
+    if (status === null) throw new SaslFailure("not-authorized");
+    // RFC 6120 §6.5.1: the password was right, but an admin disabled the account (XEP-0133).
+    if (status === "disabled") throw new SaslFailure("account-disabled");
     s.ctx.throttle.recordSuccess(s.remoteAddress, username);
     return { kind: "success", username, mechanism: mechanism.name, data: step.data };
   }
@@ -163,12 +164,16 @@ export class SaslExchange {
 }
 
 /**
- * Whether the account (still) exists once the mechanism succeeded. A store that fails is a
- * temporary failure (RFC 6120 §6.5.11 temporary-auth-failure), not a wrong password.
+ * Whether the account (still) exists, and may log in, once the mechanism succeeded. A store that
+ * fails is a temporary failure (RFC 6120 §6.5.11 temporary-auth-failure), not a wrong password.
  */
-async function accountExists(accounts: Accounts, username: string, host: string): Promise<boolean> {
+async function accountStatus(
+  accounts: Accounts,
+  username: string,
+  host: string,
+): Promise<"enabled" | "disabled" | null> {
   try {
-    return await accounts.exists(username, host);
+    return await accounts.status(username, host);
   } catch (err) {
     throw new SaslFailure("temporary-auth-failure", undefined, { cause: err });
   }

@@ -104,6 +104,10 @@ function parleyConfig(spec: ServerSpec, files: ServerFiles): string {
   const host = spec.hosts[0]!;
   const shipped = YAML.parse(readFileSync(join(REPO_DIR, "config", "parley.yml"), "utf8")) as {
     modules: Record<string, Record<string, unknown> | null>;
+    acl: unknown;
+    access_rules: unknown;
+    shaper: unknown;
+    shaper_rules: unknown;
   };
   const modules = { ...shipped.modules };
   delete modules.mod_http_upload;
@@ -122,6 +126,11 @@ function parleyConfig(spec: ServerSpec, files: ServerFiles): string {
     data_dir: files.dir,
     s2s_use_starttls: "required",
     s2s_cafile: files.caFile,
+    // The shipped rules the shipped modules' options name (mod_muc's muc_create, …).
+    acl: shipped.acl,
+    access_rules: shipped.access_rules,
+    shaper: shipped.shaper,
+    shaper_rules: shipped.shaper_rules,
     listen: listeners(spec),
     modules,
   };

@@ -24,7 +24,8 @@ export interface InteropServer extends TestServer {
 export async function startInteropServer(
   opts: Pick<TestServerOptions, "http"> = {},
 ): Promise<InteropServer> {
-  const { modules } = loadConfig(SHIPPED_CONFIG);
+  // The shipped modules, with the acl / access_rules / shaper_rules their options name.
+  const { modules, access } = loadConfig(SHIPPED_CONFIG);
   // One plain loopback HTTP listener: the shipped HTTP upload, which the Python clients reach
   // there (its https://…:5443 put_url would need a listener on that port and a CA the libraries
   // trust), plus the handlers a web-client test asks for (`http`).
@@ -46,6 +47,7 @@ export async function startInteropServer(
   const t = await startTestServer({
     modules,
     config: (c) => {
+      c.access = access;
       c.http = [{ ...testHttpListener(handlers), port: httpPort }];
     },
   });

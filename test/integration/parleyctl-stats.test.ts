@@ -107,7 +107,9 @@ describe("parleyctl stats and top (ejabberdctl stats; queue lengths at a shell)"
       "clear = bytes([27]) + b'[2J'",
       "sys.stdout.write('%d %d %d' % (code, out.count(b'parley top'), out.count(clear)))",
     ].join("\n");
-    const r = await runCli("parleyctl", ["--config", configFile, "top"], 30_000, driver);
+    const r = await runCli("parleyctl", ["--config", configFile, "top"], 30_000, {
+      python: driver,
+    });
     const out = r.stdout;
     const [code, tables, clears] = out.split(" ").map(Number);
     assert.equal(code, 0, out);

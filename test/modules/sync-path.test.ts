@@ -20,7 +20,11 @@ describe("the message path of the shipped modules", function () {
 
   before(async () => {
     const shipped = loadConfig(resolve(repoRoot, "config/parley.yml"));
-    t = await startTestServer({ modules: shipped.modules, http: true });
+    t = await startTestServer({
+      modules: shipped.modules,
+      http: true,
+      config: (c) => void (c.access = shipped.access),
+    });
   });
   after(() => t?.stop());
 

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_S2S } from "../../src/config/s2s.js";
-import { defaultAccessConfig } from "../../src/config/access.js";
+import { accessOf } from "../../src/access.js";
+import { parseJID } from "../../src/jid.js";
 import { CONSOLE_COMMANDS } from "../../src/config/api-permissions.js";
 import {
   ConfigError,
@@ -98,7 +99,19 @@ describe("config", () => {
       const file = resolve(repoRoot, "config/parley.yml");
       const config = loadConfig(file);
       const data = resolve(repoRoot, "data");
-      const { modules, moduleLines, ...rest } = config;
+      const { modules, moduleLines, access, ...rest } = config;
+      // The shipped acl / access_rules / shaper_rules, as ejabberd's stock config has them.
+      const ac = accessOf(config);
+      assert.equal(ac.allowed("c2s", parseJID("alice@localhost")), true);
+      assert.equal(ac.allowed("configure", parseJID("alice@localhost")), false, "no admins yet");
+      assert.equal(ac.allowed("trusted_network", { ip: "127.0.0.1" }), true);
+      assert.equal(ac.allowed("muc_create", parseJID("eve@elsewhere.example")), false);
+      assert.equal(ac.limit("max_user_sessions", parseJID("alice@localhost"), 0), 10);
+      assert.deepEqual(ac.shaper("c2s_shaper", parseJID("alice@localhost")), {
+        rate: 3000,
+        burst: 20000,
+      });
+      assert.ok(Object.keys(access.rules).includes("c2s"));
       // Every module the default config enables, each with the line it is written on.
       assert.deepEqual(Object.keys(modules), [
         "mod_roster",
@@ -112,6 +125,9 @@ describe("config", () => {
         "mod_private",
         "mod_pubsub",
         "mod_blocking",
+        "mod_adhoc",
+        "mod_configure",
+        "mod_announce",
         "mod_register",
         "mod_carbons",
         "mod_mam",
@@ -149,14 +165,22 @@ describe("config", () => {
         disableSaslMechanisms: [],
         controlSocket: join(data, "parleyctl.sock"),
         listen: [
-          listener({ port: 5222 }),
-          listener({ port: 5223, tls: true, starttls: false, starttlsRequired: false }),
+          listener({ port: 5222, access: "c2s", shaper: "c2s_shaper" }),
+          listener({
+            port: 5223,
+            tls: true,
+            starttls: false,
+            starttlsRequired: false,
+            access: "c2s",
+            shaper: "c2s_shaper",
+          }),
           listener({
             port: 5269,
             module: "s2s",
             starttls: true,
             starttlsRequired: false,
             maxStanzaSize: 524288,
+            shaper: "s2s_shaper",
           }),
         ],
         http: [
@@ -174,7 +198,6 @@ describe("config", () => {
         components: [],
         websocket: { origins: null, pingInterval: 60, timeout: 300 },
         s2s: { ...DEFAULT_S2S },
-        access: defaultAccessConfig(),
         apiPermissions: [CONSOLE_COMMANDS],
         warnings: [],
       });
