@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createSecureContext, type SecureContext } from "node:tls";
 import selfsigned from "selfsigned";
 import type { Logger } from "./log.js";
+import { secureContextOptions, type TlsTuning } from "./config/tls-options.js";
 
 /** A certificate with its key, and the names it is valid for. */
 interface CertEntry {
@@ -25,6 +26,8 @@ const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
 export class CertStore {
   private readonly entries: CertEntry[] = [];
   private readonly byHost = new Map<string, SecureContext>();
+  /** Contexts with a listener's TLS tuning, made when first asked: tuning → plain → tuned. */
+  private readonly tuned = new Map<string, Map<SecureContext, SecureContext>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -53,9 +56,30 @@ export class CertStore {
     }
   }
 
-  /** The context for a host, or undefined when none of the certificates covers it. */
-  contextFor(host: string): SecureContext | undefined {
-    return this.byHost.get(host) ?? this.matchWildcard(host);
+  /**
+   * The context for a host, or undefined when none of the certificates covers it; with
+   * `tuning`, one that also has the listener's ciphers, protocol floor and DH parameters.
+   */
+  contextFor(host: string, tuning?: TlsTuning): SecureContext | undefined {
+    const plain = this.byHost.get(host) ?? this.matchWildcard(host);
+    return plain && tuning ? this.withTuning(plain, tuning) : plain;
+  }
+
+  private withTuning(plain: SecureContext, tuning: TlsTuning): SecureContext {
+    const key = JSON.stringify(tuning);
+    let contexts = this.tuned.get(key);
+    if (!contexts) this.tuned.set(key, (contexts = new Map()));
+    let ctx = contexts.get(plain);
+    if (!ctx) {
+      const entry = this.entries.find((e) => e.context === plain)!;
+      ctx = createSecureContext({
+        key: entry.key,
+        cert: entry.cert,
+        ...secureContextOptions(tuning),
+      });
+      contexts.set(plain, ctx);
+    }
+    return ctx;
   }
 
   /**
@@ -103,9 +127,13 @@ export class CertStore {
   /** The SNI callback for tls servers, with `fallback` for clients that send no SNI. */
   sniCallback(
     fallback: string,
+    tuning?: TlsTuning,
   ): (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void {
     return (servername, cb) => {
-      cb(null, this.contextFor(servername.toLowerCase()) ?? this.contextFor(fallback));
+      cb(
+        null,
+        this.contextFor(servername.toLowerCase(), tuning) ?? this.contextFor(fallback, tuning),
+      );
     };
   }
 

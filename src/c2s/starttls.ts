@@ -18,7 +18,8 @@ export function starttlsFeature(stream: C2SStream): StreamFeature {
         stream.write(`<failure xmlns='${NS.tls}'/>`);
         return stream.close();
       }
-      const context = ctx.certs.contextFor(stream.host!);
+      const tuning = stream.listener.tlsOptions;
+      const context = ctx.certs.contextFor(stream.host!, tuning);
       if (!context) {
         stream.log.error({ host: stream.host }, "no certificate for host; cannot start TLS");
         stream.write(`<failure xmlns='${NS.tls}'/>`);
@@ -26,7 +27,10 @@ export function starttlsFeature(stream: C2SStream): StreamFeature {
       }
       // RFC 6120 §5.4.3.3: nothing pipelined in the clear is used.
       stream.awaitTlsRestart();
-      transport.startTls({ context, sni: ctx.certs.sniCallback(stream.host!) }, () => undefined);
+      transport.startTls(
+        { context, sni: ctx.certs.sniCallback(stream.host!, tuning) },
+        () => undefined,
+      );
     },
   };
 }

@@ -16,7 +16,12 @@ import {
 } from "./keys.js";
 import { normaliseDomain } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
+import {
+  type Lookup,
+  readListenerTls,
+  readPortAndIp,
+  readStreamLimits,
+} from "./listener-common.js";
 import { isLoopbackAddress } from "./defaults.js";
 
 const HOSTS_EXAMPLE = 'such as hosts: { "gateway.example.org": { password: "secret" } }';
@@ -76,12 +81,14 @@ export function readComponentListener(
     );
   }
   const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
+  const tlsOptions = readListenerTls(r, get);
   return {
     listener: {
       port,
       ip,
       module: "component",
       tls,
+      ...(tlsOptions && { tlsOptions }),
       hosts,
       password,
       checkFrom,

@@ -15,7 +15,12 @@ import {
 } from "./keys.js";
 import { readCount, readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
+import {
+  readListenerTls,
+  readPortAndIp,
+  readStreamLimits,
+  type Lookup,
+} from "./listener-common.js";
 import {
   DEFAULT_HEADERS_TIMEOUT,
   DEFAULT_MAX_BODY_SIZE,
@@ -101,6 +106,7 @@ export function readHttpListener(
   const remoteEntry = get("metrics_allow_remote");
   const metricsAllowRemote = remoteEntry ? r.boolean(remoteEntry) : false;
   const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
+  const tlsOptions = readListenerTls(r, get);
 
   return {
     listener: {
@@ -108,6 +114,7 @@ export function readHttpListener(
       ip,
       module: "http",
       tls,
+      ...(tlsOptions && { tlsOptions }),
       requestHandlers,
       maxHeaderSize,
       maxBodySize,

@@ -69,7 +69,16 @@ export const TOP_LEVEL_KEYS = [
   "listen",
   "modules",
   "define_macro",
+  "c2s_ciphers",
+  "c2s_protocol_options",
+  "c2s_dhfile",
+  "s2s_ciphers",
+  "s2s_protocol_options",
+  "s2s_dhfile",
 ] as const;
+
+/** A listener's TLS tuning, as ejabberd's listeners take it (tls-options.ts). */
+export const TLS_TUNING_KEYS = ["ciphers", "protocol_options", "dhfile"] as const;
 
 /** Keys of a `listen` entry that Parley uses. */
 export const LISTENER_KEYS = [
@@ -83,6 +92,7 @@ export const LISTENER_KEYS = [
   "unauthenticated_timeout",
   "access",
   "shaper",
+  ...TLS_TUNING_KEYS,
 ] as const;
 
 /** Top-level ejabberd options accepted with a warning: policy, tuning, or features not built. */
@@ -150,8 +160,6 @@ export const IGNORED_TOP_LEVEL_PREFIXES = [
   "oom_",
 ] as const;
 
-const TLS_TUNING = "ignoring TLS tuning would give you other TLS than you asked for; remove it";
-
 /**
  * Top-level ejabberd options refused ("not supported yet"), with why ignoring them is no option
  * and what to do instead.
@@ -162,10 +170,8 @@ export const REFUSED_TOP_LEVEL_KEYS: Readonly<Record<string, string>> = {
     "ignoring per-host options would apply other options than you meant; set them globally",
   append_host_config:
     "ignoring per-host options would apply other options than you meant; set them globally",
-  c2s_ciphers: TLS_TUNING,
-  c2s_dhfile: TLS_TUNING,
-  c2s_protocol_options: TLS_TUNING,
-  c2s_cafile: TLS_TUNING,
+  c2s_cafile:
+    "ignoring it would accept client certificates you meant to check; remove it (Parley does not ask clients for certificates)",
 };
 
 /** Listener options of ejabberd accepted with a warning. */
@@ -182,10 +188,8 @@ export const IGNORED_LISTENER_KEYS = [
 /** Listener options of ejabberd refused ("not supported yet"), with the reason. */
 export const REFUSED_LISTENER_KEYS: Readonly<Record<string, string>> = {
   certfile: "list the file in the top-level 'certfiles' instead",
-  ciphers: TLS_TUNING,
-  dhfile: TLS_TUNING,
-  protocol_options: TLS_TUNING,
-  cafile: TLS_TUNING,
+  cafile:
+    "ignoring it would trust other certificate authorities than you asked for; remove it (the system's are used, and s2s_cafile for other servers)",
   tls_verify: "ignoring it would accept clients you meant to refuse; remove it",
   use_proxy_protocol: "ignoring it would garble every connection; remove it",
 };
@@ -205,6 +209,7 @@ export const HTTP_LISTENER_KEYS = [
   "metrics_allow_remote",
   "max_stanza_size",
   "unauthenticated_timeout",
+  ...TLS_TUNING_KEYS,
 ] as const;
 
 /** Options of ejabberd's ejabberd_http accepted with a warning. */
@@ -237,6 +242,7 @@ export const COMPONENT_LISTENER_KEYS = [
   "global_routes",
   "max_stanza_size",
   "unauthenticated_timeout",
+  ...TLS_TUNING_KEYS,
 ] as const;
 
 /** Options of ejabberd's ejabberd_service accepted with a warning. */

@@ -14,6 +14,7 @@ import {
 } from "./defaults.js";
 import { readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
+import { readTlsTuning, type TlsTuning } from "./tls-options.js";
 
 export type Lookup = (key: string) => Entry | undefined;
 
@@ -49,6 +50,15 @@ export function readPortAndIp(
     }
   }
   return { port, portNode: portNode ?? portEntry.keyNode, ip };
+}
+
+/** A listener's `ciphers`, `protocol_options` and `dhfile`; undefined when none is written. */
+export function readListenerTls(r: ConfigReader, get: Lookup): TlsTuning | undefined {
+  return readTlsTuning(r, {
+    ciphers: get("ciphers"),
+    protocolOptions: get("protocol_options"),
+    dhfile: get("dhfile"),
+  });
 }
 
 /** `max_stanza_size` and `unauthenticated_timeout` of the XMPP streams a listener carries. */

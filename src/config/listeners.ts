@@ -21,7 +21,13 @@ import {
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
+import {
+  readListenerTls,
+  readPortAndIp,
+  readStreamLimits,
+  type Lookup,
+} from "./listener-common.js";
+import { overlay, type TlsTuning } from "./tls-options.js";
 import { readHttpListener } from "./http-listener.js";
 import { readComponentListener } from "./component-listener.js";
 import { readRuleRef, readShaperRuleRef, type AccessConfig } from "./access.js";
@@ -40,6 +46,8 @@ export function readListen(
   entry: Entry,
   hosts: readonly string[],
   access: AccessConfig,
+  /** The top-level c2s_* and s2s_* TLS options, which override a listener's own. */
+  globalTls: { c2s?: TlsTuning; s2s?: TlsTuning } = {},
 ): { listen: ListenerConfig[]; http: HttpListenerConfig[]; components: ComponentListenerConfig[] } {
   const { value } = entry;
   if (!isSeq(value)) {
@@ -70,7 +78,7 @@ export function readListen(
         `expected a listener map with at least port and module (such as "port: 5222" and "module: ejabberd_c2s"), got ${describe(item)}`,
       );
     }
-    const read = readListener(r, item, path, hosts, access);
+    const read = readListener(r, item, path, hosts, access, globalTls);
     if (read === null) return;
     const { listener, portNode } = read;
     all.forEach((other, j) => {
@@ -112,6 +120,7 @@ function readListener(
   prefix: string,
   hosts: readonly string[],
   access: AccessConfig,
+  globalTls: { c2s?: TlsTuning; s2s?: TlsTuning },
 ): {
   listener: ListenerConfig | HttpListenerConfig | ComponentListenerConfig;
   portNode: Node;
@@ -187,12 +196,14 @@ function readListener(
       }
     }
     const { maxStanzaSize, unauthenticatedTimeout } = readStreamLimits(r, get);
+    const tlsOptions = overlay(readListenerTls(r, get), globalTls.s2s);
     return {
       listener: {
         port,
         ip,
         module: "s2s",
         tls,
+        ...(tlsOptions && { tlsOptions }),
         starttls: !tls,
         starttlsRequired: false,
         maxStanzaSize,
@@ -235,6 +246,8 @@ function readListener(
   // ejabberd_c2s `access`: who may open a session here, asked with the JID and address.
   const accessEntry = get("access");
   const listenerAccess = accessEntry ? readRuleRef(r, accessEntry, access) : "all";
+  // ejabberd: c2s_ciphers and its kin replace the listener's own (ejabberd_c2s tls_options).
+  const tlsOptions = overlay(readListenerTls(r, get), globalTls.c2s);
 
   return {
     listener: {
@@ -242,6 +255,7 @@ function readListener(
       ip,
       module: "c2s",
       tls,
+      ...(tlsOptions && { tlsOptions }),
       starttls,
       starttlsRequired,
       maxStanzaSize,

@@ -34,6 +34,7 @@ import { readSql } from "./sql.js";
 import { readS2S } from "./s2s.js";
 import { readAccess } from "./access.js";
 import { expandMacros } from "./macros.js";
+import { readTlsTuning, type TlsTuning } from "./tls-options.js";
 import { readApiPermissions } from "./api-permissions.js";
 import {
   readAuthMethod,
@@ -199,9 +200,18 @@ export function topLevel(
 
   const access = readAccess(r, get);
 
+  // ejabberd's c2s_* and s2s_* TLS options: for every c2s, and every s2s link, both ways.
+  const tlsOf = (kind: "c2s" | "s2s"): TlsTuning | undefined =>
+    readTlsTuning(r, {
+      ciphers: get(`${kind}_ciphers`),
+      protocolOptions: get(`${kind}_protocol_options`),
+      dhfile: get(`${kind}_dhfile`),
+    });
+  const globalTls = { c2s: tlsOf("c2s"), s2s: tlsOf("s2s") };
+
   const listenEntry = get("listen");
   const { listen, http, components } = listenEntry
-    ? readListen(r, listenEntry, hosts, access)
+    ? readListen(r, listenEntry, hosts, access, globalTls)
     : {
         listen: [defaultListener(5222, false), defaultListener(5223, true)],
         http: [],
@@ -218,6 +228,7 @@ export function topLevel(
   };
 
   const s2s = readS2S(r, get, access);
+  if (globalTls.s2s) s2s.tls = globalTls.s2s;
 
   const modulesEntry = get("modules");
   const { modules, lines: moduleLines } = modulesEntry

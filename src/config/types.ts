@@ -33,6 +33,11 @@ export interface ListenerConfig {
   access: AccessRuleRef;
   /** `shaper`: the shaper rule (or shaper) each connection's input is limited by; default none. */
   shaper: ShaperRuleRef;
+  /**
+   * `ciphers`, `protocol_options`, `dhfile`, with the top-level c2s_* (or s2s_*) ones over them,
+   * as ejabberd has it; absent when none is set (Node's defaults).
+   */
+  tlsOptions?: TlsTuning;
 }
 
 /** One `request_handlers` entry of an HTTP listener: a path prefix and the handler's name. */
@@ -53,6 +58,8 @@ export interface HttpListenerConfig {
   module: "http";
   /** HTTPS with the `certfiles` certificates, chosen by SNI. Default false. */
   tls: boolean;
+  /** `ciphers`, `protocol_options`, `dhfile`; absent when none is set. */
+  tlsOptions?: TlsTuning;
   /** Path prefixes and their handlers; the longest matching prefix wins. */
   requestHandlers: RequestHandlerConfig[];
   /** `max_header_size`: bytes of request line and headers (Node's maxHeaderSize); default 16384. */
@@ -83,6 +90,8 @@ export interface ComponentListenerConfig {
   module: "component";
   /** Direct TLS with the `certfiles` certificates (XEP-0114 has no STARTTLS). Default false. */
   tls: boolean;
+  /** `ciphers`, `protocol_options`, `dhfile`; absent when none is set. */
+  tlsOptions?: TlsTuning;
   /**
    * `hosts`: each component domain and the secret its handshake proves (the domain's own
    * `password`, else the listener's). Empty: any domain not served otherwise may connect with
@@ -203,6 +212,7 @@ export interface ServerConfig extends SqlConfig {
 }
 
 import type { AccessConfig, AccessRuleRef, ShaperRuleRef } from "./access.js";
+import type { TlsTuning } from "./tls-options.js";
 import type { ApiPermission } from "./api-permissions.js";
 
 /** The top-level s2s options (ejabberd's names in comments). */
@@ -226,4 +236,6 @@ export interface S2SConfig {
   outgoingPort: number;
   /** `outgoing_s2s_timeout`: seconds to connect and authenticate a link. */
   outgoingTimeout: number;
+  /** `s2s_ciphers`, `s2s_protocol_options`, `s2s_dhfile`, both ways; absent when none is set. */
+  tls?: TlsTuning;
 }

@@ -4,6 +4,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { HttpListenerConfig } from "../config/config.js";
 import type { CertStore } from "../tls.js";
+import { secureContextOptions } from "../config/tls-options.js";
 import type { Logger } from "../log.js";
 import type { HttpHandlers } from "./registry.js";
 import { matchRoute } from "./route.js";
@@ -48,7 +49,8 @@ export async function startHttpListener(
     server = createHttpsServer({
       ...options,
       ...identity,
-      SNICallback: tls.certs.sniCallback(tls.defaultHost),
+      ...secureContextOptions(listener.tlsOptions),
+      SNICallback: tls.certs.sniCallback(tls.defaultHost, listener.tlsOptions),
       ALPNProtocols: ["http/1.1"],
       handshakeTimeout: headersMs,
     });

@@ -3,7 +3,19 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import type { S2STarget } from "./resolve.js";
 
 /** What our side of a TLS handshake with a peer presents and trusts. */
-export type PeerTlsOptions = Pick<ConnectionOptions, "ca" | "key" | "cert" | "rejectUnauthorized">;
+export type PeerTlsOptions = Pick<
+  ConnectionOptions,
+  | "ca"
+  | "key"
+  | "cert"
+  | "rejectUnauthorized"
+  // s2s_ciphers, s2s_protocol_options (tls-options.ts).
+  | "ciphers"
+  | "minVersion"
+  | "honorCipherOrder"
+  | "secureOptions"
+  | "dhparam"
+>;
 
 /**
  * Opens a TCP connection to one target of a domain, with TLS from the first byte for a direct

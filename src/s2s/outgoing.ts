@@ -13,6 +13,7 @@ import { certificateProves } from "./trust.js";
 import { S2S_HEADER_NS, dialbackKind, serverStanzaXml } from "./wire.js";
 import { NS_SM } from "../c2s/stream-mgmt.js";
 import { AckWindow, type Queued } from "./ack-window.js";
+import { secureContextOptions } from "../config/tls-options.js";
 import { openTarget, type PeerTlsOptions } from "./connect.js";
 
 /** Where the negotiation of the stream is (RFC 6120 §4.3, §5, §6; XEP-0220). */
@@ -218,7 +219,12 @@ export class OutgoingLink {
     // Our certificate goes along as the client certificate, so that the peer can offer SASL
     // EXTERNAL (XEP-0178 §2). Whether the peer's own verifies is judged after the handshake.
     const identity = this.env.identity(this.local);
-    return { ca: this.env.ca, ...identity, rejectUnauthorized: false };
+    return {
+      ca: this.env.ca,
+      ...identity,
+      rejectUnauthorized: false,
+      ...secureContextOptions(this.env.options.tls),
+    };
   }
 
   private attach(socket: Socket, secure: boolean): void {

@@ -1,4 +1,5 @@
 import { createSecureContext, type SecureContext } from "node:tls";
+import { secureContextOptions } from "../config/tls-options.js";
 import type { Element } from "@xmpp/xml";
 import type { S2SConfig, ServerConfig } from "../config/types.js";
 import type { JID } from "../jid.js";
@@ -95,7 +96,10 @@ export class S2S implements S2SEnv {
     let ctx = this.contexts.get(name);
     if (!ctx) {
       const identity = this.identity(name);
-      ctx = createSecureContext({ ...identity, ca: this.ca });
+      // The s2s listener's TLS tuning (its own with s2s_* over it), else s2s_*'s alone.
+      const config = this.deps.config();
+      const tuning = config.listen.find((l) => l.module === "s2s")?.tlsOptions ?? config.s2s.tls;
+      ctx = createSecureContext({ ...identity, ca: this.ca, ...secureContextOptions(tuning) });
       this.contexts.set(name, ctx);
     }
     return ctx;

@@ -2,6 +2,7 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import type { Logger } from "../log.js";
 import type { CertStore } from "../tls.js";
+import { secureContextOptions, type TlsTuning } from "../config/tls-options.js";
 
 /** RFC 6120 §4.2 / design: accept bursts of connections without refusing them. */
 const BACKLOG = 1024;
@@ -14,6 +15,8 @@ export interface TcpListenerOptions {
   tls: boolean;
   /** Seconds a TLS handshake may take (the listener's unauthenticated_timeout). */
   unauthenticatedTimeout: number;
+  /** `ciphers`, `protocol_options`, `dhfile` (tls-options.ts). */
+  tlsOptions?: TlsTuning;
 }
 
 /**
@@ -41,7 +44,13 @@ export async function openTcpListener(
     if (!identity) throw new Error(`no certificate for ${tls.defaultHost}`);
     server = createTlsServer(
       {
-        ...(tls.contexts ?? { ...identity, SNICallback: tls.certs.sniCallback(tls.defaultHost) }),
+        // The tuning on the server's own context too: the first context a connection gets
+        // sets its protocol versions and ciphers, whatever context SNI then picks.
+        ...secureContextOptions(options.tlsOptions),
+        ...(tls.contexts ?? {
+          ...identity,
+          SNICallback: tls.certs.sniCallback(tls.defaultHost, options.tlsOptions),
+        }),
         ...(tls.alpn ? { ALPNProtocols: tls.alpn } : {}),
         handshakeTimeout: options.unauthenticatedTimeout * 1000,
       },

@@ -5,6 +5,17 @@ import { ConfigError, parseConfig, type ServerConfig } from "../../src/config/co
 /** Where the config texts of the unit tests claim to come from. */
 export const FILE = resolve("/etc/parley/parley.yml");
 
+/** The ConfigError a whole config text gives, said to come from FILE. */
+export function configError(text: string): ConfigError {
+  try {
+    parseConfig(text, FILE);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  assert.fail(`expected a ConfigError for:\n${text}`);
+}
+
 /**
  * Parsing of config texts that follow a `hosts: [<host>]` line (so the text starts on line 2),
  * and the ConfigError a bad one gives.

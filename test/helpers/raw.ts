@@ -1,5 +1,5 @@
 import { connect as tcpConnect, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 
 /**
  * A bare socket that speaks XMPP by hand, for sending what no well-behaved client library would
@@ -108,7 +108,8 @@ export class RawClient {
   /** Opens the stream and upgrades it with STARTTLS (RFC 6120 §5); returns the new features. */
   async starttls(
     restartTo = "localhost",
-    clientCert?: { key: string; cert: string },
+    /** A client certificate, or what the client offers (protocol versions, ciphers). */
+    clientTls?: Pick<ConnectionOptions, "key" | "cert" | "ciphers" | "minVersion" | "maxVersion">,
   ): Promise<string> {
     // A client stream opens to localhost (a test changes the domain at the restart); a server
     // stream to the domain it means.
@@ -123,7 +124,7 @@ export class RawClient {
       socket: raw,
       servername: restartTo,
       rejectUnauthorized: false,
-      ...clientCert,
+      ...clientTls,
     });
     await new Promise<void>((resolve, reject) => {
       tls.once("secureConnect", resolve);

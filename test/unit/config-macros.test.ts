@@ -1,20 +1,7 @@
 import { strict as assert } from "node:assert";
-import { resolve } from "node:path";
-import { ConfigError, parseConfig } from "../../src/config/config.js";
+import { parseConfig } from "../../src/config/config.js";
+import { configError, FILE } from "../helpers/config-text.js";
 import { collectConfig } from "../../src/config/collect.js";
-
-/** Where inline test configurations pretend to live. */
-const FILE = resolve("/etc/parley/parley.yml");
-
-function configError(text: string): ConfigError {
-  try {
-    parseConfig(text, FILE);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  assert.fail(`expected a ConfigError for:\n${text}`);
-}
 
 const LISTEN = "listen:\n  - port: 5222\n    module: ejabberd_c2s\n";
 
