@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { Logger } from "./log.js";
 import { ModuleMetrics } from "./module-metrics.js";
 import { serveMetrics } from "./http/metrics.js";
+import { InputMetrics } from "./input-metrics.js";
 
 /** What the metrics read from the running server at scrape time. */
 export interface HealthSource {
@@ -36,6 +37,8 @@ export class Metrics {
   private readonly outCounters: Record<Kind, Counter.Internal>;
   readonly handling: Histogram;
   readonly sqliteWrite: Histogram;
+  /** Shapers, backpressure and failed logins (src/input-metrics.ts). */
+  readonly input: InputMetrics;
   private readonly lag: IntervalHistogram;
   private http: HttpServer | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -76,6 +79,7 @@ export class Metrics {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
       registers: [r],
     });
+    this.input = new InputMetrics(r);
     this.lag = monitorEventLoopDelay({ resolution: 10 });
     this.lag.enable();
     const lastLag = (): { p99: number; max: number } => this.lastLag;

@@ -123,6 +123,7 @@ export class Server {
         certs,
         log: log.child({ component: "s2s" }),
         dialbackHosts,
+        shaperStats: metrics.input.shaper,
         ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}),
       });
       router.attachRemote((stanza, from, to, handoff) => s2s.send(stanza, from, to, handoff));

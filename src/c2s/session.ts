@@ -1,11 +1,12 @@
 import { xml, type Element } from "@xmpp/xml";
 import type { ListenerConfig } from "../config/config.js";
 import type { CoreContext } from "../context.js";
-import type { JID } from "../jid.js";
+import { makeJID, type JID } from "../jid.js";
 import type { Logger } from "../log.js";
 import type { DeliveryTracker, SessionHandle } from "../session-handle.js";
 import type { Transport, TransportOwner } from "../transport/transport.js";
 import { overQueueLimit } from "../transport/queue-limit.js";
+import { shapeConnection } from "../transport/shape.js";
 import { NS } from "../xmpp/ns.js";
 import { serialize } from "../xml/fanout.js";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "../xmpp/errors.js";
@@ -84,6 +85,13 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     );
     this.authTimer.unref();
     this.log.debug({ port: listener.port, tls: this.secure }, "connection opened");
+    this.shape({ ip: this.remoteAddress });
+  }
+
+  /** The listener's shaper for this connection, as `who` gets it (src/transport/shape.ts). */
+  private shape(who: { jid?: JID; ip: string }): void {
+    const { config, metrics } = this.ctx;
+    shapeConnection(this.transport, config, this.listener.shaper, who, metrics.input.shaper);
   }
 
   get id(): string {
@@ -227,14 +235,14 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
         // A handler that waits (SASL, a storage read on the delivery path): nothing else from
         // this client is handled before it is done (RFC 6120 §10.1).
         this.busy = true;
-        this.transport.pause();
+        this.transport.reads.pause();
         pending
           .catch((err: unknown) => this.onHandlerError(el, err))
           .finally(() => {
             handling?.();
             this.busy = false;
             if (this.transport.closing) return;
-            this.transport.resume();
+            this.transport.reads.resume();
             this.drain();
           });
       } else {
@@ -315,6 +323,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     this.log = this.log.child({ jid: `${username}@${this.host}` });
     this.transport.log = this.log;
     this.log.info({ mechanism }, "authenticated");
+    this.shape({ jid: makeJID(username, this.host!), ip: this.remoteAddress });
     if (!restart) {
       this.state = "authenticated"; // XEP-0388 §Success: no stream restart
       return;
