@@ -81,6 +81,8 @@ export const LISTENER_KEYS = [
   "unauthenticated_timeout",
   "access",
   "shaper",
+  "max_connections_per_ip",
+  "max_connection_rate_per_ip",
 ] as const;
 
 /** Top-level ejabberd options accepted with a warning: policy, tuning, or features not built. */

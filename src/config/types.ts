@@ -33,6 +33,10 @@ export interface ListenerConfig {
   access: AccessRuleRef;
   /** `shaper`: the shaper rule (or shaper) each connection's input is limited by; default none. */
   shaper: ShaperRuleRef;
+  /** `max_connections_per_ip` (Parley's): connections one address may hold here; default 128. */
+  maxConnectionsPerIp: number;
+  /** `max_connection_rate_per_ip` (Parley's): new connections per address per minute; default 300. */
+  maxConnectionRatePerIp: number;
 }
 
 /** One `request_handlers` entry of an HTTP listener: a path prefix and the handler's name. */
