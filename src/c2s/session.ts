@@ -165,6 +165,10 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     }
     this.host = to;
     this.state = this.username ? "authenticated" : "negotiating";
+    const started = { session: this, error: undefined as StreamError | undefined };
+    if (!this.ctx.hooks.run("c2s_stream_started", started)) {
+      return this.close(started.error ?? new StreamError("policy-violation"));
+    }
     this.write(this.streamFeatures().toString());
   }
 

@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { configText } from "../helpers/config-text.js";
 import { RawClient } from "../helpers/raw.js";
 import { until } from "../helpers/interop-launcher.js";
+import { metricValue } from "../helpers/metrics.js";
 import { parseJID } from "../../src/jid.js";
 import type { C2SSession } from "../../src/c2s/session.js";
 import type { TestClient } from "../helpers/client.js";
@@ -56,10 +57,7 @@ describe("listener shaper: c2s input limited to the shaper's rate by pausing rea
   after(async () => t.stop());
 
   const transportOf = (jid: string) => (t.server.ctx.sm.get(parseJID(jid)) as C2SSession).transport;
-  const metric = async (name: string): Promise<number> => {
-    const m = await t.server.ctx.metrics.registry.getSingleMetric(name)!.get();
-    return m.values.reduce((sum, v) => sum + v.value, 0);
-  };
+  const metric = (name: string): Promise<number> => metricValue(t, name);
 
   it("pauses reading a connection that sends past its burst, and reads the rest at the rate", async function () {
     this.timeout(20000);

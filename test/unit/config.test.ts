@@ -124,6 +124,7 @@ describe("config", () => {
         "mod_client_state",
         "mod_push",
         "mod_auth_fast",
+        "mod_fail2ban",
         "mod_s2s_dialback",
         "mod_bosh",
         "mod_proxy65",
