@@ -196,6 +196,8 @@ export class Metrics {
     sessions: () => Iterable<{ queuedBytes: number; log: Logger; checkQueue(): void }>,
     queueWarningBytes: () => number,
     lagWarningMs: () => number,
+    /** Told the last second's worst event-loop delay (ms), after the queues were checked. */
+    onTick: (lagMs: number) => void = () => undefined,
   ): void {
     this.timer = setInterval(() => {
       for (const s of sessions()) {
@@ -210,6 +212,7 @@ export class Metrics {
       }
       const max = this.lag.max / 1e6;
       if (max > lagWarningMs()) this.log.warn({ lagMs: Math.round(max) }, "event loop lagging");
+      onTick(max);
       this.lastLag = { p99: this.lag.percentile(99), max: this.lag.max };
       this.lag.reset();
     }, 1000);

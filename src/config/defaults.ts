@@ -36,6 +36,12 @@ export function defaultListener(port: number, tls = false): ListenerConfig {
 export const DEFAULT_MAX_FSM_QUEUE = 10000;
 /** A session's outbound queue above this many bytes is logged as a warning. */
 export const DEFAULT_QUEUE_WARNING_BYTES = 1024 * 1024;
+/**
+ * Bytes in one session's outbound queue (past what the kernel took) above which the connections
+ * sending to it are no longer read until it is down to half: 256 KiB is minutes of chat, and
+ * a peer that far behind is not reading.
+ */
+export const DEFAULT_BACKPRESSURE_QUEUE_BYTES = 256 * 1024;
 /** Event-loop lag (ms) above which a warning is logged. */
 export const DEFAULT_EVENT_LOOP_LAG_WARNING = 500;
 

@@ -45,6 +45,7 @@ export const TOP_LEVEL_KEYS = [
   "control_socket",
   "max_fsm_queue",
   "queue_warning_bytes",
+  "backpressure_queue_bytes",
   "event_loop_lag_warning",
   "metrics",
   "websocket_origin",

@@ -175,6 +175,11 @@ export interface ServerConfig extends SqlConfig {
   maxFsmQueue: number;
   /** `queue_warning_bytes`: a session's outbound bytes above this are logged as a warning. */
   queueWarningBytes: number;
+  /**
+   * `backpressure_queue_bytes` (Parley's): a session's outbound queue past this pauses reading
+   * from the connections sending to it until it is down to half (src/backpressure.ts).
+   */
+  backpressureQueueBytes: number;
   /** `event_loop_lag_warning` in ms: lag above this is logged as a warning. */
   eventLoopLagWarning: number;
   /** `metrics: { port, ip }`: the Prometheus endpoint (loopback only); absent = off. */

@@ -1,9 +1,10 @@
 /**
  * Why a connection is not being read: a handler of its own input is waiting (RFC 6120 §10.1,
- * in order), its shaper's bucket is empty (listener `shaper`), or the sessions its stanzas go to
- * are not reading theirs (backpressure, src/backpressure.ts).
+ * in order), its shaper's bucket is empty (listener `shaper`), the sessions its stanzas go to
+ * are not reading theirs (backpressure), or the event loop lags and it sends the most (lag;
+ * both in src/backpressure.ts).
  */
-export type PauseReason = "handler" | "shaper" | "backpressure";
+export type PauseReason = "handler" | "shaper" | "backpressure" | "lag";
 
 /**
  * Reading stops while any reason holds it and goes on once the last one is released, so that a

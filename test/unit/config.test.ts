@@ -147,6 +147,7 @@ describe("config", () => {
         maxUserSessions: 10,
         maxFsmQueue: 10000,
         queueWarningBytes: 1048576,
+        backpressureQueueBytes: 262144,
         eventLoopLagWarning: 500,
         disableSaslMechanisms: [],
         controlSocket: join(data, "parleyctl.sock"),
