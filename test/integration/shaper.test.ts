@@ -6,6 +6,7 @@ import { until } from "../helpers/interop-launcher.js";
 import { metricValue } from "../helpers/metrics.js";
 import { parseJID } from "../../src/jid.js";
 import type { C2SSession } from "../../src/c2s/session.js";
+import type { Transport } from "../../src/transport/transport.js";
 import type { TestClient } from "../helpers/client.js";
 import type { Element } from "@xmpp/xml";
 
@@ -100,5 +101,36 @@ describe("listener shaper: c2s input limited to the shaper's rate by pausing rea
     assert.equal(transport.reads.paused("shaper"), false);
     assert.equal(await metric("parley_shaper_pauses_total"), pausesBefore, "never paused");
     boss.end();
+  });
+});
+
+describe("listener shaper on ejabberd_s2s_in: incoming server streams are shaped too", () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({
+      hosts: ["b.test"],
+      s2s: { port: 0, dnsServers: ["127.0.0.1:1"] },
+      config: (c) => {
+        const s2s = c.listen.find((l) => l.module === "s2s")!;
+        s2s.shaper = [{ value: 2000, specs: [{ type: "acl", name: "all" }] }]; // 2000 B/s
+      },
+    });
+  });
+  after(async () => t.stop());
+
+  it("pauses reading a peer's stream once it sent past its shaper's burst, before it authenticated", async function () {
+    this.timeout(20000);
+    const port = t.server.ports().find((p) => p.module === "s2s")!.port;
+    const raw = await RawClient.connect(port, { serverFrom: "a.test" });
+    raw.header("b.test");
+    await raw.readUntil("</stream:features>");
+    const [stream] = [...t.server.ctx.s2s.incoming];
+    const { transport } = stream as unknown as { transport: Transport };
+    // Whitespace between elements is allowed at any time (RFC 6120 §4.6.1): 200 KB of it, more
+    // than one read of the socket takes (64 KiB).
+    raw.send(" ".repeat(200_000));
+    await until(() => transport.reads.paused("shaper"), "the s2s stream is shaped");
+    assert.ok(transport.reads.bytesIn < 100_000, `read ${transport.reads.bytesIn} bytes`);
+    raw.end();
   });
 });
