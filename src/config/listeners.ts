@@ -23,6 +23,7 @@ import {
 import { describe, type ConfigReader, type Entry } from "./reader.js";
 import {
   readListenerTls,
+  readPerIpLimits,
   readPortAndIp,
   readStreamLimits,
   type Lookup,
@@ -184,6 +185,7 @@ function readListener(
   // ejabberd's listener `shaper` names a shaper rule (or a shaper), evaluated per connection.
   const shaperEntry = get("shaper");
   const shaper = shaperEntry ? readShaperRuleRef(r, shaperEntry, access) : "none";
+  const perIp = readPerIpLimits(r, get);
   if ((S2S_MODULE_NAMES as readonly string[]).includes(moduleName)) {
     for (const key of ["starttls", "starttls_required"]) {
       const e = get(key);
@@ -210,6 +212,7 @@ function readListener(
         unauthenticatedTimeout,
         access: "all",
         shaper,
+        ...perIp,
       },
       portNode,
     };
@@ -262,6 +265,7 @@ function readListener(
       unauthenticatedTimeout,
       access: listenerAccess,
       shaper,
+      ...perIp,
     },
     portNode,
   };

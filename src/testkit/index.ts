@@ -179,7 +179,12 @@ async function testConfig(dir: string, o: TestServerOptions): Promise<ServerConf
   const config = defaultConfig(dir);
   config.loglevel = "debug";
   config.listen = [defaultListener(0), defaultListener(0, true)];
-  for (const l of config.listen) l.ip = "127.0.0.1";
+  for (const l of config.listen) {
+    l.ip = "127.0.0.1";
+    // Every test client comes from 127.0.0.1: no per-address limits unless a test sets them.
+    l.maxConnectionsPerIp = Infinity;
+    l.maxConnectionRatePerIp = Infinity;
+  }
   if (o.http) config.http = [testHttpListener(o.http === true ? WEB_HANDLERS : o.http)];
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
@@ -189,7 +194,13 @@ async function testConfig(dir: string, o: TestServerOptions): Promise<ServerConf
   }
   if (o.s2s) {
     const tls = o.s2s.tls ?? false;
-    config.listen.push({ ...defaultListener(o.s2s.port, tls), module: "s2s", ip: "127.0.0.1" });
+    config.listen.push({
+      ...defaultListener(o.s2s.port, tls),
+      module: "s2s",
+      ip: "127.0.0.1",
+      maxConnectionsPerIp: Infinity,
+      maxConnectionRatePerIp: Infinity,
+    });
   } else {
     config.s2s.access = "none";
   }

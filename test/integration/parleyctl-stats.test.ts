@@ -27,7 +27,8 @@ describe("parleyctl stats and top (ejabberdctl stats; queue lengths at a shell)"
 
   before(async function () {
     this.timeout(60000);
-    t = await startTestServer();
+    // Input backpressure off: carol's flood must pile up in bob's queue for top to show it.
+    t = await startTestServer((c) => void (c.backpressureQueueBytes = Infinity));
     // The running test server's data dir, so parleyctl finds its control socket.
     configFile = join(t.dir, "parley.yml");
     writeFileSync(
