@@ -53,6 +53,15 @@ export default defineModule({
       "Seconds an archived message is kept (or infinity); older ones are deleted in the background",
       { min: 1, infinity: true },
     ),
+    // ejabberd's: with true, a lost session's unacknowledged messages that were archived are
+    // neither resent nor bounced (the client is assumed to fetch them from the archive).
+    assume_mam_usage: {
+      ...opt.boolean(false, "ejabberd's: skip resending archived unacknowledged messages"),
+      notice: (v: unknown) =>
+        v === true
+          ? "Parley routes a lost session's unacknowledged messages again even when they are archived (as with false): a client that also syncs from the archive gets them twice, with the same stanza-id to drop one by"
+          : undefined,
+    },
   },
   start(ctx) {
     const archive = ctx.stores.archive;
