@@ -74,3 +74,19 @@ export const EJABBERD_MODULE_NAMES: readonly string[] = [
   ...Object.keys(EJABBERD_MODULE_ALIASES),
   ...Object.keys(BUILT_IN_EJABBERD_MODULES),
 ];
+
+/** ejabberd's own HTTP request handlers (not modules) whose feature Parley lacks. */
+const LACKING_EJABBERD_HANDLERS: Readonly<Record<string, string>> = {
+  ejabberd_web_admin: "the web admin interface",
+  ejabberd_captcha: "CAPTCHA images for registration and rooms",
+  ejabberd_acme: "ACME challenges, to get certificates from Let's Encrypt",
+  ejabberd_xmlrpc: "the XML-RPC admin API",
+  ejabberd_oauth: "OAuth tokens for the admin API",
+};
+
+/** What a request handler Parley lacks does (a module's or ejabberd's own), or undefined. */
+export function lackingHandler(name: string): string | undefined {
+  if (Object.hasOwn(LACKING_EJABBERD_HANDLERS, name)) return LACKING_EJABBERD_HANDLERS[name];
+  if (Object.hasOwn(LACKING_EJABBERD_MODULES, name)) return LACKING_EJABBERD_MODULES[name];
+  return undefined;
+}

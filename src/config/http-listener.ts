@@ -15,6 +15,7 @@ import {
 } from "./keys.js";
 import { readCount, readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
+import { lackingHandler } from "./ejabberd-modules.js";
 import {
   readListenerTls,
   readPortAndIp,
@@ -162,6 +163,13 @@ function readRequestHandlers(r: ConfigReader, entry: Entry): RequestHandlerConfi
         e.path,
         "expected a handler name: ejabberd_http_ws (WebSocket), mod_host_meta (XEP-0156), " +
           `parley_metrics (Prometheus) or a module's name, got ${describe(e.value)}`,
+      );
+    }
+    const lacking = lackingHandler(handler);
+    if (lacking !== undefined) {
+      r.warn(
+        e.value,
+        `request handler '${e.path}': ejabberd's ${handler} (${lacking}) is not available in Parley; ${path} answers 404`,
       );
     }
     out.push({ path, handler });
