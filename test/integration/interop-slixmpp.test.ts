@@ -56,7 +56,7 @@ describe("interop: slixmpp", function () {
     const line = await logged(t, "client's caps verified", `${user}@localhost/slixmpp`);
     assert.equal(line.ver, ver);
     // slixmpp's own hash of its disco#info, rehashed here: cached as valid for the host.
-    const stored = await t.server.ctx.stores.map("mod_caps").get("localhost", "", String(ver));
+    const stored = await t.server.ctx.stores.hostMap("mod_caps").get("localhost", String(ver));
     assert.ok(Array.isArray(stored), "the verified ver is cached");
     assert.ok(stored.includes("http://jabber.org/protocol/caps"), String(stored));
   });

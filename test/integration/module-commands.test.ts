@@ -53,7 +53,7 @@ describe("parleyctl module commands (ejabberdctl's module_install and friends)",
     assert.match(text, /# The admin's own comment, which module_install must keep\./);
     assert.match(text, /mod_ping: \{\} # pings/);
     const config = loadConfig(file);
-    assert.deepEqual(config.modules.mod_motd, { path: entry, admins: [] });
+    assert.deepEqual(config.modules.mod_motd, { path: entry, access: "announce" });
   });
 
   it("the installed module starts on a server with the edited config", async () => {

@@ -82,7 +82,7 @@ describe("mod_caps: the caps of local clients (XEP-0115 §5.4)", () => {
     await logged(t, "client's caps do not verify (XEP-0115 §5.4)", c.jid);
     const got = await probe(watcher, "caps", c.jid);
     assert.equal(got.known, false);
-    const stored = await t.server.ctx.stores.map("mod_caps").get("localhost", "", caps.attrs.ver);
+    const stored = await t.server.ctx.stores.hostMap("mod_caps").get("localhost", caps.attrs.ver);
     assert.equal(stored, undefined);
     // The same caps again (a presence update): the failure is remembered, nobody is asked.
     await c.send(xml("presence", {}, xml("show", {}, "away"), capsFor(announced)));
