@@ -7,14 +7,16 @@
 //                          fit hard_quota beside the user's unused slots is resource-constraint
 //   max_days               files older than this are removed, at start and once a day
 //
-// ejabberd names the quotas through access rules (access_hard_quota: hard_upload_quota, a
-// shaper_rules entry giving megabytes per JID); Parley does not evaluate access rules yet, so
-// the quotas are given here in bytes, the same for every user: ejabberd's
-// `hard_upload_quota: 1100` (MiB) is `hard_quota: 1153433600`.
-import { defineModule, opt, OptionError } from "../src/moduleapi.js";
+// ejabberd gives the quotas per user through shaper rules: access_hard_quota names one
+// (default hard_upload_quota) whose value for the uploader is a number of MiB, and so does
+// access_soft_quota (soft_upload_quota). Where no such rule gives a number, Parley's own
+// hard_quota / soft_quota (bytes, the same for everyone) apply.
+import { defineModule, opt, parseJID } from "../src/moduleapi.js";
 import type { UploadApi } from "./mod_http_upload/index.js";
 
 const DAY_MS = 86_400_000;
+/** ejabberd's quota rules count mebibytes. */
+const MIB = 1024 * 1024;
 
 export interface UploadQuotaApi {
   /** Removes files older than max_days now (also done daily); resolves with how many. */
@@ -43,18 +45,28 @@ export default defineModule({
         infinity: true,
       },
     ),
-    access_hard_quota: accessRule("hard_quota"),
-    access_soft_quota: accessRule("soft_quota"),
+    access_hard_quota: opt.shaperRule(
+      "hard_upload_quota",
+      "The shaper rule giving each user's hard quota in MiB (ejabberd's); else hard_quota",
+    ),
+    access_soft_quota: opt.shaperRule(
+      "soft_upload_quota",
+      "The shaper rule giving each user's soft quota in MiB (ejabberd's); else soft_quota",
+    ),
   },
   start(ctx): UploadQuotaApi {
     const upload = ctx.module<UploadApi>("mod_http_upload");
     if (!upload) throw new Error("mod_http_upload does not run on this host");
-    const { hard_quota: hard, max_days: days } = ctx.options;
-    const soft = Math.min(ctx.options.soft_quota, hard);
-    if (Number.isFinite(hard)) {
-      upload.setQuota({ hard, soft });
-      ctx.onStop(() => upload.setQuota(undefined));
-    }
+    const { max_days: days } = ctx.options;
+    const o = ctx.options;
+    upload.setQuota((owner) => {
+      const jid = parseJID(owner);
+      const hard = ctx.limit(o.access_hard_quota, jid, o.hard_quota / MIB) * MIB;
+      if (!Number.isFinite(hard)) return undefined;
+      const soft = ctx.limit(o.access_soft_quota, jid, o.soft_quota / MIB) * MIB;
+      return { hard, soft: Math.min(soft, hard) };
+    });
+    ctx.onStop(() => upload.setQuota(undefined));
     const expire = async (): Promise<number> => {
       if (!Number.isFinite(days)) return 0;
       const removed = await upload.removeOlderThan(Date.now() - days * DAY_MS);
@@ -70,15 +82,3 @@ export default defineModule({
     return { expire };
   },
 });
-
-/** ejabberd's access_*_quota names an access rule, which Parley does not evaluate yet. */
-function accessRule(instead: string) {
-  return opt.custom<undefined>(
-    "nothing (use " + instead + ")",
-    undefined,
-    `Not supported: access rules are not evaluated; give ${instead} in bytes`,
-    () => {
-      throw new OptionError(`access rules are not evaluated yet; give ${instead} in bytes instead`);
-    },
-  );
-}

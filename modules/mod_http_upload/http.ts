@@ -26,7 +26,7 @@ export interface UploadHttp {
   readonly customHeaders: Readonly<Record<string, string>>;
   readonly log: Logger;
   /** Called once a file is stored (quotas act on it). */
-  onStored(file: StoredFile): Promise<void>;
+  onStored(file: StoredFile, owner: string): Promise<void>;
   /**
    * Every host's upload service, this one first: one put_url may serve all hosts, so a request
    * reaching this host's handler may be for a slot or file of another's.
@@ -182,7 +182,9 @@ async function put(
   svc.log.info({ owner: slot.owner, size: slot.size, type }, "file uploaded");
   // The quota is applied before the answer, so what the client sees next is already the
   // outcome; the file itself is stored either way.
-  await maker.onStored(file).catch((err: unknown) => svc.log.error({ err }, "quota check failed"));
+  await maker
+    .onStored(file, slot.owner)
+    .catch((err: unknown) => svc.log.error({ err }, "quota check failed"));
   res.writeHead(201, { "Content-Length": "0" });
   res.end();
 }

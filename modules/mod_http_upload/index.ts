@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { defineModule, KeyedQueue } from "../../src/moduleapi.js";
 import { handleUpload, type UploadHttp } from "./http.js";
 import { uploadOptions } from "./options.js";
-import { enforceQuota, type QuotaPolicy } from "./quota.js";
+import { enforceQuota, type Quotas } from "./quota.js";
 import { serveDomain, type UploadService } from "./service.js";
 import { SlotTable } from "./slots.js";
 import { FileStore, userdirOf } from "./store.js";
@@ -38,7 +38,7 @@ export interface UploadApi {
   /** The HTTP side: a request for `path` below the upload prefix ("/<dir>/<token>/<name>"). */
   handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
   /** Sets (or with undefined, lifts) the per-user quota (mod_http_upload_quota). */
-  setQuota(policy: QuotaPolicy | undefined): void;
+  setQuota(quotas: Quotas | undefined): void;
   /** Removes this host's files uploaded before `cutoff` (ms); resolves with how many. */
   removeOlderThan(cutoff: number): Promise<number>;
 }
@@ -74,8 +74,8 @@ export default defineModule({
       store,
       customHeaders: o.custom_headers,
       log: ctx.log,
-      async onStored(file) {
-        const policy = up.quota;
+      async onStored(file, owner) {
+        const policy = up.quota?.(owner);
         if (!policy) return;
         await quotaTurns.run(file.userdir, () =>
           enforceQuota(store, file.userdir, file.token, policy, ctx.log),
@@ -101,7 +101,7 @@ export default defineModule({
       domain: up.domain,
       docroot,
       handle: (req, res, path) => handleUpload(http, req, res, path),
-      setQuota: (policy) => void (up.quota = policy),
+      setQuota: (quotas) => void (up.quota = quotas),
       removeOlderThan: (cutoff) => store.removeOlderThan(cutoff, ctx.host),
     };
   },

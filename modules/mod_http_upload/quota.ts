@@ -12,6 +12,9 @@ export interface QuotaPolicy {
   readonly soft: number;
 }
 
+/** Each uploader's quota (by bare JID), or undefined for none: quotas may differ per user. */
+export type Quotas = (owner: string) => QuotaPolicy | undefined;
+
 /** Resolves with how many files were removed. */
 export async function enforceQuota(
   store: FileStore,

@@ -37,7 +37,7 @@ export function requestSlot(up: UploadService, from: JID, request: Element): Ele
   }
   const owner = from.bare().toString();
   const userdir = userdirOf(owner);
-  checkQuota(up, userdir, size);
+  checkQuota(up, owner, userdir, size);
   const slot = up.slots.create({ userdir, owner, filename, size, contentType }, o.secret_length);
   return xml(
     "slot",
@@ -58,10 +58,10 @@ function mayUpload(up: UploadService, from: JID): boolean {
  * quota.ts). Over it is resource-constraint of type wait (§6: "exceeding a personal quota"),
  * with a <retry/> at the time the first pending slot expires.
  */
-function checkQuota(up: UploadService, userdir: string, size: number): void {
+function checkQuota(up: UploadService, owner: string, userdir: string, size: number): void {
   const pending = up.slots.pendingOf(userdir);
   const held = pending.reduce((sum, s) => sum + s.size, 0);
-  const hard = up.quota?.hard ?? Infinity;
+  const hard = up.quota?.(owner)?.hard ?? Infinity;
   if (pending.length < MAX_PENDING_PER_USER && size + held <= hard) return;
   const text =
     pending.length >= MAX_PENDING_PER_USER

@@ -11,7 +11,7 @@ import {
   type OptionsOf,
 } from "../../src/moduleapi.js";
 import type { uploadOptions } from "./options.js";
-import type { QuotaPolicy } from "./quota.js";
+import type { Quotas } from "./quota.js";
 import { requestSlot } from "./request.js";
 import type { SlotTable } from "./slots.js";
 import type { FileStore } from "./store.js";
@@ -29,7 +29,7 @@ export interface UploadService {
   readonly slots: SlotTable;
   readonly store: FileStore;
   /** Set by mod_http_upload_quota; none: no quota. */
-  quota: QuotaPolicy | undefined;
+  quota: Quotas | undefined;
 }
 
 export function serveDomain(up: UploadService): void {

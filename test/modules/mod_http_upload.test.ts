@@ -184,7 +184,7 @@ describe("mod_http_upload: the service and its slots (XEP-0363)", () => {
 });
 
 describe("mod_http_upload options", () => {
-  it("refuses thumbnail: true, an access rule for quotas, and a header value with a line break", async () => {
+  it("refuses thumbnail: true, a quota rule the config does not define, and a header value with a line break", async () => {
     const configs: Record<string, Record<string, unknown>>[] = [
       { mod_http_upload: { thumbnail: true } },
       { mod_http_upload: {}, mod_http_upload_quota: { access_hard_quota: "hard_upload_quota" } },
@@ -193,6 +193,30 @@ describe("mod_http_upload options", () => {
     ];
     for (const modules of configs) {
       await assert.rejects(startTestServer({ modules }), /mod_http_upload/);
+    }
+  });
+
+  it("gives each user the quota ejabberd's shaper rules give them (access_hard_quota, in MiB)", async () => {
+    const ruled = await startTestServer({
+      modules: {
+        mod_http_upload: { put_url: "https://files.example/up/", max_size: 4 * 1024 * 1024 },
+        mod_http_upload_quota: {},
+      },
+      rules: {
+        acl: { roomy: { user: ["carol"] } },
+        shaper_rules: { hard_upload_quota: [{ 3: "roomy" }, { 1: "all" }] },
+      },
+    });
+    try {
+      const [carol, dave] = await Promise.all([ruled.client("carol"), ruled.client("dave")]);
+      const twoMiB = 2 * 1024 * 1024;
+      const big = await askSlot(carol, { filename: "big.bin", size: twoMiB });
+      assert.equal(big.attrs.type, "result", "3 MiB for carol");
+      const over = await askSlot(dave, { filename: "big.bin", size: twoMiB });
+      assert.equal(errorCondition(over), "resource-constraint", "1 MiB for everyone else");
+      await Promise.all([carol.stop(), dave.stop()]);
+    } finally {
+      await ruled.stop();
     }
   });
 });
