@@ -62,5 +62,6 @@ export interface CoreContext {
   /** Server-to-server links (src/s2s). */
   readonly s2s: S2S;
   /** Hosts where mod_s2s_dialback runs (ctx.dialback): XEP-0220 is allowed for them. */
-  readonly dialbackHosts: Set<string>;
+  /** Hosts mod_s2s_dialback runs on, with which remote domains may use dialback there. */
+  readonly dialbackHosts: Map<string, (remote: string) => boolean>;
 }

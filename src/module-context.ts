@@ -133,8 +133,8 @@ export function moduleContext(
       });
       return { revoke: (username) => core.fast.tokens.revoke(host, username) };
     },
-    dialback() {
-      core.dialbackHosts.add(host);
+    dialback(allows = () => true) {
+      core.dialbackHosts.set(host, allows);
       cleanups.push(() => void core.dialbackHosts.delete(host));
     },
     bind2Inline(feature) {

@@ -280,9 +280,10 @@ export interface ModuleContext<O = Record<string, never>> {
   /**
    * Allows XEP-0220 Server Dialback for this host's server-to-server links (only
    * mod_s2s_dialback calls it; the protocol lives in src/s2s). Off again when the module stops:
-   * then only peers with a valid certificate (SASL EXTERNAL) link with this host.
+   * then only peers with a valid certificate (SASL EXTERNAL) link with this host. `allows`
+   * says which remote domains may use it (default: all).
    */
-  dialback(): void;
+  dialback(allows?: (remote: string) => boolean): void;
   /** Runs a hook chain (e.g. disco_info so other modules add to an answer); false if stopped. */
   run<K extends SyncHookName>(name: K, payload: HookMap[K]): boolean;
   /** Runs a hook whose handlers may wait (AsyncHookName); resolves false if stopped. */

@@ -120,7 +120,7 @@ export class Server {
         log.child({ component: "health" }),
       );
       const resumable = new Map<string, Resumable>();
-      const dialbackHosts = new Set<string>();
+      const dialbackHosts = new Map<string, (remote: string) => boolean>();
       const s2s = new S2S({
         // Read at each use: reload_config replaces ctx.config.
         config: () => ctx.config,

@@ -24,7 +24,8 @@ export interface S2SEnv {
    * XEP-0220 is allowed for a local domain: mod_s2s_dialback runs on its host, and
    * s2s_use_starttls is not required_trusted.
    */
-  dialbackFor(local: string): boolean;
+  /** Whether dialback may authenticate links of `local` (with `remote`, when it is known). */
+  dialbackFor(local: string, remote?: string): boolean;
   readonly keys: DialbackKeys;
   readonly maxStanzaSize: number;
   /** Stanzas one link may hold while it is being set up (max_fsm_queue). */

@@ -241,7 +241,7 @@ export class IncomingStream implements TransportOwner {
       this.close(new StreamError("bad-format", "db:result needs from, to and a key"));
       return;
     }
-    if (!this.env.dialbackFor(to)) {
+    if (!this.env.dialbackFor(to, from)) {
       answer(
         "error",
         new StanzaError("not-acceptable", "dialback is off here; use a valid certificate"),

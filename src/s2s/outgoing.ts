@@ -269,7 +269,7 @@ export class OutgoingLink {
     if (proof.ok) return true;
     // Without a verified certificate only dialback, which relies on DNS, can authenticate
     // the peer's side; where certificates are required that is not enough (XEP-0178 §3).
-    if (!this.env.dialbackFor(this.local)) {
+    if (!this.env.dialbackFor(this.local, this.remote)) {
       this.fail(
         new StanzaError(
           "remote-server-not-found",
@@ -373,7 +373,7 @@ export class OutgoingLink {
   private dialback(features: Element | null): void {
     const offered =
       features === null || features.getChild("dialback", NS.dialbackFeature) !== undefined;
-    const allowed = this.env.dialbackFor(this.local);
+    const allowed = this.env.dialbackFor(this.local, this.remote);
     if (!allowed || !(offered || this.headerDialback)) {
       this.fail(
         new StanzaError(

@@ -43,7 +43,7 @@ export interface S2SDeps {
   certs: CertStore;
   log: Logger;
   /** Hosts where mod_s2s_dialback runs. */
-  dialbackHosts: ReadonlySet<string>;
+  dialbackHosts: ReadonlyMap<string, (remote: string) => boolean>;
   dnsServers?: string[];
   /** Where shaped incoming connections are counted (metrics). */
   shaperStats: ShaperStats;
@@ -89,8 +89,11 @@ export class S2S implements S2SEnv {
     return this.deps.config().maxFsmQueue;
   }
 
-  dialbackFor(local: string): boolean {
-    return this.deps.dialbackHosts.has(this.hostOf(local)) && !this.options.requireTrusted;
+  dialbackFor(local: string, remote?: string): boolean {
+    const allows = this.deps.dialbackHosts.get(this.hostOf(local));
+    if (!allows || this.options.requireTrusted) return false;
+    // mod_s2s_dialback's `access`, asked with the peer's domain where it is known.
+    return remote === undefined || allows(remote);
   }
 
   identity(domain: string): { key: string; cert: string } | undefined {
