@@ -116,6 +116,8 @@ export class Server {
         },
         log.child({ component: "health" }),
       );
+      const writeLatency = storage.kind === "sqlite" ? metrics.sqliteWrite : metrics.pgsqlWrite;
+      storage.writes.reportTo((seconds) => writeLatency.observe(seconds));
       const resumable = new Map<string, Resumable>();
       const dialbackHosts = new Set<string>();
       const s2s = new S2S({

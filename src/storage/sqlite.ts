@@ -2,6 +2,8 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { applyMigrations, type Migration } from "./migrations.js";
+import { timeWrites } from "./sqlite/write-timing.js";
+import type { WriteTimer } from "./write-timer.js";
 
 /** Tables the core owns. Modules bring their own through `Storage.migrate`. */
 const CORE_MIGRATIONS: Migration[] = [
@@ -77,6 +79,8 @@ export interface SqliteOptions {
    * `normal` survives a crash of the process only (WAL mode), for admins who trade that away.
    */
   synchronous?: "full" | "normal";
+  /** Where this connection's writes report their duration (the server's own connection). */
+  writeTimer?: WriteTimer;
 }
 
 /**
@@ -103,6 +107,7 @@ export class SqliteStorage {
     this.db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("foreign_keys = ON");
     applyMigrations(this.db, "core", CORE_MIGRATIONS);
+    if (opts.writeTimer) timeWrites(this.db, opts.writeTimer);
   }
 
   migrate(owner: string, migrations: Migration[]): void {
