@@ -1,7 +1,8 @@
 /**
  * A real Prometheus for the tests, from Debian's `prometheus` package: started on a free
- * loopback port with a config of its own that scrapes the given targets every second, its TSDB
- * in a temporary folder, stopped by `stop()`. Its system service is not used.
+ * loopback port with a config of its own that scrapes the given targets every second and
+ * evaluates the given rule files as often, its TSDB in a temporary folder, stopped by `stop()`.
+ * Its system service is not used.
  *
  * Missing Prometheus fails the test with what to install: it never skips.
  */
@@ -25,6 +26,8 @@ export type QueryAnswer =
 export interface PrometheusServer {
   /** Evaluates `expr` now through the HTTP API. */
   query(expr: string): Promise<QueryAnswer>;
+  /** GETs an API path such as /api/v1/rules and gives back its JSON. */
+  get(path: string): Promise<unknown>;
   /** Output it wrote, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -50,8 +53,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts Prometheus scraping `targets` (host:port, path /metrics) every second; resolves once ready. */
-export async function startPrometheus(targets: string[]): Promise<PrometheusServer> {
+/**
+ * Starts Prometheus scraping `targets` (host:port, path /metrics) every second, with the rule
+ * files `ruleFiles` (absolute paths); resolves once ready. Invalid rules keep it from starting.
+ */
+export async function startPrometheus(
+  targets: string[],
+  ruleFiles: string[] = [],
+): Promise<PrometheusServer> {
   requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "parley-prom-"));
   const config = join(dir, "prometheus.yml");
@@ -61,6 +70,7 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
       "global:",
       "  scrape_interval: 1s",
       "  evaluation_interval: 1s",
+      `rule_files: [${ruleFiles.map((f) => JSON.stringify(f)).join(", ")}]`,
       "scrape_configs:",
       "  - job_name: parley",
       "    metrics_path: /metrics",
@@ -117,6 +127,9 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
         body: new URLSearchParams({ query: expr }).toString(),
       });
       return (await res.json()) as QueryAnswer;
+    },
+    async get(path) {
+      return (await fetch(`${base}${path}`)).json();
     },
     output: () => out,
     stop,

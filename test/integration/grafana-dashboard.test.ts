@@ -2,8 +2,12 @@
 // Prometheus scrapes a test server with clients on it, and every panel's query, with Grafana's
 // variables filled in as Grafana would, is evaluated by that Prometheus: each must be valid
 // PromQL, name only metrics the server exposes, and return data unless listed below with why.
+// The alerting rules of docs/prometheus/ (docs/monitoring.md) are loaded into the same
+// Prometheus and must evaluate without error.
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
 import { connect } from "../../src/testkit/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { xml } from "../helpers/client.js";
@@ -15,6 +19,11 @@ import {
 } from "../helpers/prometheus.js";
 
 const DASHBOARD = new URL("../../docs/grafana/parley-dashboard.json", import.meta.url);
+const ALERTS = fileURLToPath(new URL("../../docs/prometheus/parley-alerts.yml", import.meta.url));
+
+interface RuleFile {
+  groups: { name: string; rules: { alert: string; expr: string }[] }[];
+}
 
 interface Target {
   expr: string;
@@ -59,6 +68,7 @@ function mayBeEmpty(expr: string, engine: "sqlite" | "pgsql"): string | undefine
 describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a real Prometheus", function () {
   this.timeout(30_000);
   const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8")) as Dashboard;
+  const alerts = parse(readFileSync(ALERTS, "utf8")) as RuleFile;
   let t: TestServer;
   let prom: PrometheusServer;
 
@@ -77,7 +87,7 @@ describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a r
         c.metrics = { port: 0, ip: "127.0.0.1" };
       },
     });
-    prom = await startPrometheus([new URL(t.server.metricsUrl!).host]);
+    prom = await startPrometheus([new URL(t.server.metricsUrl!).host], [ALERTS]);
   });
   after(async () => {
     await prom?.stop();
@@ -106,15 +116,31 @@ describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a r
     return out;
   }
 
-  async function series(expr: string): Promise<number> {
+  /** An instant query's answer; anything but success fails the test. */
+  async function evaluate(
+    expr: string,
+  ): Promise<Extract<QueryAnswer, { status: "success" }>["data"]> {
     const a = await prom.query(expr);
     assert.equal(a.status, "success", `${expr}: ${JSON.stringify(a)}`);
-    const { resultType, result } = (a as Extract<QueryAnswer, { status: "success" }>).data;
+    return (a as Extract<QueryAnswer, { status: "success" }>).data;
+  }
+
+  /** How many series of an instant query have data. */
+  async function series(expr: string): Promise<number> {
+    const { resultType, result } = await evaluate(expr);
     // A scalar or string answer is one value. A histogram quantile over a window without
     // observations is NaN: a series, but no data on the panel.
     if (resultType === "scalar" || resultType === "string") return 1;
     if (resultType !== "vector") return result.length;
     return (result as Sample[]).filter((s) => s.value[1] !== "NaN").length;
+  }
+
+  /** The value of an instant query's first series (or scalar), if it has one. */
+  async function value(expr: string): Promise<number | undefined> {
+    const { resultType, result } = await evaluate(expr);
+    if (resultType === "scalar") return Number((result as [number, string])[1]);
+    const first = (result as Sample[])[0];
+    return first ? Number(first.value[1]) : undefined;
   }
 
   async function waitFor(what: string, cond: () => Promise<boolean>): Promise<void> {
@@ -139,7 +165,7 @@ describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a r
     }
   });
 
-  it("names only metrics the server exposes", async () => {
+  it("names only metrics the server exposes, in its panels and in the alerting rules", async () => {
     const text = await (await fetch(t.server.metricsUrl!)).text();
     const exposed = new Set<string>();
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
@@ -152,6 +178,8 @@ describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a r
       for (const m of expr.matchAll(/\bparley_\w+/g)) named.add(m[0]);
     for (const v of dashboard.templating.list)
       for (const m of v.query.query.matchAll(/\bparley_\w+/g)) named.add(m[0]);
+    for (const g of alerts.groups)
+      for (const r of g.rules) for (const m of r.expr.matchAll(/\bparley_\w+/g)) named.add(m[0]);
     const unknown = [...named].filter((n) => !exposed.has(n));
     assert.deepEqual(unknown, [], `metrics the server does not expose: ${unknown.join(", ")}`);
   });
@@ -175,10 +203,12 @@ describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a r
 
     const engine = t.config.sqlType === "pgsql" ? "pgsql" : "sqlite";
     const required = targets().filter(({ expr }) => !mayBeEmpty(expr, engine));
-    // Bounded: until Prometheus has scraped the traffic and every required query has data.
+    // Bounded: until Prometheus has scraped the traffic, the failed login included, and every
+    // required query has data.
     let missing: string[] = [];
     await waitFor("every required panel query has data", async () => {
       missing = [];
+      if ((await value("sum(parley_auth_failures_total)")) !== 1) missing.push("the failed login");
       for (const r of required) if ((await series(r.expr)) === 0) missing.push(r.expr);
       return missing.length === 0;
     }).catch((err: Error) => {
@@ -186,12 +216,26 @@ describe("the Grafana dashboard (docs/grafana/parley-dashboard.json) against a r
     });
     // The optional ones are still valid PromQL (series() asserts the status).
     for (const { expr } of targets()) await series(expr);
-    // The failed login is what the auth panel shows.
-    const failures = await prom.query("sum(parley_auth_failures_total)");
-    assert.equal(failures.status, "success");
-    const value = (failures.data.result as { value: [number, string] }[])[0]!.value[1];
-    assert.equal(Number(value), 1);
+    // The failed login is what the authentication panels show.
+    const auth = targets().filter(({ expr }) => expr.includes("parley_auth_failures_total"));
+    assert.ok(auth.length > 0);
+    for (const { panel, expr } of auth) assert.ok((await value(expr))! > 0, panel.title);
     await alice.stop();
     await bob.stop();
+  });
+
+  it("loads the alerting rules of docs/prometheus/ and evaluates each without error", async () => {
+    type Rules = {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    const want = alerts.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort();
+    let rules: Rules["data"]["groups"][number]["rules"] = [];
+    await waitFor("every rule has been evaluated", async () => {
+      const r = (await prom.get("/api/v1/rules")) as Rules;
+      rules = r.data.groups.flatMap((g) => g.rules);
+      return rules.length === want.length && rules.every((x) => x.health !== "unknown");
+    });
+    assert.deepEqual(rules.map((r) => r.name).sort(), want);
+    for (const r of rules) assert.equal(r.health, "ok", `${r.name}: ${r.lastError}`);
   });
 });
