@@ -1,5 +1,13 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ShaperStats } from "./transport/read-control.js";
+import { SASL_MECHANISMS } from "./config/options.js";
+import { HT_MECHANISMS } from "./auth/ht.js";
+
+/**
+ * The mechanism labels a failed login can carry: every one Parley offers, and "none" for a
+ * failure before any started (sasl-exchange.ts).
+ */
+const AUTH_MECHANISMS = [...SASL_MECHANISMS, ...HT_MECHANISMS, "none"];
 
 /** Why backpressure paused a connection (src/backpressure.ts). */
 export type BackpressureCause = "queue" | "lag";
@@ -37,6 +45,10 @@ export class InputMetrics {
       registers: [r],
     });
     this.backpressurePauses = { queue: bp.labels("queue"), lag: bp.labels("lag") };
+    // Each series is exported from the start, at 0: Prometheus' rate() and increase() see no
+    // increase in a series whose first sample is already 1, so a first pause or failed login
+    // would not show on a dashboard or in an alert.
+    for (const cause of ["queue", "lag"] as const) bp.inc({ cause }, 0);
     this.backpressureNow = new Gauge({
       name: "parley_backpressure_paused_connections",
       help: "Connections whose reading is paused now by backpressure",
@@ -48,6 +60,7 @@ export class InputMetrics {
       labelNames: ["mechanism"],
       registers: [r],
     });
+    for (const mechanism of AUTH_MECHANISMS) this.authFailures.inc({ mechanism }, 0);
   }
 
   backpressurePaused(cause: BackpressureCause): void {

@@ -37,6 +37,7 @@ export class Metrics {
   private readonly outCounters: Record<Kind, Counter.Internal>;
   readonly handling: Histogram;
   readonly sqliteWrite: Histogram;
+  readonly pgsqlWrite: Histogram;
   /** Shapers, backpressure and failed logins (src/input-metrics.ts). */
   readonly input: InputMetrics;
   private readonly lag: IntervalHistogram;
@@ -75,8 +76,15 @@ export class Metrics {
     });
     this.sqliteWrite = new Histogram({
       name: "parley_sqlite_write_seconds",
-      help: "Duration of SQLite write transactions",
+      help: "Duration of SQLite write transactions, commit included (sql_type: sqlite)",
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
+      registers: [r],
+    });
+    // A round trip to another process at least: its buckets start higher and go further.
+    this.pgsqlWrite = new Histogram({
+      name: "parley_pgsql_write_seconds",
+      help: "Duration of PostgreSQL write transactions, commit included (sql_type: pgsql)",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.25, 1],
       registers: [r],
     });
     this.input = new InputMetrics(r);

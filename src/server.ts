@@ -119,6 +119,8 @@ export class Server {
         },
         log.child({ component: "health" }),
       );
+      const writeLatency = storage.kind === "sqlite" ? metrics.sqliteWrite : metrics.pgsqlWrite;
+      storage.writes.reportTo((seconds) => writeLatency.observe(seconds));
       const resumable = new Map<string, Resumable>();
       const dialbackHosts = new Map<string, (remote: string) => boolean>();
       const s2s = new S2S({

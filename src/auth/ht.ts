@@ -18,6 +18,9 @@ const BINDINGS: readonly [string, ChannelBindingType | null][] = [
 
 const PROOF_BYTES = 32; // SHA-256
 
+/** Every HT-SHA-256 mechanism, whatever a connection can run (metric labels). */
+export const HT_MECHANISMS: readonly string[] = BINDINGS.map(([suffix]) => `HT-SHA-256-${suffix}`);
+
 /** The HT-SHA-256 mechanisms this connection can run: those it has channel binding for. */
 export function htMechanisms(bindings: ChannelBindings): string[] {
   return BINDINGS.filter(([, type]) => type === null || bindings.has(type)).map(

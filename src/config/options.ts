@@ -11,7 +11,7 @@ import { isLoopbackAddress } from "./defaults.js";
 import { durationSeconds } from "../module-options.js";
 
 /** Every SASL mechanism Parley can offer, for `disable_sasl_mechanisms`. */
-const SASL_MECHANISMS = [
+export const SASL_MECHANISMS = [
   "SCRAM-SHA-256-PLUS",
   "SCRAM-SHA-1-PLUS",
   "SCRAM-SHA-256",

@@ -12,6 +12,8 @@ import { SqliteArchiveStore } from "./sqlite/archive.js";
 import { describePg, openPgPool } from "./pg/connect.js";
 import { pgStores } from "./pg/index.js";
 import type { Stores } from "./stores.js";
+import { timeWrites as timePgWrites } from "./pg/write-timing.js";
+import { WriteTimer } from "./write-timer.js";
 
 export interface StorageEngine {
   readonly kind: "sqlite" | "pgsql";
@@ -22,6 +24,8 @@ export interface StorageEngine {
   readonly sqlite: SqliteStorage | undefined;
   /** The PostgreSQL pool, when that is the engine (parleyctl export2sql copies into it). */
   readonly pg: pg.Pool | undefined;
+  /** How long each write took, commit included (the server sends it to its metrics). */
+  readonly writes: WriteTimer;
   close(): Promise<void>;
 }
 
@@ -35,6 +39,7 @@ export async function openStorage(
   log: Logger,
   opts: OpenOptions = {},
 ): Promise<StorageEngine> {
+  const writes = new WriteTimer();
   if (config.sqlType === "pgsql") {
     const cfg = config.pgsql;
     if (!cfg) throw new Error("sql_type is pgsql but no PostgreSQL settings were read");
@@ -45,12 +50,14 @@ export async function openStorage(
     try {
       await warnUnlessDurable(pool, location, log);
       const stores = await pgStores(pool);
+      timePgWrites(pool, writes);
       return {
         kind: "pgsql",
         location,
         stores,
         sqlite: undefined,
         pg: pool,
+        writes,
         close: () => pool.end(),
       };
     } catch (err) {
@@ -60,6 +67,7 @@ export async function openStorage(
   }
   const storage = new SqliteStorage(config.sqlDatabase, {
     synchronous: config.sqliteSynchronous,
+    writeTimer: writes,
     ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}),
   });
   // Archive appends (every message, with MAM on) commit on a thread of their own; an in-memory
@@ -73,6 +81,8 @@ export async function openStorage(
           ...(config.sqliteSynchronous !== undefined && { synchronous: config.sqliteSynchronous }),
           ...(opts.busyTimeoutMs !== undefined && { busyTimeoutMs: opts.busyTimeoutMs }),
         },
+    undefined,
+    writes,
   );
   return {
     kind: "sqlite",
@@ -80,6 +90,7 @@ export async function openStorage(
     stores: sqliteStores(storage.db, archive),
     sqlite: storage,
     pg: undefined,
+    writes,
     close: async () => {
       await archive.close();
       storage.close();

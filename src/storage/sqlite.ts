@@ -3,6 +3,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { HOST_STORE_TABLES } from "./host-stores.js";
 import { applyMigrations, type Migration } from "./migrations.js";
+import { timeWrites } from "./sqlite/write-timing.js";
+import type { WriteTimer } from "./write-timer.js";
 
 /** Tables the core owns. Modules bring their own through `Storage.migrate`. */
 const CORE_MIGRATIONS: Migration[] = [
@@ -84,6 +86,8 @@ export interface SqliteOptions {
    * `normal` survives a crash of the process only (WAL mode), for admins who trade that away.
    */
   synchronous?: "full" | "normal";
+  /** Where this connection's writes report their duration (the server's own connection). */
+  writeTimer?: WriteTimer;
 }
 
 /**
@@ -110,6 +114,7 @@ export class SqliteStorage {
     this.db.pragma(`synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.db.pragma("foreign_keys = ON");
     applyMigrations(this.db, "core", CORE_MIGRATIONS);
+    if (opts.writeTimer) timeWrites(this.db, opts.writeTimer);
   }
 
   migrate(owner: string, migrations: Migration[]): void {

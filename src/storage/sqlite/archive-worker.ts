@@ -5,6 +5,7 @@ import type { Worker } from "node:worker_threads";
 import type { ArchivedEntry, NewArchiveEntry } from "../stores.js";
 import type { MergePolicy } from "./archive-index.js";
 import { spawnThread } from "./thread.js";
+import type { WriteTimer } from "../write-timer.js";
 
 /** What the thread needs to open its connection as the server opened its own. */
 export interface WriterData {
@@ -19,9 +20,10 @@ export interface WriterData {
 export type WriterRequest =
   { id: number; batch: readonly NewArchiveEntry[]; close?: undefined } | { close: true };
 
+/** Each answer to a batch says how long its transaction took in the thread, commit included. */
 export type WriterReply =
-  | { id: number; done: ArchivedEntry[] }
-  | { id: number; error: { message: string; code?: string } }
+  | { id: number; seconds: number; done: ArchivedEntry[] }
+  | { id: number; seconds: number; error: { message: string; code?: string } }
   | { closed: true };
 
 interface Waiting {
@@ -34,7 +36,10 @@ export class ArchiveWriter {
   private readonly waiting = new Map<number, Waiting>();
   private next = 0;
 
-  constructor(private readonly data: WriterData) {}
+  constructor(
+    private readonly data: WriterData,
+    private readonly timer?: WriteTimer,
+  ) {}
 
   /** Resolves with the batch's UIDs and times once the thread's commit is on disk. */
   append(batch: readonly NewArchiveEntry[]): Promise<ArchivedEntry[]> {
@@ -75,6 +80,7 @@ export class ArchiveWriter {
       const p = this.waiting.get(r.id);
       if (!p) return;
       this.waiting.delete(r.id);
+      this.timer?.observe(r.seconds);
       // A closing thread stays held until it has said it closed.
       if (this.waiting.size === 0 && this.worker === w) w.unref();
       if ("error" in r) {

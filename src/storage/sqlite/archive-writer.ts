@@ -41,12 +41,16 @@ port.on("message", (req: WriterRequest) => {
     return;
   }
   let reply: WriterReply;
+  const started = performance.now();
+  const seconds = (): number => (performance.now() - started) / 1000;
   try {
-    reply = { id: req.id, done: appender.append(req.batch) };
+    const done = appender.append(req.batch);
+    reply = { id: req.id, seconds: seconds(), done };
   } catch (err) {
     const e = err as { message?: unknown; code?: unknown };
     reply = {
       id: req.id,
+      seconds: seconds(),
       error: {
         message: String(e.message ?? err),
         ...(typeof e.code === "string" && { code: e.code }),

@@ -11,6 +11,7 @@ import { archiveAppender, type ArchiveAppender } from "./archive-append.js";
 import { ARCHIVE_PENDING_V4, type MergePolicy } from "./archive-index.js";
 import { ArchiveWriter, type WriterData } from "./archive-worker.js";
 import { BACKSTOP_PAGES, Checkpointer } from "./checkpointer.js";
+import type { WriteTimer } from "../write-timer.js";
 
 /** How often the checkpointer copies the WAL into the database while the writer runs. */
 const CHECKPOINT_INTERVAL_MS = 100;
@@ -45,12 +46,14 @@ export class SqliteArchiveStore extends SqlArchiveStore {
    * and fsync run, which is most of what archiving costs. Without it (tools, tests of the store
    * itself, an in-memory database) they run on `db`. `merge` says when pending rows are merged
    * into the indexes (archive-index.ts; tests make it small, to read both parts). With the
-   * writer comes the checkpointer (checkpointer.ts), started with it.
+   * writer comes the checkpointer (checkpointer.ts), started with it. The writer's commits
+   * report their duration to `timer` (those on `db` are timed by its connection).
    */
   constructor(
     private readonly db: Database,
     writer?: WriterData,
     merge?: MergePolicy,
+    timer?: WriteTimer,
   ) {
     const statements = new Map<string, Statement<unknown[]>>();
     const statement = (sql: string): Statement<unknown[]> => {
@@ -72,11 +75,14 @@ export class SqliteArchiveStore extends SqlArchiveStore {
     applyMigrations(db, "core-archive", MIGRATIONS);
     this.inThread = archiveAppender(db, merge);
     if (writer) {
-      this.writer = new ArchiveWriter({
-        ...writer,
-        walAutocheckpoint: BACKSTOP_PAGES,
-        ...(merge && { merge }),
-      });
+      this.writer = new ArchiveWriter(
+        {
+          ...writer,
+          walAutocheckpoint: BACKSTOP_PAGES,
+          ...(merge && { merge }),
+        },
+        timer,
+      );
       this.checkpointer = new Checkpointer({
         file: writer.file,
         intervalMs: CHECKPOINT_INTERVAL_MS,
