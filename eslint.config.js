@@ -37,11 +37,24 @@ export default tseslint.config(
             {
               regex: "(^|/)src/(?!moduleapi\\.js$)",
               message:
-                "modules import only src/moduleapi.js (parley/moduleapi); add what is missing there",
+                "modules import only src/moduleapi.js (parley-xmpp/moduleapi); add what is missing there",
             },
           ],
         },
       ],
+    },
+  },
+  {
+    // Example modules' own tests, run by mocha in a module author's folder.
+    files: ["examples/*/test/**/*.js"],
+    languageOptions: {
+      globals: {
+        describe: "readonly",
+        it: "readonly",
+        before: "readonly",
+        after: "readonly",
+        URL: "readonly",
+      },
     },
   },
   {

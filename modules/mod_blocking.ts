@@ -23,7 +23,7 @@ import {
   errorReply,
   type JID,
   type SessionHandle,
-  then,
+  thenMaybe,
   type MaybePromise,
 } from "../src/moduleapi.js";
 
@@ -135,7 +135,7 @@ export default defineModule({
       "local_delivery",
       ({ from, to, stanza }) => {
         // Answered from memory for a user online (the common case); read for one offline.
-        return then(blocks(to.local, from), (blocked) => {
+        return thenMaybe(blocks(to.local, from), (blocked) => {
           if (!blocked) return;
           const type = stanza.attrs.type;
           if (stanza.name === "message" && type !== "error") {
@@ -157,7 +157,7 @@ export default defineModule({
         const to = stanza.attrs.to;
         const target = to === undefined ? null : tryParse(to);
         if (!target) return;
-        return then(blocks(session.jid.local, target), (blocked) => {
+        return thenMaybe(blocks(session.jid.local, target), (blocked) => {
           if (!blocked) return;
           return refuse(session, stanza);
         });
@@ -256,7 +256,7 @@ export default defineModule({
 
     /** Whether `user` (on this host) blocked `jid`. */
     function blocks(user: string, jid: JID): MaybePromise<boolean> {
-      return then(listOf(user), (list) => list.size > 0 && matches(list, user, jid));
+      return thenMaybe(listOf(user), (list) => list.size > 0 && matches(list, user, jid));
     }
 
     /**

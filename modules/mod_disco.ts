@@ -4,7 +4,8 @@
 //
 // Handles:
 //   disco#info  to the host          identity server/im, every module's features, forms
-//   disco#items to the host          services modules registered, plus `extra_domains`
+//   disco#items to the host          services modules registered, plus `extra_domains`; a
+//                                    node's items from the module answering for it
 //   disco#info  to a user's bare JID identity account/registered, account features
 //   disco#items to a user's bare JID the user's available resources (to those allowed)
 // A node nobody answers for is item-not-found (XEP-0030 §7).
@@ -100,7 +101,11 @@ export default defineModule({
       buildServerInfoForm(ctx.options.server_info, module);
 
     /** The host's (or accounts') identities, features and forms, for one node or none. */
-    const info = (target: "host" | "account", node: string | undefined): Element => {
+    const info = (
+      target: "host" | "account",
+      node: string | undefined,
+      from: JID | undefined,
+    ): Element => {
       const query = xml("query", { xmlns: NS_DISCO_INFO, node });
       if (node === undefined) {
         const { identities, features } = ctx.server.discoInfo(target);
@@ -120,7 +125,7 @@ export default defineModule({
         }
       }
       // XEP-0128: other modules add their forms (and answer for their nodes) here.
-      ctx.run("disco_info", { host: ctx.host, target, node, query });
+      ctx.run("disco_info", { host: ctx.host, target, node, query, from });
       // XEP-0030 §3.1: a result has at least one identity; a node nobody filled in is unknown.
       if (node !== undefined && !query.getChild("identity")) {
         throw new ctx.StanzaError("item-not-found", `no such node: ${node}`);
@@ -129,13 +134,20 @@ export default defineModule({
     };
 
     // XEP-0030 §3.1: information about the server itself.
-    ctx.iq("get", NS_DISCO_INFO, "query", (req) => info("host", nodeOf(req)));
+    ctx.iq("get", NS_DISCO_INFO, "query", (req) => info("host", nodeOf(req), req.from));
 
     // XEP-0030 §4.1: the services the host offers (MUC, upload, …) and configured extras.
     ctx.iq("get", NS_DISCO_ITEMS, "query", (req) => {
       const node = nodeOf(req);
-      // §4.2: no module announces item nodes on the host, so any node is unknown (§7).
-      if (node !== undefined) throw new ctx.StanzaError("item-not-found", `no such node: ${node}`);
+      if (node !== undefined) {
+        // §4.2: the items of a node come from the module that answers for it (the ad-hoc
+        // command list of XEP-0050 §2.2); a node nobody answers for is unknown (§7).
+        const query = xml("query", { xmlns: NS_DISCO_ITEMS, node });
+        if (ctx.run("disco_items", { host: ctx.host, node, from: req.from, query })) {
+          throw new ctx.StanzaError("item-not-found", `no such node: ${node}`);
+        }
+        return query;
+      }
       const query = xml("query", { xmlns: NS_DISCO_ITEMS });
       const listed = new Set<string>();
       const items: { jid: string; name?: string }[] = [
@@ -159,7 +171,7 @@ export default defineModule({
       async (req) => {
         if (!(await maySeePresence(ctx, req.to, req.from)))
           throw new ctx.StanzaError("service-unavailable");
-        return info("account", nodeOf(req));
+        return info("account", nodeOf(req), req.from);
       },
       "account",
     );
@@ -184,7 +196,7 @@ export default defineModule({
       "account",
     );
 
-    return { info: () => info("host", undefined), serverInfoForm };
+    return { info: () => info("host", undefined, undefined), serverInfoForm };
   },
 });
 

@@ -8,6 +8,7 @@ import type { CertStore } from "./tls.js";
 import type { AuthThrottle } from "./auth/throttle.js";
 import type { IqHandlers } from "./iq.js";
 import type { DiscoRegistry } from "./disco.js";
+import type { AdhocRegistry } from "./adhoc.js";
 import type { StorageEngine } from "./storage/engine.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
 import type { Resumable } from "./c2s/resumable.js";
@@ -19,6 +20,7 @@ import type { HttpHandlers } from "./http/registry.js";
 import type { Bind2InlineFeatures } from "./c2s/bind2-inline.js";
 import type { FastOptions, FastTokens } from "./auth/fast-tokens.js";
 import type { S2S } from "./s2s/s2s.js";
+import type { Backpressure } from "./backpressure.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -34,11 +36,15 @@ export interface CoreContext {
   readonly certs: CertStore;
   readonly throttle: AuthThrottle;
   readonly disco: DiscoRegistry;
+  /** XEP-0050 ad-hoc commands modules offer (ctx.adhocCommand), served by mod_adhoc. */
+  readonly adhoc: AdhocRegistry;
   readonly storage: StorageEngine;
   readonly startedAt: number;
   /** XEP-0198 settings per host, set by mod_stream_mgmt; absent = not offered. */
   readonly streamMgmt: Map<string, StreamMgmtOptions>;
   readonly metrics: Metrics;
+  /** Input backpressure: who waits for whose outbound queue (src/backpressure.ts). */
+  readonly backpressure: Backpressure;
   /** Resumable sessions by their resumption id (XEP-0198 §5). */
   readonly resumable: Map<string, Resumable>;
   /** The typed stores (src/storage/stores.ts) of the configured engine. */

@@ -2,6 +2,7 @@ import type { Element } from "@xmpp/xml";
 import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
 import type { Handoff } from "./handoff.js";
+import type { StreamError } from "./xmpp/errors.js";
 import { isPromise, type MaybePromise } from "./maybe.js";
 
 /**
@@ -68,6 +69,26 @@ export interface HookMap {
    */
   c2s_unauthenticated_packet: { session: SessionHandle; stanza: Element };
   /**
+   * A client stream's header was read and its host accepted (RFC 6120 §4.7), before the stream
+   * features go out; for each (re)started stream, before and after authentication (ejabberd's
+   * c2s_stream_started). `session.jid` is not set yet. A handler refuses the connection by
+   * setting `error` and returning STOP: the stream is closed with that error (mod_fail2ban).
+   */
+  c2s_stream_started: { session: SessionHandle; error?: StreamError | undefined };
+  /**
+   * A client's SASL or SASL2 authentication ended (ejabberd's c2s_auth_result): `success`, or
+   * the failure's `condition` (RFC 6120 §6.5; `not-authorized` for wrong credentials).
+   * `username` is the one authenticated, or on failure the one the client claimed ("" if it
+   * named none). A handler may close the session (mod_fail2ban bans the address).
+   */
+  c2s_auth_result: {
+    session: SessionHandle;
+    success: boolean;
+    username: string;
+    mechanism: string;
+    condition?: string | undefined;
+  };
+  /**
    * A first-level element outside jabber:client (a nonza, e.g. XEP-0352's <inactive/>) on a
    * stream that has authenticated, which the core does not handle itself (not XEP-0198, not a
    * stream feature). `bound` is false before resource binding (`session.jid` is not set then).
@@ -109,7 +130,15 @@ export interface HookMap {
     target: "host" | "account";
     node: string | undefined;
     query: Element;
+    /** Who asks; undefined when the server describes itself (mod_caps' hash). */
+    from?: JID | undefined;
   };
+  /**
+   * A disco#items request for a node of the host (XEP-0030 §4.2): the module that answers for
+   * `node` adds its items to `query` (the reply's <query/>) and returns STOP. A node nobody
+   * stops for is item-not-found (§7).
+   */
+  disco_items: { host: string; node: string; from: JID; query: Element };
   /**
    * Presence a client broadcasts (initial/available/unavailable, no `to`). The core adds the
    * user's other available resources; the roster module adds subscribers (RFC 6121 §4.2.2).
@@ -140,11 +169,14 @@ export const HOOK_HOST: { [K in HookName]: (p: HookMap[K]) => string | null } = 
   local_delivery: (p) => p.to.domain,
   message_delivered: (p) => p.to.domain,
   c2s_unauthenticated_packet: (p) => p.session.host,
+  c2s_stream_started: (p) => p.session.host,
+  c2s_auth_result: (p) => p.session.host,
   c2s_nonza: (p) => p.session.host,
   c2s_filter_send: (p) => p.session.jid.domain,
   c2s_session_pending: (p) => p.session.jid.domain,
   remove_user: (p) => p.host,
   disco_info: (p) => p.host,
+  disco_items: (p) => p.host,
   presence_broadcast: (p) => p.session.jid.domain,
 };
 

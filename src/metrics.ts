@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { Logger } from "./log.js";
 import { ModuleMetrics } from "./module-metrics.js";
 import { serveMetrics } from "./http/metrics.js";
+import { InputMetrics } from "./input-metrics.js";
 
 /** What the metrics read from the running server at scrape time. */
 export interface HealthSource {
@@ -34,9 +35,10 @@ export class Metrics {
   readonly modules = new ModuleMetrics(this.registry);
   private readonly inCounters: Record<Kind, Counter.Internal>;
   private readonly outCounters: Record<Kind, Counter.Internal>;
-  private readonly authFailures: Counter;
   readonly handling: Histogram;
   readonly sqliteWrite: Histogram;
+  /** Shapers, backpressure and failed logins (src/input-metrics.ts). */
+  readonly input: InputMetrics;
   private readonly lag: IntervalHistogram;
   private http: HttpServer | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -65,11 +67,6 @@ export class Metrics {
     // Label children are bound once: the counters sit on every stanza.
     this.inCounters = bind(inbound);
     this.outCounters = bind(outbound);
-    this.authFailures = new Counter({
-      name: "parley_auth_failures_total",
-      help: "Failed SASL authentications of client connections (aborted ones not counted)",
-      registers: [r],
-    });
     this.handling = new Histogram({
       name: "parley_stanza_handling_seconds",
       help: "Time to handle one stanza from a client (check, hooks, routing, storage)",
@@ -82,6 +79,7 @@ export class Metrics {
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25],
       registers: [r],
     });
+    this.input = new InputMetrics(r);
     this.lag = monitorEventLoopDelay({ resolution: 10 });
     this.lag.enable();
     const lastLag = (): { p99: number; max: number } => this.lastLag;
@@ -170,10 +168,6 @@ export class Metrics {
     this.outCounters[kind as Kind]?.inc();
   }
 
-  authFailed(): void {
-    this.authFailures.inc();
-  }
-
   /** The event-loop delay of the last full second, in milliseconds (parleyctl stats). */
   get eventLoopLagMs(): { p99: number; max: number } {
     return { p99: this.lastLag.p99 / 1e6, max: this.lastLag.max / 1e6 };
@@ -207,6 +201,8 @@ export class Metrics {
     sessions: () => Iterable<{ queuedBytes: number; log: Logger; checkQueue(): void }>,
     queueWarningBytes: () => number,
     lagWarningMs: () => number,
+    /** Told the last second's worst event-loop delay (ms), after the queues were checked. */
+    onTick: (lagMs: number) => void = () => undefined,
   ): void {
     this.timer = setInterval(() => {
       for (const s of sessions()) {
@@ -221,6 +217,7 @@ export class Metrics {
       }
       const max = this.lag.max / 1e6;
       if (max > lagWarningMs()) this.log.warn({ lagMs: Math.round(max) }, "event loop lagging");
+      onTick(max);
       this.lastLag = { p99: this.lag.percentile(99), max: this.lag.max };
       this.lag.reset();
     }, 1000);

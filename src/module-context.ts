@@ -2,6 +2,7 @@ import { accessOf } from "./access.js";
 import { xml, type Element } from "@xmpp/xml";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "./xmpp/errors.js";
 import type { CoreContext } from "./context.js";
+import { hostMap, hostValue } from "./storage/host-stores.js";
 import {
   HOOK_HOST,
   STOP,
@@ -92,6 +93,7 @@ export function moduleContext(
       features: core.disco.featuresOf(host, target),
     }),
     discoItems: () => core.disco.itemsOf(host),
+    adhocCommands: () => core.adhoc.of(host),
   };
   const ctx: ModuleContext<Record<string, unknown>> = {
     name,
@@ -112,6 +114,9 @@ export function moduleContext(
       register: (u, h, p) => core.accounts.register(u, h, p),
       changePassword: (u, h, p) => core.accounts.changePassword(u, h, p),
       unregister: async (u, h) => void (await removeAccount(core, u, h)),
+      list: (h) => core.accounts.list(h),
+      setDisabled: (u, h, disabled) => disableAccount(core, u, h, disabled),
+      listDisabled: (h) => core.accounts.listDisabled(h),
     },
     run: (hook, payload) => core.hooks.run(hook, payload),
     runAsync: (hook, payload) => core.hooks.runAsync(hook, payload),
@@ -177,6 +182,7 @@ export function moduleContext(
     feature: (ns, target = "host") => core.disco.addFeature(host, target, ns, owner),
     identity: (identity, target = "host") => core.disco.addIdentity(host, target, identity, owner),
     item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
+    adhocCommand: (command) => void cleanups.push(core.adhoc.add(host, command)),
     service(domain, handler) {
       const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
       cleanups.push(remove);
@@ -239,7 +245,9 @@ export function moduleContext(
       return waiting.answer;
     },
     bounce(stanza: Element, error: unknown) {
-      const { from, to } = addresses(stanza);
+      // RFC 6120 §8.1.1.1: a stanza without 'to' was addressed to its sender's bare JID (a
+      // message to one's own account that could not be stored offline, say).
+      const { from, to } = addresses(stanza, true);
       core.router.bounce(stanza, from, to, error);
     },
     command(commandName, command) {
@@ -265,6 +273,9 @@ export function moduleContext(
     },
     keyval: <T extends Json>(store: string) => core.stores.keyval<T>(store),
     map: <T extends Json>(store: string) => core.stores.map<T>(store),
+    hostKeyval: <T extends Json>(store: string) =>
+      hostValue(core.stores.hostKeyval<T>(store), host),
+    hostMap: <T extends Json>(store: string) => hostMap(core.stores.hostMap<T>(store), host),
     migrate(migrations) {
       const sqlite = core.storage.sqlite;
       if (!sqlite) {
@@ -362,8 +373,28 @@ export async function removeAccount(
   return sessions.length;
 }
 
-function addresses(stanza: Element): { from: JID; to: JID } {
+/** XEP-0133 §4.3: a disabled account's sessions end; §4.4: enabling it again ends nothing. */
+async function disableAccount(
+  core: CoreContext,
+  username: string,
+  host: string,
+  disabled: boolean,
+): Promise<void> {
+  const user = Accounts.prepUsername(username);
+  await core.accounts.setDisabled(user, host, disabled);
+  if (!disabled) return;
+  for (const s of core.sm.resources(`${user}@${host}`)) {
+    s.close(new StreamError("policy-violation", "the account was disabled"));
+  }
+}
+
+/** `toSender`: a stanza without 'to' is addressed to the bare JID of its 'from'. */
+function addresses(stanza: Element, toSender = false): { from: JID; to: JID } {
   const { from, to } = stanza.attrs;
+  if (from && !to && toSender) {
+    const sender = parseJID(from);
+    return { from: sender, to: sender.bare() };
+  }
   if (!from || !to) throw new Error("a routed stanza needs both 'from' and 'to'");
   return { from: parseJID(from), to: parseJID(to) };
 }

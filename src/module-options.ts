@@ -42,12 +42,37 @@ export type DeclarativeOption =
       infinity?: boolean;
     }
   | { type: "string"; default: string; doc: string; enum?: readonly string[] }
-  | { type: "strings"; default: string[]; doc: string };
+  | { type: "strings"; default: string[]; doc: string }
+  /** An access rule (opt.access): a rule name by default, such as "announce". */
+  | { type: "access"; default: string; doc: string }
+  /** A shaper rule (opt.shaperRule): a rule name or a number by default. */
+  | { type: "shaperRule"; default: string | number; doc: string };
 
 export type OptionSpecs = Record<string, OptionSpec<unknown> | DeclarativeOption>;
 
+/**
+ * The value an option gives the module. A declarative option's comes from its `type`, not its
+ * default's inferred type: `default: []` of a `strings` option is a `string[]`, not `never[]`.
+ */
+export type OptionValue<O> =
+  O extends OptionSpec<infer T>
+    ? T
+    : O extends { type: "boolean" }
+      ? boolean
+      : O extends { type: "integer" }
+        ? number
+        : O extends { type: "string" }
+          ? string
+          : O extends { type: "strings" }
+            ? string[]
+            : O extends { type: "access" }
+              ? AccessRuleRef
+              : O extends { type: "shaperRule" }
+                ? ShaperRuleRef
+                : never;
+
 /** The typed options object a module receives, inferred from its specs. */
-export type OptionsOf<S extends OptionSpecs> = { -readonly [K in keyof S]: S[K]["default"] };
+export type OptionsOf<S extends OptionSpecs> = { -readonly [K in keyof S]: OptionValue<S[K]> };
 
 /** Turns a declarative option into a spec with a parser. */
 export function toSpec(o: OptionSpec<unknown> | DeclarativeOption): OptionSpec<unknown> {
@@ -61,6 +86,10 @@ export function toSpec(o: OptionSpec<unknown> | DeclarativeOption): OptionSpec<u
       return o.enum ? opt.oneOf(o.enum, o.default, o.doc) : opt.string(o.default, o.doc);
     case "strings":
       return opt.strings(o.default, o.doc);
+    case "access":
+      return opt.access(o.default, o.doc);
+    case "shaperRule":
+      return opt.shaperRule(o.default, o.doc);
   }
 }
 
@@ -200,10 +229,11 @@ export const opt = {
    * `shaper_rules`, a number, or clauses in place (`{5000: admin, 100: all}`); `ctx.limit`
    * evaluates it.
    */
-  shaperRule(def: ShaperRuleRef, doc: string): OptionSpec<ShaperRuleRef> {
+  shaperRule(def: ShaperRuleRef | number, doc: string): OptionSpec<ShaperRuleRef> {
     const expected = 'the name of a shaper rule, a number, or clauses such as "100: all"';
+    const fallback = typeof def === "number" ? parseShaperRule(def) : def;
     return {
-      ...spec(expected, def, doc, (v) => {
+      ...spec(expected, fallback, doc, (v) => {
         const unlimited = ["infinity", "infinite", "unlimited"];
         if (typeof v === "string" && !/^\d+$/.test(v) && !unlimited.includes(v)) return v;
         try {

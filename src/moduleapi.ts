@@ -1,3 +1,7 @@
+// Ships with the package (package.json "files"): the published declarations need it, as
+// @xmpp/xml has none of its own, or every Element a module sees would be `any`.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- an ambient module, not importable
+/// <reference path="./types/xmpp-xml.d.ts" preserve="true" />
 import type { Database } from "better-sqlite3";
 import type { Element, xml } from "@xmpp/xml";
 import type { STOP } from "./hooks.js";
@@ -14,10 +18,12 @@ import type {
 import type { MaybePromise } from "./maybe.js";
 import type { IqHandler, IqTarget, IqType } from "./iq.js";
 import type { DiscoIdentity, DiscoTarget } from "./disco.js";
+import type { AdhocCommand } from "./adhoc.js";
 import type { JID } from "./jid.js";
 import type { AccessRuleRef, AccessSubject, ShaperRuleRef } from "./access.js";
 import type { SessionHandle } from "./session-handle.js";
 import type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
+import type { HostMap, HostValue } from "./storage/host-stores.js";
 import type { Migration } from "./storage/migrations.js";
 import type { OptionSpecs, OptionsOf } from "./module-options.js";
 import type { StreamMgmtOptions } from "./c2s/stream-mgmt.js";
@@ -47,7 +53,9 @@ export type {
   AsyncHookName,
   SyncHookName,
 } from "./hooks.js";
-export { then, isPromise, type MaybePromise } from "./maybe.js";
+// Not exported as `then`: a module namespace with a `then` export is a thenable, so `await
+// import("parley-xmpp/moduleapi")` would call it instead of resolving to the API.
+export { then as thenMaybe, isPromise, type MaybePromise } from "./maybe.js";
 export { KeyedQueue } from "./keyed-queue.js";
 export { HOOK_PHASES } from "./hooks.js";
 export type { IqRequest, IqHandler } from "./iq.js";
@@ -89,6 +97,8 @@ export { NS_RSM, buildRsm, paginate, parseRsm } from "./xmpp/rsm.js";
 export type { ParseRsmOptions, RsmRequest, RsmResult } from "./xmpp/rsm.js";
 export type { StanzaErrorCondition, StanzaErrorType } from "./xmpp/errors.js";
 export type { Json, KeyvalStore, MapStore } from "./storage/stores.js";
+export type { HostKeyvalStore, HostMapStore } from "./storage/stores.js";
+export type { HostMap, HostValue } from "./storage/host-stores.js";
 export type { OfflineRow, OfflineStore, Stores } from "./storage/stores.js";
 export type {
   ArchivedEntry,
@@ -117,12 +127,13 @@ export type { Logger } from "./log.js";
 export type { HttpHandler, HttpRequest, HttpRequestInfo, HttpUpgrade } from "./http/types.js";
 export type { BoshOptions } from "./http/bosh.js";
 export type { DiscoIdentity, DiscoTarget } from "./disco.js";
+export type { AdhocCommand, AdhocNote, AdhocOutcome, AdhocRun, AdhocStage } from "./adhoc.js";
 
 /**
  * Events modules define for each other. A module declares its own by augmenting this
  * interface:
  *
- *     declare module "parley/moduleapi" {
+ *     declare module "parley-xmpp/moduleapi" {
  *       interface ExtensionEvents { "welcome:sent": { to: string } }
  *     }
  */
@@ -150,6 +161,8 @@ export interface ServerView {
   discoInfo(target: DiscoTarget): { identities: DiscoIdentity[]; features: string[] };
   /** Services listed in this host's disco#items. */
   discoItems(): { jid: string; name?: string }[];
+  /** The XEP-0050 ad-hoc commands modules offer on this host (ctx.adhocCommand), for mod_adhoc. */
+  adhocCommands(): readonly AdhocCommand[];
 }
 
 /**
@@ -210,6 +223,12 @@ export interface ModuleContext<O = Record<string, never>> {
   identity(identity: DiscoIdentity, target?: DiscoTarget): void;
   /** Lists a service (e.g. conference.<host>) in the host's disco#items. */
   item(jid: string, name?: string): void;
+  /**
+   * Offers a XEP-0050 ad-hoc command on this host: mod_adhoc lists it to those it `allowed`
+   * and runs it, stage by stage (sessions, actions, errors are mod_adhoc's). Removed when the
+   * module stops; throws if the host already has a command at that node.
+   */
+  adhocCommand(command: AdhocCommand): void;
   /**
    * Serves a whole domain (e.g. conference.example.org): every stanza to it comes to
    * `handler`, which must answer or bounce, and passes `handoff` on to the copies it routes
@@ -300,6 +319,14 @@ export interface ModuleContext<O = Record<string, never>> {
   /** Per-user, per-key JSON values in a named store. */
   map<T extends Json>(store: string): MapStore<T>;
   /**
+   * One JSON value for this host in a named store (Prosody's `module:open_store()` with no user):
+   * what belongs to the host, not to an account (the message of the day). Kept across restarts
+   * and account removals.
+   */
+  hostKeyval<T extends Json>(store: string): HostValue<T>;
+  /** Many JSON values for this host in a named store, each under a key. */
+  hostMap<T extends Json>(store: string): HostMap<T>;
+  /**
    * Applies the module's own schema migrations (tables it owns; reference users(host, username)
    * with ON DELETE CASCADE so account removal removes the module's rows too).
    */
@@ -379,6 +406,16 @@ export interface AccountsApi {
    * (`not-found`, `invalid-username`).
    */
   unregister(username: string, host: string): Promise<void>;
+  /** The host's usernames, sorted by code point. */
+  list(host: string): Promise<string[]>;
+  /**
+   * Disables the account (XEP-0133 §4.3: its data stays, logins fail with `account-disabled`,
+   * and its sessions are closed with the stream error `policy-violation`), or enables it again
+   * (§4.4). Rejects with an AccountError (`not-found`, `invalid-username`).
+   */
+  setDisabled(username: string, host: string, disabled: boolean): Promise<void>;
+  /** The host's disabled usernames, sorted by code point. */
+  listDisabled(host: string): Promise<string[]>;
 }
 
 /** A module: what it is called, what it takes, what it needs, and how it starts. */

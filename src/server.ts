@@ -25,6 +25,7 @@ import { ControlServer } from "./control/server.js";
 import { controlCommands } from "./control/commands.js";
 import { StreamError } from "./xmpp/errors.js";
 import { DiscoRegistry } from "./disco.js";
+import { AdhocRegistry } from "./adhoc.js";
 import { ModuleManager } from "./modulemanager.js";
 import { Metrics } from "./metrics.js";
 import { AdminCommands } from "./admin-commands.js";
@@ -39,6 +40,8 @@ import { S2S } from "./s2s/s2s.js";
 import { startS2SListener } from "./s2s/listener.js";
 import { registerS2SMetrics } from "./s2s/metrics.js";
 import { ComponentRoutes } from "./component/routes.js";
+import { Backpressure } from "./backpressure.js";
+import { parseJID } from "./jid.js";
 import type { ComponentSession } from "./component/session.js";
 import { startComponentListener } from "./component/listener.js";
 
@@ -127,6 +130,7 @@ export class Server {
         certs,
         log: log.child({ component: "s2s" }),
         dialbackHosts,
+        shaperStats: metrics.input.shaper,
         ...(opts.dnsServers ? { dnsServers: opts.dnsServers } : {}),
       });
       router.attachRemote((stanza, from, to, handoff) => s2s.send(stanza, from, to, handoff));
@@ -143,11 +147,25 @@ export class Server {
         certs,
         throttle: new AuthThrottle(),
         disco,
+        adhoc: new AdhocRegistry(),
         storage,
         startedAt: Date.now(),
         streamMgmt: new Map(),
         resumable,
         metrics,
+        backpressure: new Backpressure(
+          () => ctx.config.backpressureQueueBytes,
+          metrics.input,
+          (from) => {
+            // The local client a stanza came from, when its handling went async.
+            try {
+              const s = sm.get(parseJID(from));
+              return s instanceof C2SSession ? s : undefined;
+            } catch {
+              return undefined;
+            }
+          },
+        ),
         commands: new AdminCommands(),
         stores,
         requests,
@@ -217,6 +235,8 @@ export class Server {
         () => [...this.connections, ...this.componentSessions],
         () => this.ctx.config.queueWarningBytes,
         () => this.ctx.config.eventLoopLagWarning,
+        (lagMs) =>
+          this.ctx.backpressure.tick(this.connections, lagMs, this.ctx.config.eventLoopLagWarning),
       );
       for (const l of this.ctx.config.listen) {
         const server = await (

@@ -6,25 +6,30 @@
 // with an IQ-get of <query xmlns='urn:parley:welcome'/>.
 //
 // It imports nothing from Parley at run time: the element factory, the error values and the
-// hook STOP marker all come on `ctx`. The JSDoc type below is only for the editor (completion
-// and checking of `ctx`); Node never loads "parley/moduleapi" for it.
+// hook STOP marker all come on `ctx`. The JSDoc types are only for the editor and `tsc
+// --checkJs` (completion and checking of `ctx`); Node never loads "parley-xmpp/moduleapi" for
+// them.
+/** @import { ParleyModule, OptionSpecs } from "parley-xmpp/moduleapi" */
 
 const NS = "urn:parley:welcome";
 
-/** @type {import("parley/moduleapi").ParleyModule} */
+// Declarative options: the loader validates them before start() and fills in defaults. The
+// @satisfies keeps their literal types, so `typeof options` below gives ctx.options its types
+// (ctx.options.message is a string).
+const options = /** @satisfies {OptionSpecs} */ ({
+  message: {
+    type: "string",
+    default: "Welcome to {host}!",
+    doc: "The welcome text; {host} and {user} are replaced with the server and the user's name",
+  },
+});
+
+/** @type {ParleyModule<typeof options>} */
 export default {
   // The name used under `modules:` in parley.yml; the key there must be this name.
   name: "mod_welcome",
   description: "Sends each user a welcome message the first time they come online",
-  // Declarative options: the loader validates them before start() and fills in defaults, so
-  // ctx.options.message is always a string here.
-  options: {
-    message: {
-      type: "string",
-      default: "Welcome to {host}!",
-      doc: "The welcome text; {host} and {user} are replaced with the server and the user's name",
-    },
-  },
+  options,
 
   start(ctx) {
     // Per-user JSON values in the server's database; removed with the account.
@@ -32,7 +37,7 @@ export default {
 
     /** @param {string} user */
     const welcomeText = (user) =>
-      String(ctx.options.message).replaceAll("{host}", ctx.host).replaceAll("{user}", user);
+      ctx.options.message.replaceAll("{host}", ctx.host).replaceAll("{user}", user);
 
     // So clients can see in disco#info that the query below is served.
     ctx.feature(NS);

@@ -8,7 +8,7 @@ import {
   xml,
   type Element,
   type JID,
-  type MapStore,
+  type HostMap,
   type ModuleContext,
   type SessionState,
 } from "../../src/moduleapi.js";
@@ -64,14 +64,14 @@ export class ClientCaps implements CapsApi {
     { jid: string; answer: Promise<Features | undefined> }
   >();
   private readonly sessions: SessionState<Announced>;
-  private readonly store: MapStore<string[]>;
+  private readonly store: HostMap<string[]>;
 
   constructor(
     private readonly ctx: ModuleContext<unknown>,
     private readonly timeoutMs: number,
   ) {
     this.sessions = ctx.sessionState<Announced>();
-    this.store = ctx.map<string[]>("mod_caps");
+    this.store = ctx.hostMap<string[]>("mod_caps");
     // Late: a presence a guard refused was not sent. Not waited for: the presence goes on while
     // its caps are verified.
     ctx.hook(
@@ -150,7 +150,7 @@ export class ClientCaps implements CapsApi {
     node: string,
     ver: string,
   ): Promise<Features | undefined> {
-    const stored = await this.store.get(this.ctx.host, "", ver);
+    const stored = await this.store.get(ver);
     if (stored) return this.remember(ver, new Set(stored));
     const log = this.ctx.log.child({ jid, ver });
     let res: Element;
@@ -179,7 +179,7 @@ export class ClientCaps implements CapsApi {
       .map((f) => f.attrs.var)
       .filter((v): v is string => typeof v === "string");
     // Kept before it is used: the next presence with this ver, even after a restart, asks nobody.
-    await this.store.set(this.ctx.host, "", ver, features);
+    await this.store.set(ver, features);
     log.debug({ features: features.length }, "client's caps verified");
     return this.remember(ver, new Set(features));
   }

@@ -28,7 +28,7 @@ import {
   isPromise,
   NS_VCARD,
   opt,
-  then,
+  thenMaybe,
   type Element,
   type Handoff,
   type MaybePromise,
@@ -259,15 +259,15 @@ function answer(
   }
   if (name === "query" && ns === NS_MUC_ADMIN) {
     if (type === "get") return adminGet(svc, room, from, payload);
-    return then(adminSet(svc, room, from, payload), () => null);
+    return thenMaybe(adminSet(svc, room, from, payload), () => null);
   }
   if (name === "query" && ns === NS_MUC_OWNER) {
     if (type === "get") return ownerGet(svc, room, from);
-    return then(ownerSet(svc, room, from, payload), () => null);
+    return thenMaybe(ownerSet(svc, room, from, payload), () => null);
   }
   if (name === "vCard" && ns === NS_VCARD) {
     if (type === "get") return roomVcardGet(svc, room);
-    return then(roomVcardSet(svc, room, from, payload), () => null);
+    return thenMaybe(roomVcardSet(svc, room, from, payload), () => null);
   }
   if (name === "query" && ns === NS_MAM) {
     if (type === "get") return roomQueryForm(svc, room);

@@ -68,6 +68,25 @@ export class Accounts {
     return this.store.list(host);
   }
 
+  /**
+   * Disables the account (XEP-0133 §4.3: it keeps everything, but cannot log in) or enables it
+   * again (§4.4). Rejects with AccountError "not-found". Ending its sessions is the caller's.
+   */
+  async setDisabled(username: string, host: string, disabled: boolean): Promise<void> {
+    const user = Accounts.prepUsername(username);
+    await this.store.setDisabled(host, user, disabled).catch(asAccountError);
+  }
+
+  /** Whether the account may log in: "enabled", "disabled", or null when there is none. */
+  async status(username: string, host: string): Promise<"enabled" | "disabled" | null> {
+    const disabled = await this.store.disabled(host, username);
+    return disabled === null ? null : disabled ? "disabled" : "enabled";
+  }
+
+  listDisabled(host: string): Promise<string[]> {
+    return this.store.listDisabled(host);
+  }
+
   credentials(username: string, host: string, hash: ScramHash): Promise<ScramCredentials | null> {
     return this.store.credentials(host, username, hash);
   }

@@ -30,6 +30,8 @@ export class SaslExchange {
   advertised: string[] = [];
   /** The client-claimed username of the exchange under way, for throttling failures. */
   private claimed = "";
+  /** The mechanism of the exchange under way (an offered one: safe as a metric label). */
+  private mechanismName = "none";
 
   constructor(private readonly session: C2SStream) {}
 
@@ -69,8 +71,10 @@ export class SaslExchange {
    */
   start(name: string, data: Buffer, mechanism?: SaslMechanism): Promise<ExchangeStep> {
     this.mechanism = null;
-    this.mechanism = mechanism ?? this.create(name);
+    this.mechanismName = "none";
     this.claimed = claimedUsername(data);
+    this.mechanism = mechanism ?? this.create(name);
+    this.mechanismName = this.mechanism.name;
     return this.step(data);
   }
 
@@ -89,10 +93,17 @@ export class SaslExchange {
     if (step.authzid !== undefined && step.authzid !== `${username}@${s.host}`) {
       throw new SaslFailure("invalid-authzid");
     }
-    if (!(await accountExists(s.ctx.accounts, username, s.host!))) {
-      throw new SaslFailure("not-authorized");
-    }
+    const status = await accountStatus(s.ctx.accounts, username, s.host!);
+    if (status === null) throw new SaslFailure("not-authorized");
+    // RFC 6120 §6.5.1: the password was right, but an admin disabled the account (XEP-0133).
+    if (status === "disabled") throw new SaslFailure("account-disabled");
     s.ctx.throttle.recordSuccess(s.remoteAddress, username);
+    s.ctx.hooks.run("c2s_auth_result", {
+      session: s,
+      success: true,
+      username,
+      mechanism: mechanism.name,
+    });
     return { kind: "success", username, mechanism: mechanism.name, data: step.data };
   }
 
@@ -110,12 +121,35 @@ export class SaslExchange {
     const s = this.session;
     this.mechanism = null;
     if (failure.cause) s.log.error({ err: failure.cause }, "authentication backend failed");
-    s.log.info({ condition: failure.condition }, "authentication failed");
-    if (failure.condition !== "aborted") s.ctx.metrics.authFailed();
+    const { condition } = failure;
+    const mechanism = this.mechanismName;
+    const username = this.claimed;
+    s.log.info({ condition, mechanism, username }, "authentication failed");
+    if (condition !== "aborted") s.ctx.metrics.input.authFailed(mechanism);
+    s.ctx.hooks.run("c2s_auth_result", {
+      session: s,
+      success: false,
+      username,
+      mechanism,
+      condition,
+    });
     // Only a wrong password is a guess worth slowing down; a binding mismatch is not.
-    if (failure.condition === "not-authorized" && !(failure instanceof ChannelBindingFailure)) {
-      const delay = s.ctx.throttle.recordFailure(s.remoteAddress, this.claimed);
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (condition === "not-authorized" && !(failure instanceof ChannelBindingFailure)) {
+      const v = s.ctx.throttle.recordFailure(s.remoteAddress, username);
+      if (v.delayMs > 0) {
+        // Named in full, so that an admin sees which address guesses and at which account.
+        s.log.warn(
+          {
+            ip: s.remoteAddress,
+            username,
+            failuresFromIp: v.address,
+            failuresForUser: v.username,
+            delayMs: v.delayMs,
+          },
+          "repeated authentication failures: answer held back",
+        );
+        await new Promise((r) => setTimeout(r, v.delayMs));
+      }
     }
   }
 
@@ -163,12 +197,16 @@ export class SaslExchange {
 }
 
 /**
- * Whether the account (still) exists once the mechanism succeeded. A store that fails is a
- * temporary failure (RFC 6120 §6.5.11 temporary-auth-failure), not a wrong password.
+ * Whether the account (still) exists, and may log in, once the mechanism succeeded. A store that
+ * fails is a temporary failure (RFC 6120 §6.5.11 temporary-auth-failure), not a wrong password.
  */
-async function accountExists(accounts: Accounts, username: string, host: string): Promise<boolean> {
+async function accountStatus(
+  accounts: Accounts,
+  username: string,
+  host: string,
+): Promise<"enabled" | "disabled" | null> {
   try {
-    return await accounts.exists(username, host);
+    return await accounts.status(username, host);
   } catch (err) {
     throw new SaslFailure("temporary-auth-failure", undefined, { cause: err });
   }

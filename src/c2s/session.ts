@@ -1,11 +1,14 @@
 import { xml, type Element } from "@xmpp/xml";
 import type { ListenerConfig } from "../config/config.js";
 import type { CoreContext } from "../context.js";
-import type { JID } from "../jid.js";
+import { makeJID, type JID } from "../jid.js";
 import type { Logger } from "../log.js";
 import type { DeliveryTracker, SessionHandle } from "../session-handle.js";
 import type { Transport, TransportOwner } from "../transport/transport.js";
 import { overQueueLimit } from "../transport/queue-limit.js";
+import { shapeConnection } from "../transport/shape.js";
+import type { ReadControl } from "../transport/read-control.js";
+import type { Consumer, Producer } from "../backpressure.js";
 import { NS } from "../xmpp/ns.js";
 import { serialize } from "../xml/fanout.js";
 import { StanzaError, StreamError, isStanzaError, isStreamError } from "../xmpp/errors.js";
@@ -39,7 +42,7 @@ const MAX_SASL_FAILURES = 3;
  * and the session manager. An exception while handling one stanza is caught here. Stream
  * features (features.ts) negotiate; XEP-0198 lives in stream-mgmt-handler.ts.
  */
-export class C2SSession implements C2SStream, SmOwner, TransportOwner {
+export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer, Consumer {
   log: Logger;
   jid!: JID;
   available = false;
@@ -86,10 +89,22 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     );
     this.authTimer.unref();
     this.log.debug({ port: listener.port, tls: this.secure }, "connection opened");
+    this.shape({ ip: this.remoteAddress });
+  }
+
+  /** The listener's shaper for this connection, as `who` gets it (src/transport/shape.ts). */
+  private shape(who: { jid?: JID; ip: string }): void {
+    const { config, metrics } = this.ctx;
+    shapeConnection(this.transport, config, this.listener.shaper, who, metrics.input.shaper);
   }
 
   get id(): string {
     return this.transport.id;
+  }
+
+  /** How this session's input is read (its current transport's). */
+  get reads(): ReadControl {
+    return this.transport.reads;
   }
 
   get secure(): boolean {
@@ -159,6 +174,10 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     }
     this.host = to;
     this.state = this.username ? "authenticated" : "negotiating";
+    const started = { session: this, error: undefined as StreamError | undefined };
+    if (!this.ctx.hooks.run("c2s_stream_started", started)) {
+      return this.close(started.error ?? new StreamError("policy-violation"));
+    }
     this.write(this.streamFeatures().toString());
   }
 
@@ -216,10 +235,15 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       // The stanza's own handling holds its handoff too: copies made after an await count.
       const handling = handoff?.track();
       const started = performance.now();
+      // What this stanza's handling queues for others now is this connection's doing.
+      const flow = this.ctx.backpressure;
+      flow.current = this;
       try {
         pending = this.handle(el, handoff);
       } catch (err) {
         this.onHandlerError(el, err);
+      } finally {
+        flow.current = null;
       }
       if (this.state === "bound") {
         this.ctx.metrics.stanzaIn(el.name);
@@ -230,14 +254,14 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
         // A handler that waits (SASL, a storage read on the delivery path): nothing else from
         // this client is handled before it is done (RFC 6120 §10.1).
         this.busy = true;
-        this.transport.pause();
+        this.transport.reads.pause();
         pending
           .catch((err: unknown) => this.onHandlerError(el, err))
           .finally(() => {
             handling?.();
             this.busy = false;
             if (this.transport.closing) return;
-            this.transport.resume();
+            this.transport.reads.resume();
             this.drain();
           });
       } else {
@@ -318,6 +342,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     this.log = this.log.child({ jid: `${username}@${this.host}` });
     this.transport.log = this.log;
     this.log.info({ mechanism }, "authenticated");
+    this.shape({ jid: makeJID(username, this.host!), ip: this.remoteAddress });
     if (!restart) {
       this.state = "authenticated"; // XEP-0388 §Success: no stream restart
       return;
@@ -355,6 +380,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   private hibernate(reason: string): void {
     const max = this.smHandler.sm!.max;
     this.state = "hibernated";
+    // Nothing is written while it waits (its queue is in memory): nobody waits for it.
+    this.ctx.backpressure.ended(this);
     this.smHandler.stopTimers();
     // Held stanzas join the unacknowledged queue, re-sent on resumption (XEP-0352 §5.2: a
     // resumed stream starts active, so nothing stays held across it).
@@ -431,8 +458,15 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
   private send(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void {
     this.ctx.metrics.stanzaOut(stanza.name);
     if (this.smHandler.sm && stanzaKind(stanza)) {
-      return this.deliverManaged(stanza, tracker, handoff);
+      this.deliverManaged(stanza, tracker, handoff);
+    } else {
+      this.sendUnmanaged(stanza, tracker, handoff);
     }
+    // A recipient that falls behind stops whoever sends to it (src/backpressure.ts).
+    this.ctx.backpressure.queued(this, stanza.attrs.from);
+  }
+
+  private sendUnmanaged(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void {
     // Without stream management the socket write is all we can know (documented in README).
     // Until the bytes reach the kernel the message is kept, so a session cut off for not
     // reading (max_fsm_queue) can hand its backlog back to routing.
@@ -443,6 +477,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       this.state !== "hibernated" &&
       this.transport.write(serialize(stanza), (err) => {
         handedOn?.();
+        this.ctx.backpressure.written(this);
         if (keep) this.unflushed.delete(keep);
         if (tracker) (err ? tracker.failed : tracker.acked).call(tracker);
       });
@@ -470,7 +505,11 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
       return;
     }
     const handedOn = handoff?.track();
-    if (!this.transport.write(serialize(stanza), handedOn)) handedOn?.();
+    const written = (): void => {
+      handedOn?.();
+      this.ctx.backpressure.written(this);
+    };
+    if (!this.transport.write(serialize(stanza), written)) handedOn?.();
     this.smHandler.scheduleAckRequest();
   }
 
@@ -491,11 +530,17 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     const t = this.transport;
     if (this.state !== "bound" || t.closing) return;
     if (overQueueLimit(t, this.queuedStanzas, this.ctx.config.maxFsmQueue, this.log)) {
-      // It will not read a stream error either. Dropping the socket first means nothing queued
-      // can still reach it after teardown re-routes it (no duplicates).
-      t.destroy();
-      this.close(new StreamError("policy-violation", "the client does not read what it is sent"));
+      this.cutOff();
     }
+  }
+
+  /** Ends the session of a client that does not read (max_fsm_queue, backpressure). */
+  cutOff(): void {
+    if (this.state !== "bound") return;
+    // It will not read a stream error either. Dropping the socket first means nothing queued
+    // can still reach it after teardown re-routes it (no duplicates).
+    this.transport.destroy();
+    this.close(new StreamError("policy-violation", "the client does not read what it is sent"));
   }
 
   close(error?: StreamError): void {
@@ -519,6 +564,8 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner {
     this.tornDown = true;
     for (const t of [this.authTimer, this.resumeTimer]) if (t) clearTimeout(t);
     this.smHandler.stopTimers();
+    this.ctx.backpressure.ended(this);
+    this.ctx.backpressure.forget(this);
     const wasBound = this.bound;
     this.state = "closed";
     const sm = this.smHandler.sm;

@@ -10,7 +10,7 @@ export function packageRoot(): string {
     const pkg = join(dir, "package.json");
     if (
       existsSync(pkg) &&
-      (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "parley"
+      (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "parley-xmpp"
     ) {
       return dir;
     }

@@ -120,7 +120,44 @@ const COMMANDS: Record<string, Command> = {
       return OK;
     },
   },
+  module_install: {
+    args: ["NAME"],
+    help: "Install the module in npm package NAME (or a tarball or folder) into <data_dir>/modules and enable it in the config",
+    run: (config, [name]) => modules((m) => m.moduleInstall(config, name!)),
+  },
+  module_uninstall: {
+    args: ["NAME"],
+    help: "Remove the installed module NAME (module or package name) from the config and uninstall it",
+    run: (config, [name]) => modules((m) => m.moduleUninstall(config, name!)),
+  },
+  modules_installed: {
+    args: [],
+    help: "List the installed modules: name, package, version",
+    run: (config) => modules(async (m) => m.modulesInstalled(config)),
+  },
+  modules_update_specs: {
+    args: [],
+    help: "Re-read the installed modules' packages (versions, entry files)",
+    run: (config) => modules((m) => m.modulesUpdateSpecs(config)),
+  },
+  module_new: {
+    args: ["NAME"],
+    help: "Create a folder NAME (mod_...) with a new module, its test on the test kit and a README",
+    async run(_config, [name]) {
+      const { moduleNew } = await import("./module-new.js");
+      for (const line of moduleNew(name!)) console.log(line);
+      return OK;
+    },
+  },
 };
+
+/** Runs a module command (loaded only for these) and prints its lines. */
+async function modules(
+  fn: (m: typeof import("./module-commands.js")) => Promise<string[]>,
+): Promise<number> {
+  for (const line of await fn(await import("./module-commands.js"))) console.log(line);
+  return OK;
+}
 
 function usage(moduleLines: string[] = []): string {
   const lines = Object.entries(COMMANDS).map(

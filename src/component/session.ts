@@ -163,12 +163,12 @@ export class ComponentSession implements TransportOwner, ComponentLink {
       }
       if (pending) {
         this.busy = true;
-        this.transport.pause();
+        this.transport.reads.pause();
         // router.route() never rejects: what fails is bounced.
         void pending.finally(() => {
           this.busy = false;
           if (this.state !== "ready" || this.transport.closing) return;
-          this.transport.resume();
+          this.transport.reads.resume();
           this.drain();
         });
       }

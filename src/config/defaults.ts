@@ -27,6 +27,8 @@ export function defaultListener(port: number, tls = false): ListenerConfig {
     unauthenticatedTimeout: DEFAULT_UNAUTHENTICATED_TIMEOUT,
     access: "all",
     shaper: "none",
+    maxConnectionsPerIp: DEFAULT_MAX_CONNECTIONS_PER_IP,
+    maxConnectionRatePerIp: DEFAULT_MAX_CONNECTION_RATE_PER_IP,
   };
 }
 
@@ -34,6 +36,12 @@ export function defaultListener(port: number, tls = false): ListenerConfig {
 export const DEFAULT_MAX_FSM_QUEUE = 10000;
 /** A session's outbound queue above this many bytes is logged as a warning. */
 export const DEFAULT_QUEUE_WARNING_BYTES = 1024 * 1024;
+/**
+ * Bytes in one session's outbound queue (past what the kernel took) above which the connections
+ * sending to it are no longer read until it is down to half: 256 KiB is minutes of chat, and
+ * a peer that far behind is not reading.
+ */
+export const DEFAULT_BACKPRESSURE_QUEUE_BYTES = 256 * 1024;
 /** Event-loop lag (ms) above which a warning is logged. */
 export const DEFAULT_EVENT_LOOP_LAG_WARNING = 500;
 
@@ -48,6 +56,12 @@ export const DEFAULT_HEADERS_TIMEOUT = 10;
 export const DEFAULT_REQUEST_TIMEOUT = 300;
 /** Open connections one address may hold (a browser opens about six per site). */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 128;
+/**
+ * New connections one address may open per minute on a c2s or s2s listener (a burst of that
+ * many, then that many a minute): far above what a household or office reconnecting needs, far
+ * below a connection flood.
+ */
+export const DEFAULT_MAX_CONNECTION_RATE_PER_IP = 300;
 /** ejabberd's websocket_ping_interval and websocket_timeout defaults, in seconds. */
 export const DEFAULT_WEBSOCKET_PING_INTERVAL = 60;
 export const DEFAULT_WEBSOCKET_TIMEOUT = 300;

@@ -46,6 +46,7 @@ export const TOP_LEVEL_KEYS = [
   "control_socket",
   "max_fsm_queue",
   "queue_warning_bytes",
+  "backpressure_queue_bytes",
   "event_loop_lag_warning",
   "metrics",
   "websocket_origin",
@@ -82,6 +83,8 @@ export const LISTENER_KEYS = [
   "unauthenticated_timeout",
   "access",
   "shaper",
+  "max_connections_per_ip",
+  "max_connection_rate_per_ip",
 ] as const;
 
 /** Top-level ejabberd options accepted with a warning: policy, tuning, or features not built. */

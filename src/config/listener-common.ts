@@ -7,12 +7,14 @@ import { isIP } from "node:net";
 import { isScalar, type Node, type YAMLMap } from "yaml";
 import {
   DEFAULT_IP,
+  DEFAULT_MAX_CONNECTION_RATE_PER_IP,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_MAX_STANZA_SIZE,
   DEFAULT_UNAUTHENTICATED_TIMEOUT,
   MAX_STANZA_SIZE_LIMIT,
   MIN_STANZA_SIZE,
 } from "./defaults.js";
-import { readSeconds } from "./options.js";
+import { readCount, readSeconds } from "./options.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
 
 export type Lookup = (key: string) => Entry | undefined;
@@ -49,6 +51,26 @@ export function readPortAndIp(
     }
   }
   return { port, portNode: portNode ?? portEntry.keyNode, ip };
+}
+
+/**
+ * `max_connections_per_ip` and `max_connection_rate_per_ip` (Parley's own) of a c2s or s2s
+ * listener: a whole number or infinity each.
+ */
+export function readPerIpLimits(
+  r: ConfigReader,
+  get: Lookup,
+): { maxConnectionsPerIp: number; maxConnectionRatePerIp: number } {
+  const open = get("max_connections_per_ip");
+  const rate = get("max_connection_rate_per_ip");
+  return {
+    maxConnectionsPerIp: open
+      ? readCount(r, open, "connections from one address", true)
+      : DEFAULT_MAX_CONNECTIONS_PER_IP,
+    maxConnectionRatePerIp: rate
+      ? readCount(r, rate, "new connections from one address per minute", true)
+      : DEFAULT_MAX_CONNECTION_RATE_PER_IP,
+  };
 }
 
 /** `max_stanza_size` and `unauthenticated_timeout` of the XMPP streams a listener carries. */

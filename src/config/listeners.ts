@@ -20,7 +20,12 @@ import {
   UNSUPPORTED_LISTENER_MODULES,
 } from "./keys.js";
 import { describe, type ConfigReader, type Entry } from "./reader.js";
-import { readPortAndIp, readStreamLimits, type Lookup } from "./listener-common.js";
+import {
+  readPerIpLimits,
+  readPortAndIp,
+  readStreamLimits,
+  type Lookup,
+} from "./listener-common.js";
 import { readHttpListener } from "./http-listener.js";
 import { readComponentListener } from "./component-listener.js";
 import { readRuleRef, readShaperRuleRef, type AccessConfig } from "./access.js";
@@ -153,6 +158,7 @@ function readListener(
   // ejabberd's listener `shaper` names a shaper rule (or a shaper), evaluated per connection.
   const shaperEntry = get("shaper");
   const shaper = shaperEntry ? readShaperRuleRef(r, shaperEntry, access) : "none";
+  const perIp = readPerIpLimits(r, get);
   if ((S2S_MODULE_NAMES as readonly string[]).includes(moduleName)) {
     for (const key of ["starttls", "starttls_required"]) {
       const e = get(key);
@@ -177,6 +183,7 @@ function readListener(
         unauthenticatedTimeout,
         access: "all",
         shaper,
+        ...perIp,
       },
       portNode,
     };
@@ -226,6 +233,7 @@ function readListener(
       unauthenticatedTimeout,
       access: listenerAccess,
       shaper,
+      ...perIp,
     },
     portNode,
   };

@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_USER_SESSIONS,
   DEFAULT_MAX_FSM_QUEUE,
   DEFAULT_QUEUE_WARNING_BYTES,
+  DEFAULT_BACKPRESSURE_QUEUE_BYTES,
   DEFAULT_EVENT_LOOP_LAG_WARNING,
   DEFAULT_WEBSOCKET_PING_INTERVAL,
   DEFAULT_WEBSOCKET_TIMEOUT,
@@ -175,6 +176,10 @@ export function topLevel(
   const queueWarningBytes = warnEntry
     ? readCount(r, warnEntry, "bytes of outbound queue before a warning", false)
     : DEFAULT_QUEUE_WARNING_BYTES;
+  const bpEntry = get("backpressure_queue_bytes");
+  const backpressureQueueBytes = bpEntry
+    ? readCount(r, bpEntry, "bytes of outbound queue before its senders are paused", true)
+    : DEFAULT_BACKPRESSURE_QUEUE_BYTES;
   const lagEntry = get("event_loop_lag_warning");
   const eventLoopLagWarning = lagEntry
     ? readCount(r, lagEntry, "milliseconds of event-loop lag before a warning", false)
@@ -230,6 +235,7 @@ export function topLevel(
     maxUserSessions,
     maxFsmQueue,
     queueWarningBytes,
+    backpressureQueueBytes,
     eventLoopLagWarning,
     disableSaslMechanisms,
     controlSocket,

@@ -33,6 +33,10 @@ export interface ListenerConfig {
   access: AccessRuleRef;
   /** `shaper`: the shaper rule (or shaper) each connection's input is limited by; default none. */
   shaper: ShaperRuleRef;
+  /** `max_connections_per_ip` (Parley's): connections one address may hold here; default 128. */
+  maxConnectionsPerIp: number;
+  /** `max_connection_rate_per_ip` (Parley's): new connections per address per minute; default 300. */
+  maxConnectionRatePerIp: number;
 }
 
 /** One `request_handlers` entry of an HTTP listener: a path prefix and the handler's name. */
@@ -173,6 +177,11 @@ export interface ServerConfig extends SqlConfig {
   maxFsmQueue: number;
   /** `queue_warning_bytes`: a session's outbound bytes above this are logged as a warning. */
   queueWarningBytes: number;
+  /**
+   * `backpressure_queue_bytes` (Parley's): a session's outbound queue past this pauses reading
+   * from the connections sending to it until it is down to half (src/backpressure.ts).
+   */
+  backpressureQueueBytes: number;
   /** `event_loop_lag_warning` in ms: lag above this is logged as a warning. */
   eventLoopLagWarning: number;
   /** `metrics: { port, ip }`: the Prometheus endpoint (loopback only); absent = off. */

@@ -31,5 +31,8 @@ function derive(l: Readonly<HttpListenerConfig>): ListenerConfig {
     unauthenticatedTimeout: l.unauthenticatedTimeout,
     access: "all",
     shaper: "none",
+    // The HTTP listener limits its own connections (its max_connections_per_ip).
+    maxConnectionsPerIp: Infinity,
+    maxConnectionRatePerIp: Infinity,
   };
 }

@@ -9,6 +9,7 @@ import type { HttpHandlers } from "./registry.js";
 import { matchRoute } from "./route.js";
 import type { HttpRequestInfo } from "./types.js";
 import { refuseUpgrade } from "./refuse.js";
+import { limitPerIp } from "../transport/per-ip.js";
 
 const BACKLOG = 1024;
 
@@ -58,7 +59,7 @@ export async function startHttpListener(
   } else {
     server = createHttpServer(options);
   }
-  limitPerIp(server, listener.maxConnectionsPerIp, llog);
+  limitPerIp(server, { maxConnections: listener.maxConnectionsPerIp }, llog);
 
   /** The handler and the request's details, or the status code to refuse it with. */
   const route = (req: IncomingMessage): { info: HttpRequestInfo; name: string } | number => {
@@ -142,26 +143,4 @@ function requestUrl(req: IncomingMessage, secure: boolean, l: HttpListenerConfig
   // Only origin-form (RFC 9112 §3.2.1) names a path of ours; absolute-form is for proxies.
   if (!target.startsWith("/")) throw new Error("not an origin-form request target");
   return new URL(`${base.origin}${target}`);
-}
-
-/** Closes a connection at once when its peer already holds `max` on this listener. */
-function limitPerIp(server: Server, max: number, log: Logger): void {
-  if (max === Infinity) return;
-  const open = new Map<string, number>();
-  // Before Node's own listener, so a refused connection never reaches the HTTP parser.
-  server.prependListener("connection", (socket: Socket) => {
-    const ip = socket.remoteAddress ?? "unknown";
-    const n = open.get(ip) ?? 0;
-    if (n >= max) {
-      log.warn({ ip, max }, "max_connections_per_ip reached; connection closed");
-      socket.destroy();
-      return;
-    }
-    open.set(ip, n + 1);
-    socket.once("close", () => {
-      const left = (open.get(ip) ?? 1) - 1;
-      if (left === 0) open.delete(ip);
-      else open.set(ip, left);
-    });
-  });
 }

@@ -6,6 +6,8 @@ import type { Logger } from "../log.js";
 import type { StanzaError } from "../xmpp/errors.js";
 import type { DialbackKeys } from "./dialback-key.js";
 import type { Handoff } from "../handoff.js";
+import type { AccessSubject, ShaperRuleRef } from "../access.js";
+import type { Transport } from "../transport/transport.js";
 
 /** What an authoritative server said of a dialback key (XEP-0220 §2.2.2), or why it could not. */
 export type DialbackVerdict = "valid" | "invalid" | StanzaError;
@@ -37,6 +39,8 @@ export interface S2SEnv {
   serverContext(domain: string): SecureContext;
   /** A domain served here: a host, or a service/component domain in the route table. */
   isLocal(domain: string): boolean;
+  /** Applies the s2s listener's `shaper` rule to an incoming connection, for `who`. */
+  shape(transport: Transport, rule: ShaperRuleRef, who: AccessSubject): void;
   /** s2s_access: may we talk with this domain? */
   allowed(domain: string): boolean;
   /** A stanza that arrived from a peer and passed the checks: into the router. */

@@ -1,5 +1,6 @@
 import { escapeXML, type Element } from "@xmpp/xml";
-import { JIDError, parseJID } from "../jid.js";
+import { JIDError, makeJID, parseJID } from "../jid.js";
+import type { ShaperRuleRef } from "../access.js";
 import type { Logger } from "../log.js";
 import type { TcpTransport } from "../transport/tcp.js";
 import type { TransportOwner } from "../transport/transport.js";
@@ -39,8 +40,11 @@ export class IncomingStream implements TransportOwner {
     private readonly env: S2SEnv,
     unauthenticatedTimeout: number,
     private readonly onEnd: (s: IncomingStream) => void,
+    /** The listener's `shaper` rule: for the peer's address now, for its domain once proved. */
+    private readonly shaper: ShaperRuleRef = "none",
   ) {
     this.log = transport.log.child({ s2s: "in" });
+    env.shape(transport, shaper, { ip: transport.remoteAddress });
     // RFC 6120 §4.9.3.4: a peer that never authenticates is not kept forever.
     this.timer = setTimeout(() => {
       if (this.authenticated.size === 0) {
@@ -214,7 +218,7 @@ export class IncomingStream implements TransportOwner {
       return;
     }
     this.saslDone = true;
-    this.authenticated.add(domain);
+    this.onAuthenticated(domain);
     this.log = this.log.child({ remote: domain });
     this.log.info({ how: "SASL EXTERNAL" }, "s2s peer authenticated");
     this.transport.write(`<success xmlns='${NS.sasl}'/>`);
@@ -255,7 +259,7 @@ export class IncomingStream implements TransportOwner {
     const verdict = await this.env.verify(to, from, this.transport.id, key);
     if (this.ended) return;
     if (verdict === "valid") {
-      this.authenticated.add(from);
+      this.onAuthenticated(from);
       this.log.info({ how: "dialback", remote: from }, "s2s peer authenticated");
       answer("valid");
     } else if (verdict === "invalid") {
@@ -264,6 +268,13 @@ export class IncomingStream implements TransportOwner {
     } else {
       answer("error", verdict);
     }
+  }
+
+  /** A domain proved itself on this stream: its stanzas may come, at the rate it gets. */
+  private onAuthenticated(domain: string): void {
+    this.authenticated.add(domain);
+    const who = { jid: makeJID("", domain), ip: this.transport.remoteAddress };
+    this.env.shape(this.transport, this.shaper, who);
   }
 
   /**

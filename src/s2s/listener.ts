@@ -37,8 +37,12 @@ export function startS2SListener(
       s2s.log,
       S2S_HEADER_NS,
     );
-    const stream = new IncomingStream(transport, s2s, listener.unauthenticatedTimeout, (st) =>
-      s2s.incomingEnded(st),
+    const stream = new IncomingStream(
+      transport,
+      s2s,
+      listener.unauthenticatedTimeout,
+      (st) => s2s.incomingEnded(st),
+      listener.shaper,
     );
     transport.owner = stream;
     s2s.accept(stream);

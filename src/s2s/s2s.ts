@@ -15,6 +15,10 @@ import { OutgoingLink } from "./outgoing.js";
 import { trustAnchors } from "./trust.js";
 import { accessOf } from "../access.js";
 import { makeJID } from "../jid.js";
+import type { AccessSubject, ShaperRuleRef } from "../access.js";
+import type { ShaperStats } from "../transport/read-control.js";
+import { shapeConnection } from "../transport/shape.js";
+import type { Transport } from "../transport/transport.js";
 
 /** How often idle links are looked for, at most (s2s_timeout is checked to this precision). */
 const SWEEP_MS = 5000;
@@ -40,6 +44,8 @@ export interface S2SDeps {
   /** Hosts where mod_s2s_dialback runs. */
   dialbackHosts: ReadonlySet<string>;
   dnsServers?: string[];
+  /** Where shaped incoming connections are counted (metrics). */
+  shaperStats: ShaperStats;
 }
 
 /**
@@ -103,6 +109,10 @@ export class S2S implements S2SEnv {
 
   isLocal(domain: string): boolean {
     return this.deps.router.isLocal(domain);
+  }
+
+  shape(transport: Transport, rule: ShaperRuleRef, who: AccessSubject): void {
+    shapeConnection(transport, this.deps.config(), rule, who, this.deps.shaperStats);
   }
 
   /** s2s_access, evaluated for the peer's domain (ejabberd's `server`/`server_glob` ACLs). */

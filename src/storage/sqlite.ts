@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { HOST_STORE_TABLES } from "./host-stores.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 
 /** Tables the core owns. Modules bring their own through `Storage.migrate`. */
@@ -60,6 +61,12 @@ const CORE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    // XEP-0133 §4.3: a disabled account keeps its data but cannot log in.
+    version: 3,
+    up: `ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;`,
+  },
+  { version: 4, up: HOST_STORE_TABLES },
 ];
 
 /**

@@ -13,8 +13,9 @@ import type { ScramCredentials, ScramHash } from "../auth/scram.js";
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /**
- * One value per user, in a named store (a module's name). `username` "" is the host itself: one
- * value per host (no account has an empty name, RFC 7622 §3.3).
+ * One value per user, in a named store (a module's name). For one value per host use
+ * HostKeyvalStore (`username` "" was the host itself before it existed: no account has an empty
+ * name, RFC 7622 §3.3; the host stores' migration copied those rows).
  */
 export interface KeyvalStore<T extends Json = Json> {
   get(host: string, username: string): Promise<T | undefined>;
@@ -22,7 +23,7 @@ export interface KeyvalStore<T extends Json = Json> {
   delete(host: string, username: string): Promise<void>;
 }
 
-/** Many values per user (or host, with username ""), each under a key. */
+/** Many values per user, each under a key (HostMapStore for the host's own). */
 export interface MapStore<T extends Json = Json> {
   get(host: string, username: string, key: string): Promise<T | undefined>;
   /** Every key and value, sorted by key. */
@@ -30,6 +31,27 @@ export interface MapStore<T extends Json = Json> {
   set(host: string, username: string, key: string, value: T): Promise<void>;
   delete(host: string, username: string, key: string): Promise<void>;
   clear(host: string, username: string): Promise<void>;
+}
+
+/**
+ * One value per host, in a named store: what a module keeps for the whole host rather than for a
+ * user (the current message of the day), as Prosody's `module:open_store()` with no user. Its rows
+ * are not an account's, so removing an account never touches them.
+ */
+export interface HostKeyvalStore<T extends Json = Json> {
+  get(host: string): Promise<T | undefined>;
+  set(host: string, value: T): Promise<void>;
+  delete(host: string): Promise<void>;
+}
+
+/** Many values per host, each under a key (a host-wide cache, a list of announcements). */
+export interface HostMapStore<T extends Json = Json> {
+  get(host: string, key: string): Promise<T | undefined>;
+  /** Every key and value, sorted by key (code point order). */
+  all(host: string): Promise<Map<string, T>>;
+  set(host: string, key: string, value: T): Promise<void>;
+  delete(host: string, key: string): Promise<void>;
+  clear(host: string): Promise<void>;
 }
 
 /** One message waiting for a user who was offline (XEP-0160). */
@@ -109,6 +131,15 @@ export interface AccountStore {
   list(host: string): Promise<string[]>;
   /** The credentials for one hash, with their alternates; null without an account or them. */
   credentials(host: string, username: string, hash: ScramHash): Promise<ScramCredentials | null>;
+  /**
+   * Whether the account is disabled (XEP-0133 §4.3: kept with all its data, but no logins until
+   * it is re-enabled); null when there is no such account.
+   */
+  disabled(host: string, username: string): Promise<boolean | null>;
+  /** Disables or re-enables the account; rejects with AccountStoreError "not-found". */
+  setDisabled(host: string, username: string, disabled: boolean): Promise<void>;
+  /** The host's disabled usernames, sorted by code point. */
+  listDisabled(host: string): Promise<string[]>;
 }
 
 /**
@@ -504,6 +535,8 @@ export interface Stores {
   readonly archive: ArchiveStore;
   keyval<T extends Json>(store: string): KeyvalStore<T>;
   map<T extends Json>(store: string): MapStore<T>;
+  hostKeyval<T extends Json>(store: string): HostKeyvalStore<T>;
+  hostMap<T extends Json>(store: string): HostMapStore<T>;
   readonly muc: MucStore;
   readonly roster: RosterStore;
   readonly pubsub: PubsubStore;

@@ -8,7 +8,12 @@ export interface TestClient {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @xmpp/client is untyped
   xmpp: any;
   jid: string;
-  /** Resolves with the next stanza matching `pred` (or rejects after `ms`). */
+  /**
+   * Resolves with the next stanza matching `pred`, one that came earlier and was not taken
+   * included; rejects after `ms` (5000 by default) with an error that shows `pred`'s source
+   * and the stanzas that came and did not match. Give the test runner a longer timeout than
+   * `ms` (mocha: `timeout: 20000` in .mocharc), so this error is the one you see.
+   */
   next(pred: (el: Element) => boolean, ms?: number): Promise<Element>;
   send(el: Element): Promise<void>;
   stop(): Promise<void>;
@@ -79,7 +84,7 @@ export async function connect(opts: ConnectOptions): Promise<TestClient> {
         const w = { pred, resolve: (el: Element) => (clearTimeout(timer), resolve(el)) };
         const timer = setTimeout(() => {
           waiters.splice(waiters.indexOf(w), 1);
-          reject(new Error("timed out waiting for a stanza"));
+          reject(new Error(timeoutMessage(pred, ms, received)));
         }, ms);
         waiters.push(w);
       });
@@ -93,4 +98,18 @@ export async function connect(opts: ConnectOptions): Promise<TestClient> {
       }
     },
   };
+}
+
+/** What a timed-out next() waited for (the filter's source) and what came instead. */
+function timeoutMessage(pred: (el: Element) => boolean, ms: number, received: Element[]): string {
+  const filter = pred.toString().replace(/\s+/g, " ");
+  const short = (el: Element) => {
+    const text = el.toString();
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  };
+  const others =
+    received.length === 0
+      ? "nothing else came"
+      : `unmatched, ${received.length} came: ${received.slice(-5).map(short).join(" ")}`;
+  return `timed out after ${ms} ms waiting for a stanza matching ${filter} (${others})`;
 }

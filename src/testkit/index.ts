@@ -1,3 +1,5 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- see src/moduleapi.ts
+/// <reference path="../types/xmpp-xml.d.ts" preserve="true" />
 /**
  * The plugin author's test kit: one call starts a real in-process Parley on free loopback ports
  * with a temporary data directory and the chosen modules, and hands out logged-in clients
@@ -8,16 +10,18 @@
  *     ...
  *     await t.stop();
  *
- * `@xmpp/client` must be installed as a dev dependency of the project using the kit.
+ * `@xmpp/client` is one of the package's dependencies, so `npm install parley-xmpp` brings it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { Element } from "@xmpp/xml";
+import YAML from "yaml";
 import {
   defaultConfig,
   defaultListener,
+  parseConfig,
   type HttpListenerConfig,
   type RequestHandlerConfig,
   type ServerConfig,
@@ -33,6 +37,7 @@ import {
   DEFAULT_UNAUTHENTICATED_TIMEOUT,
 } from "../config/defaults.js";
 import { Server } from "../server.js";
+import { xml } from "@xmpp/xml";
 import { connect, type TestClient, type ConnectOptions } from "./client.js";
 
 export { connect, type TestClient, type ConnectOptions };
@@ -85,54 +90,132 @@ export interface TestServerOptions {
    * s2s_access is none: a test server never reaches for a domain outside the test.
    */
   s2s?: { port: number; dnsServers: string[]; tls?: boolean };
+  /**
+   * ejabberd's `acl`, `access_rules`, `shaper` and `shaper_rules`, written as in the YAML
+   * (`{ acl: { admin: { user: ["boss@localhost"] } } }`), read by the config's own reader: the
+   * rules modules' `access` options name and `ctx.allowed` asks.
+   */
+  rules?: {
+    acl?: Record<string, unknown>;
+    access_rules?: Record<string, unknown>;
+    shaper?: Record<string, unknown>;
+    shaper_rules?: Record<string, unknown>;
+  };
   /** Last word on the config before start. */
   config?: (c: ServerConfig) => void;
 }
 
+export interface TestClientOptions {
+  resource?: string;
+  host?: string;
+  password?: string;
+  /** SASL2 + Bind2 (+ FAST with mod_auth_fast), as @xmpp/client logs in by default. */
+  sasl2?: boolean;
+  /**
+   * Send initial presence (RFC 6121 §4.2) and resolve once the session is available and every
+   * `user_available` handler finished; the client's own presence, which the server reflects
+   * to it (§4.2.2), is taken off its queue, and what the handlers sent (offline messages, a
+   * welcome) waits in it for next(). Default false: the client is bound but unavailable (no
+   * presence broadcasts reach it; messages to the bare JID go offline), as a client is before
+   * its first `<presence/>`.
+   */
+  presence?: boolean;
+}
+
 export interface TestServer {
+  /** The running server; a new one after restart(). */
   server: Server;
   config: ServerConfig;
   dir: string;
-  /** The STARTTLS port and the direct-TLS port, both picked by the OS. */
+  /** The STARTTLS port and the direct-TLS port, both picked by the OS (new ones after restart). */
   port: number;
   tlsPort: number;
   /** The port of the HTTP listener asked for with `http` (0 without one). */
   httpPort: number;
-  /** Every log line the server wrote, parsed. */
+  /** Every log line the server wrote, parsed (across restarts). */
   logs: Record<string, unknown>[];
   register(user: string, password: string, host?: string): Promise<void>;
   /**
    * A logged-in client for `user` (registered on first use with password "pw-<user>"), bound
-   * to `resource` if given. Clients still open are stopped by stop().
+   * to `resource` if given. It sends no presence unless `presence: true`. Clients still open
+   * are stopped by stop() and restart().
    */
-  client(
-    user: string,
-    opts?: { resource?: string; host?: string; password?: string; sasl2?: boolean },
-  ): Promise<TestClient>;
+  client(user: string, opts?: TestClientOptions): Promise<TestClient>;
+  /**
+   * Stops the clients and the server and starts the server again on the same data (the same
+   * data directory, or the same PostgreSQL database), for tests of what survives a restart.
+   */
+  restart(): Promise<void>;
+  /**
+   * Stops the clients and the server and deletes the data directory. Safe to call twice; the
+   * second call does nothing.
+   */
   stop(): Promise<void>;
 }
 
+/**
+ * Starts a test server. If it cannot start (a bad module option, say) it rejects with the
+ * server's error, having removed its temporary directory: there is nothing to stop. In mocha:
+ *
+ *     let t: TestServer | undefined;
+ *     before(async () => { t = await startTestServer({ ... }); });
+ *     after(() => t?.stop());
+ */
 export async function startTestServer(
   opts: TestServerOptions | ((c: ServerConfig) => void) = {},
 ): Promise<TestServer> {
   const o: TestServerOptions = typeof opts === "function" ? { config: opts } : opts;
   const dir = mkdtempSync(join(tmpdir(), "parley-test-"));
+  try {
+    const config = await testConfig(dir, o);
+    return await running(dir, config, o);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function testConfig(dir: string, o: TestServerOptions): Promise<ServerConfig> {
   const config = defaultConfig(dir);
   config.loglevel = "debug";
   config.listen = [defaultListener(0), defaultListener(0, true)];
-  for (const l of config.listen) l.ip = "127.0.0.1";
+  for (const l of config.listen) {
+    l.ip = "127.0.0.1";
+    // Every test client comes from 127.0.0.1: no per-address limits unless a test sets them.
+    l.maxConnectionsPerIp = Infinity;
+    l.maxConnectionRatePerIp = Infinity;
+  }
   if (o.http) config.http = [testHttpListener(o.http === true ? WEB_HANDLERS : o.http)];
   if (o.hosts) config.hosts = o.hosts;
   if (o.modules) config.modules = o.modules;
+  if (o.rules) {
+    const text = YAML.stringify({ hosts: config.hosts, ...o.rules });
+    config.access = parseConfig(text, "<startTestServer rules>").access;
+  }
   if (o.s2s) {
     const tls = o.s2s.tls ?? false;
-    config.listen.push({ ...defaultListener(o.s2s.port, tls), module: "s2s", ip: "127.0.0.1" });
+    config.listen.push({
+      ...defaultListener(o.s2s.port, tls),
+      module: "s2s",
+      ip: "127.0.0.1",
+      maxConnectionsPerIp: Infinity,
+      maxConnectionRatePerIp: Infinity,
+    });
   } else {
     config.s2s.access = "none";
   }
   const storage = o.storage ?? defaultStorage;
   if (storage && storage !== "sqlite") Object.assign(config, await storage());
   o.config?.(config);
+  return config;
+}
+
+/** The TestServer for a config: starts its server, and again on restart(). */
+async function running(
+  dir: string,
+  config: ServerConfig,
+  o: TestServerOptions,
+): Promise<TestServer> {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -143,30 +226,35 @@ export async function startTestServer(
       cb();
     },
   });
-  const server = await Server.start(config, {
-    logDestination: sink,
-    ...(o.s2s ? { dnsServers: o.s2s.dnsServers } : {}),
-  });
-  const ports = server.ports().filter((p) => p.module === "c2s");
-  const port = ports.find((p) => !p.tls)?.port ?? 0;
-  const clients: TestClient[] = [];
+  const launch = () =>
+    Server.start(config, {
+      logDestination: sink,
+      ...(o.s2s ? { dnsServers: o.s2s.dnsServers } : {}),
+    });
+  let clients: TestClient[] = [];
+  let stopped = false;
+  const halt = async () => {
+    await Promise.all(clients.map((c) => c.stop()));
+    clients = [];
+    await t.server.stop();
+  };
   const t: TestServer = {
-    server,
+    server: await launch(),
     config,
     dir,
-    port,
-    tlsPort: ports.find((p) => p.tls)?.port ?? 0,
-    httpPort: server.httpPorts()[0]?.port ?? 0,
+    port: 0,
+    tlsPort: 0,
+    httpPort: 0,
     logs,
     async register(user, password, host = config.hosts[0]!) {
-      await server.ctx.accounts.register(user, host, password);
+      await t.server.ctx.accounts.register(user, host, password);
     },
     async client(user, c = {}) {
       const host = c.host ?? config.hosts[0]!;
       const password = c.password ?? `pw-${user}`;
-      if (!(await server.ctx.accounts.exists(user, host))) await t.register(user, password, host);
+      if (!(await t.server.ctx.accounts.exists(user, host))) await t.register(user, password, host);
       const client = await connect({
-        port,
+        port: t.port,
         username: user,
         password,
         resource: c.resource,
@@ -174,15 +262,47 @@ export async function startTestServer(
         sasl2: c.sasl2,
       });
       clients.push(client);
+      if (c.presence) await available(client, host);
       return client;
     },
+    async restart() {
+      await halt();
+      t.server = await launch();
+      ports();
+    },
     async stop() {
-      await Promise.all(clients.map((c) => c.stop()));
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (stopped) return;
+      stopped = true;
+      try {
+        await halt();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
+  const ports = () => {
+    const c2s = t.server.ports().filter((p) => p.module === "c2s");
+    t.port = c2s.find((p) => !p.tls)?.port ?? 0;
+    t.tlsPort = c2s.find((p) => p.tls)?.port ?? 0;
+    t.httpPort = t.server.httpPorts()[0]?.port ?? 0;
+  };
+  ports();
   return t;
+}
+
+let barriers = 0;
+
+/** Sends initial presence and waits until the server handled it to the end (`presence: true`). */
+async function available(client: TestClient, host: string): Promise<void> {
+  await client.send(xml("presence"));
+  // A session handles its client's stanzas one after the other, each to the end (user_available
+  // included), so the answer to an IQ sent next comes after: service-unavailable or a pong.
+  const id = `testkit-available-${++barriers}`;
+  await client.send(
+    xml("iq", { type: "get", id, to: host }, xml("ping", { xmlns: "urn:xmpp:ping" })),
+  );
+  await client.next((el) => el.is("iq") && el.attrs.id === id);
+  await client.next((el) => el.is("presence") && el.attrs.from === client.jid);
 }
 
 /** What `http: true` serves. */

@@ -2,6 +2,7 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import type { Logger } from "../log.js";
 import type { CertStore } from "../tls.js";
+import { limitPerIp } from "./per-ip.js";
 
 /** RFC 6120 §4.2 / design: accept bursts of connections without refusing them. */
 const BACKLOG = 1024;
@@ -14,6 +15,9 @@ export interface TcpListenerOptions {
   tls: boolean;
   /** Seconds a TLS handshake may take (the listener's unauthenticated_timeout). */
   unauthenticatedTimeout: number;
+  /** Connections one address may hold, and open per minute (src/transport/per-ip.ts). */
+  maxConnectionsPerIp?: number;
+  maxConnectionRatePerIp?: number;
 }
 
 /**
@@ -54,6 +58,14 @@ export async function openTcpListener(
     server = createTcpServer((socket) => accept(socket, false));
   }
   server.on("connection", (socket: Socket) => socket.setNoDelay(true));
+  limitPerIp(
+    server,
+    {
+      maxConnections: options.maxConnectionsPerIp ?? Infinity,
+      maxRatePerMinute: options.maxConnectionRatePerIp ?? Infinity,
+    },
+    log.child({ port: options.port }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ port: options.port, host: options.ip, backlog: BACKLOG }, () => {

@@ -8,6 +8,7 @@ import { NS } from "../xmpp/ns.js";
 import type { StreamError } from "../xmpp/errors.js";
 import { channelBindingsOf, type ChannelBindings } from "./channel-binding.js";
 import type { TlsUpgrade, Transport, TransportOwner } from "./transport.js";
+import { ReadControl } from "./read-control.js";
 
 /** How long a closed stream waits for the peer's own close before dropping the socket. */
 const CLOSE_GRACE_MS = 3000;
@@ -32,6 +33,12 @@ export class TcpTransport implements Transport {
   pendingWrites = 0;
   private gone = false;
   private discarding = false;
+  readonly reads = new ReadControl(
+    () => this.socket.pause(),
+    () => {
+      if (!this.closing) this.socket.resume();
+    },
+  );
 
   log: Logger;
 
@@ -86,7 +93,10 @@ export class TcpTransport implements Transport {
     return this.gone || this.socket.destroyed;
   }
 
-  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
+  private readonly onData = (chunk: Buffer): void => {
+    this.parser.write(chunk);
+    this.reads.input(chunk.length);
+  };
   private readonly onError = (err: Error): void => {
     this.log.debug({ err: err.message }, "socket error");
     this.socket.destroy();
@@ -96,6 +106,8 @@ export class TcpTransport implements Transport {
 
   private attach(socket: Socket): void {
     this.socket = socket;
+    // A TLS socket replacing a paused one stays paused.
+    if (this.reads.paused()) socket.pause();
     socket.on("data", this.onData);
     socket.on("error", this.onError);
     socket.on("close", this.onClose);
@@ -110,6 +122,7 @@ export class TcpTransport implements Transport {
   private disconnected(reason: string): void {
     if (this.gone) return;
     this.gone = true;
+    this.reads.close();
     this.owner.onDisconnect(reason);
   }
 
@@ -133,14 +146,6 @@ export class TcpTransport implements Transport {
       cb?.(err);
     });
     return true;
-  }
-
-  pause(): void {
-    this.socket.pause();
-  }
-
-  resume(): void {
-    if (!this.closing) this.socket.resume();
   }
 
   sendHeader(host: string, peerFrom?: string): void {

@@ -1,6 +1,7 @@
 import type { SecureContext } from "node:tls";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../log.js";
+import type { ReadControl } from "./read-control.js";
 import type { StreamError } from "../xmpp/errors.js";
 import type { ChannelBindings } from "./channel-binding.js";
 
@@ -69,9 +70,12 @@ export interface Transport {
    * never will. Returns false, without calling back, when the transport is gone.
    */
   write(data: string, cb?: (err?: Error | null) => void): boolean;
-  /** Stops and restarts reading input (back-pressure while a handler is async). */
-  pause(): void;
-  resume(): void;
+  /**
+   * How its input is read: paused and resumed for a reason (a handler of this input is waiting,
+   * the shaper's bucket is empty, backpressure), reading going on once no reason holds it; the
+   * bytes read so far; the listener's shaper (src/transport/read-control.ts).
+   */
+  readonly reads: ReadControl;
   /** Answers <proceed/> and runs the TLS handshake (RFC 6120 §5.4.3.3). TCP only. */
   startTls(upgrade: TlsUpgrade, onSecure: () => void): void;
   /** Sends the error (if any) and closes the stream, then the connection (RFC 6120 §4.4). */

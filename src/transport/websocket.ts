@@ -7,6 +7,7 @@ import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
 import type { ChannelBindings } from "./channel-binding.js";
 import type { Transport, TransportOwner } from "./transport.js";
+import { ReadControl } from "./read-control.js";
 
 /** How long a closed stream waits for the peer's WebSocket close before dropping it. */
 const CLOSE_GRACE_MS = 3000;
@@ -44,6 +45,12 @@ export class WebSocketTransport implements Transport {
   private readonly parser: FramedStreamParser;
   private lastInput = Date.now();
   private readonly keepalive: NodeJS.Timeout;
+  readonly reads = new ReadControl(
+    () => this.ws.pause(),
+    () => {
+      if (!this.closing) this.ws.resume();
+    },
+  );
 
   constructor(
     public owner: TransportOwner,
@@ -100,6 +107,7 @@ export class WebSocketTransport implements Transport {
         ? Buffer.from(data)
         : data;
     this.parser.write(frame);
+    this.reads.input(frame.length);
   };
 
   get queuedBytes(): number {
@@ -114,6 +122,7 @@ export class WebSocketTransport implements Transport {
     clearInterval(this.keepalive);
     if (this.gone) return;
     this.gone = true;
+    this.reads.close();
     this.parser.end();
     this.owner.onDisconnect(reason);
   }
@@ -127,14 +136,6 @@ export class WebSocketTransport implements Transport {
       cb?.(err);
     });
     return true;
-  }
-
-  pause(): void {
-    this.ws.pause();
-  }
-
-  resume(): void {
-    if (!this.closing) this.ws.resume();
   }
 
   /** RFC 7395 §3.4: <open/> carries what the stream header carries over TCP. */

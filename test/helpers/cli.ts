@@ -1,5 +1,7 @@
 /** Runs the package's commands from source, as `npx parley` or `npx parleyctl` would from a build. */
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 export interface CliRun {
   code: number | null;
@@ -15,12 +17,17 @@ export function runCli(
   cli: "parley" | "parleyctl",
   args: string[],
   timeoutMs = 20_000,
-  python?: string,
+  /** `python`: a Python driver script the CLI runs under (a pseudo-terminal, say). */
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; python?: string } = {},
 ): Promise<CliRun> {
+  const script = fileURLToPath(new URL(`../../src/cli/${cli}.ts`, import.meta.url));
   return new Promise((resolve, reject) => {
-    const command = [process.execPath, "--import", "tsx", `src/cli/${cli}.ts`, ...args];
+    // tsx by its full address: `--import tsx` would be looked up from the child's cwd.
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const command = [process.execPath, "--import", tsx, script, ...args];
+    const { python, ...spawnOpts } = opts;
     const [file, ...argv] = python ? ["python3", "-c", python, ...command] : command;
-    const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "pipe"], ...spawnOpts });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -31,6 +31,35 @@ export interface Running {
   done: Promise<CommandRun>;
 }
 
+/** Runs a command to its end, collecting its output; rejects only if it cannot start. */
+export function runCommand(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandRun> {
+  const child = spawn(cmd, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Compiles the package of the checkout at `root` (tsconfig.build.json: src/ and modules/) into
+ * `outDir`, by default its dist/.
+ */
+export async function compile(root: string, extra: string[] = [], outDir?: string): Promise<void> {
+  const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+  const out = outDir ? ["--outDir", outDir] : [];
+  const args = [tsc, "-p", join(root, "tsconfig.build.json"), ...out, ...extra];
+  const r = await runCommand(process.execPath, args);
+  if (r.code !== 0) throw new Error(`tsc failed (${r.code}):\n${r.stdout}${r.stderr}`);
+}
+
 /**
  * Compiles src/ and modules/ into a temporary folder with bin/, dist/ and the project's
  * node_modules, so tests that start hundreds of processes pay for node alone: running each
@@ -39,26 +68,7 @@ export interface Running {
 export async function buildPackage(): Promise<BuiltPackage> {
   const dir = mkdtempSync(join(tmpdir(), "parley-pkg-"));
   try {
-    const tsc = spawn(
-      process.execPath,
-      [
-        join(ROOT, "node_modules/typescript/bin/tsc"),
-        "-p",
-        join(ROOT, "tsconfig.build.json"),
-        "--outDir",
-        join(dir, "dist"),
-        "--declaration",
-        "false",
-        "--sourceMap",
-        "false",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    tsc.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    tsc.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => tsc.on("close", resolve));
-    if (code !== 0) throw new Error(`tsc failed (${code}):\n${out}`);
+    await compile(ROOT, ["--declaration", "false", "--sourceMap", "false"], join(dir, "dist"));
     copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
     mkdirSync(join(dir, "bin"));
     for (const b of ["parley.js", "parleyctl.js"]) {

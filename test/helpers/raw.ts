@@ -159,6 +159,11 @@ export class RawClient {
     this.socket.pause();
   }
 
+  /** Reads again after stopReading(). */
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   end(): void {
     this.socket.destroy();
   }

@@ -88,7 +88,7 @@ describe("parleyctl (ejabberdctl-compatible admin commands)", () => {
       "parleyctl",
       ["--config", configFile, "registered_users", "localhost"],
       20_000,
-      reader,
+      { python: reader },
     );
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.length > 4096 * 1.5, "the answer is larger than the pipe");

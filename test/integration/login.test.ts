@@ -55,6 +55,26 @@ describe("login (RFC 6120 §5-§7)", () => {
     );
   });
 
+  it("refuses a disabled account with <account-disabled/> after a right password, over SASL and SASL2, until it is enabled (RFC 6120 §6.5.1, XEP-0133 §4.3)", async () => {
+    await t.register("carol", "pw-carol");
+    const accounts = t.server.ctx.accounts;
+    await accounts.setDisabled("carol", "localhost", true);
+    for (const sasl2 of [false, true]) {
+      await assert.rejects(
+        connect({ port: t.port, username: "carol", password: "pw-carol", sasl2 }),
+        (err: any) => err.condition === "account-disabled",
+      );
+    }
+    // A wrong password still says only not-authorized: the account's state is not disclosed.
+    await assert.rejects(
+      connect({ port: t.port, username: "carol", password: "wrong" }),
+      (err: any) => err.condition === "not-authorized",
+    );
+    await accounts.setDisabled("carol", "localhost", false);
+    const c = await connect({ port: t.port, username: "carol", password: "pw-carol" });
+    await c.stop();
+  });
+
   it("answers an unknown user exactly like a wrong password (no account enumeration)", async () => {
     await assert.rejects(
       connect({ port: t.port, username: "nobody", password: "x" }),

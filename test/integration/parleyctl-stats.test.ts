@@ -27,7 +27,8 @@ describe("parleyctl stats and top (ejabberdctl stats; queue lengths at a shell)"
 
   before(async function () {
     this.timeout(60000);
-    t = await startTestServer();
+    // Input backpressure off: carol's flood must pile up in bob's queue for top to show it.
+    t = await startTestServer((c) => void (c.backpressureQueueBytes = Infinity));
     // The running test server's data dir, so parleyctl finds its control socket.
     configFile = join(t.dir, "parley.yml");
     writeFileSync(
@@ -107,7 +108,9 @@ describe("parleyctl stats and top (ejabberdctl stats; queue lengths at a shell)"
       "clear = bytes([27]) + b'[2J'",
       "sys.stdout.write('%d %d %d' % (code, out.count(b'parley top'), out.count(clear)))",
     ].join("\n");
-    const r = await runCli("parleyctl", ["--config", configFile, "top"], 30_000, driver);
+    const r = await runCli("parleyctl", ["--config", configFile, "top"], 30_000, {
+      python: driver,
+    });
     const out = r.stdout;
     const [code, tables, clears] = out.split(" ").map(Number);
     assert.equal(code, 0, out);

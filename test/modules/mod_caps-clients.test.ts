@@ -59,7 +59,7 @@ describe("mod_caps: the caps of local clients (XEP-0115 §5.4)", () => {
     assert.equal(node, `${caps.attrs.node}#${caps.attrs.ver}`);
     assert.deepEqual(got.features, [CAPS, INFO, NOTIFY, "urn:xmpp:test:1"].sort());
     assert.equal(got.asked, 1);
-    const stored = await t.server.ctx.stores.map("mod_caps").get("localhost", "", caps.attrs.ver);
+    const stored = await t.server.ctx.stores.hostMap("mod_caps").get("localhost", caps.attrs.ver!);
     assert.deepEqual([...(stored as string[])].sort(), got.features, "cached host-wide by ver");
   });
 

@@ -322,6 +322,28 @@ describe("mod_offline (XEP-0160, XEP-0203)", () => {
     assert.equal(await count("jack"), 0);
   });
 
+  it("bounces a message to one's own account (no 'to') that cannot be stored", async () => {
+    // RFC 6120 §8.1.1.1: no 'to' addresses the sender's bare JID; with no resource available
+    // it goes offline. Found by the server fuzzer (docs/fuzzing.md): the store failed because
+    // the account was being removed, and the bounce threw for want of a 'to', an unhandled
+    // rejection that ends a Node process.
+    const kim = await t.client("kim", { resource: "k" });
+    const store = t.server.ctx.stores.offline;
+    Object.defineProperty(store, "add", {
+      configurable: true,
+      value: () => Promise.reject(new Error("the account is gone")),
+    });
+    try {
+      await kim.send(xml("message", { id: "self" }, xml("body", {}, "note to self")));
+      const err = await kim.next((el) => el.attrs.id === "self");
+      assert.equal(errorCondition(err), "internal-server-error");
+      assert.equal(err.attrs.from, "kim@localhost");
+    } finally {
+      delete (store as { add?: unknown }).add;
+      await kim.stop();
+    }
+  });
+
   it("takes ejabberd's access_max_user_messages as a shaper rule (its default names max_user_offline_messages) or a number", () => {
     assert.equal(
       parseOptions(modOffline.options, {}).access_max_user_messages,

@@ -106,6 +106,41 @@ for (const driver of DRIVERS) {
       assert.equal(await a.credentials("localhost", "ghost", "sha256"), null);
     });
 
+    it("disables and re-enables an account, keeping its keys (XEP-0133 §4.3, §4.4)", async () => {
+      const a = s.stores.accounts;
+      const key = creds("sha256");
+      await a.create("localhost", "alice", [key]);
+      await a.create("localhost", "bob", []);
+      await a.create("elsewhere", "alice", []);
+      assert.equal(await a.disabled("localhost", "alice"), false, "enabled when created");
+      assert.equal(await a.disabled("localhost", "nobody"), null);
+
+      await a.setDisabled("localhost", "alice", true);
+      assert.equal(await a.disabled("localhost", "alice"), true);
+      assert.equal(await a.disabled("elsewhere", "alice"), false, "per host");
+      assert.deepEqual(await a.listDisabled("localhost"), ["alice"]);
+      assert.deepEqual(await a.listDisabled("elsewhere"), []);
+      assert.deepEqual(
+        (await a.credentials("localhost", "alice", "sha256"))?.storedKey,
+        key.storedKey,
+      );
+      await a.setDisabled("localhost", "alice", true); // again: no change, no error
+
+      await a.setDisabled("localhost", "alice", false);
+      assert.equal(await a.disabled("localhost", "alice"), false);
+      assert.deepEqual(await a.listDisabled("localhost"), []);
+      await assert.rejects(a.setDisabled("localhost", "nobody", true), refused("not-found"));
+
+      await a.setDisabled("localhost", "bob", true);
+      await a.remove("localhost", "bob");
+      await a.create("localhost", "bob", []);
+      assert.equal(
+        await a.disabled("localhost", "bob"),
+        false,
+        "a new account of the name starts enabled",
+      );
+    });
+
     it("removes an account with its keys and per-user rows, not the host's or others'", async () => {
       const a = s.stores.accounts;
       await a.create("localhost", "alice", [creds("sha256", 1)]);

@@ -28,6 +28,10 @@ export interface OpenStores {
    * synchronous connections), for PostgreSQL another pool.
    */
   connect(): Promise<{ stores: WorkerStores; close(): Promise<void> }>;
+  /** Runs SQL statements on the database directly (for migration tests). */
+  exec(sql: string): Promise<void>;
+  /** Applies the core's migrations not applied yet, as the next start would. */
+  migrateAgain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,8 @@ const sqliteWith = (name: string, merge?: MergePolicy): Driver => ({
       stores,
       ...usersThrough(stores),
       connect: () => sqliteElsewhere(file),
+      exec: async (sql) => void storage.db.exec(sql),
+      migrateAgain: async () => new SqliteStorage(file).close(),
       async close() {
         storage.close();
         rmSync(dir, { recursive: true, force: true });
@@ -83,6 +89,8 @@ const postgres: Driver = {
         const other = new pg.Pool(config);
         return { stores: await pgStores(other), close: () => other.end() };
       },
+      exec: async (sql) => void (await pool.query(sql)),
+      migrateAgain: async () => void (await pgStores(pool)),
       close: () => pool.end(),
     };
   },

@@ -24,11 +24,54 @@ for (const driver of DRIVERS) {
       assert.equal(await kv.get("localhost", "alice"), undefined);
     });
 
-    it("holds a value for the whole host under the user ''", async () => {
-      const motd = s.stores.keyval<string>("mod_motd");
-      await motd.set("localhost", "", "maintenance at noon");
-      assert.equal(await motd.get("localhost", ""), "maintenance at noon");
-      assert.equal(await motd.get("elsewhere", ""), undefined);
+    it("keeps one value per host and store, apart from every user's (host stores)", async () => {
+      const motd = s.stores.hostKeyval<{ text: string }>("mod_motd");
+      assert.equal(await motd.get("localhost"), undefined);
+      await motd.set("localhost", { text: "maintenance at noon" });
+      await motd.set("localhost", { text: "maintenance at one 😀 <&>" });
+      assert.deepEqual(await motd.get("localhost"), { text: "maintenance at one 😀 <&>" });
+      assert.equal(await motd.get("elsewhere"), undefined);
+      assert.equal(await s.stores.hostKeyval("mod_other").get("localhost"), undefined);
+      assert.equal(await s.stores.keyval("mod_motd").get("localhost", ""), undefined);
+      // Not an account's: removing every account leaves it.
+      await s.dropUser("localhost", "alice");
+      assert.deepEqual(await motd.get("localhost"), { text: "maintenance at one 😀 <&>" });
+      await motd.delete("localhost");
+      await motd.delete("localhost");
+      assert.equal(await motd.get("localhost"), undefined);
+    });
+
+    it("keeps many values per host by key, sorted by code point, apart from users' maps", async () => {
+      const map = s.stores.hostMap<string[]>("mod_test");
+      await map.set("localhost", "z", ["1"]);
+      await map.set("localhost", "a", ["2"]);
+      await map.set("localhost", "B", ["3"]);
+      await map.set("elsewhere", "a", ["4"]);
+      await s.stores.map("mod_test").set("localhost", "alice", "q", true);
+      assert.deepEqual([...(await map.all("localhost")).keys()], ["B", "a", "z"]);
+      assert.deepEqual(await map.get("localhost", "a"), ["2"]);
+      await map.set("localhost", "a", ["5"]);
+      assert.deepEqual(await map.get("localhost", "a"), ["5"]);
+      await map.delete("localhost", "z");
+      assert.equal(await map.get("localhost", "z"), undefined);
+      await s.dropUser("localhost", "alice");
+      assert.equal((await map.all("localhost")).size, 2);
+      await map.clear("localhost");
+      assert.equal((await map.all("localhost")).size, 0);
+      assert.deepEqual([...(await map.all("elsewhere")).entries()], [["a", ["4"]]]);
+    });
+
+    it("its migration copies the host's values kept under the user '' into the host stores", async () => {
+      await s.stores.keyval<string>("mod_motd").set("localhost", "", "from before");
+      await s.stores.map<number>("mod_caps").set("localhost", "", "ver1", 1);
+      // As a database from before the host stores: their tables gone, the version before them.
+      await s.exec(
+        `DROP TABLE host_keyval; DROP TABLE host_map;
+         UPDATE schema_versions SET version = version - 1 WHERE owner IN ('core', 'core-keyval')`,
+      );
+      await s.migrateAgain();
+      assert.equal(await s.stores.hostKeyval<string>("mod_motd").get("localhost"), "from before");
+      assert.equal(await s.stores.hostMap<number>("mod_caps").get("localhost", "ver1"), 1);
     });
 
     it("keeps many values per user by key, listed sorted by key", async () => {

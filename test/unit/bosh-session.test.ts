@@ -310,12 +310,12 @@ describe("BOSH connection manager (XEP-0124, XEP-0206)", () => {
 
   it("holds input back while the owner is paused, and keeps its order (RFC 6120 §10.1)", async () => {
     const s = await session();
-    s.owner.transport.pause();
+    s.owner.transport.reads.pause();
     s.req(RID + 1, "<message id='a'/>");
     s.req(RID + 2, "", "xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh'");
     assert.equal(s.owner.elements.length, 0);
     assert.equal(s.owner.starts.length, 1);
-    s.owner.transport.resume();
+    s.owner.transport.reads.resume();
     assert.equal(s.owner.elements[0]?.attrs.id, "a");
     assert.equal(s.owner.starts.length, 2);
   });

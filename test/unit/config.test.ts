@@ -61,6 +61,8 @@ function listener(overrides: Partial<ListenerConfig>): ListenerConfig {
     unauthenticatedTimeout: 60,
     access: "all",
     shaper: "none",
+    maxConnectionsPerIp: 128,
+    maxConnectionRatePerIp: 300,
     ...overrides,
   };
 }
@@ -125,6 +127,9 @@ describe("config", () => {
         "mod_private",
         "mod_pubsub",
         "mod_blocking",
+        "mod_adhoc",
+        "mod_configure",
+        "mod_announce",
         "mod_register",
         "mod_carbons",
         "mod_mam",
@@ -136,6 +141,7 @@ describe("config", () => {
         "mod_client_state",
         "mod_push",
         "mod_auth_fast",
+        "mod_fail2ban",
         "mod_s2s_dialback",
         "mod_bosh",
         "mod_proxy65",
@@ -158,6 +164,7 @@ describe("config", () => {
         maxUserSessions: 10,
         maxFsmQueue: 10000,
         queueWarningBytes: 1048576,
+        backpressureQueueBytes: 262144,
         eventLoopLagWarning: 500,
         disableSaslMechanisms: [],
         controlSocket: join(data, "parleyctl.sock"),
@@ -324,6 +331,35 @@ describe("config", () => {
       const text =
         "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    max_stanza_size: infinity\n";
       assert.equal(parseConfig(text, FILE).listen[0].maxStanzaSize, 64 * 1024 * 1024);
+    });
+
+    it("max_connections_per_ip and max_connection_rate_per_ip on c2s and s2s listeners: a number or infinity", () => {
+      const text = [
+        "hosts: [a.example]",
+        "listen:",
+        "  - port: 5222",
+        "    module: c2s",
+        "    max_connections_per_ip: 10",
+        "    max_connection_rate_per_ip: infinity",
+        "  - port: 5269",
+        "    module: ejabberd_s2s_in",
+        "    max_connection_rate_per_ip: 20",
+        "  - port: 5223",
+        "    module: c2s",
+        "    tls: true",
+        "",
+      ].join("\n");
+      const [c2s, s2s, tls] = parseConfig(text, FILE).listen;
+      assert.deepEqual([c2s.maxConnectionsPerIp, c2s.maxConnectionRatePerIp], [10, Infinity]);
+      assert.deepEqual([s2s.maxConnectionsPerIp, s2s.maxConnectionRatePerIp], [128, 20]);
+      assert.deepEqual([tls.maxConnectionsPerIp, tls.maxConnectionRatePerIp], [128, 300]);
+      const err = configError(
+        "hosts: [a.example]\nlisten:\n  - port: 5222\n    module: c2s\n    max_connection_rate_per_ip: 0\n",
+      );
+      assert.match(
+        err.message,
+        /max_connection_rate_per_ip.*new connections from one address per minute/,
+      );
     });
 
     it("auth_method sql, internal or a list of them all mean the SQLite store", () => {

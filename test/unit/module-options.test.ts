@@ -28,3 +28,30 @@ describe("module options: opt.seconds (ejabberd's durations)", () => {
     }
   });
 });
+
+describe("opt.access and opt.shaperRule (ejabberd's access and shaper rules)", () => {
+  const specs = {
+    access: opt.access("announce", "who"),
+    limit: opt.shaperRule(1000, "how many"),
+  };
+
+  it("keeps a rule name, reads a rule written in place, and turns a number into a rule", () => {
+    assert.equal(parseOptions(specs, {}).access, "announce");
+    assert.deepEqual(parseOptions(specs, { access: [{ allow: "admin" }, "deny"] }).access, [
+      { value: "allow", specs: [{ type: "acl", name: "admin" }] },
+      { value: "deny", specs: [{ type: "acl", name: "all" }] },
+    ]);
+    assert.deepEqual(parseOptions(specs, {}).limit, [
+      { value: 1000, specs: [{ type: "acl", name: "all" }] },
+    ]);
+    assert.equal(parseOptions(specs, { limit: "max_things" }).limit, "max_things");
+  });
+
+  it("refuses a clause that is neither allow nor deny, with the key", () => {
+    assert.throws(
+      () => parseOptions(specs, { access: [{ permit: "admin" }] }),
+      (err: Error & { key?: string }) =>
+        err.key === "access" && /expected allow or deny/.test(err.message),
+    );
+  });
+});

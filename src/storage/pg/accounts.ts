@@ -42,6 +42,11 @@ export const ACCOUNT_MIGRATIONS: PgMigration[] = [
       );
     `,
   },
+  {
+    // XEP-0133 §4.3: a disabled account keeps its data but cannot log in (SQLite's migration 3).
+    version: 2,
+    up: `ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;`,
+  },
 ];
 
 interface CredRow extends CredentialRow {
@@ -118,6 +123,32 @@ export class PgAccountStore implements AccountStore {
     // COLLATE "C": sorted by code point, as SQLite's default BINARY collation sorts.
     const r = await this.pool.query<{ username: string }>(
       `SELECT username FROM users WHERE host = $1 ORDER BY username COLLATE "C"`,
+      [host],
+    );
+    return r.rows.map((row) => row.username);
+  }
+
+  async disabled(host: string, username: string): Promise<boolean | null> {
+    const r = await this.pool.query<{ disabled: boolean }>(
+      "SELECT disabled FROM users WHERE host = $1 AND username = $2",
+      [host, username],
+    );
+    return r.rows[0]?.disabled ?? null;
+  }
+
+  async setDisabled(host: string, username: string, disabled: boolean): Promise<void> {
+    const r = await this.pool.query(
+      "UPDATE users SET disabled = $3 WHERE host = $1 AND username = $2",
+      [host, username, disabled],
+    );
+    if (r.rowCount === 0) {
+      throw new AccountStoreError("not-found", `user ${username}@${host} is not registered`);
+    }
+  }
+
+  async listDisabled(host: string): Promise<string[]> {
+    const r = await this.pool.query<{ username: string }>(
+      `SELECT username FROM users WHERE host = $1 AND disabled ORDER BY username COLLATE "C"`,
       [host],
     );
     return r.rows.map((row) => row.username);

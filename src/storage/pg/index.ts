@@ -2,7 +2,13 @@ import type pg from "pg";
 import type { Json, Stores } from "../stores.js";
 import { ACCOUNT_MIGRATIONS, PgAccountStore } from "./accounts.js";
 import { PgArchiveStore } from "./archive.js";
-import { KEYVAL_MIGRATIONS, PgKeyvalStore, PgMapStore } from "./keyval.js";
+import {
+  KEYVAL_MIGRATIONS,
+  PgHostKeyvalStore,
+  PgHostMapStore,
+  PgKeyvalStore,
+  PgMapStore,
+} from "./keyval.js";
 import { applyPgMigrations } from "./migrations.js";
 import { PgOfflineStore } from "./offline.js";
 import { PgMucStore } from "./muc.js";
@@ -25,6 +31,8 @@ export async function pgStores(pool: pg.Pool): Promise<Stores> {
     archive,
     keyval: <T extends Json>(store: string) => new PgKeyvalStore<T>(pool, store),
     map: <T extends Json>(store: string) => new PgMapStore<T>(pool, store),
+    hostKeyval: <T extends Json>(store: string) => new PgHostKeyvalStore<T>(pool, store),
+    hostMap: <T extends Json>(store: string) => new PgHostMapStore<T>(pool, store),
     muc,
     roster,
     pubsub,

@@ -11,6 +11,9 @@ type Write = (host: string, username: string, creds: readonly ScramCredentials[]
 export class SqliteAccountStore implements AccountStore {
   private readonly existsStmt: Statement<[string, string], { one: number }>;
   private readonly listStmt: Statement<[string], { username: string }>;
+  private readonly listDisabledStmt: Statement<[string], { username: string }>;
+  private readonly disabledStmt: Statement<[string, string], { disabled: number }>;
+  private readonly setDisabledStmt: Statement<[number, string, string]>;
   private readonly createTx: Transaction<Write>;
   private readonly setTx: Transaction<Write>;
   private readonly removeTx: Transaction<(host: string, username: string) => boolean>;
@@ -21,6 +24,13 @@ export class SqliteAccountStore implements AccountStore {
   constructor(db: Database) {
     this.existsStmt = db.prepare("SELECT 1 AS one FROM users WHERE host = ? AND username = ?");
     this.listStmt = db.prepare("SELECT username FROM users WHERE host = ? ORDER BY username");
+    this.listDisabledStmt = db.prepare(
+      "SELECT username FROM users WHERE host = ? AND disabled = 1 ORDER BY username",
+    );
+    this.disabledStmt = db.prepare("SELECT disabled FROM users WHERE host = ? AND username = ?");
+    this.setDisabledStmt = db.prepare(
+      "UPDATE users SET disabled = ? WHERE host = ? AND username = ?",
+    );
     const credStmt = db.prepare<[string, string, string], CredentialRow>(
       "SELECT salt, iterations, stored_key, server_key FROM scram_credentials WHERE host = ? AND username = ? AND hash = ?",
     );
@@ -133,5 +143,20 @@ export class SqliteAccountStore implements AccountStore {
     hash: ScramHash,
   ): Promise<ScramCredentials | null> {
     return this.readCreds(host, username, hash);
+  }
+
+  async disabled(host: string, username: string): Promise<boolean | null> {
+    const row = this.disabledStmt.get(host, username);
+    return row ? row.disabled !== 0 : null;
+  }
+
+  async setDisabled(host: string, username: string, disabled: boolean): Promise<void> {
+    if (this.setDisabledStmt.run(disabled ? 1 : 0, host, username).changes === 0) {
+      throw new AccountStoreError("not-found", `user ${username}@${host} is not registered`);
+    }
+  }
+
+  async listDisabled(host: string): Promise<string[]> {
+    return this.listDisabledStmt.all(host).map((r) => r.username);
   }
 }

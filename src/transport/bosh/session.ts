@@ -10,6 +10,7 @@ import type { Logger } from "../../log.js";
 import { StreamError } from "../../xmpp/errors.js";
 import type { ChannelBindings } from "../channel-binding.js";
 import type { TlsUpgrade, Transport, TransportOwner } from "../transport.js";
+import { ReadControl } from "../read-control.js";
 import type { BoshBody } from "./body.js";
 import type { Deadlines, HasDeadline } from "./deadlines.js";
 import { creationAttrs, parseRid, type SessionParams } from "./negotiate.js";
@@ -66,7 +67,13 @@ export class BoshSession implements Transport, HasDeadline, AbortListener {
   private outCbs: (WriteCb | undefined)[] = [];
   private outBytes = 0;
   private input: Input[] = [];
-  private paused = false;
+  /** Input waits while paused; BOSH requests come whole, so a shaper has no bytes to slow. */
+  readonly reads = new ReadControl(
+    () => undefined,
+    () => {
+      if (!this.closing && !this.gone) this.afterRequests();
+    },
+  );
   private pumping = false;
   private flushQueued = false;
   /** Env.deadlines' own: where this session's deadline is kept. */
@@ -243,7 +250,7 @@ export class BoshSession implements Transport, HasDeadline, AbortListener {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.paused && this.input.length > 0 && !this.gone) {
+      while (!this.reads.paused() && this.input.length > 0 && !this.gone) {
         const i = this.input.shift()!;
         if (i === "end") this.owner.onStreamEnd();
         else if ("start" in i) this.owner.onStreamStart(i.start);
@@ -363,6 +370,7 @@ export class BoshSession implements Transport, HasDeadline, AbortListener {
     if (this.gone) return;
     this.closing ||= closing;
     this.gone = true;
+    this.reads.close();
     this.stopTimer();
     this.input = [];
     const cbs = this.outCbs;
@@ -418,17 +426,6 @@ export class BoshSession implements Transport, HasDeadline, AbortListener {
     this.outBytes += text.length;
     if (this.replies.count > 0) this.flushSoon();
     return true;
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.closing || this.gone) return;
-    this.afterRequests();
   }
 
   startTls(_upgrade: TlsUpgrade, _onSecure: () => void): void {
