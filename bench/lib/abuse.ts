@@ -170,8 +170,10 @@ async function runAbuse(ctx: ScenarioContext): Promise<ScenarioResult> {
     const cpu = ctx.pid ? new CpuMeter(ctx.pid) : null;
     ctx.log(`  baseline: ${pairs.length} pairs chat at ${o.abuseRate} msg/s for ${BASELINE_S} s`);
     phase = "baseline";
+    // A first window not counted: the first messages meet cold code on both sides (a JIT, a GC).
+    chat.start("warm-up");
+    await chat.nextPhase("baseline");
     cpu?.start();
-    chat.start("baseline");
     await sleep(BASELINE_S * 1000);
     await chat.nextPhase("setup");
     const baselineCpu = cpu?.percent() ?? NaN;
