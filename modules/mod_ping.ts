@@ -47,24 +47,45 @@ export default defineModule({
 /**
  * XEP-0199 §4.1 server-to-client pings. A session's clock restarts with every stanza it sends
  * (the user_send_packet hook: a whole stanza, so bytes trickling into one do not count) and with
- * every answer to a ping. A sweep each second pings the sessions past ping_interval. Any answer
- * counts, an error too (§4.1: a client without ping support answers service-unavailable): only
- * silence for ping_ack_timeout means the client is gone.
+ * every answer to a ping. Each session has one timer, due ping_interval after the last of them
+ * (a stanza only moves the clock; the timer, when it fires early, is set again for the rest), so
+ * that the pings of ten thousand idle sessions spread out as their logins did, with no sweep over
+ * all sessions. Any answer counts, an error too (§4.1: a client without ping support answers
+ * service-unavailable): only silence for ping_ack_timeout means the client is gone.
  */
 function keepalive(ctx: ModuleContext<OptionsOf<typeof options>>): void {
   const { ping_interval, ping_ack_timeout, timeout_action } = ctx.options;
-  const clock = ctx.sessionState<{ at: number; pinging: boolean }>();
+  const intervalMs = ping_interval * 1000;
+  const clock = ctx.sessionState<{ at: number; timer: NodeJS.Timeout | null }>();
+  // Node's own timers, not ctx.setTimeout (which keeps every timer until the module stops): one
+  // per session, set again every ping_interval.
+  const timers = new Set<NodeJS.Timeout>();
   let inFlight = 0;
-  ctx.hook("sm_register_connection", ({ session }) => {
-    clock.set(session.jid, { at: Date.now(), pinging: false });
-  });
-  ctx.hook("user_send_packet", ({ session }) => {
-    const c = clock.get(session.jid);
-    if (c) c.at = Date.now();
-  });
-  const ping = (jid: JID) => {
-    const c = clock.get(jid)!;
-    c.pinging = true;
+  const arm = (jid: JID, ms: number) => {
+    const c = clock.get(jid);
+    if (!c) return;
+    if (c.timer) {
+      clearTimeout(c.timer);
+      timers.delete(c.timer);
+    }
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      c.timer = null;
+      due(jid);
+    }, ms);
+    timer.unref();
+    timers.add(timer);
+    c.timer = timer;
+  };
+  const due = (jid: JID) => {
+    const c = clock.get(jid);
+    if (!c) return; // the session ended
+    const quiet = Date.now() - c.at;
+    if (quiet < intervalMs) return arm(jid, intervalMs - quiet);
+    const session = ctx.server.session(jid);
+    // A session waiting for resumption (XEP-0198) has no client to answer; the cap keeps the
+    // server's shared IQ table from filling.
+    if (!session?.live || inFlight >= MAX_IN_FLIGHT) return arm(jid, 1000);
     inFlight++;
     const iq = xml("iq", { type: "get", to: jid.toString() }, xml("ping", { xmlns: NS_PING }));
     ctx.request(iq, ping_ack_timeout * 1000).then(
@@ -78,28 +99,38 @@ function keepalive(ctx: ModuleContext<OptionsOf<typeof options>>): void {
   const answered = (jid: JID) => {
     inFlight--;
     const c = clock.get(jid);
-    if (c) Object.assign(c, { at: Date.now(), pinging: false });
+    if (!c) return;
+    c.at = Date.now();
+    arm(jid, intervalMs);
   };
   const silent = (jid: JID) => {
     inFlight--;
     const c = clock.get(jid);
     if (!c) return; // the session ended meanwhile
-    c.pinging = false;
     c.at = Date.now();
-    if (timeout_action !== "kill") return;
-    const session = ctx.server.session(jid);
+    if (timeout_action !== "kill") return arm(jid, intervalMs);
     ctx.log.info({ jid: jid.toString() }, "no answer to a ping: closing the session");
     // RFC 6120 §4.9.3.4: the other party has permanently lost the ability to communicate.
-    session?.close(new StreamError("connection-timeout", "no answer to a ping"));
+    ctx.server.session(jid)?.close(new StreamError("connection-timeout", "no answer to a ping"));
   };
-  ctx.setInterval(() => {
-    const due = Date.now() - ping_interval * 1000;
-    for (const session of ctx.server.allSessions()) {
-      if (inFlight >= MAX_IN_FLIGHT) return;
-      // A session waiting for resumption (XEP-0198) has no client to answer.
-      if (!session.live) continue;
-      const c = clock.get(session.jid);
-      if (c && !c.pinging && c.at <= due) ping(session.jid);
+  ctx.hook("sm_register_connection", ({ session }) => {
+    clock.set(session.jid, { at: Date.now(), timer: null });
+    arm(session.jid, intervalMs);
+  });
+  ctx.hook("user_send_packet", ({ session }) => {
+    const c = clock.get(session.jid);
+    if (c) c.at = Date.now();
+  });
+  ctx.hook("sm_remove_connection", ({ session }) => {
+    const c = clock.get(session.jid);
+    if (c?.timer && ctx.server.session(session.jid) === undefined) {
+      clearTimeout(c.timer);
+      timers.delete(c.timer);
+      c.timer = null;
     }
-  }, 1000);
+  });
+  ctx.onStop(() => {
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+  });
 }
