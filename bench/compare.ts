@@ -675,7 +675,7 @@ async function main(): Promise<void> {
     const before = new Set(sh("ls", [profDir]).split("\n"));
     // The load scenarios chosen (messages, muc, mam), or the message scenario when none was.
     const loads = SCENARIOS.filter(
-      (s) => ["messages", "muc", "mam"].includes(s.name) && o.scenarios.includes(s.name),
+      (s) => ["messages", "muc", "mam", "abuse"].includes(s.name) && o.scenarios.includes(s.name),
     );
     const profiled = loads.length > 0 ? loads : [messages];
     const names = profiled.map((s) => s.name).join(", ");
