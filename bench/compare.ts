@@ -61,12 +61,22 @@ import { upload } from "./lib/upload.js";
 import { bosh, boshTls } from "./lib/bosh.js";
 import { fast } from "./lib/fast.js";
 import { runS2s, s2s } from "./lib/s2s.js";
+import { abuse } from "./lib/abuse.js";
 
 /**
  * Every scenario, in the order they run: those of scenarios.ts, then WebSocket, upload, BOSH,
  * FAST (SASL2 token logins against SCRAM) and s2s (two servers of the kind, linked).
  */
-const SCENARIOS: Scenario[] = [...CORE_SCENARIOS, websocket, upload, bosh, boshTls, fast, s2s];
+const SCENARIOS: Scenario[] = [
+  ...CORE_SCENARIOS,
+  websocket,
+  upload,
+  bosh,
+  boshTls,
+  fast,
+  s2s,
+  abuse,
+];
 
 const DOMAIN = "localhost";
 
@@ -78,7 +88,7 @@ Defaults in brackets.
 
   --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
   --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh,
-                            bosh-tls,fast,s2s [all]; mam and mam-query each run on a server of its own with
+                            bosh-tls,fast,s2s,abuse [all]; mam and mam-query each run on a server of its own with
                             MAM on, pep on one with PEP on, websocket (idle and messages over
                             ws://, with idle's and messages' TCP figures as references) on one
                             with its HTTP listener on, upload on one with HTTP upload on, bosh
@@ -87,7 +97,9 @@ Defaults in brackets.
                             https:// on one with its HTTP listener HTTPS; s2s (the one-to-one
                             load, --msg-users split over two servers of the kind linked by
                             s2s, every message across the link) on two of its own, each on its
-                            own loopback address in a network namespace of its own (unshare)
+                            own loopback address in a network namespace of its own (unshare);
+                            abuse (idle, slow-loris and flooding connections while normal users
+                            chat) on one with a shaper, timeouts and a keepalive
   --workers N               load-generator processes [${DEFAULT_OPTIONS.workers}]
   --idle-sessions N         idle sessions [${DEFAULT_OPTIONS.idleSessions}]
   --idle-hold S             seconds the idle sessions are held [${DEFAULT_OPTIONS.idleHoldS}]
@@ -122,12 +134,19 @@ Defaults in brackets.
                             publisher [${DEFAULT_OPTIONS.pepSteps.join(",")}]
   --uploads N               files uploaded at once (XEP-0363), each by its own user [${DEFAULT_OPTIONS.uploads}]
   --upload-size MIB         size of each [${DEFAULT_OPTIONS.uploadMiB}]
+  --abuse-users N           normal users chatting in the abuse scenario [${DEFAULT_OPTIONS.abuseUsers}]
+  --abuse-rate N            their msg/s in all [${DEFAULT_OPTIONS.abuseRate}]
+  --abuse-idle N            idle sessions logged in during the abuse [${DEFAULT_OPTIONS.abuseIdle}]
+  --abuse-slow N            slow-loris connections, half before and half after login [${DEFAULT_OPTIONS.abuseSlow}]
+  --abuse-byte-interval S   seconds between a slow connection's bytes [${DEFAULT_OPTIONS.abuseByteS}]
+  --abuse-seconds S         seconds the abuse is watched for [${DEFAULT_OPTIONS.abuseSeconds}]
+  --abuse-workers N         attacker processes [${DEFAULT_OPTIONS.abuseWorkers}]
   --profile                 also run the load scenarios chosen (messages, muc, mam; else messages)
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
   --profile-only            only that profile run
   --quick                   a short run: 1000 idle sessions, 3 s steps and login loop, one
-                            archive size (10000)
+                            archive size (10000), 1000 idle and 100 slow connections in abuse
   --no-install              do not apt-get install ejabberd/Prosody/PostgreSQL (use them if present)
   --no-build                use the Parley build already in bench/results/parley-build
   --keep                    keep the servers' temporary data directories
@@ -174,6 +193,13 @@ const NUMBER_OPTIONS: Record<string, [Keys<number>, number]> = {
   "--pep-contacts": ["pepContacts", 2],
   "--uploads": ["uploads", 1],
   "--upload-size": ["uploadMiB", 0.001],
+  "--abuse-users": ["abuseUsers", 2],
+  "--abuse-rate": ["abuseRate", 1],
+  "--abuse-idle": ["abuseIdle", 0],
+  "--abuse-slow": ["abuseSlow", 0],
+  "--abuse-byte-interval": ["abuseByteS", 0.1],
+  "--abuse-seconds": ["abuseSeconds", 10],
+  "--abuse-workers": ["abuseWorkers", 1],
 };
 
 /** The options that set a list of positive numbers of BenchOptions. */
@@ -282,6 +308,8 @@ function parseArgs(argv: string[]): CliOptions {
           drainS: 2,
           offlinePerUser: 20,
           mamSizes: [10_000],
+          abuseIdle: 1000,
+          abuseSlow: 100,
         });
         break;
       case "--no-install":
@@ -359,7 +387,7 @@ function emergencyStop(why: string, code: number): never {
  * on one with HTTP upload on (Scenario.upload).
  */
 function serverRuns(scenarios: Scenario[]): Scenario[][] {
-  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload || s.bosh || s.s2s;
+  const own = (s: Scenario) => s.mam || s.pep || s.ws || s.upload || s.bosh || s.s2s || s.abuse;
   const usual = scenarios.filter((s) => !own(s));
   return [...(usual.length ? [usual] : []), ...scenarios.filter(own).map((s) => [s])];
 }
@@ -448,12 +476,13 @@ async function runServer(
   const upload = scenarios.some((s) => s.upload);
   const bosh = scenarios.some((s) => s.bosh);
   const https = scenarios.some((s) => s.https);
+  const abuse = scenarios.some((s) => s.abuse);
   const dir = join(
     runDir,
-    `${name}${mam || pep || ws || upload || bosh ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
+    `${name}${mam || pep || ws || upload || bosh || abuse ? `-${scenarios.map((s) => s.name).join("+")}` : ""}${cpuProfDir ? "-profile" : ""}`,
   );
   log(
-    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}${bosh ? ` — with BOSH on${https ? " (https)" : ""}` : ""}`,
+    `\n=== ${name} ${run.version}${mam ? " — with MAM on" : ""}${pep ? " — with PEP on" : ""}${ws ? " — with WebSocket on" : ""}${upload ? " — with HTTP upload on" : ""}${bosh ? ` — with BOSH on${https ? " (https)" : ""}` : ""}${abuse ? " — with the abuse limits (shaper, timeouts, keepalive)" : ""}`,
   );
   const server = await kind.start({
     dir,
@@ -466,6 +495,7 @@ async function runServer(
     upload,
     bosh,
     https,
+    abuse,
     mamStore: o.mamStore,
     cpuProfDir,
     log,
@@ -645,7 +675,7 @@ async function main(): Promise<void> {
     const before = new Set(sh("ls", [profDir]).split("\n"));
     // The load scenarios chosen (messages, muc, mam), or the message scenario when none was.
     const loads = SCENARIOS.filter(
-      (s) => ["messages", "muc", "mam"].includes(s.name) && o.scenarios.includes(s.name),
+      (s) => ["messages", "muc", "mam", "abuse"].includes(s.name) && o.scenarios.includes(s.name),
     );
     const profiled = loads.length > 0 ? loads : [messages];
     const names = profiled.map((s) => s.name).join(", ");

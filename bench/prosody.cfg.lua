@@ -37,6 +37,8 @@ modules_enabled = {
 	"websocket"; -- bench:ws
 	-- The bosh scenario runs on a server of its own with XMPP over BOSH (XEP-0206) at /http-bind.
 	"bosh"; -- bench:bosh
+	-- The abuse scenario (bench/lib/abuse.ts ABUSE_LIMITS): mod_limits shapes every c2s connection.
+	"limits"; -- bench:abuse
 }
 -- No s2s but in the s2s scenario; offline storage only when Parley has it (filled in by
 -- bench/lib/servers.ts); no mod_limits (not loaded).
@@ -64,6 +66,11 @@ https_ssl = { certificate = "@CERTFILE@"; key = "@KEYFILE@"; } -- bench:https
 consider_websocket_secure = true -- bench:ws
 consider_bosh_secure = true -- bench:bosh
 c2s_stanza_size_limit = 262144
+-- The abuse scenario: the same rate as ejabberd's stock shaper and Parley's (3000 B/s; the burst
+-- in seconds of that rate, 20000 bytes ≈ 7 s, which server_epoll's own rate limit ignores), and
+-- 30 s to authenticate (the default is 300).
+limits = { c2s = { rate = "3kb/s"; burst = "7s"; }; } -- bench:abuse
+c2s_timeout = 30 -- bench:abuse
 authentication = "internal_hashed"
 storage = "sql" -- bench:no-mamnative
 -- --mam-store native: the archive in Prosody's default (internal, files), the rest in SQLite.

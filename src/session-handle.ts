@@ -31,6 +31,11 @@ export interface SessionHandle {
   /** The full JID after resource binding. */
   readonly jid: JID;
   readonly log: Logger;
+  /**
+   * True while a client is connected to the session: bound and not waiting for resumption
+   * (XEP-0198 §5, hibernated after its connection was lost).
+   */
+  readonly live: boolean;
   /** True between initial presence and unavailable presence (RFC 6121 §4.2, §4.5). */
   readonly available: boolean;
   /** Priority from the last broadcast presence (RFC 6121 §4.7.2.3), 0 by default. */

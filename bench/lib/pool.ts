@@ -11,13 +11,13 @@ import type { WsEndpoint } from "./ws-conn.js";
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 
 /** Node flags for a worker: the TypeScript loader (tsx), inherited or added. */
-function workerExecArgv(): string[] {
+export function workerExecArgv(): string[] {
   const inherited = process.execArgv.filter((a) => !a.startsWith("--cpu-prof"));
   const hasTsx = inherited.some((a) => a.includes("tsx"));
   return hasTsx ? inherited : [...inherited, "--import", "tsx"];
 }
 
-function workerEnv(): NodeJS.ProcessEnv {
+export function workerEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.NODE_TLS_REJECT_UNAUTHORIZED;
   return env;

@@ -110,6 +110,16 @@ export interface BenchOptions {
   /** HTTP upload (upload.ts): files uploaded at once, each of this many MiB. */
   uploads: number;
   uploadMiB: number;
+  /** Abuse (abuse.ts): normal users chatting at abuseRate msg/s in all, idle sessions, slow-loris
+   * connections (half before authentication, half after; a byte every abuseByteS), the seconds
+   * the abuse is watched for, and the attacker processes. */
+  abuseUsers: number;
+  abuseRate: number;
+  abuseIdle: number;
+  abuseSlow: number;
+  abuseByteS: number;
+  abuseSeconds: number;
+  abuseWorkers: number;
 }
 
 export const DEFAULT_OPTIONS: BenchOptions = {
@@ -147,6 +157,14 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   pepSteps: [20, 50, 100, 200, 300, 500, 700, 1000, 1400, 2000, 2800, 4000],
   uploads: 50,
   uploadMiB: 10,
+  abuseUsers: 100,
+  abuseRate: 100,
+  abuseIdle: 10_000,
+  abuseSlow: 1000,
+  abuseByteS: 3,
+  // Long enough for every slow connection to reach twice its timeout (abuse.ts ABUSE_LIMITS).
+  abuseSeconds: 95,
+  abuseWorkers: 2,
 };
 
 export interface ScenarioContext {
@@ -198,6 +216,11 @@ export interface Scenario {
   bosh?: boolean;
   /** Its HTTP listener is HTTPS (StartOptions.https): the bosh-tls scenario. */
   https?: boolean;
+  /**
+   * Runs with the limits the abuse scenario is about (StartOptions.abuse: shaper, timeouts,
+   * keepalive), on a freshly started server of its own.
+   */
+  abuse?: boolean;
   /**
    * Runs on two servers of the kind of its own, linked by s2s in a network namespace (s2s.ts),
    * not on the server compare started: compare calls runS2s instead of run.

@@ -103,6 +103,12 @@ export interface StartOptions {
    * Prosody's internal file storage). Parley has its SQL store only.
    */
   mamStore: MamStore;
+  /**
+   * The limits the abuse scenario is about (bench:abuse lines): a shaper on every c2s connection,
+   * a timeout for unauthenticated connections and a keepalive for authenticated ones (abuse.ts
+   * ABUSE_LIMITS).
+   */
+  abuse?: boolean;
   /** Parley only: write a V8 CPU profile into this directory (node --cpu-prof). */
   cpuProfDir?: string;
   /**
@@ -141,6 +147,7 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     mamsql: o.mam && o.mamStore === "sql",
     mamnative: o.mam && o.mamStore === "native",
     s2s: !!o.s2s,
+    abuse: !!o.abuse,
   };
 }
 

@@ -116,6 +116,8 @@ export abstract class Conn {
   private closeWaiters: (() => void)[] = [];
   /** After login: elements go here first; those it returns false for go on to the queue. */
   onElement: ((el: El) => boolean) | null = null;
+  /** Called once when the connection has closed, whoever closed it. */
+  onClosed: (() => void) | null = null;
   closed = false;
   /** The server closed its stream (</stream:stream>, or <close/> over WebSocket). */
   streamClosed = false;
@@ -137,9 +139,11 @@ export abstract class Conn {
 
   /** The connection is gone: waiters fail, close() resolves. */
   protected ended(): void {
+    if (this.closed) return;
     this.closed = true;
     this.fail(this.error ?? new XmppError("connection closed", "read"));
     for (const w of this.closeWaiters.splice(0)) w();
+    this.onClosed?.();
   }
 
   /** Resolves when the connection has closed (after ended()); destroys it after timeoutMs. */

@@ -20,6 +20,7 @@ function session(full: string, got: Element[]): SessionHandle {
     id: full,
     host: parseJID(full).domain,
     secure: true,
+    live: true,
     remoteAddress: "127.0.0.1",
     jid: parseJID(full),
     log: createLogger("silent"),

@@ -30,6 +30,7 @@ function setup(limit?: number) {
       id: full,
       host: jid.domain,
       secure: true,
+      live: true,
       remoteAddress: "127.0.0.1",
       jid,
       log: createLogger("silent"),
