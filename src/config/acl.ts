@@ -84,19 +84,31 @@ function text(v: unknown, what: string): string {
 /** ejabberd's globs: `*` any run, `?` one character, `[...]` a class; the whole value. */
 export function globToRegExp(glob: string): RegExp {
   let body = "";
+  let inClass = false;
   for (const ch of glob) {
-    if (ch === "*") body += ".*";
+    if (inClass) {
+      // Inside [...] the characters are the class's own (a-z is a range), but for \.
+      body += ch === "\\" ? "\\\\" : ch;
+      if (ch === "]") inClass = false;
+    } else if (ch === "*") body += ".*";
     else if (ch === "?") body += ".";
-    else if (ch === "[" || ch === "]") body += ch;
-    else body += ch.replace(/[.+^${}()|\\/-]/g, "\\$&");
+    else if (ch === "[") {
+      body += ch;
+      inClass = true;
+    } else body += /[.+^${}()|\\\]]/.test(ch) ? `\\${ch}` : ch;
   }
-  return new RegExp(`^${body}$`, "iu");
+  try {
+    return new RegExp(`^${body}$`, "iu");
+  } catch {
+    throw new AccessSyntaxError(`invalid glob ${JSON.stringify(glob)} (an unclosed [ ?)`);
+  }
 }
 
 function regexp(source: string): RegExp {
   try {
-    // Erlang's re, as ejabberd uses it, searches anywhere in the value (not anchored).
-    return new RegExp(source, "iu");
+    // Erlang's re, as ejabberd uses it: searches anywhere in the value (not anchored), case
+    // matters, and PCRE's escapes such as \- outside a class are taken (no "u" flag).
+    return new RegExp(source);
   } catch (err) {
     throw new AccessSyntaxError(
       `invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message}`,

@@ -141,4 +141,31 @@ describe("access: ejabberd's acl, access_rules, shaper and shaper_rules", () => 
     assert.ok(w.warnings.some((x) => /no ACL named 'blocked'/.test(x)));
     assert.equal(accessOf(w).allowed("c2s", jid("alice@example.org")), true);
   });
+
+  it("reads globs as ejabberd does: a hyphen is itself, [a-c] a range, an unclosed [ an error", () => {
+    const g = accessOf(
+      parse(
+        [
+          "acl:",
+          "  partners:",
+          "    server_glob: '*.my-partner.example'",
+          "  early:",
+          "    user_glob: '[a-c]*'",
+          "access_rules:",
+          "  partners:",
+          "    allow: partners",
+          "  early:",
+          "    allow: early",
+          "",
+        ].join("\n"),
+      ),
+    );
+    assert.equal(g.allowed("partners", jid("chat.my-partner.example")), true);
+    assert.equal(g.allowed("partners", jid("chat.mypartner.example")), false);
+    assert.equal(g.allowed("early", jid("bob@example.org")), true);
+    assert.equal(g.allowed("early", jid("dave@example.org")), false);
+    const bad = error("acl:\n  broken:\n    server_glob: 'a['\n");
+    assert.match(bad.message, /invalid glob "a\["/);
+    assert.equal(bad.line, 4);
+  });
 });
