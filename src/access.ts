@@ -5,23 +5,23 @@
  * One instance per loaded config; the core and modules (through `ctx.allowed`) ask it.
  */
 
-import type {
-  AccessConfig,
-  AccessRule,
-  AccessRuleRef,
-  Clause,
-  ShaperRate,
-  ShaperRule,
-  ShaperRuleRef,
-  ShaperRuleValue,
+import {
+  INFINITY_WORDS,
+  UNLIMITED,
+  type AccessConfig,
+  type AccessRule,
+  type AccessRuleRef,
+  type Clause,
+  type ShaperRate,
+  type ShaperRule,
+  type ShaperRuleRef,
+  type ShaperRuleValue,
 } from "./config/access.js";
 import { matchSpec, type AccessSubject, type AclEnv, type AclSpec } from "./config/acl.js";
 import { listsCommand, type ApiPermission } from "./config/api-permissions.js";
 import type { JID } from "./jid.js";
 
 export type { AccessSubject, AccessRuleRef, ShaperRuleRef, ShaperRate };
-
-const UNLIMITED = ["none", "infinity", "infinite", "unlimited"];
 
 export class AccessControl {
   private readonly env: AclEnv;
@@ -61,7 +61,7 @@ export class AccessControl {
   limit(rule: ShaperRuleRef, who: AccessSubject | JID, fallback: number): number {
     const v = this.shaperValue(rule, who);
     if (typeof v === "number") return v;
-    if (v !== undefined && UNLIMITED.slice(1).includes(v)) return Infinity;
+    if (v !== undefined && INFINITY_WORDS.includes(v)) return Infinity;
     return fallback;
   }
 

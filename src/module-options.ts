@@ -5,6 +5,7 @@
  */
 
 import {
+  INFINITY_WORDS,
   parseAccessRule,
   parseShaperRule,
   type AccessRuleRef,
@@ -239,8 +240,7 @@ export const opt = {
     const fallback = typeof def === "number" ? parseShaperRule(def) : def;
     return {
       ...spec(expected, fallback, doc, (v) => {
-        const unlimited = ["infinity", "infinite", "unlimited"];
-        if (typeof v === "string" && !/^\d+$/.test(v) && !unlimited.includes(v)) return v;
+        if (typeof v === "string" && !/^\d+$/.test(v) && !INFINITY_WORDS.includes(v)) return v;
         try {
           return parseShaperRule(typeof v === "string" ? Number(v) : v);
         } catch (err) {

@@ -6,7 +6,7 @@ import { ConfigError } from "./config/errors.js";
 import { nearestKey } from "./config/check-keys.js";
 import type { CoreContext } from "./context.js";
 import { KeyedOptionError, parseOptions, toSpec, type OptionSpecs } from "./module-options.js";
-import { unknownRule } from "./config/access.js";
+import { INFINITY_WORDS, unknownRule } from "./config/access.js";
 import { EJABBERD_MODULE_NAMES } from "./config/ejabberd-modules.js";
 import type { ModuleContext, ParleyModule } from "./moduleapi.js";
 import { ModuleFault } from "./module-fault.js";
@@ -443,7 +443,7 @@ function checkRuleNames(specs: OptionSpecs, raw: Record<string, unknown>, config
     // ejabberd, an undefined rule then matches nobody, and the module's fallback applies).
     const value = raw[key];
     if (!spec.rule || typeof value !== "string") continue;
-    if (spec.rule === "shaper" && ["infinity", "infinite", "unlimited"].includes(value)) continue;
+    if (spec.rule === "shaper" && INFINITY_WORDS.includes(value)) continue;
     const problem = unknownRule(config.access, value, spec.rule === "shaper");
     if (problem) throw new KeyedOptionError(key, problem);
   }

@@ -49,7 +49,10 @@ const ALL: AclSpec[] = [{ type: "acl", name: "all" }];
 
 /** The names `all`/`none` (and ejabberd's spellings of unlimited) that no config defines. */
 export const BUILTIN_RULES = ["all", "none"];
-const UNLIMITED = ["none", "infinity", "infinite", "unlimited"];
+/** ejabberd's words for "no limit" in shaper values. */
+export const INFINITY_WORDS = ["infinity", "infinite", "unlimited"];
+/** Shaper values that leave a connection unshaped: `none` and the words for no limit. */
+export const UNLIMITED = ["none", ...INFINITY_WORDS];
 
 export function defaultAccessConfig(): AccessConfig {
   const acl: Record<string, AclSpec[]> = {
