@@ -163,6 +163,39 @@ export interface SqlConfig {
   pgsql?: PgsqlConfig;
 }
 
+/** Where a cluster keeps who is online where and passes stanzas between nodes (ejabberd's `redis_*`). */
+export interface RedisConfig {
+  /** `redis_server`: a host name or address (default localhost). */
+  host: string;
+  /** `redis_port` (default 6379). */
+  port: number;
+  /** `redis_password`; absent when empty. */
+  password?: string;
+  /** `redis_db`: the database number (default 0). */
+  db: number;
+  /** `redis_connect_timeout` in ms (ejabberd gives seconds; default 1 s). */
+  connectTimeoutMs: number;
+}
+
+/**
+ * The cluster (issue 17): present when `sm_db_type: redis` (with `router_db_type: redis`), which
+ * needs `sql_type: pgsql` so that every node sees the same data. Absent: one node, sessions in
+ * this process's memory (the embedded default).
+ */
+export interface ClusterConfig {
+  /**
+   * This node's name, unique among the live nodes: `node_name` (Parley's), overridden by the
+   * `--node-name` flag or PARLEY_NODE_NAME; the machine's host name by default.
+   */
+  nodeName: string;
+  redis: RedisConfig;
+  /**
+   * `cluster_lease` (Parley's) in ms: how long a node that stopped renewing its lease still
+   * counts as alive; its sessions are cleaned up by another node once it lapses (default 10 s).
+   */
+  leaseMs: number;
+}
+
 export interface ServerConfig extends SqlConfig {
   /** Absolute path of the YAML file, or EMBEDDED_DEFAULTS_FILE. */
   file: string;
@@ -216,6 +249,8 @@ export interface ServerConfig extends SqlConfig {
   modules: Record<string, Record<string, unknown>>;
   /** Module name → option name ("" for the module itself) → line in the file, for errors. */
   moduleLines?: Record<string, Record<string, number>>;
+  /** Absent on one node (the default); see ClusterConfig. */
+  cluster?: ClusterConfig;
   /** Human-readable notes about options that were accepted but are not used. */
   warnings: string[];
 }
