@@ -11,6 +11,7 @@ import { AuthThrottle } from "./auth/throttle.js";
 import { CertStore } from "./tls.js";
 import { SessionManager } from "./sm.js";
 import { SharedSessionState } from "./session-state.js";
+import { Cluster } from "./cluster/cluster.js";
 import { Router } from "./router.js";
 import { LocalDelivery } from "./delivery.js";
 import { Hooks } from "./hooks.js";
@@ -64,6 +65,8 @@ export class Server {
   private readonly componentSessions = new Set<ComponentSession>();
   private control: ControlServer | null = null;
   private stopped = false;
+  /** This node's membership of a cluster (sm_db_type: redis); null on one node. */
+  cluster: Cluster | null = null;
   /** Where the Prometheus endpoint listens, when configured. */
   metricsUrl: string | null = null;
   readonly modules: ModuleManager;
@@ -90,7 +93,9 @@ export class Server {
     // The whole config first, modules' options and certificate files included: a config that
     // cannot run leaves no data dir, database or generated certificate behind.
     const moduleWarnings = await ModuleManager.validate(config);
-    const log = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
+    const root = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
+    // In a cluster every line says which node wrote it.
+    const log = config.cluster ? root.child({ node: config.cluster.nodeName }) : root;
     const certs = new CertStore(log);
     certs.load(config.certfiles);
     for (const w of [...config.warnings, ...moduleWarnings]) log.warn(w);
@@ -186,6 +191,16 @@ export class Server {
       } catch (err) {
         await server.modules.stopAll();
         throw err;
+      }
+      if (config.cluster) {
+        try {
+          server.cluster = await Cluster.start(ctx, config.cluster, () => server?.dropClients());
+        } catch (err) {
+          await server.modules.stopAll();
+          throw err;
+        }
+        const cluster = server.cluster;
+        ctx.unackedJournal = (sid) => cluster.journal(sid);
       }
       await server.listen(opts);
       log.info(
@@ -387,6 +402,16 @@ export class Server {
     return this.connections;
   }
 
+  /**
+   * Disconnects every client of this node, the listeners staying open: the cluster counted this
+   * node dead (its lease lapsed), so its clients must log in again or resume.
+   */
+  dropClients(): void {
+    for (const s of [...this.connections]) {
+      s.close(new StreamError("system-shutdown", "this cluster node lost its lease; reconnect"));
+    }
+  }
+
   /** Closes every connection with `system-shutdown` (RFC 6120 §4.9.3.22), then storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -406,6 +431,9 @@ export class Server {
     for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();
     await closed;
+    // Sessions are gone from the cluster's table; what other nodes still sent here is routed
+    // (to offline storage, say) while the modules still run.
+    await this.cluster?.stop();
     await this.modules.stopAll();
     await this.ctx.metrics.stop();
     // Let the closing stream errors reach the sockets before the process goes on.

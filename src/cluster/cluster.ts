@@ -10,6 +10,8 @@ import type { DeliveryTracker } from "../session-handle.js";
 import { StanzaError, StreamError, type StreamErrorCondition } from "../xmpp/errors.js";
 import { parseStoredXml } from "../xml/stored.js";
 import { Inbox, drainInbox } from "./inbox.js";
+import { redisJournal } from "./journal.js";
+import type { UnackedJournal } from "../c2s/stream-mgmt.js";
 import { keys } from "./keys.js";
 import { NodeLease, listNodes, type NodeStatus } from "./nodes.js";
 import type { CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
@@ -135,6 +137,11 @@ export class Cluster implements ClusterLink {
   /** Every node the cluster knows (parleyctl list_cluster). */
   nodes(): Promise<NodeStatus[]> {
     return listNodes(this.redis);
+  }
+
+  /** Where a stream-managed session of this node mirrors its unacknowledged queue. */
+  journal(sid: string): UnackedJournal {
+    return redisJournal(this.redis, this.name, sid, this.log);
   }
 
   /** Stanzas handed to other nodes and not yet safe there (a health figure). */
