@@ -334,9 +334,7 @@ export class Cluster implements ClusterLink {
     if (entry.op === "flush") session.flushHeld();
     else {
       session.close(
-        entry.cond
-          ? new StreamError(entry.cond as StreamErrorCondition, entry.text)
-          : undefined,
+        entry.cond ? new StreamError(entry.cond as StreamErrorCondition, entry.text) : undefined,
       );
     }
   }
@@ -404,7 +402,10 @@ export class Cluster implements ClusterLink {
       try {
         broadcastPresence(this.ctx, proxy, stanza);
       } catch (err) {
-        this.log.error({ err, jid: entry.jid }, "cannot announce a dead node's session unavailable");
+        this.log.error(
+          { err, jid: entry.jid },
+          "cannot announce a dead node's session unavailable",
+        );
       }
     }
     const unacked = await this.reapUnacked(dead, sessions);

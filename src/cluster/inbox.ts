@@ -70,7 +70,9 @@ export class Inbox {
         continue;
       }
       if (!reply) continue;
-      for (const stream of reply as { messages: { id: string; message: Record<string, string> }[] }[]) {
+      for (const stream of reply as {
+        messages: { id: string; message: Record<string, string> }[];
+      }[]) {
         for (const { id, message } of stream.messages) this.dispatch(id, message.d);
       }
     }

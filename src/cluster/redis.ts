@@ -24,8 +24,7 @@ export async function connectRedis(
         ? { path: config.socketPath }
         : { host: config.host, port: config.port }),
       connectTimeout: config.connectTimeoutMs,
-      reconnectStrategy: (retries: number) =>
-        Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
     },
     ...(config.password !== undefined ? { password: config.password } : {}),
     database: config.db,

@@ -55,7 +55,9 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     const [a, b] = nodes as [TestServer, TestServer];
     const alice = await a.client("alice", { resource: "phone", presence: true });
     const bob = await b.client("bob", { resource: "desk", presence: true });
-    await alice.send(xml("message", { to: "bob@localhost", type: "chat" }, xml("body", {}, "hi bob")));
+    await alice.send(
+      xml("message", { to: "bob@localhost", type: "chat" }, xml("body", {}, "hi bob")),
+    );
     const m = await bob.next(isChat);
     assert.equal(m.attrs.from, "alice@localhost/phone");
     assert.equal(m.getChildText("body"), "hi bob");
@@ -73,7 +75,9 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     const carol = await a.client("carol", { presence: true });
     const dave = await c.client("dave", { presence: true });
     for (let i = 0; i < 200; i++) {
-      void carol.send(xml("message", { to: "dave@localhost", type: "chat" }, xml("body", {}, `${i}`)));
+      void carol.send(
+        xml("message", { to: "dave@localhost", type: "chat" }, xml("body", {}, `${i}`)),
+      );
     }
     for (let i = 0; i < 200; i++) {
       const m = await dave.next(isChat);
@@ -128,7 +132,9 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     const hank = await c.client("hank", { presence: true });
     await g1.send(xml("message", { to: "hank@localhost", type: "chat" }, xml("body", {}, "sent")));
     await hank.next(isChat);
-    const copy = await g2.next((el) => el.is("message") && !!el.getChild("sent", "urn:xmpp:carbons:2"));
+    const copy = await g2.next(
+      (el) => el.is("message") && !!el.getChild("sent", "urn:xmpp:carbons:2"),
+    );
     const inner = copy.getChild("sent")?.getChild("forwarded")?.getChild("message");
     assert.equal(inner?.getChildText("body"), "sent");
     await Promise.all([g1.stop(), g2.stop(), hank.stop()]);
@@ -139,7 +145,9 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     const ivan = await a.client("ivan", { presence: true });
     await ivan.stop();
     const judy = await b.client("judy", { presence: true });
-    await judy.send(xml("message", { to: "ivan@localhost", type: "chat" }, xml("body", {}, "later")));
+    await judy.send(
+      xml("message", { to: "ivan@localhost", type: "chat" }, xml("body", {}, "later")),
+    );
     await judy.next((el) => el.is("presence") || true, 300).catch(() => undefined);
     const back = await b.client("ivan", { presence: true });
     const m = await back.next(isChat);
