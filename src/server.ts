@@ -201,6 +201,7 @@ export class Server {
         }
         const cluster = server.cluster;
         ctx.unackedJournal = (sid) => cluster.journal(sid);
+        ctx.claimSession = cluster.claimSession;
       }
       await server.listen(opts);
       log.info(
@@ -400,6 +401,41 @@ export class Server {
   /** The client connections, bound or not, in no particular order. */
   clients(): Iterable<C2SSession> {
     return this.connections;
+  }
+
+  /**
+   * Retires this node without dropping anyone (parleyctl restart_workers, issue 17): it stops
+   * accepting; every client that can resume (XEP-0198 §5, a resumable stream) loses its
+   * connection as if the network had dropped it, resumes on another node, and that node takes
+   * the session over from here (C2SSession.moveOut) with its unacknowledged stanzas; every other
+   * client is closed with system-shutdown, its undelivered messages routed to offline storage.
+   * Once every waiting session has moved, or after `graceMs`, the node stops. On one node (no
+   * cluster) there is nowhere to move to: it stops.
+   */
+  async retire(graceMs = 30_000): Promise<void> {
+    if (!this.cluster || this.stopped) return this.stop();
+    for (const l of [...this.listeners, ...this.httpServers, ...this.componentServers]) l.close();
+    let resuming = 0;
+    for (const s of [...this.connections]) {
+      if (s.canResume) {
+        s.transport.drop();
+        resuming++;
+      } else {
+        s.close(new StreamError("system-shutdown", "this node is being replaced; reconnect"));
+      }
+    }
+    this.ctx.log.info({ resuming, graceMs }, "retiring: clients asked to resume elsewhere");
+    const deadline = Date.now() + graceMs;
+    while (this.ctx.resumable.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (this.ctx.resumable.size > 0) {
+      this.ctx.log.warn(
+        { left: this.ctx.resumable.size },
+        "retiring: sessions not resumed elsewhere in time end here (their messages go to offline storage)",
+      );
+    }
+    await this.stop();
   }
 
   /**

@@ -14,10 +14,15 @@ import { redisJournal } from "./journal.js";
 import type { UnackedJournal } from "../c2s/stream-mgmt.js";
 import { keys } from "./keys.js";
 import { NodeLease, listNodes, type NodeStatus } from "./nodes.js";
-import type { CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
+import type { ClaimEntry, CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
+import type { ClaimSession, HandoverState } from "../c2s/handover.js";
+import { StreamManagement } from "../c2s/stream-mgmt.js";
 import { closeRedis, connectRedis, type RedisClient } from "./redis.js";
 import { SessionRegistry } from "./registry.js";
 import { RemoteSession, type ClusterLink, type SessionEntry } from "./remote-session.js";
+
+/** How long a client resuming here waits for another node to hand its session over. */
+const CLAIM_TIMEOUT_MS = 5_000;
 
 /** A stanza handed to another node, until that node says its copy is safe. */
 interface Pending {
@@ -58,6 +63,8 @@ return out`;
  */
 export class Cluster implements ClusterLink {
   private readonly pending = new Map<string, Pending>();
+  /** Sessions asked of other nodes (claimSession), waiting for their answer. */
+  private readonly claims = new Map<string, (state: HandoverState | null) => void>();
   private nextId = 0;
   private readonly log: Logger;
   private readonly name: string;
@@ -229,15 +236,62 @@ export class Cluster implements ClusterLink {
         this.receive(entry, done, false);
         return;
       case "r":
-        this.replied(entry.id, entry.e);
+        if (entry.e === "handover") this.claims.get(entry.id)?.(entry.s ?? null);
+        else this.replied(entry.id, entry.e);
         done();
         return;
       case "c":
         this.obey(entry);
         done();
         return;
+      case "h":
+        this.handOver(entry);
+        done();
+        return;
     }
   };
+
+  // --- sessions moving between nodes (XEP-0198 §5 on another node) ------------------------
+
+  /** Asks the node a resumption id names for its session; null when it has none for this user. */
+  readonly claimSession: ClaimSession = ({ smId, username, host }) => {
+    const node = StreamManagement.nodeOf(smId);
+    if (!node) return Promise.resolve(null);
+    const id = `${this.nextId++}`;
+    return new Promise<HandoverState | null>((resolve) => {
+      const timer = setTimeout(() => {
+        // A dead or stuck node: the client starts a new session; the dead node's unacknowledged
+        // messages reach it from offline storage once that node is cleaned up.
+        this.claims.delete(id);
+        resolve(null);
+      }, CLAIM_TIMEOUT_MS);
+      this.claims.set(id, (state) => {
+        clearTimeout(timer);
+        this.claims.delete(id);
+        resolve(state);
+      });
+      this.inbox
+        .send(node, { k: "h", id, o: this.name, smId, user: username, host })
+        .catch((err: unknown) => {
+          this.log.warn({ err, node }, "cannot ask another node for a session");
+          this.claims.get(id)?.(null);
+        });
+    });
+  };
+
+  /** Another node's client resumes a session of this node: hand it over, if it is theirs. */
+  private handOver(entry: ClaimEntry): void {
+    const session = this.ctx.resumable.get(entry.smId);
+    let state: HandoverState | null = null;
+    if (session && session.username === entry.user && session.host === entry.host) {
+      state = session.moveOut();
+    }
+    this.inbox
+      .send(entry.o, { k: "r", id: entry.id, e: "handover", s: state })
+      .catch((err: unknown) => {
+        this.log.error({ err, node: entry.o }, "cannot hand a session over to another node");
+      });
+  }
 
   /**
    * A stanza another node routed to a session here (or, `orphaned`, to a session of a node that
