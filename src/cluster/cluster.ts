@@ -20,6 +20,7 @@ import { StreamManagement } from "../c2s/stream-mgmt.js";
 import { closeRedis, connectRedis, type RedisClient } from "./redis.js";
 import { SessionRegistry } from "./registry.js";
 import { RemoteSession, type ClusterLink, type SessionEntry } from "./remote-session.js";
+import { registerClusterMetrics } from "./metrics.js";
 
 /** How long a client resuming here waits for another node to hand its session over. */
 const CLAIM_TIMEOUT_MS = 5_000;
@@ -72,6 +73,8 @@ export class Cluster implements ClusterLink {
   private inbox!: Inbox;
   private lease!: NodeLease;
   private watchTimer: NodeJS.Timeout | null = null;
+  /** Nodes alive at the last look (watch()). */
+  private liveNodes = 1;
   private stopped = false;
 
   private constructor(
@@ -129,7 +132,15 @@ export class Cluster implements ClusterLink {
       this.log,
     );
     await this.registry.start();
-    this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log);
+    const figures = {
+      liveNodes: () => this.liveNodes,
+      inFlight: () => this.pending.size,
+      remoteSessions: () => this.ctx.sm.clusterSize - this.ctx.sm.size,
+    };
+    const { inboxLag } = registerClusterMetrics(this.ctx.metrics.registry, figures);
+    this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log, (s) =>
+      inboxLag.observe(s),
+    );
     await this.inbox.start();
     const every = Math.max(200, Math.floor(this.config.leaseMs / 2));
     this.watchTimer = setInterval(() => void this.watch(), every);
@@ -409,6 +420,7 @@ export class Cluster implements ClusterLink {
       return; // Redis unreachable: nothing can be decided now
     }
     const alive = new Set(nodes.filter((n) => n.alive).map((n) => n.name));
+    this.liveNodes = alive.size;
     for (const n of nodes) {
       if (n.alive || n.name === this.name) continue;
       const dropped = this.registry.dropNode(n.name);

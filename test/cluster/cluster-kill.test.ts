@@ -88,6 +88,12 @@ describe("a cluster node killed mid-flow (issue 17; XEP-0198 §5, RFC 6121 §8.5
       return JSON.stringify(r.result);
     };
     assert.ok((await users()).includes("online@localhost/r"));
+    const cluster = async (): Promise<unknown> => {
+      const r = await sendControl(controlC, "list_cluster", []);
+      assert.ok(r.ok, JSON.stringify(r));
+      return r.result;
+    };
+    assert.deepEqual(await cluster(), ["a", "b", "c"]);
 
     // Batches of 20 with an <r/> each; node b is killed while the 8th is in flight.
     await sendThenKill(sender, nodes.get("b")!.proc!, (i) =>
@@ -112,6 +118,7 @@ describe("a cluster node killed mid-flow (issue 17; XEP-0198 §5, RFC 6121 §8.5
       await new Promise((r) => setTimeout(r, 100));
     }
 
+    assert.deepEqual(await cluster(), ["a", "c"], "list_cluster: the dead node is gone");
     const offline = await smSession("c", "offline", "o");
     const again = await smSession("c", "online", "r2");
     await new Promise((r) => setTimeout(r, 1500));

@@ -101,6 +101,16 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     await e1.stop();
   });
 
+  it("counts the cluster in status and the metrics (parley_cluster_*)", async () => {
+    const [a, b] = nodes as [TestServer, TestServer];
+    const kim = await b.client("kim", { presence: true });
+    const metrics = await a.server.ctx.metrics.registry.metrics();
+    assert.match(metrics, /^parley_cluster_nodes 3$/m);
+    assert.match(metrics, /^parley_cluster_remote_sessions [1-9]/m);
+    assert.match(metrics, /^parley_cluster_inbox_lag_seconds_count \d+$/m);
+    await kim.stop();
+  });
+
   it("a resource bound on another node replaces the older session with conflict (RFC 6120 §7.7.2.2)", async () => {
     const [a, , c] = nodes as [TestServer, TestServer, TestServer];
     const first = await a.client("frank", { resource: "same" });
