@@ -92,6 +92,7 @@ export default defineModule({
         const unavailable = presenceTargets(user, new Set(added));
         for (const jid of added) list.add(jid);
         await Promise.all(added.map((jid) => store.set(ctx.host, user, jid, true)));
+        ctx.peers.notify("changed", { user, added });
         for (const { session, to } of unavailable) {
           ctx.route(xml("presence", { type: "unavailable", from: session.jid.toString(), to }));
         }
@@ -114,6 +115,7 @@ export default defineModule({
         if (removed.length === 0) return null;
         for (const jid of removed) list.delete(jid);
         await Promise.all(removed.map((jid) => store.delete(ctx.host, user, jid)));
+        ctx.peers.notify("changed", { user, removed });
         // §3.4: contacts allowed to see the user's presence get it again.
         for (const { session, to } of presenceTargets(user, new Set(removed))) {
           const presence = copy(session.presence!);
@@ -202,9 +204,17 @@ export default defineModule({
 
     ctx.hook("sm_remove_connection", ({ session }) => {
       const bare = session.jid.bare().toString();
-      if (ctx.server.sessions(bare).length === 0) cache.delete(session.jid.local);
+      if (!ctx.server.sessions(bare).some((s) => !s.node)) cache.delete(session.jid.local);
     });
     ctx.hook("remove_user", ({ username }) => void cache.delete(username));
+    // In a cluster, a list another node changed: the copy here follows (ctx.peers).
+    ctx.peers.on("changed", (data) => {
+      const change = data as { user?: string; added?: string[]; removed?: string[] };
+      const list = change.user === undefined ? undefined : cache.get(change.user);
+      if (!list) return;
+      for (const jid of change.added ?? []) list.add(jid);
+      for (const jid of change.removed ?? []) list.delete(jid);
+    });
 
     // Started while sessions exist (a reload): their lists are in memory before start returns,
     // or a broadcast from a user online since before would reach whom they blocked.
@@ -249,7 +259,8 @@ export default defineModule({
         const now = cache.get(user); // another read may have finished first
         if (now) return now;
         const list = new Set(stored.keys());
-        if (ctx.server.sessions(`${user}@${ctx.host}`).length > 0) cache.set(user, list);
+        // Kept while the user has a session on this node (another node's tells us its changes).
+        if (ctx.server.sessions(`${user}@${ctx.host}`).some((s) => !s.node)) cache.set(user, list);
         return list;
       });
     }

@@ -22,6 +22,7 @@ import type { FastOptions, FastTokens } from "./auth/fast-tokens.js";
 import type { S2S } from "./s2s/s2s.js";
 import type { Backpressure } from "./backpressure.js";
 import type { SharedSessionState } from "./session-state.js";
+import type { PeerBus } from "./peers.js";
 import type { UnackedJournal } from "./c2s/stream-mgmt.js";
 import type { ClaimSession } from "./c2s/handover.js";
 
@@ -69,6 +70,8 @@ export interface CoreContext {
   readonly dialbackHosts: Map<string, (remote: string) => boolean>;
   /** Session state modules share across cluster nodes (ctx.sessionState({ shared: true })). */
   readonly sharedState: SharedSessionState;
+  /** Messages to the same module on the other cluster nodes (ctx.peers). */
+  readonly peers: PeerBus;
   /** Set when clustered: where a stream-managed session keeps a copy of its unacked queue. */
   unackedJournal?: (sid: string) => UnackedJournal;
   /**

@@ -281,6 +281,12 @@ export function moduleContext(
       );
       return table;
     },
+    peers: {
+      notify: (topic, data) => core.peers.notify(`${name}@${host}/${topic}`, data),
+      on: (topic, handler) => {
+        cleanups.push(core.peers.on(`${name}@${host}/${topic}`, handler));
+      },
+    },
     keyval: <T extends Json>(store: string) => core.stores.keyval<T>(store),
     map: <T extends Json>(store: string) => core.stores.map<T>(store),
     hostKeyval: <T extends Json>(store: string) =>

@@ -321,6 +321,16 @@ export interface ModuleContext<O = Record<string, never>> {
    */
   sessionState<T>(): SessionState<T>;
   sessionState<T extends Json>(options: { shared: true }): SessionState<T>;
+  /**
+   * This module on the other nodes of a cluster (issue 17): `notify` sends them a JSON value on
+   * a topic, `on` hears theirs (removed when the module stops). Best effort (Redis pub/sub):
+   * for telling them to drop or reload a copy in memory of shared data this node changed (a
+   * roster, a block list), never for what must arrive. On one node nobody hears it.
+   */
+  readonly peers: {
+    notify(topic: string, data: Json): void;
+    on(topic: string, handler: (data: Json) => void): void;
+  };
 
   /** Per-user JSON values in a named store (use the module's name or a prefix of it). */
   keyval<T extends Json>(store: string): KeyvalStore<T>;

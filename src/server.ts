@@ -11,6 +11,7 @@ import { AuthThrottle } from "./auth/throttle.js";
 import { CertStore } from "./tls.js";
 import { SessionManager } from "./sm.js";
 import { SharedSessionState } from "./session-state.js";
+import { PeerBus } from "./peers.js";
 import { Cluster } from "./cluster/cluster.js";
 import { Router } from "./router.js";
 import { LocalDelivery } from "./delivery.js";
@@ -183,6 +184,7 @@ export class Server {
         s2s,
         dialbackHosts,
         sharedState: new SharedSessionState(),
+        peers: new PeerBus(),
       };
       server = new Server(ctx, storage, connections, components);
       server.addBuiltinHttpHandlers();

@@ -57,7 +57,20 @@ export default defineModule({
     }),
   },
   async start(ctx): Promise<RosterApi> {
-    const rosters = new Rosters(ctx.stores.roster, (u) => ctx.server.sessions(u).length > 0);
+    // A copy in memory for users with a session on this node; in a cluster, a change another
+    // node writes makes it reload (ctx.peers), and a user with sessions only elsewhere is read
+    // from the store.
+    const rosters = new Rosters(
+      ctx.stores.roster,
+      (u) => ctx.server.sessions(u).some((s) => !s.node),
+      (u) => ctx.peers.notify("changed", u.toString()),
+    );
+    ctx.peers.on("changed", (user) => {
+      if (typeof user !== "string") return;
+      rosters.reload(parseJID(user)).catch((err: unknown) => {
+        ctx.log.error({ err, user }, "could not reload a roster another node changed");
+      });
+    });
     const roster = new Roster(ctx, rosters, {
       versioning: ctx.options.versioning,
       maxRosterSize: ctx.options.max_roster_size,
@@ -78,7 +91,7 @@ export default defineModule({
       "sm_remove_connection",
       ({ session }) => {
         const user = session.jid.bare();
-        if (ctx.server.sessions(user).length === 0) rosters.close(user);
+        if (!ctx.server.sessions(user).some((s) => !s.node)) rosters.close(user);
       },
       "late",
     );

@@ -30,10 +30,15 @@ export class Rosters {
   private readonly loaded = new Map<string, Loaded>();
   private readonly queues = new KeyedQueue();
 
-  /** `hasSessions` says whether a user still has a session, i.e. whether to keep a copy. */
+  /**
+   * `hasSessions` says whether a user still has a session here, i.e. whether to keep a copy;
+   * `changed` hears of every change written (the module tells its peers on other cluster nodes,
+   * whose copies are then stale: they reload()).
+   */
   constructor(
     private readonly store: RosterStore,
     private readonly hasSessions: (user: JID) => boolean,
+    private readonly changed: (user: JID) => void = () => undefined,
   ) {}
 
   /**
@@ -49,21 +54,32 @@ export class Rosters {
   /** Loads the user's roster into memory (if not there yet), in turn with their changes. */
   open(user: JID): Promise<void> {
     return this.exclusive(user, async () => {
-      const key = user.toString();
-      if (this.loaded.has(key)) return;
-      const { domain, local } = user;
-      const [items, pending, version] = await Promise.all([
-        this.store.items(domain, local),
-        this.store.pendingIn(domain, local),
-        this.store.version(domain, local),
-      ]);
-      // The session may have ended while the store answered: then nobody needs the copy.
-      if (!this.hasSessions(user)) return;
-      this.loaded.set(key, {
-        items: new Map(items.map((i) => [i.jid, { ...i, pendingIn: false }])),
-        pending: new Map(pending.map((p) => [p.jid, parse(p.stanza)])),
-        version,
-      });
+      if (this.loaded.has(user.toString())) return;
+      await this.read(user);
+    });
+  }
+
+  /** Reads the roster from the store into memory, replacing the copy there at once. */
+  private async read(user: JID): Promise<void> {
+    const { domain, local } = user;
+    const [items, pending, version] = await Promise.all([
+      this.store.items(domain, local),
+      this.store.pendingIn(domain, local),
+      this.store.version(domain, local),
+    ]);
+    // The session may have ended while the store answered: then nobody needs the copy.
+    if (!this.hasSessions(user)) return;
+    this.loaded.set(user.toString(), {
+      items: new Map(items.map((i) => [i.jid, { ...i, pendingIn: false }])),
+      pending: new Map(pending.map((p) => [p.jid, parse(p.stanza)])),
+      version,
+    });
+  }
+
+  /** Reads a copy in memory again, if there is one: another node changed the roster. */
+  reload(user: JID): Promise<void> {
+    return this.exclusive(user, async () => {
+      if (this.loaded.has(user.toString())) await this.read(user);
     });
   }
 
@@ -122,6 +138,7 @@ export class Rosters {
   /** Adds or replaces an item (not its `pendingIn`); resolves with the new version. */
   async save(user: JID, item: RosterItem): Promise<string> {
     const version = await this.store.save(user.domain, user.local, item);
+    this.changed(user);
     const r = this.loaded.get(user.toString());
     if (r) {
       r.items.set(item.jid, { ...item, groups: [...item.groups], pendingIn: false });
@@ -133,6 +150,7 @@ export class Rosters {
   /** Removes an item; resolves with the new version. */
   async remove(user: JID, jid: string): Promise<string> {
     const version = await this.store.remove(user.domain, user.local, jid);
+    this.changed(user);
     const r = this.loaded.get(user.toString());
     if (r) {
       r.items.delete(jid);
@@ -144,12 +162,14 @@ export class Rosters {
   /** Keeps a request from `jid` (the first one only, RFC 6121 §3.1.3). */
   async addPendingIn(user: JID, jid: string, stanza: ElementJson): Promise<void> {
     await this.store.addPendingIn(user.domain, user.local, jid, JSON.stringify(stanza));
+    this.changed(user);
     const r = this.loaded.get(user.toString());
     if (r && !r.pending.has(jid)) r.pending.set(jid, stanza);
   }
 
   async clearPendingIn(user: JID, jid: string): Promise<void> {
     await this.store.clearPendingIn(user.domain, user.local, jid);
+    this.changed(user);
     this.loaded.get(user.toString())?.pending.delete(jid);
   }
 
@@ -165,6 +185,7 @@ export class Rosters {
     return this.exclusive(user, async () => {
       this.close(user);
       await this.store.removeUser(user.domain, user.local);
+      this.changed(user);
     });
   }
 }

@@ -1,6 +1,7 @@
 import type { Element } from "@xmpp/xml";
 import { xml } from "@xmpp/xml";
 import type { CoreContext } from "../context.js";
+import type { Json } from "../storage/stores.js";
 import type { ClusterConfig } from "../config/types.js";
 import { Handoff } from "../handoff.js";
 import { parseJID, type JID } from "../jid.js";
@@ -132,6 +133,7 @@ export class Cluster implements ClusterLink {
       this.log,
     );
     await this.registry.start();
+    await this.startPeers();
     const figures = {
       liveNodes: () => this.liveNodes,
       inFlight: () => this.pending.size,
@@ -261,6 +263,25 @@ export class Cluster implements ClusterLink {
         return;
     }
   };
+
+  // --- modules' messages to their peers (ctx.peers) -----------------------------------------
+
+  private async startPeers(): Promise<void> {
+    const peers = this.ctx.peers;
+    await this.subscriber.subscribe(keys.peers, (message) => {
+      try {
+        const m = JSON.parse(message) as { n: string; c: string; d: Json };
+        if (m.n !== this.name) peers.receive(m.c, m.d);
+      } catch (err) {
+        this.log.warn({ err }, "unreadable peer message ignored");
+      }
+    });
+    peers.send = (channel, data) => {
+      this.redis
+        .publish(keys.peers, JSON.stringify({ n: this.name, c: channel, d: data }))
+        .catch((err: unknown) => this.log.warn({ err, channel }, "cannot tell the other nodes"));
+    };
+  }
 
   // --- sessions moving between nodes (XEP-0198 §5 on another node) ------------------------
 

@@ -10,6 +10,7 @@ import { parseJID } from "../../src/jid.js";
 
 const MODULES = {
   mod_roster: {},
+  mod_blocking: {},
   mod_offline: {},
   mod_carbons: {},
   mod_stream_mgmt: {},
@@ -148,6 +149,52 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     const inner = copy.getChild("sent")?.getChild("forwarded")?.getChild("message");
     assert.equal(inner?.getChildText("body"), "sent");
     await Promise.all([g1.stop(), g2.stop(), hank.stop()]);
+  });
+
+  it("a roster changed through one node is the roster on every node: presence from another node reaches the new contact, a block made there stops it (RFC 6121 §3, XEP-0191)", async () => {
+    const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
+    const onA = await a.client("lena", { resource: "a", presence: true });
+    const onB = await b.client("lena", { resource: "b", presence: true });
+    const mike = await c.client("mike", { presence: true });
+    // Mutual subscription, made through node a's session (RFC 6121 §3.1).
+    await onA.send(xml("presence", { to: "mike@localhost", type: "subscribe" }));
+    await mike.next((el) => el.is("presence") && el.attrs.type === "subscribe");
+    await mike.send(xml("presence", { to: "lena@localhost", type: "subscribed" }));
+    await mike.send(xml("presence", { to: "lena@localhost", type: "subscribe" }));
+    await onA.next((el) => el.is("presence") && el.attrs.type === "subscribe");
+    await onA.send(xml("presence", { to: "mike@localhost", type: "subscribed" }));
+    await mike.next(
+      (el) => el.is("presence") && el.attrs.from === "lena@localhost/a" && !el.attrs.type,
+    );
+    // Node b's copy of lena's roster follows: its session's broadcast reaches mike.
+    await new Promise((r) => setTimeout(r, 300));
+    await onB.send(xml("presence", {}, xml("status", {}, "on b")));
+    const p = await mike.next(
+      (el) =>
+        el.is("presence") &&
+        el.attrs.from === "lena@localhost/b" &&
+        el.getChildText("status") === "on b",
+    );
+    assert.ok(p);
+    // Blocked through node a: node b's session broadcasts no more to mike (XEP-0191 §3.3).
+    await onA.send(
+      xml(
+        "iq",
+        { type: "set", id: "blk" },
+        xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "mike@localhost" })),
+      ),
+    );
+    await onA.next((el) => el.is("iq") && el.attrs.id === "blk");
+    await new Promise((r) => setTimeout(r, 300));
+    await onB.send(xml("presence", {}, xml("status", {}, "hidden")));
+    // Node b's own answer to lena's next presence has passed its block list by then.
+    await onB.send(xml("presence", {}, xml("status", {}, "hidden too")));
+    await onB.next((el) => el.is("presence") && el.getChildText("status") === "hidden too");
+    await assert.rejects(
+      mike.next((el) => el.is("presence") && /hidden/.test(el.getChildText("status") ?? ""), 1500),
+      "the blocked contact got presence from node b",
+    );
+    await Promise.all([onA.stop(), onB.stop(), mike.stop()]);
   });
 
   it("stores a message for a user whose last session on another node ended, and delivers it at the next login (XEP-0160)", async () => {
