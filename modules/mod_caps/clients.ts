@@ -46,11 +46,15 @@ declare module "../../src/moduleapi.js" {
 
 type Features = ReadonlySet<string>;
 
-/** What one session announced last, and what it turned out to mean. */
-interface Announced {
-  readonly ver: string;
-  features?: Features;
-}
+/**
+ * What one session announced last, and what it turned out to mean. Shared across cluster nodes
+ * (JSON): PEP on the node of a publisher decides by it whom a notification goes to, wherever
+ * the contact's session is.
+ */
+type Announced = {
+  ver: string;
+  features?: string[];
+};
 
 /** The caps of one host's clients: learned from their presence, cached by ver. */
 export class ClientCaps implements CapsApi {
@@ -70,7 +74,7 @@ export class ClientCaps implements CapsApi {
     private readonly ctx: ModuleContext<unknown>,
     private readonly timeoutMs: number,
   ) {
-    this.sessions = ctx.sessionState<Announced>();
+    this.sessions = ctx.sessionState<Announced>({ shared: true });
     this.store = ctx.hostMap<string[]>("mod_caps");
     // Late: a presence a guard refused was not sent. Not waited for: the presence goes on while
     // its caps are verified.
@@ -87,11 +91,14 @@ export class ClientCaps implements CapsApi {
   }
 
   featuresOf(jid: string): Features | undefined {
+    let entry: Announced | undefined;
     try {
-      return this.sessions.get(parseJID(jid))?.features;
+      entry = this.sessions.get(parseJID(jid));
     } catch {
       return undefined;
     }
+    if (!entry?.features) return undefined;
+    return this.known.get(entry.ver) ?? this.remember(entry.ver, new Set(entry.features));
   }
 
   async resolve(jid: string, c: Element): Promise<Features | undefined> {
@@ -126,14 +133,15 @@ export class ClientCaps implements CapsApi {
     // Without (verifiable) caps, what the session announced before still holds.
     if (!c?.attrs.hash || !c.attrs.ver) return;
     const ver = String(c.attrs.ver);
-    if (this.sessions.get(jid)?.ver === ver) return;
-    const before = this.sessions.get(jid)?.features;
-    const entry: Announced = { ver };
-    this.sessions.set(jid, entry);
+    const previous = this.sessions.get(jid);
+    if (previous?.ver === ver) return;
+    const before = previous?.features ? new Set(previous.features) : undefined;
+    this.sessions.set(jid, { ver });
     void this.resolve(jid.toString(), c).then((features) => {
       // Only if the session still stands by this presence.
-      if (!features || this.sessions.get(jid) !== entry) return;
-      entry.features = features;
+      const now = this.sessions.get(jid);
+      if (!features || now?.ver !== ver || now.features) return;
+      this.sessions.set(jid, { ver, features: [...features] });
       if (before && sameSet(before, features)) return;
       try {
         this.ctx.emit("caps:updated", { host: this.ctx.host, jid: jid.toString(), features });
