@@ -90,8 +90,9 @@ export default defineModule({
     );
 
     // §7: for a bare JID, the time since the user was last connected: the last session ends.
-    ctx.hook("sm_remove_connection", ({ session }) => {
-      if (ctx.server.sessions(session.jid.bare()).length === 0) record(session);
+    // A session moving to another cluster node (`moved`) is not a logout.
+    ctx.hook("sm_remove_connection", ({ session, moved }) => {
+      if (!moved && ctx.server.sessions(session.jid.bare()).length === 0) record(session);
     });
   },
 });
