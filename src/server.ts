@@ -52,6 +52,15 @@ export interface ServerOptions {
   onStopRequested?: () => void;
   /** DNS servers s2s asks instead of the system's ("127.0.0.1:5353"): tests with their own. */
   dnsServers?: string[];
+  /**
+   * The admin socket to serve instead of the config's `control_socket`: a worker of
+   * `parley --workers`, whose primary serves that one (src/workers/).
+   */
+  controlSocket?: string;
+  /** Fields every log line carries: a worker's `node`. */
+  logBindings?: Record<string, string>;
+  /** false: the config's `metrics: {port, ip}` is not bound here (a worker: the primary serves it). */
+  metricsListener?: boolean;
 }
 
 /** The running server: storage, certificates, routing core, listeners and control channel. */
@@ -89,7 +98,8 @@ export class Server {
     // The whole config first, modules' options and certificate files included: a config that
     // cannot run leaves no data dir, database or generated certificate behind.
     const moduleWarnings = await ModuleManager.validate(config);
-    const log = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
+    const root = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
+    const log = opts.logBindings ? root.child(opts.logBindings) : root;
     const certs = new CertStore(log);
     certs.load(config.certfiles);
     for (const w of [...config.warnings, ...moduleWarnings]) log.warn(w);
@@ -207,7 +217,7 @@ export class Server {
   private async listen(opts: ServerOptions): Promise<void> {
     try {
       this.control = new ControlServer(
-        this.ctx.config.controlSocket,
+        opts.controlSocket ?? this.ctx.config.controlSocket,
         controlCommands(this, () => opts.onStopRequested?.()),
         this.ctx.log.child({ component: "control" }),
         (name) =>
@@ -221,7 +231,7 @@ export class Server {
         },
       );
       await this.control.start();
-      const m = this.ctx.config.metrics;
+      const m = opts.metricsListener === false ? undefined : this.ctx.config.metrics;
       if (m) {
         const port = await this.ctx.metrics
           .listen(m.port, m.ip)

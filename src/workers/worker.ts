@@ -1,0 +1,87 @@
+/**
+ * One worker of `parley --workers`: a whole Parley node (Server.start) whose listening sockets
+ * Node's cluster module shares with the other workers, whose admin socket is its own, and whose
+ * life the primary decides: it says when it is ready, retires or stops when asked, and stops
+ * when the primary is gone.
+ */
+import { Server } from "../server.js";
+import { describeError, exitAfterFlush, resolveConfig } from "../cli/common.js";
+import {
+  ENV_CONTROL_SOCKET,
+  ENV_NODE_NAME,
+  ENV_SLOT,
+  isToWorker,
+  type FromWorker,
+} from "./messages.js";
+
+/** What a worker needs of a server: Server.retire arrives with the cluster core (issue 17). */
+interface Retirable {
+  retire?(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts this worker's server. Resolves with the exit code once it failed to start (1), or -1
+ * while it runs: the process then ends when the primary has it end.
+ */
+export async function runWorker(configPath: string | null): Promise<number> {
+  const nodeName = process.env[ENV_NODE_NAME];
+  const controlSocket = process.env[ENV_CONTROL_SOCKET];
+  if (!nodeName || !controlSocket || process.env[ENV_SLOT] === undefined) {
+    throw new Error("a worker needs the environment its primary gives it");
+  }
+  const started = (async () =>
+    Server.start(resolveConfig(configPath), {
+      controlSocket,
+      logBindings: { node: nodeName },
+      // The primary serves `metrics:` with every worker's figures (src/workers/metrics.ts).
+      metricsListener: false,
+      onStopRequested: () => void send({ type: "parley:stop-requested" }),
+    }))();
+  let server: Server | null = null;
+  let ending = false;
+  /** Retires or stops once; a request that arrives while Server.start runs waits for it. */
+  const end = (how: "retire" | "stop", why: string): void => {
+    if (ending) return;
+    ending = true;
+    void started.then(
+      async (s: Retirable & Pick<Server, "log">) => {
+        s.log.info({ why }, how === "retire" ? "retiring" : "stopping");
+        await (how === "retire" && s.retire ? s.retire() : s.stop());
+        exitAfterFlush(0);
+      },
+      () => undefined,
+    );
+  };
+  // Ctrl-C at a terminal reaches every process of the group: the primary stops the workers.
+  process.on("SIGINT", () => undefined);
+  process.on("SIGTERM", () => end("stop", "SIGTERM"));
+  // The primary died (or was killed): nothing would ever stop this worker otherwise.
+  process.on("disconnect", () => end("stop", "the primary is gone"));
+  process.on("message", (message: unknown) => {
+    if (!isToWorker(message)) return;
+    if (message.type === "parley:retire") return end("retire", "restart_workers");
+    if (message.type === "parley:stop") return end("stop", "the primary stops");
+    if (!server) return;
+    void server.ctx.metrics.registry
+      .getMetricsAsJSON()
+      .then((metrics) => send({ type: "parley:metrics", id: message.id, metrics }));
+  });
+
+  try {
+    server = await started;
+  } catch (err) {
+    await send({ type: "parley:failed", error: describeError(err) });
+    return 1;
+  }
+  await send({ type: "parley:ready" });
+  return -1;
+}
+
+/** Sends to the primary; resolves once the message is written (or the channel is gone). */
+function send(message: FromWorker): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
