@@ -51,7 +51,7 @@ export default defineModule({
     /** Blocklists of users with bound sessions (local part -> blocked JIDs). */
     const cache = new Map<string, Set<string>>();
     /** Sessions (full JIDs) that fetched the blocklist, and so get pushes (§3.3, §3.4). */
-    const fetched = ctx.sessionState<true>();
+    const fetched = ctx.sessionState<true>({ shared: true });
     let pushId = 0;
 
     // §3.1: clients look for the feature on their server.

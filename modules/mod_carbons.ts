@@ -31,7 +31,7 @@ export default defineModule({
   start(ctx) {
     const { xml } = ctx;
     /** Sessions that enabled carbons (§4), by full JID; gone with the session. */
-    const enabled = ctx.sessionState<true>();
+    const enabled = ctx.sessionState<true>({ shared: true });
     /** Messages whose <private/> we removed on delivery, so they still get no copies (§9). */
     const privateMessages = new WeakSet<Element>();
     /** Eligible messages seen lately, as "direction user peer id", for error replies (§6). */

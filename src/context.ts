@@ -21,6 +21,8 @@ import type { Bind2InlineFeatures } from "./c2s/bind2-inline.js";
 import type { FastOptions, FastTokens } from "./auth/fast-tokens.js";
 import type { S2S } from "./s2s/s2s.js";
 import type { Backpressure } from "./backpressure.js";
+import type { SharedSessionState } from "./session-state.js";
+import type { UnackedJournal } from "./c2s/stream-mgmt.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -64,4 +66,8 @@ export interface CoreContext {
   /** Hosts where mod_s2s_dialback runs (ctx.dialback): XEP-0220 is allowed for them. */
   /** Hosts mod_s2s_dialback runs on, with which remote domains may use dialback there. */
   readonly dialbackHosts: Map<string, (remote: string) => boolean>;
+  /** Session state modules share across cluster nodes (ctx.sessionState({ shared: true })). */
+  readonly sharedState: SharedSessionState;
+  /** Set when clustered: where a stream-managed session keeps a copy of its unacked queue. */
+  unackedJournal?: (sid: string) => UnackedJournal;
 }

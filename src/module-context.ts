@@ -75,6 +75,8 @@ export function moduleContext(
         throw new ModuleFault(name, err);
       }) as R;
     };
+  /** How many shared session tables this module made (their keys count them). */
+  let sharedTables = 0;
   /** Whether a cleanup fails this module's waiting requests (added with the first one). */
   let cancelsRequests = false;
   const server: ServerView = {
@@ -254,8 +256,16 @@ export function moduleContext(
       cleanups.push(core.commands.add(commandName, host, command, name));
     },
     stores: core.stores,
-    sessionState<T>(): SessionState<T> {
-      const table = new SessionTable<T>();
+    sessionState<T>(options?: { shared: true }): SessionState<T> {
+      let table: SessionTable<T>;
+      if (options?.shared) {
+        // The same key on every node: the module, its host and the table's place among its own.
+        const key = `${name}@${host}#${sharedTables++}`;
+        table = core.sharedState.table(key) as unknown as SessionTable<T>;
+        cleanups.push(() => core.sharedState.drop(key));
+      } else {
+        table = new SessionTable<T>();
+      }
       // At registration, so a session starts empty before anything sets something (a Bind2
       // inline feature sets it before sm_register_connection runs); late, so the module's own
       // handlers still read the entry of a session that ends.

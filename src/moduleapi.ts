@@ -314,8 +314,13 @@ export interface ModuleContext<O = Record<string, never>> {
    * the SessionHandle, beyond a hook call. An entry is dropped when its session ends (after the
    * module's own sm_remove_connection handlers ran), and a session that takes over a full JID
    * still in use (RFC 6120 §7.7.2.2) starts without the old session's entry.
+   *
+   * With `{ shared: true }` (values must be JSON) the state is seen cluster-wide: a node that
+   * routes to a session another node serves reads what that node set (e.g. mod_carbons'
+   * "enabled", read wherever a message is routed). Only the session's own node should set it.
    */
   sessionState<T>(): SessionState<T>;
+  sessionState<T extends Json>(options: { shared: true }): SessionState<T>;
 
   /** Per-user JSON values in a named store (use the module's name or a prefix of it). */
   keyval<T extends Json>(store: string): KeyvalStore<T>;

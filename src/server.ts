@@ -10,6 +10,7 @@ import { Accounts } from "./auth/accounts.js";
 import { AuthThrottle } from "./auth/throttle.js";
 import { CertStore } from "./tls.js";
 import { SessionManager } from "./sm.js";
+import { SharedSessionState } from "./session-state.js";
 import { Router } from "./router.js";
 import { LocalDelivery } from "./delivery.js";
 import { Hooks } from "./hooks.js";
@@ -186,6 +187,7 @@ export class Server {
         fast: { options: new Map(), tokens: new FastTokens(stores.map("fast_tokens"), accounts) },
         s2s,
         dialbackHosts,
+        sharedState: new SharedSessionState(),
       };
       server = new Server(ctx, storage, connections, components);
       server.addBuiltinHttpHandlers();

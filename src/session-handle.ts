@@ -30,6 +30,11 @@ export interface SessionHandle {
   readonly remoteAddress: string;
   /** The full JID after resource binding. */
   readonly jid: JID;
+  /**
+   * The cluster node that serves the session when that is another node (src/cluster/): the
+   * handle is then a proxy whose deliver and close travel there. Absent for this node's own.
+   */
+  readonly node?: string;
   readonly log: Logger;
   /**
    * True while a client is connected to the session: bound and not waiting for resumption

@@ -1,4 +1,5 @@
 import type { JID } from "./jid.js";
+import type { Json } from "./storage/stores.js";
 
 /**
  * A module's state for each bound session (e.g. "this client enabled carbons"), keyed by the
@@ -26,20 +27,32 @@ export interface SessionState<T> {
 export class SessionTable<T> implements SessionState<T> {
   private readonly entries = new Map<string, T>();
 
+  /** With `shared`, the table is one of the hub's: other cluster nodes see its entries. */
+  constructor(private readonly shared?: { hub: SharedSessionState; key: string }) {}
+
   get(jid: JID): T | undefined {
-    return this.entries.get(jid.toString());
+    const key = jid.toString();
+    const own = this.entries.get(key);
+    if (own !== undefined || !this.shared) return own;
+    return this.shared.hub.remote(key, this.shared.key) as T | undefined;
   }
 
   has(jid: JID): boolean {
-    return this.entries.has(jid.toString());
+    return this.get(jid) !== undefined;
   }
 
   set(jid: JID, value: T): void {
     this.entries.set(jid.toString(), value);
+    this.shared?.hub.changed(jid);
   }
 
   delete(jid: JID): void {
-    this.entries.delete(jid.toString());
+    if (this.entries.delete(jid.toString())) this.shared?.hub.changed(jid);
+  }
+
+  /** This node's entry for `jid`, never another node's (what the hub publishes). */
+  own(jid: string): T | undefined {
+    return this.entries.get(jid);
   }
 
   /** A session bound `jid` (RFC 6120 §7, XEP-0386): it starts with nothing. */
@@ -54,5 +67,47 @@ export class SessionTable<T> implements SessionState<T> {
 
   get size(): number {
     return this.entries.size;
+  }
+}
+
+/**
+ * The session state modules declared shared (`ctx.sessionState({ shared: true })`): what one
+ * node's session set there (e.g. "this client enabled carbons") is read by the nodes that route
+ * to it. The cluster publishes `snapshot(jid)` with the session's registry entry when `changed`
+ * fires, and answers `remote` from the entries of other nodes' sessions; on one node both are
+ * idle.
+ */
+export class SharedSessionState {
+  private readonly tables = new Map<string, SessionTable<Json>>();
+  /** Set by the cluster: another node's value for a session, by table key. */
+  remote: (jid: string, key: string) => Json | undefined = () => undefined;
+  /** Set by the cluster: a session's shared state changed. */
+  onChange: (jid: JID) => void = () => undefined;
+
+  /** A new shared table under `key` (unique per table, the same on every node). */
+  table<T extends Json>(key: string): SessionTable<T> {
+    if (this.tables.has(key)) throw new Error(`shared session state ${key} exists already`);
+    const table = new SessionTable<T>({ hub: this, key });
+    this.tables.set(key, table as unknown as SessionTable<Json>);
+    return table;
+  }
+
+  /** Removes a table (its module stopped). */
+  drop(key: string): void {
+    this.tables.delete(key);
+  }
+
+  changed(jid: JID): void {
+    this.onChange(jid);
+  }
+
+  /** This node's shared values for a session of this node, by table key. */
+  snapshot(jid: string): Record<string, Json> {
+    const out: Record<string, Json> = {};
+    for (const [key, table] of this.tables) {
+      const v = table.own(jid);
+      if (v !== undefined) out[key] = v;
+    }
+    return out;
   }
 }

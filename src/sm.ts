@@ -1,17 +1,31 @@
 import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
 
+/** What happened to one of this node's sessions, for whoever mirrors the table (the cluster). */
+export type SessionChange = "bound" | "changed" | "ended";
+
 /**
  * The session manager: bare JID -> bound resources (RFC 6120 §7, RFC 6121 §8). It only keeps
- * the table; the delivery rules that read it live in delivery.ts.
+ * the table; the delivery rules that read it live in delivery.ts. In a cluster the table also
+ * holds proxies for the sessions other nodes serve (SessionHandle.node), so that delivery,
+ * presence and every module see a user's resources wherever they are connected.
  */
 export class SessionManager {
   private readonly users = new Map<string, Map<string, SessionHandle>>();
   private count = 0;
+  private localCount = 0;
   private readonly registerListeners = new Set<(session: SessionHandle) => void>();
+  private readonly changeListeners = new Set<
+    (change: SessionChange, session: SessionHandle) => void
+  >();
 
-  /** Number of bound sessions on the whole server. */
+  /** Number of sessions bound on this node. */
   get size(): number {
+    return this.localCount;
+  }
+
+  /** Number of sessions bound in the whole cluster (this node's on one node). */
+  get clusterSize(): number {
     return this.count;
   }
 
@@ -29,18 +43,37 @@ export class SessionManager {
     const old = resources.get(session.jid.resource);
     resources.set(session.jid.resource, session);
     if (!old) this.count++;
-    for (const listener of this.registerListeners) listener(session);
+    if (old && !old.node) this.localCount--;
+    if (!session.node) {
+      this.localCount++;
+      for (const listener of this.registerListeners) listener(session);
+      this.changed("bound", session);
+    }
     return old;
   }
 
   /**
-   * Calls `listener` synchronously whenever a session is registered, before the client is told
-   * it is bound (per-session module state starts empty there: see SessionTable). Returns the
-   * function that removes it.
+   * Calls `listener` synchronously whenever a session of this node is registered, before the
+   * client is told it is bound (per-session module state starts empty there: see SessionTable).
+   * Returns the function that removes it.
    */
   onRegister(listener: (session: SessionHandle) => void): () => void {
     this.registerListeners.add(listener);
     return () => void this.registerListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when one of this node's sessions is bound, changes what others see of it
+   * (presence, priority, shared module state: `touch`) or ends. Returns its removal.
+   */
+  onChange(listener: (change: SessionChange, session: SessionHandle) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => void this.changeListeners.delete(listener);
+  }
+
+  /** Says that what others see of `session` changed (its presence, its shared state). */
+  touch(session: SessionHandle): void {
+    if (!session.node && this.get(session.jid) === session) this.changed("changed", session);
   }
 
   /** Removes `session` if it is still the one bound under its JID. */
@@ -51,6 +84,10 @@ export class SessionManager {
     resources.delete(session.jid.resource);
     if (resources.size === 0) this.users.delete(bare);
     this.count--;
+    if (!session.node) {
+      this.localCount--;
+      this.changed("ended", session);
+    }
     return true;
   }
 
@@ -58,7 +95,7 @@ export class SessionManager {
     return this.users.get(full.bare().toString())?.get(full.resource);
   }
 
-  /** Every bound session of a user (available or not). */
+  /** Every bound session of a user (available or not), on every node. */
   resources(bare: JID | string): SessionHandle[] {
     const r = this.users.get(typeof bare === "string" ? bare : bare.toString());
     return r ? [...r.values()] : [];
@@ -73,7 +110,12 @@ export class SessionManager {
     return this.users.get(typeof bare === "string" ? bare : bare.toString())?.size ?? 0;
   }
 
+  /** Every bound session, this node's and (in a cluster) the other nodes'. */
   *all(): IterableIterator<SessionHandle> {
     for (const resources of this.users.values()) yield* resources.values();
+  }
+
+  private changed(change: SessionChange, session: SessionHandle): void {
+    for (const listener of this.changeListeners) listener(change, session);
   }
 }

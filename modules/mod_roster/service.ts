@@ -26,9 +26,9 @@ export interface RosterOptions {
 }
 
 /** What an interested resource asked for: whether it speaks roster versioning. */
-interface Interest {
+type Interest = {
   versioned: boolean;
-}
+};
 
 export class Roster {
   /**
@@ -42,7 +42,7 @@ export class Roster {
     readonly rosters: Rosters,
     readonly options: RosterOptions,
   ) {
-    this.interested = ctx.sessionState<Interest>();
+    this.interested = ctx.sessionState<Interest>({ shared: true });
   }
 
   markInterested(session: JID, versioned: boolean): void {

@@ -372,6 +372,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer,
     this.available = available;
     this.priority = priority;
     this.presence = presence;
+    this.ctx.sm.touch(this); // other cluster nodes see it (src/cluster/registry.ts)
   }
 
   // --- XEP-0198 resumption: the session keeps its state, the transport changes ------------

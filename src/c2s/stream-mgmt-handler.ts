@@ -14,6 +14,8 @@ const R_ANSWER_WAIT_MS = 2000;
 
 /** What the XEP-0198 handler needs of its session (which is kept for resumption as it is). */
 export interface SmOwner extends Resumable {
+  /** The stream id (names the session's unacked journal in a cluster). */
+  readonly id: string;
   readonly ctx: CoreContext;
   readonly log: Logger;
   readonly host: string | null;
@@ -102,7 +104,7 @@ export class StreamMgmtHandler {
     const owner = this.owner;
     // §3: only after binding, and only once.
     if (!owner.bound || this.sm) return smElement("failed", {}, "unexpected-request");
-    const sm = new StreamManagement(options);
+    const sm = new StreamManagement(options, owner.ctx.unackedJournal?.(owner.id));
     const attrs: Record<string, string | number> = {};
     if (el.attrs.resume === "true" || el.attrs.resume === "1") {
       sm.resumable = true;

@@ -27,6 +27,20 @@ export interface Unacked {
   onSafe?: (() => void) | undefined;
 }
 
+/**
+ * A copy of the unacknowledged queue kept outside this process (the cluster's Redis,
+ * src/cluster/journal.ts), so that a node that dies does not take its clients' unacknowledged
+ * messages along: the node cleaning up after it routes them again (XEP-0198 §5 across nodes).
+ */
+export interface UnackedJournal {
+  /** A stanza joined the queue; `keep` when it must be routed again if the node dies. */
+  pushed(stanza: Element, keep: boolean): void;
+  /** The oldest `count` stanzas were acknowledged. */
+  acked(count: number): void;
+  /** The queue was emptied: the session handled what was in it itself. */
+  cleared(): void;
+}
+
 const MOD = 2 ** 32;
 
 /** One received stanza being handled, and what waits for it to count (see afterHandled). */
@@ -55,7 +69,10 @@ export class StreamManagement {
   /** An <r/> is outstanding since this time (ms), or null. */
   requestedAt: number | null = null;
 
-  constructor(readonly options: StreamMgmtOptions) {}
+  constructor(
+    readonly options: StreamMgmtOptions,
+    private readonly journal?: UnackedJournal,
+  ) {}
 
   /** Stanzas received, in order, and whether each has been fully handed on yet. */
   private handling: Slot[] = [];
@@ -93,6 +110,8 @@ export class StreamManagement {
   sent(stanza: Element, tracker: DeliveryTracker | undefined, onSafe?: () => void): number {
     this.outbound = (this.outbound + 1) % MOD;
     this.queue.push({ stanza, tracker, onSafe });
+    // A tracked copy belongs to whoever tracks it (mod_offline keeps its stored one).
+    this.journal?.pushed(stanza, !tracker && stanza.name === "message");
     return this.queue.length;
   }
 
@@ -109,6 +128,7 @@ export class StreamManagement {
     if (newly > this.queue.length) return null;
     this.acked = h;
     this.requestedAt = null;
+    if (newly > 0) this.journal?.acked(newly);
     return this.queue.splice(0, newly);
   }
 
@@ -116,6 +136,7 @@ export class StreamManagement {
   takeUnacked(): Unacked[] {
     const out = this.queue;
     this.queue = [];
+    this.journal?.cleared();
     return out;
   }
 
@@ -126,10 +147,7 @@ export class StreamManagement {
 
   /** After resumption the stanzas re-sent are counted again from the acked point. */
   restartOutboundCount(): void {
-    this.outbound = this.acked;
-    const queued = this.queue;
-    this.queue = [];
-    for (const q of queued) this.sent(q.stanza, q.tracker, q.onSafe);
+    this.outbound = (this.acked + this.queue.length) % MOD;
   }
 
   get sentCount(): number {

@@ -71,11 +71,17 @@ function errorLine(e: ConfigError): string {
   return `${where}: error: ${what}`;
 }
 
-/** A reader's warning, `<file>:<line>: text`, as `<file>:<line>: warning: text`. */
+/**
+ * A reader's warning, `<file>:<line>: text`, as `<file>:<line>: warning: text`; one about the
+ * file as a whole (`<file>: text`, such as an environment variable's) as `<file>: warning: text`.
+ */
 function warningLine(warning: string, file: string): Problem {
   const m = warning.startsWith(`${file}:`)
     ? /^(\d+): ([\s\S]*)$/.exec(warning.slice(file.length + 1))
     : null;
+  if (!m && warning.startsWith(`${file}: `)) {
+    return { line: 0, column: 0, text: `${file}: warning: ${warning.slice(file.length + 2)}` };
+  }
   if (!m) return { line: 0, column: 0, text: `warning: ${warning}` };
   return { line: Number(m[1]), column: 0, text: `${file}:${m[1]}: warning: ${m[2]}` };
 }

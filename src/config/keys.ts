@@ -27,6 +27,20 @@ export const PGSQL_KEYS = [
   "sql_query_timeout",
 ] as const;
 
+/** ejabberd's options of its Redis connection, used only in a cluster (sm_db_type: redis). */
+export const REDIS_KEYS = [
+  "redis_server",
+  "redis_port",
+  "redis_password",
+  "redis_db",
+  "redis_connect_timeout",
+  "redis_pool_size",
+  "redis_queue_type",
+] as const;
+
+/** The options that only a cluster uses: the Redis connection and Parley's node options. */
+export const CLUSTER_ONLY_KEYS = [...REDIS_KEYS, "node_name", "cluster_lease"] as const;
+
 /** Top-level keys Parley uses, in the order they are listed to humans. */
 export const TOP_LEVEL_KEYS = [
   "hosts",
@@ -39,6 +53,9 @@ export const TOP_LEVEL_KEYS = [
   "sql_database",
   "sqlite_synchronous",
   ...PGSQL_KEYS,
+  "sm_db_type",
+  "router_db_type",
+  ...CLUSTER_ONLY_KEYS,
   "auth_method",
   "auth_password_format",
   "auth_scram_hash",
@@ -128,9 +145,7 @@ export const IGNORED_TOP_LEVEL_KEYS = [
   "net_ticktime",
   "queue_type",
   "queue_dir",
-  "sm_db_type",
   "sm_use_cache",
-  "router_db_type",
   "router_use_cache",
   "trusted_proxies",
   "domain_balancing",
@@ -151,7 +166,6 @@ export const IGNORED_TOP_LEVEL_PREFIXES = [
   "oauth_",
   "captcha_",
   "pam_",
-  "redis_",
   "extauth_",
   "jwt_",
   "ext_api_",

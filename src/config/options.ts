@@ -1,6 +1,7 @@
 /**
  * The top-level options whose values need more than a word from a list: hosts, loglevel,
- * certfiles, auth_method, the session and queue limits, disable_sasl_mechanisms and metrics.
+ * certfiles, auth_method, the session and queue limits, disable_sasl_mechanisms and metrics;
+ * and the value kinds several option families share (ports, passwords, durations).
  */
 
 import { isMap, isScalar, isSeq } from "yaml";
@@ -297,5 +298,24 @@ export function readSeconds(r: ConfigReader, entry: Entry): number {
     value ?? entry.keyNode,
     entry.path,
     `expected a positive number of seconds, such as 60 or "2 minutes", got ${describe(value)}`,
+  );
+}
+
+/** A TCP port, such as sql_port or redis_port. */
+export function readPort(r: ConfigReader, entry: Entry): number {
+  const v = isScalar(entry.value) ? entry.value.value : undefined;
+  if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
+  r.fail(entry.value ?? entry.keyNode, entry.path, `expected a port number from 1 to 65535`);
+}
+
+/** A password, such as sql_password or redis_password: any string, the empty one included. */
+export function readPassword(r: ConfigReader, entry: Entry): string {
+  const v = isScalar(entry.value) ? entry.value.value : undefined;
+  if (typeof v === "string") return v;
+  // YAML reads 0123 or yes as something else than the characters typed: ask for quotes.
+  r.fail(
+    entry.value ?? entry.keyNode,
+    entry.path,
+    `expected the password as a string; quote it, such as ${entry.key}: "0123"`,
   );
 }

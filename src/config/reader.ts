@@ -90,6 +90,11 @@ export class ConfigReader {
     this.addWarning(node?.range?.[0] ?? 0, text);
   }
 
+  /** A warning about the configuration as a whole, at no line (such as an environment variable's). */
+  warnWhole(text: string): void {
+    this.warnings.push({ offset: -1, text: `${this.file}: ${text}` });
+  }
+
   private addWarning(offset: number, text: string): void {
     const { line } = this.position(offset);
     this.warnings.push({ offset, text: `${this.file}:${line}: ${text}` });

@@ -32,6 +32,7 @@ import {
 import { readListen } from "./listeners.js";
 import { readModules } from "./modules.js";
 import { readSql } from "./sql.js";
+import { readCluster } from "./cluster.js";
 import { readS2S } from "./s2s.js";
 import { readAccess } from "./access.js";
 import { expandMacros } from "./macros.js";
@@ -152,6 +153,7 @@ export function topLevel(
     : "sql";
 
   const sql = readSql(r, get, dataDir);
+  const cluster = readCluster(r, get, sql.sqlType);
 
   const authMethodEntry = get("auth_method");
   const authMethod = authMethodEntry ? readAuthMethod(r, authMethodEntry) : "sql";
@@ -271,5 +273,6 @@ export function topLevel(
   if (Object.keys(moduleLines).length > 0) config.moduleLines = moduleLines;
   if (metrics) config.metrics = metrics;
   if (logFormat) config.logFormat = logFormat;
+  if (cluster) config.cluster = cluster;
   return config;
 }

@@ -5,9 +5,8 @@
  * "ejabberd", a pool of 10, no TLS).
  */
 import { resolve } from "node:path";
-import { isScalar } from "yaml";
 import type { ConfigReader, Entry } from "./reader.js";
-import { readCount, readSeconds } from "./options.js";
+import { readCount, readPassword, readPort, readSeconds } from "./options.js";
 import { PGSQL_KEYS } from "./keys.js";
 import type { PgsqlConfig, SqlConfig } from "./types.js";
 
@@ -101,21 +100,4 @@ export function readSql(
     sqliteSynchronous: "full",
     pgsql,
   };
-}
-
-function readPort(r: ConfigReader, entry: Entry): number {
-  const v = isScalar(entry.value) ? entry.value.value : undefined;
-  if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
-  r.fail(entry.value ?? entry.keyNode, entry.path, `expected a port number from 1 to 65535`);
-}
-
-function readPassword(r: ConfigReader, entry: Entry): string {
-  const v = isScalar(entry.value) ? entry.value.value : undefined;
-  if (typeof v === "string") return v;
-  // YAML reads 0123 or yes as something else than the characters typed: ask for quotes.
-  r.fail(
-    entry.value ?? entry.keyNode,
-    entry.path,
-    'expected the password as a string; quote it, such as sql_password: "0123"',
-  );
 }

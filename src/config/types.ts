@@ -167,6 +167,11 @@ export interface SqlConfig {
 export interface RedisConfig {
   /** `redis_server`: a host name or address (default localhost). */
   host: string;
+  /**
+   * `redis_server: "unix:/path/to/socket"` (ejabberd ≥ 24.12): the unix socket to connect to
+   * instead of `host` and `port`, which are then not used.
+   */
+  socketPath?: string;
   /** `redis_port` (default 6379). */
   port: number;
   /** `redis_password`; absent when empty. */

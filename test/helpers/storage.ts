@@ -21,13 +21,18 @@ export function storageMode(): StorageMode {
 /** A new, empty PostgreSQL database on the test cluster, as a server's SQL config. */
 export async function freshPgsql(prefix = "srv"): Promise<SqlConfig> {
   const cluster = await pgCluster();
+  return pgsqlConfig(cluster.socketDir, cluster.port, await cluster.createDatabase(prefix));
+}
+
+/** The SQL config of a test server on `database`, reached through the socket in `socketDir`. */
+export function pgsqlConfig(socketDir: string, port: number, database: string): SqlConfig {
   return {
     sqlType: "pgsql",
-    sqlDatabase: await cluster.createDatabase(prefix),
+    sqlDatabase: database,
     sqliteSynchronous: "full",
     pgsql: {
-      server: `unix:${cluster.socketDir}`,
-      port: cluster.port,
+      server: `unix:${socketDir}`,
+      port,
       username: "postgres",
       password: "",
       poolSize: 4,

@@ -1,0 +1,457 @@
+import type { Element } from "@xmpp/xml";
+import { xml } from "@xmpp/xml";
+import type { CoreContext } from "../context.js";
+import type { ClusterConfig } from "../config/types.js";
+import { Handoff } from "../handoff.js";
+import { parseJID, type JID } from "../jid.js";
+import type { Logger } from "../log.js";
+import { broadcastPresence } from "../presence.js";
+import type { DeliveryTracker } from "../session-handle.js";
+import { StanzaError, StreamError, type StreamErrorCondition } from "../xmpp/errors.js";
+import { parseStoredXml } from "../xml/stored.js";
+import { Inbox, drainInbox } from "./inbox.js";
+import { keys } from "./keys.js";
+import { NodeLease, listNodes, type NodeStatus } from "./nodes.js";
+import type { CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
+import { closeRedis, connectRedis, type RedisClient } from "./redis.js";
+import { SessionRegistry } from "./registry.js";
+import { RemoteSession, type ClusterLink, type SessionEntry } from "./remote-session.js";
+
+/** A stanza handed to another node, until that node says its copy is safe. */
+interface Pending {
+  node: string;
+  /** When it was sent (ms), for the check on nodes that died with it. */
+  at: number;
+  stanza: Element;
+  to: JID;
+  settle: (() => void) | undefined;
+  tracker: DeliveryTracker | undefined;
+  /** What is still awaited: the copy being safe, the client's acceptance. */
+  awaiting: { done: boolean; tracked: boolean };
+}
+
+/** Takes the dead node's session entries out of the table, all at once; returns them. */
+const REAP_SESSIONS_SCRIPT = `
+local out = {}
+for _, jid in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local cur = redis.call('HGET', KEYS[1], jid)
+  if cur then
+    local e = cjson.decode(cur)
+    if e.node == ARGV[1] then
+      redis.call('HDEL', KEYS[1], jid)
+      redis.call('PUBLISH', KEYS[3], '-' .. cjson.encode({jid = jid, node = e.node, sid = e.sid}))
+      table.insert(out, cur)
+    end
+  end
+end
+redis.call('DEL', KEYS[2])
+return out`;
+
+/**
+ * This node's membership of a cluster (issue 17; ejabberd's sm_db_type: redis): its lease, the
+ * shared session table, its inbox for stanzas other nodes route to its sessions, and the clean-up
+ * after nodes that die. A stanza handed to another node holds its sender's acknowledgement
+ * (src/handoff.ts) until that node replies that its copy is safe; if that node dies first, the
+ * node that cleans up after it routes the stanza again (another resource, or offline storage).
+ */
+export class Cluster implements ClusterLink {
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 0;
+  private readonly log: Logger;
+  private readonly name: string;
+  private registry!: SessionRegistry;
+  private inbox!: Inbox;
+  private lease!: NodeLease;
+  private watchTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  private constructor(
+    private readonly ctx: CoreContext,
+    private readonly config: ClusterConfig,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
+    private readonly reader: RedisClient,
+    /** Closes this node's client connections (its lease was lost: the cluster moved on). */
+    private readonly dropClients: () => void,
+  ) {
+    this.name = config.nodeName;
+    this.log = ctx.log.child({ component: "cluster", node: this.name });
+  }
+
+  /** Joins the cluster: to be called before the listeners open. */
+  static async start(
+    ctx: CoreContext,
+    config: ClusterConfig,
+    dropClients: () => void,
+  ): Promise<Cluster> {
+    const log = ctx.log.child({ component: "cluster", node: config.nodeName });
+    const redis = await connectRedis(config.redis, log, "commands");
+    const subscriber = redis.duplicate();
+    const reader = redis.duplicate();
+    subscriber.on("error", () => undefined); // logged through the main connection's state
+    reader.on("error", () => undefined);
+    try {
+      await Promise.all([subscriber.connect(), reader.connect()]);
+      const cluster = new Cluster(ctx, config, redis, subscriber, reader, dropClients);
+      await cluster.join();
+      return cluster;
+    } catch (err) {
+      await Promise.all([closeRedis(reader), closeRedis(subscriber), closeRedis(redis)]);
+      throw err;
+    }
+  }
+
+  private async join(): Promise<void> {
+    this.lease = new NodeLease(this.redis, this.name, this.config.leaseMs, this.log, () =>
+      this.leaseLost(),
+    );
+    // A previous run of this node that died and was not cleaned up yet: do it now, before its
+    // name is taken again (its inbox and sessions belong to that run, not to this one).
+    const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
+    if (before && !before.alive) await this.reap(this.name);
+    await this.lease.acquire();
+    this.registry = new SessionRegistry(
+      this.redis,
+      this.subscriber,
+      this.name,
+      this.ctx.sm,
+      this.ctx.sharedState,
+      this,
+      this.log,
+    );
+    await this.registry.start();
+    this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log);
+    await this.inbox.start();
+    const every = Math.max(200, Math.floor(this.config.leaseMs / 2));
+    this.watchTimer = setInterval(() => void this.watch(), every);
+    this.watchTimer.unref();
+    this.log.info({ leaseMs: this.config.leaseMs }, "joined the cluster");
+  }
+
+  get nodeName(): string {
+    return this.name;
+  }
+
+  /** Every node the cluster knows (parleyctl list_cluster). */
+  nodes(): Promise<NodeStatus[]> {
+    return listNodes(this.redis);
+  }
+
+  /** Stanzas handed to other nodes and not yet safe there (a health figure). */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Leaves the cluster at a clean stop, once this node's sessions have ended (so their entries
+   * are gone): stops reading the inbox, routes what is still in it as if its sessions were gone,
+   * and gives up the lease.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    await this.inbox.stop();
+    this.registry.stop();
+    try {
+      await this.reapInbox(this.name);
+      await this.redis.del(keys.inbox(this.name));
+      await this.lease.release();
+    } catch (err) {
+      this.log.error({ err }, "could not leave the cluster cleanly; another node will clean up");
+    }
+    await Promise.all([
+      closeRedis(this.reader),
+      closeRedis(this.subscriber),
+      closeRedis(this.redis),
+    ]);
+    this.log.info("left the cluster");
+  }
+
+  // --- ClusterLink: what proxies of other nodes' sessions ask ------------------------------
+
+  deliver(
+    session: RemoteSession,
+    stanza: Element,
+    tracker?: DeliveryTracker,
+    handoff?: Handoff,
+  ): void {
+    const id = `${this.nextId++}`;
+    const entry: StanzaEntry = {
+      k: "s",
+      id,
+      o: this.name,
+      to: session.jid.toString(),
+      x: stanza.toString(),
+    };
+    if (handoff) entry.h = 1;
+    if (tracker) entry.t = 1;
+    if (handoff || tracker) {
+      this.pending.set(id, {
+        node: session.node,
+        at: Date.now(),
+        stanza,
+        to: session.jid,
+        settle: handoff?.track(),
+        tracker,
+        awaiting: { done: !!handoff, tracked: !!tracker },
+      });
+    }
+    this.inbox.send(session.node, entry).catch((err: unknown) => {
+      // Redis unreachable: the stanza stays pending; watch() routes it here if the node is gone.
+      this.log.error({ err, to: entry.to }, "cannot hand a stanza to another node");
+    });
+  }
+
+  command(session: RemoteSession, op: "close" | "flush", error?: StreamError): void {
+    const entry: CommandEntry = { k: "c", to: session.jid.toString(), sid: session.id, op };
+    if (error) {
+      entry.cond = error.condition;
+      if (error.text) entry.text = error.text;
+    }
+    this.inbox.send(session.node, entry).catch((err: unknown) => {
+      this.log.error({ err, to: entry.to, op }, "cannot send a command to another node");
+    });
+  }
+
+  // --- this node's inbox -------------------------------------------------------------------
+
+  private readonly onEntry = (entry: InboxEntry, done: () => void): void => {
+    switch (entry.k) {
+      case "s":
+        this.receive(entry, done, false);
+        return;
+      case "r":
+        this.replied(entry.id, entry.e);
+        done();
+        return;
+      case "c":
+        this.obey(entry);
+        done();
+        return;
+    }
+  };
+
+  /**
+   * A stanza another node routed to a session here (or, `orphaned`, to a session of a node that
+   * died). Its inbox entry is acknowledged only once the copy is safe, so a crash before that
+   * leaves it for the clean-up.
+   */
+  private receive(entry: StanzaEntry, done: () => void, orphaned: boolean): void {
+    let stanza: Element;
+    let to: JID;
+    try {
+      stanza = parseStoredXml(entry.x);
+      to = parseJID(entry.to);
+    } catch (err) {
+      this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable stanza from another node");
+      done();
+      return;
+    }
+    const handoff = new Handoff();
+    const tracker: DeliveryTracker | undefined = entry.t
+      ? {
+          acked: () => this.reply(entry, "acked"),
+          failed: () => this.reply(entry, "failed"),
+        }
+      : undefined;
+    const session = orphaned ? undefined : this.ctx.sm.get(to);
+    try {
+      if (session && !session.node) session.deliver(stanza, tracker, handoff);
+      else this.sessionGone(stanza, to, tracker, handoff);
+    } finally {
+      handoff.whenSettled(() => {
+        if (entry.h) this.reply(entry, "done");
+        done();
+      });
+    }
+  }
+
+  /**
+   * The session a stanza was for is gone (ended meanwhile, or its node died): what a session
+   * that ends does with its unacknowledged stanzas (src/c2s/reroute.ts) — a message goes to the
+   * user's bare JID (another resource, or offline storage), an IQ request is answered with an
+   * error, presence is not worth keeping (RFC 6121 §8.5.3.2).
+   */
+  private sessionGone(
+    stanza: Element,
+    to: JID,
+    tracker: DeliveryTracker | undefined,
+    handoff: Handoff,
+  ): void {
+    if (tracker) {
+      tracker.failed(); // its sender (mod_offline) keeps the stored copy
+      return;
+    }
+    const fromAttr = stanza.attrs.from;
+    if (!fromAttr) return;
+    const from = parseJID(fromAttr);
+    if (stanza.name === "message") {
+      if (stanza.attrs.type === "groupchat" || stanza.attrs.type === "error") return;
+      void this.ctx.router.route(stanza, from, to.bare(), handoff);
+    } else if (
+      stanza.name === "iq" &&
+      (stanza.attrs.type === "get" || stanza.attrs.type === "set")
+    ) {
+      this.ctx.router.bounce(stanza, from, to, new StanzaError("service-unavailable"));
+    }
+  }
+
+  private reply(entry: StanzaEntry, e: "done" | "acked" | "failed"): void {
+    if (entry.o === this.name) {
+      this.replied(entry.id, e);
+      return;
+    }
+    this.inbox.send(entry.o, { k: "r", id: entry.id, e }).catch((err: unknown) => {
+      this.log.warn({ err, node: entry.o }, "cannot reply to another node");
+    });
+  }
+
+  private replied(id: string, e: "done" | "acked" | "failed"): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (e === "done") {
+      p.settle?.();
+      p.awaiting.done = false;
+    } else {
+      if (e === "acked") p.tracker?.acked();
+      else p.tracker?.failed();
+      p.awaiting.tracked = false;
+    }
+    if (!p.awaiting.done && !p.awaiting.tracked) this.pending.delete(id);
+  }
+
+  private obey(entry: CommandEntry): void {
+    const session = this.ctx.sm.get(parseJID(entry.to));
+    if (!session || session.node || session.id !== entry.sid) return;
+    if (entry.op === "flush") session.flushHeld();
+    else {
+      session.close(
+        entry.cond
+          ? new StreamError(entry.cond as StreamErrorCondition, entry.text)
+          : undefined,
+      );
+    }
+  }
+
+  // --- nodes that die ----------------------------------------------------------------------
+
+  /**
+   * Runs every half lease: a node whose lease lapsed is dead. Its proxies go at once (nothing
+   * more is routed there); one node — whoever takes the reap lock — cleans up its sessions and
+   * its inbox; stanzas this node handed to it and never heard of again are routed here.
+   */
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    let nodes: NodeStatus[];
+    try {
+      nodes = await listNodes(this.redis);
+    } catch {
+      return; // Redis unreachable: nothing can be decided now
+    }
+    const alive = new Set(nodes.filter((n) => n.alive).map((n) => n.name));
+    for (const n of nodes) {
+      if (n.alive || n.name === this.name) continue;
+      const dropped = this.registry.dropNode(n.name);
+      if (dropped > 0) this.log.warn({ dead: n.name, sessions: dropped }, "a cluster node died");
+      const lock = await this.redis.set(keys.reap(n.name), this.name, {
+        condition: "NX",
+        expiration: { type: "PX", value: 60_000 },
+      });
+      if (lock === "OK") {
+        try {
+          await this.reap(n.name);
+        } catch (err) {
+          this.log.error({ err, dead: n.name }, "cleaning up after a dead node failed; retrying");
+          await this.redis.del(keys.reap(n.name));
+        }
+      }
+    }
+    // A stanza sent to a node that died after the clean-up read its inbox, or whose entry was
+    // lost with Redis: after two leases without an answer from a node that is gone, route it
+    // here (at worst a second copy, which XEP-0198 lets clients detect by its ids).
+    const now = Date.now();
+    for (const [id, p] of this.pending) {
+      if (alive.has(p.node) || now - p.at < 2 * this.config.leaseMs) continue;
+      this.pending.delete(id);
+      const handoff = new Handoff();
+      this.sessionGone(p.stanza, p.to, p.awaiting.tracked ? p.tracker : undefined, handoff);
+      handoff.whenSettled(() => p.settle?.());
+    }
+  }
+
+  /** Cleans up after a dead node: its sessions, its unacknowledged stanzas, its inbox. */
+  private async reap(dead: string): Promise<void> {
+    this.registry.dropNode(dead);
+    const raw = (await this.redis.eval(REAP_SESSIONS_SCRIPT, {
+      keys: [keys.sessions, keys.nodeSessions(dead), keys.sessionChanges],
+      arguments: [dead],
+    })) as string[];
+    const sessions = raw.map((json) => JSON.parse(json) as SessionEntry);
+    // RFC 6121 §4.5.2: a session that ends without saying so is announced unavailable by the
+    // server, to the same people its available presence went to.
+    for (const entry of sessions) {
+      if (!entry.available) continue;
+      const proxy = new RemoteSession(entry, this, this.log);
+      const stanza = xml("presence", { type: "unavailable", from: entry.jid });
+      try {
+        broadcastPresence(this.ctx, proxy, stanza);
+      } catch (err) {
+        this.log.error({ err, jid: entry.jid }, "cannot announce a dead node's session unavailable");
+      }
+    }
+    const unacked = await this.reapUnacked(dead, sessions);
+    const stanzas = await this.reapInbox(dead);
+    await this.redis.del(keys.inbox(dead));
+    await this.redis.hDel(keys.nodes, dead);
+    this.log.warn(
+      { dead, sessions: sessions.length, unacked, stanzas },
+      "cleaned up after a dead cluster node",
+    );
+  }
+
+  /**
+   * XEP-0198 §5: the messages the dead node wrote to its clients and they did not acknowledge
+   * are routed again (another resource, or offline storage), as a session that times out does.
+   */
+  private async reapUnacked(dead: string, sessions: SessionEntry[]): Promise<number> {
+    let n = 0;
+    for (const entry of sessions) {
+      const key = keys.unacked(dead, entry.sid);
+      const items = await this.redis.lRange(key, 0, -1);
+      const to = parseJID(entry.jid);
+      for (const x of items) {
+        try {
+          const handoff = new Handoff();
+          this.sessionGone(parseStoredXml(x), to, undefined, handoff);
+          n++;
+        } catch (err) {
+          this.log.warn({ err, jid: entry.jid }, "unreadable unacknowledged stanza");
+        }
+      }
+      await this.redis.del(key);
+    }
+    return n;
+  }
+
+  /** Routes what is left in a node's inbox as if that node's sessions were gone. */
+  private reapInbox(node: string): Promise<number> {
+    return drainInbox(this.redis, node, (entry) => {
+      if (entry?.k === "s") this.receive(entry, () => undefined, true);
+    });
+  }
+
+  /**
+   * This node's lease lapsed while it ran (Redis unreachable, or the process stalled): the
+   * cluster has counted it dead and may have routed its sessions' stanzas elsewhere. Its clients
+   * are disconnected so that they log in again (or resume) where the cluster knows them.
+   */
+  private leaseLost(): void {
+    if (this.stopped) return;
+    this.dropClients();
+    void this.lease
+      .acquire()
+      .then(() => this.log.warn("rejoined the cluster"))
+      .catch((err: unknown) => this.log.error({ err }, "cannot rejoin the cluster"));
+  }
+}

@@ -1,0 +1,140 @@
+import type { Logger } from "../log.js";
+import { keys } from "./keys.js";
+import { readEntry, type InboxEntry } from "./protocol.js";
+import type { RedisClient } from "./redis.js";
+
+/** Entries read at once; a burst is taken in a few round trips. */
+const READ_COUNT = 512;
+/** How long one blocking read waits before it looks again (ms); bounds a clean stop. */
+const READ_BLOCK_MS = 1_000;
+
+/**
+ * This node's inbox: a Redis stream other nodes append to, read through a consumer group so
+ * that an entry stays pending until this node acknowledged it. `handle` gets each entry in the
+ * stream's order with a `done` to call once the entry's effect is safe (a stanza written to the
+ * client's socket or stored); only then is it acknowledged and deleted. An entry the node did
+ * not finish when it died is still in the stream for the node that cleans up after it.
+ */
+export class Inbox {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly toAck: string[] = [];
+  private ackScheduled = false;
+
+  constructor(
+    private readonly redis: RedisClient,
+    /** A connection of its own: a blocking read holds it. */
+    private readonly reader: RedisClient,
+    private readonly node: string,
+    private readonly handle: (entry: InboxEntry, done: () => void) => void,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      await this.redis.xGroupCreate(keys.inbox(this.node), keys.inboxGroup, "0", {
+        MKSTREAM: true,
+      });
+    } catch (err) {
+      if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
+    }
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Appends an entry to `node`'s inbox. */
+  async send(node: string, entry: InboxEntry): Promise<void> {
+    await this.redis.xAdd(keys.inbox(node), "*", { d: JSON.stringify(entry) });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    this.flushAcks();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let reply;
+      try {
+        reply = await this.reader.xReadGroup(
+          keys.inboxGroup,
+          this.node,
+          { key: keys.inbox(this.node), id: ">" },
+          { COUNT: READ_COUNT, BLOCK: READ_BLOCK_MS },
+        );
+      } catch (err) {
+        if (!this.running) return;
+        this.log.warn({ err }, "cannot read the cluster inbox; retrying");
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (!reply) continue;
+      for (const stream of reply as { messages: { id: string; message: Record<string, string> }[] }[]) {
+        for (const { id, message } of stream.messages) this.dispatch(id, message.d);
+      }
+    }
+  }
+
+  private dispatch(id: string, d: string | undefined): void {
+    const entry = readEntry(d);
+    if (!entry) {
+      this.log.warn({ id }, "unreadable cluster inbox entry dropped");
+      this.ack(id);
+      return;
+    }
+    let settled = false;
+    try {
+      this.handle(entry, () => {
+        if (settled) return;
+        settled = true;
+        this.ack(id);
+      });
+    } catch (err) {
+      this.log.error({ err, id }, "error while handling a cluster inbox entry");
+      if (!settled) this.ack(id);
+    }
+  }
+
+  /** Acknowledges and deletes, many entries in one round trip. */
+  private ack(id: string): void {
+    this.toAck.push(id);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.ackScheduled = false;
+    if (this.toAck.length === 0) return;
+    const ids = this.toAck.splice(0);
+    const key = keys.inbox(this.node);
+    this.redis
+      .multi()
+      .xAck(key, keys.inboxGroup, ids)
+      .xDel(key, ids)
+      .exec()
+      .catch((err: unknown) => this.log.warn({ err }, "cannot acknowledge cluster inbox entries"));
+  }
+}
+
+/** Every entry still in a (dead) node's inbox, oldest first, for the node cleaning up after it. */
+export async function drainInbox(
+  redis: RedisClient,
+  node: string,
+  each: (entry: InboxEntry | undefined) => void,
+): Promise<number> {
+  const key = keys.inbox(node);
+  let start = "-";
+  let count = 0;
+  for (;;) {
+    const batch = await redis.xRange(key, start, "+", { COUNT: 1000 });
+    if (batch.length === 0) break;
+    for (const { message } of batch) {
+      count++;
+      each(readEntry((message as Record<string, string>).d));
+    }
+    start = `(${batch[batch.length - 1]!.id}`;
+  }
+  return count;
+}

@@ -1,0 +1,56 @@
+/**
+ * What nodes put into each other's inbox streams (inbox.ts). Every entry is one JSON value under
+ * the stream field `d`.
+ */
+export type InboxEntry = StanzaEntry | ReplyEntry | CommandEntry;
+
+/** A stanza for a session the receiving node serves. */
+export interface StanzaEntry {
+  k: "s";
+  /** Unique per sending node; replies name it. */
+  id: string;
+  /** The sending node, where replies go. */
+  o: string;
+  /** The session's full JID. */
+  to: string;
+  /** The stanza, serialized once. */
+  x: string;
+  /**
+   * The sender's acknowledgement waits (src/handoff.ts): the receiving node replies `done` once
+   * its copy is safe (written to the client's socket, or stored).
+   */
+  h?: 1;
+  /** The sender tracks the client's acceptance (DeliveryTracker): replies `acked` or `failed`. */
+  t?: 1;
+}
+
+/** What became of a StanzaEntry, sent back to the node that sent it. */
+export interface ReplyEntry {
+  k: "r";
+  id: string;
+  e: "done" | "acked" | "failed";
+}
+
+/** An order for a session the receiving node serves. */
+export interface CommandEntry {
+  k: "c";
+  to: string;
+  /** The session id the order is for: a newer session under the same JID is left alone. */
+  sid: string;
+  op: "close" | "flush";
+  /** For close: the stream error condition (RFC 6120 §4.9.3) and its text. */
+  cond?: string;
+  text?: string;
+}
+
+/** Reads an entry, or undefined for one this version does not know (logged by the caller). */
+export function readEntry(d: string | undefined): InboxEntry | undefined {
+  if (!d) return undefined;
+  try {
+    const v = JSON.parse(d) as { k?: unknown };
+    if (v.k === "s" || v.k === "r" || v.k === "c") return v as InboxEntry;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
