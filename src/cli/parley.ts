@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import { Server } from "../server.js";
 import { takeWorkerFlags, type WorkerFlags } from "../workers/cli-options.js";
-import { ENV_NODE_NAME } from "../workers/messages.js";
+import { NODE_NAME_ENV } from "../config/cluster.js";
 import {
   configFile,
   describeError,
@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // The config parser reads it (config.cluster.nodeName). A worker's is its own name, which
   // its primary has set.
-  if (flags.nodeName !== null && !cluster.isWorker) process.env[ENV_NODE_NAME] = flags.nodeName;
+  if (flags.nodeName !== null && !cluster.isWorker) process.env[NODE_NAME_ENV] = flags.nodeName;
   if (check) return checkConfig(check.file ?? configFile(configPath));
   if (flags.workers !== null) return startWorkers(configPath, flags.workers);
 

@@ -4,9 +4,9 @@
  */
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "../log.js";
+import { NODE_NAME_ENV } from "../config/cluster.js";
 import {
   ENV_CONTROL_SOCKET,
-  ENV_NODE_NAME,
   ENV_SLOT,
   isFromWorker,
   type ToWorker,
@@ -46,7 +46,7 @@ export class LiveWorker {
   ) {
     this.worker = cluster.fork({
       [ENV_SLOT]: String(slot),
-      [ENV_NODE_NAME]: nodeName,
+      [NODE_NAME_ENV]: nodeName,
       [ENV_CONTROL_SOCKET]: controlSocket,
     });
     this.exited = new Promise((resolve) => {
@@ -85,6 +85,13 @@ export class LiveWorker {
 
   get pid(): number | undefined {
     return this.worker.process.pid;
+  }
+
+  /**
+   * What the primary's log lines say of it (`workerPid`: the line's own `pid` is the primary's).
+   */
+  get logFields(): { slot: number; worker: string; workerPid: number | undefined } {
+    return { slot: this.slot, worker: this.nodeName, workerPid: this.pid };
   }
 
   /** Whether the primary asked it to go. */
@@ -128,7 +135,7 @@ export class LiveWorker {
     clearTimeout(timer);
     if (first !== "late") return first;
     log.error(
-      { slot: this.slot, worker: this.nodeName, pid: this.pid, timeoutMs },
+      { ...this.logFields, timeoutMs },
       `worker did not ${how} in time: killed with SIGKILL`,
     );
     this.worker.process.kill("SIGKILL");

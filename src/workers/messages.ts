@@ -50,5 +50,3 @@ export function isFromWorker(message: unknown): message is FromWorker {
 /** The environment the primary starts a worker with. */
 export const ENV_SLOT = "PARLEY_WORKER_SLOT";
 export const ENV_CONTROL_SOCKET = "PARLEY_WORKER_CONTROL_SOCKET";
-/** Read by the config parser (config.cluster.nodeName), as for `--node-name`. */
-export const ENV_NODE_NAME = "PARLEY_NODE_NAME";

@@ -4,6 +4,7 @@
  * worker and the one replacing it, alive together during `restart_workers`, never share a node
  * name or a socket.
  */
+import { nodeNameProblem } from "../config/cluster.js";
 
 /**
  * Linux's sockaddr_un holds 108 bytes of path, the last one its terminating NUL: a longer path
@@ -11,9 +12,20 @@
  */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
-/** `<base>.<slot>.<generation>`: the worker's node_name in the cluster and in its log lines. */
+/**
+ * `<base>.<slot>.<generation>`: the worker's node_name in the cluster and in its log lines.
+ * Throws when the suffix makes it longer than a node name may be.
+ */
 export function workerNodeName(base: string, slot: number, generation: number): string {
-  return `${base}.${slot}.${generation}`;
+  const name = `${base}.${slot}.${generation}`;
+  const problem = nodeNameProblem(name);
+  if (problem !== undefined) {
+    throw new Error(
+      `worker ${slot} would be named ${name}, which cannot name a node: ${problem}; set a ` +
+        `shorter node_name (or --node-name)`,
+    );
+  }
+  return name;
 }
 
 /** The primary's own log lines say `node: <base>/primary` (a name no worker can have). */

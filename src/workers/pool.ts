@@ -64,8 +64,12 @@ export class WorkerPool {
       gaveUp: false,
       replacing: false,
     }));
-    // Every slot's socket path, before anything is forked: too long fails the start with why.
-    for (const s of this.slots) workerControlSocket(opts.controlSocket, s.index, 0);
+    // Every slot's name and socket path, before anything is forked: one that cannot be fails
+    // the start with why.
+    for (const s of this.slots) {
+      workerNodeName(opts.baseName, s.index, 0);
+      workerControlSocket(opts.controlSocket, s.index, 0);
+    }
   }
 
   /**
@@ -158,10 +162,7 @@ export class WorkerPool {
     slot.policy.reset();
     const line = `worker ${slot.index}: ${old && !old.exit ? `${old.nodeName} (pid ${old.pid})` : "(none)"} -> ${next.nodeName} (pid ${next.pid})`;
     if (old && !old.exit) {
-      this.opts.log.info(
-        { slot: slot.index, worker: old.nodeName, pid: old.pid, by: next.nodeName },
-        "worker retiring",
-      );
+      this.opts.log.info({ ...old.logFields, by: next.nodeName }, "worker retiring");
       await old.end("retire", END_TIMEOUT_MS, this.opts.log);
     }
     return line;
@@ -187,21 +188,11 @@ export class WorkerPool {
     );
     this.alive.add(worker);
     worker.onStopRequested = this.opts.onStopRequested;
-    this.opts.log.info(
-      { slot: slot.index, worker: worker.nodeName, pid: worker.pid },
-      "worker starting",
-    );
+    this.opts.log.info(worker.logFields, "worker starting");
     void worker.ready.then(
-      () =>
-        this.opts.log.info(
-          { slot: slot.index, worker: worker.nodeName, pid: worker.pid },
-          "worker ready",
-        ),
+      () => this.opts.log.info(worker.logFields, "worker ready"),
       (err: Error) =>
-        this.opts.log.error(
-          { slot: slot.index, worker: worker.nodeName, pid: worker.pid, why: err.message },
-          "worker failed to start",
-        ),
+        this.opts.log.error({ ...worker.logFields, why: err.message }, "worker failed to start"),
     );
     void worker.exited.then((exit) => {
       this.alive.delete(worker);
@@ -215,14 +206,10 @@ export class WorkerPool {
     if (!this.started || this.stopping || worker.leaving || slot.current !== worker) return;
     slot.current = null;
     this.opts.onDeath?.(slot.index);
-    const fields = {
-      slot: slot.index,
-      worker: worker.nodeName,
-      pid: worker.pid,
-      code: exit.code,
-      signal: exit.signal,
-    };
-    this.opts.log.error(fields, `worker died (${describeExit(exit)})`);
+    this.opts.log.error(
+      { ...worker.logFields, code: exit.code, signal: exit.signal },
+      `worker died (${describeExit(exit)})`,
+    );
     // A death during restart_workers: the new worker it is starting takes the slot.
     if (slot.replacing) return;
     const wait = slot.policy.died(Date.now());

@@ -6,13 +6,8 @@
  */
 import { Server } from "../server.js";
 import { describeError, exitAfterFlush, resolveConfig } from "../cli/common.js";
-import {
-  ENV_CONTROL_SOCKET,
-  ENV_NODE_NAME,
-  ENV_SLOT,
-  isToWorker,
-  type FromWorker,
-} from "./messages.js";
+import { NODE_NAME_ENV } from "../config/cluster.js";
+import { ENV_CONTROL_SOCKET, ENV_SLOT, isToWorker, type FromWorker } from "./messages.js";
 
 /** What a worker needs of a server: Server.retire arrives with the cluster core (issue 17). */
 interface Retirable {
@@ -25,7 +20,7 @@ interface Retirable {
  * while it runs: the process then ends when the primary has it end.
  */
 export async function runWorker(configPath: string | null): Promise<number> {
-  const nodeName = process.env[ENV_NODE_NAME];
+  const nodeName = process.env[NODE_NAME_ENV];
   const controlSocket = process.env[ENV_CONTROL_SOCKET];
   if (!nodeName || !controlSocket || process.env[ENV_SLOT] === undefined) {
     throw new Error("a worker needs the environment its primary gives it");
