@@ -149,7 +149,9 @@ export class LiveWorker {
 
   private send(message: ToWorker): boolean {
     if (!this.worker.isConnected()) return false;
-    this.worker.send(message);
+    // A worker exiting at this moment breaks the pipe (EPIPE): its exit says the rest, and
+    // without a callback the error would be thrown in the primary.
+    this.worker.send(message, undefined, {}, () => undefined);
     return true;
   }
 }

@@ -42,6 +42,9 @@ export interface PoolOptions {
   onAllGaveUp: () => void;
   /** Told each time a worker dies on its own (for the metrics). */
   onDeath?: (slot: number) => void;
+  /** Tests: shorter than the defaults (END_TIMEOUT_MS, RestartPolicy's first backoff). */
+  endTimeoutMs?: number;
+  firstBackoffMs?: number;
 }
 
 export class WorkerPool {
@@ -53,13 +56,15 @@ export class WorkerPool {
   private stopping = false;
   private restarting = false;
   private nextForward = 0;
+  private readonly endTimeoutMs: number;
 
   constructor(private readonly opts: PoolOptions) {
+    this.endTimeoutMs = opts.endTimeoutMs ?? END_TIMEOUT_MS;
     this.slots = Array.from({ length: opts.count }, (_, index) => ({
       index,
       generation: 0,
       current: null,
-      policy: new RestartPolicy(),
+      policy: new RestartPolicy(opts.firstBackoffMs),
       timer: null,
       gaveUp: false,
       replacing: false,
@@ -163,7 +168,7 @@ export class WorkerPool {
     const line = `worker ${slot.index}: ${old && !old.exit ? `${old.nodeName} (pid ${old.pid})` : "(none)"} -> ${next.nodeName} (pid ${next.pid})`;
     if (old && !old.exit) {
       this.opts.log.info({ ...old.logFields, by: next.nodeName }, "worker retiring");
-      await old.end("retire", END_TIMEOUT_MS, this.opts.log);
+      await old.end("retire", this.endTimeoutMs, this.opts.log);
     }
     return line;
   }
@@ -175,7 +180,7 @@ export class WorkerPool {
       if (s.timer) clearTimeout(s.timer);
       s.timer = null;
     }
-    await Promise.all([...this.alive].map((w) => w.end("stop", END_TIMEOUT_MS, this.opts.log)));
+    await Promise.all([...this.alive].map((w) => w.end("stop", this.endTimeoutMs, this.opts.log)));
   }
 
   private fork(slot: Slot): LiveWorker {

@@ -12,6 +12,8 @@ const FIRST_BACKOFF_MS = 1000;
 export class RestartPolicy {
   private deaths: number[] = [];
 
+  constructor(private readonly firstBackoffMs = FIRST_BACKOFF_MS) {}
+
   /** Records a death at `now` (ms); the wait before starting the slot again, or null: give up. */
   died(now: number): number | null {
     this.deaths = this.deaths.filter((t) => now - t < DEATH_WINDOW_MS);
@@ -19,7 +21,7 @@ export class RestartPolicy {
     const n = this.deaths.length;
     if (n >= MAX_DEATHS) return null;
     // The first death in a while is restarted at once: a crash should cost seconds, not more.
-    return n === 1 ? 0 : FIRST_BACKOFF_MS * 2 ** (n - 2);
+    return n === 1 ? 0 : this.firstBackoffMs * 2 ** (n - 2);
   }
 
   /** Deaths in the window ending at `now`. */
