@@ -125,8 +125,12 @@ export class LiveWorker {
    */
   async end(how: "retire" | "stop", timeoutMs: number, log: Logger): Promise<WorkerExit> {
     if (this.exit) return this.exit;
+    // Only a ready worker listens for messages and has sessions to hand over; any other is
+    // stopped with SIGTERM (see messages.ts).
+    const retire = how === "retire" && this.state === "ready";
     this.state = how === "retire" ? "retiring" : "stopping";
-    this.send({ type: how === "retire" ? "parley:retire" : "parley:stop" });
+    if (retire) this.send({ type: "parley:retire" });
+    else this.worker.process.kill("SIGTERM");
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), timeoutMs);

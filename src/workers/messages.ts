@@ -1,7 +1,9 @@
 /**
  * What the primary of `parley --workers` and its workers say to each other over Node's cluster
  * IPC channel. Every type starts with `parley:`, so that other users of the channel (Node's
- * cluster module itself) are never mistaken for ours.
+ * cluster module itself) are never mistaken for ours. Stopping is no message but SIGTERM: a
+ * message that reaches a worker still loading its code, before it listens for messages, is lost,
+ * and a signal is not (it ends a worker that has no handler yet, which is what stopping means).
  */
 import type { Registry } from "prom-client";
 
@@ -11,8 +13,6 @@ export type WorkerMetrics = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 export type ToWorker =
   /** Hand the sessions over (Server.retire, else stop) and exit: a rolling restart. */
   | { type: "parley:retire" }
-  /** Stop (closing sessions with system-shutdown) and exit: the whole server stops. */
-  | { type: "parley:stop" }
   /** Answer with the metrics registry's figures (the primary serves `metrics:`). */
   | { type: "parley:metrics"; id: number };
 
@@ -25,7 +25,7 @@ export type FromWorker =
   /** Someone ran `stop` against the worker's own control socket: stop everything. */
   | { type: "parley:stop-requested" };
 
-const TO_WORKER = new Set<string>(["parley:retire", "parley:stop", "parley:metrics"]);
+const TO_WORKER = new Set<string>(["parley:retire", "parley:metrics"]);
 const FROM_WORKER = new Set<string>([
   "parley:ready",
   "parley:failed",

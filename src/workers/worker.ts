@@ -1,8 +1,7 @@
 /**
  * One worker of `parley --workers`: a whole Parley node (Server.start) whose listening sockets
  * Node's cluster module shares with the other workers, whose admin socket is its own, and whose
- * life the primary decides: it says when it is ready, retires or stops when asked, and stops
- * when the primary is gone.
+ * life the primary decides: it says when it is ready, and retires or stops when asked.
  */
 import { Server } from "../server.js";
 import { describeError, exitAfterFlush, resolveConfig } from "../cli/common.js";
@@ -51,12 +50,12 @@ export async function runWorker(configPath: string | null): Promise<number> {
   // Ctrl-C at a terminal reaches every process of the group: the primary stops the workers.
   process.on("SIGINT", () => undefined);
   process.on("SIGTERM", () => end("stop", "SIGTERM"));
-  // The primary died (or was killed): nothing would ever stop this worker otherwise.
-  process.on("disconnect", () => end("stop", "the primary is gone"));
+  // A primary that dies takes its workers along: Node's cluster module exits a worker at once
+  // when its channel ends unasked, so there is no clean stop then (the cluster's leases clean
+  // up after these nodes as after a crash).
   process.on("message", (message: unknown) => {
     if (!isToWorker(message)) return;
     if (message.type === "parley:retire") return end("retire", "restart_workers");
-    if (message.type === "parley:stop") return end("stop", "the primary stops");
     if (!server) return;
     void server.ctx.metrics.registry
       .getMetricsAsJSON()

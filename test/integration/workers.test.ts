@@ -223,6 +223,34 @@ describe("parley --workers: one cluster node per core, under a primary (issue 17
       assert.match(r.stdout, /^Parley is started: \d+ sessions, \d+ connections/);
     });
 
+    it("reload_config reaches every worker, and says what each did", async () => {
+      const ws = await workers();
+      const r = await ctl("reload_config");
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        r.stdout.trim().split("\n"),
+        ws.map((w) => `worker ${w.slot} (${w.node}): no changes`),
+      );
+    });
+
+    it("kick_session finds the session on whichever worker holds it", async () => {
+      const kicked: RawClient[] = [];
+      for (const user of ["u0", "u1"]) {
+        const c = await RawClient.connect(port);
+        await c.login(user, "pw", "k");
+        kicked.push(c);
+      }
+      for (const [i, c] of kicked.entries()) {
+        const r = await ctl("kick_session", `u${i}`, "localhost", "k", "go away");
+        assert.equal(r.code, 0, r.stderr);
+        await c.readUntil("<policy-violation");
+        await c.closedPromise;
+      }
+      const r = await ctl("kick_session", "nobody", "localhost", "k", "x");
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no session nobody@localhost\/k/);
+    });
+
     it("restart_workers 0 replaces worker 0; the other worker's clients stay connected", async () => {
       const before = await workers();
       const r = await ctl("restart_workers", "0");
@@ -302,6 +330,39 @@ describe("parley --workers: one cluster node per core, under a primary (issue 17
       assert.equal(r.code, 0, r.stderr);
       assert.equal(await primary.exited, 0);
       for (const pid of pids) assert.ok(!alive(pid), `worker ${pid} has exited`);
+    });
+
+    /** The workers' pids, from the primary's "worker ready" lines. */
+    function readyPids(p: Primary): number[] {
+      return p
+        .lines()
+        .filter((l) => l.msg === "worker ready")
+        .map((l) => l.workerPid as number);
+    }
+
+    it("SIGTERM to the primary stops every worker cleanly, then the primary (exit 0)", async () => {
+      const p = new Primary(file);
+      await p.line((l) => l.msg === "Parley workers started");
+      const pids = readyPids(p);
+      p.child.kill("SIGTERM");
+      assert.equal(await p.exited, 0, p.err);
+      for (const pid of pids) assert.ok(!alive(pid), `worker ${pid} has exited`);
+      const stopped = p.lines().filter((l) => l.msg === "Parley stopped");
+      assert.deepEqual(stopped.map((l) => l.node).sort(), ["wk.0.0", "wk.1.0", "wk/primary"]);
+    });
+
+    it("workers end when their primary is killed (Node's cluster module exits them)", async () => {
+      const p = new Primary(file);
+      await p.line((l) => l.msg === "Parley workers started");
+      const pids = readyPids(p);
+      p.child.kill("SIGKILL");
+      await p.exited;
+      for (const pid of pids) {
+        for (let i = 0; alive(pid); i++) {
+          if (i > 600) throw new Error(`worker ${pid} goes on without its primary`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
     });
   });
 
