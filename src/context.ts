@@ -23,6 +23,7 @@ import type { S2S } from "./s2s/s2s.js";
 import type { Backpressure } from "./backpressure.js";
 import type { SharedSessionState } from "./session-state.js";
 import type { UnackedJournal } from "./c2s/stream-mgmt.js";
+import type { ClaimSession } from "./c2s/handover.js";
 
 /** What the core hands to each c2s session: the shared server state, read-mostly. */
 export interface CoreContext {
@@ -70,4 +71,9 @@ export interface CoreContext {
   readonly sharedState: SharedSessionState;
   /** Set when clustered: where a stream-managed session keeps a copy of its unacked queue. */
   unackedJournal?: (sid: string) => UnackedJournal;
+  /**
+   * Set when clustered: asks the node a resumption id names for its session (XEP-0198 §5 on
+   * another node); null when that node has no such session for this user.
+   */
+  claimSession?: ClaimSession;
 }

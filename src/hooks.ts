@@ -20,14 +20,19 @@ export interface HookMap {
   /** A stanza about to be written to a bound client session. */
   user_receive_packet: { session: SessionHandle; stanza: Element };
   /** A session was bound to a resource (RFC 6120 §7). */
-  sm_register_connection: { session: SessionHandle };
+  /**
+   * `moved`: the session was carried on from another cluster node (XEP-0198 resumption there,
+   * issue 17): it is not new, and what it had joined (rooms, say) goes on.
+   */
+  sm_register_connection: { session: SessionHandle; moved?: true };
   /**
    * A session sent its initial presence (RFC 6121 §4.2), after the broadcast: the moment to
    * hand it what waited for it (offline messages, XEP-0160 §2; pending subscription requests).
    */
   user_available: { session: SessionHandle };
   /** A bound session ended, for whatever reason (fired after it left the session manager). */
-  sm_remove_connection: { session: SessionHandle; reason: string };
+  /** `moved`: it goes on on another cluster node (see sm_register_connection). */
+  sm_remove_connection: { session: SessionHandle; reason: string; moved?: true };
   /** Stream features being offered; handlers append children to `features`. */
   c2s_stream_features: {
     session: SessionHandle;

@@ -11,6 +11,7 @@ import { AuthThrottle } from "./auth/throttle.js";
 import { CertStore } from "./tls.js";
 import { SessionManager } from "./sm.js";
 import { SharedSessionState } from "./session-state.js";
+import { Cluster } from "./cluster/cluster.js";
 import { Router } from "./router.js";
 import { LocalDelivery } from "./delivery.js";
 import { Hooks } from "./hooks.js";
@@ -58,8 +59,6 @@ export interface ServerOptions {
    * `parley --workers`, whose primary serves that one (src/workers/).
    */
   controlSocket?: string;
-  /** Fields every log line carries: a worker's `node`. */
-  logBindings?: Record<string, string>;
   /** false: the config's `metrics: {port, ip}` is not bound here (a worker: the primary serves it). */
   metricsListener?: boolean;
 }
@@ -73,6 +72,8 @@ export class Server {
   private readonly componentSessions = new Set<ComponentSession>();
   private control: ControlServer | null = null;
   private stopped = false;
+  /** This node's membership of a cluster (sm_db_type: redis); null on one node. */
+  cluster: Cluster | null = null;
   /** Where the Prometheus endpoint listens, when configured. */
   metricsUrl: string | null = null;
   readonly modules: ModuleManager;
@@ -100,7 +101,8 @@ export class Server {
     // cannot run leaves no data dir, database or generated certificate behind.
     const moduleWarnings = await ModuleManager.validate(config);
     const root = createLogger(config.loglevel, opts.logDestination, config.logFormat ?? "auto");
-    const log = opts.logBindings ? root.child(opts.logBindings) : root;
+    // In a cluster every line says which node wrote it.
+    const log = config.cluster ? root.child({ node: config.cluster.nodeName }) : root;
     const certs = new CertStore(log);
     certs.load(config.certfiles);
     for (const w of [...config.warnings, ...moduleWarnings]) log.warn(w);
@@ -196,6 +198,17 @@ export class Server {
       } catch (err) {
         await server.modules.stopAll();
         throw err;
+      }
+      if (config.cluster) {
+        try {
+          server.cluster = await Cluster.start(ctx, config.cluster, () => server?.dropClients());
+        } catch (err) {
+          await server.modules.stopAll();
+          throw err;
+        }
+        const cluster = server.cluster;
+        ctx.unackedJournal = (sid) => cluster.journal(sid);
+        ctx.claimSession = cluster.claimSession;
       }
       await server.listen(opts);
       log.info(
@@ -397,6 +410,51 @@ export class Server {
     return this.connections;
   }
 
+  /**
+   * Retires this node without dropping anyone (parleyctl restart_workers, issue 17): it stops
+   * accepting; every client that can resume (XEP-0198 §5, a resumable stream) loses its
+   * connection as if the network had dropped it, resumes on another node, and that node takes
+   * the session over from here (C2SSession.moveOut) with its unacknowledged stanzas; every other
+   * client is closed with system-shutdown, its undelivered messages routed to offline storage.
+   * Once every waiting session has moved, or after `graceMs`, the node stops. On one node (no
+   * cluster) there is nowhere to move to: it stops.
+   */
+  async retire(graceMs = 30_000): Promise<void> {
+    if (!this.cluster || this.stopped) return this.stop();
+    for (const l of [...this.listeners, ...this.httpServers, ...this.componentServers]) l.close();
+    let resuming = 0;
+    for (const s of [...this.connections]) {
+      if (s.canResume) {
+        s.transport.drop();
+        resuming++;
+      } else {
+        s.close(new StreamError("system-shutdown", "this node is being replaced; reconnect"));
+      }
+    }
+    this.ctx.log.info({ resuming, graceMs }, "retiring: clients asked to resume elsewhere");
+    const deadline = Date.now() + graceMs;
+    while (this.ctx.resumable.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (this.ctx.resumable.size > 0) {
+      this.ctx.log.warn(
+        { left: this.ctx.resumable.size },
+        "retiring: sessions not resumed elsewhere in time end here (their messages go to offline storage)",
+      );
+    }
+    await this.stop();
+  }
+
+  /**
+   * Disconnects every client of this node, the listeners staying open: the cluster counted this
+   * node dead (its lease lapsed), so its clients must log in again or resume.
+   */
+  dropClients(): void {
+    for (const s of [...this.connections]) {
+      s.close(new StreamError("system-shutdown", "this cluster node lost its lease; reconnect"));
+    }
+  }
+
   /** Closes every connection with `system-shutdown` (RFC 6120 §4.9.3.22), then storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -416,6 +474,9 @@ export class Server {
     for (const h of this.httpServers) h.closeAllConnections();
     await this.control?.stop();
     await closed;
+    // Sessions are gone from the cluster's table; what other nodes still sent here is routed
+    // (to offline storage, say) while the modules still run.
+    await this.cluster?.stop();
     await this.modules.stopAll();
     await this.ctx.metrics.stop();
     // Let the closing stream errors reach the sockets before the process goes on.

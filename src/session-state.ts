@@ -101,6 +101,11 @@ export class SharedSessionState {
     this.onChange(jid);
   }
 
+  /** Sets a session's shared values, as another node had them (a session moved here). */
+  restore(jid: JID, values: Record<string, Json>): void {
+    for (const [key, value] of Object.entries(values)) this.tables.get(key)?.set(jid, value);
+  }
+
   /** This node's shared values for a session of this node, by table key. */
   snapshot(jid: string): Record<string, Json> {
     const out: Record<string, Json> = {};

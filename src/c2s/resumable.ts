@@ -1,5 +1,6 @@
 import type { Transport } from "../transport/transport.js";
 import type { Element } from "@xmpp/xml";
+import type { HandoverState } from "./handover.js";
 
 /** A session waiting to be resumed, as the resumption registry keeps it (XEP-0198 §5). */
 export interface Resumable {
@@ -12,6 +13,8 @@ export interface Resumable {
    * what the client did not acknowledge.
    */
   takeOver(transport: Transport, h: number, frame?: ResumedFrame): void;
+  /** Hands the session to another cluster node and ends it here (C2SSession.moveOut). */
+  moveOut(): HandoverState | null;
 }
 
 /**

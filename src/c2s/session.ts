@@ -1,7 +1,7 @@
 import { xml, type Element } from "@xmpp/xml";
 import type { ListenerConfig } from "../config/config.js";
 import type { CoreContext } from "../context.js";
-import { makeJID, type JID } from "../jid.js";
+import { makeJID, parseJID, type JID } from "../jid.js";
 import type { Logger } from "../log.js";
 import type { DeliveryTracker, SessionHandle } from "../session-handle.js";
 import type { Transport, TransportOwner } from "../transport/transport.js";
@@ -19,7 +19,10 @@ import type { StreamFeatures } from "./features.js";
 import type { C2SStream, StreamFeature } from "./stream.js";
 import { isLegacySession, handleLegacySession } from "./bind.js";
 import { handleClientStanza } from "./client-stanza.js";
-import { NS_SM } from "./stream-mgmt.js";
+import { NS_SM, StreamManagement } from "./stream-mgmt.js";
+import type { HandoverState } from "./handover.js";
+import { parseStoredXml } from "../xml/stored.js";
+import { isPromise } from "../maybe.js";
 import { StreamMgmtHandler, type SmOwner } from "./stream-mgmt-handler.js";
 import type { Resumable, ResumedFrame } from "./resumable.js";
 import { rerouteUnacked } from "./reroute.js";
@@ -125,6 +128,11 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer,
 
   get live(): boolean {
     return this.state === "bound";
+  }
+
+  /** Bound, with a resumable XEP-0198 stream: a dropped connection leaves it waiting (§5). */
+  get canResume(): boolean {
+    return this.state === "bound" && this.smHandler.sm?.resumable === true;
   }
 
   get handledCount(): number | null {
@@ -421,6 +429,89 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer,
     transport.log = this.log;
     this.state = "bound";
     this.smHandler.resumed(h, frame);
+  }
+
+  // --- a session moving between cluster nodes (issue 17) -----------------------------------
+
+  /**
+   * Carries on a session another node handed over (HandoverState) on this authenticated
+   * stream, as if the client had resumed there (XEP-0198 §5): bound under the same full JID,
+   * its presence and shared module state kept, <resumed/> answered and the unacknowledged
+   * re-sent. Nobody is told it was away: it never left.
+   */
+  adopt(state: HandoverState, h: number): void {
+    const jid = parseJID(state.jid);
+    this.onBound(jid);
+    for (const d of state.directed) this.directed.add(d);
+    this.available = state.available;
+    this.priority = state.priority;
+    this.presence = state.presence ? parseStoredXml(state.presence) : null;
+    const replaced = this.ctx.sm.register(this);
+    if (replaced && replaced !== this) {
+      replaced.close(
+        new StreamError("conflict", "replaced by a new connection with the same resource"),
+      );
+    }
+    this.ctx.sharedState.restore(jid, state.shared);
+    this.smHandler.adoptMoved({
+      ...state.sm,
+      // What was held back for an inactive client there goes after the unacknowledged here.
+      unacked: state.sm.unacked.map((x) => parseStoredXml(x)),
+    });
+    const hooked = this.ctx.hooks.runAsync("sm_register_connection", {
+      session: this,
+      moved: true,
+    });
+    if (isPromise(hooked)) {
+      hooked.catch((err: unknown) => this.log.error({ err }, "sm_register_connection failed"));
+    }
+    this.log.info({ from: StreamManagement.nodeOf(state.sm.id) }, "session moved here");
+    this.smHandler.resumed(h);
+  }
+
+  /**
+   * Hands this session to another node (see adopt) and ends it here without a goodbye — no
+   * unavailable presence, nothing routed again: it goes on there. Null when it cannot move
+   * (not stream-managed, not bound).
+   */
+  moveOut(): HandoverState | null {
+    const sm = this.smHandler.sm;
+    if (!sm || !this.bound || this.tornDown || !this.username || !this.host) return null;
+    if (this.state === "bound") {
+      // The client is on the other node now; this connection is a leftover.
+      this.transport.owner = silentOwner;
+      this.transport.destroy();
+    }
+    const held = this.held.take().map((stanza) => stanza.toString());
+    const saved = sm.moveOut();
+    const jid = this.jid.toString();
+    const state: HandoverState = {
+      jid,
+      username: this.username,
+      host: this.host,
+      sm: { ...saved, unacked: [...saved.unacked.map((x) => x.toString()), ...held] },
+      available: this.available,
+      priority: this.priority,
+      presence: this.presence ? this.presence.toString() : null,
+      directed: [...this.directed],
+      shared: this.ctx.sharedState.snapshot(jid),
+    };
+    this.tornDown = true;
+    for (const t of [this.authTimer, this.resumeTimer]) if (t) clearTimeout(t);
+    this.smHandler.stopTimers();
+    this.ctx.backpressure.ended(this);
+    this.ctx.backpressure.forget(this);
+    this.state = "closed";
+    this.ctx.resumable.delete(sm.id);
+    this.ctx.sm.unregister(this);
+    try {
+      this.ctx.hooks.run("sm_remove_connection", { session: this, reason: "moved", moved: true });
+    } catch (err) {
+      if (!isModuleFault(err)) this.log.error({ err }, "sm_remove_connection handler failed");
+    }
+    this.log.info("session moved to another node");
+    this.onTeardown?.();
+    return state;
   }
 
   // --- SessionHandle ---------------------------------------------------------------------

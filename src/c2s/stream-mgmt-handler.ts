@@ -7,6 +7,7 @@ import { serialize } from "../xml/fanout.js";
 import { NS } from "../xmpp/ns.js";
 import { StreamError } from "../xmpp/errors.js";
 import type { Resumable, ResumedFrame } from "./resumable.js";
+import type { HandoverState } from "./handover.js";
 import { NS_SM, StreamManagement, type StreamMgmtOptions, type Unacked } from "./stream-mgmt.js";
 
 /** How long an <r/> waits for the stanzas before it to be handed on (see answerAckRequest). */
@@ -29,6 +30,10 @@ export interface SmOwner extends Resumable {
   close(error?: StreamError): void;
   /** This (new, authenticated) stream takes over `old`'s session: see Resumable.takeOver. */
   resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void;
+  /** This (new, authenticated) stream carries on a session another node handed over. */
+  adopt(state: HandoverState, h: number): void;
+  /** True once the session has ended. */
+  readonly ended: boolean;
 }
 
 /**
@@ -57,7 +62,7 @@ export class StreamMgmtHandler {
   }
 
   /** An element in urn:xmpp:sm:3 from an authenticated or bound stream. */
-  handle(el: Element): void {
+  handle(el: Element): void | Promise<void> {
     const options = this.options();
     if (!options) {
       throw new StreamError("unsupported-stanza-type", "stream management is not enabled here");
@@ -73,7 +78,12 @@ export class StreamMgmtHandler {
         return this.onAck(el.attrs.h);
       case "resume": {
         const found = this.resumable(el);
-        if ("failed" in found) return this.owner.write(found.failed.toString());
+        if ("failed" in found) {
+          const moved = this.claimable(el);
+          if (moved)
+            return moved.then((ok) => (ok ? undefined : this.owner.write(found.failed.toString())));
+          return this.owner.write(found.failed.toString());
+        }
         return this.owner.resumeInto(found.old, found.h);
       }
       default:
@@ -104,7 +114,9 @@ export class StreamMgmtHandler {
     const owner = this.owner;
     // §3: only after binding, and only once.
     if (!owner.bound || this.sm) return smElement("failed", {}, "unexpected-request");
-    const sm = new StreamManagement(options, owner.ctx.unackedJournal?.(owner.id));
+    const sm = new StreamManagement(options, owner.ctx.unackedJournal?.(owner.id), {
+      node: owner.ctx.config.cluster?.nodeName,
+    });
     const attrs: Record<string, string | number> = {};
     if (el.attrs.resume === "true" || el.attrs.resume === "1") {
       sm.resumable = true;
@@ -235,6 +247,39 @@ export class StreamMgmtHandler {
       return { failed: smElement("failed", attrs, "item-not-found") };
     }
     return { old, h };
+  }
+
+  /**
+   * A <resume/> whose id names another cluster node (issue 17): that node is asked to hand the
+   * session over, and this stream carries it on. Undefined when there is no one to ask;
+   * resolves false when the other node has no such session for this user (§5: item-not-found).
+   */
+  private claimable(el: Element): Promise<boolean> | undefined {
+    const { ctx, username, host } = this.owner;
+    const previd = el.attrs.previd ?? "";
+    const node = StreamManagement.nodeOf(previd);
+    const h = Number(el.attrs.h);
+    const options = this.options();
+    if (!ctx.claimSession || !node || node === ctx.config.cluster?.nodeName) return undefined;
+    if (!options || !username || !host || this.owner.bound || !Number.isInteger(h))
+      return undefined;
+    return ctx.claimSession({ smId: previd, username, host }).then((state) => {
+      if (!state || this.owner.ended) return false;
+      this.owner.adopt(state, h);
+      return true;
+    });
+  }
+
+  /** Takes over the XEP-0198 state of a session moved here (see HandoverState). */
+  adoptMoved(saved: Parameters<typeof StreamManagement.moved>[2]): void {
+    const options = this.options();
+    if (!options) throw new Error("stream management is not enabled for this host");
+    this.sm = StreamManagement.moved(
+      options,
+      this.owner.ctx.unackedJournal?.(this.owner.id),
+      saved,
+    );
+    this.owner.ctx.resumable.set(this.sm.id, this.owner);
   }
 
   /** After the transport moved in: acknowledge, answer <resumed/>, re-send the unacknowledged. */

@@ -61,8 +61,11 @@ export class StreamManagement {
   /** The last h the client acknowledged. */
   private acked = 0;
   private queue: Unacked[] = [];
-  /** A resumption id nobody can guess (XEP-0198 §5, §8 Security). */
-  readonly id = randomBytes(18).toString("base64url");
+  /**
+   * A resumption id nobody can guess (XEP-0198 §5, §8 Security). In a cluster it starts with
+   * the node's name and a colon, so that another node a client resumes on knows whom to ask.
+   */
+  readonly id: string;
   resumable = false;
   /** Seconds the session stays resumable, as told to the client in `max`. */
   max = 0;
@@ -72,7 +75,53 @@ export class StreamManagement {
   constructor(
     readonly options: StreamMgmtOptions,
     private readonly journal?: UnackedJournal,
-  ) {}
+    /** The cluster node's name, or undefined on one node; or the whole id of a moved session. */
+    id?: { node?: string | undefined; exact?: string },
+  ) {
+    const random = randomBytes(18).toString("base64url");
+    this.id = id?.exact ?? (id?.node ? `${id.node}:${random}` : random);
+  }
+
+  /**
+   * The counters and queue of a session moved here from another cluster node (XEP-0198 §5
+   * across nodes): its id, what it handled, what its client acknowledged and what it did not.
+   */
+  static moved(
+    options: StreamMgmtOptions,
+    journal: UnackedJournal | undefined,
+    saved: { id: string; max: number; inbound: number; acked: number; unacked: Element[] },
+  ): StreamManagement {
+    const sm = new StreamManagement(options, journal, { exact: saved.id });
+    sm.resumable = true;
+    sm.max = saved.max;
+    sm.inbound = saved.inbound;
+    sm.acked = saved.acked;
+    sm.outbound = saved.acked;
+    for (const stanza of saved.unacked) sm.sent(stanza, undefined);
+    return sm;
+  }
+
+  /** What a move to another node carries (see moved()); leaves the queue empty. */
+  moveOut(): { id: string; max: number; inbound: number; acked: number; unacked: Element[] } {
+    return {
+      id: this.id,
+      max: this.max,
+      inbound: this.inbound,
+      acked: this.acked,
+      unacked: this.takeUnacked().map((u) => {
+        // A tracked copy stays with whoever tracks it (mod_offline keeps its stored one).
+        u.tracker?.failed();
+        u.onSafe?.();
+        return u.stanza;
+      }),
+    };
+  }
+
+  /** The node a clustered resumption id names, or undefined for an id of one node. */
+  static nodeOf(id: string): string | undefined {
+    const colon = id.lastIndexOf(":");
+    return colon > 0 ? id.slice(0, colon) : undefined;
+  }
 
   /** Stanzas received, in order, and whether each has been fully handed on yet. */
   private handling: Slot[] = [];

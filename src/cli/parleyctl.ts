@@ -80,6 +80,11 @@ const COMMANDS: Record<string, Command> = {
     help: "Tell whether the server runs, with its session count and uptime",
     run: (config) => remote(config, "status", []),
   },
+  list_cluster: {
+    args: [],
+    help: "The cluster's running nodes, one per line (on one node: this one)",
+    run: (config) => remote(config, "list_cluster", []),
+  },
   stats: {
     args: [],
     optional: ["NAME"],

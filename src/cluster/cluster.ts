@@ -10,12 +10,20 @@ import type { DeliveryTracker } from "../session-handle.js";
 import { StanzaError, StreamError, type StreamErrorCondition } from "../xmpp/errors.js";
 import { parseStoredXml } from "../xml/stored.js";
 import { Inbox, drainInbox } from "./inbox.js";
+import { redisJournal } from "./journal.js";
+import type { UnackedJournal } from "../c2s/stream-mgmt.js";
 import { keys } from "./keys.js";
 import { NodeLease, listNodes, type NodeStatus } from "./nodes.js";
-import type { CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
+import type { ClaimEntry, CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
+import type { ClaimSession, HandoverState } from "../c2s/handover.js";
+import { StreamManagement } from "../c2s/stream-mgmt.js";
 import { closeRedis, connectRedis, type RedisClient } from "./redis.js";
 import { SessionRegistry } from "./registry.js";
 import { RemoteSession, type ClusterLink, type SessionEntry } from "./remote-session.js";
+import { registerClusterMetrics } from "./metrics.js";
+
+/** How long a client resuming here waits for another node to hand its session over. */
+const CLAIM_TIMEOUT_MS = 5_000;
 
 /** A stanza handed to another node, until that node says its copy is safe. */
 interface Pending {
@@ -56,6 +64,8 @@ return out`;
  */
 export class Cluster implements ClusterLink {
   private readonly pending = new Map<string, Pending>();
+  /** Sessions asked of other nodes (claimSession), waiting for their answer. */
+  private readonly claims = new Map<string, (state: HandoverState | null) => void>();
   private nextId = 0;
   private readonly log: Logger;
   private readonly name: string;
@@ -63,6 +73,8 @@ export class Cluster implements ClusterLink {
   private inbox!: Inbox;
   private lease!: NodeLease;
   private watchTimer: NodeJS.Timeout | null = null;
+  /** Nodes alive at the last look (watch()). */
+  private liveNodes = 1;
   private stopped = false;
 
   private constructor(
@@ -120,7 +132,15 @@ export class Cluster implements ClusterLink {
       this.log,
     );
     await this.registry.start();
-    this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log);
+    const figures = {
+      liveNodes: () => this.liveNodes,
+      inFlight: () => this.pending.size,
+      remoteSessions: () => this.ctx.sm.clusterSize - this.ctx.sm.size,
+    };
+    const { inboxLag } = registerClusterMetrics(this.ctx.metrics.registry, figures);
+    this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log, (s) =>
+      inboxLag.observe(s),
+    );
     await this.inbox.start();
     const every = Math.max(200, Math.floor(this.config.leaseMs / 2));
     this.watchTimer = setInterval(() => void this.watch(), every);
@@ -135,6 +155,11 @@ export class Cluster implements ClusterLink {
   /** Every node the cluster knows (parleyctl list_cluster). */
   nodes(): Promise<NodeStatus[]> {
     return listNodes(this.redis);
+  }
+
+  /** Where a stream-managed session of this node mirrors its unacknowledged queue. */
+  journal(sid: string): UnackedJournal {
+    return redisJournal(this.redis, this.name, sid, this.log);
   }
 
   /** Stanzas handed to other nodes and not yet safe there (a health figure). */
@@ -222,15 +247,62 @@ export class Cluster implements ClusterLink {
         this.receive(entry, done, false);
         return;
       case "r":
-        this.replied(entry.id, entry.e);
+        if (entry.e === "handover") this.claims.get(entry.id)?.(entry.s ?? null);
+        else this.replied(entry.id, entry.e);
         done();
         return;
       case "c":
         this.obey(entry);
         done();
         return;
+      case "h":
+        this.handOver(entry);
+        done();
+        return;
     }
   };
+
+  // --- sessions moving between nodes (XEP-0198 §5 on another node) ------------------------
+
+  /** Asks the node a resumption id names for its session; null when it has none for this user. */
+  readonly claimSession: ClaimSession = ({ smId, username, host }) => {
+    const node = StreamManagement.nodeOf(smId);
+    if (!node) return Promise.resolve(null);
+    const id = `${this.nextId++}`;
+    return new Promise<HandoverState | null>((resolve) => {
+      const timer = setTimeout(() => {
+        // A dead or stuck node: the client starts a new session; the dead node's unacknowledged
+        // messages reach it from offline storage once that node is cleaned up.
+        this.claims.delete(id);
+        resolve(null);
+      }, CLAIM_TIMEOUT_MS);
+      this.claims.set(id, (state) => {
+        clearTimeout(timer);
+        this.claims.delete(id);
+        resolve(state);
+      });
+      this.inbox
+        .send(node, { k: "h", id, o: this.name, smId, user: username, host })
+        .catch((err: unknown) => {
+          this.log.warn({ err, node }, "cannot ask another node for a session");
+          this.claims.get(id)?.(null);
+        });
+    });
+  };
+
+  /** Another node's client resumes a session of this node: hand it over, if it is theirs. */
+  private handOver(entry: ClaimEntry): void {
+    const session = this.ctx.resumable.get(entry.smId);
+    let state: HandoverState | null = null;
+    if (session && session.username === entry.user && session.host === entry.host) {
+      state = session.moveOut();
+    }
+    this.inbox
+      .send(entry.o, { k: "r", id: entry.id, e: "handover", s: state })
+      .catch((err: unknown) => {
+        this.log.error({ err, node: entry.o }, "cannot hand a session over to another node");
+      });
+  }
 
   /**
    * A stanza another node routed to a session here (or, `orphaned`, to a session of a node that
@@ -327,9 +399,7 @@ export class Cluster implements ClusterLink {
     if (entry.op === "flush") session.flushHeld();
     else {
       session.close(
-        entry.cond
-          ? new StreamError(entry.cond as StreamErrorCondition, entry.text)
-          : undefined,
+        entry.cond ? new StreamError(entry.cond as StreamErrorCondition, entry.text) : undefined,
       );
     }
   }
@@ -350,6 +420,7 @@ export class Cluster implements ClusterLink {
       return; // Redis unreachable: nothing can be decided now
     }
     const alive = new Set(nodes.filter((n) => n.alive).map((n) => n.name));
+    this.liveNodes = alive.size;
     for (const n of nodes) {
       if (n.alive || n.name === this.name) continue;
       const dropped = this.registry.dropNode(n.name);
@@ -397,7 +468,10 @@ export class Cluster implements ClusterLink {
       try {
         broadcastPresence(this.ctx, proxy, stanza);
       } catch (err) {
-        this.log.error({ err, jid: entry.jid }, "cannot announce a dead node's session unavailable");
+        this.log.error(
+          { err, jid: entry.jid },
+          "cannot announce a dead node's session unavailable",
+        );
       }
     }
     const unacked = await this.reapUnacked(dead, sessions);

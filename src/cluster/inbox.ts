@@ -28,6 +28,8 @@ export class Inbox {
     private readonly node: string,
     private readonly handle: (entry: InboxEntry, done: () => void) => void,
     private readonly log: Logger,
+    /** Told how long each entry waited (seconds), from the time in its stream id. */
+    private readonly waited: (seconds: number) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -70,13 +72,19 @@ export class Inbox {
         continue;
       }
       if (!reply) continue;
-      for (const stream of reply as { messages: { id: string; message: Record<string, string> }[] }[]) {
+      for (const stream of reply as {
+        messages: { id: string; message: Record<string, string> }[];
+      }[]) {
         for (const { id, message } of stream.messages) this.dispatch(id, message.d);
       }
     }
   }
 
   private dispatch(id: string, d: string | undefined): void {
+    // A stream id is "<ms>-<seq>", the ms on Redis's clock: the lag is meaningful as long as
+    // the machines' clocks agree (one machine: exactly).
+    const added = Number(id.slice(0, id.indexOf("-")));
+    if (added > 0) this.waited(Math.max(0, Date.now() - added) / 1000);
     const entry = readEntry(d);
     if (!entry) {
       this.log.warn({ id }, "unreadable cluster inbox entry dropped");

@@ -1,8 +1,10 @@
+import type { HandoverState } from "../c2s/handover.js";
+
 /**
  * What nodes put into each other's inbox streams (inbox.ts). Every entry is one JSON value under
  * the stream field `d`.
  */
-export type InboxEntry = StanzaEntry | ReplyEntry | CommandEntry;
+export type InboxEntry = StanzaEntry | ReplyEntry | CommandEntry | ClaimEntry;
 
 /** A stanza for a session the receiving node serves. */
 export interface StanzaEntry {
@@ -24,11 +26,26 @@ export interface StanzaEntry {
   t?: 1;
 }
 
-/** What became of a StanzaEntry, sent back to the node that sent it. */
+/** What became of a StanzaEntry or a ClaimEntry, sent back to the node that sent it. */
 export interface ReplyEntry {
   k: "r";
   id: string;
-  e: "done" | "acked" | "failed";
+  e: "done" | "acked" | "failed" | "handover";
+  /** For handover: the session, or null when there is none to hand over. */
+  s?: HandoverState | null;
+}
+
+/**
+ * A client resumed (XEP-0198 §5) on the sending node with a resumption id of the receiving
+ * node: hand that session over, if it is this user's.
+ */
+export interface ClaimEntry {
+  k: "h";
+  id: string;
+  o: string;
+  smId: string;
+  user: string;
+  host: string;
 }
 
 /** An order for a session the receiving node serves. */
@@ -48,7 +65,7 @@ export function readEntry(d: string | undefined): InboxEntry | undefined {
   if (!d) return undefined;
   try {
     const v = JSON.parse(d) as { k?: unknown };
-    if (v.k === "s" || v.k === "r" || v.k === "c") return v as InboxEntry;
+    if (v.k === "s" || v.k === "r" || v.k === "c" || v.k === "h") return v as InboxEntry;
   } catch {
     // fall through
   }

@@ -20,10 +20,11 @@ export async function connectRedis(
 ): Promise<RedisClient> {
   const client = createClient({
     socket: {
-      host: config.host,
-      port: config.port,
+      ...(config.socketPath !== undefined
+        ? { path: config.socketPath }
+        : { host: config.host, port: config.port }),
       connectTimeout: config.connectTimeoutMs,
-      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
     },
     ...(config.password !== undefined ? { password: config.password } : {}),
     database: config.db,
@@ -44,7 +45,7 @@ export async function connectRedis(
   } catch (err) {
     client.destroy();
     throw new Error(
-      `cannot reach Redis at ${config.host}:${config.port} (redis_server, redis_port, redis_db` +
+      `cannot reach Redis at ${config.socketPath ?? `${config.host}:${config.port}`} (redis_server, redis_port, redis_db` +
         `${config.password !== undefined ? ", redis_password" : ""}): ${(err as Error).message}`,
     );
   }

@@ -145,7 +145,9 @@ export class SessionRegistry {
         keys: [keys.sessions, keys.nodeSessions(this.node), keys.sessionChanges],
         arguments: args,
       })
-      .catch((err: unknown) => this.log.error({ err }, "cannot update the cluster's session table"));
+      .catch((err: unknown) =>
+        this.log.error({ err }, "cannot update the cluster's session table"),
+      );
   }
 
   // --- the other nodes' sessions -----------------------------------------------------------
@@ -205,7 +207,9 @@ export class SessionRegistry {
     const proxy = new RemoteSession(entry, this.link, this.log);
     const replaced = this.sm.register(proxy);
     if (replaced && !replaced.node) {
-      replaced.close(new StreamError("conflict", "replaced by a new connection with the same resource"));
+      replaced.close(
+        new StreamError("conflict", "replaced by a new connection with the same resource"),
+      );
     }
   }
 

@@ -28,7 +28,12 @@ export interface SessionEntry {
 
 /** How a proxy reaches its node (cluster.ts). */
 export interface ClusterLink {
-  deliver(session: RemoteSession, stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void;
+  deliver(
+    session: RemoteSession,
+    stanza: Element,
+    tracker?: DeliveryTracker,
+    handoff?: Handoff,
+  ): void;
   command(session: RemoteSession, op: "close" | "flush", error?: StreamError): void;
 }
 

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { StreamError } from "../xmpp/errors.js";
 import { makeJID } from "../jid.js";
 import type { CoreContext } from "../context.js";
@@ -16,6 +17,11 @@ export interface ControlledServer {
   reloadConfig(): Promise<string[]>;
   /** The client connections, bound or not (stats, top). */
   clients(): Iterable<ClientView>;
+  /** This node's membership of a cluster, or null on one node. */
+  readonly cluster: {
+    readonly nodeName: string;
+    nodes(): Promise<{ name: string; host: string; pid: number; startedAt: number; alive: boolean }[]>;
+  } | null;
 }
 
 /** Commands answered by the running server, named as in ejabberdctl. */
@@ -46,7 +52,7 @@ export function controlCommands(
   );
   return {
     ...accountHandlers,
-    status: () => ({
+    status: async () => ({
       ok: true,
       result: {
         status: "started",
@@ -54,7 +60,21 @@ export function controlCommands(
         connections: server.connectionCount,
         uptimeSeconds: Math.round((Date.now() - server.startedAt) / 1000),
         hosts: server.ctx.config.hosts,
+        ...(server.cluster
+          ? {
+              node: server.cluster.nodeName,
+              clusterSessions: sm.clusterSize,
+              clusterNodes: (await server.cluster.nodes()).filter((n) => n.alive).length,
+            }
+          : {}),
       },
+    }),
+    // ejabberdctl list_cluster: the nodes that run, this one included; on one node, this one.
+    list_cluster: async () => ({
+      ok: true,
+      result: server.cluster
+        ? (await server.cluster.nodes()).filter((n) => n.alive).map((n) => n.name)
+        : [hostname()],
     }),
     connected_users: () => ({
       ok: true,

@@ -81,7 +81,7 @@ async function summary(s: StatsSource): Promise<Record<(typeof SUMMARY)[number],
   const registry = ctx.metrics.registry;
   return {
     uptimeseconds: Math.round((Date.now() - s.startedAt) / 1000),
-    onlineusers: ctx.sm.size,
+    onlineusers: ctx.sm.clusterSize,
     connections,
     stanzas_in: await counterTotal(registry, "parley_stanzas_in_total"),
     stanzas_out: await counterTotal(registry, "parley_stanzas_out_total"),
@@ -110,7 +110,7 @@ export async function stats(s: StatsSource, args: string[]): Promise<ControlResp
     for (const host of s.ctx.hosts) n += (await s.ctx.accounts.list(host)).length;
     return { ok: true, result: String(n) };
   }
-  // One node: its sessions are all the sessions (a cluster would count only its own here).
+  // ejabberd: onlineusers counts the cluster's sessions, onlineusersnode this node's.
   if (name === "onlineusersnode") return { ok: true, result: String(s.ctx.sm.size) };
   if (Object.hasOwn(ERLANG_ONLY, name)) {
     return { ok: false, error: `stats ${name} ${ERLANG_ONLY[name]}` };

@@ -9,10 +9,11 @@ import { workerControlSocket, workerNodeName } from "./names.js";
 import { DEATH_WINDOW_MS, MAX_DEATHS, RestartPolicy } from "./restart-policy.js";
 
 /**
- * How long a worker may take to retire or stop before it is killed. Server.stop closes every
- * stream and waits for the sockets to end; a peer that never reads must not hold a restart.
+ * How long a worker may take to retire or stop before it is killed. Server.retire waits up to
+ * 30 s for its clients to resume elsewhere, then stops; Server.stop closes every stream and
+ * waits for the sockets to end, and a peer that never reads must not hold a restart for ever.
  */
-const END_TIMEOUT_MS = 30_000;
+const END_TIMEOUT_MS = { retire: 60_000, stop: 30_000 };
 
 interface Slot {
   readonly index: number;
@@ -42,7 +43,7 @@ export interface PoolOptions {
   onAllGaveUp: () => void;
   /** Told each time a worker dies on its own (for the metrics). */
   onDeath?: (slot: number) => void;
-  /** Tests: shorter than the defaults (END_TIMEOUT_MS, RestartPolicy's first backoff). */
+  /** Tests: shorter than the defaults (END_TIMEOUT_MS, both; RestartPolicy's first backoff). */
   endTimeoutMs?: number;
   firstBackoffMs?: number;
 }
@@ -56,10 +57,11 @@ export class WorkerPool {
   private stopping = false;
   private restarting = false;
   private nextForward = 0;
-  private readonly endTimeoutMs: number;
+  private readonly endTimeoutMs: typeof END_TIMEOUT_MS;
 
   constructor(private readonly opts: PoolOptions) {
-    this.endTimeoutMs = opts.endTimeoutMs ?? END_TIMEOUT_MS;
+    const t = opts.endTimeoutMs;
+    this.endTimeoutMs = t === undefined ? END_TIMEOUT_MS : { retire: t, stop: t };
     this.slots = Array.from({ length: opts.count }, (_, index) => ({
       index,
       generation: 0,
@@ -168,7 +170,7 @@ export class WorkerPool {
     const line = `worker ${slot.index}: ${old && !old.exit ? `${old.nodeName} (pid ${old.pid})` : "(none)"} -> ${next.nodeName} (pid ${next.pid})`;
     if (old && !old.exit) {
       this.opts.log.info({ ...old.logFields, by: next.nodeName }, "worker retiring");
-      await old.end("retire", this.endTimeoutMs, this.opts.log);
+      await old.end("retire", this.endTimeoutMs.retire, this.opts.log);
     }
     return line;
   }
@@ -180,7 +182,9 @@ export class WorkerPool {
       if (s.timer) clearTimeout(s.timer);
       s.timer = null;
     }
-    await Promise.all([...this.alive].map((w) => w.end("stop", this.endTimeoutMs, this.opts.log)));
+    await Promise.all(
+      [...this.alive].map((w) => w.end("stop", this.endTimeoutMs.stop, this.opts.log)),
+    );
   }
 
   private fork(slot: Slot): LiveWorker {

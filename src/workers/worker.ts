@@ -8,12 +8,6 @@ import { describeError, exitAfterFlush, resolveConfig } from "../cli/common.js";
 import { NODE_NAME_ENV } from "../config/cluster.js";
 import { ENV_CONTROL_SOCKET, ENV_SLOT, isToWorker, type FromWorker } from "./messages.js";
 
-/** What a worker needs of a server: Server.retire arrives with the cluster core (issue 17). */
-interface Retirable {
-  retire?(): Promise<void>;
-  stop(): Promise<void>;
-}
-
 /**
  * Starts this worker's server. Resolves with the exit code once it failed to start (1), or -1
  * while it runs: the process then ends when the primary has it end.
@@ -27,7 +21,6 @@ export async function runWorker(configPath: string | null): Promise<number> {
   const started = (async () =>
     Server.start(resolveConfig(configPath), {
       controlSocket,
-      logBindings: { node: nodeName },
       // The primary serves `metrics:` with every worker's figures (src/workers/metrics.ts).
       metricsListener: false,
       onStopRequested: () => void send({ type: "parley:stop-requested" }),
@@ -39,9 +32,10 @@ export async function runWorker(configPath: string | null): Promise<number> {
     if (ending) return;
     ending = true;
     void started.then(
-      async (s: Retirable & Pick<Server, "log">) => {
+      async (s) => {
         s.log.info({ why }, how === "retire" ? "retiring" : "stopping");
-        await (how === "retire" && s.retire ? s.retire() : s.stop());
+        // retire: its resumable clients resume on the other workers (Server.retire).
+        await (how === "retire" ? s.retire() : s.stop());
         exitAfterFlush(0);
       },
       () => undefined,
