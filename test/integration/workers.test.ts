@@ -17,6 +17,8 @@ import { startRedis, type RedisInstance } from "../helpers/redis.js";
 import { registerUsers, writeProcessConfig } from "../helpers/server-process.js";
 import { freshPgsql } from "../helpers/storage.js";
 
+const SM = "urn:xmpp:sm:3";
+
 /** One line of `parleyctl list_workers`. */
 interface WorkerLine {
   slot: number;
@@ -173,6 +175,7 @@ describe("parley --workers: one cluster node per core, under a primary (issue 17
         nodeName: "unused",
         port,
         dataDir: "data",
+        moduleLines: ["  mod_stream_mgmt: {}"],
       });
       writeFileSync(file, `${text}metrics:\n  port: ${metricsPort}\n  ip: 127.0.0.1\n`);
       await registerUsers(file, ["u0", "u1", "u2", "u3", "u4", "u5"]);
@@ -322,6 +325,25 @@ describe("parley --workers: one cluster node per core, under a primary (issue 17
         assert.match(text, new RegExp(`^parley_sessions\\{worker="${w}"\\} \\d+$`, "m"));
       }
       assert.match(text, /^parley_worker_deaths_total\{worker="1"\} 1$/m);
+    });
+
+    it("restart_workers: a stream-managed client of a retiring worker resumes on another (XEP-0198 §5)", async () => {
+      const c = await RawClient.connect(port);
+      await c.login("u2", "pw", "sm");
+      c.send(`<enable xmlns='${SM}' resume='true'/>`);
+      const previd = /<enabled [^>]*id=["']([^"']+)["']/.exec(await c.readUntil("<enabled"))![1]!;
+      const restart = ctl("restart_workers");
+      // Its worker drops the connection without closing the stream, as a network would.
+      await c.closedPromise;
+      assert.doesNotMatch(c.received, /<stream:error/);
+      const back = await RawClient.connect(port);
+      await back.authenticate("u2", "pw");
+      back.send(`<resume xmlns='${SM}' previd='${previd}' h='0'/>`);
+      await back.readUntil(new RegExp(`<resumed [^>]*previd=["']${previd}["']`));
+      clients.push(back);
+      const r = await restart;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split("\n").length, 2);
     });
 
     it("stop ends every worker, then the primary (exit 0)", async () => {
