@@ -10,10 +10,10 @@
  * totals again. Per worker, a restart is an ordinary counter reset. `sum by (…)` in the query
  * gives the machine's total. The primary adds `parley_worker_deaths_total`.
  */
-import { createServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import { AggregatorRegistry, Counter, Registry } from "prom-client";
 import type { Logger } from "../log.js";
-import { serveMetrics } from "../http/metrics.js";
+import { listenForMetrics } from "../http/metrics.js";
 import type { WorkerMetrics } from "./messages.js";
 import type { WorkerPool } from "./pool.js";
 
@@ -58,25 +58,8 @@ export class PrimaryMetrics {
 
   /** Serves GET /metrics on `ip`:`port`; resolves with the port (0 picks one). */
   async listen(port: number, ip: string): Promise<number> {
-    const server = createServer((req, res) => {
-      if (new URL(req.url ?? "/", "http://localhost").pathname !== "/metrics") {
-        res.writeHead(404).end("not found\n");
-        return;
-      }
-      void this.collect().then(
-        (registry) => serveMetrics(registry, { req, res }, this.log),
-        (err: unknown) => {
-          this.log.error({ err }, "metrics collection failed");
-          res.writeHead(500).end();
-        },
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, ip, () => resolve());
-    });
-    this.http = server;
-    return (server.address() as { port: number }).port;
+    this.http = await listenForMetrics(port, ip, () => this.collect(), this.log);
+    return (this.http.address() as { port: number }).port;
   }
 
   async stop(): Promise<void> {

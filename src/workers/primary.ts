@@ -116,7 +116,12 @@ function primaryControlServer(
   const reload = commands.handlers.reload_config!;
   commands.handlers.reload_config = async (args) => {
     const res = await reload(args);
-    if (res.ok) current = loadConfig(config.file);
+    try {
+      if (res.ok) current = loadConfig(config.file);
+    } catch (err) {
+      // Changed again since the workers read it: they say what they run; this check keeps its.
+      log.warn({ err: describeError(err) }, "the primary could not re-read the config");
+    }
     return res;
   };
   const own = new Set<string>(PRIMARY_COMMANDS);
