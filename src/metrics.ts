@@ -1,9 +1,9 @@
-import { createServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "./log.js";
 import { ModuleMetrics } from "./module-metrics.js";
-import { serveMetrics } from "./http/metrics.js";
+import { listenForMetrics } from "./http/metrics.js";
 import { InputMetrics } from "./input-metrics.js";
 
 /** What the metrics read from the running server at scrape time. */
@@ -186,19 +186,8 @@ export class Metrics {
    * its own, kept for configs that have it (an ejabberd_http listener's /metrics is the other way).
    */
   async listen(port: number, ip: string): Promise<number> {
-    const server = createServer((req, res) => {
-      if (new URL(req.url ?? "/", "http://localhost").pathname !== "/metrics") {
-        res.writeHead(404).end("not found\n");
-        return;
-      }
-      void serveMetrics(this.registry, { req, res }, this.log);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, ip, () => resolve());
-    });
-    this.http = server;
-    return (server.address() as { port: number }).port;
+    this.http = await listenForMetrics(port, ip, () => Promise.resolve(this.registry), this.log);
+    return (this.http.address() as { port: number }).port;
   }
 
   /**

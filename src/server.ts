@@ -55,6 +55,13 @@ export interface ServerOptions {
   onStopRequested?: () => void;
   /** DNS servers s2s asks instead of the system's ("127.0.0.1:5353"): tests with their own. */
   dnsServers?: string[];
+  /**
+   * The admin socket to serve instead of the config's `control_socket`: a worker of
+   * `parley --workers`, whose primary serves that one (src/workers/).
+   */
+  controlSocket?: string;
+  /** false: the config's `metrics: {port, ip}` is not bound here (a worker: the primary serves it). */
+  metricsListener?: boolean;
 }
 
 /** The running server: storage, certificates, routing core, listeners and control channel. */
@@ -227,7 +234,7 @@ export class Server {
   private async listen(opts: ServerOptions): Promise<void> {
     try {
       this.control = new ControlServer(
-        this.ctx.config.controlSocket,
+        opts.controlSocket ?? this.ctx.config.controlSocket,
         controlCommands(this, () => opts.onStopRequested?.()),
         this.ctx.log.child({ component: "control" }),
         (name) =>
@@ -241,7 +248,7 @@ export class Server {
         },
       );
       await this.control.start();
-      const m = this.ctx.config.metrics;
+      const m = opts.metricsListener === false ? undefined : this.ctx.config.metrics;
       if (m) {
         const port = await this.ctx.metrics
           .listen(m.port, m.ip)

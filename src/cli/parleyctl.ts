@@ -20,6 +20,12 @@ const UNREACHABLE = 3;
 /** Account commands may hash passwords or delete many rows: give the server time. */
 const ACCOUNT_TIMEOUT_MS = 60_000;
 
+/**
+ * restart_workers starts each new worker and waits for the old one to hand its clients over,
+ * one worker after the other: minutes on a machine with many cores.
+ */
+const RESTART_TIMEOUT_MS = 60 * 60_000;
+
 interface Command {
   args: string[];
   /** Arguments that may follow `args`, shown in brackets. */
@@ -111,6 +117,17 @@ const COMMANDS: Record<string, Command> = {
     args: [],
     help: "Stop the server",
     run: (config) => remote(config, "stop", []),
+  },
+  list_workers: {
+    args: [],
+    help: "The workers of a server started with --workers: slot, node name, pid, uptime, state, connections",
+    run: (config) => remote(config, "list_workers", []),
+  },
+  restart_workers: {
+    args: [],
+    optional: ["SLOT"],
+    help: "Replace the workers of a server started with --workers one at a time (or the one in SLOT), with the code now installed; prints old -> new for each",
+    run: (config, args) => remote(config, "restart_workers", args, RESTART_TIMEOUT_MS),
   },
   export2sql: {
     args: ["TARGET_CONFIG"],
@@ -242,9 +259,14 @@ function moduleCommand(name: string): Command {
   };
 }
 
-async function remote(config: ServerConfig, command: string, args: string[]): Promise<number> {
+async function remote(
+  config: ServerConfig,
+  command: string,
+  args: string[],
+  timeoutMs?: number,
+): Promise<number> {
   try {
-    return report(command, await sendControl(config.controlSocket, command, args));
+    return report(command, await sendControl(config.controlSocket, command, args, timeoutMs));
   } catch (err) {
     if (err instanceof ControlUnreachable) return unreachable(err);
     throw err;

@@ -108,5 +108,18 @@ export function controlCommands(
       setImmediate(requestStop);
       return { ok: true, result: "" };
     },
+    // Answered by the primary of `parley --workers` (src/workers/control.ts); here, reached
+    // on a server of one process, they say why there is nothing to do.
+    list_workers: noWorkers,
+    restart_workers: noWorkers,
+  };
+}
+
+function noWorkers(): ControlResponse {
+  return {
+    ok: false,
+    error:
+      "no workers here: this server was started without --workers (or this socket is one " +
+      "worker's own, not its primary's)",
   };
 }

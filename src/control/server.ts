@@ -50,7 +50,9 @@ export class ControlServer {
       // never reachable by other users, not even between bind and the chmod below.
       const umask = process.umask(0o177);
       try {
-        server.listen({ path: this.path, backlog: LISTEN_BACKLOG }, () => {
+        // exclusive: in a worker of `parley --workers`, Node's cluster module would otherwise
+        // have the primary bind the path (outside this umask) and share it among workers.
+        server.listen({ path: this.path, backlog: LISTEN_BACKLOG, exclusive: true }, () => {
           server.off("error", reject);
           resolve();
         });

@@ -1,3 +1,4 @@
+import { createServer, type Server as HttpServer } from "node:http";
 import type { Registry } from "prom-client";
 import { isLoopbackAddress } from "../config/defaults.js";
 import type { Logger } from "../log.js";
@@ -42,4 +43,34 @@ export async function serveMetrics(
   }
   res.writeHead(200, { "Content-Type": registry.contentType });
   res.end(req.method === "HEAD" ? undefined : text);
+}
+
+/**
+ * The top-level `metrics: {port, ip}`: an HTTP server of its own, answering GET /metrics with the
+ * registry `collect` gives for each scrape (404 for any other path). Resolves once it listens.
+ */
+export async function listenForMetrics(
+  port: number,
+  ip: string,
+  collect: () => Promise<Registry>,
+  log: Logger,
+): Promise<HttpServer> {
+  const server = createServer((req, res) => {
+    if (new URL(req.url ?? "/", "http://localhost").pathname !== "/metrics") {
+      res.writeHead(404).end("not found\n");
+      return;
+    }
+    void collect().then(
+      (registry) => serveMetrics(registry, { req, res }, log),
+      (err: unknown) => {
+        log.error({ err }, "metrics collection failed");
+        res.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, ip, () => resolve());
+  });
+  return server;
 }
