@@ -20,7 +20,9 @@ export interface ControlledServer {
   /** This node's membership of a cluster, or null on one node. */
   readonly cluster: {
     readonly nodeName: string;
-    nodes(): Promise<{ name: string; host: string; pid: number; startedAt: number; alive: boolean }[]>;
+    nodes(): Promise<
+      { name: string; host: string; pid: number; startedAt: number; alive: boolean }[]
+    >;
   } | null;
 }
 
