@@ -199,7 +199,14 @@ export interface ScramServerOptions {
 
 // Per-process key for the fake salts of unknown users: stable for the life of the process, so
 // asking twice about the same unknown user shows the same salt, and unguessable from outside.
-const FAKE_SALT_KEY = randomBytes(32);
+// A cluster's nodes share one (useFakeSaltKey), or asking two nodes would tell a fake salt
+// from a real one.
+let FAKE_SALT_KEY: Buffer = randomBytes(32);
+
+/** The cluster's key for fake salts (issue 17): every node answers an unknown user alike. */
+export function useFakeSaltKey(key: Buffer): void {
+  FAKE_SALT_KEY = key;
+}
 
 function fakeSalt(hash: ScramHash, username: string): Buffer {
   // The hash name is mixed in so that, like independently derived real credentials, an unknown

@@ -1,6 +1,8 @@
 import type { Element } from "@xmpp/xml";
 import { xml } from "@xmpp/xml";
+import { createHmac, randomBytes } from "node:crypto";
 import type { CoreContext } from "../context.js";
+import { useFakeSaltKey } from "../auth/scram.js";
 import type { Json } from "../storage/stores.js";
 import type { ClusterConfig } from "../config/types.js";
 import { Handoff } from "../handoff.js";
@@ -123,6 +125,7 @@ export class Cluster implements ClusterLink {
     const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
     if (before && !before.alive) await this.reap(this.name);
     await this.lease.acquire();
+    await this.shareSecrets();
     this.registry = new SessionRegistry(
       this.redis,
       this.subscriber,
@@ -263,6 +266,21 @@ export class Cluster implements ClusterLink {
         return;
     }
   };
+
+  /**
+   * What every node must compute alike: XEP-0220 dialback keys (a remote server verifies with
+   * whichever node it reaches) and SCRAM's fake salts for unknown users (or two nodes' answers
+   * would differ). Derived from one random secret, made by the first node (SET NX).
+   */
+  private async shareSecrets(): Promise<void> {
+    await this.redis.set(keys.secret, randomBytes(32).toString("hex"), { condition: "NX" });
+    const hex = await this.redis.get(keys.secret);
+    if (!hex) throw new Error("the cluster's secret vanished from Redis while it was read");
+    const secret = Buffer.from(hex, "hex");
+    const derive = (use: string): Buffer => createHmac("sha256", secret).update(use).digest();
+    this.ctx.s2s.keys.useSecret(derive("xep-0220 dialback"));
+    useFakeSaltKey(derive("scram fake salt"));
+  }
 
   // --- modules' messages to their peers (ctx.peers) -----------------------------------------
 

@@ -15,6 +15,8 @@ export const keys = {
   nodeSessions: (node: string) => `parley:node-sessions:${node}`,
   /** Pub/sub channel: every change of `sessions`, for the nodes' mirrors. */
   sessionChanges: "parley:sessions",
+  /** The cluster's random secret, from which dialback keys and fake salts are derived. */
+  secret: "parley:secret",
   /** Pub/sub channel: modules' messages to their peers on other nodes (ctx.peers). */
   peers: "parley:peers",
   /** Stream: what other nodes hand to this node (stanzas, replies, commands). */

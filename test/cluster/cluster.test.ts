@@ -102,6 +102,15 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     await e1.stop();
   });
 
+  it("every node makes the same dialback keys, so a remote server may verify with any of them (XEP-0220 §2.4, XEP-0185)", () => {
+    const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
+    const key = (t: TestServer): string =>
+      t.server.ctx.s2s.keys.key("remote.example", "localhost", "s1");
+    assert.equal(key(a), key(b));
+    assert.equal(key(b), key(c));
+    assert.ok(b.server.ctx.s2s.keys.check("remote.example", "localhost", "s1", key(a)));
+  });
+
   it("counts the cluster in status and the metrics (parley_cluster_*)", async () => {
     const [a, b] = nodes as [TestServer, TestServer];
     const kim = await b.client("kim", { presence: true });
