@@ -41,6 +41,11 @@ export interface SessionHandle {
    * (XEP-0198 §5, hibernated after its connection was lost).
    */
   readonly live: boolean;
+  /**
+   * The XEP-0198 resumption id while the session can be resumed (§5), else undefined: in a
+   * cluster, the node a client resumes on finds by it which node holds the session.
+   */
+  readonly resumeId?: string | undefined;
   /** True between initial presence and unavailable presence (RFC 6121 §4.2, §4.5). */
   readonly available: boolean;
   /** Priority from the last broadcast presence (RFC 6121 §4.7.2.3), 0 by default. */

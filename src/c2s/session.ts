@@ -130,6 +130,16 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer,
     return this.state === "bound";
   }
 
+  get resumeId(): string | undefined {
+    const sm = this.smHandler.sm;
+    return sm?.resumable ? sm.id : undefined;
+  }
+
+  /** The session's resumption id changed (XEP-0198 enabled): others see it (cluster). */
+  resumableChanged(): void {
+    this.ctx.sm.touch(this);
+  }
+
   /** Bound, with a resumable XEP-0198 stream: a dropped connection leaves it waiting (§5). */
   get canResume(): boolean {
     return this.state === "bound" && this.smHandler.sm?.resumable === true;
@@ -458,6 +468,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer,
       // What was held back for an inactive client there goes after the unacknowledged here.
       unacked: state.sm.unacked.map((x) => parseStoredXml(x)),
     });
+    this.resumableChanged();
     const hooked = this.ctx.hooks.runAsync("sm_register_connection", {
       session: this,
       moved: true,

@@ -30,6 +30,8 @@ export interface SmOwner extends Resumable {
   close(error?: StreamError): void;
   /** This (new, authenticated) stream takes over `old`'s session: see Resumable.takeOver. */
   resumeInto(old: Resumable, h: number, frame?: ResumedFrame): void;
+  /** Its resumption id changed (enabled): the cluster's session table says so. */
+  resumableChanged(): void;
   /** This (new, authenticated) stream carries on a session another node handed over. */
   adopt(state: HandoverState, h: number): void;
   /** True once the session has ended. */
@@ -129,6 +131,7 @@ export class StreamMgmtHandler {
       Object.assign(attrs, { id: sm.id, resume: "true", max: sm.max });
     }
     this.sm = sm;
+    if (sm.resumable) owner.resumableChanged();
     owner.log.debug({ resumable: sm.resumable, max: sm.max }, "stream management enabled");
     return smElement("enabled", attrs);
   }
@@ -257,10 +260,10 @@ export class StreamMgmtHandler {
   private claimable(el: Element): Promise<boolean> | undefined {
     const { ctx, username, host } = this.owner;
     const previd = el.attrs.previd ?? "";
-    const node = StreamManagement.nodeOf(previd);
     const h = Number(el.attrs.h);
     const options = this.options();
-    if (!ctx.claimSession || !node || node === ctx.config.cluster?.nodeName) return undefined;
+    // Only a cluster's ids name a node; the session may have moved since, even back here.
+    if (!ctx.claimSession || !StreamManagement.nodeOf(previd)) return undefined;
     if (!options || !username || !host || this.owner.bound || !Number.isInteger(h))
       return undefined;
     return ctx.claimSession({ smId: previd, username, host }).then((state) => {

@@ -305,8 +305,10 @@ export class Cluster implements ClusterLink {
 
   /** Asks the node a resumption id names for its session; null when it has none for this user. */
   readonly claimSession: ClaimSession = ({ smId, username, host }) => {
-    const node = StreamManagement.nodeOf(smId);
-    if (!node) return Promise.resolve(null);
+    // The table knows where the session is now; the id names where it started (the same node
+    // unless it moved), which still finds a session of a node whose entry is not here yet.
+    const node = this.registry.nodeOfResumption(smId) ?? StreamManagement.nodeOf(smId);
+    if (!node || node === this.name) return Promise.resolve(null);
     const id = `${this.nextId++}`;
     return new Promise<HandoverState | null>((resolve) => {
       const timer = setTimeout(() => {

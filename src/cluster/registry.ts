@@ -135,7 +135,19 @@ export class SessionRegistry {
       secure: session.secure,
       ip: session.remoteAddress,
       state: this.shared.snapshot(jid),
+      ...(session.resumeId ? { resume: session.resumeId } : {}),
     };
+  }
+
+  /**
+   * The node holding the session a resumption id names (XEP-0198 §5), from the table: a session
+   * that moved keeps the id it was given on the node it started on.
+   */
+  nodeOfResumption(id: string): string | undefined {
+    for (const s of this.sm.all()) {
+      if (s instanceof RemoteSession && s.resumeId === id) return s.node;
+    }
+    return undefined;
   }
 
   private eval(script: string, args: string[]): void {

@@ -24,6 +24,8 @@ export interface SessionEntry {
   ip: string;
   /** Module state declared shared (SharedSessionState), by table key. */
   state: Record<string, Json>;
+  /** XEP-0198 resumption id while resumable: where a client resuming elsewhere finds it. */
+  resume?: string;
 }
 
 /** How a proxy reaches its node (cluster.ts). */
@@ -56,6 +58,7 @@ export class RemoteSession implements SessionHandle {
   priority = 0;
   presence: Element | null = null;
   state: Record<string, Json> = {};
+  resumeId: string | undefined;
 
   constructor(
     entry: SessionEntry,
@@ -82,6 +85,7 @@ export class RemoteSession implements SessionHandle {
     this.available = entry.available;
     this.priority = entry.priority;
     this.state = entry.state;
+    this.resumeId = entry.resume;
     try {
       this.presence = entry.presence ? parseStoredXml(entry.presence) : null;
     } catch {
