@@ -18,6 +18,7 @@ export class SessionManager {
   private readonly changeListeners = new Set<
     (change: SessionChange, session: SessionHandle) => void
   >();
+  private readonly remoteRemovedListeners = new Set<(session: SessionHandle) => void>();
 
   /** Number of sessions bound on this node. */
   get size(): number {
@@ -49,6 +50,7 @@ export class SessionManager {
       for (const listener of this.registerListeners) listener(session);
       this.changed("bound", session);
     }
+    if (old?.node && old !== session) this.remoteRemoved(old);
     return old;
   }
 
@@ -71,6 +73,16 @@ export class SessionManager {
     return () => void this.changeListeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` when another node's session (a proxy) leaves this node's table: it ended
+   * there, a newer session took its full JID, or its node died. No hook runs for those here
+   * (sm_remove_connection runs on the session's own node). Returns its removal.
+   */
+  onRemoteRemoved(listener: (session: SessionHandle) => void): () => void {
+    this.remoteRemovedListeners.add(listener);
+    return () => void this.remoteRemovedListeners.delete(listener);
+  }
+
   /** Says that what others see of `session` changed (its presence, its shared state). */
   touch(session: SessionHandle): void {
     if (!session.node && this.get(session.jid) === session) this.changed("changed", session);
@@ -87,6 +99,8 @@ export class SessionManager {
     if (!session.node) {
       this.localCount--;
       this.changed("ended", session);
+    } else {
+      this.remoteRemoved(session);
     }
     return true;
   }
@@ -117,5 +131,9 @@ export class SessionManager {
 
   private changed(change: SessionChange, session: SessionHandle): void {
     for (const listener of this.changeListeners) listener(change, session);
+  }
+
+  private remoteRemoved(session: SessionHandle): void {
+    for (const listener of this.remoteRemovedListeners) listener(session);
   }
 }
