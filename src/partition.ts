@@ -56,6 +56,11 @@ export interface PartitionedService {
   release(local: string): void;
   /** Lists an address this node serves in the domain's listing, or (null) takes it off. */
   list(local: string, item: ListedItem | null): void;
+  /**
+   * Lists an address unless something is listed for it already: what the module loaded at its
+   * start (a persistent room), which another node may be serving with a fresher entry.
+   */
+  seed(local: string, item: ListedItem): void;
   /** The domain's listing: every node's addresses, by local part. */
   listed(): Promise<Map<string, ListedItem>>;
 }
@@ -125,6 +130,11 @@ export class Partition implements PartitionedService {
     if (this.placement) this.placement.list(local, item);
     else if (item) this.items.set(local, item);
     else this.items.delete(local);
+  }
+
+  seed(local: string, item: ListedItem): void {
+    if (this.placement) this.placement.seed(local, item);
+    else if (!this.items.has(local)) this.items.set(local, item);
   }
 
   listed(): Promise<Map<string, ListedItem>> {

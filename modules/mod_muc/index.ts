@@ -153,7 +153,7 @@ export default defineModule({
         },
       },
     );
-    for (const room of svc.rooms.values()) svc.relist(room);
+    for (const room of svc.rooms.values()) svc.seedListing(room);
 
     // An occupant whose session ended is gone from every room (§7.14 on its behalf) — unless
     // another session holds its full JID by now (RFC 6120 §7.7.2.2: the newer session wins):

@@ -200,18 +200,31 @@ export class MucService {
    * occupant counts), written when it changed. `force` writes it anyway (a room just loaded).
    */
   relist(room: Room, force = false): void {
-    const item: ListedItem | null =
-      room.config.public && !room.locked
-        ? {
-            name: room.config.title || room.name,
-            count: room.occupants.size,
-            kept: room.config.persistent,
-          }
-        : null;
+    const item = this.listing(room);
     const json = JSON.stringify(item);
     if (!force && (this.listedAs.get(room.name) ?? "null") === json) return;
     this.listedAs.set(room.name, json);
     this.partition.list(room.name, item);
+  }
+
+  /**
+   * Lists a room loaded at the module's start, unless it is listed already: in a cluster
+   * another node may serve it, and its entry is the one that counts.
+   */
+  seedListing(room: Room): void {
+    const item = this.listing(room);
+    if (!item) return;
+    this.listedAs.set(room.name, JSON.stringify(item));
+    this.partition.seed(room.name, item);
+  }
+
+  private listing(room: Room): ListedItem | null {
+    if (!room.config.public || room.locked) return null;
+    return {
+      name: room.config.title || room.name,
+      count: room.occupants.size,
+      kept: room.config.persistent,
+    };
   }
 
   /** Takes a room off the listing (it went, or is not here). */

@@ -181,6 +181,36 @@ describe("MUC rooms in a cluster of three nodes: one node serves each room (issu
     await Promise.all([dave.stop(), erin.stop(), frank.stop()]);
   });
 
+  it("keeps a sender's stanzas in order while its node looks up which node serves the room (RFC 6120 §10.1)", async () => {
+    const [a, , c] = nodes as [TestServer, TestServer, TestServer];
+    const room = `burst@${MUC}`;
+    const owner = await a.client("burst-owner");
+    await instantRoom(owner, "burst", "owner");
+    // Node c has never seen the room: the entering presence starts the look-up, and the
+    // messages sent right behind it wait for it, in order.
+    const quick = await c.client("quick");
+    const seen = record(quick);
+    void quick.send(xml("presence", { to: `${room}/quick` }, xml("x", { xmlns: NS_MUC })));
+    for (let i = 0; i < 20; i++) {
+      void quick.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, `${i}`)));
+    }
+    await quick.next(
+      (el) =>
+        el.name === "message" &&
+        el.getChildText("body") === "19" &&
+        el.attrs.from === `${room}/quick`,
+    );
+    assert.deepEqual(
+      seen.filter((el) => el.attrs.type === "error").map((el) => el.toString()),
+      [],
+    );
+    assert.deepEqual(
+      saidBy(seen, `${room}/quick`),
+      Array.from({ length: 20 }, (_, i) => `${i}`),
+    );
+    await Promise.all([owner.stop(), quick.stop()]);
+  });
+
   it("removes an occupant whose session ended on another node: the others get its unavailable presence (§7.14)", async () => {
     const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
     const room = `exit@${MUC}`;
