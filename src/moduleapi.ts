@@ -377,8 +377,9 @@ export interface ModuleContext<O = Record<string, never>> {
   onStop(fn: () => void | Promise<void>): void;
   /**
    * Calls `listener` with the full JID of a session another cluster node served when this
-   * node's view loses it: it ended there, a newer session took its full JID, or its node died.
-   * (sm_remove_connection runs on the session's own node only.) Never called on one node.
+   * node's view loses it: it ended there, a newer session on another node took its full JID, or
+   * its node died. (sm_remove_connection runs on the session's own node only, and a session of
+   * this node taking the JID runs sm_register_connection here.) Never called on one node.
    */
   onRemoteSessionEnded(listener: (jid: JID) => void): void;
 

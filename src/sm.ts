@@ -50,7 +50,9 @@ export class SessionManager {
       for (const listener of this.registerListeners) listener(session);
       this.changed("bound", session);
     }
-    if (old?.node && old !== session) this.remoteRemoved(old);
+    // Another node's newer session took the JID of one elsewhere. (A session of this node that
+    // takes it runs sm_register_connection here: it says whether it moved here or is new.)
+    if (old?.node && session.node && old !== session) this.remoteRemoved(old);
     return old;
   }
 
@@ -75,8 +77,8 @@ export class SessionManager {
 
   /**
    * Calls `listener` when another node's session (a proxy) leaves this node's table: it ended
-   * there, a newer session took its full JID, or its node died. No hook runs for those here
-   * (sm_remove_connection runs on the session's own node). Returns its removal.
+   * there, a newer session on a third node took its full JID, or its node died. No hook runs
+   * for those here (sm_remove_connection runs on the session's own node). Returns its removal.
    */
   onRemoteRemoved(listener: (session: SessionHandle) => void): () => void {
     this.remoteRemovedListeners.add(listener);

@@ -159,7 +159,9 @@ export default defineModule({
     // another session holds its full JID by now (RFC 6120 §7.7.2.2: the newer session wins):
     // then what is in a room under that JID is the new session's, and the old session's
     // occupancy ended when the new one was bound (below).
-    ctx.hook("sm_remove_connection", ({ session }) => {
+    ctx.hook("sm_remove_connection", ({ session, moved }) => {
+      // It goes on on another cluster node (XEP-0198 resumption there): still in its rooms.
+      if (moved) return;
       const now = ctx.server.session(session.jid);
       // A session of another cluster node took the JID: no sm_register_connection ran here.
       if (now && now !== session && !now.node) return;
@@ -171,7 +173,14 @@ export default defineModule({
     // A session being bound has sent nothing yet, so an occupant under its full JID is the
     // occupancy of a session it replaced, which ends now, whichever of the two hooks comes
     // first.
-    ctx.hook("sm_register_connection", ({ session }) => endSession(svc, session.jid), "first");
+    ctx.hook(
+      "sm_register_connection",
+      ({ session, moved }) => {
+        // A session carried on from another node is the occupant itself, not a newcomer.
+        if (!moved) endSession(svc, session.jid);
+      },
+      "first",
+    );
     return { domain };
   },
 });

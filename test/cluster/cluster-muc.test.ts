@@ -7,8 +7,10 @@ import { startRedis, type RedisInstance } from "../helpers/redis.js";
 import { freshPgsql } from "../helpers/storage.js";
 import { clusterConfigFor } from "../helpers/cluster-config.js";
 import { assertPythonModule, PythonClient } from "../helpers/python-client.js";
-import { record } from "../helpers/interop-launcher.js";
+import { record, until } from "../helpers/interop-launcher.js";
+import { RawClient } from "../helpers/raw.js";
 import type { SqlConfig } from "../../src/config/types.js";
+import { parseJID } from "../../src/jid.js";
 import {
   codes,
   configure,
@@ -58,7 +60,7 @@ describe("MUC rooms in a cluster of three nodes: one node serves each room (issu
   async function node(name: string): Promise<TestServer> {
     const t = await startTestServer({
       storage: async () => sql,
-      modules: { mod_muc: {} },
+      modules: { mod_muc: {}, mod_stream_mgmt: { resume_timeout: 60 } },
       config: (c) => (c.cluster = clusterConfigFor({ redis, nodeName: name, leaseSeconds: 2 })),
     });
     nodes.push(t);
@@ -228,6 +230,69 @@ describe("MUC rooms in a cluster of three nodes: one node serves each room (issu
     const res = await iq(hank, "get", room, xml("query", { xmlns: DISCO_ITEMS }));
     assert.deepEqual(items(res).sort(), [`${room}/gina`, `${room}/hank`]);
     await Promise.all([gina.stop(), hank.stop()]);
+  });
+
+  it("an occupant whose session resumes on another node stays in the rooms the old and the new node serve (XEP-0198 §5, XEP-0410 §3)", async () => {
+    const [a, b] = nodes as [TestServer, TestServer, TestServer];
+    const SM = "urn:xmpp:sm:3";
+    const onA = `stay-a@${MUC}`;
+    const onB = `stay-b@${MUC}`;
+    const ownerA = await a.client("stay-owner-a");
+    const ownerB = await b.client("stay-owner-b");
+    await instantRoom(ownerA, "stay-a", "owner");
+    await instantRoom(ownerB, "stay-b", "owner");
+    const seenA = record(ownerA);
+    const seenB = record(ownerB);
+    await a.register("roamer", "pw");
+    const first = await RawClient.connect(a.port);
+    await first.login("roamer", "pw", "phone");
+    first.send(`<enable xmlns='${SM}' resume='true'/>`);
+    const smId = /id=["']([^"']+)["']/.exec(await first.readUntil(/<enabled[^>]*\/>/))?.[1];
+    for (const room of [onA, onB]) {
+      first.send(`<presence to='${room}/roamer'><x xmlns='${NS_MUC}'/></presence>`);
+      await first.readUntil(/<subject\s*\/>|<\/subject>/);
+    }
+    await ownerA.next(isPresenceFrom(`${onA}/roamer`));
+    await ownerB.next(isPresenceFrom(`${onB}/roamer`));
+
+    // The connection to node a drops; the client resumes on node b, which takes the session.
+    first.end();
+    const back = await RawClient.connect(b.port);
+    await back.authenticate("roamer", "pw");
+    back.send(`<resume xmlns='${SM}' previd='${smId}' h='0'/>`);
+    await back.readUntil("<resumed", 10_000);
+    // Node a routes to the session on node b once the session table told it where it went.
+    const roamer = parseJID("roamer@localhost/phone");
+    await until(() => a.server.ctx.sm.get(roamer)?.node === "b", "node a sees roamer on node b");
+    for (const [owner, room, body] of [
+      [ownerA, onA, "still with a"],
+      [ownerB, onB, "still with b"],
+    ] as const) {
+      await owner.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, body)));
+      await back.readUntil(body);
+      back.send(
+        `<iq type='get' id='ping-${room}' to='${room}/roamer'><ping xmlns='${PING}'/></iq>`,
+      );
+      const pong = await back.readUntil(new RegExp(`<iq[^>]*id=["']ping-${room}["'][^>]*>`));
+      assert.match(
+        pong,
+        new RegExp(
+          `<iq[^>]*id=["']ping-${room}["'][^>]*type=["']result["']|<iq[^>]*type=["']result["'][^>]*id=["']ping-${room}["']`,
+        ),
+      );
+    }
+    // Nobody saw it leave: it never did.
+    for (const [seen, room] of [
+      [seenA, onA],
+      [seenB, onB],
+    ] as const) {
+      assert.deepEqual(
+        seen.filter(isPresenceFrom(`${room}/roamer`, "unavailable")).map((el) => el.toString()),
+        [],
+      );
+    }
+    back.end();
+    await Promise.all([ownerA.stop(), ownerB.stop()]);
   });
 
   it("two slixmpp clients on different nodes exchange groupchat messages in one room (XEP-0045 §7.4)", async () => {
