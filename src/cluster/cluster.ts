@@ -418,27 +418,46 @@ export class Cluster implements ClusterLink, RoomLink {
    * acknowledged once every copy it made is safe. Also what a dead node's inbox still held.
    */
   private receiveRouted(entry: RoutedEntry, done: () => void): void {
-    let stanza: Element;
-    let from: JID;
-    let to: JID;
+    const read = this.readStanza(entry, done);
+    if (!read) return;
+    const handoff = new Handoff();
     try {
-      stanza = parseStoredXml(entry.x);
-      from = parseJID(entry.from);
-      to = parseJID(entry.to);
+      this.rooms.receive(read.stanza, read.from, read.to, entry.n, handoff);
+    } finally {
+      this.whenSafe(entry, handoff, done);
+    }
+  }
+
+  /** An entry's stanza and addresses; undefined (logged, acknowledged) when unreadable. */
+  private readStanza(
+    entry: RoutedEntry,
+    done: () => void,
+  ): { stanza: Element; to: JID; from: JID } | undefined;
+  private readStanza(
+    entry: StanzaEntry,
+    done: () => void,
+  ): { stanza: Element; to: JID } | undefined;
+  private readStanza(
+    entry: StanzaEntry | RoutedEntry,
+    done: () => void,
+  ): { stanza: Element; to: JID; from?: JID } | undefined {
+    try {
+      const stanza = parseStoredXml(entry.x);
+      const to = parseJID(entry.to);
+      return entry.k === "v" ? { stanza, to, from: parseJID(entry.from) } : { stanza, to };
     } catch (err) {
       this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable stanza from another node");
       done();
-      return;
+      return undefined;
     }
-    const handoff = new Handoff();
-    try {
-      this.rooms.receive(stanza, from, to, entry.n, handoff);
-    } finally {
-      handoff.whenSettled(() => {
-        if (entry.h) this.reply(entry, "done");
-        done();
-      });
-    }
+  }
+
+  /** Once every copy `handoff` counts is safe: `done` to a sender that waits, entry acknowledged. */
+  private whenSafe(entry: StanzaEntry | RoutedEntry, handoff: Handoff, done: () => void): void {
+    handoff.whenSettled(() => {
+      if (entry.h) this.reply(entry, "done");
+      done();
+    });
   }
 
   /**
@@ -447,16 +466,9 @@ export class Cluster implements ClusterLink, RoomLink {
    * leaves it for the clean-up.
    */
   private receive(entry: StanzaEntry, done: () => void, orphaned: boolean): void {
-    let stanza: Element;
-    let to: JID;
-    try {
-      stanza = parseStoredXml(entry.x);
-      to = parseJID(entry.to);
-    } catch (err) {
-      this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable stanza from another node");
-      done();
-      return;
-    }
+    const read = this.readStanza(entry, done);
+    if (!read) return;
+    const { stanza, to } = read;
     const handoff = new Handoff();
     const tracker: DeliveryTracker | undefined = entry.t
       ? {
@@ -469,10 +481,7 @@ export class Cluster implements ClusterLink, RoomLink {
       if (session && !session.node) session.deliver(stanza, tracker, handoff);
       else this.sessionGone(stanza, to, tracker, handoff);
     } finally {
-      handoff.whenSettled(() => {
-        if (entry.h) this.reply(entry, "done");
-        done();
-      });
+      this.whenSafe(entry, handoff, done);
     }
   }
 

@@ -12,7 +12,7 @@ import { freshPgsql } from "../helpers/storage.js";
 import { clusterConfigText } from "../helpers/cluster-config.js";
 import {
   codes,
-  configure,
+  persistentRoom,
   enter,
   id,
   instantRoom,
@@ -94,21 +94,7 @@ describe("MUC in a cluster: the node serving a room is killed (issue 17; XEP-041
     const leo = await login("c", "leo");
 
     // "kept" is node a's (olga is there); "other" is node b's (kate is there).
-    await instantRoom(olga, "kept", "olga");
-    const set = await iq(
-      olga,
-      "set",
-      kept,
-      configure({
-        "muc#roomconfig_persistentroom": "1",
-        "muc#roomconfig_roomname": "Kept room",
-      }),
-    );
-    assert.equal(set.attrs.type, "result");
-    await olga.send(
-      xml("message", { to: kept, type: "groupchat" }, xml("subject", {}, "before the crash")),
-    );
-    await olga.next((el) => el.name === "message" && !!el.getChild("subject"));
+    await persistentRoom(olga, "kept", "olga", "Kept room", "before the crash");
     await instantRoom(kate, "other", "kate");
     await enter(kate, "kept", "kate");
     await enter(leo, "kept", "leo");

@@ -13,7 +13,7 @@ import type { SqlConfig } from "../../src/config/types.js";
 import { parseJID } from "../../src/jid.js";
 import {
   codes,
-  configure,
+  persistentRoom,
   enter,
   instantRoom,
   iq,
@@ -344,21 +344,7 @@ describe("MUC rooms in a cluster of three nodes: one node serves each room (issu
     const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
     const room = `keep@${MUC}`;
     const judy = await a.client("judy");
-    await instantRoom(judy, "keep", "judy");
-    const set = await iq(
-      judy,
-      "set",
-      room,
-      configure({
-        "muc#roomconfig_persistentroom": "1",
-        "muc#roomconfig_roomname": "Kept room",
-      }),
-    );
-    assert.equal(set.attrs.type, "result");
-    await judy.send(
-      xml("message", { to: room, type: "groupchat" }, xml("subject", {}, "still here")),
-    );
-    await judy.next((el) => el.name === "message" && el.getChildText("subject") === "still here");
+    await persistentRoom(judy, "keep", "judy", "Kept room", "still here");
     const kate = await b.client("kate");
     const leo = await c.client("leo");
     await enter(kate, "keep", "kate");
