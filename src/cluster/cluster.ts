@@ -125,6 +125,14 @@ export class Cluster implements ClusterLink, RoomLink {
     this.lease = new NodeLease(this.redis, this.name, this.config.leaseMs, this.log, () =>
       this.leaseLost(),
     );
+    this.rooms = new RoomPlacement(
+      this.redis,
+      this.subscriber,
+      this.name,
+      this.ctx.router,
+      this,
+      this.log,
+    );
     // A previous run of this node that died and was not cleaned up yet: do it now, before its
     // name is taken again (its inbox and sessions belong to that run, not to this one).
     const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
@@ -143,14 +151,6 @@ export class Cluster implements ClusterLink, RoomLink {
     await this.registry.start();
     await this.startPeers();
     // Rooms (mod_muc's) are served by one node each, from now on (rooms.ts).
-    this.rooms = new RoomPlacement(
-      this.redis,
-      this.subscriber,
-      this.name,
-      this.ctx.router,
-      this,
-      this.log,
-    );
     await this.rooms.start();
     this.detachRooms = this.ctx.router.attachPlacement(this.rooms);
     const figures = {
