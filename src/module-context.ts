@@ -324,7 +324,8 @@ export function moduleContext(
     onStop: (fn) => cleanups.push(fn),
     onRemoteSessionEnded: (listener) => {
       const guarded = guard(listener);
-      const remove = core.sm.onRemoteRemoved((s) => {
+      const remove = core.sm.onRemoteRemoved((s, moved) => {
+        if (moved) return; // it goes on on another node: nothing of it ended
         try {
           guarded(s.jid);
         } catch {

@@ -2,7 +2,7 @@ import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
 
 /** What happened to one of this node's sessions, for whoever mirrors the table (the cluster). */
-export type SessionChange = "bound" | "changed" | "ended";
+export type SessionChange = "bound" | "changed" | "ended" | "moved";
 
 /**
  * The session manager: bare JID -> bound resources (RFC 6120 §7, RFC 6121 §8). It only keeps
@@ -18,7 +18,9 @@ export class SessionManager {
   private readonly changeListeners = new Set<
     (change: SessionChange, session: SessionHandle) => void
   >();
-  private readonly remoteRemovedListeners = new Set<(session: SessionHandle) => void>();
+  private readonly remoteRemovedListeners = new Set<
+    (session: SessionHandle, moved: boolean) => void
+  >();
 
   /** Number of sessions bound on this node. */
   get size(): number {
@@ -52,7 +54,7 @@ export class SessionManager {
     }
     // Another node's newer session took the JID of one elsewhere. (A session of this node that
     // takes it runs sm_register_connection here: it says whether it moved here or is new.)
-    if (old?.node && session.node && old !== session) this.remoteRemoved(old);
+    if (old?.node && session.node && old !== session) this.remoteRemoved(old, false);
     return old;
   }
 
@@ -80,7 +82,7 @@ export class SessionManager {
    * there, a newer session on a third node took its full JID, or its node died. No hook runs
    * for those here (sm_remove_connection runs on the session's own node). Returns its removal.
    */
-  onRemoteRemoved(listener: (session: SessionHandle) => void): () => void {
+  onRemoteRemoved(listener: (session: SessionHandle, moved: boolean) => void): () => void {
     this.remoteRemovedListeners.add(listener);
     return () => void this.remoteRemovedListeners.delete(listener);
   }
@@ -90,8 +92,11 @@ export class SessionManager {
     if (!session.node && this.get(session.jid) === session) this.changed("changed", session);
   }
 
-  /** Removes `session` if it is still the one bound under its JID. */
-  unregister(session: SessionHandle): boolean {
+  /**
+   * Removes `session` if it is still the one bound under its JID. `moved`: it goes on on another
+   * cluster node (XEP-0198 resumption there), so it did not end.
+   */
+  unregister(session: SessionHandle, moved = false): boolean {
     const bare = session.jid.bare().toString();
     const resources = this.users.get(bare);
     if (!resources || resources.get(session.jid.resource) !== session) return false;
@@ -100,9 +105,9 @@ export class SessionManager {
     this.count--;
     if (!session.node) {
       this.localCount--;
-      this.changed("ended", session);
+      this.changed(moved ? "moved" : "ended", session);
     } else {
-      this.remoteRemoved(session);
+      this.remoteRemoved(session, moved);
     }
     return true;
   }
@@ -135,7 +140,7 @@ export class SessionManager {
     for (const listener of this.changeListeners) listener(change, session);
   }
 
-  private remoteRemoved(session: SessionHandle): void {
-    for (const listener of this.remoteRemovedListeners) listener(session);
+  private remoteRemoved(session: SessionHandle, moved: boolean): void {
+    for (const listener of this.remoteRemovedListeners) listener(session, moved);
   }
 }

@@ -133,12 +133,6 @@ export class Cluster implements ClusterLink, RoomLink {
       this,
       this.log,
     );
-    // A previous run of this node that died and was not cleaned up yet: do it now, before its
-    // name is taken again (its inbox and sessions belong to that run, not to this one).
-    const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
-    if (before && !before.alive) await this.reap(this.name);
-    await this.lease.acquire();
-    await this.shareSecrets();
     this.registry = new SessionRegistry(
       this.redis,
       this.subscriber,
@@ -148,11 +142,6 @@ export class Cluster implements ClusterLink, RoomLink {
       this,
       this.log,
     );
-    await this.registry.start();
-    await this.startPeers();
-    // Rooms (mod_muc's) are served by one node each, from now on (rooms.ts).
-    await this.rooms.start();
-    this.detachRooms = this.ctx.router.attachPlacement(this.rooms);
     const figures = {
       liveNodes: () => this.liveNodes,
       inFlight: () => this.pending.size,
@@ -162,6 +151,20 @@ export class Cluster implements ClusterLink, RoomLink {
     this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log, (s) =>
       inboxLag.observe(s),
     );
+    // A previous run of this node that died and was not cleaned up yet (its lease lapsed, or it
+    // ran on this machine and its process is gone: systemd restarting it at once): clean up
+    // after it now, before its name is taken again — its inbox and sessions are that run's.
+    const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
+    if (before && (!before.alive || (await this.lease.heldByDeadProcessHere()))) {
+      await this.reap(this.name);
+    }
+    await this.lease.acquire();
+    await this.shareSecrets();
+    await this.registry.start();
+    await this.startPeers();
+    // Rooms (mod_muc's) are served by one node each, from now on (rooms.ts).
+    await this.rooms.start();
+    this.detachRooms = this.ctx.router.attachPlacement(this.rooms);
     await this.inbox.start();
     const every = Math.max(200, Math.floor(this.config.leaseMs / 2));
     this.watchTimer = setInterval(() => void this.watch(), every);
