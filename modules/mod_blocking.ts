@@ -204,10 +204,17 @@ export default defineModule({
 
     ctx.hook("sm_remove_connection", ({ session }) => {
       const bare = session.jid.bare().toString();
-      if (!ctx.server.sessions(bare).some((s) => !s.node)) cache.delete(session.jid.local);
+      if (ctx.server.sessions(bare).length === 0) cache.delete(session.jid.local);
     });
     ctx.hook("remove_user", ({ username }) => void cache.delete(username));
-    // In a cluster, a list another node changed: the copy here follows (ctx.peers).
+    // In a cluster the copy is kept while the user has a session on any node (every stanza to
+    // them asks it), dropped when their last one, wherever, ends; a list another node changed
+    // is followed here (ctx.peers).
+    ctx.onRemoteSessionEnded((jid) => {
+      if (jid.domain === ctx.host && ctx.server.sessions(jid.bare()).length === 0) {
+        cache.delete(jid.local);
+      }
+    });
     ctx.peers.on("changed", (data) => {
       const change = data as { user?: string; added?: string[]; removed?: string[] };
       const list = change.user === undefined ? undefined : cache.get(change.user);
@@ -259,8 +266,8 @@ export default defineModule({
         const now = cache.get(user); // another read may have finished first
         if (now) return now;
         const list = new Set(stored.keys());
-        // Kept while the user has a session on this node (another node's tells us its changes).
-        if (ctx.server.sessions(`${user}@${ctx.host}`).some((s) => !s.node)) cache.set(user, list);
+        // Kept while the user has a session anywhere (other nodes tell us of their changes).
+        if (ctx.server.sessions(`${user}@${ctx.host}`).length > 0) cache.set(user, list);
         return list;
       });
     }
