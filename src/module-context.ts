@@ -25,6 +25,7 @@ import type { Handoff } from "./handoff.js";
 import { isPromise } from "./maybe.js";
 import { iqResult } from "./stanza.js";
 import { SessionTable, type SessionState } from "./session-state.js";
+import { Partition, type PartitionHooks } from "./partition.js";
 
 /** How long ctx.request waits for an answer by default (RFC 6120 leaves it to us). */
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -185,10 +186,12 @@ export function moduleContext(
     identity: (identity, target = "host") => core.disco.addIdentity(host, target, identity, owner),
     item: (jid, itemName) => core.disco.addItem(host, { jid, name: itemName }, owner),
     adhocCommand: (command) => void cleanups.push(core.adhoc.add(host, command)),
-    service(domain, handler) {
-      const remove = core.router.add(domain, { kind: "service", handler: guard(handler) });
-      cleanups.push(remove);
-    },
+    service: ((domain, handler, options?: { partition: PartitionHooks }) => {
+      const partition = options && new Partition(domain, options.partition);
+      const route = { kind: "service" as const, handler: guard(handler), partition };
+      cleanups.push(core.router.add(domain, route));
+      return partition;
+    }) as ModuleContext["service"],
     iqService(domain, answer) {
       const answerGuarded = guardMaybe(answer);
       ctx.service(domain, (stanza, from, to) => {
@@ -319,6 +322,18 @@ export function moduleContext(
       return cancel;
     },
     onStop: (fn) => cleanups.push(fn),
+    onRemoteSessionEnded: (listener) => {
+      const guarded = guard(listener);
+      const remove = core.sm.onRemoteRemoved((s, moved) => {
+        if (moved) return; // it goes on on another node: nothing of it ended
+        try {
+          guarded(s.jid);
+        } catch {
+          // logged by guard(); the session manager goes on
+        }
+      });
+      cleanups.push(remove);
+    },
     httpHandler(handler) {
       const guarded = { request: guardMaybe((r: HttpRequest) => handler.request(r)) };
       const upgrade = handler.upgrade?.bind(handler);

@@ -37,6 +37,7 @@ import type { SessionState } from "./session-state.js";
 import type { GaugeReading, ModuleCounter } from "./module-metrics.js";
 import type { HttpHandler } from "./http/types.js";
 import type { BoshOptions } from "./http/bosh.js";
+import type { PartitionHooks, PartitionedService } from "./partition.js";
 
 export { opt } from "./module-options.js";
 export type { AccessRuleRef, ShaperRuleRef, AccessSubject } from "./access.js";
@@ -70,6 +71,7 @@ export type { Bind2BoundPart, Bind2InlineFeature } from "./c2s/bind2-inline.js";
 export type { FastOptions } from "./auth/fast-tokens.js";
 export type { SessionState } from "./session-state.js";
 export type { Handoff } from "./handoff.js";
+export type { ListedItem, PartitionHooks, PartitionedService } from "./partition.js";
 export type { GaugeReading, MetricLabels, ModuleCounter } from "./module-metrics.js";
 // What modules use of the core, so that they import nothing else from src/ (an ESLint rule holds
 // them to it): JIDs and their preparation (RFC 7622), stanza replies, nicknames (RFC 8266).
@@ -235,11 +237,22 @@ export interface ModuleContext<O = Record<string, never>> {
    * Serves a whole domain (e.g. conference.example.org): every stanza to it comes to
    * `handler`, which must answer or bounce, and passes `handoff` on to the copies it routes
    * (see route). The domain is removed when the module stops.
+   *
+   * With `partition`, each bare JID of the domain (a room) is a thing of its own: in a cluster
+   * one node serves it at a time, and a stanza to it on another node is handed to that node,
+   * in order per sender (issue 17). Stanzas to the domain itself are served by every node.
+   * The module then tells the core when an address goes away and what the domain lists
+   * (PartitionedService); on one node that is all that changes.
    */
   service(
     domain: string,
     handler: (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void,
   ): void;
+  service(
+    domain: string,
+    handler: (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void,
+    options: { partition: PartitionHooks },
+  ): PartitionedService;
   /**
    * Serves a whole domain that answers IQs only (a pubsub or upload service): each get or set
    * goes to `answer`, whose payload (or null) is sent back as the result, and whose StanzaError
@@ -362,6 +375,13 @@ export interface ModuleContext<O = Record<string, never>> {
   setInterval(fn: () => void, ms: number): () => void;
   /** Runs `fn` when the module stops (in reverse order of registration). */
   onStop(fn: () => void | Promise<void>): void;
+  /**
+   * Calls `listener` with the full JID of a session another cluster node served when this
+   * node's view loses it: it ended there, a newer session on another node took its full JID, or
+   * its node died. (sm_remove_connection runs on the session's own node only, and a session of
+   * this node taking the JID runs sm_register_connection here.) Never called on one node.
+   */
+  onRemoteSessionEnded(listener: (jid: JID) => void): void;
 
   /**
    * Serves HTTP under the module's name: the paths an ejabberd_http listener's request_handlers

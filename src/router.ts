@@ -7,19 +7,24 @@ import type { LocalDelivery } from "./delivery.js";
 import { isModuleFault } from "./module-fault.js";
 import type { Handoff } from "./handoff.js";
 import { isPromise, type MaybePromise } from "./maybe.js";
+import type { Partition, Placement } from "./partition.js";
 
 export type ServiceHandler = (stanza: Element, from: JID, to: JID, handoff?: Handoff) => void;
 
 /**
  * Where the stanzas for one domain go. Routes name their target by address: a host's sessions
- * are found by full JID in delivery.ts, never held here. Other cluster nodes will be a further
- * kind of this union; only `route()` below has to learn them.
+ * are found by full JID in delivery.ts, never held here; in a cluster, another node's sessions
+ * are proxies in the session manager, and a room of a partitioned service is wherever the
+ * cluster's placement says (src/cluster/rooms.ts).
  */
 export type Route =
   /** A host this server serves: its users and the server itself (delivery.ts). */
   | { readonly kind: "local"; readonly delivery: Pick<LocalDelivery, "deliver"> }
-  /** A domain a module serves whole (e.g. conference.example.org, mod_muc). */
-  | { readonly kind: "service"; readonly handler: ServiceHandler }
+  /**
+   * A domain a module serves whole (e.g. conference.example.org, mod_muc). With a `partition`,
+   * each bare JID of it is served by one cluster node at a time (partition.ts).
+   */
+  | { readonly kind: "service"; readonly handler: ServiceHandler; readonly partition?: Partition }
   /** Every other domain: over a server-to-server link (src/s2s). */
   | { readonly kind: "remote"; readonly send: ServiceHandler };
 
@@ -34,6 +39,8 @@ export class Router {
   private remote: Route | undefined;
   /** Routes other than the served hosts, by domain. */
   private readonly routes = new Map<string, Route>();
+  /** In a cluster: which node serves each address of a partitioned domain. */
+  private placement: Placement | undefined;
 
   constructor(
     /** The served hosts: the live set reload_config changes, so it is read, not copied. */
@@ -71,8 +78,27 @@ export class Router {
       throw new Error(`${domain} is already served`);
     }
     this.routes.set(domain, route);
+    if (route.kind === "service") route.partition?.attach(this.placement);
     return () => {
-      if (this.routes.get(domain) === route) this.routes.delete(domain);
+      if (this.routes.get(domain) !== route) return;
+      this.routes.delete(domain);
+      if (route.kind === "service") route.partition?.attach(undefined);
+    };
+  }
+
+  /** The cluster's placement of partitioned domains' addresses; returns its removal. */
+  attachPlacement(placement: Placement): () => void {
+    this.placement = placement;
+    const attach = (p: Placement | undefined): void => {
+      for (const route of this.routes.values()) {
+        if (route.kind === "service") route.partition?.attach(p);
+      }
+    };
+    attach(placement);
+    return () => {
+      if (this.placement !== placement) return;
+      this.placement = undefined;
+      attach(undefined);
     };
   }
 
@@ -110,6 +136,16 @@ export class Router {
       case "local":
         return route.delivery.deliver(stanza, from, to, handoff);
       case "service":
+        // A room of a partitioned service, in a cluster: served by one node (rooms.ts).
+        if (route.partition && this.placement && to.local !== "") {
+          return this.placement.dispatch(
+            { handler: route.handler, partition: route.partition },
+            stanza,
+            from,
+            to,
+            handoff,
+          );
+        }
         return route.handler(stanza, from, to, handoff);
       case "remote":
         return route.send(stanza, from, to, handoff);

@@ -2,7 +2,7 @@ import type { JID } from "./jid.js";
 import type { SessionHandle } from "./session-handle.js";
 
 /** What happened to one of this node's sessions, for whoever mirrors the table (the cluster). */
-export type SessionChange = "bound" | "changed" | "ended";
+export type SessionChange = "bound" | "changed" | "ended" | "moved";
 
 /**
  * The session manager: bare JID -> bound resources (RFC 6120 §7, RFC 6121 §8). It only keeps
@@ -17,6 +17,9 @@ export class SessionManager {
   private readonly registerListeners = new Set<(session: SessionHandle) => void>();
   private readonly changeListeners = new Set<
     (change: SessionChange, session: SessionHandle) => void
+  >();
+  private readonly remoteRemovedListeners = new Set<
+    (session: SessionHandle, moved: boolean) => void
   >();
 
   /** Number of sessions bound on this node. */
@@ -49,6 +52,9 @@ export class SessionManager {
       for (const listener of this.registerListeners) listener(session);
       this.changed("bound", session);
     }
+    // Another node's newer session took the JID of one elsewhere. (A session of this node that
+    // takes it runs sm_register_connection here: it says whether it moved here or is new.)
+    if (old?.node && session.node && old !== session) this.remoteRemoved(old, false);
     return old;
   }
 
@@ -71,13 +77,26 @@ export class SessionManager {
     return () => void this.changeListeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` when another node's session (a proxy) leaves this node's table: it ended
+   * there, a newer session on a third node took its full JID, or its node died. No hook runs
+   * for those here (sm_remove_connection runs on the session's own node). Returns its removal.
+   */
+  onRemoteRemoved(listener: (session: SessionHandle, moved: boolean) => void): () => void {
+    this.remoteRemovedListeners.add(listener);
+    return () => void this.remoteRemovedListeners.delete(listener);
+  }
+
   /** Says that what others see of `session` changed (its presence, its shared state). */
   touch(session: SessionHandle): void {
     if (!session.node && this.get(session.jid) === session) this.changed("changed", session);
   }
 
-  /** Removes `session` if it is still the one bound under its JID. */
-  unregister(session: SessionHandle): boolean {
+  /**
+   * Removes `session` if it is still the one bound under its JID. `moved`: it goes on on another
+   * cluster node (XEP-0198 resumption there), so it did not end.
+   */
+  unregister(session: SessionHandle, moved = false): boolean {
     const bare = session.jid.bare().toString();
     const resources = this.users.get(bare);
     if (!resources || resources.get(session.jid.resource) !== session) return false;
@@ -86,7 +105,9 @@ export class SessionManager {
     this.count--;
     if (!session.node) {
       this.localCount--;
-      this.changed("ended", session);
+      this.changed(moved ? "moved" : "ended", session);
+    } else {
+      this.remoteRemoved(session, moved);
     }
     return true;
   }
@@ -117,5 +138,9 @@ export class SessionManager {
 
   private changed(change: SessionChange, session: SessionHandle): void {
     for (const listener of this.changeListeners) listener(change, session);
+  }
+
+  private remoteRemoved(session: SessionHandle, moved: boolean): void {
+    for (const listener of this.remoteRemovedListeners) listener(session, moved);
   }
 }

@@ -13,10 +13,13 @@
 //                       change (§7.7), nick change (§7.6), leave (§7.14); private messages
 //                       (§7.5); IQs passed on between occupants (iq-proxy.ts); self-ping
 //                       (XEP-0410)
-//   sm_remove_connection  an occupant's session ended: it leaves every room
+//   sm_remove_connection  an occupant's session ended: it leaves every room (in a cluster, a
+//                       session of another node: onRemoteSessionEnded)
 //   sm_register_connection  a session took over a full JID still in rooms: the old session's
 //                       occupancy ends (presence.ts, sessionEnded)
 // Disco: the service is an item of the host (XEP-0045 §6.1).
+// In a cluster each room is served by one node at a time (cluster.ts); the listing of public
+// rooms is the cluster's (ctx.service's PartitionedService), so any node answers §6.3.
 // API for other modules (ctx.module<MucApi>("mod_muc")): the service's domain, where mod_mam's
 // delete_old_mam_messages groupchat finds the rooms' archives.
 //
@@ -62,6 +65,7 @@ import {
   type Room,
   type RoomConfig,
 } from "./room.js";
+import { acquire, leave, lost } from "./cluster.js";
 import { MucService } from "./service.js";
 import { roomFromStore } from "./store.js";
 import { avatarFields, roomVcardGet, roomVcardSet } from "./vcard.js";
@@ -138,21 +142,45 @@ export default defineModule({
     });
 
     ctx.item(domain, "Chatrooms");
-    ctx.service(domain, (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff));
+    svc.partition = ctx.service(
+      domain,
+      (stanza, from, to, handoff) => route(svc, stanza, from, to, handoff),
+      {
+        partition: {
+          acquire: (address) => acquire(svc, address),
+          leave: () => leave(svc),
+          lost: (address) => lost(svc, address),
+        },
+      },
+    );
+    for (const room of svc.rooms.values()) svc.seedListing(room);
 
     // An occupant whose session ended is gone from every room (§7.14 on its behalf) — unless
     // another session holds its full JID by now (RFC 6120 §7.7.2.2: the newer session wins):
     // then what is in a room under that JID is the new session's, and the old session's
     // occupancy ended when the new one was bound (below).
-    ctx.hook("sm_remove_connection", ({ session }) => {
+    ctx.hook("sm_remove_connection", ({ session, moved }) => {
+      // It goes on on another cluster node (XEP-0198 resumption there): still in its rooms.
+      if (moved) return;
       const now = ctx.server.session(session.jid);
-      if (now && now !== session) return;
+      // A session of another cluster node took the JID: no sm_register_connection ran here.
+      if (now && now !== session && !now.node) return;
       endSession(svc, session.jid);
     });
+    // In a cluster: a session of another node ended, was replaced, or its node died. Only the
+    // node serving a room has its occupants, so only it acts.
+    ctx.onRemoteSessionEnded((jid) => endSession(svc, jid));
     // A session being bound has sent nothing yet, so an occupant under its full JID is the
     // occupancy of a session it replaced, which ends now, whichever of the two hooks comes
     // first.
-    ctx.hook("sm_register_connection", ({ session }) => endSession(svc, session.jid), "first");
+    ctx.hook(
+      "sm_register_connection",
+      ({ session, moved }) => {
+        // A session carried on from another node is the occupant itself, not a newcomer.
+        if (!moved) endSession(svc, session.jid);
+      },
+      "first",
+    );
     return { domain };
   },
 });
@@ -170,16 +198,22 @@ function endSession(svc: MucService, jid: JID): void {
 }
 
 function route(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
-  if (stanza.name === "iq") return iq(svc, stanza, from, to, handoff);
-  if (to.local === "") {
-    // Nothing but IQs has a meaning for the service itself.
-    if (stanza.name === "message" && stanza.attrs.type !== "error") {
-      throw svc.error("service-unavailable");
+  try {
+    if (stanza.name === "iq") return iq(svc, stanza, from, to, handoff);
+    if (to.local === "") {
+      // Nothing but IQs has a meaning for the service itself.
+      if (stanza.name === "message" && stanza.attrs.type !== "error") {
+        throw svc.error("service-unavailable");
+      }
+      return;
     }
-    return;
+    if (stanza.name === "presence") return handlePresence(svc, stanza, from, to);
+    if (stanza.name === "message") return handleMessage(svc, stanza, from, to, handoff);
+  } finally {
+    // No such room here (there was none, or it just went): in a cluster, this node does not
+    // hold on to its address.
+    if (to.local !== "" && !svc.rooms.has(to.local)) svc.partition.release(to.local);
   }
-  if (stanza.name === "presence") return handlePresence(svc, stanza, from, to);
-  if (stanza.name === "message") return handleMessage(svc, stanza, from, to, handoff);
 }
 
 function iq(svc: MucService, stanza: Element, from: JID, to: JID, handoff?: Handoff): void {
@@ -239,7 +273,15 @@ function answer(
     throw svc.error("service-unavailable");
   }
   const room = svc.rooms.get(to.local);
-  if (!room) throw svc.error("item-not-found", "no such room");
+  if (!room) {
+    // XEP-0410 §3: a self-ping answered item-not-found would tell the client it is still
+    // joined (under another nick); the room it was in is gone (a restart, a cluster node that
+    // died), so it is told to join again.
+    if (to.resource !== "" && type === "get" && name === "ping" && ns === NS_PING) {
+      throw svc.error("not-acceptable", "you are not in this room (it is gone)");
+    }
+    throw svc.error("item-not-found", "no such room");
+  }
   if (to.resource !== "") {
     // XEP-0410 §3: a self-ping is answered by the room when the sender is that occupant
     // (any other IQ to an occupant was passed on in iq() above).
@@ -333,14 +375,16 @@ function serviceVcard(svc: MucService, type: "get" | "set"): Element {
   return xml("vCard", { xmlns: NS_VCARD }, xml("FN", {}, "Chatrooms"));
 }
 
-/** §6.3: public, unlocked rooms; the name carries the occupant count, as ejabberd shows it. */
-function serviceItems(svc: MucService): Element {
+/**
+ * §6.3: public, unlocked rooms (of every cluster node: the listing the rooms' nodes keep, see
+ * service.ts relist), by name; the name carries the occupant count, as ejabberd shows it.
+ */
+async function serviceItems(svc: MucService): Promise<Element> {
   const { xml } = svc.ctx;
   const q = xml("query", { xmlns: NS_DISCO_ITEMS });
-  for (const room of svc.rooms.values()) {
-    if (!room.config.public || room.locked) continue;
-    const title = room.config.title || room.name;
-    q.append(xml("item", { jid: room.jid.toString(), name: `${title} (${room.occupants.size})` }));
+  const listed = [...(await svc.partition.listed())].sort(([a], [b]) => (a < b ? -1 : 1));
+  for (const [name, item] of listed) {
+    q.append(xml("item", { jid: `${name}@${svc.domain}`, name: `${item.name} (${item.count})` }));
   }
   return q;
 }

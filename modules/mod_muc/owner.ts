@@ -102,6 +102,8 @@ export function ownerSet(
     if (!before.anonymous && config.anonymous) codes.push(173);
     svc.statusMessage(room, codes);
   }
+  // §6.3: its title, whether it is public and whether it is locked show in the listing.
+  svc.relist(room);
   if (!config.persistent) svc.maybeVanish(room);
   return written;
 }

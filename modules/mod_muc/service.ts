@@ -8,6 +8,8 @@ import type {
   StanzaErrorCondition,
   JID,
   AccessRuleRef,
+  ListedItem,
+  PartitionedService,
 } from "../../src/moduleapi.js";
 import { History } from "./history.js";
 import { IqProxy } from "./iq-proxy.js";
@@ -72,6 +74,13 @@ export class MucService {
   readonly writes: RoomWrites;
   /** Rooms' message archives (XEP-0313) in ctx.stores.archive. */
   readonly archive: RoomArchive;
+  /**
+   * The service's domain as the core serves it: one node per room in a cluster (cluster.ts),
+   * and the listing of public rooms (disco#items, §6.3) every node answers from.
+   */
+  partition!: PartitionedService;
+  /** What each room's listing says now (JSON), so that a change is written only once. */
+  private readonly listedAs = new Map<string, string>();
 
   constructor(
     readonly ctx: ModuleContext<MucOptions>,
@@ -156,6 +165,9 @@ export class MucService {
    */
   drop(room: Room): Promise<void> {
     this.rooms.delete(room.name);
+    this.unlist(room.name);
+    // In a cluster the room's node gives it up: whoever creates it again serves it.
+    this.partition.release(room.name);
     // Its archive goes with it (ejabberd's clear_archive_on_room_destroy, always on): a room
     // made again under that name starts with none.
     const archive = this.committed(this.archive.remove(room));
@@ -172,16 +184,67 @@ export class MucService {
     return answer;
   }
 
+  /**
+   * Forgets a room here without a word or a write (cluster.ts: another node serves it now, or
+   * this node is about to load it afresh).
+   */
+  forget(room: Room): void {
+    if (this.rooms.get(room.name) !== room) return;
+    this.rooms.delete(room.name);
+    this.listedAs.delete(room.name);
+    for (const key of room.byJid.keys()) this.unindexSession(room, key);
+  }
+
+  /**
+   * §6.3: the room's entry in the service's listing (public and unlocked rooms, with their
+   * occupant counts), written when it changed. `force` writes it anyway (a room just loaded).
+   */
+  relist(room: Room, force = false): void {
+    const item = this.listing(room);
+    const json = JSON.stringify(item);
+    if (!force && (this.listedAs.get(room.name) ?? "null") === json) return;
+    this.listedAs.set(room.name, json);
+    this.partition.list(room.name, item);
+  }
+
+  /**
+   * Lists a room loaded at the module's start, unless it is listed already: in a cluster
+   * another node may serve it, and its entry is the one that counts.
+   */
+  seedListing(room: Room): void {
+    const item = this.listing(room);
+    if (!item) return;
+    this.listedAs.set(room.name, JSON.stringify(item));
+    this.partition.seed(room.name, item);
+  }
+
+  private listing(room: Room): ListedItem | null {
+    if (!room.config.public || room.locked) return null;
+    return {
+      name: room.config.title || room.name,
+      count: room.occupants.size,
+      kept: room.config.persistent,
+    };
+  }
+
+  /** Takes a room off the listing (it went, or is not here). */
+  unlist(name: string): void {
+    this.listedAs.delete(name);
+    this.partition.list(name, null);
+  }
+
   /** Puts an occupant, with every session it has, into the room. */
   addOccupant(room: Room, occ: Occupant): void {
     room.occupants.set(occ.nick, occ);
     for (const s of occ.sessions.values()) this.indexSession(room, occ, s.jid);
+    this.relist(room);
   }
 
   /** Takes an occupant out of the room; `occ.sessions` stays as it was, to tell them. */
   removeOccupant(room: Room, occ: Occupant): void {
     room.occupants.delete(occ.nick);
     for (const key of occ.sessions.keys()) this.unindexSession(room, key);
+    this.relist(room);
   }
 
   /** §7.2.9: a session of the occupant's user enters under its nick, or speaks again. */

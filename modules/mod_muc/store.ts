@@ -55,6 +55,11 @@ export class RoomWrites {
     );
   }
 
+  /** Resolves once the room's writes queued until then have settled. */
+  async settled(name: string): Promise<void> {
+    await this.tails.get(name);
+  }
+
   /** Resolves once every write queued until then (and after, while waiting) has settled. */
   async idle(): Promise<void> {
     while (this.tails.size > 0) await Promise.all(this.tails.values());

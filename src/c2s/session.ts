@@ -514,7 +514,7 @@ export class C2SSession implements C2SStream, SmOwner, TransportOwner, Producer,
     this.ctx.backpressure.forget(this);
     this.state = "closed";
     this.ctx.resumable.delete(sm.id);
-    this.ctx.sm.unregister(this);
+    this.ctx.sm.unregister(this, true);
     try {
       this.ctx.hooks.run("sm_remove_connection", { session: this, reason: "moved", moved: true });
     } catch (err) {

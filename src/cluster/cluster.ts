@@ -17,13 +17,14 @@ import { redisJournal } from "./journal.js";
 import type { UnackedJournal } from "../c2s/stream-mgmt.js";
 import { keys } from "./keys.js";
 import { NodeLease, listNodes, type NodeStatus } from "./nodes.js";
-import type { ClaimEntry, CommandEntry, InboxEntry, StanzaEntry } from "./protocol.js";
+import type { ClaimEntry, CommandEntry, InboxEntry, RoutedEntry, StanzaEntry } from "./protocol.js";
 import type { ClaimSession, HandoverState } from "../c2s/handover.js";
 import { StreamManagement } from "../c2s/stream-mgmt.js";
 import { closeRedis, connectRedis, type RedisClient } from "./redis.js";
 import { SessionRegistry } from "./registry.js";
 import { RemoteSession, type ClusterLink, type SessionEntry } from "./remote-session.js";
 import { registerClusterMetrics } from "./metrics.js";
+import { RoomPlacement, type RoomLink } from "./rooms.js";
 
 /** How long a client resuming here waits for another node to hand its session over. */
 const CLAIM_TIMEOUT_MS = 5_000;
@@ -35,6 +36,8 @@ interface Pending {
   at: number;
   stanza: Element;
   to: JID;
+  /** Set for a stanza to a room (RoutedEntry): routed again if its node is gone. */
+  from?: JID;
   settle: (() => void) | undefined;
   tracker: DeliveryTracker | undefined;
   /** What is still awaited: the copy being safe, the client's acceptance. */
@@ -65,7 +68,7 @@ return out`;
  * (src/handoff.ts) until that node replies that its copy is safe; if that node dies first, the
  * node that cleans up after it routes the stanza again (another resource, or offline storage).
  */
-export class Cluster implements ClusterLink {
+export class Cluster implements ClusterLink, RoomLink {
   private readonly pending = new Map<string, Pending>();
   /** Sessions asked of other nodes (claimSession), waiting for their answer. */
   private readonly claims = new Map<string, (state: HandoverState | null) => void>();
@@ -74,6 +77,8 @@ export class Cluster implements ClusterLink {
   private readonly name: string;
   private registry!: SessionRegistry;
   private inbox!: Inbox;
+  private rooms!: RoomPlacement;
+  private detachRooms: (() => void) | undefined;
   private lease!: NodeLease;
   private watchTimer: NodeJS.Timeout | null = null;
   /** Nodes alive at the last look (watch()). */
@@ -120,12 +125,14 @@ export class Cluster implements ClusterLink {
     this.lease = new NodeLease(this.redis, this.name, this.config.leaseMs, this.log, () =>
       this.leaseLost(),
     );
-    // A previous run of this node that died and was not cleaned up yet: do it now, before its
-    // name is taken again (its inbox and sessions belong to that run, not to this one).
-    const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
-    if (before && !before.alive) await this.reap(this.name);
-    await this.lease.acquire();
-    await this.shareSecrets();
+    this.rooms = new RoomPlacement(
+      this.redis,
+      this.subscriber,
+      this.name,
+      this.ctx.router,
+      this,
+      this.log,
+    );
     this.registry = new SessionRegistry(
       this.redis,
       this.subscriber,
@@ -135,8 +142,6 @@ export class Cluster implements ClusterLink {
       this,
       this.log,
     );
-    await this.registry.start();
-    await this.startPeers();
     const figures = {
       liveNodes: () => this.liveNodes,
       inFlight: () => this.pending.size,
@@ -146,6 +151,20 @@ export class Cluster implements ClusterLink {
     this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log, (s) =>
       inboxLag.observe(s),
     );
+    // A previous run of this node that died and was not cleaned up yet (its lease lapsed, or it
+    // ran on this machine and its process is gone: systemd restarting it at once): clean up
+    // after it now, before its name is taken again — its inbox and sessions are that run's.
+    const before = (await listNodes(this.redis)).find((n) => n.name === this.name);
+    if (before && (!before.alive || (await this.lease.heldByDeadProcessHere()))) {
+      await this.reap(this.name);
+    }
+    await this.lease.acquire();
+    await this.shareSecrets();
+    await this.registry.start();
+    await this.startPeers();
+    // Rooms (mod_muc's) are served by one node each, from now on (rooms.ts).
+    await this.rooms.start();
+    this.detachRooms = this.ctx.router.attachPlacement(this.rooms);
     await this.inbox.start();
     const every = Math.max(200, Math.floor(this.config.leaseMs / 2));
     this.watchTimer = setInterval(() => void this.watch(), every);
@@ -181,15 +200,25 @@ export class Cluster implements ClusterLink {
     if (this.stopped) return;
     this.stopped = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
+    try {
+      // Rooms go first, while stanzas can still reach their occupants on other nodes.
+      await this.rooms.leave();
+    } catch (err) {
+      this.log.error({ err }, "could not give this node's rooms up; another node will");
+    }
     await this.inbox.stop();
     this.registry.stop();
     try {
       await this.reapInbox(this.name);
+      // Stanzas for rooms it held are on their way to other nodes before the connections go.
+      await this.rooms.idle();
       await this.redis.del(keys.inbox(this.name));
       await this.lease.release();
     } catch (err) {
       this.log.error({ err }, "could not leave the cluster cleanly; another node will clean up");
     }
+    this.rooms.stop();
+    this.detachRooms?.();
     await Promise.all([
       closeRedis(this.reader),
       closeRedis(this.subscriber),
@@ -244,6 +273,45 @@ export class Cluster implements ClusterLink {
     });
   }
 
+  // --- RoomLink: stanzas for rooms other nodes serve -----------------------------------------
+
+  forward(
+    node: string,
+    stanza: Element,
+    from: JID,
+    to: JID,
+    hops: number,
+    handoff?: Handoff,
+  ): void {
+    const id = `${this.nextId++}`;
+    const entry: RoutedEntry = {
+      k: "v",
+      id,
+      o: this.name,
+      from: from.toString(),
+      to: to.toString(),
+      x: stanza.toString(),
+      n: hops,
+    };
+    if (handoff) {
+      entry.h = 1;
+      this.pending.set(id, {
+        node,
+        at: Date.now(),
+        stanza,
+        to,
+        from,
+        settle: handoff.track(),
+        tracker: undefined,
+        awaiting: { done: true, tracked: false },
+      });
+    }
+    this.inbox.send(node, entry).catch((err: unknown) => {
+      // As deliver(): pending, and routed again here by watch() if that node is gone.
+      this.log.error({ err, to: entry.to }, "cannot hand a stanza for a room to another node");
+    });
+  }
+
   // --- this node's inbox -------------------------------------------------------------------
 
   private readonly onEntry = (entry: InboxEntry, done: () => void): void => {
@@ -263,6 +331,9 @@ export class Cluster implements ClusterLink {
       case "h":
         this.handOver(entry);
         done();
+        return;
+      case "v":
+        this.receiveRouted(entry, done);
         return;
     }
   };
@@ -346,21 +417,61 @@ export class Cluster implements ClusterLink {
   }
 
   /**
+   * A stanza for a room another node took this node to serve: routed here (rooms.ts), and
+   * acknowledged once every copy it made is safe. Also what a dead node's inbox still held.
+   */
+  private receiveRouted(entry: RoutedEntry, done: () => void): void {
+    const read = this.readStanza(entry, done);
+    if (!read) return;
+    const handoff = new Handoff();
+    try {
+      this.rooms.receive(read.stanza, read.from, read.to, entry.n, handoff);
+    } finally {
+      this.whenSafe(entry, handoff, done);
+    }
+  }
+
+  /** An entry's stanza and addresses; undefined (logged, acknowledged) when unreadable. */
+  private readStanza(
+    entry: RoutedEntry,
+    done: () => void,
+  ): { stanza: Element; to: JID; from: JID } | undefined;
+  private readStanza(
+    entry: StanzaEntry,
+    done: () => void,
+  ): { stanza: Element; to: JID } | undefined;
+  private readStanza(
+    entry: StanzaEntry | RoutedEntry,
+    done: () => void,
+  ): { stanza: Element; to: JID; from?: JID } | undefined {
+    try {
+      const stanza = parseStoredXml(entry.x);
+      const to = parseJID(entry.to);
+      return entry.k === "v" ? { stanza, to, from: parseJID(entry.from) } : { stanza, to };
+    } catch (err) {
+      this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable stanza from another node");
+      done();
+      return undefined;
+    }
+  }
+
+  /** Once every copy `handoff` counts is safe: `done` to a sender that waits, entry acknowledged. */
+  private whenSafe(entry: StanzaEntry | RoutedEntry, handoff: Handoff, done: () => void): void {
+    handoff.whenSettled(() => {
+      if (entry.h) this.reply(entry, "done");
+      done();
+    });
+  }
+
+  /**
    * A stanza another node routed to a session here (or, `orphaned`, to a session of a node that
    * died). Its inbox entry is acknowledged only once the copy is safe, so a crash before that
    * leaves it for the clean-up.
    */
   private receive(entry: StanzaEntry, done: () => void, orphaned: boolean): void {
-    let stanza: Element;
-    let to: JID;
-    try {
-      stanza = parseStoredXml(entry.x);
-      to = parseJID(entry.to);
-    } catch (err) {
-      this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable stanza from another node");
-      done();
-      return;
-    }
+    const read = this.readStanza(entry, done);
+    if (!read) return;
+    const { stanza, to } = read;
     const handoff = new Handoff();
     const tracker: DeliveryTracker | undefined = entry.t
       ? {
@@ -373,10 +484,7 @@ export class Cluster implements ClusterLink {
       if (session && !session.node) session.deliver(stanza, tracker, handoff);
       else this.sessionGone(stanza, to, tracker, handoff);
     } finally {
-      handoff.whenSettled(() => {
-        if (entry.h) this.reply(entry, "done");
-        done();
-      });
+      this.whenSafe(entry, handoff, done);
     }
   }
 
@@ -410,7 +518,7 @@ export class Cluster implements ClusterLink {
     }
   }
 
-  private reply(entry: StanzaEntry, e: "done" | "acked" | "failed"): void {
+  private reply(entry: StanzaEntry | RoutedEntry, e: "done" | "acked" | "failed"): void {
     if (entry.o === this.name) {
       this.replied(entry.id, e);
       return;
@@ -465,6 +573,7 @@ export class Cluster implements ClusterLink {
     for (const n of nodes) {
       if (n.alive || n.name === this.name) continue;
       const dropped = this.registry.dropNode(n.name);
+      this.rooms.nodeDown(n.name);
       if (dropped > 0) this.log.warn({ dead: n.name, sessions: dropped }, "a cluster node died");
       const lock = await this.redis.set(keys.reap(n.name), this.name, {
         condition: "NX",
@@ -487,7 +596,8 @@ export class Cluster implements ClusterLink {
       if (alive.has(p.node) || now - p.at < 2 * this.config.leaseMs) continue;
       this.pending.delete(id);
       const handoff = new Handoff();
-      this.sessionGone(p.stanza, p.to, p.awaiting.tracked ? p.tracker : undefined, handoff);
+      if (p.from) void this.ctx.router.route(p.stanza, p.from, p.to, handoff);
+      else this.sessionGone(p.stanza, p.to, p.awaiting.tracked ? p.tracker : undefined, handoff);
       handoff.whenSettled(() => p.settle?.());
     }
   }
@@ -516,11 +626,13 @@ export class Cluster implements ClusterLink {
       }
     }
     const unacked = await this.reapUnacked(dead, sessions);
+    // Its rooms first: what its inbox held for them then goes to their new nodes.
+    const rooms = await this.rooms.reapNode(dead);
     const stanzas = await this.reapInbox(dead);
     await this.redis.del(keys.inbox(dead));
     await this.redis.hDel(keys.nodes, dead);
     this.log.warn(
-      { dead, sessions: sessions.length, unacked, stanzas },
+      { dead, sessions: sessions.length, unacked, rooms, stanzas },
       "cleaned up after a dead cluster node",
     );
   }
@@ -553,6 +665,7 @@ export class Cluster implements ClusterLink {
   private reapInbox(node: string): Promise<number> {
     return drainInbox(this.redis, node, (entry) => {
       if (entry?.k === "s") this.receive(entry, () => undefined, true);
+      else if (entry?.k === "v") this.receiveRouted(entry, () => undefined);
     });
   }
 
@@ -563,6 +676,7 @@ export class Cluster implements ClusterLink {
    */
   private leaseLost(): void {
     if (this.stopped) return;
+    this.rooms.forgetAll();
     this.dropClients();
     void this.lease
       .acquire()

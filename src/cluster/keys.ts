@@ -23,6 +23,14 @@ export const keys = {
   inbox: (node: string) => `parley:inbox:${node}`,
   /** The consumer group of every inbox (one consumer: the node itself). */
   inboxGroup: "parley",
+  /** Hash: bare JID of a room (an address of a partitioned service) → the node serving it. */
+  rooms: "parley:rooms",
+  /** Set: the rooms a node serves, so they are found when it dies or leaves. */
+  nodeRooms: (node: string) => `parley:node-rooms:${node}`,
+  /** Pub/sub channel: a node stopped serving a room (JSON {r, n, b}), for the nodes' caches. */
+  roomChanges: "parley:rooms",
+  /** Hash per partitioned domain: local part → ListedItem (JSON), the domain's disco#items. */
+  roomList: (domain: string) => `parley:room-list:${domain}`,
   /** List: the messages written to an XEP-0198 session and not yet acknowledged by its client. */
   unacked: (node: string, sid: string) => `parley:unacked:${node}:${sid}`,
 } as const;

@@ -39,6 +39,27 @@ export class NodeLease {
     this.info = { name, host: hostname(), pid: process.pid, startedAt: Date.now() };
   }
 
+  /**
+   * Whether the lease is held by an earlier process of this node on this machine that is gone
+   * (killed, crashed and restarted at once by systemd): its lease has not lapsed yet, but no
+   * one renews it. Such a lease is given up, so this process can take the name.
+   */
+  async heldByDeadProcessHere(): Promise<boolean> {
+    const holder = await this.redis.get(keys.lease(this.info.name));
+    if (!holder) return false;
+    const who = JSON.parse(holder) as NodeInfo;
+    if (who.host !== this.info.host || who.pid === process.pid || processAlive(who.pid)) {
+      return false;
+    }
+    // Only that holder's lease: a live node that took the name meanwhile keeps it.
+    await this.redis.eval(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+      { keys: [keys.lease(this.info.name)], arguments: [holder] },
+    );
+    this.log.warn({ pid: who.pid }, "this node's previous process is gone; taking its name over");
+    return true;
+  }
+
   /** Takes the lease; fails when a live node holds the name. */
   async acquire(): Promise<void> {
     const { name } = this.info;
@@ -103,4 +124,14 @@ export async function listNodes(redis: RedisClient): Promise<NodeStatus[]> {
     name,
     alive: leases[i] !== null,
   }));
+}
+
+/** Whether a process of this machine runs (signal 0 probes without signalling). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // someone else's: it runs
+  }
 }

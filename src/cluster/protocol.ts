@@ -4,7 +4,7 @@ import type { HandoverState } from "../c2s/handover.js";
  * What nodes put into each other's inbox streams (inbox.ts). Every entry is one JSON value under
  * the stream field `d`.
  */
-export type InboxEntry = StanzaEntry | ReplyEntry | CommandEntry | ClaimEntry;
+export type InboxEntry = StanzaEntry | ReplyEntry | CommandEntry | ClaimEntry | RoutedEntry;
 
 /** A stanza for a session the receiving node serves. */
 export interface StanzaEntry {
@@ -26,7 +26,27 @@ export interface StanzaEntry {
   t?: 1;
 }
 
-/** What became of a StanzaEntry or a ClaimEntry, sent back to the node that sent it. */
+/**
+ * A stanza to an address of a partitioned service (a room, rooms.ts) for the node that serves
+ * it, which routes it as its own (or, when the room moved meanwhile, on to its new node).
+ */
+export interface RoutedEntry {
+  k: "v";
+  /** Unique per sending node; replies name it. */
+  id: string;
+  /** The sending node, where replies go. */
+  o: string;
+  /** The stanza's sender and its address (full JIDs as routed). */
+  from: string;
+  to: string;
+  x: string;
+  /** As StanzaEntry's: the receiving node replies `done` once every copy made is safe. */
+  h?: 1;
+  /** How many nodes handed it on so far (the room moved); bounded, so it cannot circle. */
+  n: number;
+}
+
+/** What became of a StanzaEntry, a RoutedEntry or a ClaimEntry, sent back to the node that sent it. */
 export interface ReplyEntry {
   k: "r";
   id: string;
@@ -65,7 +85,9 @@ export function readEntry(d: string | undefined): InboxEntry | undefined {
   if (!d) return undefined;
   try {
     const v = JSON.parse(d) as { k?: unknown };
-    if (v.k === "s" || v.k === "r" || v.k === "c" || v.k === "h") return v as InboxEntry;
+    if (v.k === "s" || v.k === "r" || v.k === "c" || v.k === "h" || v.k === "v") {
+      return v as InboxEntry;
+    }
   } catch {
     // fall through
   }

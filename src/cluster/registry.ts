@@ -40,11 +40,12 @@ end
 redis.call('SREM', KEYS[2], ARGV[1])
 return 0`;
 
-/** A removal as published: which session left. */
+/** A removal as published: which session left, and whether it moved to another node. */
 interface Removal {
   jid: string;
   node: string;
   sid: string;
+  moved?: true;
 }
 
 /**
@@ -111,8 +112,9 @@ export class SessionRegistry {
 
   private publish(change: SessionChange, session: SessionHandle): void {
     const jid = session.jid.toString();
-    if (change === "ended") {
+    if (change === "ended" || change === "moved") {
       const removal: Removal = { jid, node: this.node, sid: session.id };
+      if (change === "moved") removal.moved = true;
       this.eval(DEL_SCRIPT, [jid, this.node, session.id, JSON.stringify(removal)]);
       return;
     }
@@ -228,6 +230,8 @@ export class SessionRegistry {
   private applyRemoval(removal: Removal): void {
     if (removal.node === this.node) return;
     const current = this.sm.get(parseJID(removal.jid));
-    if (current instanceof RemoteSession && current.is(removal)) this.sm.unregister(current);
+    if (current instanceof RemoteSession && current.is(removal)) {
+      this.sm.unregister(current, removal.moved === true);
+    }
   }
 }

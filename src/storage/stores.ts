@@ -365,6 +365,11 @@ export interface StoredMucRoom extends MucRoomRecord {
 export interface MucStore {
   /** Every room of the service, sorted by name, for the service's start. */
   load(service: string): Promise<StoredMucRoom[]>;
+  /**
+   * One room as it is stored now, or undefined: for a cluster node taking a room over from
+   * another (mod_muc), whose copy from its start may be stale.
+   */
+  loadRoom(service: string, name: string): Promise<StoredMucRoom | undefined>;
   /** Writes a room's record in one transaction: affiliations are replaced, not merged. */
   save(service: string, room: MucRoomRecord): Promise<void>;
   /** Deletes a room with its affiliations and history. */

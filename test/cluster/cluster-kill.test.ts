@@ -147,4 +147,25 @@ describe("a cluster node killed mid-flow (issue 17; XEP-0198 §5, RFC 6121 §8.5
     offline.end();
     again.end();
   });
+
+  it("a node killed and started again at once (systemd's Restart=) takes its name back and cleans up after its previous run", async () => {
+    const c = nodes.get("c")!;
+    const before = await smSession("c", "online", "again");
+    before.end();
+    const stranded = await smSession("c", "sender", "stranded");
+    c.proc!.kill("SIGKILL");
+    await new Promise<void>((r) => c.proc!.once("exit", () => r()));
+    // At once: its lease has not lapsed, but the process that held it is gone.
+    c.proc = await startProcess(c.file);
+    stranded.end();
+    const controlA = join(dir, "data-a", "parleyctl.sock");
+    const r = await sendControl(controlA, "connected_users", []);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(
+      !JSON.stringify(r.result).includes("sender@localhost/stranded"),
+      JSON.stringify(r.result),
+    );
+    const list = await sendControl(controlA, "list_cluster", []);
+    assert.ok(list.ok && JSON.stringify(list.result).includes('"c"'), JSON.stringify(list));
+  });
 });

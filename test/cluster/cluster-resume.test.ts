@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { waitFor } from "../helpers/wait-for.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { RawClient } from "../helpers/raw.js";
 import { startRedis, type RedisInstance } from "../helpers/redis.js";
@@ -151,11 +152,3 @@ describe("stream resumption on another cluster node (issue 17; XEP-0198 §5)", f
     plain.end();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${cond.toString()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { waitFor } from "../helpers/wait-for.js";
 import type { Element } from "@xmpp/xml";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { xml, type TestClient } from "../helpers/client.js";
@@ -7,6 +8,7 @@ import { freshPgsql } from "../helpers/storage.js";
 import { clusterConfigFor } from "../helpers/cluster-config.js";
 import type { SqlConfig } from "../../src/config/types.js";
 import { parseJID } from "../../src/jid.js";
+import { RemoteSession } from "../../src/cluster/remote-session.js";
 
 const MODULES = {
   mod_roster: {},
@@ -132,8 +134,8 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     });
     const second = await c.client("frank", { resource: "same" });
     assert.equal(await closed, "conflict");
-    const seenByA = a.server.ctx.sm.get(parseJID("frank@localhost/same"));
-    assert.equal(seenByA?.node, "c", "node a routes frank/same to node c now");
+    // Node a learns of the new session through the session table's change channel.
+    await waitFor(() => a.server.ctx.sm.get(parseJID("frank@localhost/same"))?.node === "c");
     await second.send(xml("presence"));
     await second.next((el) => el.is("presence"));
     await second.stop();
@@ -149,6 +151,12 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
       );
     await enable(g2);
     await g2.next((el) => el.is("iq") && el.attrs.id === "carbons");
+    // The session table carries it to node a (shared session state): a moment later.
+    const g2OnA = (): RemoteSession | undefined => {
+      const s = a.server.ctx.sm.get(parseJID("gina@localhost/two"));
+      return s instanceof RemoteSession ? s : undefined;
+    };
+    await waitFor(() => Object.keys(g2OnA()?.state ?? {}).some((k) => k.startsWith("mod_carbons")));
     const hank = await c.client("hank", { presence: true });
     await g1.send(xml("message", { to: "hank@localhost", type: "chat" }, xml("body", {}, "sent")));
     await hank.next(isChat);
@@ -214,7 +222,11 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     await judy.send(
       xml("message", { to: "ivan@localhost", type: "chat" }, xml("body", {}, "later")),
     );
-    await judy.next((el) => el.is("presence") || true, 300).catch(() => undefined);
+    // Stored (in the shared PostgreSQL) before ivan comes back, wherever he logs in.
+    for (let i = 0; (await a.server.ctx.stores.offline.count("localhost", "ivan")) === 0; i++) {
+      assert.ok(i < 200, "the message was never stored");
+      await new Promise((r) => setTimeout(r, 25));
+    }
     const back = await b.client("ivan", { presence: true });
     const m = await back.next(isChat);
     assert.equal(m.getChildText("body"), "later");

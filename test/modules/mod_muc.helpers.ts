@@ -71,6 +71,26 @@ export async function instantRoom(c: TestClient, room: string, nick: string): Pr
   if (res.attrs.type !== "result") throw new Error(`instant room failed: ${res.toString()}`);
 }
 
+/**
+ * Creates a persistent room titled `title` (an instant room, then configured) and sets its
+ * subject; resolves once the subject came back.
+ */
+export async function persistentRoom(
+  c: TestClient,
+  room: string,
+  nick: string,
+  title: string,
+  subject: string,
+): Promise<void> {
+  await instantRoom(c, room, nick);
+  const to = `${room}@${MUC}`;
+  const fields = { "muc#roomconfig_persistentroom": "1", "muc#roomconfig_roomname": title };
+  const res = await iq(c, "set", to, configure(fields));
+  if (res.attrs.type !== "result") throw new Error(`configuring failed: ${res.toString()}`);
+  await c.send(xml("message", { to, type: "groupchat" }, xml("subject", {}, subject)));
+  await c.next((el) => el.name === "message" && el.getChildText("subject") === subject);
+}
+
 export function configure(fields: Record<string, string>): Element {
   return xml(
     "query",

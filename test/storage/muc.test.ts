@@ -69,6 +69,35 @@ for (const driver of DRIVERS) {
       assert.equal(loaded[0]!.locked, false);
     });
 
+    it("loads one room as load() gives it, or undefined, for a cluster node taking it over", async () => {
+      const muc = s.stores.muc;
+      assert.equal(await muc.loadRoom(SVC, "lobby"), undefined);
+      await muc.save(
+        SVC,
+        room("lobby", {
+          subject: { text: "Welcome", nick: "alice" },
+          affiliations: [
+            { jid: "bob@localhost", affiliation: "member", reason: "" },
+            { jid: "alice@localhost", affiliation: "owner", reason: "" },
+          ],
+        }),
+      );
+      await muc.save(SVC, room("attic", { config: { title: "Attic" } }));
+      await muc.save("conference.other", room("lobby", { config: { title: "Elsewhere" } }));
+      await muc.addHistory(SVC, "lobby", { at: 5, stanza: "<message id='h1'/>" }, 10);
+      await muc.addHistory(SVC, "attic", { at: 6, stanza: "<message id='a1'/>" }, 10);
+      const one = await muc.loadRoom(SVC, "lobby");
+      assert.deepEqual(
+        one,
+        (await muc.load(SVC)).find((r) => r.name === "lobby"),
+      );
+      assert.deepEqual(one!.history, [{ at: 5, stanza: "<message id='h1'/>" }]);
+      assert.equal(one!.affiliations[0]!.jid, "alice@localhost", "sorted by JID");
+      await muc.remove(SVC, "lobby");
+      assert.equal(await muc.loadRoom(SVC, "lobby"), undefined);
+      assert.equal((await muc.loadRoom("conference.other", "lobby"))!.config.title, "Elsewhere");
+    });
+
     it("replaces a room's affiliations, subject and lock on save (not merged)", async () => {
       const muc = s.stores.muc;
       await muc.save(

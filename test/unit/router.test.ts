@@ -4,6 +4,13 @@ import { parseJID, type JID } from "../../src/jid.js";
 import { createLogger } from "../../src/log.js";
 import { Router } from "../../src/router.js";
 import { Handoff } from "../../src/handoff.js";
+import {
+  Partition,
+  type DomainPlacement,
+  type ListedItem,
+  type PartitionedRoute,
+  type Placement,
+} from "../../src/partition.js";
 
 type Seen = { stanza: Element; from: string; to: string; handoff?: Handoff | undefined };
 
@@ -114,5 +121,91 @@ describe("the router's table of routes by domain (RFC 6120 §10)", () => {
     finish();
     await new Promise((r) => setImmediate(r));
     assert.equal(acked, true);
+  });
+
+  describe("a partitioned service (issue 17: a cluster serves each room on one node)", () => {
+    /** A placement that records what it is handed and what its domain seeds and lists. */
+    function placement() {
+      const dispatched: string[] = [];
+      const writes: string[] = [];
+      const p: Placement = {
+        dispatch(route: PartitionedRoute, _stanza: Element, _from: JID, to: JID) {
+          dispatched.push(`${route.partition.domain} ${to.toString()}`);
+        },
+        domain(partition: Partition): DomainPlacement {
+          return {
+            release: (local) => void writes.push(`release ${local}`),
+            list: (local, item) => void writes.push(`list ${local} ${item?.name ?? "-"}`),
+            seed: (local, item) => void writes.push(`seed ${local} ${item.name}`),
+            listed: () => Promise.resolve(new Map<string, ListedItem>()),
+            close: () => void writes.push(`close ${partition.domain}`),
+          };
+        },
+      };
+      return { p, dispatched, writes };
+    }
+
+    it("hands stanzas to its rooms to the placement once a cluster attached one; the domain itself stays here", () => {
+      const router = new Router(new Set(["example.org"]), createLogger("silent"));
+      const handled: string[] = [];
+      const partition = new Partition("muc.example.org", { acquire: () => undefined });
+      router.add("muc.example.org", {
+        kind: "service",
+        handler: (_s, _f, to) => void handled.push(to.toString()),
+        partition,
+      });
+      const room = parseJID("room@muc.example.org/nick");
+      router.route(chat(room.toString()), alice, room);
+      assert.deepEqual(handled, ["room@muc.example.org/nick"], "one node: served here");
+
+      const { p, dispatched } = placement();
+      const detach = router.attachPlacement(p);
+      router.route(chat(room.toString()), alice, room);
+      const domain = parseJID("muc.example.org");
+      router.route(chat(domain.toString()), alice, domain);
+      assert.deepEqual(dispatched, ["muc.example.org room@muc.example.org/nick"]);
+      assert.deepEqual(handled, ["room@muc.example.org/nick", "muc.example.org"]);
+
+      detach();
+      router.route(chat(room.toString()), alice, room);
+      assert.equal(dispatched.length, 1, "detached: served here again");
+      assert.equal(handled.length, 3);
+    });
+
+    it("keeps the listing here on one node and seeds the cluster's with it when a cluster attaches", async () => {
+      const router = new Router(new Set(["example.org"]), createLogger("silent"));
+      const partition = new Partition("muc.example.org", { acquire: () => undefined });
+      const remove = router.add("muc.example.org", {
+        kind: "service",
+        handler: () => undefined,
+        partition,
+      });
+      const item = (name: string): ListedItem => ({ name, count: 0, kept: true });
+      partition.list("lobby", item("Lobby"));
+      partition.seed("lobby", item("stale"));
+      partition.seed("attic", item("Attic"));
+      partition.list("gone", item("Gone"));
+      partition.list("gone", null);
+      partition.release("lobby");
+      assert.deepEqual([...(await partition.listed()).keys()].sort(), ["attic", "lobby"]);
+      assert.equal(
+        (await partition.listed()).get("lobby")?.name,
+        "Lobby",
+        "a seed never overwrites",
+      );
+
+      const { p, writes } = placement();
+      router.attachPlacement(p);
+      partition.list("hall", item("Hall"));
+      partition.release("hall");
+      remove();
+      assert.deepEqual(writes, [
+        "seed lobby Lobby",
+        "seed attic Attic",
+        "list hall Hall",
+        "release hall",
+        "close muc.example.org",
+      ]);
+    });
   });
 });

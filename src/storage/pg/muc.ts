@@ -107,6 +107,36 @@ export class PgMucStore implements MucStore {
     return [...out.values()];
   }
 
+  async loadRoom(service: string, name: string): Promise<StoredMucRoom | undefined> {
+    // As load(), for one room.
+    const [room, affs, hist] = await Promise.all([
+      this.pool.query<RoomRow>(
+        `SELECT name, config, subject, subject_nick, locked FROM muc_rooms
+         WHERE service = $1 AND name = $2`,
+        [service, name],
+      ),
+      this.pool.query<Affiliation>(
+        `SELECT jid, affiliation, reason FROM muc_affiliations
+         WHERE service = $1 AND name = $2 ORDER BY jid COLLATE "C"`,
+        [service, name],
+      ),
+      this.pool.query<{ at: string; stanza: string }>(
+        "SELECT at, stanza FROM muc_history WHERE service = $1 AND name = $2 ORDER BY id",
+        [service, name],
+      ),
+    ]);
+    const r = room.rows[0];
+    if (!r) return undefined;
+    return {
+      name: r.name,
+      config: JSON.parse(r.config) as JsonObject,
+      subject: r.subject === null ? null : { text: r.subject, nick: r.subject_nick ?? "" },
+      locked: r.locked,
+      affiliations: affs.rows,
+      history: hist.rows.map((h) => ({ at: Number(h.at), stanza: h.stanza })),
+    };
+  }
+
   async save(service: string, room: MucRoomRecord): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       await client.query(

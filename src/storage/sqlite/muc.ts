@@ -61,6 +61,7 @@ type Affiliations = MucRoomRecord["affiliations"];
 
 export class SqliteMucStore implements MucStore {
   private readonly rooms: Statement<[string], RoomRow>;
+  private readonly room: Statement<[string, string], RoomRow>;
   private readonly affs: Statement<[string, string], Affiliations[number]>;
   private readonly hist: Statement<[string, string], MucHistoryRow>;
   private readonly saveTx: Transaction<(service: string, room: MucRoomRecord) => void>;
@@ -74,6 +75,9 @@ export class SqliteMucStore implements MucStore {
     applyMigrations(db, "mod_muc", MIGRATIONS);
     this.rooms = db.prepare(
       "SELECT name, config, subject, subject_nick, locked FROM muc_rooms WHERE service = ? ORDER BY name",
+    );
+    this.room = db.prepare(
+      "SELECT name, config, subject, subject_nick, locked FROM muc_rooms WHERE service = ? AND name = ?",
     );
     this.affs = db.prepare(
       "SELECT jid, affiliation, reason FROM muc_affiliations WHERE service = ? AND name = ? ORDER BY jid",
@@ -136,14 +140,23 @@ export class SqliteMucStore implements MucStore {
   }
 
   async load(service: string): Promise<StoredMucRoom[]> {
-    return this.rooms.all(service).map((r) => ({
+    return this.rooms.all(service).map((r) => this.stored(service, r));
+  }
+
+  async loadRoom(service: string, name: string): Promise<StoredMucRoom | undefined> {
+    const r = this.room.get(service, name);
+    return r && this.stored(service, r);
+  }
+
+  private stored(service: string, r: RoomRow): StoredMucRoom {
+    return {
       name: r.name,
       config: JSON.parse(r.config) as JsonObject,
       subject: r.subject === null ? null : { text: r.subject, nick: r.subject_nick ?? "" },
       locked: r.locked === 1,
       affiliations: this.affs.all(service, r.name),
       history: this.hist.all(service, r.name),
-    }));
+    };
   }
 
   async save(service: string, room: MucRoomRecord): Promise<void> {
