@@ -21,7 +21,15 @@ import {
 } from "../bench/lib/postgres.js";
 import { pep, type PepStepFigures } from "../bench/lib/pep.js";
 import { descendants, treeCpuSeconds } from "../bench/lib/proc.js";
-import { markdownTable, ratios, textTable, type ServerRun } from "../bench/lib/report.js";
+import {
+  checkTargets,
+  markdownTable,
+  ratios,
+  textTable,
+  type ServerRun,
+} from "../bench/lib/report.js";
+import { costMetrics } from "../bench/lib/cost.js";
+import { commandCalls } from "../bench/lib/redis.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
 import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
 import { tcpReference, websocket } from "../bench/lib/websocket.js";
@@ -554,5 +562,91 @@ describe("bench: the report's ratio columns", () => {
     const text = textTable([run("parley", 1000, 50), run("prosody", 100, 90)]);
     assert.match(text.split("\n")[0]!, /parley\/prosody\s*$/);
     assert.doesNotMatch(text, /ejabberd|pgsql/);
+  });
+});
+
+describe("bench: issue 17's figures (workers on PostgreSQL + Redis)", () => {
+  const mamRun = (name: string, saturation: number, cpuPerK: number, extra = false): ServerRun => ({
+    name,
+    version: "test",
+    status: "ok",
+    results: [
+      {
+        scenario: "mam",
+        title: "One-to-one messages with MAM on",
+        status: "ok",
+        metrics: [
+          {
+            key: "mam.saturation",
+            label: "saturation",
+            unit: "msg/s",
+            value: saturation,
+            better: "higher",
+          },
+          ...costMetrics(
+            "mam",
+            {
+              serverCpu: 50,
+              cpuPerK: cpuPerK,
+              generatorShare: 40,
+              ...(extra && {
+                cpuPerKByPart: { server: cpuPerK - 1, db: 0.8, redis: 0.2 },
+                opsPerUnit: { "Redis commands": 4, "redis:xadd": 1 },
+              }),
+            },
+            "messages",
+            "at half saturation",
+          ),
+        ],
+      },
+    ],
+  });
+  const runs = [
+    mamRun("parley", 1000, 2),
+    mamRun("parley-pgsql", 900, 3),
+    mamRun("parley-w1", 800, 3.3, true),
+    mamRun("parley-w2", 1200, 3.2, true),
+    mamRun("ejabberd", 100, 5),
+  ];
+
+  it("compare 2 workers with 1, with the single process and with ejabberd", () => {
+    const head = textTable(runs).split("\n")[0]!.trim().split(/\s+/);
+    for (const pair of [
+      "parley-w2/parley-w1",
+      "parley-w1/parley-pgsql",
+      "parley-w2/parley",
+      "parley-w2/ejabberd",
+    ])
+      assert.ok(head.includes(pair), pair);
+    assert.equal(ratios(runs)["parley-w2/parley-w1"]!["mam.saturation"], 1.5);
+    assert.equal(ratios(runs)["parley-w2/parley"]!["mam.cpu_per_k"], 1.6);
+  });
+
+  it("check the targets: 1.3× with a second worker, CPU per message within 1.25×, ahead of ejabberd", () => {
+    const t = checkTargets(runs).filter((c) => c.target.startsWith("issue 17"));
+    const met = (words: string) => t.find((c) => c.target.includes(words))?.met;
+    assert.equal(met("2 workers' saturation ≥ 1.3× 1 worker's"), true); // 1200 / 800
+    assert.equal(met("2 workers ≤ 1.25× Parley on SQLite"), false); // 3.2 / 2
+    assert.equal(met("2 workers ≤ 1.25× Parley on PostgreSQL"), true); // 3.2 / 3
+    assert.equal(met("1 worker ≤ 1.25× Parley on SQLite"), false); // 3.3 / 2
+    assert.equal(met("2 workers/ejabberd ≥ Parley/ejabberd"), true); // 12 vs 10
+    const worse = checkTargets([...runs.slice(0, 3), mamRun("parley-w2", 900, 3.2), runs[4]!]);
+    assert.equal(worse.find((c) => c.target.includes("1.3× 1 worker"))?.met, false);
+  });
+
+  it("show Redis's and PostgreSQL's share under the total, and totals of operations only", () => {
+    const text = textTable(runs).split("\n");
+    const at = (s: string) => text.findIndex((l) => l.includes(s));
+    assert.equal(at("of which PostgreSQL"), at("server CPU per 1 000 messages") + 1);
+    assert.equal(at("of which redis-server"), at("of which PostgreSQL") + 1);
+    assert.ok(at("Redis commands per message") > 0);
+    assert.equal(at("xadd"), -1);
+  });
+
+  it("read Redis's INFO commandstats as calls by command", () => {
+    const info =
+      "# Commandstats\r\ncmdstat_xadd:calls=12,usec=30,usec_per_call=2.50,rejected_calls=0,failed_calls=0\r\n" +
+      "cmdstat_xgroup|create:calls=2,usec=5,usec_per_call=2.50,rejected_calls=0,failed_calls=0\r\n";
+    assert.deepEqual(commandCalls(info), { xadd: 12, "xgroup|create": 2 });
   });
 });
