@@ -29,7 +29,7 @@ import {
   type ServerRun,
 } from "../bench/lib/report.js";
 import { costMetrics } from "../bench/lib/cost.js";
-import { commandCalls } from "../bench/lib/redis.js";
+import { commandCalls, redisAvailable, startRedis } from "../bench/lib/redis.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
 import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
 import { tcpReference, websocket } from "../bench/lib/websocket.js";
@@ -661,6 +661,32 @@ describe("bench: issue 17's figures (workers on PostgreSQL + Redis)", () => {
     assert.equal(at("of which redis-server"), at("of which PostgreSQL") + 1);
     assert.ok(at("Redis commands per message") > 0);
     assert.equal(at("xadd"), -1);
+  });
+
+  it("the run's redis-server: on loopback without persistence, its commands counted, stopped with the run", async function () {
+    this.timeout(30_000);
+    assert.ok(redisAvailable(), "redis-server is missing: apt-get install redis-server");
+    const dir = mkdtempSync(join(tmpdir(), "parley-bench-redis-"));
+    try {
+      const r = await startRedis(dir, await freePort());
+      try {
+        const before = await r.commands();
+        const after = await r.commands();
+        // Each reading is one INFO: the second sees the first.
+        assert.equal((after.info ?? 0) - (before.info ?? 0), 1);
+        assert.ok(treeCpuSeconds(r.pid) >= 0);
+      } finally {
+        await r.stop();
+      }
+      assert.equal(alive(r.pid), false);
+      // --save "" and no append-only file: nothing written to the run's directory.
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f !== "redis.log"),
+        [],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("read Redis's INFO commandstats as calls by command", () => {
