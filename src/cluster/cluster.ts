@@ -320,7 +320,7 @@ export class Cluster implements ClusterLink, RoomLink {
         this.receive(entry, done, false);
         return;
       case "r":
-        if (entry.e === "handover") this.claims.get(entry.id)?.(entry.s ?? null);
+        if (entry.e === "handover") this.handedOver(entry.id, entry.s ?? null);
         else this.replied(entry.id, entry.e);
         done();
         return;
@@ -401,6 +401,29 @@ export class Cluster implements ClusterLink, RoomLink {
         });
     });
   };
+
+  /**
+   * A session another node handed over. If the claim gave up waiting meanwhile (its client got
+   * item-not-found and logs in afresh), the session has ended here too: what its client had
+   * not acknowledged is routed as a session that ends does (offline storage), not dropped.
+   */
+  private handedOver(id: string, state: HandoverState | null): void {
+    const claim = this.claims.get(id);
+    if (claim) return claim(state);
+    if (!state) return;
+    const to = parseJID(state.jid);
+    for (const x of state.sm.unacked) {
+      try {
+        this.sessionGone(parseStoredXml(x), to, undefined, new Handoff());
+      } catch (err) {
+        this.log.warn({ err, jid: state.jid }, "unreadable stanza of a session handed over late");
+      }
+    }
+    this.log.warn(
+      { jid: state.jid, unacked: state.sm.unacked.length },
+      "a session was handed over after its claim gave up; its unacknowledged messages were routed again",
+    );
+  }
 
   /** Another node's client resumes a session of this node: hand it over, if it is theirs. */
   private handOver(entry: ClaimEntry): void {

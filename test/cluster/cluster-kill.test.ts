@@ -1,14 +1,12 @@
 import { strict as assert } from "node:assert";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../helpers/raw.js";
-import { freePort } from "../helpers/ports.js";
 import { lastAck, registerUsers, sendThenKill, startProcess } from "../helpers/server-process.js";
 import { startRedis, type RedisInstance } from "../helpers/redis.js";
 import { freshPgsql } from "../helpers/storage.js";
-import { clusterConfigText } from "../helpers/cluster-config.js";
+import { writeNodeConfigs, type NodeProcess } from "../helpers/cluster-nodes.js";
 import { sendControl } from "../../src/control/client.js";
 
 const SM = "urn:xmpp:sm:3";
@@ -31,32 +29,21 @@ describe("a cluster node killed mid-flow (issue 17; XEP-0198 §5, RFC 6121 §8.5
   this.timeout(120_000);
   let dir: string;
   let redis: RedisInstance;
-  const nodes = new Map<string, { proc: ChildProcess | null; port: number; file: string }>();
+  const nodes = new Map<string, NodeProcess>();
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "parley-cluster-kill-"));
     redis = await startRedis();
     const sql = await freshPgsql("clusterkill");
-    for (const name of ["a", "b", "c"]) {
-      const port = await freePort();
-      const file = join(dir, `${name}.yml`);
-      writeFileSync(
-        file,
-        clusterConfigText({
-          redis,
-          sql,
-          nodeName: name,
-          port,
-          leaseSeconds: LEASE_SECONDS,
-          moduleLines: [
-            "  mod_offline: {}",
-            "  mod_stream_mgmt:",
-            "    resume_timeout: 60",
-            "    ack_timeout: 30",
-          ],
-        }),
-      );
-      nodes.set(name, { proc: null, port, file });
+    for (const [name, n] of await writeNodeConfigs(
+      dir,
+      redis,
+      sql,
+      ["a", "b", "c"],
+      ["  mod_offline: {}", "  mod_stream_mgmt:", "    resume_timeout: 60", "    ack_timeout: 30"],
+      LEASE_SECONDS,
+    )) {
+      nodes.set(name, n);
     }
     await registerUsers(nodes.get("a")!.file, ["sender", "online", "offline"]);
     for (const n of nodes.values()) n.proc = await startProcess(n.file);

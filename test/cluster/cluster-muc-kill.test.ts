@@ -1,15 +1,13 @@
 import { strict as assert } from "node:assert";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Element } from "@xmpp/xml";
 import { connect, xml, type TestClient } from "../helpers/client.js";
-import { freePort } from "../helpers/ports.js";
 import { registerUsers, startProcess } from "../helpers/server-process.js";
 import { startRedis, type RedisInstance } from "../helpers/redis.js";
 import { freshPgsql } from "../helpers/storage.js";
-import { clusterConfigText } from "../helpers/cluster-config.js";
+import { writeNodeConfigs, type NodeProcess } from "../helpers/cluster-nodes.js";
 import {
   codes,
   persistentRoom,
@@ -41,28 +39,22 @@ describe("MUC in a cluster: the node serving a room is killed (issue 17; XEP-041
   this.timeout(120_000);
   let dir: string;
   let redis: RedisInstance;
-  const nodes = new Map<string, { proc: ChildProcess | null; port: number; file: string }>();
+  const nodes = new Map<string, NodeProcess>();
   const clients: TestClient[] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "parley-cluster-muc-kill-"));
     redis = await startRedis();
     const sql = await freshPgsql("clustermuckill");
-    for (const name of ["a", "b", "c"]) {
-      const port = await freePort();
-      const file = join(dir, `${name}.yml`);
-      writeFileSync(
-        file,
-        clusterConfigText({
-          redis,
-          sql,
-          nodeName: name,
-          port,
-          leaseSeconds: LEASE_SECONDS,
-          moduleLines: ["  mod_muc: {}"],
-        }),
-      );
-      nodes.set(name, { proc: null, port, file });
+    for (const [name, n] of await writeNodeConfigs(
+      dir,
+      redis,
+      sql,
+      ["a", "b", "c"],
+      ["  mod_muc: {}"],
+      LEASE_SECONDS,
+    )) {
+      nodes.set(name, n);
     }
     await registerUsers(nodes.get("a")!.file, ["olga", "kate", "leo"]);
     for (const n of nodes.values()) n.proc = await startProcess(n.file);

@@ -1,15 +1,12 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import type { Element } from "@xmpp/xml";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
+import { InProcessCluster } from "../helpers/cluster-nodes.js";
 import { xml, type TestClient } from "../helpers/client.js";
-import { startRedis, type RedisInstance } from "../helpers/redis.js";
-import { freshPgsql } from "../helpers/storage.js";
-import { clusterConfigFor } from "../helpers/cluster-config.js";
 import { assertPythonModule, PythonClient } from "../helpers/python-client.js";
 import { record, until } from "../helpers/interop-launcher.js";
 import { RawClient } from "../helpers/raw.js";
-import type { SqlConfig } from "../../src/config/types.js";
 import { parseJID } from "../../src/jid.js";
 import {
   codes,
@@ -53,31 +50,17 @@ function items(res: Element): string[] {
  */
 describe("MUC rooms in a cluster of three nodes: one node serves each room (issue 17)", function () {
   this.timeout(60_000);
-  let redis: RedisInstance;
-  let sql: SqlConfig;
-  const nodes: TestServer[] = [];
-
-  async function node(name: string): Promise<TestServer> {
-    const t = await startTestServer({
-      storage: async () => sql,
-      modules: { mod_muc: {}, mod_stream_mgmt: { resume_timeout: 60 } },
-      config: (c) => (c.cluster = clusterConfigFor({ redis, nodeName: name, leaseSeconds: 2 })),
-    });
-    nodes.push(t);
-    return t;
-  }
+  let cluster: InProcessCluster;
+  let nodes: TestServer[] = [];
 
   before(async () => {
-    redis = await startRedis();
-    sql = await freshPgsql("clustermuc");
-    await node("a");
-    await node("b");
-    await node("c");
+    cluster = await InProcessCluster.start("clustermuc", {
+      mod_muc: {},
+      mod_stream_mgmt: { resume_timeout: 60 },
+    });
+    nodes = cluster.nodes;
   });
-  after(async () => {
-    for (const t of nodes.splice(0)) await t.stop();
-    await redis?.stop();
-  });
+  after(async () => cluster?.stop());
 
   it("users on three nodes all get each other's presence and every groupchat message, once, in order (XEP-0045 §7.2, §7.4)", async () => {
     const [a, b, c] = nodes as [TestServer, TestServer, TestServer];

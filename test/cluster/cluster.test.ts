@@ -1,12 +1,9 @@
 import { strict as assert } from "node:assert";
 import { waitFor } from "../helpers/wait-for.js";
 import type { Element } from "@xmpp/xml";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
+import { InProcessCluster } from "../helpers/cluster-nodes.js";
 import { xml, type TestClient } from "../helpers/client.js";
-import { startRedis, type RedisInstance } from "../helpers/redis.js";
-import { freshPgsql } from "../helpers/storage.js";
-import { clusterConfigFor } from "../helpers/cluster-config.js";
-import type { SqlConfig } from "../../src/config/types.js";
 import { parseJID } from "../../src/jid.js";
 import { RemoteSession } from "../../src/cluster/remote-session.js";
 
@@ -28,31 +25,14 @@ const isChat = (el: Element): boolean => el.is("message") && !!el.getChild("body
  */
 describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function () {
   this.timeout(60_000);
-  let redis: RedisInstance;
-  let sql: SqlConfig;
-  const nodes: TestServer[] = [];
-
-  async function node(name: string): Promise<TestServer> {
-    const t = await startTestServer({
-      storage: async () => sql,
-      modules: MODULES,
-      config: (c) => (c.cluster = clusterConfigFor({ redis, nodeName: name, leaseSeconds: 2 })),
-    });
-    nodes.push(t);
-    return t;
-  }
+  let cluster: InProcessCluster;
+  let nodes: TestServer[] = [];
 
   before(async () => {
-    redis = await startRedis();
-    sql = await freshPgsql("cluster");
-    await node("a");
-    await node("b");
-    await node("c");
+    cluster = await InProcessCluster.start("cluster", MODULES);
+    nodes = cluster.nodes;
   });
-  after(async () => {
-    for (const t of nodes.splice(0)) await t.stop();
-    await redis?.stop();
-  });
+  after(async () => cluster?.stop());
 
   it("delivers chat both ways between users on different nodes (RFC 6121 §8.5)", async () => {
     const [a, b] = nodes as [TestServer, TestServer];
