@@ -82,11 +82,15 @@ const DOMAIN = "localhost";
 
 const HELP = `usage: bench/compare [options]     (or npx tsx bench/compare.ts [options])
 
-Runs the same scenarios against Parley (on SQLite, and on PostgreSQL as parley-pgsql),
+Runs the same scenarios against Parley (on SQLite, on PostgreSQL as parley-pgsql, and as
+workers on PostgreSQL and Redis as parley-w1 and parley-w2),
 ejabberd and Prosody (loopback only) and prints the figures side by side with Parley's ratios.
 Defaults in brackets.
 
-  --servers LIST            parley,parley-pgsql,ejabberd,prosody [all four]
+  --servers LIST            parley,parley-pgsql,parley-w1,parley-w2,ejabberd,prosody
+                            [parley,parley-pgsql,ejabberd,prosody]; parley-w1 and parley-w2 are
+                            parley --workers 1 and 2 as a cluster on PostgreSQL and a redis-server
+                            of the run (issue 17), every process of theirs counted
   --scenarios LIST          idle,login,messages,offline,muc,mam,mam-query,pep,websocket,upload,bosh,
                             bosh-tls,fast,s2s,abuse [all]; mam and mam-query each run on a server of its own with
                             MAM on, pep on one with PEP on, websocket (idle and messages over
@@ -408,7 +412,25 @@ async function runAll(
   scenarios: Scenario[],
 ): Promise<ServerRun> {
   const runs: ServerRun[] = [];
-  for (const group of serverRuns(scenarios)) {
+  const kind = SERVERS[name];
+  const skipped: ScenarioResult[] = [];
+  for (const all of serverRuns(scenarios)) {
+    // Scenarios this server cannot run (parley-w*: MUC without cluster room ownership).
+    const group = all.filter((s) => {
+      const why = "skips" in kind ? kind.skips(s.name) : null;
+      if (why) {
+        log(`\n${name}: ${s.name} skipped: ${why}`);
+        skipped.push({
+          scenario: s.name,
+          title: s.title,
+          status: "skipped",
+          note: why,
+          metrics: [],
+        });
+      }
+      return !why;
+    });
+    if (group.length === 0) continue;
     if (group[0]!.s2s) {
       runs.push(await runS2sServers(name, setup));
       continue;
@@ -435,10 +457,10 @@ async function runAll(
   }
   const failed = runs.filter((r) => r.status !== "ok");
   const run: ServerRun = {
-    ...runs[0]!,
+    ...(runs[0] ?? { name, version: kind.version(), status: "ok", results: [] }),
     status: failed.length ? "failed" : "ok",
     note: failed.length ? failed.map((r) => r.note).join("; ") : undefined,
-    results: runs.flatMap((r) => r.results),
+    results: [...runs.flatMap((r) => r.results), ...skipped],
   };
   tcpReference(run);
   tcpReference(run, "bosh", "bosh", "BOSH");
@@ -548,12 +570,20 @@ async function runServer(
           .join("; ")}`,
       );
     }
-    const ctx = { gen, pid: server.pid, dbPid, opts: o.bench, log };
+    const ctx = {
+      gen,
+      pid: server.pid,
+      dbPid,
+      parts: server.parts,
+      counters: server.counters,
+      opts: o.bench,
+      log,
+    };
     for (const scenario of scenarios) {
       log(`\n--- ${name}: ${scenario.title}`);
       let result: ScenarioResult;
       try {
-        const waited = await settle(server.pid, 90, dbPid);
+        const waited = await settle(server.pid, 90, dbPid, server.parts);
         if (waited > 2.5)
           log(`  (waited ${waited} s for ${name} to be quiet after the last scenario)`);
         const ticks0 = cpuTicks();
@@ -645,7 +675,7 @@ async function main(): Promise<void> {
       notes.push(`${b} without idle: no TCP reference for its figures (add idle to --scenarios)`);
   }
   for (const n of notes) log(`note: ${n}`);
-  if (servers.some((s) => s === "parley" || s === "parley-pgsql")) {
+  if (servers.some((s) => s.startsWith("parley"))) {
     if (o.build) parley.build(log);
     else if (!parley.available()) throw new Error("no Parley build: run without --no-build");
   }
@@ -739,7 +769,7 @@ async function main(): Promise<void> {
     for (const r of runs)
       for (const x of r.results) if (x.note) console.log(`  ${r.name}/${x.scenario}: ${x.note}`);
     console.log(`\nload average (1 min) at start→end of each scenario:\n  ${loads}`);
-    console.log(`\ntargets (issues 5, 12 and 14):\n${targetsText(report.targets)}`);
+    console.log(`\ntargets (issues 5, 12, 14 and 17):\n${targetsText(report.targets)}`);
     const md = [
       `Run of ${m.date} on ${m.cores} cores (${m.cpu}), ${m.memory} memory, Node ${m.node}; load average ${m.loadAverage} at start, ${after} at end.`,
       "",

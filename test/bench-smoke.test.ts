@@ -21,7 +21,15 @@ import {
 } from "../bench/lib/postgres.js";
 import { pep, type PepStepFigures } from "../bench/lib/pep.js";
 import { descendants, treeCpuSeconds } from "../bench/lib/proc.js";
-import { markdownTable, ratios, textTable, type ServerRun } from "../bench/lib/report.js";
+import {
+  checkTargets,
+  markdownTable,
+  ratios,
+  textTable,
+  type ServerRun,
+} from "../bench/lib/report.js";
+import { costMetrics } from "../bench/lib/cost.js";
+import { commandCalls, redisAvailable, startRedis } from "../bench/lib/redis.js";
 import { passwordOf, userName, type RegisterResult } from "../bench/lib/protocol.js";
 import { SaltedPasswordCache, ScramClient } from "../bench/lib/scram.js";
 import { tcpReference, websocket } from "../bench/lib/websocket.js";
@@ -554,5 +562,137 @@ describe("bench: the report's ratio columns", () => {
     const text = textTable([run("parley", 1000, 50), run("prosody", 100, 90)]);
     assert.match(text.split("\n")[0]!, /parley\/prosody\s*$/);
     assert.doesNotMatch(text, /ejabberd|pgsql/);
+  });
+});
+
+describe("bench: issue 17's figures (workers on PostgreSQL + Redis)", () => {
+  /** A step's cost: the bench's CPU per message falls as the rate rises. */
+  const step = (offered: number, cpuPerK: number, saturated = false) => ({
+    offered,
+    saturated,
+    cost: { serverCpu: 50, cpuPerK, generatorShare: 10 },
+  });
+  const mamRun = (
+    name: string,
+    saturation: number,
+    cpuPerK: number,
+    extra = false,
+    saturatesAt2000 = false,
+  ): ServerRun => ({
+    name,
+    version: "test",
+    status: "ok",
+    results: [
+      {
+        scenario: "mam",
+        title: "One-to-one messages with MAM on",
+        status: "ok",
+        // The targets compare CPU per message at the highest rate both servers served.
+        details: {
+          steps: [step(1000, cpuPerK), step(2000, cpuPerK / 2, saturatesAt2000)],
+        },
+        metrics: [
+          {
+            key: "mam.saturation",
+            label: "saturation",
+            unit: "msg/s",
+            value: saturation,
+            better: "higher",
+          },
+          ...costMetrics(
+            "mam",
+            {
+              serverCpu: 50,
+              cpuPerK: cpuPerK,
+              generatorShare: 40,
+              ...(extra && {
+                cpuPerKByPart: { server: cpuPerK - 1, db: 0.8, redis: 0.2 },
+                opsPerUnit: { "Redis commands": 4, "redis:xadd": 1 },
+              }),
+            },
+            "messages",
+            "at half saturation",
+          ),
+        ],
+      },
+    ],
+  });
+  const runs = [
+    mamRun("parley", 1000, 2),
+    mamRun("parley-pgsql", 900, 3),
+    mamRun("parley-w1", 800, 3.3, true, true),
+    mamRun("parley-w2", 1200, 3.2, true),
+    mamRun("ejabberd", 100, 5),
+  ];
+
+  it("compare 2 workers with 1, with the single process and with ejabberd", () => {
+    const head = textTable(runs).split("\n")[0]!.trim().split(/\s+/);
+    for (const pair of [
+      "parley-w2/parley-w1",
+      "parley-w1/parley-pgsql",
+      "parley-w2/parley",
+      "parley-w2/ejabberd",
+    ])
+      assert.ok(head.includes(pair), pair);
+    assert.equal(ratios(runs)["parley-w2/parley-w1"]!["mam.saturation"], 1.5);
+    assert.equal(ratios(runs)["parley-w2/parley"]!["mam.cpu_per_k"], 1.6);
+  });
+
+  it("check the targets: 1.3× with a second worker, CPU per message within 1.25×, ahead of ejabberd", () => {
+    const t = checkTargets(runs).filter((c) => c.target.startsWith("issue 17"));
+    const met = (words: string) => t.find((c) => c.target.includes(words))?.met;
+    assert.equal(met("2 workers' saturation ≥ 1.3× 1 worker's"), true); // 1200 / 800
+    assert.equal(met("2 workers ≤ 1.25× Parley on SQLite"), false); // 1.6 / 1 at 2000 msg/s
+    assert.equal(met("2 workers ≤ 1.25× Parley on PostgreSQL"), true); // 1.6 / 1.5
+    // parley-w1 saturated at 2000 msg/s: compared at 1000, 3.3 / 2 and 3.3 / 3.
+    const w1 = t.find((c) => c.target.includes("1 worker ≤ 1.25× Parley on SQLite"))!;
+    assert.equal(w1.met, false);
+    assert.match(w1.target, /\(1000 msg\/s\)/);
+    assert.equal(met("1 worker ≤ 1.25× Parley on PostgreSQL"), true);
+    assert.equal(met("2 workers/ejabberd ≥ Parley/ejabberd"), true); // 12 vs 10
+    const worse = checkTargets([...runs.slice(0, 3), mamRun("parley-w2", 900, 3.2), runs[4]!]);
+    assert.equal(worse.find((c) => c.target.includes("1.3× 1 worker"))?.met, false);
+  });
+
+  it("show Redis's and PostgreSQL's share under the total, and totals of operations only", () => {
+    const text = textTable(runs).split("\n");
+    const at = (s: string) => text.findIndex((l) => l.includes(s));
+    assert.equal(at("of which PostgreSQL"), at("server CPU per 1 000 messages") + 1);
+    assert.equal(at("of which redis-server"), at("of which PostgreSQL") + 1);
+    assert.ok(at("Redis commands per message") > 0);
+    assert.equal(at("xadd"), -1);
+  });
+
+  it("the run's redis-server: on loopback without persistence, its commands counted, stopped with the run", async function () {
+    this.timeout(30_000);
+    assert.ok(redisAvailable(), "redis-server is missing: apt-get install redis-server");
+    const dir = mkdtempSync(join(tmpdir(), "parley-bench-redis-"));
+    try {
+      const r = await startRedis(dir, await freePort());
+      try {
+        const before = await r.commands();
+        const after = await r.commands();
+        // Each reading is one INFO: the second sees the first.
+        assert.equal((after.info ?? 0) - (before.info ?? 0), 1);
+        assert.ok(treeCpuSeconds(r.pid) >= 0);
+      } finally {
+        await r.stop();
+      }
+      assert.equal(alive(r.pid), false);
+      // --save "" and no append-only file: nothing written to the run's directory.
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f !== "redis.log"),
+        [],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("read Redis's INFO commandstats as calls by command", () => {
+    const info =
+      "# Commandstats\r\ncmdstat_xadd:calls=12,usec=30,usec_per_call=2.50,rejected_calls=0,failed_calls=0\r\n" +
+      "cmdstat_xgroup|create:calls=2,usec=5,usec_per_call=2.50,rejected_calls=0,failed_calls=0\r\n";
+    assert.deepEqual(commandCalls(info), { xadd: 12, "xgroup|create": 2 });
   });
 });

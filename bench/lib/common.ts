@@ -1,7 +1,7 @@
 // What the scenarios share: waiting for a quiet server, logging the benchmark's users in and out,
 // and summing what the workers report.
 import { readFileSync } from "node:fs";
-import { cpuSeconds, treeCpuSeconds, treeWriteCalls, writeCalls } from "./proc.js";
+import { serverCpuParts, treeWriteCalls, writeCalls, type ServerParts } from "./proc.js";
 import { userName, type ErrorCounts, type LoginBatchResult } from "./protocol.js";
 import type { ScenarioContext, ScenarioResult } from "./scenarios.js";
 import { round } from "./stats.js";
@@ -22,16 +22,21 @@ export function loadAverage(): number {
  * calls, up to maxS), so that a scenario does not pay for the one before it: ejabberd, for one,
  * writes every closed session's last activity to SQLite, which takes a while after 10 000
  * sessions. With a database server of its own (dbPid), that must be quiet too (PostgreSQL's
- * background writer, autovacuum). Returns the seconds waited.
+ * background writer, autovacuum), and so must the server's other parts (`parts`: Parley's workers,
+ * redis-server). Returns the seconds waited.
  */
 export async function settle(
   pid: number | null,
   maxS = 90,
   dbPid?: number | null,
+  parts?: ServerParts,
 ): Promise<number> {
   if (!pid) return 0;
-  const cpu = () => cpuSeconds(pid) + (dbPid ? treeCpuSeconds(dbPid) : 0);
-  const writes = () => writeCalls(pid) + (dbPid ? treeWriteCalls(dbPid) : 0);
+  const cpu = () => Object.values(serverCpuParts(pid, dbPid, parts)).reduce((a, b) => a + b, 0);
+  const writes = () =>
+    (parts?.tree ? treeWriteCalls(pid) : writeCalls(pid)) +
+    (dbPid ? treeWriteCalls(dbPid) : 0) +
+    Object.values(parts?.extra ?? {}).reduce((s, r) => s + treeWriteCalls(r), 0);
   const t0 = performance.now();
   let quiet = 0;
   while (performance.now() - t0 < maxS * 1000 && quiet < 2) {

@@ -19,7 +19,7 @@ interface TokensResult {
 
 async function phase(ctx: ScenarioContext, users: string[][], mode: "fast" | "scram") {
   const o = ctx.opts;
-  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
+  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid, ctx.parts) : null;
   cpu?.start();
   ctx.log(
     `  ${o.loginDurationS} s of SASL2 logins with ${mode === "fast" ? "a FAST token" : "SCRAM-SHA-1"}...`,

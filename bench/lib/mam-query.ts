@@ -171,7 +171,7 @@ export const mamQuery: Scenario = {
       const f = await fill(ctx, peers, perPeer, `mam${size}`);
       stored += f.sent - f.bounced;
       if (f.bounced > 0) notes.push(`${f.bounced} messages bounced: ${errorSummary(f.errors)}`);
-      const waited = await settle(ctx.pid, 120, ctx.dbPid);
+      const waited = await settle(ctx.pid, 120, ctx.dbPid, ctx.parts);
       ctx.log(
         `    ${f.sent} in ${round(f.seconds, 1)} s (${round(f.sent / f.seconds, 0)} msg/s); quiet ${waited} s later`,
       );

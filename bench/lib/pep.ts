@@ -86,7 +86,7 @@ export async function pepStep(
   const o = ctx.opts;
   const workers = ctx.gen.workers;
   const capacity = workers * (Math.floor(rate * seconds) + 1);
-  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
+  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid, ctx.parts) : null;
   cpu?.start();
   // Every worker holds users (checked before), and each one's publishers go to all.
   const sendsBy = await Promise.all(
@@ -193,7 +193,7 @@ async function provision(ctx: ScenarioContext, users: number[]): Promise<string 
   }));
   const timedOut = subs.reduce((s, r) => s + r.timedOut, 0);
   if (timedOut > 0) ctx.log(`  ${timedOut} users still miss approvals: reading the rosters`);
-  await settle(ctx.pid, 60, ctx.dbPid);
+  await settle(ctx.pid, 60, ctx.dbPid, ctx.parts);
   const rosters = await ctx.gen.each<PepRosterResult>((w) => ({
     op: "pepRoster",
     users: by[w]!,
@@ -238,7 +238,7 @@ export const pep: Scenario = {
     if (bad) return result("failed", bad);
     ctx.log(`  ${(n * o.pepContacts) / 2} mutual subscriptions in ${round(rosterS, 1)} s`);
 
-    await settle(ctx.pid, 60, ctx.dbPid);
+    await settle(ctx.pid, 60, ctx.dbPid, ctx.parts);
     ctx.log(`  ${n} users logging in with caps (+notify for avatar, nick, device list)...`);
     const by = indicesBy(ctx, users);
     const logins = await ctx.gen.each<LoginBatchResult>((w) => ({
@@ -257,7 +257,7 @@ export const pep: Scenario = {
     // The servers learn the clients' caps (asking one of them disco#info) and the contacts'
     // presence: wait until that is done, then a warm-up, not counted, that also tells whether
     // notifications flow at all.
-    await settle(ctx.pid, 60, ctx.dbPid);
+    await settle(ctx.pid, 60, ctx.dbPid, ctx.parts);
     const rate0 = o.pepSteps[0]!;
     ctx.log(`  warm-up: ${rate0} publishes/s for 2 s (not counted)`);
     const warm = await pepStep(ctx, shares, rate0, 2);
@@ -269,7 +269,7 @@ export const pep: Scenario = {
         `no notification arrived of ${warm.sent} publishes${errs ? ` (publish errors: ${errs})` : " (does the server learn client caps?)"}`,
       );
     }
-    await settle(ctx.pid, 30, ctx.dbPid);
+    await settle(ctx.pid, 30, ctx.dbPid, ctx.parts);
 
     const r = await stepUp(
       ctx,

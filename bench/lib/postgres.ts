@@ -47,6 +47,12 @@ export interface PgCluster {
   user: string;
   /** The postmaster: its children (one backend per connection) are counted with it. */
   pid: number;
+  /**
+   * The database's activity so far (pg_stat_database): commits, and rows inserted, updated and
+   * deleted. PostgreSQL publishes a backend's counts within a second of its transactions, so a
+   * reading taken after a step's drain has them.
+   */
+  activity(): Promise<Record<string, number>>;
   stop(): Promise<void>;
   logTail(): string;
 }
@@ -80,8 +86,10 @@ function asPostgres(
 /**
  * Makes a cluster in `dir` (which must not exist yet), starts it, and creates the role and
  * database Parley uses (the role owns the database, not a superuser, as in production).
+ * `pools`: how many Parley processes each open a pool (parley --workers N: one per worker), for
+ * max_connections.
  */
-export async function startPgCluster(dir: string): Promise<PgCluster> {
+export async function startPgCluster(dir: string, pools = 1): Promise<PgCluster> {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed (apt-get install postgresql)");
   mkdirSync(dir, { recursive: true });
@@ -105,7 +113,8 @@ export async function startPgCluster(dir: string): Promise<PgCluster> {
   if (r.status !== 0) {
     throw new Error(`initdb failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
   }
-  const settings = { ...PG_SETTINGS, unix_socket_directories: dir };
+  const expected = { ...PG_SETTINGS, max_connections: String(PG_POOL_SIZE * pools + 10) };
+  const settings = { ...expected, unix_socket_directories: dir };
   const run = asPostgres(join(bin, "postgres"), [
     "-D",
     data,
@@ -127,7 +136,7 @@ export async function startPgCluster(dir: string): Promise<PgCluster> {
     try {
       await admin.query(`CREATE ROLE ${ROLE} LOGIN`);
       await admin.query(`CREATE DATABASE ${DATABASE} OWNER ${ROLE}`);
-      await checkSettings(admin);
+      await checkSettings(admin, expected);
     } finally {
       await admin.end();
     }
@@ -141,6 +150,7 @@ export async function startPgCluster(dir: string): Promise<PgCluster> {
     database: DATABASE,
     user: ROLE,
     pid,
+    activity: () => databaseActivity(connection(DATABASE, ROLE)),
     stop,
     logTail: () => logTail(logFile),
   };
@@ -165,9 +175,29 @@ async function connectWhenReady(cfg: pg.ClientConfig, pid: number, ms: number): 
 }
 
 /** The settings as the running server has them: a cluster that is not durable is refused. */
-async function checkSettings(client: pg.Client): Promise<void> {
+async function checkSettings(client: pg.Client, expected: Record<string, string>): Promise<void> {
   for (const name of ["fsync", "synchronous_commit", "max_connections"]) {
     const got = (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name];
-    if (got !== PG_SETTINGS[name]) throw new Error(`${name} is ${got}, not ${PG_SETTINGS[name]}`);
+    if (got !== expected[name]) throw new Error(`${name} is ${got}, not ${expected[name]}`);
+  }
+}
+
+/** pg_stat_database's counts for the bench's database, through a connection of its own. */
+async function databaseActivity(cfg: pg.ClientConfig): Promise<Record<string, number>> {
+  const client = new pg.Client(cfg);
+  await client.connect();
+  try {
+    const r = await client.query<Record<string, string>>(
+      "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database WHERE datname = current_database()",
+    );
+    const row = r.rows[0] ?? {};
+    return {
+      "PostgreSQL commits": Number(row.xact_commit),
+      "PostgreSQL rows inserted": Number(row.tup_inserted),
+      "PostgreSQL rows updated": Number(row.tup_updated),
+      "PostgreSQL rows deleted": Number(row.tup_deleted),
+    };
+  } finally {
+    await client.end();
   }
 }

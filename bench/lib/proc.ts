@@ -168,18 +168,61 @@ export function listenersOn(ports: number[]): { port: number; pid: number; comm:
 }
 
 /**
- * Samples a server's CPU between two moments: its process, plus the whole tree of a database
- * it runs on (`dbPid`, PostgreSQL's postmaster), if any.
+ * How a server's processes are counted beyond the one listening on its port
+ * (RunningServer.parts): Parley with workers is a primary and its workers, plus the cluster's
+ * redis-server, and every one of them is work the server does.
+ */
+export interface ServerParts {
+  /** Count the listening process's whole tree (the primary and its workers), not it alone. */
+  tree?: boolean;
+  /** Further process trees whose CPU and memory are the server's, by name (redis), also apart. */
+  extra?: Record<string, number>;
+}
+
+/**
+ * The CPU seconds so far of a server, by part: "server" (its listening process, or its tree),
+ * "db" (the tree of the database server it runs on, `dbPid`), and each of `parts.extra`.
+ */
+export function serverCpuParts(
+  pid: number,
+  dbPid?: number | null,
+  parts?: ServerParts,
+): Record<string, number> {
+  const out: Record<string, number> = {
+    server: parts?.tree ? treeCpuSeconds(pid) : cpuSeconds(pid),
+  };
+  if (dbPid) out.db = treeCpuSeconds(dbPid);
+  for (const [name, root] of Object.entries(parts?.extra ?? {})) out[name] = treeCpuSeconds(root);
+  return out;
+}
+
+/**
+ * The server's memory in KiB: its listening process's RSS, or its tree's with `parts.tree`, plus
+ * the trees of `parts.extra` (redis-server holds the cluster's session table). The database's is
+ * left out, as for Parley on PostgreSQL: it does not grow with XMPP sessions.
+ */
+export function serverRssKiB(pid: number, parts?: ServerParts): number {
+  const roots = Object.values(parts?.extra ?? {});
+  const own = parts?.tree ? [pid, ...descendants(pid)] : [pid];
+  const pids = [...own, ...roots.flatMap((r) => [r, ...descendants(r)])];
+  return pids.reduce((s, p) => s + (rssKiB(p) || 0), 0);
+}
+
+/**
+ * Samples a server's CPU between two moments: its process (or tree, ServerParts.tree), plus the
+ * whole tree of a database it runs on (`dbPid`, PostgreSQL's postmaster), if any, and the
+ * further trees of `parts.extra`.
  */
 export class CpuMeter {
-  private cpu0 = 0;
+  private cpu0: Record<string, number> = {};
   private t0 = 0;
   constructor(
     private readonly pid: number,
     private readonly dbPid?: number | null,
+    private readonly parts?: ServerParts,
   ) {}
-  private now(): number {
-    return cpuSeconds(this.pid) + (this.dbPid ? treeCpuSeconds(this.dbPid) : 0);
+  private now(): Record<string, number> {
+    return serverCpuParts(this.pid, this.dbPid, this.parts);
   }
   start(): void {
     this.cpu0 = this.now();
@@ -188,10 +231,46 @@ export class CpuMeter {
   /** CPU used since start(), as % of one core. */
   percent(): number {
     const dt = (performance.now() - this.t0) / 1000;
-    return ((this.now() - this.cpu0) / dt) * 100;
+    return (this.seconds() / dt) * 100;
   }
   seconds(): number {
-    return this.now() - this.cpu0;
+    return Object.values(this.secondsByPart()).reduce((a, b) => a + b, 0);
+  }
+  /** CPU seconds since start() of each part (serverCpuParts). */
+  secondsByPart(): Record<string, number> {
+    const now = this.now();
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(now)) out[k] = v - (this.cpu0[k] ?? v);
+    return out;
+  }
+}
+
+/**
+ * The load generator's CPU between two moments: its worker processes and this process (which
+ * drives them), as a share of the whole machine (all cores), in %. On a machine the generator
+ * shares with the server, this is what the server could not have.
+ */
+export class GeneratorMeter {
+  private cpu0 = 0;
+  private t0 = 0;
+  constructor(
+    private readonly pids: number[],
+    private readonly cores: number,
+  ) {}
+  private now(): number {
+    const self = process.cpuUsage();
+    return (
+      this.pids.reduce((s, p) => s + (cpuSeconds(p) || 0), 0) + (self.user + self.system) / 1e6
+    );
+  }
+  start(): void {
+    this.cpu0 = this.now();
+    this.t0 = performance.now();
+  }
+  /** The share of the machine's CPU time since start(), in %. */
+  share(): number {
+    const dt = (performance.now() - this.t0) / 1000;
+    return ((this.now() - this.cpu0) / (dt * this.cores)) * 100;
   }
 }
 

@@ -27,7 +27,8 @@ import {
   type StepBase,
 } from "./stepping.js";
 import type { LoadGenerator } from "./pool.js";
-import { CpuMeter, rssKiB } from "./proc.js";
+import { costMetrics, CostMeter, type Counters } from "./cost.js";
+import { CpuMeter, serverRssKiB, type ServerParts } from "./proc.js";
 import {
   userName,
   type ErrorCounts,
@@ -178,6 +179,10 @@ export interface ScenarioContext {
    * grow with XMPP sessions).
    */
   dbPid?: number | null;
+  /** Further processes that are the server's (Parley's workers, redis-server): proc.ts. */
+  parts?: ServerParts;
+  /** Storage operations so far (Redis commands, PostgreSQL commits), for per-message counts. */
+  counters?: Counters;
   opts: BenchOptions;
   log: (line: string) => void;
   /** The scenario's logins go over WebSocket (RFC 7395), not TCP (websocket.ts). */
@@ -240,17 +245,17 @@ export const idle: Scenario = {
     const n = ctx.opts.idleSessions;
     const load0 = loadAverage();
     await sleep(1000);
-    const before = ctx.pid ? rssKiB(ctx.pid) : NaN;
+    const before = ctx.pid ? serverRssKiB(ctx.pid, ctx.parts) : NaN;
     ctx.log(`  ${n} sessions logging in (${ctx.opts.idleConcurrency} at a time per worker)...`);
     const r = await loginAll(ctx, range(0, n), ctx.opts.idleConcurrency);
     ctx.log(`  ${r.ok} logged in in ${round(r.seconds, 1)} s; holding ${ctx.opts.idleHoldS} s`);
-    let peak = ctx.pid ? rssKiB(ctx.pid) : NaN;
+    let peak = ctx.pid ? serverRssKiB(ctx.pid, ctx.parts) : NaN;
     const holdEnd = performance.now() + ctx.opts.idleHoldS * 1000;
     while (performance.now() < holdEnd) {
       await sleep(500);
-      if (ctx.pid) peak = Math.max(peak, rssKiB(ctx.pid));
+      if (ctx.pid) peak = Math.max(peak, serverRssKiB(ctx.pid, ctx.parts));
     }
-    const after = ctx.pid ? rssKiB(ctx.pid) : NaN;
+    const after = ctx.pid ? serverRssKiB(ctx.pid, ctx.parts) : NaN;
     await closeAll(ctx);
     const perSession = r.ok > 0 ? (after - before) / r.ok : NaN;
     const result: ScenarioResult = {
@@ -326,8 +331,8 @@ export const loginRate: Scenario = {
     const o = ctx.opts;
     const load0 = loadAverage();
     const shares = ctx.gen.split(range(0, o.loginUsers), userName);
-    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
-    cpu?.start();
+    const meter = new CostMeter(ctx);
+    await meter.start();
     ctx.log(
       `  ${o.loginDurationS} s of full logins, ${o.loginConcurrency} in parallel per worker...`,
     );
@@ -341,8 +346,8 @@ export const loginRate: Scenario = {
           }
         : null,
     );
-    const serverCpu = cpu ? cpu.percent() : NaN;
     const { logins, cycles, failed, errors, elu, p50, p99 } = loginFigures(results);
+    const cost = await meter.finish(logins);
     await sleep(1000);
     return {
       scenario: "login",
@@ -375,12 +380,14 @@ export const loginRate: Scenario = {
           key: "login.cpu",
           label: "  server CPU",
           unit: "%",
-          value: round(serverCpu, 0),
+          value: cost.serverCpu,
           better: "none",
         },
+        ...costMetrics("login", cost, "logins"),
       ],
       load: [load0, loadAverage()],
       details: {
+        cost,
         logins,
         cycles,
         failed,
@@ -431,8 +438,8 @@ export async function messageStep(
 ): Promise<StepFigures> {
   const byWorker: [string, string][][] = Array.from({ length: ctx.gen.workers }, () => []);
   for (const [a, b] of pairs) byWorker[ctx.gen.workerOf(a)]!.push([names[0](a), names[1](b)]);
-  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
-  cpu?.start();
+  const meter = new CostMeter(ctx);
+  await meter.start();
   const results = await ctx.gen.each<MsgStepResult>((w) =>
     byWorker[w]!.length
       ? {
@@ -444,9 +451,9 @@ export async function messageStep(
         }
       : null,
   );
-  // The server's CPU over the step and its drain (the work the step's messages cost).
-  const serverCpu = cpu ? cpu.percent() : NaN;
   const sum = (f: (r: MsgStepResult) => number) => results.reduce((s, r) => s + f(r), 0);
+  // The server's CPU over the step and its drain (the work the step's messages cost).
+  const cost = await meter.finish(sum((r) => r.received));
   const windowS = Math.max(...results.map((r) => r.windowMs)) / 1000;
   const hist = Histogram.from(results.map((r) => r.hist));
   const f = {
@@ -458,9 +465,10 @@ export async function messageStep(
     ...latencies(hist),
     lost: sum((r) => r.sent - r.received - r.bounced),
     bounced: sum((r) => r.bounced),
-    serverCpu: round(serverCpu, 0),
+    serverCpu: cost.serverCpu,
     generatorElu: round(Math.max(...results.map((r) => r.elu)), 2),
     backpressured: sum((r) => r.backpressured),
+    cost,
   };
   return { ...f, ...judge(f.offered, f) };
 }
@@ -633,7 +641,7 @@ export const offline: Scenario = {
       for (let k = 0; k < o.offlinePerUser; k++)
         expected.add(`off-run-${userName(s)}-${userName(to)}-${k}`);
     });
-    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
+    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid, ctx.parts) : null;
     cpu?.start();
     ctx.log(
       `  ${senders.length} senders × ${o.offlinePerUser} messages to ${recipients.length} offline users...`,
@@ -780,8 +788,8 @@ export async function mucStep(
   const workers = ctx.gen.workers;
   const capacity = workers * (Math.floor(rate * seconds) + 1);
   const active = (w: number) => occupantsBy[w]!.length > 0;
-  const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
-  cpu?.start();
+  const meter = new CostMeter(ctx);
+  await meter.start();
   const sends = await ctx.gen.each<MucSendResult>((w) =>
     active(w)
       ? {
@@ -801,9 +809,9 @@ export async function mucStep(
   const drains = await ctx.gen.each<MucDrainResult>((w) =>
     active(w) ? { op: "mucDrain", sent, drainMs: ctx.opts.drainS * 1000 } : null,
   );
-  // The server's CPU over the step and its drain (the work the step's messages cost).
-  const serverCpu = cpu ? cpu.percent() : NaN;
   const sum = (f: (r: MucDrainResult) => number) => drains.reduce((s, r) => s + f(r), 0);
+  // The server's CPU over the step and its drain, per copy that arrived.
+  const cost = await meter.finish(sum((r) => r.received));
   const windowS = Math.max(...sends.map((r) => r.windowMs)) / 1000;
   const expected = sent * occupants.length;
   const f = {
@@ -820,7 +828,8 @@ export async function mucStep(
     late: sum((r) => r.late),
     bounced: sum((r) => r.bounced),
     conditions: mergeErrors(drains.map((r) => ({ errors: r.conditions }))),
-    serverCpu: round(serverCpu, 0),
+    serverCpu: cost.serverCpu,
+    cost,
     // Over the window, where the workers both send and receive (a drain that ends at once
     // would read as fully busy).
     generatorElu: round(Math.max(...sends.map((r) => r.elu)), 2),
@@ -921,13 +930,13 @@ export const muc: Scenario = {
     ctx.log(
       `  ${occupants.length} occupants in ${room} in ${round(joinS, 2)} s (p99 ${round(percentile(joinMs, 0.99), 1)} ms); ${senders.length} of them send`,
     );
-    await settle(ctx.pid, 30, ctx.dbPid);
+    await settle(ctx.pid, 30, ctx.dbPid, ctx.parts);
     // A warm-up at the first rate, not counted: the first messages through a fresh room meet
     // cold code on both sides (a JIT, a first GC), and one such pause in a short first step
     // reads as saturation at a rate far below any server's.
     ctx.log(`  warm-up: ${o.mucSteps[0]} msg/s for 2 s (not counted)`);
     await mucStep(ctx, occupants, senders, o.mucSteps[0]!, 2);
-    await settle(ctx.pid, 30, ctx.dbPid);
+    await settle(ctx.pid, 30, ctx.dbPid, ctx.parts);
 
     const r = await stepUp(
       ctx,
@@ -959,6 +968,7 @@ export const muc: Scenario = {
           peak: "copies/s",
           peakLabel: `saturation: peak delivered (${occupants.length} occupants)`,
           rate: "msg/s",
+          unit: "copies",
         }),
         {
           key: "muc.join_time",

@@ -37,7 +37,9 @@ import {
   startPgCluster,
   type PgCluster,
 } from "./postgres.js";
-import { descendants, listenersOn, uidOf } from "./proc.js";
+import { descendants, listenersOn, uidOf, type ServerParts } from "./proc.js";
+import { redisAvailable, redisVersion, startRedis, type RedisServer } from "./redis.js";
+import type { Counters } from "./cost.js";
 import type { BoshEndpoint } from "./bosh-conn.js";
 import type { WsEndpoint } from "./ws-conn.js";
 import { LOOPBACK } from "./xmpp.js";
@@ -47,7 +49,8 @@ export const REPO_DIR = resolve(BENCH_DIR, "..");
 /** Where bench/compare compiles Parley (git-ignored, apart from the shared dist/). */
 export const PARLEY_BUILD = join(BENCH_DIR, "results", "parley-build");
 
-export type ServerName = "parley" | "parley-pgsql" | "ejabberd" | "prosody";
+export type ServerName =
+  "parley" | "parley-pgsql" | "parley-w1" | "parley-w2" | "ejabberd" | "prosody";
 
 export interface Certificate {
   keyFile: string;
@@ -148,6 +151,7 @@ function configFlags(o: StartOptions): Record<string, boolean> {
     mamnative: o.mam && o.mamStore === "native",
     s2s: !!o.s2s,
     abuse: !!o.abuse,
+    cluster: false,
   };
 }
 
@@ -165,6 +169,10 @@ export interface RunningServer {
    * the server's process), and they must be quiet too before a scenario.
    */
   dbPid?: number;
+  /** Its other processes (Parley's workers, the cluster's redis-server): proc.ts ServerParts. */
+  parts?: ServerParts;
+  /** Its storage's operations so far (Redis commands, PostgreSQL commits and rows). */
+  counters?: Counters;
   dir: string;
   /** Where it takes XMPP over WebSocket (StartOptions.ws). */
   ws?: WsEndpoint;
@@ -482,11 +490,21 @@ export const parley = {
   },
 };
 
-/** Parley from the bench build: on SQLite in its directory, or on a PostgreSQL cluster. */
+/** How Parley runs as workers of a cluster (parley-w1, parley-w2): their Redis and how many. */
+interface Workers {
+  redis: RedisServer;
+  count: number;
+}
+
+/**
+ * Parley from the bench build: on SQLite in its directory, or on a PostgreSQL cluster, and then
+ * possibly as `parley --workers N` on that and a Redis.
+ */
 async function startParley(
   name: ServerName,
   o: StartOptions,
   pgsql?: PgCluster,
+  workers?: Workers,
 ): Promise<RunningServer> {
   const port = await freePort();
   const { ws, bosh, vars: httpVars } = await httpListener(o, "/ws", "/bosh");
@@ -510,17 +528,34 @@ async function startParley(
         PG_POOL_SIZE: String(PG_POOL_SIZE),
       }
     : {};
+  const redisVars: Record<string, string> = workers
+    ? { REDIS_SERVER: workers.redis.host, REDIS_PORT: String(workers.redis.port) }
+    : {};
   writeFileSync(
     config,
-    render("parley.yml", { ...vars, ...pgVars }, { ...configFlags(o), pgsql: !!pgsql }, "#"),
+    render(
+      "parley.yml",
+      { ...vars, ...pgVars, ...redisVars },
+      { ...configFlags(o), pgsql: !!pgsql, cluster: !!workers },
+      "#",
+    ),
   );
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const workerArgs = workers ? ["--workers", String(workers.count)] : [];
   const run = await launchParley(
-    [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config],
+    [...nodeArgs, join(PARLEY_BUILD, "src", "cli", "parley.js"), "--config", config, ...workerArgs],
     join(o.dir, "parley.log"),
     o.domain,
     { host: o.address ?? LOOPBACK, port },
   );
+  if (workers) {
+    try {
+      await workersReady(config, workers.count, 60_000);
+    } catch (err) {
+      await run.stop();
+      throw new Error(`${(err as Error).message}\n${run.logTail()}`, { cause: err });
+    }
+  }
   return {
     name,
     host: o.address ?? LOOPBACK,
@@ -584,6 +619,7 @@ export const parleyPgsql = {
     return {
       ...server,
       dbPid: cluster.pid,
+      counters: () => cluster.activity(),
       async stop() {
         try {
           await server.stop();
@@ -598,6 +634,110 @@ export const parleyPgsql = {
   registerCli: (s: RunningServer, user: string, password: string) =>
     parley.registerCli(s, user, password),
 };
+
+// ---------------------------------------------------------------------------------------------
+// Parley with workers (issue 17): `parley --workers N`, a primary and N worker nodes sharing the
+// c2s port, as a cluster on PostgreSQL (the same throwaway cluster as parley-pgsql's) and a
+// throwaway redis-server (redis.ts). Everything counts as the server's CPU: the primary and its
+// workers, PostgreSQL's tree and redis-server (also reported apart: the cost of the Redis hop).
+
+/**
+ * Whether the build routes MUC rooms in a cluster (each room served by one node: the clustermuc
+ * work, src/cluster/rooms.ts). Without it, a room's occupants on different workers would each
+ * see a room of their own worker's, and the fan-out scenario measures nothing meaningful.
+ */
+export function clusterMuc(): boolean {
+  return existsSync(join(REPO_DIR, "src", "cluster", "rooms.ts"));
+}
+
+function parleyWorkers(count: number) {
+  const name = `parley-w${count}` as ServerName;
+  return {
+    name,
+
+    /** PostgreSQL and redis-server are there. */
+    available(): boolean {
+      return postgresBin() !== null && redisAvailable();
+    },
+
+    version(): string {
+      return `${parley.version()}; --workers ${count}; PostgreSQL ${postgresVersion()}, pool of ${PG_POOL_SIZE} per worker; Redis ${redisVersion()}`;
+    },
+
+    /** Why a scenario is not run on it, or null. */
+    skips(scenario: string): string | null {
+      return scenario === "muc" && !clusterMuc()
+        ? "MUC rooms in a cluster (room ownership, the clustermuc work) are not in this build"
+        : null;
+    },
+
+    async start(o: StartOptions): Promise<RunningServer> {
+      const cluster = await startPgCluster(join(o.dir, "postgres"), count);
+      let redis: RedisServer | undefined;
+      let server: RunningServer;
+      try {
+        redis = await startRedis(join(o.dir, "redis"), await freePort());
+        server = await startParley(name, o, cluster, { redis, count });
+      } catch (err) {
+        await redis?.stop();
+        await cluster.stop();
+        throw err;
+      }
+      const r = redis;
+      o.log(
+        `  ${count} worker(s) under primary pid ${server.pid}; PostgreSQL postmaster pid ${cluster.pid}; redis-server pid ${r.pid} on ${r.host}:${r.port}`,
+      );
+      return {
+        ...server,
+        dbPid: cluster.pid,
+        parts: { tree: true, extra: { redis: r.pid } },
+        async counters() {
+          const [pg, cmds] = await Promise.all([cluster.activity(), r.commands()]);
+          const total = Object.values(cmds).reduce((a, b) => a + b, 0);
+          const each = Object.fromEntries(Object.entries(cmds).map(([k, v]) => [`redis:${k}`, v]));
+          return { ...pg, "Redis commands": total, ...each };
+        },
+        async stop() {
+          try {
+            await server.stop();
+          } finally {
+            await r.stop();
+            await cluster.stop();
+          }
+        },
+        logTail: () =>
+          `${server.logTail()}\n--- PostgreSQL:\n${cluster.logTail()}\n--- Redis:\n${r.logTail()}`,
+      };
+    },
+
+    registerCli: (s: RunningServer, user: string, password: string) =>
+      parley.registerCli(s, user, password),
+  };
+}
+
+export const parleyW1 = parleyWorkers(1);
+export const parleyW2 = parleyWorkers(2);
+
+/**
+ * Waits until the primary says every worker serves (`parleyctl list_workers`: one line per slot,
+ * `state=ready`): the c2s port answers once the first does. The bench's Parley logs warnings
+ * only, so the primary's "Parley workers started" line is not there to wait for.
+ */
+async function workersReady(config: string, count: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  let last = "";
+  while (Date.now() < end) {
+    const r = spawnSync(
+      process.execPath,
+      [join(PARLEY_BUILD, "src", "cli", "parleyctl.js"), "--config", config, "list_workers"],
+      { encoding: "utf8", timeout: 10_000 },
+    );
+    last = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+    if ((last.match(/state=ready/g) ?? []).length === count) return;
+    await sleep(250);
+  }
+  throw new Error(`not every worker was ready within ${ms} ms: ${last}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // ejabberd.
@@ -825,7 +965,14 @@ function luaVersion(): string {
   return m ? m[1]!.trim() : "Lua ?";
 }
 
-export const SERVERS = { parley, "parley-pgsql": parleyPgsql, ejabberd, prosody };
+export const SERVERS = {
+  parley,
+  "parley-pgsql": parleyPgsql,
+  "parley-w1": parleyW1,
+  "parley-w2": parleyW2,
+  ejabberd,
+  prosody,
+};
 
 /** Pids of the processes running as `uid`. */
 function processesOf(uid: number): number[] {
@@ -842,6 +989,8 @@ function processesOf(uid: number): number[] {
 const DEBIAN_PACKAGES: Record<ServerName, string[]> = {
   parley: [],
   "parley-pgsql": ["postgresql"],
+  "parley-w1": ["postgresql", "redis-server"],
+  "parley-w2": ["postgresql", "redis-server"],
   ejabberd: ["ejabberd", "erlang-p1-sqlite3"],
   prosody: ["prosody", "lua-dbi-sqlite3"],
 };
@@ -859,9 +1008,14 @@ export function installServers(
   servers: ServerName[],
   log: (s: string) => void,
 ): { missing: string[]; note: string } {
-  const packages = servers
-    .filter((s) => !(s === "parley-pgsql" && postgresBin() !== null))
-    .flatMap((s) => DEBIAN_PACKAGES[s]);
+  // PostgreSQL may be there from PGDG's packages as well as Debian's: postgresBin() finds either.
+  const packages = [
+    ...new Set(
+      servers
+        .flatMap((s) => DEBIAN_PACKAGES[s])
+        .filter((p) => !(p === "postgresql" && postgresBin() !== null)),
+    ),
+  ];
   const missing = packages.filter((p) => dpkgVersion(p) === null);
   let note = "";
   if (missing.length > 0) {

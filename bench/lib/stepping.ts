@@ -2,6 +2,7 @@
 // until the server saturates, then one step at half of it, the operating point whose latency
 // is reported; how a step is judged, its table and its figures for the side-by-side report.
 import { settle } from "./common.js";
+import { costMetrics, type Cost } from "./cost.js";
 import type { Metric, ScenarioContext } from "./scenarios.js";
 
 /** What every stepped scenario measures in a step. */
@@ -20,6 +21,8 @@ export interface StepBase {
   backpressured: number;
   saturated: boolean;
   why: string;
+  /** What the step cost (cost.ts), per unit delivered; absent where not measured. */
+  cost?: Cost;
 }
 
 /**
@@ -90,7 +93,7 @@ export async function stepUp<S extends StepBase>(
       `    delivered ${s.delivered}${deliveredUnit}, p50 ${s.p50ms} ms, p99 ${s.p99ms} ms, server CPU ${s.serverCpu}%, generator ELU ${s.generatorElu}${s.saturated ? ` — saturated (${s.why})` : ""}`,
     );
     if (s.saturated && o.stopAtSaturation) break;
-    await settle(ctx.pid, 30, ctx.dbPid); // each step starts from a quiet server
+    await settle(ctx.pid, 30, ctx.dbPid, ctx.parts); // each step starts from a quiet server
   }
   // Saturation: the most delivered per second in any step (the server's ceiling under this
   // load); "sustained": the highest offered step that was not saturated.
@@ -103,7 +106,7 @@ export async function stepUp<S extends StepBase>(
   // Latency at half the saturation throughput (the target's operating point).
   const halfRate = halfOf(peak);
   ctx.log(`  step at half the saturation: ${halfRate} msg/s for ${o.stepS} s`);
-  await settle(ctx.pid, 30, ctx.dbPid);
+  await settle(ctx.pid, 30, ctx.dbPid, ctx.parts);
   const half = await runStep(halfRate);
   ctx.log(
     `    delivered ${half.delivered}${deliveredUnit}, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms, server CPU ${half.serverCpu}%`,
@@ -126,8 +129,11 @@ export async function stepUp<S extends StepBase>(
 export function steppedMetrics(
   prefix: string,
   r: Stepped<StepBase>,
-  units: { peak: string; peakLabel: string; rate: string },
+  units: { peak: string; peakLabel: string; rate: string; unit?: string },
 ): Metric[] {
+  // The step that delivered most: what the machine did at the server's ceiling.
+  const top = r.steps.reduce((a, b) => (b.delivered > a.delivered ? b : a), r.steps[0]!);
+  const unit = units.unit ?? "messages";
   return [
     {
       key: `${prefix}.saturation`,
@@ -171,5 +177,9 @@ export function steppedMetrics(
       value: r.half.serverCpu,
       better: "none",
     },
+    ...costMetrics(prefix, r.half.cost, unit, "at half saturation"),
+    ...costMetrics(`${prefix}.peak`, top?.cost, unit, "at the peak step").filter(
+      (m) => m.key.endsWith(".cpu_per_k") || m.key.endsWith(".gen_share"),
+    ),
   ];
 }

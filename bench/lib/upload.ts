@@ -37,7 +37,7 @@ export const upload: Scenario = {
     const sampler = setInterval(() => {
       if (ctx.pid) peak = Math.max(peak, rssKiB(ctx.pid));
     }, 100);
-    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid) : null;
+    const cpu = ctx.pid ? new CpuMeter(ctx.pid, ctx.dbPid, ctx.parts) : null;
     cpu?.start();
     ctx.log(`  ${users.length} uploads of ${o.uploadMiB} MiB at once...`);
     const shares = ctx.gen.split(users, userName);

@@ -52,7 +52,7 @@ export const websocket: Scenario = {
     const wsCtx = { ...ctx, ws: true };
     ctx.log("  idle sessions over WebSocket");
     const i = await idle.run(wsCtx);
-    const waited = await settle(ctx.pid, 90, ctx.dbPid);
+    const waited = await settle(ctx.pid, 90, ctx.dbPid, ctx.parts);
     if (waited > 2.5) ctx.log(`  (waited ${waited} s for the server to be quiet)`);
     ctx.log("  one-to-one messages over WebSocket");
     const m = await messages.run(wsCtx);
