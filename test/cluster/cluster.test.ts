@@ -3,6 +3,7 @@ import { waitFor } from "../helpers/wait-for.js";
 import type { Element } from "@xmpp/xml";
 import type { TestServer } from "../helpers/server.js";
 import { InProcessCluster } from "../helpers/cluster-nodes.js";
+import { createClient } from "redis";
 import { xml, type TestClient } from "../helpers/client.js";
 import { parseJID } from "../../src/jid.js";
 import { RemoteSession } from "../../src/cluster/remote-session.js";
@@ -51,6 +52,37 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     assert.equal(r.attrs.from, "bob@localhost/desk");
     await alice.stop();
     await bob.stop();
+  });
+
+  it("drops garbage in a node's inbox with a warning and goes on delivering (bad input)", async () => {
+    const [a, b] = nodes as [TestServer, TestServer];
+    const redis = createClient({ socket: { host: cluster.redis.host, port: cluster.redis.port } });
+    await redis.connect();
+    try {
+      // Not JSON, no payload, an unknown kind, and a stanza that is not XML, for node b.
+      await redis.xAdd("parley:inbox:b", "*", { d: "{not json" });
+      await redis.xAdd("parley:inbox:b", "*", { other: "field" });
+      await redis.xAdd("parley:inbox:b", "*", { d: JSON.stringify({ k: "zz" }) });
+      const bad = {
+        k: "s",
+        id: "x1",
+        o: "nowhere",
+        to: "nina@localhost/x",
+        x: "<message><unclosed",
+      };
+      await redis.xAdd("parley:inbox:b", "*", { d: JSON.stringify(bad) });
+    } finally {
+      await redis.close();
+    }
+    const omar = await a.client("omar", { presence: true });
+    const nina = await b.client("nina", { resource: "x", presence: true });
+    await omar.send(
+      xml("message", { to: "nina@localhost/x", type: "chat" }, xml("body", {}, "still")),
+    );
+    assert.equal((await nina.next(isChat)).getChildText("body"), "still");
+    const warned = b.logs.filter((l) => /unreadable/.test(String(l.msg)));
+    assert.ok(warned.length >= 3, JSON.stringify(warned));
+    await Promise.all([omar.stop(), nina.stop()]);
   });
 
   it("keeps the order of a sender's messages to a recipient on another node (RFC 6120 §10.1)", async () => {
