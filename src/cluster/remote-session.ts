@@ -56,7 +56,9 @@ export class RemoteSession implements SessionHandle {
   readonly live = true;
   available = false;
   priority = 0;
-  presence: Element | null = null;
+  /** The serialized presence, parsed only when read (probes): every change reaches every node. */
+  private presenceXml: string | null = null;
+  private parsed: Element | null | undefined;
   state: Record<string, Json> = {};
   resumeId: string | undefined;
 
@@ -86,11 +88,21 @@ export class RemoteSession implements SessionHandle {
     this.priority = entry.priority;
     this.state = entry.state;
     this.resumeId = entry.resume;
-    try {
-      this.presence = entry.presence ? parseStoredXml(entry.presence) : null;
-    } catch {
-      this.presence = null;
+    if (entry.presence !== this.presenceXml) {
+      this.presenceXml = entry.presence;
+      this.parsed = undefined;
     }
+  }
+
+  get presence(): Element | null {
+    if (this.parsed === undefined) {
+      try {
+        this.parsed = this.presenceXml ? parseStoredXml(this.presenceXml) : null;
+      } catch {
+        this.parsed = null;
+      }
+    }
+    return this.parsed;
   }
 
   deliver(stanza: Element, tracker?: DeliveryTracker, handoff?: Handoff): void {

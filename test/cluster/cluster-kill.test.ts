@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawClient } from "../helpers/raw.js";
-import { lastAck, registerUsers, sendThenKill, startProcess } from "../helpers/server-process.js";
+import {
+  lastAck,
+  registerUsers,
+  sendThenKill,
+  startProcess,
+  ids,
+} from "../helpers/server-process.js";
 import { startRedis, type RedisInstance } from "../helpers/redis.js";
 import { freshPgsql } from "../helpers/storage.js";
 import { writeNodeConfigs, type NodeProcess } from "../helpers/cluster-nodes.js";
@@ -11,13 +17,6 @@ import { sendControl } from "../../src/control/client.js";
 
 const SM = "urn:xmpp:sm:3";
 const LEASE_SECONDS = 2;
-
-/** Every message id in what a client received. */
-function ids(text: string, prefix: string): string[] {
-  return [...text.matchAll(new RegExp(`<message[^>]* id="(${prefix}\\d+)"`, "g"))].map(
-    (m) => m[1]!,
-  );
-}
 
 /**
  * Issue 17: a node killed mid-flow loses nothing it or another node acknowledged. Three nodes

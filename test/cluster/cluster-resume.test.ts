@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { waitFor } from "../helpers/wait-for.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { RawClient } from "../helpers/raw.js";
+import { ids } from "../helpers/server-process.js";
 import { startRedis, type RedisInstance } from "../helpers/redis.js";
 import { freshPgsql } from "../helpers/storage.js";
 import { clusterConfigFor } from "../helpers/cluster-config.js";
@@ -15,13 +16,6 @@ const MODULES = {
   mod_stream_mgmt: { resume_timeout: 60 },
   mod_ping: {},
 };
-
-/** Every message id in what a client received. */
-function ids(text: string, prefix: string): string[] {
-  return [...text.matchAll(new RegExp(`<message[^>]* id="(${prefix}\\d+)"`, "g"))].map(
-    (m) => m[1]!,
-  );
-}
 
 /**
  * Issue 17: XEP-0198 resumption across cluster nodes. A client whose connection to one node

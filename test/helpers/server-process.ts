@@ -42,6 +42,13 @@ export async function startProcess(configFile: string): Promise<ChildProcess> {
   return child;
 }
 
+/** Every message id starting with `prefix` in what a raw client received, in order. */
+export function ids(text: string, prefix: string): string[] {
+  return [...text.matchAll(new RegExp(`<message[^>]* id="(${prefix}\\d+)"`, "g"))].map(
+    (m) => m[1]!,
+  );
+}
+
 /** Reads the client's handled counts from the server's <a h/> answers (the last one). */
 export function lastAck(text: string): number {
   const all = [...text.matchAll(/<a xmlns=["']urn:xmpp:sm:3["'] h=["'](\d+)["']/g)];

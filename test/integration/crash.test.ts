@@ -12,16 +12,10 @@ import {
   sendThenKill,
   startProcess,
   writeProcessConfig,
+  ids,
 } from "../helpers/server-process.js";
 
 const SM = "urn:xmpp:sm:3";
-
-/** Every message id in what a client received. */
-function ids(text: string, prefix: string): string[] {
-  return [...text.matchAll(new RegExp(`<message[^>]* id="(${prefix}\\d+)"`, "g"))].map(
-    (m) => m[1]!,
-  );
-}
 
 describe(`nothing accepted is lost: SIGKILL and cut links, on ${storageMode()} (XEP-0198, XEP-0160)`, function () {
   this.timeout(120000);
