@@ -1,5 +1,4 @@
-import type { Element } from "@xmpp/xml";
-import { xml } from "@xmpp/xml";
+import { Element, xml } from "@xmpp/xml";
 import { createHmac, randomBytes } from "node:crypto";
 import type { CoreContext } from "../context.js";
 import { useFakeSaltKey } from "../auth/scram.js";
@@ -17,7 +16,15 @@ import { redisJournal } from "./journal.js";
 import type { UnackedJournal } from "../c2s/stream-mgmt.js";
 import { keys } from "./keys.js";
 import { NodeLease, listNodes, type NodeStatus } from "./nodes.js";
-import type { ClaimEntry, CommandEntry, InboxEntry, RoutedEntry, StanzaEntry } from "./protocol.js";
+import type {
+  ClaimEntry,
+  CommandEntry,
+  FanoutEntry,
+  InboxEntry,
+  RoutedEntry,
+  StanzaEntry,
+} from "./protocol.js";
+import { Fanout, sharedFanout } from "../xml/fanout.js";
 import type { ClaimSession, HandoverState } from "../c2s/handover.js";
 import { StreamManagement } from "../c2s/stream-mgmt.js";
 import { closeRedis, connectRedis, type RedisClient } from "./redis.js";
@@ -34,14 +41,25 @@ interface Pending {
   node: string;
   /** When it was sent (ms), for the check on nodes that died with it. */
   at: number;
-  stanza: Element;
-  to: JID;
-  /** Set for a stanza to a room (RoutedEntry): routed again if its node is gone. */
+  /** What it carries (several copies for a FanoutEntry), routed again if its node is gone. */
+  copies: { stanza: Element; to: JID }[];
+  /** Set for a stanza to a room (RoutedEntry): routed again as such if its node is gone. */
   from?: JID;
-  settle: (() => void) | undefined;
+  /** The senders' acknowledgements its copies hold. */
+  settles: (() => void)[];
   tracker: DeliveryTracker | undefined;
   /** What is still awaited: the copy being safe, the client's acceptance. */
   awaiting: { done: boolean; tracked: boolean };
+}
+
+/** What carries stanzas to a node's sessions or rooms, and is answered `done`. */
+type CopyEntry = StanzaEntry | FanoutEntry | RoutedEntry;
+
+/** The stanzas a FanoutEntry may carry (RFC 6120 §8). */
+const STANZAS = new Set(["message", "presence", "iq"]);
+
+function settleAll(p: Pending): void {
+  for (const settle of p.settles.splice(0)) settle();
 }
 
 /** Takes the dead node's session entries out of the table, all at once; returns them. */
@@ -70,6 +88,8 @@ return out`;
  */
 export class Cluster implements ClusterLink, RoomLink {
   private readonly pending = new Map<string, Pending>();
+  /** Fan-out entries not written yet, and the fan-out whose copies they carry. */
+  private readonly fanouts = new WeakMap<FanoutEntry, Fanout>();
   /** Sessions asked of other nodes (claimSession), waiting for their answer. */
   private readonly claims = new Map<string, (state: HandoverState | null) => void>();
   private nextId = 0;
@@ -147,9 +167,15 @@ export class Cluster implements ClusterLink, RoomLink {
       inFlight: () => this.pending.size,
       remoteSessions: () => this.ctx.sm.clusterSize - this.ctx.sm.size,
     };
-    const { inboxLag } = registerClusterMetrics(this.ctx.metrics.registry, figures);
-    this.inbox = new Inbox(this.redis, this.reader, this.name, this.onEntry, this.log, (s) =>
-      inboxLag.observe(s),
+    const { inboxLag, sent } = registerClusterMetrics(this.ctx.metrics.registry, figures);
+    this.inbox = new Inbox(
+      this.redis,
+      this.reader,
+      this.name,
+      this.onEntry,
+      this.log,
+      (s) => inboxLag.observe(s),
+      sent,
     );
     // A previous run of this node that died and was not cleaned up yet (its lease lapsed, or it
     // ran on this machine and its process is gone: systemd restarting it at once): clean up
@@ -235,6 +261,10 @@ export class Cluster implements ClusterLink, RoomLink {
     tracker?: DeliveryTracker,
     handoff?: Handoff,
   ): void {
+    // A copy of a fan-out joins the others for the same node (a tracked one, mod_offline's
+    // delivery, is a single message anyway and needs its own replies).
+    const fanout = tracker ? undefined : sharedFanout(stanza);
+    if (fanout) return this.fanOut(session, stanza, fanout, handoff);
     const id = `${this.nextId++}`;
     const entry: StanzaEntry = {
       k: "s",
@@ -249,9 +279,8 @@ export class Cluster implements ClusterLink, RoomLink {
       this.pending.set(id, {
         node: session.node,
         at: Date.now(),
-        stanza,
-        to: session.jid,
-        settle: handoff?.track(),
+        copies: [{ stanza, to: session.jid }],
+        settles: handoff ? [handoff.track()] : [],
         tracker,
         awaiting: { done: !!handoff, tracked: !!tracker },
       });
@@ -260,6 +289,52 @@ export class Cluster implements ClusterLink, RoomLink {
       // Redis unreachable: the stanza stays pending; watch() routes it here if the node is gone.
       this.log.error({ err, to: entry.to }, "cannot hand a stanza to another node");
     });
+  }
+
+  /**
+   * Adds a copy to the fan-out entry sent last to its session's node and not written yet, if it
+   * is this fan-out's, or starts one. Copies the node gets in between (another stanza for it)
+   * start a new entry: the stream keeps the order they were routed in.
+   */
+  private fanOut(session: RemoteSession, stanza: Element, fanout: Fanout, handoff?: Handoff): void {
+    const last = this.inbox.lastQueued(session.node);
+    let entry: FanoutEntry;
+    if (last?.k === "f" && this.fanouts.get(last) === fanout) {
+      entry = last;
+    } else {
+      entry = {
+        k: "f",
+        id: `${this.nextId++}`,
+        o: this.name,
+        n: stanza.name,
+        c: fanout.childrenText(),
+        to: [],
+        a: [],
+      };
+      this.fanouts.set(entry, fanout);
+      this.inbox.send(session.node, entry).catch((err: unknown) => {
+        // As deliver(): pending, and routed again here by watch() if that node is gone.
+        this.log.error({ err, copies: entry.to.length }, "cannot hand copies to another node");
+      });
+    }
+    entry.to.push(session.jid.toString());
+    entry.a.push(stanza.attrs);
+    if (!handoff) return;
+    entry.h = 1;
+    let p = this.pending.get(entry.id);
+    if (!p) {
+      p = {
+        node: session.node,
+        at: Date.now(),
+        copies: [],
+        settles: [],
+        tracker: undefined,
+        awaiting: { done: true, tracked: false },
+      };
+      this.pending.set(entry.id, p);
+    }
+    p.copies.push({ stanza, to: session.jid });
+    p.settles.push(handoff.track());
   }
 
   command(session: RemoteSession, op: "close" | "flush", error?: StreamError): void {
@@ -298,10 +373,9 @@ export class Cluster implements ClusterLink, RoomLink {
       this.pending.set(id, {
         node,
         at: Date.now(),
-        stanza,
-        to,
+        copies: [{ stanza, to }],
         from,
-        settle: handoff.track(),
+        settles: [handoff.track()],
         tracker: undefined,
         awaiting: { done: true, tracked: false },
       });
@@ -318,6 +392,9 @@ export class Cluster implements ClusterLink, RoomLink {
     switch (entry.k) {
       case "s":
         this.receive(entry, done, false);
+        return;
+      case "f":
+        this.receiveFanout(entry, done, false);
         return;
       case "r":
         if (entry.e === "handover") this.handedOver(entry.id, entry.s ?? null);
@@ -479,7 +556,7 @@ export class Cluster implements ClusterLink, RoomLink {
   }
 
   /** Once every copy `handoff` counts is safe: `done` to a sender that waits, entry acknowledged. */
-  private whenSafe(entry: StanzaEntry | RoutedEntry, handoff: Handoff, done: () => void): void {
+  private whenSafe(entry: CopyEntry, handoff: Handoff, done: () => void): void {
     handoff.whenSettled(() => {
       if (entry.h) this.reply(entry, "done");
       done();
@@ -506,6 +583,49 @@ export class Cluster implements ClusterLink, RoomLink {
     try {
       if (session && !session.node) session.deliver(stanza, tracker, handoff);
       else this.sessionGone(stanza, to, tracker, handoff);
+    } finally {
+      this.whenSafe(entry, handoff, done);
+    }
+  }
+
+  /**
+   * Copies of one stanza another node routed to sessions here (FanoutEntry), or, `orphaned`, to
+   * sessions of a node that died: each is delivered as a StanzaEntry's would be, and the entry is
+   * acknowledged once all of them are safe. The children are parsed once and shared by the
+   * copies, so this node writes them to its sockets serialized once too.
+   */
+  private receiveFanout(entry: FanoutEntry, done: () => void, orphaned: boolean): void {
+    let fanout: Fanout;
+    try {
+      if (!STANZAS.has(entry.n) || !Array.isArray(entry.to) || !Array.isArray(entry.a)) {
+        throw new Error("not a fan-out entry");
+      }
+      if (entry.to.length !== entry.a.length) throw new Error("copies and addresses differ");
+      const base = new Element(entry.n);
+      base.children = parseStoredXml(`<c>${entry.c}</c>`).children;
+      fanout = new Fanout(base);
+    } catch (err) {
+      this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable copies from another node");
+      done();
+      return;
+    }
+    const handoff = new Handoff();
+    try {
+      for (let i = 0; i < entry.to.length; i++) {
+        const attrs = entry.a[i];
+        let to: JID;
+        try {
+          if (typeof attrs !== "object" || attrs === null) throw new Error("no attributes");
+          to = parseJID(entry.to[i]!);
+        } catch (err) {
+          this.log.warn({ err, id: entry.id, from: entry.o }, "unreadable copy from another node");
+          continue;
+        }
+        const stanza = fanout.copy(attrs);
+        const session = orphaned ? undefined : this.ctx.sm.get(to);
+        if (session && !session.node) session.deliver(stanza, undefined, handoff);
+        else this.sessionGone(stanza, to, undefined, handoff);
+      }
     } finally {
       this.whenSafe(entry, handoff, done);
     }
@@ -541,7 +661,7 @@ export class Cluster implements ClusterLink, RoomLink {
     }
   }
 
-  private reply(entry: StanzaEntry | RoutedEntry, e: "done" | "acked" | "failed"): void {
+  private reply(entry: CopyEntry, e: "done" | "acked" | "failed"): void {
     if (entry.o === this.name) {
       this.replied(entry.id, e);
       return;
@@ -555,7 +675,7 @@ export class Cluster implements ClusterLink, RoomLink {
     const p = this.pending.get(id);
     if (!p) return;
     if (e === "done") {
-      p.settle?.();
+      settleAll(p);
       p.awaiting.done = false;
     } else {
       if (e === "acked") p.tracker?.acked();
@@ -619,9 +739,11 @@ export class Cluster implements ClusterLink, RoomLink {
       if (alive.has(p.node) || now - p.at < 2 * this.config.leaseMs) continue;
       this.pending.delete(id);
       const handoff = new Handoff();
-      if (p.from) void this.ctx.router.route(p.stanza, p.from, p.to, handoff);
-      else this.sessionGone(p.stanza, p.to, p.awaiting.tracked ? p.tracker : undefined, handoff);
-      handoff.whenSettled(() => p.settle?.());
+      for (const { stanza, to } of p.copies) {
+        if (p.from) void this.ctx.router.route(stanza, p.from, to, handoff);
+        else this.sessionGone(stanza, to, p.awaiting.tracked ? p.tracker : undefined, handoff);
+      }
+      handoff.whenSettled(() => settleAll(p));
     }
   }
 
@@ -688,6 +810,7 @@ export class Cluster implements ClusterLink, RoomLink {
   private reapInbox(node: string): Promise<number> {
     return drainInbox(this.redis, node, (entry) => {
       if (entry?.k === "s") this.receive(entry, () => undefined, true);
+      else if (entry?.k === "f") this.receiveFanout(entry, () => undefined, true);
       else if (entry?.k === "v") this.receiveRouted(entry, () => undefined);
     });
   }

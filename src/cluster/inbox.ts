@@ -8,6 +8,12 @@ const READ_COUNT = 512;
 /** How long one blocking read waits before it looks again (ms); bounds a clean stop. */
 const READ_BLOCK_MS = 1_000;
 
+interface Outgoing {
+  entry: InboxEntry;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * This node's inbox: a Redis stream other nodes append to, read through a consumer group so
  * that an entry stays pending until this node acknowledged it. `handle` gets each entry in the
@@ -16,6 +22,9 @@ const READ_BLOCK_MS = 1_000;
  * not finish when it died is still in the stream for the node that cleans up after it.
  */
 export class Inbox {
+  /** Entries sent this turn, by node, written together at its end (send()). */
+  private readonly outbox = new Map<string, Outgoing[]>();
+  private outboxScheduled = false;
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly toAck: string[] = [];
@@ -30,6 +39,8 @@ export class Inbox {
     private readonly log: Logger,
     /** Told how long each entry waited (seconds), from the time in its stream id. */
     private readonly waited: (seconds: number) => void = () => undefined,
+    /** Told of each entry written to another node's inbox (metrics). */
+    private readonly sent: (entry: InboxEntry) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -44,9 +55,39 @@ export class Inbox {
     this.loop = this.run();
   }
 
-  /** Appends an entry to `node`'s inbox. */
-  async send(node: string, entry: InboxEntry): Promise<void> {
-    await this.redis.xAdd(keys.inbox(node), "*", { d: JSON.stringify(entry) });
+  /**
+   * Appends an entry to `node`'s inbox. Entries are written once the current synchronous work
+   * is over (a microtask), in the order sent, so that until then the one sent last to a node
+   * can still take more copies of the same fan-out (lastQueued(); cluster.ts). Resolves once
+   * Redis has it.
+   */
+  send(node: string, entry: InboxEntry): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let queue = this.outbox.get(node);
+      if (!queue) this.outbox.set(node, (queue = []));
+      queue.push({ entry, resolve, reject });
+      if (this.outboxScheduled) return;
+      this.outboxScheduled = true;
+      queueMicrotask(() => this.flushOutbox());
+    });
+  }
+
+  /** The entry sent last to `node` and not written yet: its fields may still change. */
+  lastQueued(node: string): InboxEntry | undefined {
+    return this.outbox.get(node)?.at(-1)?.entry;
+  }
+
+  private flushOutbox(): void {
+    this.outboxScheduled = false;
+    for (const [node, queue] of this.outbox) {
+      const key = keys.inbox(node);
+      // One connection, commands in the order issued: the stream gets them in that order.
+      for (const { entry, resolve, reject } of queue) {
+        this.sent(entry);
+        this.redis.xAdd(key, "*", { d: JSON.stringify(entry) }).then(() => resolve(), reject);
+      }
+    }
+    this.outbox.clear();
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
-import { Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { InboxEntry } from "./protocol.js";
 
 /** What the cluster's metrics read. */
 export interface ClusterFigures {
@@ -16,7 +17,7 @@ export interface ClusterFigures {
 export function registerClusterMetrics(
   registry: Registry,
   figures: ClusterFigures,
-): { inboxLag: Histogram } {
+): { inboxLag: Histogram; sent: (entry: InboxEntry) => void } {
   new Gauge({
     name: "parley_cluster_nodes",
     help: "Cluster nodes whose lease runs, as this node last saw",
@@ -47,5 +48,30 @@ export function registerClusterMetrics(
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  return { inboxLag };
+  const entries = new Counter({
+    name: "parley_cluster_inbox_entries_sent_total",
+    help: "Entries this node added to other nodes' inboxes, by kind (stanza, fanout, routed, reply, command, claim)",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
+  const copies = new Counter({
+    name: "parley_cluster_copies_sent_total",
+    help: "Stanza copies those entries carried to other nodes' sessions and rooms (a fanout entry carries one per session)",
+    registers: [registry],
+  });
+  const sent = (entry: InboxEntry): void => {
+    entries.inc({ kind: KINDS[entry.k] });
+    if (entry.k === "f") copies.inc(entry.to.length);
+    else if (entry.k === "s" || entry.k === "v") copies.inc();
+  };
+  return { inboxLag, sent };
 }
+
+const KINDS: Record<InboxEntry["k"], string> = {
+  s: "stanza",
+  f: "fanout",
+  v: "routed",
+  r: "reply",
+  c: "command",
+  h: "claim",
+};

@@ -4,7 +4,8 @@ import type { HandoverState } from "../c2s/handover.js";
  * What nodes put into each other's inbox streams (inbox.ts). Every entry is one JSON value under
  * the stream field `d`.
  */
-export type InboxEntry = StanzaEntry | ReplyEntry | CommandEntry | ClaimEntry | RoutedEntry;
+export type InboxEntry =
+  StanzaEntry | FanoutEntry | ReplyEntry | CommandEntry | ClaimEntry | RoutedEntry;
 
 /** A stanza for a session the receiving node serves. */
 export interface StanzaEntry {
@@ -27,6 +28,28 @@ export interface StanzaEntry {
 }
 
 /**
+ * Copies of one stanza (a room's message or presence to its occupants, a user's presence to
+ * contacts) for several sessions the receiving node serves: one entry per node rather than per
+ * copy. The copies differ only in their top-level attributes, so the children travel once and
+ * are parsed once (src/xml/fanout.ts).
+ */
+export interface FanoutEntry {
+  k: "f";
+  id: string;
+  o: string;
+  /** The stanza's name: message, presence or iq. */
+  n: string;
+  /** The shared children, serialized once. */
+  c: string;
+  /** Each copy's session (full JID) ... */
+  to: string[];
+  /** ... and that copy's own attributes, in the same order. */
+  a: Record<string, string>[];
+  /** As StanzaEntry's: the receiving node replies `done` once every copy is safe. */
+  h?: 1;
+}
+
+/**
  * A stanza to an address of a partitioned service (a room, rooms.ts) for the node that serves
  * it, which routes it as its own (or, when the room moved meanwhile, on to its new node).
  */
@@ -46,7 +69,7 @@ export interface RoutedEntry {
   n: number;
 }
 
-/** What became of a StanzaEntry, a RoutedEntry or a ClaimEntry, sent back to the node that sent it. */
+/** What became of a StanzaEntry, a FanoutEntry, a RoutedEntry or a ClaimEntry, sent back to the node that sent it. */
 export interface ReplyEntry {
   k: "r";
   id: string;
@@ -85,7 +108,7 @@ export function readEntry(d: string | undefined): InboxEntry | undefined {
   if (!d) return undefined;
   try {
     const v = JSON.parse(d) as { k?: unknown };
-    if (v.k === "s" || v.k === "r" || v.k === "c" || v.k === "h" || v.k === "v") {
+    if (v.k === "s" || v.k === "f" || v.k === "r" || v.k === "c" || v.k === "h" || v.k === "v") {
       return v as InboxEntry;
     }
   } catch {

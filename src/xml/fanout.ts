@@ -59,6 +59,15 @@ export class Fanout {
 const SHARED = Symbol.for("parley.fanout");
 type Shared = Element & { [SHARED]?: Fanout };
 
+/**
+ * The fan-out `el` is a copy of, while its children are still exactly the shared ones (a copy a
+ * hook changed stands alone); undefined otherwise.
+ */
+export function sharedFanout(el: Element): Fanout | undefined {
+  const fanout = (el as Shared)[SHARED];
+  return fanout?.sharedBy(el.children) ? fanout : undefined;
+}
+
 /** An element's XML (as ltx writes it); a fan-out copy reuses the text of its shared children. */
 export function serialize(el: Element): string {
   const fanout = (el as Shared)[SHARED];

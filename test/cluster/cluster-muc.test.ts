@@ -122,6 +122,57 @@ describe("MUC rooms in a cluster of three nodes: one node serves each room (issu
     await Promise.all([alice.stop(), bob.stop(), carol.stop()]);
   });
 
+  it("hands a room's message to another node once for all its occupants there, its payload intact (one inbox entry per node)", async () => {
+    const [a, b] = nodes as [TestServer, TestServer];
+    const room = `fan@${MUC}`;
+    const host = await a.client("fanhost");
+    await instantRoom(host, "fan", "host");
+    const guests: TestClient[] = [];
+    for (const nick of ["g1", "g2", "g3"]) {
+      const g = await b.client(`fan${nick}`);
+      await enter(g, "fan", nick);
+      guests.push(g);
+    }
+    await host.next(isPresenceFrom(`${room}/g3`));
+    // What node a (the room's: its creator is there) sent node b so far, once it all arrived.
+    const sent = async (): Promise<Record<string, number>> => {
+      const metrics = await a.server.ctx.metrics.registry.getMetricsAsJSON();
+      const out: Record<string, number> = {};
+      for (const m of metrics) {
+        for (const v of m.values) {
+          const kind = v.labels.kind;
+          if (m.name === "parley_cluster_inbox_entries_sent_total") out[String(kind)] = v.value;
+          if (m.name === "parley_cluster_copies_sent_total") out.copies = v.value;
+        }
+      }
+      return out;
+    };
+    const before = await sent();
+    // Escapes and a namespaced extension survive the trip; the copies share them.
+    const payload = xml(
+      "message",
+      { to: room, type: "groupchat", id: "fan-1" },
+      xml("body", {}, `a <b> & "c" 'd'`),
+      xml("ext", { xmlns: "urn:example:fan", n: "1&2" }, xml("deep", {}, "x")),
+    );
+    await host.send(payload);
+    for (const [i, g] of guests.entries()) {
+      const m = await g.next((el) => el.name === "message" && el.attrs.id === "fan-1");
+      assert.equal(m.attrs.from, `${room}/host`);
+      assert.equal(m.attrs.to, `fang${i + 1}@localhost/${m.attrs.to?.split("/")[1]}`);
+      assert.equal(m.getChildText("body"), `a <b> & "c" 'd'`);
+      const ext = m.getChild("ext", "urn:example:fan");
+      assert.equal(ext?.attrs.n, "1&2");
+      assert.equal(ext?.getChildText("deep"), "x");
+    }
+    const after = await sent();
+    const delta = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+    assert.equal(delta("copies"), 3, JSON.stringify({ before, after }));
+    assert.equal(delta("fanout"), 1, JSON.stringify({ before, after }));
+    assert.equal(delta("stanza"), 0, JSON.stringify({ before, after }));
+    await Promise.all([host.stop(), ...guests.map((g) => g.stop())]);
+  });
+
   it("is one room whichever node creates it: of two creations at once one creates (201), the other finds it locked; the occupant list and the listing agree on every node (§10.1.1, §6.3, §6.5)", async () => {
     const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
     const room = `race@${MUC}`;
