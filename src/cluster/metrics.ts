@@ -59,6 +59,8 @@ export function registerClusterMetrics(
     help: "Stanza copies those entries carried to other nodes' sessions and rooms (a fanout entry carries one per session)",
     registers: [registry],
   });
+  // Every kind from 0, so that rate() sees the first entry of each (as the core's counters).
+  for (const kind of Object.values(KINDS)) entries.inc({ kind }, 0);
   const sent = (entry: InboxEntry): void => {
     entries.inc({ kind: KINDS[entry.k] });
     if (entry.k === "f") copies.inc(entry.to.length);

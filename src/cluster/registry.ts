@@ -61,6 +61,13 @@ export class SessionRegistry {
   private synced = false;
   /** Changes that arrived while the snapshot was being read. */
   private buffered: string[] = [];
+  /**
+   * Other nodes' resumable sessions by XEP-0198 resumption id, and the id by full JID (so that
+   * a proxy leaving by any way — removed, replaced here or elsewhere — leaves this index too): a
+   * node's death sends all its clients to resume elsewhere at once, each looking its id up.
+   */
+  private readonly byResumeId = new Map<string, RemoteSession>();
+  private readonly resumeIdOf = new Map<string, string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -80,6 +87,11 @@ export class SessionRegistry {
     this.subscriber.on("ready", this.onReconnect);
     this.cleanups.push(() => this.subscriber.off("ready", this.onReconnect));
     this.cleanups.push(this.sm.onChange((change, session) => this.publish(change, session)));
+    this.cleanups.push(
+      this.sm.onRemoteRemoved((session) => {
+        if (session instanceof RemoteSession) this.unindex(session.jid.toString(), session);
+      }),
+    );
     this.shared.remote = (jid, key) => {
       const s = this.sm.get(parseJID(jid));
       return s instanceof RemoteSession ? s.state[key] : undefined;
@@ -112,6 +124,8 @@ export class SessionRegistry {
 
   private publish(change: SessionChange, session: SessionHandle): void {
     const jid = session.jid.toString();
+    // A session here took the full JID of another node's (moved here, or a conflict).
+    if (change === "bound") this.unindex(jid);
     if (change === "ended" || change === "moved") {
       const removal: Removal = { jid, node: this.node, sid: session.id };
       if (change === "moved") removal.moved = true;
@@ -146,10 +160,29 @@ export class SessionRegistry {
    * that moved keeps the id it was given on the node it started on.
    */
   nodeOfResumption(id: string): string | undefined {
-    for (const s of this.sm.all()) {
-      if (s instanceof RemoteSession && s.resumeId === id) return s.node;
-    }
-    return undefined;
+    const s = this.byResumeId.get(id);
+    return s && this.sm.get(s.jid) === s ? s.node : undefined;
+  }
+
+  /** Keeps the resumption index up to date with a proxy just made or updated. */
+  private index(proxy: RemoteSession): void {
+    const jid = proxy.jid.toString();
+    const before = this.resumeIdOf.get(jid);
+    if (before === proxy.resumeId && (!before || this.byResumeId.get(before) === proxy)) return;
+    this.unindex(jid);
+    if (!proxy.resumeId) return;
+    this.byResumeId.set(proxy.resumeId, proxy);
+    this.resumeIdOf.set(jid, proxy.resumeId);
+  }
+
+  /** Forgets the resumption id of the proxy under `jid` (only if it is `proxy`, when given). */
+  private unindex(jid: string, proxy?: RemoteSession): void {
+    const id = this.resumeIdOf.get(jid);
+    if (id === undefined) return;
+    const indexed = this.byResumeId.get(id);
+    if (proxy && indexed && indexed !== proxy) return;
+    this.resumeIdOf.delete(jid);
+    if (indexed && indexed.jid.toString() === jid) this.byResumeId.delete(id);
   }
 
   private eval(script: string, args: string[]): void {
@@ -212,6 +245,7 @@ export class SessionRegistry {
     const current = this.sm.get(jid);
     if (current instanceof RemoteSession && current.is(entry)) {
       current.update(entry);
+      this.index(current);
       return;
     }
     if (current && !current.node) {
@@ -220,6 +254,7 @@ export class SessionRegistry {
     }
     const proxy = new RemoteSession(entry, this.link, this.log);
     const replaced = this.sm.register(proxy);
+    this.index(proxy);
     if (replaced && !replaced.node) {
       replaced.close(
         new StreamError("conflict", "replaced by a new connection with the same resource"),

@@ -43,7 +43,7 @@ describe("stream resumption on another cluster node (issue 17; XEP-0198 §5)", f
     sql = await freshPgsql("clusterresume");
     const a = await node("a");
     await node("b");
-    for (const u of ["mobile", "writer", "leaver", "plain"]) await a.register(u, "pw");
+    for (const u of ["mobile", "writer", "leaver", "plain", "roamer"]) await a.register(u, "pw");
   });
   after(async () => {
     for (const t of nodes.values()) await t.stop();
@@ -99,6 +99,36 @@ describe("stream resumption on another cluster node (issue 17; XEP-0198 §5)", f
     await back.readUntil(/<a xmlns=["']urn:xmpp:sm:3["'] h=["']\d+["']/);
     assert.ok(!back.closed);
     back.end();
+    writer.end();
+  });
+
+  it("resumes again on a third node: the id names node a, the session table says node b holds it (XEP-0198 §5)", async () => {
+    const d = await node("d");
+    const [a, b] = ["a", "b"].map((n) => nodes.get(n)!) as [TestServer, TestServer];
+    const roamer = await smSession(a.port, "roamer", "r");
+    const writer = await smSession(d.port, "writer", "w3");
+    const jid = parseJID("roamer@localhost/r");
+    let previous = roamer;
+    let h = 1; // its own presence
+    for (const [i, to] of [b, d].entries()) {
+      writer.send(
+        `<message to='roamer@localhost/r' type='chat' id='m${i}'><body>${i}</body></message>`,
+      );
+      await previous.readUntil(`id="m${i}"`);
+      previous.end(); // m${i} not acknowledged
+      const back = await RawClient.connect(to.port);
+      await back.authenticate("roamer", "pw");
+      back.send(`<resume xmlns='${SM}' previd='${roamer.smId}' h='${h}'/>`);
+      const text = await back.readUntil(`id="m${i}"`, 10_000);
+      assert.match(text, new RegExp(`<resumed[^>]*previd="${roamer.smId}"`));
+      assert.deepEqual(ids(text, "m"), [`m${i}`]);
+      back.send(`<a xmlns='${SM}' h='${++h}'/>`);
+      const here = to === b ? "b" : "d";
+      await waitFor(() => a.server.ctx.sm.get(jid)?.node === here);
+      previous = Object.assign(back, { smId: roamer.smId });
+    }
+    assert.equal(d.server.ctx.sm.get(jid)?.node, undefined, "node d holds it now");
+    previous.end();
     writer.end();
   });
 
