@@ -149,6 +149,8 @@ Defaults in brackets.
                             once more against Parley under node --cpu-prof and summarise the
                             top self-time functions
   --profile-only            only that profile run
+  --profile-server NAME     the Parley server profiled: parley, parley-pgsql, parley-w1 or
+                            parley-w2 (with workers, each worker writes its own profile) [parley]
   --quick                   a short run: 1000 idle sessions, 3 s steps and login loop, one
                             archive size (10000), 1000 idle and 100 slow connections in abuse
   --no-install              do not apt-get install ejabberd/Prosody/PostgreSQL (use them if present)
@@ -164,6 +166,7 @@ interface CliOptions {
   mamStore: MamStore;
   profile: boolean;
   profileOnly: boolean;
+  profileServer: ServerName;
   install: boolean;
   build: boolean;
   keep: boolean;
@@ -230,6 +233,7 @@ function parseArgs(argv: string[]): CliOptions {
     mamStore: "sql",
     profile: false,
     profileOnly: false,
+    profileServer: "parley",
     install: true,
     build: true,
     keep: false,
@@ -303,6 +307,13 @@ function parseArgs(argv: string[]): CliOptions {
         o.profile = true;
         o.profileOnly = true;
         break;
+      case "--profile-server": {
+        const v = take() as ServerName;
+        if (!v.startsWith("parley") || !(v in SERVERS))
+          throw new Error("--profile-server: parley, parley-pgsql, parley-w1 or parley-w2");
+        o.profileServer = v;
+        break;
+      }
       case "--quick":
         Object.assign(b, {
           idleSessions: 1000,
@@ -646,7 +657,7 @@ async function main(): Promise<void> {
 
   // Servers: install what is missing; whatever cannot be had is left out (Parley runs alone).
   const notes: string[] = [];
-  const wanted = o.profileOnly ? (["parley"] as ServerName[]) : o.servers;
+  const wanted = o.profileOnly ? [o.profileServer] : o.servers;
   const others = wanted.filter((s) => s !== "parley");
   if (others.length && o.install) {
     const r = installServers(others, log);
@@ -699,7 +710,7 @@ async function main(): Promise<void> {
 
   // One profile per server run: the MAM scenario's is of its own Parley process.
   const profiles: (ProfileSummary & { file: string })[] = [];
-  if (o.profile && wanted.includes("parley")) {
+  if (o.profile && wanted.includes(o.profileServer)) {
     const profDir = join(BENCH_DIR, "results", "profiles");
     mkdirSync(profDir, { recursive: true });
     const before = new Set(sh("ls", [profDir]).split("\n"));
@@ -709,8 +720,8 @@ async function main(): Promise<void> {
     );
     const profiled = loads.length > 0 ? loads : [messages];
     const names = profiled.map((s) => s.name).join(", ");
-    log(`\n=== profile: ${names} against Parley under node --cpu-prof (${profDir})`);
-    await runAll("parley", { o, cert, offline, cpuProfDir: profDir }, profiled);
+    log(`\n=== profile: ${names} against ${o.profileServer} under node --cpu-prof (${profDir})`);
+    await runAll(o.profileServer, { o, cert, offline, cpuProfDir: profDir }, profiled);
     // File names start with the date and time: sorted, they are in the order of the runs.
     const files = sh("ls", [profDir])
       .split("\n")

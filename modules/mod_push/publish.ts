@@ -113,12 +113,20 @@ export class Pusher {
         return log.info({ condition: err.condition }, "push notification failed for now");
       }
       this.results.inc({ result: "rejected" });
-      log.warn(
-        { condition: err.condition, text: err.text },
-        "app server refused a push notification; registration removed",
-      );
       this.forget(username, key);
-      if (await this.registrations.removeRefused(username, r)) this.dropped(username, key);
+      // Logged once the removal is stored (or failed), so that the line says what is so.
+      let removed = false;
+      try {
+        removed = await this.registrations.removeRefused(username, r);
+      } finally {
+        log.warn(
+          { condition: err.condition, text: err.text },
+          removed
+            ? "app server refused a push notification; registration removed"
+            : "app server refused a push notification; its registration had changed or could not be removed",
+        );
+      }
+      if (removed) this.dropped(username, key);
     }
   }
 }

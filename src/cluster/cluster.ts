@@ -167,7 +167,7 @@ export class Cluster implements ClusterLink, RoomLink {
       inFlight: () => this.pending.size,
       remoteSessions: () => this.ctx.sm.clusterSize - this.ctx.sm.size,
     };
-    const { inboxLag, sent } = registerClusterMetrics(this.ctx.metrics.registry, figures);
+    const { inboxLag, sent, wrote } = registerClusterMetrics(this.ctx.metrics.registry, figures);
     this.inbox = new Inbox(
       this.redis,
       this.reader,
@@ -176,6 +176,7 @@ export class Cluster implements ClusterLink, RoomLink {
       this.log,
       (s) => inboxLag.observe(s),
       sent,
+      wrote,
     );
     // A previous run of this node that died and was not cleaned up yet (its lease lapsed, or it
     // ran on this machine and its process is gone: systemd restarting it at once): clean up

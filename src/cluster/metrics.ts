@@ -17,7 +17,7 @@ export interface ClusterFigures {
 export function registerClusterMetrics(
   registry: Registry,
   figures: ClusterFigures,
-): { inboxLag: Histogram; sent: (entry: InboxEntry) => void } {
+): { inboxLag: Histogram; sent: (entry: InboxEntry) => void; wrote: () => void } {
   new Gauge({
     name: "parley_cluster_nodes",
     help: "Cluster nodes whose lease runs, as this node last saw",
@@ -66,7 +66,12 @@ export function registerClusterMetrics(
     if (entry.k === "f") copies.inc(entry.to.length);
     else if (entry.k === "s" || entry.k === "v") copies.inc();
   };
-  return { inboxLag, sent };
+  const writes = new Counter({
+    name: "parley_cluster_inbox_writes_total",
+    help: "Stream entries (XADD) this node wrote to other nodes' inboxes; each holds one entry, or a batch of those written in one turn",
+    registers: [registry],
+  });
+  return { inboxLag, sent, wrote: () => writes.inc() };
 }
 
 const KINDS: Record<InboxEntry["k"], string> = {

@@ -1,8 +1,8 @@
 import type { HandoverState } from "../c2s/handover.js";
 
 /**
- * What nodes put into each other's inbox streams (inbox.ts). Every entry is one JSON value under
- * the stream field `d`.
+ * What nodes put into each other's inbox streams (inbox.ts). A stream entry holds one JSON value
+ * under the field `d`, or, when a node wrote several at once, a JSON array of them under `b`.
  */
 export type InboxEntry =
   StanzaEntry | FanoutEntry | ReplyEntry | CommandEntry | ClaimEntry | RoutedEntry;
@@ -107,12 +107,31 @@ export interface CommandEntry {
 export function readEntry(d: string | undefined): InboxEntry | undefined {
   if (!d) return undefined;
   try {
-    const v = JSON.parse(d) as { k?: unknown };
-    if (v.k === "s" || v.k === "f" || v.k === "r" || v.k === "c" || v.k === "h" || v.k === "v") {
-      return v as InboxEntry;
-    }
+    return entryOf(JSON.parse(d));
   } catch {
-    // fall through
+    return undefined;
+  }
+}
+
+/**
+ * Reads a batch: the entries one node wrote at once to another's inbox, in one stream entry
+ * (field `b`, a JSON array; inbox.ts). Undefined when it is no array; an element this version
+ * does not know is undefined in its place.
+ */
+export function readBatch(b: string): (InboxEntry | undefined)[] | undefined {
+  try {
+    const v: unknown = JSON.parse(b);
+    return Array.isArray(v) ? v.map(entryOf) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function entryOf(v: unknown): InboxEntry | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const k = (v as { k?: unknown }).k;
+  if (k === "s" || k === "f" || k === "r" || k === "c" || k === "h" || k === "v") {
+    return v as InboxEntry;
   }
   return undefined;
 }
