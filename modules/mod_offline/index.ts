@@ -128,7 +128,7 @@ export default defineModule({
           if (result === "stored") {
             // Others act on a stored message (mod_push wakes the user's phones, XEP-0357).
             ctx.emit("offline:stored", { host: to.domain, username: to.local, stanza });
-            return scheduleRedelivery(bare); // someone came online since
+            return scheduleRedelivery(bare, true); // someone came online since
           }
           let error: InstanceType<typeof ctx.StanzaError>;
           if (result === "full") {
@@ -179,6 +179,16 @@ export default defineModule({
       if (!flying) return;
       for (const [id, s] of flying) if (s === session) flying.delete(id);
       if (flying.size === 0) inFlight.delete(bare);
+    });
+
+    // In a cluster, a message stored by one node for a user who, meanwhile, came online on
+    // another (its session was not in this node's table yet) would wait for their next login:
+    // the node that stored it says so, and a node where the user has announced a session
+    // offers the queue there. Sent after the commit, so either that session's own initial
+    // read saw the row, or this message arrives after it.
+    ctx.peers.on("queued", (data) => {
+      const user = (data as { user?: unknown } | null)?.user;
+      if (typeof user === "string") scheduleRedelivery(user, false);
     });
 
     // The queue goes with the account; forget what was on its way.
@@ -290,9 +300,10 @@ export default defineModule({
     /**
      * Messages freed by a failed delivery go to the user's most available other resource that
      * has sent non-negative presence, if there is one (once per user and tick, after the failing
-     * session finished tearing down).
+     * session finished tearing down). With none here, `tellPeers` asks the other cluster nodes
+     * to look at theirs (a no-op on one node).
      */
-    function scheduleRedelivery(bare: string): void {
+    function scheduleRedelivery(bare: string, tellPeers = true): void {
       if (stopped || redeliveryDue.has(bare)) return;
       redeliveryDue.add(bare);
       setImmediate(() => {
@@ -300,7 +311,10 @@ export default defineModule({
         if (stopped) return;
         try {
           const candidates = ctx.server.availableSessions(bare).filter(canReceive);
-          if (candidates.length === 0) return;
+          if (candidates.length === 0) {
+            if (tellPeers) ctx.peers.notify("queued", { user: bare });
+            return;
+          }
           const best = candidates.reduce((a, b) => (b.priority > a.priority ? b : a));
           void offer(best);
         } catch (err) {

@@ -236,6 +236,29 @@ describe("a cluster of three nodes on PostgreSQL and Redis (issue 17)", function
     await Promise.all([onA.stop(), onB.stop(), mike.stop()]);
   });
 
+  it("a message stored by a node that did not know yet of the recipient's new session on another node reaches that session (XEP-0160)", async () => {
+    const [a, , c] = nodes as [TestServer, TestServer, TestServer];
+    const olive = await c.client("olive", { presence: true });
+    const jid = parseJID(`${olive.jid}`);
+    // Its entry as it stays (bound, then available) before node a is made to forget it.
+    await waitFor(() => a.server.ctx.sm.get(jid)?.available === true);
+    // Node a's table lags (the change channel is a moment behind): it has not heard of olive.
+    a.server.ctx.sm.unregister(a.server.ctx.sm.get(jid)!);
+    assert.equal(a.server.ctx.sm.resourceCount("olive@localhost"), 0);
+    const pat = await a.client("pat", { presence: true });
+    await pat.send(
+      xml("message", { to: "olive@localhost", type: "chat" }, xml("body", {}, "in between")),
+    );
+    // Stored offline by node a, then offered to olive's session on node c.
+    const m = await olive.next(isChat);
+    assert.equal(m.getChildText("body"), "in between");
+    assert.ok(m.getChild("delay", "urn:xmpp:delay"), "it came through offline storage");
+    await waitFor(
+      async () => (await c.server.ctx.stores.offline.count("localhost", "olive")) === 0,
+    );
+    await Promise.all([olive.stop(), pat.stop()]);
+  });
+
   it("stores a message for a user whose last session on another node ended, and delivers it at the next login (XEP-0160)", async () => {
     const [a, b] = nodes as [TestServer, TestServer];
     const ivan = await a.client("ivan", { presence: true });
