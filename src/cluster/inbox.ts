@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import { keys } from "./keys.js";
-import { readBatch, readEntry, type InboxEntry } from "./protocol.js";
+import { readStreamEntry, type InboxEntry } from "./protocol.js";
 import type { RedisClient } from "./redis.js";
 
 /** Entries read at once; a burst is taken in a few round trips. */
@@ -137,7 +137,7 @@ export class Inbox {
     // the machines' clocks agree (one machine: exactly).
     const added = Number(id.slice(0, id.indexOf("-")));
     if (added > 0) this.waited(Math.max(0, Date.now() - added) / 1000);
-    const entries = message.b !== undefined ? readBatch(message.b) : [readEntry(message.d)];
+    const entries = readStreamEntry(message);
     if (!entries) {
       this.log.warn({ id }, "unreadable cluster inbox entry dropped");
       this.ack(id);
@@ -205,9 +205,7 @@ export async function drainInbox(
     const batch = await redis.xRange(key, start, "+", { COUNT: 1000 });
     if (batch.length === 0) break;
     for (const { message } of batch) {
-      const m = message as Record<string, string>;
-      const entries = m.b !== undefined ? (readBatch(m.b) ?? [undefined]) : [readEntry(m.d)];
-      for (const entry of entries) {
+      for (const entry of readStreamEntry(message as Record<string, string>) ?? [undefined]) {
         count++;
         each(entry);
       }

@@ -103,27 +103,20 @@ export interface CommandEntry {
   text?: string;
 }
 
-/** Reads an entry, or undefined for one this version does not know (logged by the caller). */
-export function readEntry(d: string | undefined): InboxEntry | undefined {
-  if (!d) return undefined;
-  try {
-    return entryOf(JSON.parse(d));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Reads a batch: the entries one node wrote at once to another's inbox, in one stream entry
- * (field `b`, a JSON array; inbox.ts). Undefined when it is no array; an element this version
- * does not know is undefined in its place.
+ * The entries one stream entry holds: one under the field `d`, or a batch (a JSON array under
+ * `b`) that a node wrote at once (inbox.ts). An entry this version does not know is undefined
+ * in its place (logged by the caller); undefined for a batch that is no array.
  */
-export function readBatch(b: string): (InboxEntry | undefined)[] | undefined {
+export function readStreamEntry(
+  fields: Record<string, string>,
+): (InboxEntry | undefined)[] | undefined {
   try {
-    const v: unknown = JSON.parse(b);
+    if (fields.b === undefined) return [fields.d ? entryOf(JSON.parse(fields.d)) : undefined];
+    const v: unknown = JSON.parse(fields.b);
     return Array.isArray(v) ? v.map(entryOf) : undefined;
   } catch {
-    return undefined;
+    return fields.b === undefined ? [undefined] : undefined;
   }
 }
 
